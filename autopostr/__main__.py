@@ -1,0 +1,3 @@
+from autopostr.cli import main
+
+main()

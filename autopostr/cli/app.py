@@ -1,0 +1,118 @@
+"""The `autopostr` Typer app: mounts one Typer app per command group.
+
+Only Typer loads at start-up; every command imports what it needs (SQLAlchemy,
+clients) inside its body so `--help`, `--version` and completion stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from autopostr import __version__
+from autopostr.cli import auth, config_cmd, db_cmd, keys_cmd, setup_cmd
+
+
+class AutopostrGroup(TyperGroup):
+    """Turns every error into one `Error:` line and its exit code (PRODUCT §2)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from autopostr.errors import AutopostrError, ExitCode
+
+        try:
+            return super().invoke(ctx)
+        except AutopostrError as exc:
+            if _debug(ctx):
+                raise
+            from autopostr.cli import output
+
+            output.error(exc.message)
+            ctx.exit(int(exc.exit_code))
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if _debug(ctx) or _is_click_exception(exc):
+                raise
+            from autopostr.cli import output
+
+            if _is_database_error(exc):
+                output.error(f"the database failed: {_first_line(exc)}")
+                ctx.exit(int(ExitCode.EXTERNAL))
+            output.error(
+                f"unexpected {type(exc).__name__}: {_first_line(exc)}. "
+                "Run again with --debug for the traceback"
+            )
+            ctx.exit(int(ExitCode.UNEXPECTED))
+
+
+def _debug(ctx: Any) -> bool:
+    flag = os.environ.get("AUTOPOSTR_DEBUG", "").lower() in {"1", "true", "yes", "on"}
+    return flag or bool(ctx.obj and ctx.obj.get("debug"))
+
+
+def _is_click_exception(exc: Exception) -> bool:
+    from typer._click.exceptions import ClickException
+
+    return isinstance(exc, ClickException)
+
+
+def _is_database_error(exc: Exception) -> bool:
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    return sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.OperationalError)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+app = typer.Typer(
+    name="autopostr",
+    cls=AutopostrGroup,
+    help="Schedule and publish social-media posts from your terminal.",
+    epilog="Start with `autopostr init`, then `autopostr doctor`. Docs: README.md.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"autopostr {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        callback=_version_callback,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Schedule and publish social-media posts from your terminal.
+
+    Example: autopostr init && autopostr doctor
+    """
+    from autopostr.cli import output
+
+    output.reset_consoles()
+    ctx.obj = {"debug": debug}
+
+
+setup_cmd.register(app)
+app.add_typer(auth.app, name="auth")
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(keys_cmd.app, name="keys")

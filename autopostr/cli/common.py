@@ -1,0 +1,61 @@
+"""Glue shared by the command modules: settings, the database, the signed-in user."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from sqlmodel import Session as DbSession
+
+    from autopostr.config import Settings
+    from autopostr.db import Database
+    from autopostr.identity import Actor
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+
+
+def settings() -> Settings:
+    from autopostr.config import load_settings
+
+    return load_settings()
+
+
+def database(s: Settings | None = None) -> Database:
+    from autopostr.db import open_database
+
+    return open_database(s or settings())
+
+
+@contextmanager
+def signed_in() -> Iterator[tuple[DbSession, Actor]]:
+    """A transaction and the user running the command, or exit 4 naming the fix."""
+    from autopostr.local_session import current_actor
+
+    s = settings()
+    db = database(s)
+    with db.session() as session:
+        actor = current_actor(s, db, session)
+        yield session, actor
+
+
+def read_secret_from_stdin(what: str) -> str:
+    from autopostr.errors import InvalidInput
+
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise InvalidInput(f"{what}: nothing was read from stdin")
+    return value
+
+
+def prompt_password(confirm: bool) -> str:
+    """Read a password without echo; never from argv."""
+    from autopostr.errors import InvalidInput
+
+    if not sys.stdin.isatty():
+        raise InvalidInput("password: no terminal to prompt on; pipe it with --password-stdin")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=confirm))

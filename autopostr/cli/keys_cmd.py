@@ -1,0 +1,69 @@
+"""`autopostr keys`: the key that encrypts stored account tokens."""
+
+from __future__ import annotations
+
+import typer
+
+from autopostr.cli.common import JSON_OPTION, read_secret_from_stdin, settings
+
+app = typer.Typer(help="Encryption keys for stored account tokens.", no_args_is_help=True)
+
+
+@app.command("status")
+def status(as_json: bool = JSON_OPTION) -> None:
+    """Show which key is active and where it comes from (never the key itself)."""
+    from autopostr.cli import output
+    from autopostr.keys import require_keyset
+
+    keyset = require_keyset(settings())
+    data = {"active": keyset.active, "keys": sorted(keyset.keys), "source": keyset.source}
+    if as_json:
+        output.print_json(data)
+    else:
+        output.print_fields(
+            [
+                ("active key", keyset.active),
+                ("all keys", ", ".join(data["keys"])),
+                ("source", keyset.source),
+            ]
+        )
+
+
+@app.command("rotate")
+def rotate(
+    new_key_stdin: bool = typer.Option(
+        False,
+        "--new-key-stdin",
+        help="Read the new key (base64 of 32 bytes) from stdin; needed when the key "
+        "comes from AUTOPOSTR_ENCRYPTION_KEY.",
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Re-encrypt every stored secret with a new key, in one transaction.
+
+    Old keys stay readable until the transaction commits.
+
+    Example: autopostr keys rotate
+    Example: openssl rand -base64 32 | autopostr keys rotate --new-key-stdin
+    """
+    from dataclasses import asdict
+
+    from autopostr.cli import output
+    from autopostr.db import open_database
+    from autopostr.keys import rotate as rotate_keys
+
+    s = settings()
+    new_key = read_secret_from_stdin("new key") if new_key_stdin else None
+    result = rotate_keys(s, open_database(s), new_key)
+    if as_json:
+        output.print_json(asdict(result))
+        return
+    output.success(
+        f"Re-encrypted {result.reencrypted} secret(s) with key {result.new_key} "
+        f"(was {', '.join(result.old_keys)})"
+    )
+    if result.env_instructions:
+        output.warn(
+            f"The key comes from {result.source}: set it to the new key on every machine "
+            "that uses this database before the next command"
+        )

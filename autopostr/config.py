@@ -1,0 +1,164 @@
+"""Paths and settings, resolved in one place with where each value came from.
+
+Order: an `AUTOPOSTR_*` environment variable beats the TOML config file, which
+beats the built-in default. Tables in the file flatten with `_`, so
+`[x] client_id = "…"` and `AUTOPOSTR_X_CLIENT_ID` name the same setting.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autopostr.errors import ConfigError
+
+ENV_PREFIX = "AUTOPOSTR_"
+APP_NAME = "autopostr"
+
+# Settings every user sees in `config show`, with their defaults described.
+KNOWN_SETTINGS: dict[str, str] = {
+    "home": "data folder: database, media, logs",
+    "database_url": "SQLite in the home, or postgresql://…",
+    "encryption_key": "base64 of 32 bytes; else keyring, else a key file in the home",
+    "token": "personal access token used instead of a login",
+    "timezone": "default zone for times you type",
+    "debug": "print tracebacks",
+}
+
+SECRET_SUFFIXES = ("_key", "_secret", "_token", "_password")
+SECRET_NAMES = {"token", "encryption_key", "password"}
+
+
+def is_secret(name: str) -> bool:
+    return name in SECRET_NAMES or name.endswith(SECRET_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    value: str
+    source: str  # "env AUTOPOSTR_X", "file /path", or "default"
+
+
+def default_home() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_config_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}".lower().replace("-", "_")
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}_"))
+        elif isinstance(value, bool):
+            flat[name] = "true" if value else "false"
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+def read_config_file(path: Path) -> dict[str, str]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except IsADirectoryError:
+        raise ConfigError(
+            f"config file {path} is a directory; point AUTOPOSTR_CONFIG at a TOML file"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        return _flatten(tomllib.loads(raw.decode("utf-8")))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+class Settings:
+    """Every setting with its source; build one with `load_settings()`."""
+
+    def __init__(self, config_path: Path, config_source: str, values: dict[str, Resolved]):
+        self.config_path = config_path
+        self.config_source = config_source
+        self._values = values
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        resolved = self._values.get(name)
+        return resolved.value if resolved is not None else default
+
+    def source(self, name: str) -> str:
+        resolved = self._values.get(name)
+        return resolved.source if resolved is not None else "unset"
+
+    def items(self) -> list[tuple[str, Resolved]]:
+        return sorted(self._values.items())
+
+    def flag(self, name: str) -> bool:
+        value = (self.get(name) or "").strip().lower()
+        return value in {"1", "true", "yes", "on"}
+
+    @property
+    def home(self) -> Path:
+        return Path(self.get("home") or default_home()).expanduser()
+
+    @property
+    def database_url(self) -> str:
+        url = self.get("database_url")
+        return url if url else f"sqlite:///{self.home / 'autopostr.db'}"
+
+    @property
+    def debug(self) -> bool:
+        return self.flag("debug")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    if env.get("AUTOPOSTR_CONFIG"):
+        config_path = Path(env["AUTOPOSTR_CONFIG"]).expanduser()
+        config_source = "env AUTOPOSTR_CONFIG"
+    else:
+        config_path = default_config_path()
+        config_source = "default"
+
+    values: dict[str, Resolved] = {}
+    for name, value in read_config_file(config_path).items():
+        values[name] = Resolved(value, f"file {config_path}")
+    for key, value in env.items():
+        if key.startswith(ENV_PREFIX) and key != "AUTOPOSTR_CONFIG" and value != "":
+            values[key[len(ENV_PREFIX) :].lower()] = Resolved(value, f"env {key}")
+
+    if "home" not in values:
+        values["home"] = Resolved(str(default_home()), "default")
+    if "database_url" not in values:
+        home = Path(values["home"].value).expanduser()
+        values["database_url"] = Resolved(f"sqlite:///{home / 'autopostr.db'}", "default")
+    return Settings(config_path, config_source, values)
+
+
+def mask(name: str, value: str) -> str:
+    """Hide secrets for display; a database URL keeps everything but its password."""
+    if name == "database_url" or name.endswith("_url"):
+        return mask_url(value)
+    if is_secret(name):
+        return "****" if value else ""
+    return value
+
+
+def mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user, has_password, _ = credentials.partition(":")
+    return f"{scheme}://{user}{':****' if has_password else ''}@{host}"

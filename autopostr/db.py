@@ -1,0 +1,214 @@
+"""Engines, transactions and the schema check every database command runs first.
+
+SQLite transactions start with `BEGIN IMMEDIATE` so that two writers queue on
+the busy timeout instead of failing when a read lock is upgraded; PostgreSQL
+runs through psycopg 3 whatever spelling of the URL the user gave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from autopostr.config import Settings, mask_url
+from autopostr.errors import (
+    ConfigError,
+    DatabaseUnreachable,
+    SchemaAhead,
+    SchemaBehind,
+    SchemaMissing,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+# The newest migration; a test keeps it equal to Alembic's head.
+SCHEMA_HEAD = "0001_initial"
+SCHEMA_HISTORY = ("0001_initial",)
+
+_engines: dict[str, Engine] = {}
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    url: str  # SQLAlchemy URL with an explicit driver
+    dialect: str  # "sqlite" | "postgresql"
+    sqlite_path: Path | None  # None for PostgreSQL and in-memory SQLite
+
+    @property
+    def display(self) -> str:
+        return mask_url(self.url)
+
+
+def parse_database_url(raw: str) -> DatabaseUrl:
+    """Accept the spellings users have in their environment; refuse the rest clearly."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    raw = raw.strip()
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            raw = "postgresql+psycopg://" + raw[len(prefix) :]
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            f"AUTOPOSTR_DATABASE_URL {mask_url(raw)!r} is not a database URL: use "
+            "sqlite:///PATH or postgresql://USER@HOST:PORT/DBNAME"
+        ) from None
+    if url.drivername in ("sqlite", "sqlite+pysqlite"):
+        path = (
+            Path(url.database).expanduser() if url.database not in (None, "", ":memory:") else None
+        )
+        return DatabaseUrl(url.render_as_string(hide_password=False), "sqlite", path)
+    if url.drivername == "postgresql+psycopg":
+        if not url.database:
+            raise ConfigError(
+                f"AUTOPOSTR_DATABASE_URL {mask_url(raw)!r} names no database: "
+                "add /DBNAME at the end"
+            )
+        return DatabaseUrl(url.render_as_string(hide_password=False), "postgresql", None)
+    raise ConfigError(
+        f"AUTOPOSTR_DATABASE_URL uses {url.drivername!r}; autopostr supports "
+        "sqlite:///PATH and postgresql://… (psycopg 3)"
+    )
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" hook, not pysqlite, decide when transactions start.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def engine_for(db: DatabaseUrl) -> Engine:
+    """One engine per URL per process; connections are cheap to reuse, slow to open."""
+    engine = _engines.get(db.url)
+    if engine is not None:
+        return engine
+    from sqlalchemy import event
+    from sqlmodel import create_engine
+
+    if db.dialect == "sqlite":
+        engine = create_engine(db.url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    else:
+        engine = create_engine(
+            db.url,
+            connect_args={"connect_timeout": 5, "application_name": "autopostr"},
+            pool_pre_ping=True,
+        )
+    _engines[db.url] = engine
+    return engine
+
+
+def dispose_engines() -> None:
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+def unreachable(db: DatabaseUrl, exc: BaseException) -> DatabaseUnreachable:
+    """A message that names the server but never the password or the driver's traceback."""
+    reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
+    detail = reason[0] if reason else type(exc).__name__
+    return DatabaseUnreachable(
+        f"cannot reach the database at {db.display}: {detail}. Check AUTOPOSTR_DATABASE_URL "
+        "and that the server is running"
+    )
+
+
+def schema_revision(engine: Engine, db: DatabaseUrl) -> str | None:
+    """The Alembic revision stamped in the database, or None when it has no schema."""
+    from sqlalchemy import inspect, text
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+            return row[0] if row else None
+    except (OperationalError, DBAPIError) as exc:
+        raise unreachable(db, exc) from None
+
+
+class Database:
+    """The database named by the settings, checked to be reachable and at head."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.url = parse_database_url(settings.database_url)
+
+    @property
+    def engine(self) -> Engine:
+        return engine_for(self.url)
+
+    def exists(self) -> bool:
+        """False for a SQLite file not created yet (connecting would create it)."""
+        return self.url.sqlite_path is None or self.url.sqlite_path.exists()
+
+    def revision(self) -> str | None:
+        if not self.exists():
+            return None
+        return schema_revision(self.engine, self.url)
+
+    def require_schema(self) -> None:
+        revision = self.revision()
+        if revision is None:
+            raise SchemaMissing(
+                f"the database at {self.url.display} has no autopostr schema yet: "
+                "run `autopostr init`"
+            )
+        if revision == SCHEMA_HEAD:
+            return
+        if revision in SCHEMA_HISTORY:
+            raise SchemaBehind(
+                f"the database schema is at {revision}, this autopostr needs {SCHEMA_HEAD}: "
+                "run `autopostr db upgrade`"
+            )
+        raise SchemaAhead(
+            f"the database schema {revision} is newer than this autopostr knows: upgrade autopostr"
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on any exception."""
+        from sqlalchemy.exc import OperationalError
+        from sqlmodel import Session
+
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except OperationalError as exc:
+                session.rollback()
+                if _is_connection_error(exc):
+                    raise unreachable(self.url, exc) from None
+                raise
+            except BaseException:
+                session.rollback()
+                raise
+
+
+def _is_connection_error(exc: Any) -> bool:
+    return bool(getattr(exc, "connection_invalidated", False)) or "connect" in str(exc).lower()
+
+
+def open_database(settings: Settings) -> Database:
+    """The database, ready for use, or an error that tells the user what to run."""
+    db = Database(settings)
+    db.require_schema()
+    return db

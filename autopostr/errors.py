@@ -1,0 +1,92 @@
+"""One exception hierarchy, mapped to the exit codes of PRODUCT §2 in one place.
+
+Domain code raises these; the CLI's top-level handler turns them into a single
+`Error: …` line and the matching exit code. A class's docstring is its default
+message, so `raise NotLoggedIn()` already teaches the fix.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    NOT_FOUND = 3
+    PERMISSION = 4
+    INVALID = 5
+    EXTERNAL = 6
+
+
+class AutopostrError(Exception):
+    """Something went wrong."""
+
+    exit_code: ExitCode = ExitCode.UNEXPECTED
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or "").strip().splitlines()[0]
+        super().__init__(self.message)
+
+
+class UsageError(AutopostrError):
+    """The command was called with the wrong arguments: see `--help`."""
+
+    exit_code = ExitCode.USAGE
+
+
+class NotFound(AutopostrError):
+    """Not found."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+
+class PermissionDenied(AutopostrError):
+    """Permission denied."""
+
+    exit_code = ExitCode.PERMISSION
+
+
+class NotLoggedIn(PermissionDenied):
+    """You are not signed in: run `autopostr auth login` (or set AUTOPOSTR_TOKEN)."""
+
+
+class InvalidInput(AutopostrError):
+    """Invalid input."""
+
+    exit_code = ExitCode.INVALID
+
+
+class Conflict(InvalidInput):
+    """That conflicts with what is already there."""
+
+
+class ConfigError(InvalidInput):
+    """The configuration is invalid: run `autopostr config show` to see where each value comes from."""
+
+
+class SchemaMissing(InvalidInput):
+    """The database has no autopostr schema yet: run `autopostr init`."""
+
+
+class SchemaBehind(InvalidInput):
+    """The database schema is older than this autopostr: run `autopostr db upgrade`."""
+
+
+class SchemaAhead(InvalidInput):
+    """The database schema is newer than this autopostr: upgrade autopostr (`pip install -U autopostr`)."""
+
+
+class EncryptionKeyError(InvalidInput):
+    """The encryption key is missing or cannot decrypt stored secrets: run `autopostr doctor`."""
+
+
+class ExternalServiceError(AutopostrError):
+    """An external service failed."""
+
+    exit_code = ExitCode.EXTERNAL
+
+
+class DatabaseUnreachable(ExternalServiceError):
+    """The database cannot be reached: check AUTOPOSTR_DATABASE_URL and that the server is running."""

@@ -1,0 +1,273 @@
+"""Encryption keys and AES-256-GCM for the secrets autopostr stores (OAuth tokens).
+
+A ciphertext reads `v1.<key id>.<base64url(nonce + ciphertext + tag)>`. The key
+id is a fingerprint of the key, so any holder of a key set can tell which key
+sealed a value and old keys stay readable during a rotation. Associated data
+binds a ciphertext to its table, column and row: a token copied into another
+row fails to decrypt.
+
+Keys come from, in order: `AUTOPOSTR_ENCRYPTION_KEY` (comma-separated, newest
+first), systemd's `$CREDENTIALS_DIRECTORY/autopostr-encryption-key`, keyring,
+then a 0600 file in the home.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from autopostr.config import Settings
+from autopostr.db import Database
+from autopostr.errors import EncryptionKeyError, InvalidInput
+from autopostr.secretstore import SecretStore, Stored
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+KEYSET_SECRET = "encryption-keys"
+CREDENTIAL_NAME = "autopostr-encryption-key"
+PROBE_META_KEY = "key_probe"
+PROBE_PLAINTEXT = "autopostr key probe"
+VERSION = "v1"
+
+# Every encrypted column, so a rotation can find them all: (table, column, primary key).
+ENCRYPTED_COLUMNS: list[tuple[str, str, str]] = [
+    ("social_accounts", "access_token", "id"),
+    ("social_accounts", "refresh_token", "id"),
+]
+
+
+def key_id(key: bytes) -> str:
+    return hashlib.sha256(b"autopostr-key-id" + key).hexdigest()[:12]
+
+
+def decode_key(text: str, source: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise EncryptionKeyError(
+            f"the encryption key from {source} is not valid base64: it must be base64 of 32 "
+            "random bytes (e.g. `openssl rand -base64 32`)"
+        ) from None
+    if len(key) != 32:
+        raise EncryptionKeyError(
+            f"the encryption key from {source} is {len(key)} bytes; it must be 32 bytes "
+            "(base64 of `openssl rand -base64 32`)"
+        )
+    return key
+
+
+def encode_key(key: bytes) -> str:
+    return base64.b64encode(key).decode("ascii")
+
+
+@dataclass
+class KeySet:
+    active: str
+    keys: dict[str, bytes] = field(default_factory=dict)
+    source: str = ""
+
+    @classmethod
+    def of(cls, keys: list[bytes], source: str) -> KeySet:
+        return cls(key_id(keys[0]), {key_id(k): k for k in keys}, source)
+
+    def to_json(self) -> str:
+        ordered = [self.active] + [kid for kid in self.keys if kid != self.active]
+        return json.dumps(
+            {"active": self.active, "keys": [encode_key(self.keys[k]) for k in ordered]}
+        )
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> KeySet:
+        try:
+            data = json.loads(text)
+            keys = [decode_key(k, source) for k in data["keys"]]
+            active = str(data["active"])
+        except EncryptionKeyError:
+            raise
+        except (ValueError, KeyError, TypeError):
+            # A bare base64 key (hand-written file) is accepted too.
+            return cls.of([decode_key(text, source)], source)
+        keyset = cls.of(keys, source)
+        if active in keyset.keys:
+            keyset.active = active
+        return keyset
+
+    def encrypt(self, plaintext: str, context: str) -> str:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        nonce = os.urandom(12)
+        sealed = AESGCM(self.keys[self.active]).encrypt(
+            nonce, plaintext.encode("utf-8"), context.encode("utf-8")
+        )
+        blob = base64.urlsafe_b64encode(nonce + sealed).decode("ascii").rstrip("=")
+        return f"{VERSION}.{self.active}.{blob}"
+
+    def decrypt(self, ciphertext: str, context: str) -> str:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        try:
+            version, kid, blob = ciphertext.split(".", 2)
+        except ValueError:
+            raise EncryptionKeyError(
+                f"a stored secret ({context}) is not an autopostr ciphertext"
+            ) from None
+        if version != VERSION:
+            raise EncryptionKeyError(f"a stored secret ({context}) uses unknown format {version!r}")
+        key = self.keys.get(kid)
+        if key is None:
+            raise EncryptionKeyError(
+                f"a stored secret ({context}) was sealed with key {kid}, which is not among the "
+                f"keys from {self.source}: restore that key (see `autopostr doctor`)"
+            )
+        raw = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
+        try:
+            return AESGCM(key).decrypt(raw[:12], raw[12:], context.encode("utf-8")).decode("utf-8")
+        except InvalidTag:
+            raise EncryptionKeyError(
+                f"a stored secret ({context}) does not decrypt with key {kid}: it was altered "
+                "or copied from another row"
+            ) from None
+
+
+def _store(settings: Settings) -> SecretStore:
+    return SecretStore(settings.home, settings.get("keyring"))
+
+
+def load_keyset(settings: Settings) -> KeySet | None:
+    """The keys from the first place that has any, or None when there are none yet."""
+    configured = settings.get("encryption_key")
+    if configured:
+        source = settings.source("encryption_key")
+        parts = [p for p in configured.split(",") if p.strip()]
+        return KeySet.of([decode_key(p, source) for p in parts], source)
+    credentials_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+    if credentials_dir:
+        path = Path(credentials_dir) / CREDENTIAL_NAME
+        if path.exists():
+            return KeySet.from_json(path.read_text(encoding="utf-8"), f"systemd credential {path}")
+    text, where = _store(settings).get(KEYSET_SECRET)
+    if text is None:
+        return None
+    return KeySet.from_json(text, where)
+
+
+def require_keyset(settings: Settings) -> KeySet:
+    keyset = load_keyset(settings)
+    if keyset is None:
+        raise EncryptionKeyError(
+            "no encryption key: set AUTOPOSTR_ENCRYPTION_KEY (base64 of 32 bytes) or run "
+            "`autopostr init` to create one"
+        )
+    return keyset
+
+
+def create_keyset(settings: Settings) -> tuple[KeySet, Stored]:
+    keyset = KeySet.of([os.urandom(32)], "")
+    stored = _store(settings).set(KEYSET_SECRET, keyset.to_json())
+    keyset.source = stored.where
+    return keyset, stored
+
+
+def probe_context() -> str:
+    return f"app_meta.value:{PROBE_META_KEY}"
+
+
+def write_probe(session: Session, keyset: KeySet) -> None:
+    from autopostr.models import AppMeta, utcnow
+
+    row = session.get(AppMeta, PROBE_META_KEY)
+    value = keyset.encrypt(PROBE_PLAINTEXT, probe_context())
+    if row is None:
+        session.add(AppMeta(key=PROBE_META_KEY, value=value))
+    else:
+        row.value = value
+        row.updated_at = utcnow()
+        session.add(row)
+
+
+def check_probe(session: Session, keyset: KeySet) -> bool | None:
+    """True if the key opens this database's probe, None if there is no probe yet."""
+    from autopostr.models import AppMeta
+
+    row = session.get(AppMeta, PROBE_META_KEY)
+    if row is None:
+        return None
+    return keyset.decrypt(row.value, probe_context()) == PROBE_PLAINTEXT
+
+
+@dataclass
+class RotationResult:
+    old_keys: list[str]
+    new_key: str
+    reencrypted: int
+    source: str
+    env_instructions: bool
+
+
+def _reencrypt_all(session: Session, old: KeySet, new: KeySet) -> int:
+    from sqlalchemy import text
+
+    count = 0
+    for table, column, pk in ENCRYPTED_COLUMNS:
+        rows = session.execute(
+            text(f"SELECT {pk}, {column} FROM {table} WHERE {column} IS NOT NULL")
+        ).all()
+        for row_id, ciphertext in rows:
+            context = f"{table}.{column}:{row_id}"
+            plaintext = old.decrypt(ciphertext, context)
+            session.execute(
+                text(f"UPDATE {table} SET {column} = :value WHERE {pk} = :id"),
+                {"value": new.encrypt(plaintext, context), "id": row_id},
+            )
+            count += 1
+    check_probe(session, old)  # raises when the old key is not this database's key
+    write_probe(session, new)
+    return count
+
+
+def rotate(settings: Settings, db: Database, new_key_text: str | None) -> RotationResult:
+    """Re-encrypt every stored secret under a new key in one transaction.
+
+    The new key is saved beside the old ones before the transaction and the old
+    ones are dropped only after it commits, so a crash at any point leaves every
+    secret readable.
+    """
+    old = require_keyset(settings)
+    configured = bool(settings.get("encryption_key"))
+    if configured and not new_key_text:
+        raise InvalidInput(
+            f"the encryption key comes from {old.source}: pass the new key on stdin with "
+            "`--new-key-stdin` (e.g. `openssl rand -base64 32 | autopostr keys rotate "
+            "--new-key-stdin`), then set AUTOPOSTR_ENCRYPTION_KEY to it"
+        )
+    new_key = decode_key(new_key_text, "stdin") if new_key_text else os.urandom(32)
+    new_kid = key_id(new_key)
+    # A key already in the set (say "new,old" in the environment) is fine: every
+    # secret simply ends up sealed with it.
+    both = KeySet(new_kid, {new_kid: new_key, **old.keys}, old.source)
+    store = _store(settings)
+    managed_here = not configured and not old.source.startswith("systemd")
+    if managed_here:
+        pending = KeySet(old.active, {**old.keys, new_kid: new_key}, old.source)
+        store.set(KEYSET_SECRET, pending.to_json())
+
+    with db.session() as session:
+        count = _reencrypt_all(session, old, both)
+
+    if managed_here:
+        store.set(KEYSET_SECRET, KeySet.of([new_key], old.source).to_json())
+    return RotationResult(
+        old_keys=sorted(old.keys),
+        new_key=new_kid,
+        reencrypted=count,
+        source=old.source,
+        env_instructions=not managed_here,
+    )

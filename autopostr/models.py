@@ -1,0 +1,286 @@
+"""The tables of PRODUCT §11 as SQLModel classes.
+
+Every datetime is timezone-aware UTC (sqlmodel stores aware values and refuses
+naive ones). Schema changes go through Alembic migrations in
+`autopostr/migrations`; a test fails when these classes and the migrations
+disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import MetaData, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# Named constraints let Alembic's SQLite batch mode drop and recreate them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True)
+    name: str = Field(max_length=200)
+    password_hash: str | None = Field(default=None, max_length=300)
+    timezone: str | None = Field(default=None, max_length=64)
+    current_team_id: int | None = Field(default=None, foreign_key="teams.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Session(SQLModel, table=True):
+    """A signed-in CLI; only the SHA-256 of its token is stored."""
+
+    __tablename__ = "sessions"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    label: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal access token for CI and cron; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    token_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class Team(SQLModel, table=True):
+    __tablename__ = "teams"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    personal: bool = False
+    approval_required: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TeamMember(SQLModel, table=True):
+    __tablename__ = "team_members"
+    team_id: int = Field(foreign_key="teams.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", primary_key=True, index=True, ondelete="CASCADE")
+    role: str = Field(max_length=16)  # owner | editor | viewer
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TeamInvite(SQLModel, table=True):
+    __tablename__ = "team_invites"
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="teams.id", index=True, ondelete="CASCADE")
+    email: str = Field(max_length=320)
+    role: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True)
+    invited_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    used_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+
+
+class SocialAccount(SQLModel, table=True):
+    """A connected platform account; its tokens are AES-GCM ciphertexts."""
+
+    __tablename__ = "social_accounts"
+    __table_args__ = (UniqueConstraint("team_id", "platform", "handle"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="teams.id", index=True, ondelete="CASCADE")
+    platform: str = Field(max_length=32)
+    handle: str = Field(max_length=200)
+    name: str = Field(default="", max_length=200)
+    remote_id: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="active", max_length=32)  # active | needs_reconnect | disconnected
+    access_token: str | None = Field(default=None, sa_type=Text)
+    refresh_token: str | None = Field(default=None, sa_type=Text)
+    expires_at: datetime | None = None
+    scopes: str = Field(default="", max_length=1000)
+    extra: str = Field(default="{}", sa_type=Text)  # platform-specific JSON
+    connected_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Post(SQLModel, table=True):
+    __tablename__ = "posts"
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="teams.id", index=True, ondelete="CASCADE")
+    author_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    status: str = Field(default="draft", max_length=32, index=True)
+    text: str = Field(default="", sa_type=Text)
+    scheduled_at: datetime | None = Field(default=None, index=True)
+    timezone: str | None = Field(default=None, max_length=64)
+    first_comment: str | None = Field(default=None, sa_type=Text)
+    external_id: str | None = Field(default=None, max_length=200)
+    import_key: str | None = Field(default=None, max_length=64, index=True)
+    review_comment: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class PostDestination(SQLModel, table=True):
+    """One post on one account: the unit the daemons claim, publish and retry."""
+
+    __tablename__ = "post_destinations"
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="posts.id", index=True, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="social_accounts.id", index=True, ondelete="CASCADE")
+    status: str = Field(default="pending", max_length=32)
+    text: str | None = Field(default=None, sa_type=Text)  # per-destination override
+    due_at: datetime | None = Field(default=None, index=True)
+    remote_id: str | None = Field(default=None, max_length=300)
+    url: str | None = Field(default=None, max_length=1000)
+    error: str | None = Field(default=None, sa_type=Text)
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    claimed_by: str | None = Field(default=None, max_length=100)
+    lease_expires_at: datetime | None = None
+    idempotency_key: str = Field(default="", max_length=64)
+    published_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Media(SQLModel, table=True):
+    __tablename__ = "media"
+    __table_args__ = (UniqueConstraint("team_id", "sha256"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="teams.id", index=True, ondelete="CASCADE")
+    uploaded_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    filename: str = Field(max_length=500)
+    mime_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64)
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    alt_text: str | None = Field(default=None, sa_type=Text)
+    storage: str = Field(default="local", max_length=16)
+    storage_key: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PostMedia(SQLModel, table=True):
+    __tablename__ = "post_media"
+    post_id: int = Field(foreign_key="posts.id", primary_key=True, ondelete="CASCADE")
+    media_id: int = Field(foreign_key="media.id", primary_key=True, index=True, ondelete="CASCADE")
+    position: int = 0
+
+
+class PublishLog(SQLModel, table=True):
+    __tablename__ = "publish_logs"
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int | None = Field(
+        default=None, foreign_key="posts.id", index=True, ondelete="SET NULL"
+    )
+    destination_id: int | None = Field(
+        default=None, foreign_key="post_destinations.id", ondelete="SET NULL"
+    )
+    account_id: int | None = Field(
+        default=None, foreign_key="social_accounts.id", ondelete="SET NULL"
+    )
+    team_id: int | None = Field(
+        default=None, foreign_key="teams.id", index=True, ondelete="CASCADE"
+    )
+    daemon_id: str | None = Field(default=None, max_length=100)
+    event: str = Field(max_length=32)  # claimed | published | retrying | failed | needs_review …
+    attempt: int = 0
+    message: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class AnalyticsSnapshot(SQLModel, table=True):
+    __tablename__ = "analytics_snapshots"
+    __table_args__ = (UniqueConstraint("account_id", "destination_id", "day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="social_accounts.id", index=True, ondelete="CASCADE")
+    destination_id: int | None = Field(
+        default=None, foreign_key="post_destinations.id", ondelete="CASCADE"
+    )
+    day: date
+    impressions: int = 0
+    likes: int = 0
+    comments: int = 0
+    shares: int = 0
+    clicks: int = 0
+    followers: int = 0
+    captured_at: datetime = Field(default_factory=utcnow)
+
+
+class AiUsage(SQLModel, table=True):
+    __tablename__ = "ai_usage"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    team_id: int | None = Field(default=None, foreign_key="teams.id", ondelete="CASCADE")
+    kind: str = Field(max_length=32)
+    model: str = Field(default="", max_length=100)
+    tokens: int = 0
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Subscription(SQLModel, table=True):
+    __tablename__ = "subscriptions"
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="teams.id", unique=True, ondelete="CASCADE")
+    plan: str = Field(default="free", max_length=32)
+    status: str = Field(default="active", max_length=32)
+    stripe_customer_id: str | None = Field(default=None, max_length=100)
+    stripe_subscription_id: str | None = Field(default=None, max_length=100)
+    current_period_end: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Daemon(SQLModel, table=True):
+    """A running daemon's heartbeat; leases of daemons that stop beating are recovered."""
+
+    __tablename__ = "daemons"
+    id: str = Field(primary_key=True, max_length=100)
+    host: str = Field(max_length=255)
+    pid: int
+    version: str = Field(default="", max_length=32)
+    started_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow, index=True)
+    in_flight: int = 0
+    stopped_at: datetime | None = None
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int | None = Field(
+        default=None, foreign_key="teams.id", index=True, ondelete="CASCADE"
+    )
+    user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    action: str = Field(max_length=64)
+    target_type: str = Field(default="", max_length=32)
+    target_id: str = Field(default="", max_length=64)
+    details: str = Field(default="{}", sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class AppMeta(SQLModel, table=True):
+    """Small facts about this database, such as the encryption-key probe."""
+
+    __tablename__ = "app_meta"
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_type=Text)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,139 @@
+"""Where autopostr keeps its own secrets on this machine: keyring, else 0600 files.
+
+On a headless server keyring's chosen backend is the `fail` one, so every
+secret falls back to a file readable only by its owner, inside a 0700 folder
+in the home. `AUTOPOSTR_KEYRING=off` forces the files (for machines whose
+keyring prompts).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from autopostr.errors import PermissionDenied
+
+SERVICE = "autopostr"
+
+
+class HomeNotWritable(PermissionDenied):
+    """The autopostr home is not writable: point AUTOPOSTR_HOME at a folder you can write."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    where: str  # "keyring" or the file path
+    new_file: bool  # True the first time a file had to be used: the caller says so once
+
+
+def keyring_usable(setting: str | None) -> bool:
+    """True when keyring has a backend that really stores secrets."""
+    if (setting or "").strip().lower() in {"off", "false", "0", "file", "no"}:
+        return False
+    try:
+        import keyring
+        from keyring.backends import fail
+    except ImportError:
+        return False
+    backend = keyring.get_keyring()
+    if isinstance(backend, fail.Keyring):
+        return False
+    return getattr(backend, "priority", 1) > 0
+
+
+def keyring_backend_name(setting: str | None) -> str:
+    if (setting or "").strip().lower() in {"off", "false", "0", "file", "no"}:
+        return "disabled by AUTOPOSTR_KEYRING"
+    import keyring
+
+    backend = keyring.get_keyring()
+    return f"{type(backend).__module__}.{type(backend).__name__}"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise HomeNotWritable(
+            f"cannot create {path}: {exc.strerror or exc}. Point AUTOPOSTR_HOME at a writable folder"
+        ) from None
+    return path
+
+
+def write_private_file(path: Path, content: str) -> None:
+    """Write atomically with mode 0600 from the first byte (never briefly world-readable)."""
+    ensure_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise HomeNotWritable(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+class SecretStore:
+    """Named secrets for one home."""
+
+    def __init__(self, home: Path, keyring_setting: str | None = None):
+        self.home = home
+        self.use_keyring = keyring_usable(keyring_setting)
+        self.folder = home / "secrets"
+
+    def _path(self, name: str) -> Path:
+        return self.folder / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+    def _account(self, name: str) -> str:
+        return f"{self.home}:{name}"
+
+    def get(self, name: str) -> tuple[str | None, str]:
+        """The secret and where it came from ("keyring" or a file path)."""
+        if self.use_keyring:
+            import keyring
+            from keyring.errors import KeyringError
+
+            try:
+                value = keyring.get_password(SERVICE, self._account(name))
+            except KeyringError:
+                value = None
+            if value is not None:
+                return value, "keyring"
+        path = self._path(name)
+        try:
+            return path.read_text(encoding="utf-8").strip(), str(path)
+        except FileNotFoundError:
+            return None, ""
+        except OSError as exc:
+            raise HomeNotWritable(f"cannot read {path}: {exc.strerror or exc}") from None
+
+    def set(self, name: str, value: str) -> Stored:
+        if self.use_keyring:
+            import keyring
+            from keyring.errors import KeyringError
+
+            try:
+                keyring.set_password(SERVICE, self._account(name), value)
+                self._path(name).unlink(missing_ok=True)
+                return Stored("keyring", new_file=False)
+            except KeyringError:
+                pass
+        path = self._path(name)
+        existed = path.exists()
+        write_private_file(path, value + "\n")
+        return Stored(str(path), new_file=not existed)
+
+    def delete(self, name: str) -> None:
+        if self.use_keyring:
+            import keyring
+            from keyring.errors import KeyringError
+
+            try:
+                keyring.delete_password(SERVICE, self._account(name))
+            except KeyringError:
+                pass
+        self._path(name).unlink(missing_ok=True)

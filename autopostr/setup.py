@@ -1,0 +1,94 @@
+"""`autopostr init`: home, schema, key and — on an empty database — the solo user.
+
+Running it again is safe: each step only does what is still missing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from dataclasses import dataclass, field
+
+from autopostr.config import Settings
+from autopostr.db import Database
+from autopostr.identity import count_users, create_user, start_session
+from autopostr.keys import check_probe, create_keyset, load_keyset, write_probe
+from autopostr.local_session import save_session_token
+from autopostr.migrate import upgrade
+from autopostr.secretstore import ensure_private_dir
+
+
+@dataclass
+class InitResult:
+    home: str
+    database: str
+    schema_before: str | None
+    schema_after: str | None
+    key_source: str
+    key_created: bool
+    user_created: str | None = None
+    signed_in_as: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def local_username() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "me"
+
+
+def session_label() -> str:
+    return f"{local_username()}@{socket.gethostname()}"
+
+
+def initialize(settings: Settings) -> InitResult:
+    home = ensure_private_dir(settings.home)
+    probe = home / ".write-test"
+    try:
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        from autopostr.secretstore import HomeNotWritable
+
+        raise HomeNotWritable(
+            f"cannot write to AUTOPOSTR_HOME {home}: {exc.strerror or exc}. "
+            "Point AUTOPOSTR_HOME at a writable folder"
+        ) from None
+
+    db = Database(settings)
+    keyset = load_keyset(settings)  # a corrupt key fails here, before anything is written
+    before, after = upgrade(db)
+    result = InitResult(
+        home=str(home),
+        database=db.url.display,
+        schema_before=before,
+        schema_after=after,
+        key_source=keyset.source if keyset else "",
+        key_created=keyset is None,
+    )
+    if keyset is None:
+        keyset, stored = create_keyset(settings)
+        result.key_source = stored.where
+        if stored.where != "keyring":
+            result.notes.append(
+                f"No keyring backend works here, so the encryption key is in {stored.where} "
+                "(mode 0600). Back it up: without it, stored account tokens cannot be decrypted."
+            )
+
+    with db.session() as session:
+        if check_probe(session, keyset) is None:
+            write_probe(session, keyset)
+        if count_users(session) == 0:
+            name = local_username()
+            user = create_user(session, f"{name}@localhost", name, password=None)
+            _row, token = start_session(session, user, session_label())
+            stored = save_session_token(settings, db, token)
+            result.user_created = user.email
+            result.signed_in_as = user.email
+            if stored.new_file and not result.notes:
+                result.notes.append(
+                    f"No keyring backend works here, so your session token is in {stored.where} "
+                    "(mode 0600)."
+                )
+    return result

@@ -1,0 +1,161 @@
+"""Shared fixtures: an isolated home per test, and every database test on both engines.
+
+PostgreSQL: the run creates its own database on 127.0.0.1:5432 (override with
+AUTOPOSTR_TEST_POSTGRES_URL) and drops it at the end. It fails, never skips,
+when the server cannot be reached.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+PG_ADMIN_URL = os.environ.get(
+    "AUTOPOSTR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+ENGINES = ["sqlite", "postgresql"]
+
+
+def _pg_url_for(dbname: str) -> str:
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    return f"{base}/{dbname}"
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of this run's own, dropped when the run ends."""
+    import psycopg
+
+    name = f"autopostr_test_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc}). Start it with "
+            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`",
+            pytrace=False,
+        )
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _pg_url_for(name)
+    finally:
+        from autopostr.db import dispose_engines
+
+        dispose_engines()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def reset_postgres(url: str) -> None:
+    import psycopg
+
+    from autopostr.db import dispose_engines
+
+    dispose_engines()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own home and config, no keyring, no inherited secrets."""
+    for key in list(os.environ):
+        if key.startswith("AUTOPOSTR_") and key != "AUTOPOSTR_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("AUTOPOSTR_HOME", str(home))
+    monkeypatch.setenv("AUTOPOSTR_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("AUTOPOSTR_KEYRING", "off")
+    monkeypatch.setenv("NO_COLOR", "1")
+    yield home
+    from autopostr.db import dispose_engines
+
+    dispose_engines()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs the test once per engine with AUTOPOSTR_DATABASE_URL pointing at an empty database."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_database")
+        reset_postgres(url)
+    else:
+        url = f"sqlite:///{tmp_path / 'home' / 'autopostr.db'}"
+    monkeypatch.setenv("AUTOPOSTR_DATABASE_URL", url)
+    return str(request.param)
+
+
+@dataclass
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.stdout)
+
+
+class Cli:
+    """Runs the real Typer app in-process, stdout and stderr kept apart."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(
+        self, *args: str, input: str | None = None, env: dict[str, str] | None = None
+    ) -> Run:
+        from autopostr.cli.app import app
+
+        result = self.runner.invoke(app, list(args), input=input, env=env, catch_exceptions=True)
+        exception = result.exception if not isinstance(result.exception, SystemExit) else None
+        return Run(result.exit_code, result.stdout, result.stderr, exception)
+
+    def ok(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Run:
+        run = self(*args, input=input, env=env)
+        assert run.exit_code == 0, (
+            f"autopostr {' '.join(args)} exited {run.exit_code}\n"
+            f"stdout: {run.stdout}\nstderr: {run.stderr}\nexception: {run.exception!r}"
+        )
+        return run
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+@pytest.fixture
+def initialized(engine: str, cli: Cli) -> str:
+    """An initialised database on each engine, the solo user signed in."""
+    cli.ok("init")
+    return engine
+
+
+def run_autopostr(
+    *args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """The real entry point in a child process, as a user's shell runs it."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "autopostr", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        input=input,
+        timeout=timeout,
+    )
