@@ -201,7 +201,7 @@ def end_session(db: DbSession, token: str) -> bool:
 
 
 def _actor_for(db: DbSession, user: User, via: str, credential_id: int) -> Actor:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     assert user.id is not None
     team: Team | None = None
@@ -212,7 +212,9 @@ def _actor_for(db: DbSession, user: User, via: str, credential_id: int) -> Actor
     if membership is None:
         # The current team is gone or the user left it: fall back to any team of theirs.
         membership = db.exec(
-            select(TeamMember).where(TeamMember.user_id == user.id).order_by(TeamMember.created_at)
+            select(TeamMember)
+            .where(TeamMember.user_id == user.id)
+            .order_by(col(TeamMember.created_at))
         ).first()
     if membership is not None:
         team = db.get(Team, membership.team_id)
@@ -276,13 +278,13 @@ def actor_from_session_token(db: DbSession, token: str) -> Actor:
 
 
 def list_sessions(db: DbSession, user_id: int) -> list[Session]:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     return list(
         db.exec(
             select(Session)
             .where(Session.user_id == user_id, Session.expires_at > utcnow())
-            .order_by(Session.id)  # type: ignore[arg-type]
+            .order_by(col(Session.id))
         )
     )
 
@@ -317,12 +319,10 @@ def create_api_token(
 
 
 def list_api_tokens(db: DbSession, user_id: int) -> list[ApiToken]:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     return list(
-        db.exec(
-            select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)  # type: ignore[arg-type]
-        )
+        db.exec(select(ApiToken).where(ApiToken.user_id == user_id).order_by(col(ApiToken.id)))
     )
 
 
@@ -339,8 +339,9 @@ def revoke_api_token(db: DbSession, user_id: int, token_id: int) -> ApiToken:
 def cleanup_expired_sessions(db: DbSession, now: datetime | None = None) -> int:
     """Delete sessions past their expiry; the daemon runs this hourly."""
     from sqlalchemy import delete
+    from sqlmodel import col
 
-    result = db.execute(delete(Session).where(Session.expires_at <= (now or utcnow())))  # type: ignore[arg-type]
+    result = db.execute(delete(Session).where(col(Session.expires_at) <= (now or utcnow())))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 from tests.conftest import Cli
 
 
-def test_init_creates_everything_and_signs_in_the_solo_user(engine: str, cli: Cli, isolated_env: Path) -> None:
+def test_init_creates_everything_and_signs_in_the_solo_user(
+    engine: str, cli: Cli, isolated_env: Path
+) -> None:
     run = cli.ok("init", "--json")
     data = run.json()
     assert data["schema_after"] == "0001_initial"

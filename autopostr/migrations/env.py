@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from alembic import context
@@ -12,7 +12,7 @@ import autopostr.models  # noqa: F401  (registers every table on the metadata)
 from autopostr.models import metadata
 
 
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     """Render sqlmodel's column types as plain SQLAlchemy ones in migrations."""
     if type_ == "type" and isinstance(obj, AutoString):
         length = getattr(obj.impl, "length", None)
