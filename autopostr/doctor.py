@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from autopostr.config import Settings
-from autopostr.db import SCHEMA_HEAD, Database
+from autopostr.db import SCHEMA_HEAD, SCHEMA_HISTORY, Database
 from autopostr.errors import AutopostrError
 
 
@@ -48,10 +48,24 @@ def check_home(ctx: Context) -> CheckResult:
     home = ctx.settings.home
     name = "home is writable"
     if not home.exists():
+        # init can create it only when its nearest existing parent is a writable folder.
+        parent = home.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            return CheckResult(
+                name,
+                "fail",
+                f"{home} cannot be created: {parent} is not a writable folder",
+                "set AUTOPOSTR_HOME to a writable folder",
+            )
         return CheckResult(name, "fail", f"{home} does not exist", "autopostr init")
-    if not os.access(home, os.W_OK | os.X_OK):
+    if not home.is_dir() or not os.access(home, os.W_OK | os.X_OK):
         return CheckResult(
-            name, "fail", f"{home} is not writable", "set AUTOPOSTR_HOME to a writable folder"
+            name,
+            "fail",
+            f"{home} is not a writable folder",
+            "set AUTOPOSTR_HOME to a writable folder",
         )
     return CheckResult(name, "ok", str(home))
 
@@ -84,6 +98,13 @@ def check_schema(ctx: Context) -> CheckResult:
     if revision is None:
         return CheckResult(name, "fail", "no autopostr schema", "autopostr init")
     if revision != SCHEMA_HEAD:
+        if revision not in SCHEMA_HISTORY:  # newer than this autopostr: upgrading the db fails
+            return CheckResult(
+                name,
+                "fail",
+                f"at {revision}, newer than this autopostr knows (head {SCHEMA_HEAD})",
+                "upgrade autopostr (pip install -U autopostr)",
+            )
         return CheckResult(
             name, "fail", f"at {revision}, head is {SCHEMA_HEAD}", "autopostr db upgrade"
         )

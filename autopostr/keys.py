@@ -127,10 +127,18 @@ class KeySet:
                 f"a stored secret ({context}) was sealed with key {kid}, which is not among the "
                 f"keys from {self.source}: restore that key (see `autopostr doctor`)"
             )
-        raw = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
+        try:
+            raw = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) < 12 + 16:  # nonce + tag: a truncated or mangled value
+            raise EncryptionKeyError(
+                f"a stored secret ({context}) is not an autopostr ciphertext: it was truncated "
+                "or altered"
+            )
         try:
             return AESGCM(key).decrypt(raw[:12], raw[12:], context.encode("utf-8")).decode("utf-8")
-        except InvalidTag:
+        except (InvalidTag, UnicodeDecodeError):
             raise EncryptionKeyError(
                 f"a stored secret ({context}) does not decrypt with key {kid}: it was altered "
                 "or copied from another row"
@@ -242,11 +250,15 @@ def rotate(settings: Settings, db: Database, new_key_text: str | None) -> Rotati
     """
     old = require_keyset(settings)
     configured = bool(settings.get("encryption_key"))
-    if configured and not new_key_text:
+    # Keys from the environment or a systemd credential are not ours to write: a key
+    # generated here could never be saved there, and every secret would be lost.
+    managed_here = not configured and not old.source.startswith("systemd")
+    if not managed_here and not new_key_text:
+        where = "AUTOPOSTR_ENCRYPTION_KEY" if configured else "the systemd credential"
         raise InvalidInput(
             f"the encryption key comes from {old.source}: pass the new key on stdin with "
             "`--new-key-stdin` (e.g. `openssl rand -base64 32 | autopostr keys rotate "
-            "--new-key-stdin`), then set AUTOPOSTR_ENCRYPTION_KEY to it"
+            f"--new-key-stdin`), then set {where} to it"
         )
     new_key = decode_key(new_key_text, "stdin") if new_key_text else os.urandom(32)
     new_kid = key_id(new_key)
@@ -254,7 +266,6 @@ def rotate(settings: Settings, db: Database, new_key_text: str | None) -> Rotati
     # secret simply ends up sealed with it.
     both = KeySet(new_kid, {new_kid: new_key, **old.keys}, old.source)
     store = _store(settings)
-    managed_here = not configured and not old.source.startswith("systemd")
     if managed_here:
         pending = KeySet(old.active, {**old.keys, new_kid: new_key}, old.source)
         store.set(KEYSET_SECRET, pending.to_json())

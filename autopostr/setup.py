@@ -43,6 +43,9 @@ def session_label() -> str:
 
 
 def initialize(settings: Settings) -> InitResult:
+    # A bad database URL or a corrupt key fails here, before anything is written.
+    db = Database(settings)
+    keyset = load_keyset(settings)
     home = ensure_private_dir(settings.home)
     probe = home / ".write-test"
     try:
@@ -56,8 +59,6 @@ def initialize(settings: Settings) -> InitResult:
             "Point AUTOPOSTR_HOME at a writable folder"
         ) from None
 
-    db = Database(settings)
-    keyset = load_keyset(settings)  # a corrupt key fails here, before anything is written
     before, after = upgrade(db)
     result = InitResult(
         home=str(home),

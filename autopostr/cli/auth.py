@@ -97,7 +97,10 @@ def login(
 
 @app.command("logout")
 def logout() -> None:
-    """Sign out here: the session ends on the server and its token is forgotten."""
+    """Sign out here: the session ends on the server and its token is forgotten.
+
+    Example: autopostr auth logout
+    """
     from autopostr.cli import output
     from autopostr.identity import end_session
     from autopostr.local_session import forget_session_token, load_session_token
@@ -232,7 +235,10 @@ def token_create(
 
 @token_app.command("list")
 def token_list(as_json: bool = JSON_OPTION) -> None:
-    """List your access tokens (never the tokens themselves)."""
+    """List your access tokens (never the tokens themselves).
+
+    Example: autopostr auth token list --json
+    """
     from autopostr.cli import output
     from autopostr.identity import list_api_tokens
     from autopostr.views import token_json

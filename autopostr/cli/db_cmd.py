@@ -33,7 +33,10 @@ def upgrade(as_json: bool = JSON_OPTION) -> None:
 
 @app.command("current")
 def current(as_json: bool = JSON_OPTION) -> None:
-    """Show the database's schema revision and the newest one this autopostr knows."""
+    """Show the database's schema revision and the newest one this autopostr knows.
+
+    Example: autopostr db current --json
+    """
     from autopostr.cli import output
     from autopostr.db import SCHEMA_HEAD, Database
 

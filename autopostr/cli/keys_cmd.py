@@ -11,7 +11,10 @@ app = typer.Typer(help="Encryption keys for stored account tokens.", no_args_is_
 
 @app.command("status")
 def status(as_json: bool = JSON_OPTION) -> None:
-    """Show which key is active and where it comes from (never the key itself)."""
+    """Show which key is active and where it comes from (never the key itself).
+
+    Example: autopostr keys status --json
+    """
     from autopostr.cli import output
     from autopostr.keys import require_keyset
 

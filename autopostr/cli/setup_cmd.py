@@ -66,7 +66,10 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
 
 
 def version(as_json: bool = JSON_OPTION) -> None:
-    """Print autopostr's version."""
+    """Print autopostr's version.
+
+    Example: autopostr version --json
+    """
     from autopostr.cli import output
 
     if as_json:

@@ -1,0 +1,1 @@
+"""Platform adapters behind one small interface, found through a registry."""

@@ -1,0 +1,1 @@
+complete --command autopostr --no-files --arguments "(env _AUTOPOSTR_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) autopostr)" --condition "env _AUTOPOSTR_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) autopostr"

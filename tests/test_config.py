@@ -1,0 +1,107 @@
+"""Settings: environment beats the TOML file beats the default, each with its source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autopostr.config import load_settings, mask_url
+from tests.conftest import Cli
+
+
+def write_config(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def test_environment_beats_file_beats_default(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    write_config(
+        config, 'timezone = "Europe/Berlin"\ndatabase_url = "sqlite:////tmp/from-file.db"\n'
+    )
+    env = {
+        "AUTOPOSTR_CONFIG": str(config),
+        "AUTOPOSTR_HOME": str(tmp_path / "h"),
+        "AUTOPOSTR_DATABASE_URL": "sqlite:////tmp/from-env.db",
+    }
+    settings = load_settings(env)
+    assert settings.database_url == "sqlite:////tmp/from-env.db"
+    assert settings.source("database_url") == "env AUTOPOSTR_DATABASE_URL"
+    assert settings.get("timezone") == "Europe/Berlin"
+    assert settings.source("timezone") == f"file {config}"
+    assert settings.home == tmp_path / "h"
+
+
+def test_default_database_lives_in_the_home(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"AUTOPOSTR_HOME": str(tmp_path), "AUTOPOSTR_CONFIG": str(tmp_path / "none.toml")}
+    )
+    assert settings.database_url == f"sqlite:///{tmp_path / 'autopostr.db'}"
+    assert settings.source("database_url") == "default"
+
+
+def test_home_can_come_from_the_file_and_moves_the_default_database(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    write_config(config, f'home = "{tmp_path / "filehome"}"\n')
+    settings = load_settings({"AUTOPOSTR_CONFIG": str(config)})
+    assert settings.home == tmp_path / "filehome"
+    assert settings.database_url.endswith("filehome/autopostr.db")
+
+
+def test_tables_flatten_to_the_environment_names(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    write_config(
+        config, '[x]\nclient_id = "from-file"\n[mastodon]\napi_url = "https://m.example"\n'
+    )
+    settings = load_settings({"AUTOPOSTR_CONFIG": str(config), "AUTOPOSTR_X_CLIENT_ID": "from-env"})
+    assert settings.get("x_client_id") == "from-env"
+    assert settings.get("mastodon_api_url") == "https://m.example"
+
+
+def test_mask_url_hides_only_the_password() -> None:
+    assert (
+        mask_url("postgresql://app:hunter2@db:5432/social")
+        == "postgresql://app:****@db:5432/social"
+    )
+    assert mask_url("postgresql://app@db/social") == "postgresql://app@db/social"
+    assert mask_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+def test_config_show_masks_secrets_and_names_sources(cli: Cli, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    write_config(config, 'timezone = "Asia/Tokyo"\n[x]\nclient_secret = "file-secret-value"\n')
+    env = {
+        "AUTOPOSTR_ENCRYPTION_KEY": "c2VjcmV0LWtleS1tYXRlcmlhbC0zMi1ieXRlcy1sb25nISE=",
+        "AUTOPOSTR_TOKEN": "apt_super-secret-token",
+        "AUTOPOSTR_DATABASE_URL": "postgresql://app:hunter2@db.example:5432/social",
+    }
+    run = cli.ok("config", "show", "--json", env=env)
+    rows = {row["name"]: row for row in run.json()}
+    assert rows["timezone"] == {
+        "name": "timezone",
+        "value": "Asia/Tokyo",
+        "source": f"file {config}",
+    }
+    assert rows["encryption_key"]["value"] == "****"
+    assert rows["token"]["value"] == "****"
+    assert rows["x_client_secret"]["value"] == "****"
+    assert rows["database_url"]["value"] == "postgresql://app:****@db.example:5432/social"
+    assert rows["database_url"]["source"] == "env AUTOPOSTR_DATABASE_URL"
+    for secret in ("hunter2", "super-secret-token", "file-secret-value", "c2VjcmV0"):
+        assert secret not in run.stdout and secret not in run.stderr
+
+    table = cli.ok("config", "show", env=env)
+    assert "hunter2" not in table.stdout and "Asia/Tokyo" in table.stdout
+
+
+def test_config_path_prints_the_file(cli: Cli, tmp_path: Path) -> None:
+    assert cli.ok("config", "path").stdout.strip() == str(tmp_path / "config.toml")
+    data = cli.ok("config", "path", "--json").json()
+    assert data["exists"] is False and data["config"] == str(tmp_path / "config.toml")
+
+
+def test_malformed_config_file_is_one_clear_error(cli: Cli, tmp_path: Path) -> None:
+    write_config(tmp_path / "config.toml", "timezone = [unclosed\n")
+    run = cli("doctor")
+    assert run.exit_code == 5
+    assert run.stderr.startswith("Error: config file ") and "not valid TOML" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert run.stdout == ""

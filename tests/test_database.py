@@ -1,0 +1,123 @@
+"""Database URLs, the schema check every command runs, and unreachable servers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autopostr import db as dbmod
+from autopostr.config import load_settings
+from autopostr.db import Database, parse_database_url
+from autopostr.errors import ConfigError
+from tests.conftest import Cli
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+psycopg"])
+def test_every_postgres_spelling_selects_psycopg(scheme: str) -> None:
+    parsed = parse_database_url(f"{scheme}://u:p@127.0.0.1:5432/app")
+    assert parsed.dialect == "postgresql"
+    assert parsed.url.startswith("postgresql+psycopg://")
+    assert parsed.display == "postgresql+psycopg://u:****@127.0.0.1:5432/app"
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+psycopg"])
+def test_every_postgres_spelling_really_connects(
+    scheme: str, postgres_database: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import reset_postgres
+
+    reset_postgres(postgres_database)
+    rest = postgres_database.split("://", 1)[1]
+    monkeypatch.setenv("AUTOPOSTR_DATABASE_URL", f"{scheme}://{rest}")
+    cli.ok("init")
+    assert cli.ok("db", "current", "--json").json()["current"] == "0001_initial"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["not a url", "mysql://root@localhost/x", "postgresql://postgres@127.0.0.1:5432", "://x"],
+)
+def test_malformed_or_unsupported_urls_are_config_errors(url: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_database_url(url)
+
+
+def test_malformed_url_exits_5_with_one_line(cli: Cli) -> None:
+    run = cli("init", env={"AUTOPOSTR_DATABASE_URL": "mysql://root:pw@localhost/x"})
+    assert run.exit_code == 5
+    assert run.stderr.startswith("Error: AUTOPOSTR_DATABASE_URL")
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert "pw@" not in run.stderr
+
+
+def test_unreachable_postgres_exits_6_without_the_password(cli: Cli, isolated_env: Path) -> None:
+    run = cli(
+        "auth", "whoami", env={"AUTOPOSTR_DATABASE_URL": "postgresql://app:s3cret@127.0.0.1:1/x"}
+    )
+    assert run.exit_code == 6
+    assert run.stderr.startswith(
+        "Error: cannot reach the database at postgresql+psycopg://app:****@127.0.0.1:1/x"
+    )
+    assert "s3cret" not in run.stderr + run.stdout
+    assert "Traceback" not in run.stderr
+
+
+def test_unreachable_postgres_on_init_changes_nothing(cli: Cli, isolated_env: Path) -> None:
+    run = cli("init", env={"AUTOPOSTR_DATABASE_URL": "postgresql://app@127.0.0.1:1/x"})
+    assert run.exit_code == 6
+    assert not (isolated_env / "secrets" / "encryption-keys").exists()
+
+
+def test_commands_before_init_say_to_run_init(engine: str, cli: Cli) -> None:
+    run = cli("auth", "whoami")
+    assert run.exit_code == 5
+    assert "run `autopostr init`" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_sqlite_file_is_not_created_by_a_read(cli: Cli, isolated_env: Path) -> None:
+    cli("auth", "whoami")
+    assert not (isolated_env / "autopostr.db").exists()
+
+
+def test_older_schema_says_to_run_db_upgrade(
+    initialized: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What an older database looks like to a newer autopostr.
+    monkeypatch.setattr(dbmod, "SCHEMA_HEAD", "0002_future")
+    monkeypatch.setattr(dbmod, "SCHEMA_HISTORY", ("0001_initial", "0002_future"))
+    run = cli("auth", "whoami")
+    assert run.exit_code == 5
+    assert "run `autopostr db upgrade`" in run.stderr
+
+
+def test_newer_schema_says_to_upgrade_autopostr(initialized: str, cli: Cli) -> None:
+    from sqlalchemy import text
+
+    db = Database(load_settings())
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_unknown'"))
+    run = cli("auth", "whoami")
+    assert run.exit_code == 5
+    assert "newer than this autopostr" in run.stderr
+
+
+def test_db_upgrade_and_current(engine: str, cli: Cli) -> None:
+    before = cli.ok("db", "current", "--json").json()
+    assert before["current"] is None and before["up_to_date"] is False
+    upgraded = cli.ok("db", "upgrade", "--json").json()
+    assert upgraded["before"] is None and upgraded["after"] == "0001_initial"
+    again = cli.ok("db", "upgrade", "--json").json()
+    assert again["before"] == again["after"] == "0001_initial"
+    assert cli.ok("db", "current", "--json").json()["up_to_date"] is True
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(cli: Cli) -> None:
+    from sqlalchemy import text
+
+    cli.ok("init")
+    db = Database(load_settings())
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
