@@ -119,7 +119,12 @@ def check_key(ctx: Context) -> CheckResult:
     try:
         keyset = load_keyset(ctx.settings)
     except AutopostrError as exc:
-        return CheckResult(name, "fail", exc.message, "fix or unset AUTOPOSTR_ENCRYPTION_KEY")
+        fix = (
+            "fix or unset AUTOPOSTR_ENCRYPTION_KEY"
+            if ctx.settings.get("encryption_key")
+            else "restore the key file from your backup"
+        )
+        return CheckResult(name, "fail", exc.message, fix)
     if keyset is None:
         return CheckResult(
             name,

@@ -30,6 +30,8 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 MIN_PASSWORD_LENGTH = 8
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 BAD_CREDENTIALS = "wrong email or password"
+# Checked for unknown users: the same scrypt work as a real check, and no match.
+_DUMMY_HASH = f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${'00' * 16}${'00' * 64}"
 
 
 def hash_password(password: str) -> str:
@@ -100,25 +102,27 @@ def personal_team_name(name: str) -> str:
 
 def create_user(db: DbSession, email: str, name: str, password: str | None) -> User:
     """A user with their personal team, where they are the owner."""
+    from sqlalchemy.exc import IntegrityError
     from sqlmodel import select
 
     email = normalize_email(email)
     name = name.strip() or email.split("@")[0]
     if password is not None:
         validate_password(password)
+    taken = Conflict(f"email: {email} is already registered: sign in with `autopostr auth login`")
     if db.exec(select(User).where(User.email == email)).first() is not None:
-        raise Conflict(f"email: {email} is already registered: sign in with `autopostr auth login`")
+        raise taken
+    password_hash = hash_password(password) if password is not None else None
     team = Team(name=personal_team_name(name), personal=True)
     db.add(team)
     db.flush()
-    user = User(
-        email=email,
-        name=name,
-        password_hash=hash_password(password) if password is not None else None,
-        current_team_id=team.id,
-    )
+    user = User(email=email, name=name, password_hash=password_hash, current_team_id=team.id)
     db.add(user)
-    db.flush()
+    try:
+        db.flush()
+    except IntegrityError:
+        # Registered by another process between the check and the insert (PostgreSQL).
+        raise taken from None
     assert team.id is not None and user.id is not None
     db.add(TeamMember(team_id=team.id, user_id=user.id, role="owner"))
     db.flush()
@@ -141,7 +145,7 @@ def authenticate(
     user = db.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is None:
         # Spend the same time as a real check, so timing does not reveal who exists.
-        verify_password(password, hash_password("x" * MIN_PASSWORD_LENGTH))
+        verify_password(password, _DUMMY_HASH)
         raise PermissionDenied(BAD_CREDENTIALS)
     if user.password_hash is None:
         if passwordless_ok:
@@ -264,7 +268,7 @@ def actor_from_session_token(db: DbSession, token: str) -> Actor:
     if row is None:
         raise NotLoggedIn("your session was revoked or signed out: run `autopostr auth login`")
     if row.expires_at <= now:
-        db.delete(row)
+        # The hourly cleanup deletes it; the raise rolls this transaction back anyway.
         raise NotLoggedIn("your session has expired: run `autopostr auth login`")
     user = db.get(User, row.user_id)
     if user is None:

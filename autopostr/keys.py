@@ -224,6 +224,10 @@ def _reencrypt_all(session: Session, old: KeySet, new: KeySet) -> int:
     from sqlalchemy import text
 
     count = 0
+    if session.get_bind().dialect.name == "postgresql":
+        # Writers of tokens wait for the rotation, so none lands under a key being retired.
+        for table in sorted({table for table, _, _ in ENCRYPTED_COLUMNS}):
+            session.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))
     for table, column, pk in ENCRYPTED_COLUMNS:
         rows = session.execute(
             text(f"SELECT {pk}, {column} FROM {table} WHERE {column} IS NOT NULL")

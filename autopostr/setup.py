@@ -6,13 +6,24 @@ Running it again is safe: each step only does what is still missing.
 from __future__ import annotations
 
 import getpass
+import os
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from autopostr.config import Settings
 from autopostr.db import Database
+from autopostr.errors import EncryptionKeyError
 from autopostr.identity import count_users, create_user, start_session
-from autopostr.keys import check_probe, create_keyset, load_keyset, write_probe
+from autopostr.keys import (
+    PROBE_META_KEY,
+    KeySet,
+    check_probe,
+    create_keyset,
+    load_keyset,
+    probe_context,
+    write_probe,
+)
 from autopostr.local_session import save_session_token
 from autopostr.migrate import upgrade
 from autopostr.secretstore import ensure_private_dir
@@ -42,10 +53,50 @@ def session_label() -> str:
     return f"{local_username()}@{socket.gethostname()}"
 
 
+def _check_key_fits(db: Database, keyset: KeySet | None) -> None:
+    """Refuse a key that cannot open a database set up before, and never replace a lost one."""
+    from sqlalchemy import inspect, text
+
+    if db.revision() is None:
+        return
+    with db.engine.connect() as conn:
+        if not inspect(conn).has_table("app_meta"):
+            return
+        probe = conn.execute(
+            text("SELECT value FROM app_meta WHERE key = :key"), {"key": PROBE_META_KEY}
+        ).scalar()
+    if probe is None:
+        return
+    if keyset is None:
+        kid = str(probe).split(".")[1] if probe.count(".") >= 2 else "?"
+        raise EncryptionKeyError(
+            f"this database's secrets are sealed with key {kid}, which is not on this machine: "
+            "set AUTOPOSTR_ENCRYPTION_KEY to it or restore the key file, then run init again"
+        )
+    keyset.decrypt(probe, probe_context())  # raises, naming the key the database needs
+
+
+def _check_home_usable(home: Path) -> None:
+    """Fail early, without creating anything, when the home can never be a writable folder."""
+    from autopostr.secretstore import HomeNotWritable
+
+    existing = home
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise HomeNotWritable(
+            f"cannot use AUTOPOSTR_HOME {home}: {existing} is not a writable folder. "
+            "Point AUTOPOSTR_HOME at a writable folder"
+        )
+
+
 def initialize(settings: Settings) -> InitResult:
-    # A bad database URL or a corrupt key fails here, before anything is written.
+    # A bad home, database URL or a corrupt, wrong or missing key fails here, before
+    # anything is written.
+    _check_home_usable(settings.home)
     db = Database(settings)
     keyset = load_keyset(settings)
+    _check_key_fits(db, keyset)
     home = ensure_private_dir(settings.home)
     probe = home / ".write-test"
     try:

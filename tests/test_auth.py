@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import stat
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -254,6 +256,37 @@ def test_password_in_argv_is_not_an_option(initialized: str, cli: Cli, command: 
     assert counts() == before
 
 
+def test_two_registrations_of_one_email_at_once_end_in_a_conflict(initialized: str) -> None:
+    """The loser of a race gets the same exit-5 conflict, not a database error."""
+    from autopostr.errors import Conflict
+    from autopostr.identity import create_user
+
+    database = db()
+    outcome: list[BaseException | None] = []
+
+    def second_registration() -> None:
+        try:
+            with database.session() as s:
+                create_user(s, "race@example.com", "Second", PASSWORD)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with database.session() as first:
+        create_user(first, "race@example.com", "First", PASSWORD)
+        racer = threading.Thread(target=second_registration)
+        racer.start()
+        time.sleep(1.5)  # the second one is now waiting on the first's row or lock
+    racer.join(timeout=30)
+
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], Conflict), repr(outcome[0])
+    assert user_by_email("race@example.com").name == "First"
+    with database.session() as s:
+        assert s.exec(select(func.count()).select_from(User)).one() == 2
+        assert s.exec(select(func.count()).select_from(Team)).one() == 2
+
+
 # ---------------------------------------------------------------- passwords at rest
 
 
@@ -313,6 +346,28 @@ def test_wrong_password_and_unknown_user_fail_alike(
     assert counts() == before
     assert session_files(isolated_env) == []
     assert_error(cli("auth", "whoami"), 4, "autopostr auth login")
+
+
+@pytest.mark.slow
+def test_unknown_user_costs_the_same_scrypt_work_as_a_wrong_password(initialized: str) -> None:
+    """Timing must not tell an attacker which emails are registered."""
+    from autopostr.errors import PermissionDenied
+    from autopostr.identity import authenticate, create_user
+
+    database = db()
+    with database.session() as s:
+        create_user(s, ANA, "Ana", PASSWORD)
+
+    def seconds(email: str) -> float:
+        with database.session() as s:
+            start = time.perf_counter()
+            with pytest.raises(PermissionDenied):
+                authenticate(s, email, OTHER_PASSWORD)
+            return time.perf_counter() - start
+
+    known = min(seconds(ANA) for _ in range(4))
+    unknown = min(seconds("nobody@example.com") for _ in range(4))
+    assert 0.6 < unknown / known < 1.5, (known, unknown)
 
 
 def test_failed_login_keeps_the_current_session(
@@ -891,6 +946,4 @@ def test_login_from_a_pipe_in_a_real_process(initialized: str, cli: Cli) -> None
     )
     assert right.returncode == 0, right.stderr
     assert json.loads(right.stdout)["email"] == ANA
-    me = run_autopostr("auth", "whoami", "--json")
-    assert me.returncode == 0, me.stderr
-    assert json.loads(me.stdout)["user"]["email"] == ANA
+    assert whoami(cli)["user"]["email"] == ANA

@@ -39,9 +39,15 @@ class AutopostrGroup(TyperGroup):
                 raise
             from autopostr.cli import output
 
-            if _is_database_error(exc):
+            if _is_database_error(exc, "OperationalError"):
                 output.error(f"the database failed: {_first_line(exc)}")
                 ctx.exit(int(ExitCode.EXTERNAL))
+            if _is_database_error(exc, "IntegrityError"):
+                # Two commands raced for the same unique value; the loser changed nothing.
+                output.error(
+                    f"conflict with a concurrent change, nothing was saved: {_first_line(exc)}"
+                )
+                ctx.exit(int(ExitCode.INVALID))
             output.error(
                 f"unexpected {type(exc).__name__}: {_first_line(exc)}. "
                 "Run again with --debug for the traceback"
@@ -60,9 +66,9 @@ def _is_click_exception(exc: Exception) -> bool:
     return isinstance(exc, ClickException)
 
 
-def _is_database_error(exc: Exception) -> bool:
+def _is_database_error(exc: Exception, name: str) -> bool:
     sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
-    return sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.OperationalError)
+    return sqlalchemy_exc is not None and isinstance(exc, getattr(sqlalchemy_exc, name))
 
 
 def _first_line(exc: BaseException) -> str:

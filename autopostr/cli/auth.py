@@ -51,7 +51,9 @@ def register(
 ) -> None:
     """Create a user with a personal team and sign in.
 
-    Example: printf '%s\\n' "$PW" | autopostr auth register --email ana@example.com --password-stdin
+    \b
+    Example:
+      printf '%s\\n' "$PW" | autopostr auth register --email ana@example.com --password-stdin
     """
     from autopostr.identity import create_user, start_session
     from autopostr.setup import session_label
@@ -73,7 +75,9 @@ def login(
 ) -> None:
     """Sign in; the session lasts 7 days from its last use.
 
-    Example: autopostr auth login --email ana@example.com
+    \b
+    Example:
+      autopostr auth login --email ana@example.com
     """
     from autopostr.identity import authenticate, needs_password, start_session
     from autopostr.setup import session_label
@@ -99,7 +103,9 @@ def login(
 def logout() -> None:
     """Sign out here: the session ends on the server and its token is forgotten.
 
-    Example: autopostr auth logout
+    \b
+    Example:
+      autopostr auth logout
     """
     from autopostr.cli import output
     from autopostr.identity import end_session
@@ -121,7 +127,9 @@ def logout() -> None:
 def whoami(as_json: bool = JSON_OPTION) -> None:
     """Show the signed-in user and current team.
 
-    Example: autopostr auth whoami --json | jq -r .user.email
+    \b
+    Example:
+      autopostr auth whoami --json | jq -r .user.email
     """
     from autopostr.cli import output
     from autopostr.views import actor_json
@@ -146,11 +154,15 @@ def whoami(as_json: bool = JSON_OPTION) -> None:
 def password(password_stdin: bool = PASSWORD_STDIN) -> None:
     """Set or change your password.
 
-    Example: autopostr auth password
+    \b
+    Example:
+      autopostr auth password
     """
     from autopostr.cli import output
     from autopostr.identity import set_password
 
+    with signed_in():
+        pass  # fail with exit 4 before asking for a password nobody can set
     new_password = _password(password_stdin, confirm=True)
     with signed_in() as (session, actor):
         set_password(session, actor.user_id, new_password)
@@ -161,7 +173,9 @@ def password(password_stdin: bool = PASSWORD_STDIN) -> None:
 def sessions(as_json: bool = JSON_OPTION) -> None:
     """List your active sessions; the current one is marked.
 
-    Example: autopostr auth sessions
+    \b
+    Example:
+      autopostr auth sessions
     """
     from autopostr.cli import output
     from autopostr.identity import list_sessions
@@ -192,7 +206,9 @@ def sessions(as_json: bool = JSON_OPTION) -> None:
 def revoke(session_id: int = typer.Argument(..., help="Session id from `auth sessions`.")) -> None:
     """End one of your sessions (for a lost laptop).
 
-    Example: autopostr auth revoke 3
+    \b
+    Example:
+      autopostr auth revoke 3
     """
     from autopostr.cli import output
     from autopostr.identity import revoke_session
@@ -212,7 +228,9 @@ def token_create(
 ) -> None:
     """Create a personal access token; it is shown once, store it safely.
 
-    Example: autopostr auth token create --name ci --expires-in 90d
+    \b
+    Example:
+      autopostr auth token create --name ci --expires-in 90d
     """
     from autopostr.cli import output
     from autopostr.identity import create_api_token
@@ -237,7 +255,9 @@ def token_create(
 def token_list(as_json: bool = JSON_OPTION) -> None:
     """List your access tokens (never the tokens themselves).
 
-    Example: autopostr auth token list --json
+    \b
+    Example:
+      autopostr auth token list --json
     """
     from autopostr.cli import output
     from autopostr.identity import list_api_tokens
@@ -268,7 +288,9 @@ def token_revoke(
 ) -> None:
     """Revoke an access token at once.
 
-    Example: autopostr auth token revoke 2
+    \b
+    Example:
+      autopostr auth token revoke 2
     """
     from autopostr.cli import output
     from autopostr.identity import revoke_api_token

@@ -13,7 +13,9 @@ app = typer.Typer(help="Show settings and where each comes from.", no_args_is_he
 def show(as_json: bool = JSON_OPTION) -> None:
     """Show every setting with its source (env, file or default); secrets are masked.
 
-    Example: autopostr config show --json
+    \b
+    Example:
+      autopostr config show --json
     """
     from autopostr.cli import output
     from autopostr.config import mask
@@ -34,7 +36,9 @@ def show(as_json: bool = JSON_OPTION) -> None:
 def path(as_json: bool = JSON_OPTION) -> None:
     """Print the config file's path (it need not exist).
 
-    Example: $EDITOR "$(autopostr config path)"
+    \b
+    Example:
+      $EDITOR "$(autopostr config path)"
     """
     from autopostr.cli import output
 

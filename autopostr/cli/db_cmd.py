@@ -15,7 +15,9 @@ app = typer.Typer(
 def upgrade(as_json: bool = JSON_OPTION) -> None:
     """Migrate the database to the newest schema (safe to run on every deploy).
 
-    Example: AUTOPOSTR_DATABASE_URL=postgresql://app@db/social autopostr db upgrade
+    \b
+    Example:
+      AUTOPOSTR_DATABASE_URL=postgresql://app@db/social autopostr db upgrade
     """
     from autopostr.cli import output
     from autopostr.db import Database
@@ -35,7 +37,9 @@ def upgrade(as_json: bool = JSON_OPTION) -> None:
 def current(as_json: bool = JSON_OPTION) -> None:
     """Show the database's schema revision and the newest one this autopostr knows.
 
-    Example: autopostr db current --json
+    \b
+    Example:
+      autopostr db current --json
     """
     from autopostr.cli import output
     from autopostr.db import SCHEMA_HEAD, Database

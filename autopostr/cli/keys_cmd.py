@@ -13,7 +13,9 @@ app = typer.Typer(help="Encryption keys for stored account tokens.", no_args_is_
 def status(as_json: bool = JSON_OPTION) -> None:
     """Show which key is active and where it comes from (never the key itself).
 
-    Example: autopostr keys status --json
+    \b
+    Example:
+      autopostr keys status --json
     """
     from autopostr.cli import output
     from autopostr.keys import require_keyset
@@ -46,8 +48,10 @@ def rotate(
 
     Old keys stay readable until the transaction commits.
 
-    Example: autopostr keys rotate
-    Example: openssl rand -base64 32 | autopostr keys rotate --new-key-stdin
+    \b
+    Examples:
+      autopostr keys rotate
+      openssl rand -base64 32 | autopostr keys rotate --new-key-stdin
     """
     from dataclasses import asdict
 

@@ -13,7 +13,9 @@ def init(as_json: bool = JSON_OPTION) -> None:
 
     Safe to run again: it only does what is missing.
 
-    Example: AUTOPOSTR_HOME=~/social autopostr init
+    \b
+    Example:
+      AUTOPOSTR_HOME=~/social autopostr init
     """
     from dataclasses import asdict
 
@@ -23,6 +25,8 @@ def init(as_json: bool = JSON_OPTION) -> None:
     result = initialize(settings())
     if as_json:
         output.print_json(asdict(result))
+        for note in result.notes:  # a script must not miss "back up your key"
+            output.warn(note)
         return
     if result.schema_before != result.schema_after:
         output.success(f"Database {result.database} migrated to {result.schema_after}")
@@ -42,7 +46,9 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
 
     Exits 1 when any check fails.
 
-    Example: autopostr doctor --json | jq '.[] | select(.status=="fail")'
+    \b
+    Example:
+      autopostr doctor --json | jq '.[] | select(.status=="fail")'
     """
     from dataclasses import asdict
 
@@ -68,7 +74,9 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
 def version(as_json: bool = JSON_OPTION) -> None:
     """Print autopostr's version.
 
-    Example: autopostr version --json
+    \b
+    Example:
+      autopostr version --json
     """
     from autopostr.cli import output
 
