@@ -37,7 +37,9 @@ def main() -> None:
         "autopostr --help": [autopostr, "--help"],
         "autopostr auth --help": [autopostr, "auth", "--help"],
     }
-    print(f"{'command':<24} {'median ms':>10} {'min ms':>8}   ({args.runs} runs, {sys.version.split()[0]})")
+    print(
+        f"{'command':<24} {'median ms':>10} {'min ms':>8}   ({args.runs} runs, {sys.version.split()[0]})"
+    )
     for name, argv in cases.items():
         median, fastest = median_ms(argv, args.runs)
         print(f"{name:<24} {median:>10.1f} {fastest:>8.1f}")
