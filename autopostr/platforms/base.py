@@ -177,6 +177,6 @@ class Platform(ABC):
 
     def find_published(
         self, account: AccountRef, request: PublishRequest
-    ) -> PublishResult | None | UnknownOutcome:
+    ) -> PublishResult | UnknownOutcome | None:
         """After a crash mid-call: the post if it went out, None if it did not, UNKNOWN if unsure."""
         return UNKNOWN
