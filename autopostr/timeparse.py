@@ -1,9 +1,14 @@
-"""Durations people type: 90m, 12h, 30d, 2w."""
+"""Times and durations people type: 2026-12-01T09:00, '2026-12-01 09:00', +90m, 30d.
+
+Times are stored in UTC; a wall-clock time is read in a zone and refused when
+DST makes it nonexistent or ambiguous, naming both readings.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from autopostr.errors import InvalidInput
 
@@ -19,3 +24,100 @@ def parse_duration(text: str, field: str) -> timedelta:
     if amount <= 0:
         raise InvalidInput(f"{field}: the duration must be greater than zero")
     return timedelta(**{_UNITS[unit]: amount})
+
+
+_RELATIVE = re.compile(r"^\s*\+\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
+_LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+
+
+def zone(name: str, field: str = "--tz") -> ZoneInfo:
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"{field}: {name!r} is not a time zone; use an IANA name such as Europe/Berlin or UTC"
+        ) from None
+
+
+def system_zone_name() -> str:
+    """The machine's zone name (DST-aware), falling back to UTC."""
+    import os
+
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        return tz
+    try:
+        target = os.path.realpath("/etc/localtime")
+        marker = "/zoneinfo/"
+        if marker in target:
+            return target.split(marker, 1)[1]
+    except OSError:
+        pass
+    return "UTC"
+
+
+def _describe(moment: datetime, tz: ZoneInfo) -> str:
+    local = moment.astimezone(tz)
+    return f"{local.isoformat(timespec='minutes')} ({local.tzname()})"
+
+
+def localize(naive: datetime, tz: ZoneInfo, field: str) -> datetime:
+    """Attach a zone to a wall-clock time, refusing times that do not exist or occur twice."""
+    earlier = naive.replace(tzinfo=tz, fold=0)
+    later = naive.replace(tzinfo=tz, fold=1)
+    if earlier.utcoffset() == later.utcoffset():
+        return earlier.astimezone(UTC)
+    shown = naive.isoformat(sep=" ", timespec="minutes")
+    a = earlier.astimezone(UTC)
+    b = later.astimezone(UTC)
+    round_trip = a.astimezone(tz).replace(tzinfo=None)
+    if round_trip != naive:
+        # In a gap both folds map to real instants on either side of the jump.
+        first, second = sorted((a, b))
+        raise InvalidInput(
+            f"{field}: {shown} does not exist in {tz.key} (the clocks skip it); "
+            f"did you mean {_describe(first, tz)} or {_describe(second, tz)}? "
+            "Give the time with its offset to choose"
+        )
+    raise InvalidInput(
+        f"{field}: {shown} happens twice in {tz.key} (the clocks go back); "
+        f"use {naive.replace(tzinfo=tz, fold=0).isoformat(timespec='minutes')} for the first "
+        f"or {naive.replace(tzinfo=tz, fold=1).isoformat(timespec='minutes')} for the second"
+    )
+
+
+def parse_when(text: str, tz_name: str, now: datetime, field: str = "--at") -> datetime:
+    """A moment in UTC from ISO 8601, a local date-time in `tz_name`, or +90m/+2h/+1d."""
+    raw = text.strip()
+    if not raw:
+        raise InvalidInput(
+            f"{field}: give a time such as 2026-12-01T09:00, '2026-12-01 09:00' or +2h"
+        )
+    relative = _RELATIVE.match(raw)
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2).lower()
+        return (now + timedelta(**{_UNITS[unit]: amount})).astimezone(UTC).replace(microsecond=0)
+    candidate = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
+    try:
+        parsed = datetime.fromisoformat(candidate)
+    except ValueError:
+        parsed = None
+        for fmt in _LOCAL_FORMATS:
+            try:
+                parsed = datetime.strptime(raw, fmt)
+                break
+            except ValueError:
+                continue
+    if parsed is None or (len(raw) <= 10 and "T" not in raw and " " not in raw):
+        raise InvalidInput(
+            f"{field}: {raw!r} is not a time; use ISO 8601 (2026-12-01T09:00 or "
+            "2026-12-01T09:00+01:00), '2026-12-01 09:00', or +90m/+2h/+1d"
+        )
+    if parsed.tzinfo is not None:
+        return parsed.astimezone(UTC)
+    return localize(parsed, zone(tz_name), field)
+
+
+def default_zone_name(configured: str | None, user_zone: str | None) -> str:
+    """--tz's default: the configured zone, else the user's, else the machine's."""
+    return configured or user_zone or system_zone_name()

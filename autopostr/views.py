@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from autopostr.identity import Actor, token_status
-from autopostr.models import ApiToken, Session, User
+from autopostr.models import ApiToken, Media, PostDestination, Session, SocialAccount, User
+from autopostr.posts import PostView
 
 
 def iso(value: datetime | None) -> str | None:
@@ -50,4 +51,66 @@ def token_json(row: ApiToken) -> dict[str, Any]:
         "created_at": iso(row.created_at),
         "last_used_at": iso(row.last_used_at),
         "expires_at": iso(row.expires_at),
+    }
+
+
+def account_json(account: SocialAccount) -> dict[str, Any]:
+    return {
+        "id": str(account.id),
+        "platform": account.platform,
+        "handle": account.handle,
+        "name": account.name,
+        "status": account.status,
+        "expires_at": iso(account.expires_at),
+    }
+
+
+def media_json(item: Media) -> dict[str, Any]:
+    return {
+        "id": str(item.id),
+        "filename": item.filename,
+        "mime_type": item.mime_type,
+        "size": item.size,
+        "sha256": item.sha256,
+        "width": item.width,
+        "height": item.height,
+        "duration": item.duration,
+        "alt_text": item.alt_text,
+    }
+
+
+def destination_json(dest: PostDestination, account: SocialAccount) -> dict[str, Any]:
+    return {
+        "id": str(dest.id),
+        "account": f"{account.platform}:{account.handle}",
+        "account_id": str(account.id),
+        "status": dest.status,
+        "text": dest.text,
+        "remote_id": dest.remote_id,
+        "url": dest.url,
+        "error": dest.error,
+        "attempts": dest.attempts,
+        "next_attempt_at": iso(dest.next_attempt_at),
+        "published_at": iso(dest.published_at),
+    }
+
+
+def post_json(view: PostView) -> dict[str, Any]:
+    post = view.post
+    return {
+        "id": str(post.id),
+        "status": post.status,
+        "text": post.text,
+        "scheduled_at": iso(post.scheduled_at),
+        "timezone": post.timezone,
+        "first_comment": post.first_comment,
+        "external_id": post.external_id,
+        "team": str(post.team_id),
+        "team_name": view.team_name,
+        "author": view.author_email,
+        "destinations": [destination_json(d, a) for d, a in view.destinations],
+        "media": [media_json(m) for m in view.media],
+        "review_comment": post.review_comment,
+        "created_at": iso(post.created_at),
+        "updated_at": iso(post.updated_at),
     }

@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from autopostr import __version__
-from autopostr.cli import auth, config_cmd, db_cmd, keys_cmd, setup_cmd
+from autopostr.cli import accounts, auth, config_cmd, daemon, db_cmd, keys_cmd, posts, setup_cmd
 
 
 class AutopostrGroup(TyperGroup):
@@ -122,3 +122,6 @@ app.add_typer(auth.app, name="auth")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(accounts.app, name="accounts")
+app.add_typer(posts.app, name="posts")
+app.add_typer(daemon.app, name="daemon")

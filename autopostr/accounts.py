@@ -1,0 +1,190 @@
+"""Connected social accounts of a team, named by id or `platform:handle`."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from autopostr import audit
+from autopostr.config import Settings
+from autopostr.errors import Conflict, InvalidInput, NotFound
+from autopostr.identity import Actor
+from autopostr.models import SocialAccount, utcnow
+from autopostr.permissions import require
+from autopostr.platforms.base import AccountRef
+
+if TYPE_CHECKING:
+    from sqlmodel import Session as DbSession
+
+    from autopostr.keys import KeySet
+
+ACTIVE = "active"
+DISCONNECTED = "disconnected"
+NEEDS_RECONNECT = "needs_reconnect"
+SECRET_FIELDS = ("access_token", "refresh_token")
+
+
+def normalize_handle(handle: str) -> str:
+    handle = handle.strip().lstrip("@").strip()
+    if not handle or any(ch.isspace() for ch in handle):
+        raise InvalidInput(f"--handle: {handle!r} is not a handle (no spaces, e.g. acme)")
+    return handle
+
+
+def parse_account_name(name: str) -> tuple[int | None, str | None, str | None]:
+    """`12` -> id; `x:acme`, `x:@acme` or `@x:acme` -> platform and handle."""
+    name = name.strip().lstrip("@")
+    if name.isdigit():
+        return int(name), None, None
+    platform, sep, handle = name.partition(":")
+    if not sep or not platform or not handle.strip().lstrip("@"):
+        raise InvalidInput(
+            f"account {name!r}: name an account by id or as platform:handle, e.g. x:acme"
+        )
+    return None, platform.strip().lower(), handle.strip().lstrip("@")
+
+
+def resolve(db: DbSession, team_id: int, name: str) -> SocialAccount:
+    """The team's account so named; exit 3 when there is none (other teams' are invisible)."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    account_id, platform, handle = parse_account_name(name)
+    if account_id is not None:
+        account = db.get(SocialAccount, account_id)
+        if account is None or account.team_id != team_id:
+            account = None
+    else:
+        assert handle is not None
+        account = db.exec(
+            select(SocialAccount).where(
+                SocialAccount.team_id == team_id,
+                SocialAccount.platform == platform,
+                func.lower(SocialAccount.handle) == handle.lower(),
+            )
+        ).first()
+    if account is None:
+        raise NotFound(f"account {name!r} not found: see `autopostr accounts list`")
+    return account
+
+
+def label(account: SocialAccount) -> str:
+    return f"{account.platform}:{account.handle}"
+
+
+def add(
+    db: DbSession,
+    actor: Actor,
+    settings: Settings,
+    platform: str,
+    handle: str,
+    credentials: dict[str, Any] | None = None,
+    name: str = "",
+) -> SocialAccount:
+    """Add (or reconnect) an account; tokens in `credentials` are stored encrypted."""
+    from sqlmodel import select
+
+    from autopostr.platforms.registry import get_platform_class
+
+    team_id = require(actor, "accounts.manage")
+    platform_class = get_platform_class(platform)
+    handle = normalize_handle(handle)
+    if platform_class.needs_credentials and not credentials:
+        raise InvalidInput(
+            f"{platform_class.title} needs credentials: pipe them as JSON to "
+            f"`autopostr accounts add {platform}` or run `autopostr accounts connect {platform}`"
+        )
+    existing = db.exec(
+        select(SocialAccount).where(
+            SocialAccount.team_id == team_id,
+            SocialAccount.platform == platform_class.name,
+        )
+    ).all()
+    account = next((a for a in existing if a.handle.lower() == handle.lower()), None)
+    if account is not None and account.status == ACTIVE:
+        raise Conflict(f"account {platform_class.name}:{account.handle} is already connected")
+    now = utcnow()
+    if account is None:
+        account = SocialAccount(team_id=team_id, platform=platform_class.name, handle=handle)
+    account.name = name or account.name or handle
+    account.status = ACTIVE
+    account.connected_by = actor.user_id
+    account.updated_at = now
+    db.add(account)
+    db.flush()
+    if credentials:
+        store_credentials(db, settings, account, credentials)
+    audit.record(db, actor, "account.connect", "account", account.id, platform=account.platform)
+    return account
+
+
+def store_credentials(
+    db: DbSession, settings: Settings, account: SocialAccount, credentials: dict[str, Any]
+) -> None:
+    from autopostr.keys import require_keyset
+
+    keyset = require_keyset(settings)
+    assert account.id is not None
+    for field in SECRET_FIELDS:
+        value = credentials.get(field)
+        setattr(
+            account,
+            field,
+            keyset.encrypt(str(value), f"social_accounts.{field}:{account.id}") if value else None,
+        )
+    if credentials.get("expires_in"):
+        account.expires_at = utcnow() + timedelta(seconds=int(credentials["expires_in"]))
+    extra = {
+        k: v for k, v in credentials.items() if k not in (*SECRET_FIELDS, "expires_in", "handle")
+    }
+    account.extra = json.dumps(extra, sort_keys=True)
+    db.add(account)
+
+
+def account_ref(account: SocialAccount, keyset: KeySet | None) -> AccountRef:
+    """The account as an adapter sees it, with its tokens decrypted."""
+    assert account.id is not None
+    credentials: dict[str, Any] = {}
+    for field in SECRET_FIELDS:
+        sealed = getattr(account, field)
+        if sealed:
+            if keyset is None:
+                from autopostr.keys import EncryptionKeyError
+
+                raise EncryptionKeyError("no encryption key to open this account's tokens")
+            credentials[field] = keyset.decrypt(sealed, f"social_accounts.{field}:{account.id}")
+    return AccountRef(
+        id=account.id,
+        platform=account.platform,
+        handle=account.handle,
+        remote_id=account.remote_id,
+        credentials=credentials,
+        extra=json.loads(account.extra or "{}"),
+    )
+
+
+def list_accounts(db: DbSession, actor: Actor, platform: str | None = None) -> list[SocialAccount]:
+    from sqlmodel import col, select
+
+    team_id = require(actor, "accounts.read")
+    query = select(SocialAccount).where(SocialAccount.team_id == team_id)
+    if platform:
+        query = query.where(SocialAccount.platform == platform.lower())
+    return list(db.exec(query.order_by(col(SocialAccount.id))))
+
+
+def show(db: DbSession, actor: Actor, name: str) -> SocialAccount:
+    return resolve(db, require(actor, "accounts.read"), name)
+
+
+def disconnect(db: DbSession, actor: Actor, name: str) -> SocialAccount:
+    """Forget the tokens; posts already scheduled to it fail with a message that says why."""
+    account = resolve(db, require(actor, "accounts.manage"), name)
+    account.status = DISCONNECTED
+    account.access_token = None
+    account.refresh_token = None
+    account.updated_at = utcnow()
+    db.add(account)
+    audit.record(db, actor, "account.disconnect", "account", account.id, platform=account.platform)
+    return account

@@ -1,0 +1,423 @@
+"""`autopostr posts`: write, schedule and publish posts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from autopostr.cli.common import JSON_OPTION, settings, signed_in
+
+if TYPE_CHECKING:
+    from sqlmodel import Session as DbSession
+
+    from autopostr.identity import Actor
+
+app = typer.Typer(help="Create, schedule, edit and publish posts.", no_args_is_help=True)
+
+TZ_OPTION = typer.Option("", "--tz", help="Zone for times without an offset (default: yours).")
+TEXT_OPTION = typer.Option(
+    None, "--text", help="The post's text; a line with only --- starts a thread part."
+)
+TEXT_FILE_OPTION = typer.Option(
+    None, "--text-file", help="Read the text from a file (- for stdin)."
+)
+
+
+def _read_text(text: str | None, text_file: str | None, *, required: bool) -> str | None:
+    import sys
+    from pathlib import Path
+
+    from autopostr.errors import InvalidInput, UsageError
+
+    if text is not None and text_file is not None:
+        raise UsageError("give --text or --text-file, not both")
+    if text is not None:
+        return text
+    if text_file is not None:
+        if text_file == "-":
+            return sys.stdin.read()
+        try:
+            return Path(text_file).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InvalidInput(f"--text-file: {text_file} does not exist") from None
+        except UnicodeDecodeError:
+            raise InvalidInput(f"--text-file: {text_file} is not UTF-8 text") from None
+        except OSError as exc:
+            raise InvalidInput(f"--text-file: cannot read {text_file}: {exc.strerror}") from None
+    if required:
+        if sys.stdin.isatty():
+            raise UsageError("give the text with --text, --text-file or on stdin")
+        return sys.stdin.read()
+    return None
+
+
+def _parse_variants(values: list[str]) -> dict[str, str]:
+    from autopostr.errors import InvalidInput
+
+    variants: dict[str, str] = {}
+    for value in values:
+        account, sep, text = value.partition("=")
+        if not sep or not account.strip():
+            raise InvalidInput(
+                f"--variant {value!r}: use ACCOUNT=TEXT, e.g. x:acme='Short version'"
+            )
+        variants[account.strip()] = text
+    return variants
+
+
+def _zone(session: DbSession, actor: Actor, tz: str) -> str:
+    from autopostr.models import User
+    from autopostr.timeparse import default_zone_name, zone
+
+    if tz:
+        zone(tz)
+        return tz
+    user = session.get(User, actor.user_id)
+    return default_zone_name(settings().get("timezone"), user.timezone if user else None)
+
+
+def _when(text: str, session: DbSession, actor: Actor, tz: str, field: str) -> tuple[Any, str]:
+    from autopostr.models import utcnow
+    from autopostr.timeparse import parse_when
+
+    zone_name = _zone(session, actor, tz)
+    return parse_when(text, zone_name, utcnow(), field), zone_name
+
+
+def _emit_post(data: dict[str, Any], as_json: bool, verb: str) -> None:
+    from autopostr.cli import output
+
+    if as_json:
+        output.print_json(data)
+        return
+    targets = ", ".join(d["account"] for d in data["destinations"])
+    when = f" for {data['scheduled_at']}" if data["status"] == "scheduled" else ""
+    output.success(f"Post {data['id']} {verb} ({data['status']}{when}) to {targets}")
+
+
+@app.command("create")
+def create(
+    to: list[str] = typer.Option(
+        [], "--to", help="Account to post to (id or platform:handle); repeat for more."
+    ),
+    text: str | None = TEXT_OPTION,
+    text_file: str | None = TEXT_FILE_OPTION,
+    at: str = typer.Option(
+        "", "--at", help="When: 2026-12-01T09:00, '2026-12-01 09:00', +2h. Omit for a draft."
+    ),
+    tz: str = TZ_OPTION,
+    media: list[str] = typer.Option([], "--media", help="Media id to attach; repeat for more."),
+    variant: list[str] = typer.Option(
+        [], "--variant", help="ACCOUNT=TEXT: this account gets its own text."
+    ),
+    first_comment: str = typer.Option(
+        "", "--first-comment", help="Comment posted right after the post."
+    ),
+    draft: bool = typer.Option(False, "--draft", help="Keep it as a draft even with --at."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create a post for one or more accounts; with --at it is scheduled.
+
+    \b
+    Examples:
+      autopostr posts create --to sandbox:demo --text "Hello" --at +1h
+      autopostr posts create --to x:acme --to bluesky:acme --text-file post.md --at "2026-12-01 09:00" --tz Europe/Berlin
+      echo "From a pipe" | autopostr posts create --to sandbox:demo --draft
+    """
+    from autopostr import posts
+    from autopostr.views import post_json
+
+    body = _read_text(text, text_file, required=True) or ""
+    with signed_in() as (session, actor):
+        when, zone_name = _when(at, session, actor, tz, "--at") if at else (None, None)
+        post = posts.create(
+            session,
+            actor,
+            settings(),
+            text=body,
+            to=to,
+            at=when,
+            timezone=zone_name,
+            variants=_parse_variants(variant),
+            first_comment=first_comment,
+            draft=draft,
+            media_ids=media,
+        )
+        data = post_json(posts.view(session, post))
+    _emit_post(data, as_json, "created")
+
+
+def _render_list(rows: list[dict[str, Any]]) -> None:
+    from autopostr.cli import output
+
+    table = [
+        {
+            "id": r["id"],
+            "status": r["status"],
+            "scheduled_at": r["scheduled_at"],
+            "to": ", ".join(f"{d['account']} ({d['status']})" for d in r["destinations"]),
+            "text": (r["text"][:50] + "…") if len(r["text"]) > 50 else r["text"],
+        }
+        for r in rows
+    ]
+    output.print_table(
+        table,
+        [
+            ("id", "ID"),
+            ("status", "Status"),
+            ("scheduled_at", "When (UTC)"),
+            ("to", "To"),
+            ("text", "Text"),
+        ],
+        empty="No posts. Create one with `autopostr posts create --to ACCOUNT --text …`.",
+    )
+
+
+@app.command("list")
+def list_(
+    status: str = typer.Option(
+        "", "--status", help="Only posts in this state, e.g. scheduled or failed."
+    ),
+    account: str = typer.Option("", "--account", help="Only posts to this account."),
+    start: str = typer.Option("", "--from", help="Scheduled at or after this time."),
+    end: str = typer.Option("", "--to", help="Scheduled before this time."),
+    limit: int = typer.Option(100, "--limit", min=1, help="At most this many posts."),
+    tz: str = TZ_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List posts, soonest first.
+
+    \b
+    Examples:
+      autopostr posts list --status scheduled
+      autopostr posts list --from 2026-12-01T00:00 --to 2026-12-08T00:00 --json
+    """
+    from autopostr import posts
+    from autopostr.cli import output
+    from autopostr.views import post_json
+
+    with signed_in() as (session, actor):
+        filters = posts.PostFilter(
+            status=status or None,
+            account=account or None,
+            start=_when(start, session, actor, tz, "--from")[0] if start else None,
+            end=_when(end, session, actor, tz, "--to")[0] if end else None,
+            limit=limit,
+        )
+        rows = [post_json(v) for v in posts.list_posts(session, actor, filters)]
+    if as_json:
+        output.print_json(rows)
+    else:
+        _render_list(rows)
+
+
+@app.command("show")
+def show(post_id: int = typer.Argument(..., help="Post id."), as_json: bool = JSON_OPTION) -> None:
+    """Show a post with each destination's state, remote id and last error.
+
+    \b
+    Example:
+      autopostr posts show 12 --json | jq '.destinations[].url'
+    """
+    from autopostr import posts
+    from autopostr.cli import output
+    from autopostr.views import post_json
+
+    with signed_in() as (session, actor):
+        data = post_json(posts.show(session, actor, post_id))
+    if as_json:
+        output.print_json(data)
+        return
+    output.print_fields(
+        [
+            ("id", data["id"]),
+            ("status", data["status"]),
+            ("scheduled", data["scheduled_at"]),
+            ("author", data["author"]),
+            ("text", data["text"]),
+            ("first comment", data["first_comment"]),
+            ("media", ", ".join(m["filename"] for m in data["media"]) or None),
+        ]
+    )
+    output.print_table(
+        data["destinations"],
+        [
+            ("id", "Dest"),
+            ("account", "Account"),
+            ("status", "Status"),
+            ("attempts", "Tries"),
+            ("url", "URL"),
+            ("error", "Error"),
+        ],
+    )
+
+
+@app.command("edit")
+def edit(
+    post_id: int = typer.Argument(..., help="Post id."),
+    text: str | None = TEXT_OPTION,
+    text_file: str | None = TEXT_FILE_OPTION,
+    at: str = typer.Option("", "--at", help="New time."),
+    tz: str = TZ_OPTION,
+    first_comment: str | None = typer.Option(
+        None, "--first-comment", help="New first comment ('' removes it)."
+    ),
+    variant: list[str] = typer.Option(
+        [], "--variant", help="ACCOUNT=TEXT ('ACCOUNT=' removes it)."
+    ),
+    add_to: list[str] = typer.Option([], "--add-to", help="Also post to this account."),
+    remove_from: list[str] = typer.Option(
+        [], "--remove-from", help="No longer post to this account."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Change a post that has not gone out yet; it is validated again.
+
+    \b
+    Example:
+      autopostr posts edit 12 --text "Fixed typo" --add-to bluesky:acme
+    """
+    from autopostr import posts
+    from autopostr.views import post_json
+
+    body = _read_text(text, text_file, required=False)
+    with signed_in() as (session, actor):
+        when = _when(at, session, actor, tz, "--at")[0] if at else None
+        post = posts.edit(
+            session,
+            actor,
+            settings(),
+            post_id,
+            text=body,
+            at=when,
+            first_comment=first_comment,
+            variants=_parse_variants(variant),
+            add_to=add_to,
+            remove_from=remove_from,
+        )
+        data = post_json(posts.view(session, post))
+    _emit_post(data, as_json, "updated")
+
+
+@app.command("delete")
+def delete(
+    post_id: int = typer.Argument(..., help="Post id."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a post (what was already published stays on the platforms).
+
+    \b
+    Example:
+      autopostr posts delete 12 --yes
+    """
+    import sys
+
+    from autopostr import posts
+    from autopostr.cli import output
+
+    if not yes and sys.stdin.isatty():
+        typer.confirm(f"Delete post {post_id}?", abort=True)
+    with signed_in() as (session, actor):
+        posts.delete(session, actor, post_id)
+    output.success(f"Post {post_id} deleted")
+
+
+@app.command("schedule")
+def schedule(
+    post_id: int = typer.Argument(..., help="Post id."),
+    when: str = typer.Argument(..., help="2026-12-01T09:00, '2026-12-01 09:00', +2h …"),
+    tz: str = TZ_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Schedule a draft (or move a scheduled post) to WHEN.
+
+    \b
+    Example:
+      autopostr posts schedule 12 "2026-12-01 09:00" --tz Europe/Berlin
+    """
+    from autopostr import posts
+    from autopostr.views import post_json
+
+    with signed_in() as (session, actor):
+        moment = _when(when, session, actor, tz, "WHEN")[0]
+        post = posts.schedule(session, actor, settings(), post_id, moment)
+        data = post_json(posts.view(session, post))
+    _emit_post(data, as_json, "scheduled")
+
+
+@app.command("unschedule")
+def unschedule(
+    post_id: int = typer.Argument(..., help="Post id."), as_json: bool = JSON_OPTION
+) -> None:
+    """Turn a scheduled post back into a draft.
+
+    \b
+    Example:
+      autopostr posts unschedule 12
+    """
+    from autopostr import posts
+    from autopostr.views import post_json
+
+    with signed_in() as (session, actor):
+        post = posts.unschedule(session, actor, post_id)
+        data = post_json(posts.view(session, post))
+    _emit_post(data, as_json, "unscheduled")
+
+
+def _publish_and_report(post_id: int, as_json: bool) -> None:
+    from autopostr import posts
+    from autopostr.cli import output
+    from autopostr.cli.common import database
+    from autopostr.publishing import publish_due
+    from autopostr.views import post_json
+
+    s = settings()
+    outcomes = publish_due(database(s), s, post_id=post_id)
+    with signed_in() as (session, actor):
+        data = post_json(posts.show(session, actor, post_id))
+    if as_json:
+        output.print_json(data)
+    else:
+        for outcome in outcomes:
+            if outcome.status == "published":
+                output.success(f"{outcome.account}: published {outcome.url or outcome.remote_id}")
+            else:
+                output.warn(f"{outcome.account}: {outcome.status}: {outcome.error}")
+        output.info(f"Post {post_id} is {data['status']}")
+    if data["status"] in ("failed", "partially_published"):
+        raise typer.Exit(6)
+
+
+@app.command("publish")
+def publish(
+    post_id: int = typer.Argument(..., help="Post id."), as_json: bool = JSON_OPTION
+) -> None:
+    """Publish a post now, through the same path the daemon uses.
+
+    Exits 6 when a platform refused it.
+
+    \b
+    Example:
+      autopostr posts publish 12
+    """
+    from autopostr import posts
+
+    with signed_in() as (session, actor):
+        posts.make_due_now(session, actor, settings(), post_id)
+    _publish_and_report(post_id, as_json)
+
+
+@app.command("retry")
+def retry(post_id: int = typer.Argument(..., help="Post id."), as_json: bool = JSON_OPTION) -> None:
+    """Send a post's failed or unconfirmed destinations again, now.
+
+    \b
+    Example:
+      autopostr posts retry 12
+    """
+    from autopostr import posts
+
+    with signed_in() as (session, actor):
+        posts.retry(session, actor, post_id)
+    _publish_and_report(post_id, as_json)

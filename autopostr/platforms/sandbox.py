@@ -1,0 +1,273 @@
+"""The built-in `sandbox` platform: a small offline X for trying and rehearsing autopostr.
+
+Each publish appends one JSON line to `<sandbox dir>/<handle>.jsonl` and never
+rewrites earlier ones, so every call stays visible. The line goes out in a
+single `write` on an O_APPEND descriptor, which keeps lines from several
+daemons (threads or processes) whole. AUTOPOSTR_SANDBOX_LATENCY_MS and
+AUTOPOSTR_SANDBOX_FAIL_RATE make calls slow or flaky to rehearse retries; a
+failed call writes nothing, exactly like a request that never reached X.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import secrets
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from autopostr.errors import ConfigError
+from autopostr.platforms.base import (
+    AccountRef,
+    Limits,
+    MediaLimits,
+    Metrics,
+    PermanentError,
+    Platform,
+    PublishRequest,
+    PublishResult,
+    TransientError,
+)
+
+URL_BASE = "https://sandbox.autopostr.invalid"
+REMOTE_ID_PREFIX = "sbx_"
+
+
+class SandboxPlatform(Platform):
+    """Needs no credentials; enforces X-like limits so rehearsals fail where X would."""
+
+    name: ClassVar[str] = "sandbox"
+    title: ClassVar[str] = "Sandbox"
+    needs_credentials: ClassVar[bool] = False
+    limits: ClassVar[Limits] = Limits(
+        max_chars=280,
+        counting="x-weighted",
+        media=MediaLimits(max_images=4, max_videos=1, mixed=False),
+        threads=True,
+        first_comment=True,
+    )
+
+    # -- settings -----------------------------------------------------------
+
+    @property
+    def sandbox_dir(self) -> Path:
+        configured = self.settings.get("sandbox_dir")
+        return Path(configured).expanduser() if configured else self.settings.home / "sandbox"
+
+    @property
+    def latency_ms(self) -> float:
+        """AUTOPOSTR_SANDBOX_LATENCY_MS, validated: milliseconds of sleep per call."""
+        value = self._number("sandbox_latency_ms", default=0.0)
+        if value < 0:
+            raise self._invalid("sandbox_latency_ms", "a number of milliseconds, 0 or more")
+        return value
+
+    @property
+    def fail_rate(self) -> float:
+        """AUTOPOSTR_SANDBOX_FAIL_RATE, validated: the share of calls that fail transiently."""
+        value = self._number("sandbox_fail_rate", default=0.0)
+        if not 0.0 <= value <= 1.0:
+            raise self._invalid("sandbox_fail_rate", "a number from 0 to 1")
+        return value
+
+    def _number(self, name: str, *, default: float) -> float:
+        raw = self.settings.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise self._invalid(name, "a number") from None
+        if not math.isfinite(value):
+            raise self._invalid(name, "a finite number")
+        return value
+
+    def _invalid(self, name: str, expected: str) -> ConfigError:
+        return ConfigError(
+            f"AUTOPOSTR_{name.upper()} must be {expected}, "
+            f"not {self.settings.get(name)!r} (from {self.settings.source(name)})"
+        )
+
+    def _call(self, *, may_fail: bool = True) -> None:
+        """What every call pays: the configured latency, then maybe a transient failure."""
+        latency, fail_rate = self.latency_ms, self.fail_rate  # validate both before sleeping
+        if latency:
+            time.sleep(latency / 1000)
+        if may_fail and fail_rate and random.random() < fail_rate:
+            raise TransientError(
+                f"sandbox: simulated transient failure (AUTOPOSTR_SANDBOX_FAIL_RATE={fail_rate:g})"
+            )
+
+    # -- the log file -------------------------------------------------------
+
+    def log_path(self, handle: str) -> Path:
+        """`<dir>/<handle>.jsonl`; characters unsafe in a file name are %-escaped."""
+        safe = quote(handle, safe="@+-_.")
+        if safe.startswith("."):
+            safe = "%2E" + safe[1:]
+        return self.sandbox_dir / f"{safe or '%00'}.jsonl"
+
+    def _append(self, handle: str, record: dict[str, Any]) -> None:
+        """One whole line per `os.write` on O_APPEND, so concurrent writers never interleave."""
+        try:
+            line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+            data = line.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: \u-escape them instead
+            data = (json.dumps(record, separators=(",", ":")) + "\n").encode("ascii")
+        path = self.log_path(handle)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            written = os.write(fd, data)
+            while written < len(data):  # only on a full disk or a signal; finish the line
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _records(self, handle: str) -> list[dict[str, Any]]:
+        try:
+            raw = self.log_path(handle).read_bytes()
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in raw.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a hand-edited or foreign line is not ours to judge
+            if isinstance(record, dict):
+                records.append(record)
+        return records
+
+    # -- the Platform interface ---------------------------------------------
+
+    def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
+        at = _now()
+        self._call()
+        self._validate(request)
+        remote_id = REMOTE_ID_PREFIX + secrets.token_hex(8)
+        self._append(
+            account.handle,
+            {
+                "remote_id": remote_id,
+                "account": account.handle,
+                "post_id": request.post_id,
+                "destination_id": request.destination_id,
+                "text": "\n\n".join(request.parts),
+                "parts": list(request.parts),
+                "first_comment": request.first_comment,
+                "media": [item.sha256 for item in request.media],
+                "idempotency_key": request.idempotency_key,
+                "at": at,
+            },
+        )
+        return self._result(account.handle, remote_id)
+
+    def delete(self, account: AccountRef, remote_id: str) -> None:
+        at = _now()
+        self._call()
+        self._append(account.handle, {"deleted": remote_id, "account": account.handle, "at": at})
+
+    def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
+        """Derived from the id's SHA-256: the same id always reports the same numbers."""
+        self._call()
+        digest = hashlib.sha256(remote_id.encode("utf-8")).digest()
+
+        def part(i: int, modulus: int) -> int:
+            return int.from_bytes(digest[4 * i : 4 * i + 4], "big") % max(modulus, 1)
+
+        impressions = 50 + part(0, 20_000)
+        likes = part(1, impressions // 10 + 1)
+        return Metrics(
+            impressions=impressions,
+            likes=likes,
+            comments=part(2, likes // 3 + 1),
+            shares=part(3, likes // 4 + 1),
+            clicks=part(4, impressions // 20 + 1),
+        )
+
+    def find_published(self, account: AccountRef, request: PublishRequest) -> PublishResult | None:
+        """The sandbox can always tell: its log holds every successful publish."""
+        self._call(may_fail=False)
+        for record in self._records(account.handle):
+            if (
+                "remote_id" in record
+                and record.get("destination_id") == request.destination_id
+                and record.get("idempotency_key") == request.idempotency_key
+            ):
+                return self._result(account.handle, str(record["remote_id"]))
+        return None
+
+    # -- helpers --------------------------------------------------------------
+
+    def _result(self, handle: str, remote_id: str) -> PublishResult:
+        return PublishResult(
+            remote_id=remote_id, url=f"{URL_BASE}/{quote(handle, safe='@+-_.')}/{remote_id}"
+        )
+
+    def _validate(self, request: PublishRequest) -> None:
+        """Reject what X would reject, so a rehearsal cannot pass where the real thing fails."""
+        limits = self.limits
+        if not request.parts:
+            raise PermanentError("sandbox: nothing to publish (no parts)")
+        if len(request.parts) > 1 and not limits.threads:
+            raise PermanentError("sandbox: threads are not supported")
+        if len(request.parts) > limits.max_thread_parts:
+            raise PermanentError(
+                f"sandbox: a thread has at most {limits.max_thread_parts} parts, "
+                f"this one has {len(request.parts)}"
+            )
+        if not request.parts[0].strip() and not request.media:
+            raise PermanentError("sandbox: the first part needs text or media")
+        for number, text in enumerate(request.parts, start=1):
+            if not self.text_fits(text):
+                raise PermanentError(
+                    f"sandbox: part {number} is {self.count_text(text)} characters "
+                    f"(weighted), the limit is {limits.max_chars}"
+                )
+        if request.first_comment is not None and not self.text_fits(request.first_comment):
+            raise PermanentError(
+                f"sandbox: the first comment is over {limits.max_chars} characters (weighted)"
+            )
+        media = limits.media
+        images = videos = 0
+        for item in request.media:
+            if item.mime_type in media.image_types:
+                images += 1
+                too_big = item.size > media.max_image_bytes
+            elif item.mime_type in media.video_types:
+                videos += 1
+                too_big = item.size > media.max_video_bytes
+                if (
+                    media.max_video_seconds is not None
+                    and item.duration is not None
+                    and item.duration > media.max_video_seconds
+                ):
+                    raise PermanentError(
+                        f"sandbox: {item.filename} is {item.duration:g} s long, "
+                        f"the limit is {media.max_video_seconds:g} s"
+                    )
+            else:
+                raise PermanentError(
+                    f"sandbox: {item.filename} has unsupported type {item.mime_type}"
+                )
+            if too_big:
+                raise PermanentError(f"sandbox: {item.filename} is too large ({item.size} bytes)")
+        if images > media.max_images:
+            raise PermanentError(f"sandbox: at most {media.max_images} images per post")
+        if videos > media.max_videos:
+            raise PermanentError(f"sandbox: at most {media.max_videos} video per post")
+        if images and videos and not media.mixed:
+            raise PermanentError("sandbox: images and a video cannot share a post")
+
+
+def _now() -> str:
+    """UTC ISO 8601 with a Z, millisecond precision."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

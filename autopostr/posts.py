@@ -1,0 +1,643 @@
+"""Posts and their destinations: create, validate, schedule, edit, list.
+
+A post holds the text and media; each destination is that post on one
+account, with an optional text of its own. Validation against every
+destination's platform happens here, when a post is written, never first at
+publish time. A post's state follows from its destinations once it is due.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from autopostr import accounts as accounts_mod
+from autopostr import audit
+from autopostr.config import Settings
+from autopostr.errors import Conflict, InvalidInput, NotFound
+from autopostr.identity import Actor
+from autopostr.models import Media, Post, PostDestination, PostMedia, SocialAccount, utcnow
+from autopostr.permissions import require
+
+if TYPE_CHECKING:
+    from sqlmodel import Session as DbSession
+
+    from autopostr.platforms.base import Platform
+
+POST_STATES = (
+    "draft",
+    "pending_approval",
+    "approved",
+    "scheduled",
+    "publishing",
+    "published",
+    "partially_published",
+    "failed",
+)
+DESTINATION_STATES = ("pending", "claimed", "published", "retrying", "failed", "needs_review")
+EDITABLE = ("draft", "pending_approval", "approved", "scheduled", "failed")
+THREAD_SEPARATOR = re.compile(r"^\s*---\s*$", re.MULTILINE)
+
+
+def split_thread(text: str) -> list[str]:
+    """A line holding only `---` starts the next part of a thread."""
+    parts = [part.strip() for part in THREAD_SEPARATOR.split(text)]
+    return [part for part in parts if part] or [""]
+
+
+def content_key(text: str, account_labels: Sequence[str], at: datetime | None) -> str:
+    """What makes two imports "the same post" when no external id is given."""
+    basis = "\x1f".join(
+        [
+            text.strip(),
+            ",".join(sorted(a.lower() for a in account_labels)),
+            at.isoformat() if at else "",
+        ]
+    )
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class DestinationSpec:
+    account: SocialAccount
+    text: str | None = None  # None: the post's text
+
+
+@dataclass
+class PostView:
+    post: Post
+    destinations: list[tuple[PostDestination, SocialAccount]]
+    media: list[Media] = field(default_factory=list)
+    author_email: str | None = None
+    team_name: str | None = None
+
+
+def platform_for(account: SocialAccount, settings: Settings) -> Platform:
+    from autopostr.platforms.registry import get_platform
+
+    return get_platform(account.platform, settings)
+
+
+def validate_destination(
+    platform: Platform,
+    where: str,
+    text: str,
+    first_comment: str | None,
+    media: Sequence[Media],
+) -> list[str]:
+    """Everything wrong with this text and media on this platform, each naming `where`."""
+    limits = platform.limits
+    problems: list[str] = []
+    parts = split_thread(text)
+    if len(parts) > 1 and not limits.threads:
+        problems.append(f"{where}: {platform.title} has no threads (remove the --- lines)")
+    if len(parts) > limits.max_thread_parts:
+        problems.append(f"{where}: {len(parts)} thread parts, at most {limits.max_thread_parts}")
+    for index, part in enumerate(parts, start=1):
+        if not part and not media:
+            problems.append(f"{where}: the text is empty")
+        elif not platform.text_fits(part):
+            which = f"part {index} of the thread" if len(parts) > 1 else "the text"
+            problems.append(
+                f"{where}: {which} is {platform.count_text(part)} characters, "
+                f"{platform.title}'s limit is {limits.max_chars}"
+            )
+    if first_comment:
+        if not limits.first_comment:
+            problems.append(f"{where}: {platform.title} has no first comment")
+        elif not platform.text_fits(first_comment):
+            problems.append(
+                f"{where}: the first comment is {platform.count_text(first_comment)} characters, "
+                f"the limit is {limits.max_chars}"
+            )
+    problems.extend(validate_media(platform, where, media))
+    return problems
+
+
+def validate_media(platform: Platform, where: str, media: Sequence[Media]) -> list[str]:
+    m = platform.limits.media
+    images = [item for item in media if item.mime_type.startswith("image/")]
+    videos = [item for item in media if item.mime_type.startswith("video/")]
+    problems = []
+    if m.required and not media:
+        problems.append(f"{where}: {platform.title} needs an image or a video")
+    if images and videos and not m.mixed:
+        problems.append(f"{where}: {platform.title} takes images or a video, not both")
+    if len(images) > m.max_images:
+        problems.append(
+            f"{where}: {len(images)} images, {platform.title} takes at most {m.max_images}"
+        )
+    if len(videos) > m.max_videos:
+        problems.append(
+            f"{where}: {len(videos)} videos, {platform.title} takes at most {m.max_videos}"
+        )
+    for item in media:
+        allowed = m.image_types | m.video_types
+        limit = m.max_video_bytes if item.mime_type.startswith("video/") else m.max_image_bytes
+        if item.mime_type not in allowed:
+            problems.append(
+                f"{where}: media {item.id} is {item.mime_type}, which {platform.title} does not take"
+            )
+        elif item.size > limit:
+            problems.append(
+                f"{where}: media {item.id} is {item.size} bytes, {platform.title}'s limit is {limit}"
+            )
+        if item.mime_type.startswith("video/") and m.max_video_seconds and item.duration:
+            if item.duration > m.max_video_seconds:
+                problems.append(
+                    f"{where}: video {item.id} lasts {item.duration:.0f} s, "
+                    f"{platform.title}'s limit is {m.max_video_seconds:.0f} s"
+                )
+    return problems
+
+
+def _raise_problems(problems: list[str]) -> None:
+    if problems:
+        raise InvalidInput("; ".join(problems))
+
+
+def _resolve_destinations(
+    db: DbSession, team_id: int, to: Sequence[str], variants: dict[str, str]
+) -> list[DestinationSpec]:
+    if not to:
+        raise InvalidInput("--to: name at least one account, e.g. --to sandbox:demo")
+    specs: dict[int, DestinationSpec] = {}
+    for name in to:
+        account = accounts_mod.resolve(db, team_id, name)
+        if account.status != accounts_mod.ACTIVE:
+            raise InvalidInput(
+                f"--to {name}: the account is {account.status}; reconnect it with "
+                f"`autopostr accounts connect {account.platform}`"
+            )
+        assert account.id is not None
+        specs.setdefault(account.id, DestinationSpec(account))
+    for name, text in variants.items():
+        account = accounts_mod.resolve(db, team_id, name)
+        assert account.id is not None
+        if account.id not in specs:
+            raise InvalidInput(f"--variant {name}: not one of the --to accounts")
+        specs[account.id].text = text
+    return list(specs.values())
+
+
+def _resolve_media(db: DbSession, team_id: int, media_ids: Sequence[str]) -> list[Media]:
+    items: list[Media] = []
+    for raw in media_ids:
+        if not str(raw).strip().isdigit():
+            raise InvalidInput(f"--media {raw}: give a media id from `autopostr media list`")
+        item = db.get(Media, int(raw))
+        if item is None or item.team_id != team_id:
+            raise NotFound(f"media {raw} not found: see `autopostr media list`")
+        if item not in items:
+            items.append(item)
+    return items
+
+
+def _validate_all(
+    settings: Settings,
+    specs: Sequence[DestinationSpec],
+    text: str,
+    first_comment: str | None,
+    media: Sequence[Media],
+) -> None:
+    problems: list[str] = []
+    for spec in specs:
+        platform = platform_for(spec.account, settings)
+        problems += validate_destination(
+            platform, accounts_mod.label(spec.account), spec.text or text, first_comment, media
+        )
+    _raise_problems(problems)
+
+
+def _check_future(at: datetime, now: datetime, field_name: str = "--at") -> None:
+    if at <= now:
+        raise InvalidInput(
+            f"{field_name}: {at.isoformat(timespec='minutes')} is in the past; "
+            "use `autopostr posts publish ID` to publish now"
+        )
+
+
+def create(
+    db: DbSession,
+    actor: Actor,
+    settings: Settings,
+    *,
+    text: str,
+    to: Sequence[str],
+    at: datetime | None = None,
+    timezone: str | None = None,
+    variants: dict[str, str] | None = None,
+    first_comment: str | None = None,
+    draft: bool = False,
+    media_ids: Sequence[str] = (),
+    external_id: str | None = None,
+    now: datetime | None = None,
+) -> Post:
+    team_id = require(actor, "posts.write")
+    now = now or utcnow()
+    text = text.strip()
+    first_comment = (first_comment or "").strip() or None
+    specs = _resolve_destinations(db, team_id, to, variants or {})
+    media = _resolve_media(db, team_id, media_ids)
+    _validate_all(settings, specs, text, first_comment, media)
+    if at is not None and not draft:
+        _check_future(at, now)
+    status = "scheduled" if at is not None and not draft else "draft"
+    labels = [accounts_mod.label(spec.account) for spec in specs]
+    post = Post(
+        team_id=team_id,
+        author_id=actor.user_id,
+        status=status,
+        text=text,
+        scheduled_at=at,
+        timezone=timezone,
+        first_comment=first_comment,
+        external_id=external_id,
+        import_key=external_id or content_key(text, labels, at),
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(post)
+    db.flush()
+    assert post.id is not None
+    for spec in specs:
+        assert spec.account.id is not None
+        db.add(
+            PostDestination(
+                post_id=post.id,
+                account_id=spec.account.id,
+                text=spec.text,
+                due_at=at if status == "scheduled" else None,
+                idempotency_key=uuid.uuid4().hex,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    for position, item in enumerate(media):
+        assert item.id is not None
+        db.add(PostMedia(post_id=post.id, media_id=item.id, position=position))
+    audit.record(db, actor, "post.create", "post", post.id, status=status)
+    db.flush()
+    return post
+
+
+def get(db: DbSession, team_id: int, post_id: int) -> Post:
+    post = db.get(Post, post_id)
+    if post is None or post.team_id != team_id:
+        raise NotFound(f"post {post_id} not found: see `autopostr posts list`")
+    return post
+
+
+def destinations_of(db: DbSession, post_id: int) -> list[tuple[PostDestination, SocialAccount]]:
+    from sqlmodel import col, select
+
+    rows = db.exec(
+        select(PostDestination, SocialAccount)
+        .join(SocialAccount, col(SocialAccount.id) == col(PostDestination.account_id))
+        .where(PostDestination.post_id == post_id)
+        .order_by(col(PostDestination.id))
+    ).all()
+    return [(d, a) for d, a in rows]
+
+
+def media_of(db: DbSession, post_id: int) -> list[Media]:
+    from sqlmodel import col, select
+
+    rows = db.exec(
+        select(Media)
+        .join(PostMedia, col(PostMedia.media_id) == col(Media.id))
+        .where(PostMedia.post_id == post_id)
+        .order_by(col(PostMedia.position))
+    ).all()
+    return list(rows)
+
+
+def view(db: DbSession, post: Post) -> PostView:
+    from autopostr.models import Team, User
+
+    assert post.id is not None
+    author = db.get(User, post.author_id) if post.author_id else None
+    team = db.get(Team, post.team_id)
+    return PostView(
+        post=post,
+        destinations=destinations_of(db, post.id),
+        media=media_of(db, post.id),
+        author_email=author.email if author else None,
+        team_name=team.name if team else None,
+    )
+
+
+def show(db: DbSession, actor: Actor, post_id: int) -> PostView:
+    return view(db, get(db, require(actor, "posts.read"), post_id))
+
+
+@dataclass
+class PostFilter:
+    status: str | None = None
+    account: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    limit: int | None = 100
+
+
+def list_posts(db: DbSession, actor: Actor, filters: PostFilter) -> list[PostView]:
+    """Posts of the actor's team, soonest first, with destinations in two queries, not N."""
+    from sqlmodel import col, select
+
+    team_id = require(actor, "posts.read")
+    query = select(Post).where(Post.team_id == team_id)
+    if filters.status:
+        if filters.status not in POST_STATES:
+            raise InvalidInput(
+                f"--status: {filters.status!r} is not one of {', '.join(POST_STATES)}"
+            )
+        query = query.where(Post.status == filters.status)
+    if filters.account:
+        account = accounts_mod.resolve(db, team_id, filters.account)
+        query = query.where(
+            col(Post.id).in_(
+                select(PostDestination.post_id).where(PostDestination.account_id == account.id)
+            )
+        )
+    if filters.start:
+        query = query.where(col(Post.scheduled_at) >= filters.start)
+    if filters.end:
+        query = query.where(col(Post.scheduled_at) < filters.end)
+    query = query.order_by(col(Post.scheduled_at).is_(None), col(Post.scheduled_at), col(Post.id))
+    if filters.limit:
+        query = query.limit(filters.limit)
+    posts = list(db.exec(query))
+    return views_for(db, posts)
+
+
+def views_for(db: DbSession, posts: Sequence[Post]) -> list[PostView]:
+    from sqlmodel import col, select
+
+    from autopostr.models import Team, User
+
+    if not posts:
+        return []
+    ids = [p.id for p in posts]
+    by_post: dict[int, list[tuple[PostDestination, SocialAccount]]] = {i: [] for i in ids if i}
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        rows = db.exec(
+            select(PostDestination, SocialAccount)
+            .join(SocialAccount, col(SocialAccount.id) == col(PostDestination.account_id))
+            .where(col(PostDestination.post_id).in_(chunk))
+            .order_by(col(PostDestination.id))
+        ).all()
+        for dest, account in rows:
+            by_post[dest.post_id].append((dest, account))
+    media_by_post: dict[int, list[Media]] = {i: [] for i in ids if i}
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        for link, item in db.exec(
+            select(PostMedia, Media)
+            .join(Media, col(Media.id) == col(PostMedia.media_id))
+            .where(col(PostMedia.post_id).in_(chunk))
+            .order_by(col(PostMedia.position))
+        ).all():
+            media_by_post[link.post_id].append(item)
+    user_ids = {p.author_id for p in posts if p.author_id}
+    emails = (
+        {u.id: u.email for u in db.exec(select(User).where(col(User.id).in_(user_ids)))}
+        if user_ids
+        else {}
+    )
+    team_ids = {p.team_id for p in posts}
+    teams = {t.id: t.name for t in db.exec(select(Team).where(col(Team.id).in_(team_ids)))}
+    return [
+        PostView(
+            post=p,
+            destinations=by_post.get(p.id or 0, []),
+            media=media_by_post.get(p.id or 0, []),
+            author_email=emails.get(p.author_id) if p.author_id else None,
+            team_name=teams.get(p.team_id),
+        )
+        for p in posts
+    ]
+
+
+def _require_editable(post: Post, verb: str) -> None:
+    if post.status not in EDITABLE:
+        raise Conflict(f"post {post.id} is {post.status}; only posts not yet sent can be {verb}")
+
+
+def _set_due(db: DbSession, post: Post, due: datetime | None) -> None:
+    """Point the unsent destinations at the post's time (None: not due)."""
+    assert post.id is not None
+    for dest, _account in destinations_of(db, post.id):
+        if dest.status in ("pending", "retrying", "failed"):
+            if dest.status == "failed" and due is not None:
+                dest.attempts = 0
+                dest.error = None
+            dest.status = "pending"
+            dest.due_at = due
+            dest.next_attempt_at = None
+            dest.updated_at = utcnow()
+            db.add(dest)
+
+
+def schedule(
+    db: DbSession,
+    actor: Actor,
+    settings: Settings,
+    post_id: int,
+    at: datetime,
+    now: datetime | None = None,
+) -> Post:
+    team_id = require(actor, "posts.write")
+    post = get(db, team_id, post_id)
+    _require_editable(post, "scheduled")
+    now = now or utcnow()
+    _check_future(at, now, "WHEN")
+    _revalidate(db, settings, post)
+    post.scheduled_at = at
+    post.status = "scheduled"
+    post.updated_at = now
+    db.add(post)
+    _set_due(db, post, at)
+    audit.record(db, actor, "post.schedule", "post", post.id, at=at.isoformat())
+    return post
+
+
+def unschedule(db: DbSession, actor: Actor, post_id: int) -> Post:
+    team_id = require(actor, "posts.write")
+    post = get(db, team_id, post_id)
+    if post.status != "scheduled":
+        raise Conflict(f"post {post_id} is {post.status}, not scheduled")
+    post.status = "draft"
+    post.updated_at = utcnow()
+    db.add(post)
+    _set_due(db, post, None)
+    audit.record(db, actor, "post.unschedule", "post", post.id)
+    return post
+
+
+def _revalidate(db: DbSession, settings: Settings, post: Post) -> None:
+    assert post.id is not None
+    media = media_of(db, post.id)
+    problems: list[str] = []
+    for dest, account in destinations_of(db, post.id):
+        if dest.status == "published":
+            continue
+        problems += validate_destination(
+            platform_for(account, settings),
+            accounts_mod.label(account),
+            dest.text or post.text,
+            post.first_comment,
+            media,
+        )
+    _raise_problems(problems)
+
+
+def edit(
+    db: DbSession,
+    actor: Actor,
+    settings: Settings,
+    post_id: int,
+    *,
+    text: str | None = None,
+    at: datetime | None = None,
+    first_comment: str | None = None,
+    variants: dict[str, str] | None = None,
+    add_to: Sequence[str] = (),
+    remove_from: Sequence[str] = (),
+    now: datetime | None = None,
+) -> Post:
+    team_id = require(actor, "posts.write")
+    post = get(db, team_id, post_id)
+    _require_editable(post, "edited")
+    assert post.id is not None
+    now = now or utcnow()
+    if text is not None:
+        post.text = text.strip()
+    if first_comment is not None:
+        post.first_comment = first_comment.strip() or None
+    current = {account.id: (dest, account) for dest, account in destinations_of(db, post.id)}
+    for name in remove_from:
+        account = accounts_mod.resolve(db, team_id, name)
+        if account.id not in current:
+            raise InvalidInput(f"--remove {name}: the post does not go to that account")
+        db.delete(current.pop(account.id)[0])
+    for spec in _resolve_destinations(db, team_id, add_to, {}) if add_to else []:
+        if spec.account.id not in current:
+            dest = PostDestination(
+                post_id=post.id,
+                account_id=spec.account.id or 0,
+                due_at=post.scheduled_at if post.status == "scheduled" else None,
+                idempotency_key=uuid.uuid4().hex,
+            )
+            db.add(dest)
+            current[spec.account.id] = (dest, spec.account)
+    for name, variant in (variants or {}).items():
+        account = accounts_mod.resolve(db, team_id, name)
+        if account.id not in current:
+            raise InvalidInput(f"--variant {name}: the post does not go to that account")
+        dest = current[account.id][0]
+        dest.text = variant.strip() or None
+        db.add(dest)
+    if not current:
+        raise InvalidInput("a post needs at least one destination")
+    db.flush()
+    _revalidate(db, settings, post)
+    if at is not None:
+        _check_future(at, now)
+        post.scheduled_at = at
+        if post.status == "scheduled":
+            _set_due(db, post, at)
+    post.import_key = post.external_id or content_key(
+        post.text, [accounts_mod.label(a) for _d, a in current.values()], post.scheduled_at
+    )
+    post.updated_at = now
+    db.add(post)
+    audit.record(db, actor, "post.edit", "post", post.id)
+    return post
+
+
+def delete(db: DbSession, actor: Actor, post_id: int) -> Post:
+    team_id = require(actor, "posts.write")
+    post = get(db, team_id, post_id)
+    assert post.id is not None
+    if any(dest.status == "claimed" for dest, _ in destinations_of(db, post.id)):
+        raise Conflict(f"post {post_id} is being published right now; try again in a moment")
+    db.delete(post)
+    audit.record(db, actor, "post.delete", "post", post_id)
+    return post
+
+
+def derive_status(post_status: str, destination_states: Sequence[str]) -> str:
+    """A post's state from its destinations' once it is scheduled."""
+    states = set(destination_states)
+    if not states or post_status in ("draft", "pending_approval", "approved"):
+        return post_status
+    if states == {"published"}:
+        return "published"
+    if states & {"pending", "claimed", "retrying", "needs_review"}:
+        if post_status == "scheduled" and states == {"pending"}:
+            return "scheduled"
+        return "publishing"
+    return "partially_published" if "published" in states else "failed"
+
+
+def refresh_status(db: DbSession, post_id: int) -> Post | None:
+    from sqlmodel import select
+
+    post = db.get(Post, post_id)
+    if post is None:
+        return None
+    states = list(db.exec(select(PostDestination.status).where(PostDestination.post_id == post_id)))
+    new_status = derive_status(post.status, states)
+    if new_status != post.status:
+        post.status = new_status
+        post.updated_at = utcnow()
+        db.add(post)
+    return post
+
+
+def make_due_now(db: DbSession, actor: Actor, settings: Settings, post_id: int) -> Post:
+    """`posts publish`: the post becomes due now and goes out through the publisher."""
+    team_id = require(actor, "posts.write")
+    post = get(db, team_id, post_id)
+    _require_editable(post, "published now")
+    _revalidate(db, settings, post)
+    now = utcnow()
+    post.scheduled_at = now
+    post.status = "scheduled"
+    post.updated_at = now
+    db.add(post)
+    _set_due(db, post, now)
+    audit.record(db, actor, "post.publish", "post", post.id)
+    return post
+
+
+def retry(db: DbSession, actor: Actor, post_id: int) -> list[PostDestination]:
+    """Send failed or unconfirmed destinations again: a person's decision, never automatic."""
+    team_id = require(actor, "posts.write")
+    post = get(db, team_id, post_id)
+    assert post.id is not None
+    now = utcnow()
+    again = []
+    for dest, _account in destinations_of(db, post.id):
+        if dest.status in ("failed", "needs_review", "retrying"):
+            dest.status = "pending"
+            dest.due_at = now
+            dest.next_attempt_at = None
+            dest.attempts = 0
+            dest.error = None
+            dest.updated_at = now
+            db.add(dest)
+            again.append(dest)
+    if not again:
+        raise Conflict(f"post {post_id} has nothing to retry (it is {post.status})")
+    post.status = "publishing"
+    post.updated_at = now
+    db.add(post)
+    audit.record(db, actor, "post.retry", "post", post.id, destinations=[d.id for d in again])
+    return again

@@ -1,0 +1,373 @@
+"""Claim due destinations, publish them through their platform, record the outcome.
+
+The queue is the `post_destinations` table. A claim is one statement: it
+marks due rows `claimed` by this process with a lease and bumps `attempts`
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL, a `BEGIN IMMEDIATE` transaction on
+SQLite), so two publishers never take the same row. Every later write about
+that row is fenced on (claimed_by, attempts): a publisher whose lease was
+taken over cannot overwrite its successor's result. `daemon run --once`, the
+long-running daemon and `posts publish` all go through `publish_due`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from autopostr import accounts as accounts_mod
+from autopostr.config import Settings
+from autopostr.db import Database
+from autopostr.errors import AutopostrError
+from autopostr.models import Post, PostDestination, PublishLog, SocialAccount, utcnow
+from autopostr.platforms.base import (
+    MediaItem,
+    PermanentError,
+    PlatformError,
+    PublishRequest,
+    PublishResult,
+)
+
+if TYPE_CHECKING:
+    from sqlmodel import Session as DbSession
+
+DEFAULT_LEASE = timedelta(minutes=5)
+DEFAULT_MAX_ATTEMPTS = 5
+BACKOFF_BASE_SECONDS = 30.0
+BACKOFF_CAP_SECONDS = 3600.0
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Claim:
+    destination_id: int
+    post_id: int
+    attempt: int
+
+
+@dataclass
+class Outcome:
+    destination_id: int
+    post_id: int
+    account: str
+    status: str  # published | retrying | failed | needs_review | lost (lease taken over)
+    attempt: int
+    remote_id: str | None = None
+    url: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+def max_attempts(settings: Settings) -> int:
+    raw = settings.get("max_attempts")
+    try:
+        value = int(raw) if raw else DEFAULT_MAX_ATTEMPTS
+    except ValueError:
+        from autopostr.errors import ConfigError
+
+        raise ConfigError(f"AUTOPOSTR_MAX_ATTEMPTS: {raw!r} is not a whole number") from None
+    return max(1, value)
+
+
+def backoff(attempt: int, retry_after: float | None = None) -> timedelta:
+    """Exponential with full jitter, never sooner than the platform asked."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    delay = random.uniform(ceiling / 2, ceiling)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return timedelta(seconds=delay)
+
+
+def claim_due(
+    db: Database,
+    worker: str,
+    limit: int,
+    now: datetime | None = None,
+    post_id: int | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> list[Claim]:
+    """Claim up to `limit` due destinations in one statement."""
+    from sqlalchemy import or_, select, update
+    from sqlmodel import col
+
+    now = now or utcnow()
+    due = (
+        select(col(PostDestination.id))
+        .where(
+            col(PostDestination.status).in_(("pending", "retrying")),
+            col(PostDestination.due_at) <= now,
+            or_(
+                col(PostDestination.next_attempt_at).is_(None),
+                col(PostDestination.next_attempt_at) <= now,
+            ),
+        )
+        .order_by(col(PostDestination.due_at), col(PostDestination.id))
+        .limit(limit)
+    )
+    if post_id is not None:
+        due = due.where(col(PostDestination.post_id) == post_id)
+    if db.url.dialect == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        update(PostDestination)
+        .where(col(PostDestination.id).in_(due.scalar_subquery()))
+        .values(
+            status="claimed",
+            claimed_by=worker,
+            lease_expires_at=now + lease,
+            attempts=PostDestination.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            col(PostDestination.id), col(PostDestination.post_id), col(PostDestination.attempts)
+        )
+    )
+    with db.session() as session:
+        rows = session.execute(statement).all()
+        claims = [Claim(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+        for post in {c.post_id for c in claims}:
+            post_row = session.get(Post, post)
+            if post_row is not None and post_row.status == "scheduled":
+                post_row.status = "publishing"
+                post_row.updated_at = now
+                session.add(post_row)
+        for claim in claims:
+            _log(session, claim, "claimed", worker, "")
+    return sorted(claims, key=lambda c: c.destination_id)
+
+
+def _log(
+    session: DbSession, claim: Claim, event: str, worker: str, message: str, **ids: Any
+) -> None:
+    session.add(
+        PublishLog(
+            post_id=claim.post_id,
+            destination_id=claim.destination_id,
+            account_id=ids.get("account_id"),
+            team_id=ids.get("team_id"),
+            daemon_id=worker,
+            event=event,
+            attempt=claim.attempt,
+            message=message,
+        )
+    )
+
+
+@dataclass
+class _Job:
+    claim: Claim
+    account: SocialAccount
+    account_label: str
+    team_id: int
+    request: PublishRequest | None
+    problem: str | None  # a reason to fail without calling the platform
+
+
+def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
+    from autopostr import posts as posts_mod
+
+    with db.session() as session:
+        dest = session.get(PostDestination, claim.destination_id)
+        post = session.get(Post, claim.post_id)
+        assert dest is not None and post is not None
+        account = session.get(SocialAccount, dest.account_id)
+        assert account is not None
+        label = accounts_mod.label(account)
+        problem = None
+        request = None
+        if account.status != accounts_mod.ACTIVE:
+            problem = (
+                f"{label} is {account.status}: reconnect it with "
+                f"`autopostr accounts connect {account.platform}`, then `autopostr posts retry {post.id}`"
+            )
+        else:
+            media = [
+                MediaItem(
+                    id=item.id or 0,
+                    filename=item.filename,
+                    mime_type=item.mime_type,
+                    size=item.size,
+                    sha256=item.sha256,
+                    width=item.width,
+                    height=item.height,
+                    duration=item.duration,
+                    alt_text=item.alt_text,
+                )
+                for item in posts_mod.media_of(session, post.id or 0)
+            ]
+            request = PublishRequest(
+                post_id=post.id or 0,
+                destination_id=dest.id or 0,
+                parts=posts_mod.split_thread(dest.text or post.text),
+                media=media,
+                first_comment=post.first_comment,
+                idempotency_key=dest.idempotency_key,
+            )
+        session.expunge(account)
+    return _Job(claim, account, label, post.team_id, request, problem)
+
+
+def _finish(
+    db: Database,
+    worker: str,
+    job: _Job,
+    *,
+    status: str,
+    result: PublishResult | None = None,
+    error: str | None = None,
+    next_attempt_at: datetime | None = None,
+) -> Outcome:
+    """Write the outcome, fenced so a publisher that lost its lease changes nothing."""
+    from sqlalchemy import update
+    from sqlmodel import col
+
+    from autopostr import posts as posts_mod
+
+    now = utcnow()
+    claim = job.claim
+    values: dict[str, Any] = {
+        "status": status,
+        "claimed_by": None,
+        "lease_expires_at": None,
+        "updated_at": now,
+        "error": error,
+        "next_attempt_at": next_attempt_at,
+    }
+    if result is not None:
+        values.update(remote_id=result.remote_id, url=result.url, published_at=now)
+    with db.session() as session:
+        updated = session.execute(
+            update(PostDestination)
+            .where(
+                col(PostDestination.id) == claim.destination_id,
+                col(PostDestination.claimed_by) == worker,
+                col(PostDestination.attempts) == claim.attempt,
+            )
+            .values(**values)
+        )
+        if getattr(updated, "rowcount", 0) != 1:
+            _log(
+                session, claim, "lease_lost", worker, "another publisher took over this destination"
+            )
+            return Outcome(
+                claim.destination_id, claim.post_id, job.account_label, "lost", claim.attempt
+            )
+        message = error or (result.url or result.remote_id if result else "")
+        _log(
+            session,
+            claim,
+            status,
+            worker,
+            message or "",
+            account_id=job.account.id,
+            team_id=job.team_id,
+        )
+        posts_mod.refresh_status(session, claim.post_id)
+    return Outcome(
+        destination_id=claim.destination_id,
+        post_id=claim.post_id,
+        account=job.account_label,
+        status=status,
+        attempt=claim.attempt,
+        remote_id=result.remote_id if result else None,
+        url=result.url if result else None,
+        error=error,
+        next_attempt_at=next_attempt_at,
+    )
+
+
+def publish_claim(db: Database, settings: Settings, worker: str, claim: Claim) -> Outcome:
+    """Publish one claimed destination and record what happened."""
+    from autopostr.keys import load_keyset
+    from autopostr.platforms.registry import get_platform
+
+    job = _prepare(db, settings, claim)
+    if job.request is None:
+        return _finish(db, worker, job, status="failed", error=job.problem)
+    try:
+        # Loaded per job, so a daemon picks up a rotated key without a restart.
+        sealed = job.account.access_token or job.account.refresh_token
+        ref = accounts_mod.account_ref(job.account, load_keyset(settings) if sealed else None)
+    except AutopostrError as exc:
+        # Another machine may hold the right key: try again later rather than fail.
+        retry_at = utcnow() + backoff(claim.attempt)
+        return _finish(
+            db, worker, job, status="retrying", error=exc.message, next_attempt_at=retry_at
+        )
+    platform = get_platform(job.account.platform, settings)
+    try:
+        result = platform.publish(ref, job.request)
+    except PermanentError as exc:
+        return _finish(db, worker, job, status="failed", error=exc.message)
+    except PlatformError as exc:
+        if claim.attempt >= max_attempts(settings):
+            return _finish(
+                db,
+                worker,
+                job,
+                status="failed",
+                error=f"{exc.message} (gave up after {claim.attempt} attempts)",
+            )
+        retry_at = utcnow() + backoff(claim.attempt, exc.retry_after)
+        return _finish(
+            db, worker, job, status="retrying", error=exc.message, next_attempt_at=retry_at
+        )
+    except Exception as exc:
+        # The call may or may not have reached the platform: never re-send blindly.
+        return _finish(
+            db,
+            worker,
+            job,
+            status="needs_review",
+            error=f"unexpected {type(exc).__name__} while publishing: {exc}; check the account, then "
+            f"`autopostr posts reconcile` or `autopostr posts retry {claim.post_id}`",
+        )
+    return _finish(db, worker, job, status="published", result=result)
+
+
+def publish_due(
+    db: Database,
+    settings: Settings,
+    *,
+    worker: str | None = None,
+    post_id: int | None = None,
+    concurrency: int = 4,
+    batch: int = 100,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Publish everything due now (or only `post_id`'s destinations), then return."""
+    worker = worker or new_worker_id()
+    outcomes: list[Outcome] = []
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        while True:
+            claims = claim_due(db, worker, batch, post_id=post_id)
+            if not claims:
+                break
+            for outcome in pool.map(lambda c: publish_claim(db, settings, worker, c), claims):
+                outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+    return outcomes
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "destination": str(outcome.destination_id),
+        "post": str(outcome.post_id),
+        "account": outcome.account,
+        "status": outcome.status,
+        "attempt": outcome.attempt,
+        "remote_id": outcome.remote_id,
+        "url": outcome.url,
+        "error": outcome.error,
+        "next_attempt_at": outcome.next_attempt_at.isoformat() if outcome.next_attempt_at else None,
+    }
