@@ -27,6 +27,10 @@ KNOWN_SETTINGS: dict[str, str] = {
     "token": "personal access token used instead of a login",
     "timezone": "default zone for times you type",
     "debug": "print tracebacks",
+    "max_attempts": "publish attempts before a destination fails (default 5)",
+    "sandbox_dir": "where the sandbox platform writes (default: $AUTOPOSTR_HOME/sandbox)",
+    "sandbox_latency_ms": "latency the sandbox adds to each call",
+    "sandbox_fail_rate": "share of sandbox calls that fail transiently (0-1)",
 }
 
 SECRET_SUFFIXES = ("_key", "_secret", "_token", "_password")

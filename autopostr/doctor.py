@@ -177,7 +177,27 @@ def check_keyring(ctx: Context) -> CheckResult:
     )
 
 
-CHECKS: list[Check] = [check_home, check_database, check_schema, check_key, check_keyring]
+def check_plugins(ctx: Context) -> CheckResult:
+    from autopostr.platforms.registry import platform_names, plugin_warnings
+
+    name = "platform plugins load"
+    names = platform_names()
+    problems = plugin_warnings()
+    if problems:
+        return CheckResult(
+            name, "warn", "; ".join(problems), "reinstall or remove the broken plugin"
+        )
+    return CheckResult(name, "ok", ", ".join(names))
+
+
+CHECKS: list[Check] = [
+    check_home,
+    check_database,
+    check_schema,
+    check_key,
+    check_keyring,
+    check_plugins,
+]
 
 
 def run_checks(settings: Settings) -> list[CheckResult]:

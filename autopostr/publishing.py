@@ -308,6 +308,12 @@ def publish_claim(db: Database, settings: Settings, worker: str, claim: Claim) -
         result = platform.publish(ref, job.request)
     except PermanentError as exc:
         return _finish(db, worker, job, status="failed", error=exc.message)
+    except AutopostrError as exc:
+        # Our own checks (configuration, keys) failed before any request left: safe to retry.
+        retry_at = utcnow() + backoff(claim.attempt)
+        return _finish(
+            db, worker, job, status="retrying", error=exc.message, next_attempt_at=retry_at
+        )
     except PlatformError as exc:
         if claim.attempt >= max_attempts(settings):
             return _finish(

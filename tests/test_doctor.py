@@ -75,7 +75,7 @@ def test_all_checks_pass_after_init(initialized: str, cli: Cli) -> None:
     assert checks[KEYRING]["fix"]
 
     run = cli.ok("doctor")
-    assert run.stdout.count("✔") == 4
+    assert run.stdout.count("✔") == 5  # the keyring check is the one warning
     assert "✘" not in run.stdout
     assert "fix:" in run.stdout  # the keyring warning names its fix
 

@@ -34,7 +34,7 @@ def test_builtin_sandbox_is_found() -> None:
 
 
 def test_unknown_platform_lists_the_known_ones() -> None:
-    with pytest.raises(InvalidInput, match="unknown platform 'myspace'.*sandbox"):
+    with pytest.raises(InvalidInput, match=r"unknown platform 'myspace'.*sandbox"):
         registry.get_platform_class("myspace")
 
 
@@ -79,7 +79,7 @@ def test_register_rejects_what_is_not_a_concrete_platform() -> None:
         registry.register("bad", "no_colon_here")
 
 
-GOOD_PLUGIN = '''
+GOOD_PLUGIN = """
 from autopostr.platforms.base import Limits, Platform, PublishResult
 
 
@@ -94,7 +94,7 @@ class GoodPlatform(Platform):
 
 class NotAPlatform:
     pass
-'''
+"""
 
 BROKEN_PLUGIN = """
 raise ImportError("this plugin needs a library that is not installed")

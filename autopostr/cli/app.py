@@ -14,7 +14,18 @@ import typer
 from typer.core import TyperGroup
 
 from autopostr import __version__
-from autopostr.cli import accounts, auth, config_cmd, daemon, db_cmd, keys_cmd, posts, setup_cmd
+from autopostr.cli import (
+    accounts,
+    auth,
+    calendar,
+    config_cmd,
+    daemon,
+    dashboard,
+    db_cmd,
+    keys_cmd,
+    posts,
+    setup_cmd,
+)
 
 
 class AutopostrGroup(TyperGroup):
@@ -124,4 +135,6 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(posts.app, name="posts")
+app.add_typer(calendar.app, name="calendar")
+dashboard.register(app)
 app.add_typer(daemon.app, name="daemon")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -59,3 +59,22 @@ def prompt_password(confirm: bool) -> str:
     if not sys.stdin.isatty():
         raise InvalidInput("password: no terminal to prompt on; pipe it with --password-stdin")
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+
+
+def zone_for(session: DbSession, actor: Actor, tz: str) -> str:
+    from autopostr.models import User
+    from autopostr.timeparse import default_zone_name, zone
+
+    if tz:
+        zone(tz)
+        return tz
+    user = session.get(User, actor.user_id)
+    return default_zone_name(settings().get("timezone"), user.timezone if user else None)
+
+
+def when_for(text: str, session: DbSession, actor: Actor, tz: str, field: str) -> tuple[Any, str]:
+    from autopostr.models import utcnow
+    from autopostr.timeparse import parse_when
+
+    zone_name = zone_for(session, actor, tz)
+    return parse_when(text, zone_name, utcnow(), field), zone_name

@@ -18,12 +18,23 @@ def show(as_json: bool = JSON_OPTION) -> None:
       autopostr config show --json
     """
     from autopostr.cli import output
-    from autopostr.config import mask
+    from autopostr.config import KNOWN_SETTINGS, mask
 
     s = settings()
     rows = [
-        {"name": name, "value": mask(name, resolved.value), "source": resolved.source}
+        {
+            "name": name,
+            "value": mask(name, resolved.value),
+            "source": resolved.source,
+            "description": KNOWN_SETTINGS.get(name, ""),
+        }
         for name, resolved in s.items()
+    ]
+    shown = {row["name"] for row in rows}
+    rows += [
+        {"name": name, "value": "", "source": "unset", "description": text}
+        for name, text in sorted(KNOWN_SETTINGS.items())
+        if name not in shown
     ]
     if as_json:
         output.print_json(rows)

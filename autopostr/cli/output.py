@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +89,37 @@ def print_fields(fields: Sequence[tuple[str, Any]]) -> None:
     stdout().print(table)
 
 
+def print_grid(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Sequence[str]]],
+    *,
+    title: str | None = None,
+    labelled: bool = False,
+) -> None:
+    """A calendar-like grid: equal columns, ruled rows, each cell a list of lines.
+
+    With `labelled`, each cell's first line is its label (a day) and is shown bold.
+    """
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SQUARE, show_lines=True, header_style="bold", expand=True)
+    for header in headers:
+        table.add_column(header, overflow="fold", ratio=1, vertical="top")
+    for row in rows:
+        table.add_row(*(_grid_cell(cell, labelled) for cell in row))
+    stdout().print(table)
+
+
+def _grid_cell(lines: Sequence[str], labelled: bool) -> str:
+    from rich.markup import escape
+
+    shown = [escape(line) for line in lines]
+    if labelled and shown:
+        shown[0] = f"[bold]{shown[0]}[/bold]"
+    return "\n".join(shown)
+
+
 def _cell(value: Any) -> str:
     from rich.markup import escape
 
@@ -120,3 +152,16 @@ def error(text: str) -> None:
     """The one-line `Error: …` of PRODUCT §2, without Rich so it works even when Rich fails."""
     sys.stderr.write(f"Error: {text}\n")
     sys.stderr.flush()
+
+
+@contextmanager
+def progress(label: str, total: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for long work; nothing when stderr is not a terminal."""
+    if not enabled or not sys.stderr.isatty() or _no_color():
+        yield lambda _n: None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=stderr(), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)

@@ -6,12 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from autopostr.cli.common import JSON_OPTION, settings, signed_in
+from autopostr.cli.common import JSON_OPTION, settings, signed_in, when_for, zone_for
 
 if TYPE_CHECKING:
-    from sqlmodel import Session as DbSession
-
-    from autopostr.identity import Actor
+    pass
 
 app = typer.Typer(help="Create, schedule, edit and publish posts.", no_args_is_help=True)
 
@@ -66,25 +64,6 @@ def _parse_variants(values: list[str]) -> dict[str, str]:
     return variants
 
 
-def _zone(session: DbSession, actor: Actor, tz: str) -> str:
-    from autopostr.models import User
-    from autopostr.timeparse import default_zone_name, zone
-
-    if tz:
-        zone(tz)
-        return tz
-    user = session.get(User, actor.user_id)
-    return default_zone_name(settings().get("timezone"), user.timezone if user else None)
-
-
-def _when(text: str, session: DbSession, actor: Actor, tz: str, field: str) -> tuple[Any, str]:
-    from autopostr.models import utcnow
-    from autopostr.timeparse import parse_when
-
-    zone_name = _zone(session, actor, tz)
-    return parse_when(text, zone_name, utcnow(), field), zone_name
-
-
 def _emit_post(data: dict[str, Any], as_json: bool, verb: str) -> None:
     from autopostr.cli import output
 
@@ -130,7 +109,7 @@ def create(
 
     body = _read_text(text, text_file, required=True) or ""
     with signed_in() as (session, actor):
-        when, zone_name = _when(at, session, actor, tz, "--at") if at else (None, None)
+        when, zone_name = when_for(at, session, actor, tz, "--at") if at else (None, None)
         post = posts.create(
             session,
             actor,
@@ -201,8 +180,8 @@ def list_(
         filters = posts.PostFilter(
             status=status or None,
             account=account or None,
-            start=_when(start, session, actor, tz, "--from")[0] if start else None,
-            end=_when(end, session, actor, tz, "--to")[0] if end else None,
+            start=when_for(start, session, actor, tz, "--from")[0] if start else None,
+            end=when_for(end, session, actor, tz, "--to")[0] if end else None,
             limit=limit,
         )
         rows = [post_json(v) for v in posts.list_posts(session, actor, filters)]
@@ -283,7 +262,7 @@ def edit(
 
     body = _read_text(text, text_file, required=False)
     with signed_in() as (session, actor):
-        when = _when(at, session, actor, tz, "--at")[0] if at else None
+        when = when_for(at, session, actor, tz, "--at")[0] if at else None
         post = posts.edit(
             session,
             actor,
@@ -340,7 +319,7 @@ def schedule(
     from autopostr.views import post_json
 
     with signed_in() as (session, actor):
-        moment = _when(when, session, actor, tz, "WHEN")[0]
+        moment = when_for(when, session, actor, tz, "WHEN")[0]
         post = posts.schedule(session, actor, settings(), post_id, moment)
         data = post_json(posts.view(session, post))
     _emit_post(data, as_json, "scheduled")
@@ -421,3 +400,105 @@ def retry(post_id: int = typer.Argument(..., help="Post id."), as_json: bool = J
     with signed_in() as (session, actor):
         posts.retry(session, actor, post_id)
     _publish_and_report(post_id, as_json)
+
+
+@app.command("import")
+def import_(
+    file: str = typer.Argument(..., help="CSV (or JSON) file; - reads stdin."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Validate and show what would be created; write nothing."
+    ),
+    tz: str = TZ_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Import posts from CSV: all rows or none; re-importing the same file adds nothing.
+
+    Columns: text, accounts (;-separated), at, timezone, media, first_comment,
+    status (draft|scheduled), external_id. Only text and accounts are required.
+
+    \b
+    Examples:
+      autopostr posts import week.csv --dry-run
+      autopostr posts import week.csv --tz Europe/Berlin --json
+    """
+    from dataclasses import asdict
+
+    from autopostr import csvio
+    from autopostr.cli import output
+
+    raw, source = csvio.read_source(file)
+    rows = csvio.read_rows(raw, source)
+    with output.progress(
+        f"Checking {source}", total=len(rows), enabled=len(rows) >= 1000
+    ) as advance:
+        try:
+            with signed_in() as (session, actor):
+                result = csvio.import_rows(
+                    session,
+                    actor,
+                    settings(),
+                    rows,
+                    source=source,
+                    default_tz=zone_for(session, actor, tz),
+                    dry_run=dry_run,
+                    progress=advance,
+                )
+        except csvio.ImportRejected as exc:
+            for error in exc.errors:
+                output.info(f"{source}: {error}")
+            if as_json:
+                output.print_json(
+                    {
+                        "created": 0,
+                        "skipped": 0,
+                        "errors": [{"line": e.line, "error": e.message} for e in exc.errors],
+                    }
+                )
+            raise
+    if as_json:
+        output.print_json(asdict(result))
+        return
+    verb = "would create" if dry_run else "created"
+    output.success(
+        f"{source}: {verb} {result.created} post(s), skipped {result.skipped} already imported"
+    )
+
+
+@app.command("export")
+def export(
+    fmt: str = typer.Option("csv", "--format", help="csv or json."),
+    status: list[str] = typer.Option(
+        [], "--status", help="Posts in this state (default: draft and scheduled); repeat."
+    ),
+    output_file: str = typer.Option("-", "--output", "-o", help="File to write (default: stdout)."),
+) -> None:
+    """Export posts in the import format, so the file imports back unchanged.
+
+    \b
+    Examples:
+      autopostr posts export > backup.csv
+      autopostr posts export --format json --status published -o published.json
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    from autopostr import csvio
+    from autopostr.errors import InvalidInput
+
+    if fmt not in ("csv", "json"):
+        raise InvalidInput(f"--format: {fmt!r} is not csv or json")
+    with signed_in() as (session, actor):
+        rows = csvio.export_rows(session, actor, status or None)
+    if fmt == "json":
+        content = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    else:
+        import io
+
+        buffer = io.StringIO()
+        csvio.write_csv(rows, buffer)
+        content = buffer.getvalue()
+    if output_file == "-":
+        sys.stdout.write(content)
+    else:
+        Path(output_file).write_text(content, encoding="utf-8")

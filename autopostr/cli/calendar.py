@@ -1,0 +1,121 @@
+"""`autopostr calendar`: the week or month of scheduled posts, and moving a post in it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from autopostr.cli.common import JSON_OPTION, settings, signed_in
+from autopostr.cli.posts import TZ_OPTION
+
+app = typer.Typer()  # the help is the callback's docstring
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@app.callback(invoke_without_command=True)
+def show(
+    ctx: typer.Context,
+    week: bool = typer.Option(False, "--week", help="Show one week, Monday to Sunday (default)."),
+    month: bool = typer.Option(False, "--month", help="Show the month, as whole weeks."),
+    start: str = typer.Option(
+        "", "--from", help="A day in the week or month to show, YYYY-MM-DD (default: today)."
+    ),
+    tz: str = TZ_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show scheduled (and sent) posts on a week or month grid, in your time zone.
+
+    With --json: {"from", "to", "timezone", "days": [{"date", "posts": [...]}]},
+    `to` being the last day shown.
+
+    \b
+    Examples:
+      autopostr calendar
+      autopostr calendar --month --from 2026-12-01 --tz Europe/Berlin
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from autopostr import calendar
+    from autopostr.cli import output
+    from autopostr.cli.common import zone_for
+    from autopostr.errors import UsageError
+    from autopostr.models import utcnow
+
+    if week and month:
+        raise UsageError("give --week or --month, not both")
+    with signed_in() as (session, actor):
+        zone_name = zone_for(session, actor, tz)
+        day = calendar.parse_date(start) if start else calendar.today(zone_name, utcnow())
+        cal = calendar.build(session, actor, day, "month" if month else "week", zone_name)
+        data = calendar.calendar_json(cal)
+    if as_json:
+        output.print_json(data)
+    else:
+        _render(data)
+
+
+def _cell_line(post: dict[str, Any]) -> str:
+    accounts = post["accounts"]
+    who = accounts[0] + (f" +{len(accounts) - 1}" if len(accounts) > 1 else "") if accounts else ""
+    marker = f" [{post['status']}]" if post["status"] != "scheduled" else ""
+    return f"{post['time']} {who} {post['text']}{marker}"
+
+
+def _render(data: dict[str, Any]) -> None:
+    from datetime import date
+
+    from autopostr.cli import output
+
+    days = data["days"]
+    weeks = [days[n : n + 7] for n in range(0, len(days), 7)]
+    if data["view"] == "month":
+        month = date.fromisoformat(data["month"] + "-01")
+        title = f"{month:%B %Y} ({data['timezone']})"
+        headers = list(WEEKDAYS)
+    else:
+        title = f"Week of {data['from']} to {data['to']} ({data['timezone']})"
+        headers = [f"{name} {d['date'][5:]}" for name, d in zip(WEEKDAYS, days, strict=True)]
+    rows = []
+    for days_of_week in weeks:
+        row = []
+        for d in days_of_week:
+            lines = [_cell_line(post) for post in d["posts"]]
+            if data["view"] == "month":
+                lines.insert(0, f"{date.fromisoformat(d['date']):%d %b}")
+            row.append(lines)
+        rows.append(row)
+    output.print_grid(headers, rows, title=title, labelled=data["view"] == "month")
+    if not any(d["posts"] for d in days):
+        output.info(f"No posts from {data['from']} to {data['to']}.")
+
+
+@app.command("move")
+def move(
+    post_id: int = typer.Argument(..., help="Post id."),
+    when: str = typer.Argument(..., help="2026-12-01T09:00, '2026-12-01 09:00', +2h …"),
+    tz: str = TZ_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Move a post to WHEN; it is checked again as when it was scheduled.
+
+    \b
+    Example:
+      autopostr calendar move 12 "2026-12-02 09:00" --tz Europe/Berlin
+    """
+    from autopostr import calendar, posts
+    from autopostr.cli import output
+    from autopostr.cli.common import when_for
+    from autopostr.timeparse import zone
+    from autopostr.views import post_json
+
+    with signed_in() as (session, actor):
+        moment, zone_name = when_for(when, session, actor, tz, "WHEN")
+        post = calendar.move(session, actor, settings(), post_id, moment)
+        data = post_json(posts.view(session, post))
+    if as_json:
+        output.print_json(data)
+    else:
+        local = moment.astimezone(zone(zone_name))
+        output.success(f"Post {data['id']} moved to {local:%a %Y-%m-%d %H:%M} ({zone_name})")

@@ -1,0 +1,84 @@
+"""`autopostr dashboard`: the team's posts, failures, accounts and engagement at a glance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from autopostr.cli.common import JSON_OPTION, signed_in
+
+
+def dashboard(as_json: bool = JSON_OPTION) -> None:
+    """Show posts by state, the next posts due, recent failures, accounts and engagement.
+
+    With --json: {"counts", "next_due", "failures", "accounts", "engagement"}.
+
+    \b
+    Example:
+      autopostr dashboard --json | jq '.counts.failed'
+    """
+    from autopostr import dashboard as dashboard_mod
+    from autopostr.cli import output
+    from autopostr.models import utcnow
+
+    with signed_in() as (session, actor):
+        data = dashboard_mod.summary_json(dashboard_mod.summary(session, actor, utcnow()))
+    if as_json:
+        output.print_json(data)
+    else:
+        _render(data)
+
+
+def _render(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
+    counts = data["counts"]
+    output.print_table(
+        [counts], [(state, state.replace("_", " ")) for state in counts], title="Posts"
+    )
+    due = [
+        {
+            **item,
+            "accounts": ", ".join(item["accounts"]),
+            "overdue": "overdue" if item["overdue"] else "",
+        }
+        for item in data["next_due"]
+    ]
+    output.print_table(
+        due,
+        [
+            ("id", "ID"),
+            ("scheduled_at", "When (UTC)"),
+            ("overdue", ""),
+            ("accounts", "To"),
+            ("text", "Text"),
+        ],
+        title="Next due",
+        empty="Nothing scheduled.",
+    )
+    output.print_table(
+        data["failures"],
+        [
+            ("post", "Post"),
+            ("account", "Account"),
+            ("status", "Status"),
+            ("at", "When (UTC)"),
+            ("error", "Error"),
+        ],
+        title="Recent failures",
+        empty="No failures.",
+    )
+    accounts = [{**a, "account": f"{a['platform']}:{a['handle']}"} for a in data["accounts"]]
+    output.print_table(
+        accounts,
+        [("account", "Account"), ("status", "Status"), ("expires_at", "Token expires")],
+        title="Accounts",
+        empty="No accounts. Add one with `autopostr accounts add sandbox --handle demo`.",
+    )
+    engagement = data["engagement"]
+    output.print_table([engagement], [(key, key) for key in engagement], title="Engagement")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dashboard")(dashboard)

@@ -1,0 +1,517 @@
+"""CSV (and JSON) import and export of posts: validate everything, then import in one go.
+
+A file is read and checked whole before anything is written; one bad row means
+nothing is imported and every bad row is reported with its line. Re-importing
+the same file creates nothing new: each post is keyed by its `external_id`,
+else by a hash of its text, accounts and time, so a cron job can import the
+same file every hour. Rows are inserted in bulk (one statement per table), not
+one ORM object at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from autopostr import accounts as accounts_mod
+from autopostr import audit
+from autopostr.config import Settings
+from autopostr.errors import AutopostrError, InvalidInput
+from autopostr.identity import Actor
+from autopostr.models import Media, Post, SocialAccount, utcnow
+from autopostr.permissions import require
+from autopostr.posts import content_key, validate_destination
+
+if TYPE_CHECKING:
+    from sqlmodel import Session as DbSession
+
+    from autopostr.platforms.base import Platform
+
+COLUMNS = ("text", "accounts", "at", "timezone", "media", "first_comment", "status", "external_id")
+REQUIRED = ("text", "accounts")
+IMPORT_STATES = ("draft", "scheduled")
+KEY_CHUNK = 1000
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class ImportRejected(InvalidInput):
+    """The file has bad rows; nothing was imported."""
+
+    def __init__(self, source: str, errors: list[RowError]):
+        self.errors = errors
+        noun = "row" if len(errors) == 1 else "rows"
+        first = f" ({errors[0]})" if errors else ""
+        super().__init__(f"{source}: {len(errors)} bad {noun}, nothing was imported{first}")
+
+
+@dataclass
+class SourceRow:
+    line: int
+    values: dict[str, str]
+
+
+@dataclass
+class PlannedPost:
+    line: int
+    text: str
+    accounts: list[SocialAccount]
+    at: datetime | None
+    timezone: str | None
+    media: list[Media]
+    first_comment: str | None
+    status: str
+    external_id: str | None
+    import_key: str
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    skipped: int = 0
+    dry_run: bool = False
+    rows: int = 0
+    post_ids: list[str] = field(default_factory=list)
+    skipped_lines: list[int] = field(default_factory=list)
+
+
+def read_rows(raw: bytes, source: str) -> list[SourceRow]:
+    """Rows of a CSV or JSON file with their line numbers; the header is checked here."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InvalidInput(f"{source}: line {line} is not UTF-8; save the file as UTF-8") from None
+    if not text.strip():
+        raise InvalidInput(
+            f"{source}: the file is empty; it needs a header row: {','.join(COLUMNS)}"
+        )
+    if source.lower().endswith(".json") or text.lstrip().startswith("["):
+        return _json_rows(text, source)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+    except csv.Error as exc:
+        raise InvalidInput(f"{source}: line 1: {exc}") from None
+    _check_header(header, source)
+    rows: list[SourceRow] = []
+    start = reader.line_num + 1
+    try:
+        for record in reader:
+            if any(cell.strip() for cell in record):
+                if len(record) > len(header):
+                    raise InvalidInput(
+                        f"{source}: line {start}: {len(record)} fields, the header has {len(header)}"
+                    )
+                rows.append(SourceRow(start, dict(zip(header, record, strict=False))))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InvalidInput(f"{source}: line {start}: {exc}") from None
+    return rows
+
+
+def _check_header(header: Sequence[str], source: str) -> None:
+    unknown = [name for name in header if name not in COLUMNS]
+    if unknown:
+        raise InvalidInput(
+            f"{source}: unknown column(s) {', '.join(repr(u) for u in unknown)}; "
+            f"the columns are {', '.join(COLUMNS)}"
+        )
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise InvalidInput(f"{source}: missing required column(s) {', '.join(missing)}")
+    duplicated = sorted({name for name in header if list(header).count(name) > 1})
+    if duplicated:
+        raise InvalidInput(f"{source}: column(s) {', '.join(duplicated)} appear twice")
+
+
+def _json_rows(text: str, source: str) -> list[SourceRow]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{source}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise InvalidInput(
+            f"{source}: a JSON import is an array of objects with {', '.join(COLUMNS)}"
+        )
+    keys = {key.lower() for item in data for key in item}
+    _check_header(sorted(keys) if data else list(REQUIRED), source)
+    rows = []
+    for index, item in enumerate(data, start=1):
+        values = {}
+        for key, value in item.items():
+            if isinstance(value, list):
+                value = ";".join(str(v) for v in value)
+            values[key.lower()] = "" if value is None else str(value)
+        rows.append(SourceRow(index, values))
+    return rows
+
+
+class _Planner:
+    """Validates rows against the team's accounts and their platforms, with caches."""
+
+    def __init__(
+        self, db: DbSession, team_id: int, settings: Settings, default_tz: str, now: datetime
+    ):
+        from sqlmodel import select
+
+        from autopostr.platforms.registry import get_platform
+
+        self.db = db
+        self.settings = settings
+        self.now = now
+        self.default_tz = default_tz
+        self.by_name: dict[str, SocialAccount] = {}
+        self.labels: dict[int, str] = {}
+        for account in db.exec(select(SocialAccount).where(SocialAccount.team_id == team_id)):
+            self.labels[account.id or 0] = accounts_mod.label(account)
+            self.by_name[str(account.id)] = account
+            self.by_name[self.labels[account.id or 0].lower()] = account
+        self.platforms: dict[str, Platform] = {}
+        self._get_platform = get_platform
+        self.zones: dict[str, ZoneInfo] = {}
+        self.times: dict[tuple[str, str], datetime] = {}
+        self.team_id = team_id
+        self.media: dict[str, Media | None] = {}
+
+    def platform(self, account: SocialAccount) -> Platform:
+        found = self.platforms.get(account.platform)
+        if found is None:
+            found = self.platforms[account.platform] = self._get_platform(
+                account.platform, self.settings
+            )
+        return found
+
+    def account(self, name: str) -> SocialAccount | None:
+        name = name.strip().lstrip("@")
+        if ":" in name:
+            platform, _, handle = name.partition(":")
+            name = f"{platform.strip().lower()}:{handle.strip().lstrip('@').lower()}"
+        return self.by_name.get(name)
+
+    def media_item(self, raw: str) -> Media | None:
+        if raw not in self.media:
+            item = self.db.get(Media, int(raw)) if raw.isdigit() else None
+            self.media[raw] = item if item is not None and item.team_id == self.team_id else None
+        return self.media[raw]
+
+    def plan(self, row: SourceRow) -> PlannedPost:
+        from autopostr.timeparse import parse_when, zone
+
+        v = row.values
+        problems: list[str] = []
+        text = v.get("text", "").strip()
+        names = [n for n in (v.get("accounts") or "").split(";") if n.strip()]
+        if not names:
+            problems.append("accounts: name at least one account, e.g. x:acme;bluesky:acme")
+        chosen: list[SocialAccount] = []
+        for name in names:
+            account = self.account(name)
+            if account is None:
+                problems.append(f"accounts: {name.strip()!r} is not an account of this team")
+            elif account.status != accounts_mod.ACTIVE:
+                problems.append(f"accounts: {name.strip()} is {account.status}")
+            elif account not in chosen:
+                chosen.append(account)
+        tz_name = v.get("timezone", "").strip() or self.default_tz
+        status = v.get("status", "").strip().lower()
+        at: datetime | None = None
+        raw_at = v.get("at", "").strip()
+        try:
+            if tz_name not in self.zones:
+                self.zones[tz_name] = zone(tz_name, "timezone")
+            if raw_at:
+                cache_key = (raw_at, tz_name)
+                at = self.times.get(cache_key)
+                if at is None:
+                    at = self.times[cache_key] = parse_when(raw_at, tz_name, self.now, "at")
+        except AutopostrError as exc:
+            problems.append(exc.message)
+        if status and status not in IMPORT_STATES:
+            problems.append(f"status: {status!r} is not draft or scheduled")
+        if not status:
+            status = "scheduled" if at else "draft"
+        if status == "scheduled" and at is None and not raw_at:
+            problems.append("status: scheduled needs a time in the at column")
+        if status == "scheduled" and at is not None and at <= self.now:
+            problems.append(f"at: {raw_at} is in the past")
+        media: list[Media] = []
+        for raw in [m.strip() for m in (v.get("media") or "").split(";") if m.strip()]:
+            item = self.media_item(raw)
+            if item is None:
+                problems.append(
+                    f"media: {raw!r} is not a media id of this team (see `autopostr media list`)"
+                )
+            elif item not in media:
+                media.append(item)
+        first_comment = v.get("first_comment", "").strip() or None
+        for account in chosen:
+            problems += validate_destination(
+                self.platform(account), self.labels[account.id or 0], text, first_comment, media
+            )
+        if problems:
+            raise InvalidInput("; ".join(problems))
+        external_id = v.get("external_id", "").strip() or None
+        labels = [self.labels[a.id or 0] for a in chosen]
+        return PlannedPost(
+            line=row.line,
+            text=text,
+            accounts=chosen,
+            at=at,
+            timezone=tz_name if raw_at else None,
+            media=media,
+            first_comment=first_comment,
+            status=status,
+            external_id=external_id,
+            import_key=external_id or content_key(text, labels, at),
+        )
+
+
+def _existing_keys(db: DbSession, team_id: int, keys: Sequence[str]) -> set[str]:
+    from sqlmodel import col, select
+
+    found: set[str] = set()
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), KEY_CHUNK):
+        chunk = unique[start : start + KEY_CHUNK]
+        found.update(
+            k
+            for k in db.exec(
+                select(Post.import_key).where(
+                    Post.team_id == team_id, col(Post.import_key).in_(chunk)
+                )
+            )
+            if k
+        )
+    return found
+
+
+def _lock_team_imports(db: DbSession, team_id: int) -> None:
+    """Two imports of one file at once must not both create its posts."""
+    from sqlalchemy import text
+
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(4242, :team)"), {"team": team_id})
+    # SQLite: every transaction already holds the write lock (BEGIN IMMEDIATE).
+
+
+def import_rows(
+    db: DbSession,
+    actor: Actor,
+    settings: Settings,
+    rows: Sequence[SourceRow],
+    *,
+    source: str,
+    default_tz: str,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    team_id = require(actor, "posts.write")
+    now = now or utcnow()
+    planner = _Planner(db, team_id, settings, default_tz, now)
+    errors: list[RowError] = []
+    planned: list[PlannedPost] = []
+    first_line_of: dict[str, int] = {}
+    for index, row in enumerate(rows, start=1):
+        try:
+            post = planner.plan(row)
+        except AutopostrError as exc:
+            errors.append(RowError(row.line, exc.message))
+        else:
+            if post.external_id and post.external_id in first_line_of:
+                errors.append(
+                    RowError(
+                        row.line,
+                        f"external_id: {post.external_id!r} already used on line {first_line_of[post.external_id]}",
+                    )
+                )
+            elif post.external_id:
+                first_line_of[post.external_id] = row.line
+            planned.append(post)
+        if progress is not None and index % 1000 == 0:
+            progress(1000)
+    if progress is not None:
+        progress(len(rows) % 1000)
+    if errors:
+        raise ImportRejected(source, errors)
+
+    _lock_team_imports(db, team_id)
+    existing = _existing_keys(db, team_id, [p.import_key for p in planned])
+    result = ImportResult(dry_run=dry_run, rows=len(rows))
+    fresh: list[PlannedPost] = []
+    seen: set[str] = set()
+    for post in planned:
+        if post.import_key in existing or post.import_key in seen:
+            result.skipped += 1
+            result.skipped_lines.append(post.line)
+        else:
+            seen.add(post.import_key)
+            fresh.append(post)
+    result.created = len(fresh)
+    if dry_run or not fresh:
+        return result
+    result.post_ids = [str(i) for i in _insert(db, actor, team_id, fresh, now)]
+    audit.record(
+        db,
+        actor,
+        "post.import",
+        "post",
+        "",
+        source=source,
+        created=result.created,
+        skipped=result.skipped,
+    )
+    return result
+
+
+def _insert(
+    db: DbSession, actor: Actor, team_id: int, fresh: Sequence[PlannedPost], now: datetime
+) -> list[int]:
+    """Three bulk writes: posts, destinations, media links."""
+    from autopostr.bulk import allocate_ids, insert_rows
+
+    ids = allocate_ids(db, "posts", len(fresh))
+    insert_rows(
+        db,
+        "posts",
+        (
+            "id",
+            "team_id",
+            "author_id",
+            "status",
+            "text",
+            "scheduled_at",
+            "timezone",
+            "first_comment",
+            "external_id",
+            "import_key",
+            "created_at",
+            "updated_at",
+        ),
+        [
+            (
+                post_id,
+                team_id,
+                actor.user_id,
+                p.status,
+                p.text,
+                p.at,
+                p.timezone,
+                p.first_comment,
+                p.external_id,
+                p.import_key,
+                now,
+                now,
+            )
+            for post_id, p in zip(ids, fresh, strict=True)
+        ],
+    )
+    dest_rows: list[tuple[Any, ...]] = []
+    media_rows: list[tuple[Any, ...]] = []
+    for post_id, p in zip(ids, fresh, strict=True):
+        due = p.at if p.status == "scheduled" else None
+        for account in p.accounts:
+            dest_rows.append(
+                (post_id, account.id, "pending", due, 0, os.urandom(16).hex(), now, now)
+            )
+        for position, item in enumerate(p.media):
+            media_rows.append((post_id, item.id, position))
+    dest_ids = allocate_ids(db, "post_destinations", len(dest_rows))
+    insert_rows(
+        db,
+        "post_destinations",
+        (
+            "id",
+            "post_id",
+            "account_id",
+            "status",
+            "due_at",
+            "attempts",
+            "idempotency_key",
+            "created_at",
+            "updated_at",
+        ),
+        [(dest_id, *row) for dest_id, row in zip(dest_ids, dest_rows, strict=True)],
+    )
+    insert_rows(db, "post_media", ("post_id", "media_id", "position"), media_rows)
+    return ids
+
+
+def read_source(path: str) -> tuple[bytes, str]:
+    """The bytes of FILE (or stdin for -) and the name to use in messages."""
+    import sys
+
+    if path == "-":
+        return sys.stdin.buffer.read(), "stdin"
+    file = Path(path)
+    try:
+        return file.read_bytes(), file.name
+    except FileNotFoundError:
+        raise InvalidInput(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path} is a directory, not a CSV file") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+
+
+def export_rows(
+    db: DbSession, actor: Actor, statuses: Iterable[str] | None
+) -> list[dict[str, str]]:
+    """Posts as import rows; what has not gone out yet unless other states are asked for."""
+    from sqlmodel import col, select
+
+    from autopostr.posts import views_for
+
+    team_id = require(actor, "posts.read")
+    wanted = list(statuses) if statuses else list(IMPORT_STATES)
+    posts = list(
+        db.exec(
+            select(Post)
+            .where(Post.team_id == team_id, col(Post.status).in_(wanted))
+            .order_by(col(Post.scheduled_at).is_(None), col(Post.scheduled_at), col(Post.id))
+        )
+    )
+    rows = []
+    for view in views_for(db, posts):
+        post = view.post
+        at = ""
+        if post.scheduled_at is not None:
+            zone_name = post.timezone or "UTC"
+            at = post.scheduled_at.astimezone(ZoneInfo(zone_name)).isoformat(timespec="seconds")
+        rows.append(
+            {
+                "text": post.text,
+                "accounts": ";".join(accounts_mod.label(a) for _d, a in view.destinations),
+                "at": at,
+                "timezone": post.timezone or "",
+                "media": ";".join(str(m.id) for m in view.media),
+                "first_comment": post.first_comment or "",
+                "status": post.status,
+                "external_id": post.external_id or "",
+            }
+        )
+    return rows
+
+
+def write_csv(rows: Sequence[dict[str, str]], out: IO[str]) -> None:
+    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
