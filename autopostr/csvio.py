@@ -369,6 +369,10 @@ def import_rows(
     if dry_run or not fresh:
         return result
     result.post_ids = [str(i) for i in _insert(db, actor, team_id, fresh, now)]
+    if any(p.status == "scheduled" for p in fresh):
+        from autopostr.publishing import notify_due
+
+        notify_due(db)
     audit.record(
         db,
         actor,

@@ -289,7 +289,15 @@ def create(
         db.add(PostMedia(post_id=post.id, media_id=item.id, position=position))
     audit.record(db, actor, "post.create", "post", post.id, status=status)
     db.flush()
+    if status == "scheduled":
+        _wake_daemons(db)
     return post
+
+
+def _wake_daemons(db: DbSession) -> None:
+    from autopostr.publishing import notify_due
+
+    notify_due(db)
 
 
 def get(db: DbSession, team_id: int, post_id: int) -> Post:
@@ -470,6 +478,7 @@ def schedule(
     db.add(post)
     _set_due(db, post, at)
     audit.record(db, actor, "post.schedule", "post", post.id, at=at.isoformat())
+    _wake_daemons(db)
     return post
 
 
@@ -558,6 +567,7 @@ def edit(
         post.scheduled_at = at
         if post.status == "scheduled":
             _set_due(db, post, at)
+            _wake_daemons(db)
     post.import_key = post.external_id or content_key(
         post.text, [accounts_mod.label(a) for _d, a in current.values()], post.scheduled_at
     )
@@ -620,6 +630,7 @@ def make_due_now(db: DbSession, actor: Actor, settings: Settings, post_id: int) 
     db.add(post)
     _set_due(db, post, now)
     audit.record(db, actor, "post.publish", "post", post.id)
+    _wake_daemons(db)
     return post
 
 
@@ -646,4 +657,5 @@ def retry(db: DbSession, actor: Actor, post_id: int) -> list[PostDestination]:
     post.updated_at = now
     db.add(post)
     audit.record(db, actor, "post.retry", "post", post.id, destinations=[d.id for d in again])
+    _wake_daemons(db)
     return again

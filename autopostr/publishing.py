@@ -27,6 +27,9 @@ from autopostr.db import Database
 from autopostr.errors import AutopostrError
 from autopostr.models import Post, PostDestination, PublishLog, SocialAccount, utcnow
 from autopostr.platforms.base import (
+    UNKNOWN,
+    AccountRef,
+    AuthExpired,
     MediaItem,
     PermanentError,
     PlatformError,
@@ -170,6 +173,7 @@ class _Job:
     team_id: int
     request: PublishRequest | None
     problem: str | None  # a reason to fail without calling the platform
+    settings: Settings | None = None
 
 
 def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
@@ -213,7 +217,7 @@ def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
                 idempotency_key=dest.idempotency_key,
             )
         session.expunge(account)
-    return _Job(claim, account, label, post.team_id, request, problem)
+    return _Job(claim, account, label, post.team_id, request, problem, settings)
 
 
 def _finish(
@@ -272,7 +276,7 @@ def _finish(
             team_id=job.team_id,
         )
         posts_mod.refresh_status(session, claim.post_id)
-    return Outcome(
+    outcome = Outcome(
         destination_id=claim.destination_id,
         post_id=claim.post_id,
         account=job.account_label,
@@ -283,37 +287,45 @@ def _finish(
         error=error,
         next_attempt_at=next_attempt_at,
     )
+    if job.settings is not None:
+        from autopostr.hooks import emit
+
+        emit(job.settings, {"event": status, **outcome_json(outcome), "at": now.isoformat()})
+    return outcome
 
 
 def publish_claim(db: Database, settings: Settings, worker: str, claim: Claim) -> Outcome:
     """Publish one claimed destination and record what happened."""
-    from autopostr.keys import load_keyset
-    from autopostr.platforms.registry import get_platform
-
     job = _prepare(db, settings, claim)
     if job.request is None:
         return _finish(db, worker, job, status="failed", error=job.problem)
+    return _call_platform(db, settings, worker, job)
+
+
+def _open_account(settings: Settings, account: SocialAccount) -> AccountRef:
+    from autopostr.keys import load_keyset
+
+    # Loaded per job, so a daemon picks up a rotated key without a restart.
+    sealed = account.access_token or account.refresh_token
+    return accounts_mod.account_ref(account, load_keyset(settings) if sealed else None)
+
+
+def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:
+    from autopostr.platforms.registry import get_platform
+
+    claim = job.claim
+    assert job.request is not None
     try:
-        # Loaded per job, so a daemon picks up a rotated key without a restart.
-        sealed = job.account.access_token or job.account.refresh_token
-        ref = accounts_mod.account_ref(job.account, load_keyset(settings) if sealed else None)
-    except AutopostrError as exc:
-        # Another machine may hold the right key: try again later rather than fail.
-        retry_at = utcnow() + backoff(claim.attempt)
-        return _finish(
-            db, worker, job, status="retrying", error=exc.message, next_attempt_at=retry_at
-        )
-    platform = get_platform(job.account.platform, settings)
-    try:
-        result = platform.publish(ref, job.request)
-    except PermanentError as exc:
+        ref = _open_account(settings, job.account)
+        platform = get_platform(job.account.platform, settings)
+        try:
+            result = platform.publish(ref, job.request)
+        except AuthExpired:
+            # An expired token is refreshed once; a second refusal is a real failure.
+            ref = refresh_account(db, settings, job.account.id or 0)
+            result = platform.publish(ref, job.request)
+    except (PermanentError, AuthExpired) as exc:
         return _finish(db, worker, job, status="failed", error=exc.message)
-    except AutopostrError as exc:
-        # Our own checks (configuration, keys) failed before any request left: safe to retry.
-        retry_at = utcnow() + backoff(claim.attempt)
-        return _finish(
-            db, worker, job, status="retrying", error=exc.message, next_attempt_at=retry_at
-        )
     except PlatformError as exc:
         if claim.attempt >= max_attempts(settings):
             return _finish(
@@ -324,6 +336,12 @@ def publish_claim(db: Database, settings: Settings, worker: str, claim: Claim) -
                 error=f"{exc.message} (gave up after {claim.attempt} attempts)",
             )
         retry_at = utcnow() + backoff(claim.attempt, exc.retry_after)
+        return _finish(
+            db, worker, job, status="retrying", error=exc.message, next_attempt_at=retry_at
+        )
+    except AutopostrError as exc:
+        # Our own checks (configuration, keys) failed before any request left: safe to retry.
+        retry_at = utcnow() + backoff(claim.attempt)
         return _finish(
             db, worker, job, status="retrying", error=exc.message, next_attempt_at=retry_at
         )
@@ -338,6 +356,37 @@ def publish_claim(db: Database, settings: Settings, worker: str, claim: Claim) -
             f"`autopostr posts reconcile` or `autopostr posts retry {claim.post_id}`",
         )
     return _finish(db, worker, job, status="published", result=result)
+
+
+def refresh_account(db: Database, settings: Settings, account_id: int) -> AccountRef:
+    """Refresh an account's token while holding its row, so two daemons never spend
+    the same rotating refresh token; a failed refresh marks it needs_reconnect."""
+    from sqlmodel import select
+
+    from autopostr.platforms.registry import get_platform
+
+    with db.session() as session:
+        account = session.exec(
+            select(SocialAccount).where(SocialAccount.id == account_id).with_for_update()
+        ).one()
+        ref = _open_account(settings, account)
+        platform = get_platform(account.platform, settings)
+        try:
+            fresh = platform.refresh(ref)
+        except PlatformError as exc:
+            account.status = accounts_mod.NEEDS_RECONNECT
+            account.updated_at = utcnow()
+            session.add(account)
+            session.commit()
+            raise PermanentError(
+                f"{accounts_mod.label(account)} needs re-authorisation ({exc.message}): run "
+                f"`autopostr accounts connect {account.platform}`"
+            ) from None
+        if fresh:
+            accounts_mod.store_credentials(session, settings, account, {**ref.credentials, **fresh})
+            account.updated_at = utcnow()
+        session.flush()
+        return _open_account(settings, account)
 
 
 def publish_due(
@@ -377,3 +426,189 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         "error": outcome.error,
         "next_attempt_at": outcome.next_attempt_at.isoformat() if outcome.next_attempt_at else None,
     }
+
+
+NOTIFY_CHANNEL = "autopostr_due"
+
+
+def notify_due(session: DbSession) -> None:
+    """Wake idle daemons on PostgreSQL; delivered when the transaction commits."""
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+
+
+def next_wake_at(db: Database) -> datetime | None:
+    """The soonest moment something needs a publisher: a due time, a retry, or a lease running out."""
+    from sqlalchemy import case, func, select
+    from sqlmodel import col
+
+    due = case(
+        (
+            col(PostDestination.next_attempt_at).is_not(None)
+            & (col(PostDestination.next_attempt_at) > col(PostDestination.due_at)),
+            col(PostDestination.next_attempt_at),
+        ),
+        else_=col(PostDestination.due_at),
+    )
+    with db.session() as session:
+        pending = session.execute(
+            select(func.min(due)).where(
+                col(PostDestination.status).in_(("pending", "retrying")),
+                col(PostDestination.due_at).is_not(None),
+            )
+        ).scalar()
+        leases = session.execute(
+            select(func.min(PostDestination.lease_expires_at)).where(
+                col(PostDestination.status) == "claimed"
+            )
+        ).scalar()
+    moments = [_aware(m) for m in (pending, leases) if m is not None]
+    return min(moments) if moments else None
+
+
+def _aware(moment: Any) -> datetime:
+    from datetime import UTC
+
+    if isinstance(moment, str):  # SQLite returns aggregates of DATETIME columns as text
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def claim_expired(
+    db: Database,
+    worker: str,
+    limit: int,
+    now: datetime | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> list[Claim]:
+    """Take over destinations whose publisher stopped renewing its lease (it died)."""
+    from sqlalchemy import select, update
+    from sqlmodel import col
+
+    now = now or utcnow()
+    expired = (
+        select(col(PostDestination.id))
+        .where(
+            col(PostDestination.status) == "claimed", col(PostDestination.lease_expires_at) < now
+        )
+        .order_by(col(PostDestination.lease_expires_at))
+        .limit(limit)
+    )
+    if db.url.dialect == "postgresql":
+        expired = expired.with_for_update(skip_locked=True)
+    statement = (
+        update(PostDestination)
+        .where(col(PostDestination.id).in_(expired.scalar_subquery()))
+        .values(
+            claimed_by=worker,
+            lease_expires_at=now + lease,
+            # A new fencing token: the dead publisher can no longer write its result.
+            attempts=PostDestination.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            col(PostDestination.id), col(PostDestination.post_id), col(PostDestination.attempts)
+        )
+    )
+    with db.session() as session:
+        rows = session.execute(statement).all()
+        claims = [Claim(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+        for claim in claims:
+            _log(session, claim, "recovering", worker, "its publisher stopped renewing the lease")
+    return claims
+
+
+def recover_claim(db: Database, settings: Settings, worker: str, claim: Claim) -> Outcome:
+    """A destination whose publisher died, maybe mid-call: ask the platform before re-sending."""
+    from autopostr.platforms.registry import get_platform
+
+    job = _prepare(db, settings, claim)
+    if job.request is None:
+        return _finish(db, worker, job, status="failed", error=job.problem)
+    try:
+        ref = _open_account(settings, job.account)
+        found = get_platform(job.account.platform, settings).find_published(ref, job.request)
+    except (PlatformError, AutopostrError) as exc:
+        found = UNKNOWN
+        reason = f"could not ask the platform ({getattr(exc, 'message', exc)})"
+    else:
+        reason = "the platform cannot tell"
+    if isinstance(found, PublishResult):
+        return _finish(db, worker, job, status="published", result=found)
+    if found is None:
+        return _call_platform(db, settings, worker, job)
+    return _finish(
+        db,
+        worker,
+        job,
+        status="needs_review",
+        error=f"the publisher died during the call and {reason} whether the post went out: check "
+        f"{job.account_label}, then `autopostr posts reconcile` or `autopostr posts retry {claim.post_id}`",
+    )
+
+
+@dataclass
+class Reconciled:
+    destination_id: int
+    post_id: int
+    account: str
+    status: str  # published | pending (absent: will be sent) | needs_review
+
+
+def reconcile(db: Database, settings: Settings, team_id: int) -> list[Reconciled]:
+    """Ask the platforms again about the team's `needs_review` destinations."""
+    from sqlmodel import col, select
+
+    from autopostr import posts as posts_mod
+    from autopostr.platforms.registry import get_platform
+
+    with db.session() as session:
+        rows = session.exec(
+            select(PostDestination, Post, SocialAccount)
+            .join(Post, col(Post.id) == col(PostDestination.post_id))
+            .join(SocialAccount, col(SocialAccount.id) == col(PostDestination.account_id))
+            .where(col(PostDestination.status) == "needs_review", col(Post.team_id) == team_id)
+        ).all()
+        items = [(d.id or 0, p.id or 0, a) for d, p, a in rows]
+        for _d, _p, a in items:
+            session.expunge(a)
+    results: list[Reconciled] = []
+    for dest_id, post_id, account in items:
+        label = accounts_mod.label(account)
+        job = _prepare(db, settings, Claim(dest_id, post_id, 0))
+        status = "needs_review"
+        found: PublishResult | object | None = UNKNOWN
+        if job.request is not None:
+            try:
+                found = get_platform(account.platform, settings).find_published(
+                    _open_account(settings, account), job.request
+                )
+            except (PlatformError, AutopostrError):
+                found = UNKNOWN
+        with db.session() as session:
+            dest = session.get(PostDestination, dest_id)
+            if dest is None or dest.status != "needs_review":
+                continue
+            now = utcnow()
+            if isinstance(found, PublishResult):
+                dest.status, dest.remote_id, dest.url = "published", found.remote_id, found.url
+                dest.published_at, dest.error = now, None
+                status = "published"
+            elif found is None:
+                # The platform says it never went out: only then is it sent again.
+                dest.status, dest.due_at, dest.next_attempt_at, dest.error = (
+                    "pending",
+                    now,
+                    None,
+                    None,
+                )
+                status = "pending"
+                notify_due(session)
+            dest.updated_at = now
+            session.add(dest)
+            session.flush()
+            posts_mod.refresh_status(session, post_id)
+        results.append(Reconciled(dest_id, post_id, label, status))
+    return results

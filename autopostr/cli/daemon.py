@@ -1,4 +1,4 @@
-"""`autopostr daemon`: publish what is due."""
+"""`autopostr daemon`: publish what is due, and see who is publishing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import typer
 
 from autopostr.cli.common import JSON_OPTION, settings
 
-app = typer.Typer(help="The publishing daemon.", no_args_is_help=True)
+app = typer.Typer(help="The publishing daemon: run it, see it, install it.", no_args_is_help=True)
 
 
 @app.command("run")
@@ -15,25 +15,45 @@ def run(
         False, "--once", help="Publish everything due now, then exit (for cron)."
     ),
     concurrency: int = typer.Option(
-        4, "--concurrency", min=1, max=64, help="Publish calls in parallel."
+        8, "--concurrency", min=1, max=64, help="Publish calls in parallel."
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Publish due posts. With --once: everything due now, then exit.
+    """Publish due posts: in the foreground until SIGTERM, or --once for cron.
 
-    Exits 6 when any destination failed for good in this run.
+    Any number of daemons may share one PostgreSQL; nothing is published twice.
+    On SIGTERM/SIGINT it stops claiming, lets in-flight calls finish and exits 0.
+    With --once it exits 6 when any destination failed for good.
 
     \b
-    Example (crontab, every minute):
+    Examples:
+      autopostr daemon run
       * * * * * autopostr daemon run --once >> ~/autopostr.log 2>&1
     """
     from autopostr.cli import output
     from autopostr.cli.common import database
-    from autopostr.errors import UsageError
     from autopostr.publishing import Outcome, outcome_json, publish_due
 
+    s = settings()
+    db = database(s)
     if not once:
-        raise UsageError("only `autopostr daemon run --once` is available in this version")
+        import logging
+        import os
+        import sys
+
+        from autopostr.daemon.runner import run_forever
+
+        logging.basicConfig(
+            level=logging.DEBUG if s.debug else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        left = run_forever(s, db, concurrency)
+        if left:
+            # Calls still running past the grace period are recovered by other daemons.
+            sys.stderr.flush()
+            os._exit(0)
+        return
 
     def report(outcome: Outcome) -> None:
         if as_json:
@@ -47,8 +67,7 @@ def run(
                 f"post {outcome.post_id} → {outcome.account}: {outcome.status}: {outcome.error}"
             )
 
-    s = settings()
-    outcomes = publish_due(database(s), s, concurrency=concurrency, on_outcome=report)
+    outcomes = publish_due(db, s, concurrency=concurrency, on_outcome=report)
     if as_json:
         output.print_json([outcome_json(o) for o in outcomes])
     else:
@@ -56,3 +75,66 @@ def run(
         output.info(f"{published} published, {len(outcomes) - published} not published")
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(6)
+
+
+@app.command("status")
+def status(
+    show_all: bool = typer.Option(False, "--all", help="Also daemons that stopped or went silent."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List live daemons from their heartbeats (host, pid, started, last beat, in flight).
+
+    \b
+    Example:
+      autopostr daemon status --json
+    """
+    from autopostr.cli import output
+    from autopostr.cli.common import database
+    from autopostr.daemon.status import daemon_json, list_daemons
+
+    s = settings()
+    rows = [daemon_json(d) for d in list_daemons(database(s), include_dead=show_all)]
+    if as_json:
+        output.print_json(rows)
+        return
+    output.print_table(
+        rows,
+        [
+            ("id", "Daemon"),
+            ("host", "Host"),
+            ("pid", "PID"),
+            ("state", "State"),
+            ("started_at", "Started"),
+            ("heartbeat_at", "Last heartbeat"),
+            ("in_flight", "In flight"),
+        ],
+        empty="No daemon is running. Start one with `autopostr daemon run`.",
+    )
+
+
+@app.command("systemd-unit")
+def systemd_unit(
+    user: bool = typer.Option(
+        False, "--user", help="A user unit (~/.config/systemd/user) instead of a system one."
+    ),
+    env_file: str = typer.Option(
+        "", "--env-file", help="An EnvironmentFile= with AUTOPOSTR_* settings."
+    ),
+) -> None:
+    """Print a systemd unit (Type=notify, watchdog, restart on failure) for the daemon.
+
+    \b
+    Examples:
+      autopostr daemon systemd-unit --user > ~/.config/systemd/user/autopostr.service
+      autopostr daemon systemd-unit | sudo tee /etc/systemd/system/autopostr.service
+    """
+    import shutil
+    import sys
+
+    from autopostr.cli import output
+    from autopostr.daemon.systemd import unit_file
+
+    executable = shutil.which("autopostr") or f"{sys.executable} -m autopostr"
+    output.print_line(
+        unit_file(executable, user=user, environment_file=env_file or None).rstrip("\n")
+    )

@@ -1,0 +1,436 @@
+"""The long-running daemon: an APScheduler clock driving the publisher.
+
+APScheduler 3 keeps each daemon's jobs in memory only (it cannot share a job
+store between processes); the `post_destinations` table is the one shared
+truth. The publish job claims as many due destinations as it has free
+workers, then sleeps exactly until the next due time (or lease expiry). On
+PostgreSQL a LISTEN connection wakes it the moment something is scheduled; a
+polling fallback keeps it correct when a notification is lost. Workers renew
+their leases with every heartbeat, so an expired lease means its daemon died:
+the living take such destinations over and ask the platform before sending.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from autopostr import __version__
+from autopostr.config import Settings
+from autopostr.daemon import systemd
+from autopostr.daemon.jobs import JOBS
+from autopostr.db import Database
+from autopostr.errors import ConfigError, Conflict
+from autopostr.models import Daemon as DaemonRow
+from autopostr.models import utcnow
+from autopostr.publishing import (
+    NOTIFY_CHANNEL,
+    Claim,
+    Outcome,
+    claim_due,
+    claim_expired,
+    new_worker_id,
+    next_wake_at,
+    publish_claim,
+    recover_claim,
+)
+
+log = logging.getLogger("autopostr.daemon")
+
+
+def _seconds(settings: Settings, name: str, default: float) -> float:
+    raw = settings.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"AUTOPOSTR_{name.upper()}: {raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise ConfigError(f"AUTOPOSTR_{name.upper()} must be greater than zero")
+    return value
+
+
+@dataclass
+class DaemonConfig:
+    concurrency: int = 8
+    lease: float = 60.0  # seconds a claim lasts without renewal
+    heartbeat: float = 10.0
+    poll: float = 30.0  # the longest sleep: correctness when a notification is lost
+    grace: float = 30.0  # on SIGTERM, how long in-flight calls may finish
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, db: Database, concurrency: int | None
+    ) -> DaemonConfig:
+        sqlite = db.url.dialect == "sqlite"
+        return cls(
+            concurrency=concurrency or 8,
+            lease=_seconds(settings, "lease_seconds", 60.0),
+            heartbeat=_seconds(settings, "heartbeat_seconds", 10.0),
+            # SQLite has no notifications: look often; the query is one index probe.
+            poll=_seconds(settings, "poll_seconds", 0.5 if sqlite else 30.0),
+            grace=_seconds(settings, "grace_seconds", 30.0),
+        )
+
+
+class SqliteDaemonLock:
+    """One long-running daemon per SQLite file (its single writer would serialise them anyway)."""
+
+    def __init__(self, db: Database):
+        self.path = (
+            db.url.sqlite_path.with_name(db.url.sqlite_path.name + ".daemon.lock")
+            if db.url.sqlite_path
+            else None
+        )
+        self.handle: Any = None
+
+    def acquire(self) -> None:
+        if self.path is None:
+            return
+        import fcntl
+
+        self.handle = self.path.open("a+")
+        try:
+            fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "another process"
+            self.handle.close()
+            raise Conflict(
+                f"a daemon already runs on this SQLite database ({holder}); use PostgreSQL to run "
+                "several, or `autopostr daemon run --once` alongside"
+            ) from None
+        self.handle.truncate(0)
+        self.handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        self.handle.flush()
+
+    def release(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+class DaemonRunner:
+    def __init__(self, settings: Settings, db: Database, config: DaemonConfig):
+        self.settings = settings
+        self.db = db
+        self.config = config
+        self.id = new_worker_id()
+        self.stopping = threading.Event()
+        self.in_flight: dict[int, Future[Outcome]] = {}
+        self._lock = threading.Lock()
+        self._rerun = threading.Event()
+        self._ticking = threading.Lock()
+        self.workers = ThreadPoolExecutor(
+            max_workers=config.concurrency, thread_name_prefix="publish"
+        )
+        self.scheduler: Any = None
+        self.outcomes: list[Outcome] = []
+        self._listener: threading.Thread | None = None
+        self._last_watchdog = 0.0
+        self.lease = timedelta(seconds=config.lease)
+
+    # -- lifecycle -------------------------------------------------------
+    def start(self) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
+        self._register()
+        self.scheduler = BackgroundScheduler(
+            timezone="UTC",
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        )
+        self.scheduler.add_job(
+            self.publish_tick,
+            "interval",
+            seconds=self.config.poll,
+            id="publish",
+            next_run_time=utcnow(),
+        )
+        self.scheduler.add_job(
+            self.heartbeat, "interval", seconds=self.config.heartbeat, id="heartbeat"
+        )
+        for job in JOBS:
+            self.scheduler.add_job(
+                self._periodic,
+                "interval",
+                seconds=job.every.total_seconds(),
+                args=[job.name],
+                id=f"job:{job.name}",
+                next_run_time=utcnow() + timedelta(seconds=5),
+            )
+        self.scheduler.start()
+        if self.db.url.dialect == "postgresql":
+            self._listener = threading.Thread(target=self._listen, name="listen", daemon=True)
+            self._listener.start()
+        systemd.notify(f"READY=1\nSTATUS=publishing as {self.id}")
+        log.info("daemon %s started (concurrency %s)", self.id, self.config.concurrency)
+
+    def wait(self) -> None:
+        """Block the main thread until a signal asks to stop."""
+        while not self.stopping.wait(1.0):
+            pass
+
+    def stop(self) -> int:
+        """Stop claiming, let in-flight calls finish within the grace period, release the rest.
+
+        Returns how many calls are still running: their leases lapse and another
+        daemon recovers them by asking the platform.
+        """
+        self.stopping.set()
+        systemd.notify("STOPPING=1\nSTATUS=finishing in-flight posts")
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+        deadline = time.monotonic() + self.config.grace
+        with self._lock:
+            pending = list(self.in_flight.values())
+        for future in pending:
+            remaining = max(0.0, deadline - time.monotonic())
+            try:
+                future.result(timeout=remaining)
+            except Exception:  # timeouts and worker errors alike: the lease covers them
+                pass
+        self.workers.shutdown(wait=False, cancel_futures=True)
+        self._release_unstarted()
+        self._unregister()
+        with self._lock:
+            still_running = sum(1 for f in self.in_flight.values() if f.running())
+        log.info("daemon %s stopped (%s call(s) left to lease recovery)", self.id, still_running)
+        return still_running
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, _frame: Any) -> None:
+            log.info("received %s, stopping", signal.Signals(signum).name)
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    # -- the publish loop ------------------------------------------------
+    def wake(self, at: datetime | None = None) -> None:
+        """Run the publish job at `at` (now by default); safe from any thread."""
+        if self.stopping.is_set() or self.scheduler is None:
+            return
+        if self._ticking.locked():
+            self._rerun.set()  # the running tick will loop once more
+            return
+        try:
+            self.scheduler.modify_job("publish", next_run_time=at or utcnow())
+        except Exception:  # the scheduler is shutting down
+            pass
+
+    def publish_tick(self) -> None:
+        if not self._ticking.acquire(blocking=False):
+            self._rerun.set()
+            return
+        try:
+            while True:
+                self._rerun.clear()
+                self._claim_and_submit()
+                if not self._rerun.is_set():
+                    break
+            self._schedule_next()
+        except Exception as exc:  # the database may be restarting: try again soon
+            log.warning("publish loop: %s", exc)
+            self._reschedule(utcnow() + timedelta(seconds=min(2.0, self.config.poll)))
+        finally:
+            self._ticking.release()
+        self._ping_watchdog()
+
+    def _free_slots(self) -> int:
+        with self._lock:
+            return self.config.concurrency - len(self.in_flight)
+
+    def _claim_and_submit(self) -> None:
+        while not self.stopping.is_set():
+            free = self._free_slots()
+            if free <= 0:
+                return
+            recovered = claim_expired(self.db, self.id, free, lease=self.lease)
+            for claim in recovered:
+                self._submit(claim, recover=True)
+            free -= len(recovered)
+            claims = claim_due(self.db, self.id, free, lease=self.lease) if free > 0 else []
+            for claim in claims:
+                self._submit(claim, recover=False)
+            if not recovered and len(claims) < free:
+                return
+
+    def _submit(self, claim: Claim, recover: bool) -> None:
+        work = recover_claim if recover else publish_claim
+        future = self.workers.submit(work, self.db, self.settings, self.id, claim)
+        with self._lock:
+            self.in_flight[claim.destination_id] = future
+        future.add_done_callback(functools.partial(self._done, claim))
+
+    def _done(self, claim: Claim, future: Future[Outcome]) -> None:
+        with self._lock:
+            self.in_flight.pop(claim.destination_id, None)
+        try:
+            outcome = future.result()
+            self.outcomes.append(outcome)
+            log.info("post %s → %s: %s", outcome.post_id, outcome.account, outcome.status)
+        except Exception as exc:
+            # Recording the outcome failed (database down): the lease expires and the
+            # destination is recovered by asking the platform, never re-sent blindly.
+            log.warning("destination %s: %s", claim.destination_id, exc)
+        self.wake()  # a worker is free: claim more at once
+
+    def _schedule_next(self) -> None:
+        now = utcnow()
+        fallback = now + timedelta(seconds=self.config.poll)
+        upcoming = next_wake_at(self.db)
+        at = fallback if upcoming is None else max(now, min(upcoming, fallback))
+        if self._free_slots() <= 0 and (upcoming is None or upcoming <= now):
+            at = fallback  # busy: a finishing worker wakes the loop
+        self._reschedule(at)
+
+    def _reschedule(self, at: datetime) -> None:
+        try:
+            self.scheduler.modify_job("publish", next_run_time=at)
+        except Exception:
+            pass
+
+    def _listen(self) -> None:
+        """LISTEN for new due posts; reconnects after any failure."""
+        import psycopg
+
+        url = self.db.url.url.replace("postgresql+psycopg://", "postgresql://", 1)
+        delay = 0.5
+        while not self.stopping.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    delay = 0.5
+                    self.wake()  # anything scheduled while we were not listening
+                    while not self.stopping.is_set():
+                        for _note in conn.notifies(timeout=1.0, stop_after=1):
+                            self.wake()
+            except Exception as exc:
+                log.warning("listen connection lost (%s); retrying in %.1f s", exc, delay)
+                self.stopping.wait(delay)
+                delay = min(delay * 2, 10.0)
+
+    # -- heartbeat and other jobs ------------------------------------------
+    def _register(self) -> None:
+        with self.db.session() as session:
+            session.add(
+                DaemonRow(
+                    id=self.id,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    version=__version__,
+                    started_at=utcnow(),
+                    heartbeat_at=utcnow(),
+                    in_flight=0,
+                )
+            )
+
+    def heartbeat(self) -> None:
+        """Say we are alive and renew the leases of what we are publishing."""
+        from sqlalchemy import update
+        from sqlmodel import col
+
+        from autopostr.models import PostDestination
+
+        now = utcnow()
+        try:
+            with self.db.session() as session:
+                row = session.get(DaemonRow, self.id)
+                if row is not None:
+                    row.heartbeat_at = now
+                    row.in_flight = len(self.in_flight)
+                    session.add(row)
+                session.execute(
+                    update(PostDestination)
+                    .where(
+                        col(PostDestination.claimed_by) == self.id,
+                        col(PostDestination.status) == "claimed",
+                    )
+                    .values(lease_expires_at=now + self.lease)
+                )
+            systemd.notify(f"STATUS=publishing, {len(self.in_flight)} in flight")
+        except Exception as exc:
+            log.warning("heartbeat: %s", exc)
+        self._ping_watchdog()
+
+    def _ping_watchdog(self) -> None:
+        interval = systemd.watchdog_interval()
+        if interval is not None and time.monotonic() - self._last_watchdog >= interval / 2:
+            self._last_watchdog = time.monotonic()
+            systemd.notify("WATCHDOG=1")
+
+    def _periodic(self, name: str) -> None:
+        job = next(j for j in JOBS if j.name == name)
+        try:
+            job.run(self.db, self.settings)
+        except Exception as exc:
+            log.warning("job %s: %s", name, exc)
+
+    def _release_unstarted(self) -> None:
+        """Claims no worker started go back to the queue for the others."""
+        from sqlalchemy import update
+        from sqlmodel import col
+
+        from autopostr.models import PostDestination
+
+        with self._lock:
+            unstarted = [d for d, f in self.in_flight.items() if f.cancelled()]
+        if not unstarted:
+            return
+        try:
+            with self.db.session() as session:
+                session.execute(
+                    update(PostDestination)
+                    .where(
+                        col(PostDestination.id).in_(unstarted),
+                        col(PostDestination.claimed_by) == self.id,
+                        col(PostDestination.status) == "claimed",
+                    )
+                    .values(
+                        status="pending",
+                        claimed_by=None,
+                        lease_expires_at=None,
+                        attempts=PostDestination.attempts - 1,
+                    )
+                )
+        except Exception as exc:
+            log.warning("releasing claims: %s", exc)
+
+    def _unregister(self) -> None:
+        try:
+            with self.db.session() as session:
+                row = session.get(DaemonRow, self.id)
+                if row is not None:
+                    row.stopped_at = utcnow()
+                    row.in_flight = 0
+                    session.add(row)
+        except Exception as exc:
+            log.warning("unregister: %s", exc)
+
+
+def run_forever(settings: Settings, db: Database, concurrency: int | None) -> int:
+    """Run until SIGTERM/SIGINT; returns the number of calls still running at exit."""
+    config = DaemonConfig.from_settings(settings, db, concurrency)
+    lock = SqliteDaemonLock(db) if db.url.dialect == "sqlite" else None
+    if lock is not None:
+        lock.acquire()
+    runner = DaemonRunner(settings, db, config)
+    runner.install_signal_handlers()
+    try:
+        runner.start()
+        runner.wait()
+    finally:
+        left = runner.stop()
+        if lock is not None:
+            lock.release()
+    return left
