@@ -114,7 +114,13 @@ def add(
     db.add(account)
     db.flush()
     if credentials:
-        store_credentials(db, settings, account, credentials)
+        from autopostr.platforms.base import PlatformError
+
+        try:
+            fields = platform_class.credential_fields(credentials)
+        except PlatformError as exc:
+            raise InvalidInput(f"stdin: {exc.message}") from None
+        store_credentials(db, settings, account, fields)
     audit.record(db, actor, "account.connect", "account", account.id, platform=account.platform)
     return account
 

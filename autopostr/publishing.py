@@ -27,6 +27,7 @@ from autopostr.db import Database
 from autopostr.errors import AutopostrError
 from autopostr.models import Post, PostDestination, PublishLog, SocialAccount, utcnow
 from autopostr.platforms.base import (
+    MAYBE_SENT,
     UNKNOWN,
     AccountRef,
     AuthExpired,
@@ -174,6 +175,7 @@ class _Job:
     request: PublishRequest | None
     problem: str | None  # a reason to fail without calling the platform
     settings: Settings | None = None
+    previous_error: str = ""
 
 
 def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
@@ -217,7 +219,7 @@ def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
                 idempotency_key=dest.idempotency_key,
             )
         session.expunge(account)
-    return _Job(claim, account, label, post.team_id, request, problem, settings)
+    return _Job(claim, account, label, post.team_id, request, problem, settings, dest.error or "")
 
 
 def _finish(
@@ -299,6 +301,9 @@ def publish_claim(db: Database, settings: Settings, worker: str, claim: Claim) -
     job = _prepare(db, settings, claim)
     if job.request is None:
         return _finish(db, worker, job, status="failed", error=job.problem)
+    if job.previous_error.startswith(MAYBE_SENT):
+        # The last attempt may have reached the platform: ask before sending again.
+        return _recover(db, settings, worker, job)
     return _call_platform(db, settings, worker, job)
 
 
@@ -336,8 +341,9 @@ def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> 
                 error=f"{exc.message} (gave up after {claim.attempt} attempts)",
             )
         retry_at = utcnow() + backoff(claim.attempt, exc.retry_after)
+        prefix = MAYBE_SENT if getattr(exc, "maybe_sent", False) else ""
         return _finish(
-            db, worker, job, status="retrying", error=exc.message, next_attempt_at=retry_at
+            db, worker, job, status="retrying", error=prefix + exc.message, next_attempt_at=retry_at
         )
     except AutopostrError as exc:
         # Our own checks (configuration, keys) failed before any request left: safe to retry.
@@ -522,11 +528,17 @@ def claim_expired(
 
 def recover_claim(db: Database, settings: Settings, worker: str, claim: Claim) -> Outcome:
     """A destination whose publisher died, maybe mid-call: ask the platform before re-sending."""
-    from autopostr.platforms.registry import get_platform
-
     job = _prepare(db, settings, claim)
     if job.request is None:
         return _finish(db, worker, job, status="failed", error=job.problem)
+    return _recover(db, settings, worker, job)
+
+
+def _recover(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:
+    from autopostr.platforms.registry import get_platform
+
+    claim = job.claim
+    assert job.request is not None
     try:
         ref = _open_account(settings, job.account)
         found = get_platform(job.account.platform, settings).find_published(ref, job.request)
@@ -544,7 +556,7 @@ def recover_claim(db: Database, settings: Settings, worker: str, claim: Claim) -
         worker,
         job,
         status="needs_review",
-        error=f"the publisher died during the call and {reason} whether the post went out: check "
+        error=f"the last attempt may have reached the platform and {reason} whether the post went out: check "
         f"{job.account_label}, then `autopostr posts reconcile` or `autopostr posts retry {claim.post_id}`",
     )
 

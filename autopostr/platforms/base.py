@@ -109,9 +109,20 @@ class PlatformError(Exception):
 
 
 class TransientError(PlatformError):
-    """Network trouble, 5xx, 429, throttling: try again later."""
+    """Network trouble, 5xx, 429, throttling: try again later.
+
+    `maybe_sent` marks failures after the request left (a read timeout): the next
+    attempt asks the platform whether the post exists before sending again.
+    """
 
     transient = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, maybe_sent: bool = False):
+        super().__init__(message, retry_after=retry_after)
+        self.maybe_sent = maybe_sent
+
+
+MAYBE_SENT = "(may have been sent) "
 
 
 class PermanentError(PlatformError):
@@ -145,6 +156,12 @@ class Platform(ABC):
 
     def __init__(self, settings: Settings):
         self.settings = settings
+
+    @classmethod
+    def credential_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        """Map what a user pipes to `accounts add` onto stored fields: `access_token` and
+        `refresh_token` are kept encrypted, `expires_in` sets the expiry, the rest is extra."""
+        return dict(raw)
 
     def count_text(self, text: str) -> int:
         from autopostr.platforms.textcount import count

@@ -25,6 +25,7 @@ ENTRY_POINT_GROUP = "autopostr.platforms"
 # One line per built-in adapter.
 BUILTINS: dict[str, str] = {
     "sandbox": "autopostr.platforms.sandbox:SandboxPlatform",
+    "webhook": "autopostr.platforms.webhook:WebhookPlatform",
 }
 
 log = logging.getLogger("autopostr.platforms")

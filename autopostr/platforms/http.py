@@ -1,0 +1,137 @@
+"""HTTP plumbing shared by the adapters: one client stack (httpx2), and one place that
+turns status codes and rate-limit headers into retryable or permanent errors.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from autopostr.config import Settings
+from autopostr.platforms.base import AuthExpired, PermanentError, TransientError
+
+if TYPE_CHECKING:
+    import httpx2
+
+DEFAULT_TIMEOUT = 30.0
+USER_AGENT = "autopostr"
+
+
+def timeout_seconds(settings: Settings) -> float:
+    raw = settings.get("http_timeout")
+    try:
+        return float(raw) if raw else DEFAULT_TIMEOUT
+    except ValueError:
+        from autopostr.errors import ConfigError
+
+        raise ConfigError(f"AUTOPOSTR_HTTP_TIMEOUT: {raw!r} is not a number of seconds") from None
+
+
+def make_client(
+    settings: Settings, base_url: str = "", headers: dict[str, str] | None = None
+) -> httpx2.Client:
+    import httpx2
+
+    return httpx2.Client(
+        base_url=base_url,
+        timeout=timeout_seconds(settings),
+        headers={"User-Agent": USER_AGENT, **(headers or {})},
+        follow_redirects=False,
+    )
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def retry_after(headers: Any, now: float | None = None) -> float | None:
+    """Seconds to wait, from Retry-After or any of the platforms' rate-limit reset headers."""
+    now = time.time() if now is None else now
+    value = headers.get("retry-after")
+    if value:
+        seconds = _number(value)
+        if seconds is not None:
+            return max(0.0, seconds)
+        parsed = email.utils.parsedate_to_datetime(value)
+        if parsed is not None:
+            return max(0.0, parsed.timestamp() - now)
+    # X: epoch seconds; Mastodon: ISO timestamp; draft-polli RateLimit-Reset: delta seconds.
+    for name in ("x-rate-limit-reset", "x-ratelimit-reset"):
+        value = headers.get(name)
+        if value:
+            seconds = _number(value)
+            if seconds is not None:
+                return max(0.0, seconds - now) if seconds > 1e9 else max(0.0, seconds)
+            try:
+                return max(
+                    0.0, datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() - now
+                )
+            except ValueError:
+                continue
+    value = headers.get("ratelimit-reset")
+    if value:
+        seconds = _number(value)
+        if seconds is not None:
+            return max(0.0, seconds)
+    return None
+
+
+def error_message(response: httpx2.Response) -> str:
+    """The platform's own words, from the JSON error shapes the platforms use."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, ValueError):
+        text = response.text.strip()
+        return text[:300] or response.reason_phrase
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message") or error.get("error_user_msg") or error)
+        if isinstance(error, str):
+            message = body.get("message") or body.get("error_description")
+            return f"{error}: {message}" if message else error
+        for key in ("message", "detail", "title"):
+            if body.get(key):
+                return str(body[key])
+    return json.dumps(body)[:300]
+
+
+def raise_for_status(response: httpx2.Response, title: str) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    message = f"{title} answered {status}: {error_message(response)}"
+    if status == 429 or status >= 500 or status == 408:
+        raise TransientError(message, retry_after=retry_after(response.headers))
+    if status == 401:
+        raise AuthExpired(message)
+    raise PermanentError(message)
+
+
+def send(
+    client: httpx2.Client, method: str, url: str, title: str, **kwargs: Any
+) -> httpx2.Response:
+    """One request; network trouble and timeouts become TransientError."""
+    import httpx2
+
+    try:
+        response = client.request(method, url, **kwargs)
+    except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
+        raise TransientError(f"cannot reach {title}: {exc}") from None
+    except httpx2.TimeoutException:
+        # The request may have arrived: the platform may have acted on it.
+        raise TransientError(
+            f"{title} did not answer in time ({method} {url})", maybe_sent=True
+        ) from None
+    except httpx2.TransportError as exc:
+        raise TransientError(
+            f"{title}: connection failed mid-request ({exc})", maybe_sent=True
+        ) from None
+    raise_for_status(response, title)
+    return response
