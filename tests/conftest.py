@@ -97,6 +97,14 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
     return str(request.param)
 
 
+@pytest.fixture
+def postgres_only(postgres_database: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """For behaviour that exists only on PostgreSQL (many daemons, LISTEN/NOTIFY)."""
+    reset_postgres(postgres_database)
+    monkeypatch.setenv("AUTOPOSTR_DATABASE_URL", postgres_database)
+    return "postgresql"
+
+
 @dataclass
 class Run:
     exit_code: int

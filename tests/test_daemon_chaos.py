@@ -1,0 +1,208 @@
+"""Real daemons against one PostgreSQL: killed, restarted, stopped — nothing twice, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli
+from tests.helpers import db_session
+
+FAST = {
+    "AUTOPOSTR_LEASE_SECONDS": "2",
+    "AUTOPOSTR_HEARTBEAT_SECONDS": "0.5",
+    "AUTOPOSTR_POLL_SECONDS": "1",
+}
+
+
+class Daemons:
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def start(self, *args: str, **extra_env: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "autopostr", "daemon", "run", *args],
+            env={**self.env, **extra_env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def daemons(postgres_only: str) -> Iterator[Daemons]:
+    env = {**os.environ, **FAST, "NO_COLOR": "1"}
+    group = Daemons(env)
+    try:
+        yield group
+    finally:
+        group.stop_all()
+
+
+def schedule_many(
+    cli: Cli, tmp_path: Path, count: int, handle: str, seconds_ahead: float
+) -> datetime:
+    due = (datetime.now(UTC) + timedelta(seconds=seconds_ahead)).replace(microsecond=0)
+    rows = "".join(f"post {i},sandbox:{handle},{due.isoformat()}\n" for i in range(count))
+    path = tmp_path / "many.csv"
+    path.write_text("text,accounts,at\n" + rows, encoding="utf-8")
+    assert cli.ok("posts", "import", str(path), "--json").json()["created"] == count
+    return due
+
+
+def sandbox_calls(home: Path, handle: str) -> Counter[int]:
+    path = home / "sandbox" / f"{handle}.jsonl"
+    if not path.exists():
+        return Counter()
+    return Counter(json.loads(line)["destination_id"] for line in path.read_text().splitlines())
+
+
+def destination_states() -> Counter[str]:
+    from sqlmodel import select
+
+    from autopostr.models import PostDestination
+
+    with db_session() as session:
+        return Counter(session.exec(select(PostDestination.status)).all())
+
+
+def wait_until(condition: object, timeout: float, what: str) -> None:
+    from autopostr.errors import AutopostrError
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():  # type: ignore[operator]
+                return
+        except AutopostrError:
+            pass  # the database is restarting under us: ask again
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; states: {dict(destination_states())}")
+
+
+def settled(total: int) -> bool:
+    states = destination_states()
+    return states["published"] + states["needs_review"] + states["failed"] == total
+
+
+def test_three_daemons_one_killed_publish_everything_exactly_once(
+    daemons: Daemons, cli: Cli, tmp_path: Path, isolated_env: Path
+) -> None:
+    cli.ok("init")
+    cli.ok("accounts", "add", "sandbox", "--handle", "chaos")
+    total = 500
+    schedule_many(cli, tmp_path, total, "chaos", seconds_ahead=3)
+    latency = {"AUTOPOSTR_SANDBOX_LATENCY_MS": "100"}
+    victim = daemons.start("--concurrency", "4", **latency)
+    for _ in range(2):
+        daemons.start("--concurrency", "4", **latency)
+
+    wait_until(
+        lambda: sum(sandbox_calls(isolated_env, "chaos").values()) >= 100, 60, "publishing to start"
+    )
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+
+    wait_until(lambda: settled(total), 120, "every destination to settle")
+    calls = sandbox_calls(isolated_env, "chaos")
+    states = destination_states()
+    assert states["failed"] == 0
+    assert states["needs_review"] <= 4  # at most the killed daemon's in-flight calls
+    assert states["published"] + states["needs_review"] == total
+    assert max(calls.values()) == 1, "a destination was published twice"
+    assert len(calls) >= states["published"]
+
+
+def test_daemons_carry_on_when_postgres_restarts(
+    daemons: Daemons, cli: Cli, tmp_path: Path, isolated_env: Path
+) -> None:
+    cluster = sorted(os.listdir("/etc/postgresql"))[0] if os.path.isdir("/etc/postgresql") else None
+    if cluster is None:
+        pytest.fail("this test restarts the local PostgreSQL cluster; /etc/postgresql is missing")
+    cli.ok("init")
+    cli.ok("accounts", "add", "sandbox", "--handle", "restart")
+    total = 300
+    schedule_many(cli, tmp_path, total, "restart", seconds_ahead=3)
+    latency = {"AUTOPOSTR_SANDBOX_LATENCY_MS": "100"}
+    for _ in range(2):
+        daemons.start("--concurrency", "2", **latency)
+    wait_until(
+        lambda: sum(sandbox_calls(isolated_env, "restart").values()) >= 30,
+        60,
+        "publishing to start",
+    )
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart", "-m", "fast"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    from autopostr.db import dispose_engines
+
+    dispose_engines()
+    wait_until(lambda: settled(total), 180, "every destination to settle after the restart")
+    assert all(proc.poll() is None for proc in daemons.procs), "a daemon died with the database"
+    calls = sandbox_calls(isolated_env, "restart")
+    states = destination_states()
+    assert states["failed"] == 0
+    assert max(calls.values()) == 1, "a destination was published twice"
+    assert states["published"] + states["needs_review"] == total
+
+
+def test_sigterm_finishes_in_flight_work_and_exits_0(
+    daemons: Daemons, cli: Cli, tmp_path: Path, isolated_env: Path
+) -> None:
+    cli.ok("init")
+    cli.ok("accounts", "add", "sandbox", "--handle", "calm")
+    total = 6
+    schedule_many(cli, tmp_path, total, "calm", seconds_ahead=2)
+    proc = daemons.start(
+        "--concurrency", "3", AUTOPOSTR_SANDBOX_LATENCY_MS="1500", AUTOPOSTR_GRACE_SECONDS="10"
+    )
+    wait_until(lambda: destination_states()["claimed"] >= 3, 30, "three calls in flight")
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    assert time.monotonic() - started < 10
+    states = destination_states()
+    assert states["claimed"] == 0, "a claim was left behind"
+    assert states["published"] >= 3 and states["published"] + states["pending"] == total
+    assert max(sandbox_calls(isolated_env, "calm").values()) == 1
+
+
+def test_idle_daemon_wakes_on_notify_not_on_a_timer(
+    daemons: Daemons, cli: Cli, isolated_env: Path
+) -> None:
+    cli.ok("init")
+    cli.ok("accounts", "add", "sandbox", "--handle", "prompt")
+    daemons.start(AUTOPOSTR_POLL_SECONDS="60")
+    time.sleep(2)  # idle, with a minute-long fallback poll
+    post = cli.ok(
+        "posts", "create", "--to", "sandbox:prompt", "--text", "wake up", "--at", "+2s", "--json"
+    ).json()
+    due = datetime.fromisoformat(post["scheduled_at"])
+    wait_until(
+        lambda: sum(sandbox_calls(isolated_env, "prompt").values()) == 1, 10, "the post to go out"
+    )
+    line = json.loads((isolated_env / "sandbox" / "prompt.jsonl").read_text().splitlines()[0])
+    called = datetime.fromisoformat(line["at"].replace("Z", "+00:00"))
+    assert timedelta(0) <= called - due < timedelta(seconds=1.5)
