@@ -21,6 +21,13 @@ APP_NAME = "autopostr"
 
 # Settings every user sees in `config show`, with their defaults described.
 KNOWN_SETTINGS: dict[str, str] = {
+    "media_storage": "local (files in the home) or database (chunks in PostgreSQL)",
+    "media_max_bytes": "largest media file accepted (default 1 GiB)",
+    "media_allowed_types": "comma-separated MIME types accepted for upload",
+    "smtp_host": "SMTP server for invitation e-mails (unset: tokens are only printed)",
+    "smtp_port": "SMTP port (default 25)",
+    "smtp_from": "From address of invitation e-mails",
+    "http_timeout": "seconds a platform call may take (default 30)",
     "home": "data folder: database, media, logs",
     "database_url": "SQLite in the home, or postgresql://…",
     "encryption_key": "base64 of 32 bytes; else keyring, else a key file in the home",
@@ -31,6 +38,12 @@ KNOWN_SETTINGS: dict[str, str] = {
     "sandbox_dir": "where the sandbox platform writes (default: $AUTOPOSTR_HOME/sandbox)",
     "sandbox_latency_ms": "latency the sandbox adds to each call",
     "sandbox_fail_rate": "share of sandbox calls that fail transiently (0-1)",
+    "on_event": "command or http(s) URL given each publish event as JSON (published, failed …)",
+    "overdue_minutes": "doctor fails when a post is this many minutes overdue (default 10)",
+    "lease_seconds": "how long a daemon's claim lasts without renewal (default 60)",
+    "heartbeat_seconds": "how often a daemon beats and renews its leases (default 10)",
+    "poll_seconds": "a daemon's longest sleep between looks (default 0.5 SQLite, 30 PostgreSQL)",
+    "grace_seconds": "on SIGTERM, how long in-flight publishes may finish (default 30)",
 }
 
 SECRET_SUFFIXES = ("_key", "_secret", "_token", "_password")

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
 # The newest migration; a test keeps it equal to Alembic's head.
-SCHEMA_HEAD = "0001_initial"
-SCHEMA_HISTORY = ("0001_initial",)
+SCHEMA_HEAD = "0003_queue_indexes"
+SCHEMA_HISTORY = ("0001_initial", "0002_media_chunks", "0003_queue_indexes")
 
 _engines: dict[str, Engine] = {}
 
@@ -109,6 +109,9 @@ def engine_for(db: DatabaseUrl) -> Engine:
             db.url,
             connect_args={"connect_timeout": 5, "application_name": "autopostr"},
             pool_pre_ping=True,
+            # A daemon's workers, its loop, heartbeat and listener each hold a connection at times.
+            pool_size=10,
+            max_overflow=20,
         )
     _engines[db.url] = engine
     return engine

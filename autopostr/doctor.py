@@ -190,6 +190,155 @@ def check_plugins(ctx: Context) -> CheckResult:
     return CheckResult(name, "ok", ", ".join(names))
 
 
+DAEMON_FIX = (
+    "autopostr daemon run (or a cron line: * * * * * autopostr daemon run --once); "
+    "see `autopostr daemon systemd-unit`"
+)
+DEFAULT_OVERDUE_MINUTES = 10
+
+
+def check_daemon(ctx: Context) -> CheckResult:
+    """A live heartbeat, or nothing waiting for one."""
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    from autopostr.daemon.status import STALE_AFTER
+    from autopostr.models import Daemon, PostDestination, utcnow
+
+    name = "a daemon is alive"
+    db = ctx.database()
+    if not ctx.schema_ok or db is None:
+        return CheckResult(name, "warn", "no schema to look in", "autopostr init")
+    now = utcnow()
+    try:
+        with db.session() as session:
+            alive = list(
+                session.execute(
+                    select(Daemon)
+                    .where(
+                        col(Daemon.stopped_at).is_(None),
+                        col(Daemon.heartbeat_at) >= now - STALE_AFTER,
+                    )
+                    .order_by(col(Daemon.heartbeat_at).desc())
+                )
+                .scalars()
+                .all()
+            )
+            waiting = session.execute(
+                select(func.count())
+                .select_from(PostDestination)
+                .where(
+                    col(PostDestination.status).in_(("pending", "retrying", "claimed")),
+                    col(PostDestination.due_at).is_not(None),
+                )
+            ).scalar_one()
+    except AutopostrError as exc:
+        return CheckResult(name, "fail", exc.message, "fix the database connection first")
+    if alive:
+        hosts = ", ".join(f"{d.host} pid {d.pid}" for d in alive[:3])
+        more = f" and {len(alive) - 3} more" if len(alive) > 3 else ""
+        return CheckResult(name, "ok", f"{len(alive)} alive: {hosts}{more}")
+    from autopostr.daemon.status import CRON_FRESH, last_cron_run
+
+    cron = last_cron_run(db)
+    if cron is not None and now - cron <= CRON_FRESH:
+        return CheckResult(
+            name,
+            "ok",
+            f"cron: `daemon run --once` last ran at {cron.isoformat(timespec='seconds')}",
+        )
+    seconds = int(STALE_AFTER.total_seconds())
+    if not waiting:
+        return CheckResult(
+            name,
+            "warn",
+            f"no daemon has beaten in the last {seconds} s; nothing is scheduled yet",
+            DAEMON_FIX,
+        )
+    return CheckResult(
+        name,
+        "fail",
+        f"no daemon has beaten in the last {seconds} s and {waiting} destination(s) "
+        "wait to be published",
+        DAEMON_FIX,
+    )
+
+
+def overdue_minutes(settings: Settings) -> int:
+    from autopostr.errors import ConfigError
+
+    raw = settings.get("overdue_minutes")
+    if not raw:
+        return DEFAULT_OVERDUE_MINUTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ConfigError(
+            f"AUTOPOSTR_OVERDUE_MINUTES: {raw!r} is not a whole number of minutes above zero"
+        )
+    return value
+
+
+def check_overdue(ctx: Context) -> CheckResult:
+    """Nothing due (or due for a retry) longer ago than `overdue_minutes` is still waiting."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, or_, select
+    from sqlmodel import col
+
+    from autopostr.models import PostDestination, SocialAccount, utcnow
+    from autopostr.views import iso
+
+    name = "nothing is overdue"
+    db = ctx.database()
+    if not ctx.schema_ok or db is None:
+        return CheckResult(name, "warn", "no schema to look in", "autopostr init")
+    try:
+        minutes = overdue_minutes(ctx.settings)
+    except AutopostrError as exc:
+        return CheckResult(name, "fail", exc.message, "set AUTOPOSTR_OVERDUE_MINUTES to e.g. 10")
+    now = utcnow()
+    cutoff = now - timedelta(minutes=minutes)
+    overdue = (
+        col(PostDestination.status).in_(("pending", "retrying")),
+        col(PostDestination.due_at) < cutoff,
+        or_(
+            col(PostDestination.next_attempt_at).is_(None),
+            col(PostDestination.next_attempt_at) < cutoff,
+        ),
+    )
+    try:
+        with db.session() as session:
+            count = session.execute(
+                select(func.count()).select_from(PostDestination).where(*overdue)
+            ).scalar_one()
+            oldest = session.execute(
+                select(PostDestination, SocialAccount)
+                .join(SocialAccount, col(SocialAccount.id) == col(PostDestination.account_id))
+                .where(*overdue)
+                .order_by(col(PostDestination.due_at), col(PostDestination.id))
+                .limit(1)
+            ).first()
+    except AutopostrError as exc:
+        return CheckResult(name, "fail", exc.message, "fix the database connection first")
+    if not count or oldest is None:
+        return CheckResult(name, "ok", f"nothing waits more than {minutes} min past its time")
+    dest, account = oldest
+    due = max(d for d in (dest.due_at, dest.next_attempt_at) if d is not None)
+    late = int((now - due).total_seconds() // 60)
+    return CheckResult(
+        name,
+        "fail",
+        f"{count} destination(s) are more than {minutes} min overdue; the oldest, post "
+        f"{dest.post_id} to {account.platform}:{account.handle}, was due {iso(due)} "
+        f"({late} min ago)",
+        "start a daemon (`autopostr daemon run`, see `autopostr daemon status`) and check "
+        f"`autopostr logs --post {dest.post_id}`",
+    )
+
+
 CHECKS: list[Check] = [
     check_home,
     check_database,
@@ -197,6 +346,8 @@ CHECKS: list[Check] = [
     check_key,
     check_keyring,
     check_plugins,
+    check_daemon,
+    check_overdue,
 ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import MetaData, Text, UniqueConstraint
+from sqlalchemy import Index, LargeBinary, MetaData, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 # Named constraints let Alembic's SQLite batch mode drop and recreate them.
@@ -141,6 +141,22 @@ class PostDestination(SQLModel, table=True):
     """One post on one account: the unit the daemons claim, publish and retry."""
 
     __tablename__ = "post_destinations"
+    # The claim, the next-wake query and lease recovery look only at unsent rows:
+    # partial indexes keep them fast however many published rows pile up.
+    __table_args__ = (
+        Index(
+            "ix_post_destinations_due_unsent",
+            "due_at",
+            postgresql_where=text("status IN ('pending', 'retrying')"),
+            sqlite_where=text("status IN ('pending', 'retrying')"),
+        ),
+        Index(
+            "ix_post_destinations_lease_claimed",
+            "lease_expires_at",
+            postgresql_where=text("status = 'claimed'"),
+            sqlite_where=text("status = 'claimed'"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="posts.id", index=True, ondelete="CASCADE")
     account_id: int = Field(foreign_key="social_accounts.id", index=True, ondelete="CASCADE")
@@ -174,9 +190,22 @@ class Media(SQLModel, table=True):
     height: int | None = None
     duration: float | None = None
     alt_text: str | None = Field(default=None, sa_type=Text)
-    storage: str = Field(default="local", max_length=16)
+    storage: str = Field(default="local", max_length=16)  # local | database
     storage_key: str = Field(default="", max_length=500)
+    frames: int | None = None  # images: 1 for a still, more when animated
     created_at: datetime = Field(default_factory=utcnow)
+    # Uploading the same bytes again touches it: the orphan grace period starts anew.
+    # Nullable only so migration 0002 could add it to existing rows without a table copy.
+    updated_at: datetime | None = Field(default_factory=utcnow)
+
+
+class MediaChunk(SQLModel, table=True):
+    """The bytes of a media item kept in the database (`database` storage), in order."""
+
+    __tablename__ = "media_chunks"
+    media_id: int = Field(foreign_key="media.id", primary_key=True, ondelete="CASCADE")
+    seq: int = Field(primary_key=True)
+    data: bytes = Field(sa_type=LargeBinary)
 
 
 class PostMedia(SQLModel, table=True):

@@ -159,7 +159,32 @@ def validate_media(platform: Platform, where: str, media: Sequence[Media]) -> li
                     f"{where}: video {item.id} lasts {item.duration:.0f} s, "
                     f"{platform.title}'s limit is {m.max_video_seconds:.0f} s"
                 )
+        problem = _aspect_problem(platform, item)
+        if problem:
+            problems.append(f"{where}: {problem}")
     return problems
+
+
+def _aspect_problem(platform: Platform, item: Media) -> str | None:
+    """The item's width:height against the platform's range (a small rounding slack)."""
+    m = platform.limits.media
+    video = item.mime_type.startswith("video/")
+    low, high = (m.min_video_aspect, m.max_video_aspect) if video else (m.min_aspect, m.max_aspect)
+    if (low is None and high is None) or not item.width or not item.height:
+        return None
+    ratio = item.width / item.height
+    if (low is None or ratio >= low - 0.005) and (high is None or ratio <= high + 0.005):
+        return None
+    allowed = (
+        f"{low:g}:1 to {high:g}:1"
+        if low is not None and high is not None
+        else (f"at least {low:g}:1" if low is not None else f"at most {high:g}:1")
+    )
+    what = "video" if video else "image"
+    return (
+        f"{what} {item.id} is {item.width}×{item.height} (aspect ratio {ratio:.2f}:1), "
+        f"{platform.title} takes {allowed}"
+    )
 
 
 def _raise_problems(problems: list[str]) -> None:
@@ -191,17 +216,19 @@ def _resolve_destinations(
     return list(specs.values())
 
 
-def _resolve_media(db: DbSession, team_id: int, media_ids: Sequence[str]) -> list[Media]:
-    items: list[Media] = []
-    for raw in media_ids:
-        if not str(raw).strip().isdigit():
-            raise InvalidInput(f"--media {raw}: give a media id from `autopostr media list`")
-        item = db.get(Media, int(raw))
-        if item is None or item.team_id != team_id:
-            raise NotFound(f"media {raw} not found: see `autopostr media list`")
-        if item not in items:
-            items.append(item)
-    return items
+def _resolve_media(
+    db: DbSession,
+    actor: Actor,
+    settings: Settings,
+    team_id: int,
+    media_refs: Sequence[str],
+    field: str = "--media",
+) -> list[Media]:
+    """Media ids of the team, or paths uploaded now, in this same transaction: a post
+    that fails validation leaves no uploaded media behind."""
+    from autopostr import media as media_mod
+
+    return media_mod.resolve_refs(db, actor, settings, team_id, media_refs, field)
 
 
 def _validate_all(
@@ -249,11 +276,13 @@ def create(
     text = text.strip()
     first_comment = (first_comment or "").strip() or None
     specs = _resolve_destinations(db, team_id, to, variants or {})
-    media = _resolve_media(db, team_id, media_ids)
+    media = _resolve_media(db, actor, settings, team_id, media_ids)
     _validate_all(settings, specs, text, first_comment, media)
     if at is not None and not draft:
         _check_future(at, now)
     status = "scheduled" if at is not None and not draft else "draft"
+    if status == "scheduled" and needs_approval(db, actor):
+        status = "pending_approval"  # an owner approves it before it can go out
     labels = [accounts_mod.label(spec.account) for spec in specs]
     post = Post(
         team_id=team_id,
@@ -290,11 +319,17 @@ def create(
     audit.record(db, actor, "post.create", "post", post.id, status=status)
     db.flush()
     if status == "scheduled":
-        _wake_daemons(db)
+        wake_daemons(db)
     return post
 
 
-def _wake_daemons(db: DbSession) -> None:
+def needs_approval(db: DbSession, actor: Actor) -> bool:
+    from autopostr.approval import needs_approval as check
+
+    return check(db, actor)
+
+
+def wake_daemons(db: DbSession) -> None:
     from autopostr.publishing import notify_due
 
     notify_due(db)
@@ -443,7 +478,7 @@ def _require_editable(post: Post, verb: str) -> None:
         raise Conflict(f"post {post.id} is {post.status}; only posts not yet sent can be {verb}")
 
 
-def _set_due(db: DbSession, post: Post, due: datetime | None) -> None:
+def set_due(db: DbSession, post: Post, due: datetime | None) -> None:
     """Point the unsent destinations at the post's time (None: not due)."""
     assert post.id is not None
     for dest, _account in destinations_of(db, post.id):
@@ -473,12 +508,18 @@ def schedule(
     _check_future(at, now, "WHEN")
     _revalidate(db, settings, post)
     post.scheduled_at = at
+    if needs_approval(db, actor) and post.status != "approved":
+        from autopostr.approval import hold_for_approval
+
+        hold_for_approval(db, post)
+        audit.record(db, actor, "post.schedule", "post", post.id, at=at.isoformat(), held=True)
+        return post
     post.status = "scheduled"
     post.updated_at = now
     db.add(post)
-    _set_due(db, post, at)
+    set_due(db, post, at)
     audit.record(db, actor, "post.schedule", "post", post.id, at=at.isoformat())
-    _wake_daemons(db)
+    wake_daemons(db)
     return post
 
 
@@ -490,7 +531,7 @@ def unschedule(db: DbSession, actor: Actor, post_id: int) -> Post:
     post.status = "draft"
     post.updated_at = utcnow()
     db.add(post)
-    _set_due(db, post, None)
+    set_due(db, post, None)
     audit.record(db, actor, "post.unschedule", "post", post.id)
     return post
 
@@ -524,6 +565,8 @@ def edit(
     variants: dict[str, str] | None = None,
     add_to: Sequence[str] = (),
     remove_from: Sequence[str] = (),
+    add_media: Sequence[str] = (),
+    remove_media: Sequence[str] = (),
     now: datetime | None = None,
 ) -> Post:
     team_id = require(actor, "posts.write")
@@ -560,21 +603,65 @@ def edit(
         db.add(dest)
     if not current:
         raise InvalidInput("a post needs at least one destination")
+    if add_media or remove_media:
+        _edit_media(db, actor, settings, post, add_media, remove_media)
     db.flush()
     _revalidate(db, settings, post)
     if at is not None:
         _check_future(at, now)
         post.scheduled_at = at
         if post.status == "scheduled":
-            _set_due(db, post, at)
-            _wake_daemons(db)
+            set_due(db, post, at)
+            wake_daemons(db)
     post.import_key = post.external_id or content_key(
         post.text, [accounts_mod.label(a) for _d, a in current.values()], post.scheduled_at
     )
     post.updated_at = now
     db.add(post)
+    if post.status in ("approved", "scheduled") and needs_approval(db, actor):
+        from autopostr.approval import hold_for_approval
+
+        hold_for_approval(db, post)  # an edit after approval is approved again
     audit.record(db, actor, "post.edit", "post", post.id)
     return post
+
+
+def _edit_media(
+    db: DbSession,
+    actor: Actor,
+    settings: Settings,
+    post: Post,
+    add: Sequence[str],
+    remove: Sequence[str],
+) -> None:
+    """Detach `remove` (ids), attach `add` (ids or paths) at the end, keep the order."""
+    from sqlmodel import col, select
+
+    assert post.id is not None
+    links = list(
+        db.exec(
+            select(PostMedia).where(PostMedia.post_id == post.id).order_by(col(PostMedia.position))
+        )
+    )
+    for raw in remove:
+        ref = str(raw).strip()
+        link = next((x for x in links if ref.isdigit() and x.media_id == int(ref)), None)
+        if link is None:
+            raise InvalidInput(f"--remove-media {raw}: post {post.id} has no such media")
+        links.remove(link)
+        db.delete(link)
+    db.flush()
+    attached = {link.media_id for link in links}
+    for item in _resolve_media(db, actor, settings, post.team_id, add, "--add-media"):
+        if item.id not in attached:
+            assert item.id is not None
+            link = PostMedia(post_id=post.id, media_id=item.id)
+            db.add(link)
+            links.append(link)
+            attached.add(item.id)
+    for position, link in enumerate(links):
+        link.position = position
+        db.add(link)
 
 
 def delete(db: DbSession, actor: Actor, post_id: int) -> Post:
@@ -622,15 +709,18 @@ def make_due_now(db: DbSession, actor: Actor, settings: Settings, post_id: int) 
     team_id = require(actor, "posts.write")
     post = get(db, team_id, post_id)
     _require_editable(post, "published now")
+    from autopostr.approval import require_approved
+
+    require_approved(db, actor, post)
     _revalidate(db, settings, post)
     now = utcnow()
     post.scheduled_at = now
     post.status = "scheduled"
     post.updated_at = now
     db.add(post)
-    _set_due(db, post, now)
+    set_due(db, post, now)
     audit.record(db, actor, "post.publish", "post", post.id)
-    _wake_daemons(db)
+    wake_daemons(db)
     return post
 
 
@@ -657,5 +747,5 @@ def retry(db: DbSession, actor: Actor, post_id: int) -> list[PostDestination]:
     post.updated_at = now
     db.add(post)
     audit.record(db, actor, "post.retry", "post", post.id, destinations=[d.id for d in again])
-    _wake_daemons(db)
+    wake_daemons(db)
     return again

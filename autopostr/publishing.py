@@ -196,6 +196,10 @@ def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
                 f"`autopostr accounts connect {account.platform}`, then `autopostr posts retry {post.id}`"
             )
         else:
+            from autopostr.media import opener
+
+            # `open` streams from the backend each item was stored in: with database
+            # storage a daemon on any machine reads the same bytes, a chunk at a time.
             media = [
                 MediaItem(
                     id=item.id or 0,
@@ -207,6 +211,7 @@ def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
                     height=item.height,
                     duration=item.duration,
                     alt_text=item.alt_text,
+                    open=opener(settings, db.engine, item),
                 )
                 for item in posts_mod.media_of(session, post.id or 0)
             ]
@@ -233,7 +238,7 @@ def _finish(
     next_attempt_at: datetime | None = None,
 ) -> Outcome:
     """Write the outcome, fenced so a publisher that lost its lease changes nothing."""
-    from sqlalchemy import update
+    from sqlalchemy import select, update
     from sqlmodel import col
 
     from autopostr import posts as posts_mod
@@ -251,6 +256,9 @@ def _finish(
     if result is not None:
         values.update(remote_id=result.remote_id, url=result.url, published_at=now)
     with db.session() as session:
+        # Destinations of one post finish one at a time, so the post's state is derived
+        # from what the others really are (two parallel finishes would each miss the other).
+        session.execute(select(col(Post.id)).where(col(Post.id) == claim.post_id).with_for_update())
         updated = session.execute(
             update(PostDestination)
             .where(
@@ -584,8 +592,8 @@ def reconcile(db: Database, settings: Settings, team_id: int) -> list[Reconciled
             .where(col(PostDestination.status) == "needs_review", col(Post.team_id) == team_id)
         ).all()
         items = [(d.id or 0, p.id or 0, a) for d, p, a in rows]
-        for _d, _p, a in items:
-            session.expunge(a)
+        for account in {id(a): a for _d, _p, a in items}.values():
+            session.expunge(account)  # one account may serve several destinations
     results: list[Reconciled] = []
     for dest_id, post_id, account in items:
         label = accounts_mod.label(account)

@@ -31,7 +31,7 @@ def test_every_postgres_spelling_really_connects(
     rest = postgres_database.split("://", 1)[1]
     monkeypatch.setenv("AUTOPOSTR_DATABASE_URL", f"{scheme}://{rest}")
     cli.ok("init")
-    assert cli.ok("db", "current", "--json").json()["current"] == "0001_initial"
+    assert cli.ok("db", "current", "--json").json()["current"] == dbmod.SCHEMA_HEAD
 
 
 @pytest.mark.parametrize(
@@ -85,8 +85,8 @@ def test_older_schema_says_to_run_db_upgrade(
     initialized: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # What an older database looks like to a newer autopostr.
-    monkeypatch.setattr(dbmod, "SCHEMA_HEAD", "0002_future")
-    monkeypatch.setattr(dbmod, "SCHEMA_HISTORY", ("0001_initial", "0002_future"))
+    monkeypatch.setattr(dbmod, "SCHEMA_HEAD", "9999_future")
+    monkeypatch.setattr(dbmod, "SCHEMA_HISTORY", (*dbmod.SCHEMA_HISTORY, "9999_future"))
     run = cli("auth", "whoami")
     assert run.exit_code == 5
     assert "run `autopostr db upgrade`" in run.stderr
@@ -107,9 +107,9 @@ def test_db_upgrade_and_current(engine: str, cli: Cli) -> None:
     before = cli.ok("db", "current", "--json").json()
     assert before["current"] is None and before["up_to_date"] is False
     upgraded = cli.ok("db", "upgrade", "--json").json()
-    assert upgraded["before"] is None and upgraded["after"] == "0001_initial"
+    assert upgraded["before"] is None and upgraded["after"] == dbmod.SCHEMA_HEAD
     again = cli.ok("db", "upgrade", "--json").json()
-    assert again["before"] == again["after"] == "0001_initial"
+    assert again["before"] == again["after"] == dbmod.SCHEMA_HEAD
     assert cli.ok("db", "current", "--json").json()["up_to_date"] is True
 
 

@@ -73,9 +73,13 @@ def test_all_checks_pass_after_init(initialized: str, cli: Cli) -> None:
     # Tests run with AUTOPOSTR_KEYRING=off: a warning, which does not fail doctor.
     assert checks[KEYRING]["status"] == "warn"
     assert checks[KEYRING]["fix"]
+    assert checks["a daemon is alive"]["status"] == "warn"
+    assert checks["nothing is overdue"]["status"] == "ok"
 
     run = cli.ok("doctor")
-    assert run.stdout.count("✔") == 5  # the keyring check is the one warning
+    # The two warnings: no keyring, and no daemon (which is fine while nothing is scheduled).
+    assert run.stdout.count("✔") == 6
+    assert run.stdout.count("!") == 2
     assert "✘" not in run.stdout
     assert "fix:" in run.stdout  # the keyring warning names its fix
 
@@ -162,13 +166,10 @@ def test_schema_behind_is_reported_with_its_fix(initialized: str, cli: Cli, revi
 
     from autopostr.migrate import alembic_config
 
-    if revision == "base":
-        with database().engine.begin() as conn:
-            command.downgrade(alembic_config(conn), "base")
-        fix = "autopostr init"
-    else:
-        execute("UPDATE alembic_version SET version_num = :rev", rev=revision)
-        fix = "autopostr db upgrade"
+    # A real downgrade: a database left at an older revision, as an old autopostr made it.
+    with database().engine.begin() as conn:
+        command.downgrade(alembic_config(conn), revision)
+    fix = "autopostr init" if revision == "base" else "autopostr db upgrade"
     code, checks = doctor_json(cli)
     assert code == 1
     assert checks[SCHEMA]["status"] == "fail"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from autopostr.db import SCHEMA_HEAD
 from tests.conftest import Cli
 
 
@@ -13,7 +14,7 @@ def test_init_creates_everything_and_signs_in_the_solo_user(
 ) -> None:
     run = cli.ok("init", "--json")
     data = run.json()
-    assert data["schema_after"] == "0001_initial"
+    assert data["schema_after"] == SCHEMA_HEAD
     assert data["key_created"] is True
     assert data["user_created"].endswith("@localhost")
     assert data["signed_in_as"] == data["user_created"]
@@ -31,7 +32,7 @@ def test_init_creates_everything_and_signs_in_the_solo_user(
 def test_init_twice_changes_nothing(engine: str, cli: Cli) -> None:
     first = cli.ok("init", "--json").json()
     second = cli.ok("init", "--json").json()
-    assert second["schema_before"] == second["schema_after"] == "0001_initial"
+    assert second["schema_before"] == second["schema_after"] == SCHEMA_HEAD
     assert second["key_created"] is False
     assert second["user_created"] is None
     assert first["key_source"] == second["key_source"]

@@ -23,8 +23,11 @@ from autopostr.cli import (
     dashboard,
     db_cmd,
     keys_cmd,
+    logs,
+    media,
     posts,
     setup_cmd,
+    team,
 )
 
 
@@ -135,6 +138,9 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(posts.app, name="posts")
+app.add_typer(team.app, name="team")
+app.add_typer(media.app, name="media")
 app.add_typer(calendar.app, name="calendar")
 dashboard.register(app)
 app.add_typer(daemon.app, name="daemon")
+logs.register(app)

@@ -67,7 +67,13 @@ def run(
                 f"post {outcome.post_id} → {outcome.account}: {outcome.status}: {outcome.error}"
             )
 
-    outcomes = publish_due(db, s, concurrency=concurrency, on_outcome=report)
+    from autopostr.daemon.status import record_cron_run
+    from autopostr.models import utcnow
+    from autopostr.publishing import new_worker_id
+
+    started, worker = utcnow(), new_worker_id()
+    outcomes = publish_due(db, s, worker=worker, concurrency=concurrency, on_outcome=report)
+    record_cron_run(db, worker, started)
     if as_json:
         output.print_json([outcome_json(o) for o in outcomes])
     else:

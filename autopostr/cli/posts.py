@@ -86,7 +86,11 @@ def create(
         "", "--at", help="When: 2026-12-01T09:00, '2026-12-01 09:00', +2h. Omit for a draft."
     ),
     tz: str = TZ_OPTION,
-    media: list[str] = typer.Option([], "--media", help="Media id to attach; repeat for more."),
+    media: list[str] = typer.Option(
+        [],
+        "--media",
+        help="Media id, or a file to upload now (./123 for a file named like an id); repeat.",
+    ),
     variant: list[str] = typer.Option(
         [], "--variant", help="ACCOUNT=TEXT: this account gets its own text."
     ),
@@ -103,6 +107,7 @@ def create(
       autopostr posts create --to sandbox:demo --text "Hello" --at +1h
       autopostr posts create --to x:acme --to bluesky:acme --text-file post.md --at "2026-12-01 09:00" --tz Europe/Berlin
       echo "From a pipe" | autopostr posts create --to sandbox:demo --draft
+      autopostr posts create --to sandbox:demo --text "New logo" --media logo.png --media 7
     """
     from autopostr import posts
     from autopostr.views import post_json
@@ -249,13 +254,20 @@ def edit(
     remove_from: list[str] = typer.Option(
         [], "--remove-from", help="No longer post to this account."
     ),
+    add_media: list[str] = typer.Option(
+        [], "--add-media", help="Attach a media id, or a file to upload now; repeat."
+    ),
+    remove_media: list[str] = typer.Option(
+        [], "--remove-media", help="Detach this media id (it stays in the library)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change a post that has not gone out yet; it is validated again.
 
     \b
-    Example:
+    Examples:
       autopostr posts edit 12 --text "Fixed typo" --add-to bluesky:acme
+      autopostr posts edit 12 --remove-media 7 --add-media clip.mp4
     """
     from autopostr import posts
     from autopostr.views import post_json
@@ -274,6 +286,8 @@ def edit(
             variants=_parse_variants(variant),
             add_to=add_to,
             remove_from=remove_from,
+            add_media=add_media,
+            remove_media=remove_media,
         )
         data = post_json(posts.view(session, post))
     _emit_post(data, as_json, "updated")
@@ -502,3 +516,117 @@ def export(
         sys.stdout.write(content)
     else:
         Path(output_file).write_text(content, encoding="utf-8")
+
+
+RECONCILED = {
+    "published": "published (the platform has it)",
+    "pending": "will be sent again (the platform never got it)",
+    "needs_review": "still needs review (the platform cannot tell)",
+}
+
+
+@app.command("reconcile")
+def reconcile(as_json: bool = JSON_OPTION) -> None:
+    """Ask the platforms about destinations that need review, and resolve them.
+
+    A destination needs review when its publisher died mid-call. Those the
+    platform has are marked published; those it never got are sent again by
+    the daemon; the rest stay for you to check (then `autopostr posts retry`).
+    With --json: [{"destination", "post", "account", "status"}], status one of
+    published, pending or needs_review.
+
+    \b
+    Example:
+      autopostr posts reconcile --json
+    """
+    from autopostr.cli import output
+    from autopostr.cli.common import database
+    from autopostr.permissions import require
+    from autopostr.publishing import reconcile as reconcile_team
+
+    s = settings()
+    with signed_in() as (_session, actor):
+        team_id = require(actor, "posts.write")
+    results = reconcile_team(database(s), s, team_id)
+    rows = [
+        {
+            "destination": str(r.destination_id),
+            "post": str(r.post_id),
+            "account": r.account,
+            "status": r.status,
+        }
+        for r in results
+    ]
+    if as_json:
+        output.print_json(rows)
+        return
+    if not rows:
+        output.info("Nothing needs review.")
+    for row in rows:
+        what = RECONCILED.get(row["status"], row["status"])
+        line = f"post {row['post']} → {row['account']}: {what}"
+        if row["status"] == "needs_review":
+            output.warn(f"{line}; check it, then `autopostr posts retry {row['post']}`")
+        else:
+            output.success(line)
+
+
+@app.command("submit")
+def submit(
+    post_id: int = typer.Argument(..., help="Post id."), as_json: bool = JSON_OPTION
+) -> None:
+    """Submit a draft for an owner's approval (teams that require approval).
+
+    \b
+    Example:
+      autopostr posts submit 12
+    """
+    from autopostr import approval, posts
+    from autopostr.views import post_json
+
+    with signed_in() as (session, actor):
+        post = approval.submit(session, actor, post_id)
+        data = post_json(posts.view(session, post))
+    _emit_post(data, as_json, "submitted for approval")
+
+
+@app.command("approve")
+def approve(
+    post_id: int = typer.Argument(..., help="Post id."),
+    comment: str = typer.Option("", "--comment", help="A note for the author."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Approve a post (owners); with a time it is scheduled at once.
+
+    \b
+    Example:
+      autopostr posts list --status pending_approval && autopostr posts approve 12 --comment "Nice"
+    """
+    from autopostr import approval, posts
+    from autopostr.views import post_json
+
+    with signed_in() as (session, actor):
+        post = approval.approve(session, actor, post_id, comment)
+        data = post_json(posts.view(session, post))
+    _emit_post(data, as_json, "approved")
+
+
+@app.command("reject")
+def reject(
+    post_id: int = typer.Argument(..., help="Post id."),
+    comment: str = typer.Option(..., "--comment", help="What to change; shown to the author."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Send a post back to draft with a comment (owners).
+
+    \b
+    Example:
+      autopostr posts reject 12 --comment "Link is broken"
+    """
+    from autopostr import approval, posts
+    from autopostr.views import post_json
+
+    with signed_in() as (session, actor):
+        post = approval.reject(session, actor, post_id, comment)
+        data = post_json(posts.view(session, post))
+    _emit_post(data, as_json, "sent back to draft")

@@ -24,7 +24,18 @@ def _cleanup_sessions(db: Database, _settings: Settings) -> int:
         return cleanup_expired_sessions(session)
 
 
-JOBS: list[PeriodicJob] = [PeriodicJob("session-cleanup", timedelta(hours=1), _cleanup_sessions)]
+def _cleanup_media(db: Database, settings: Settings) -> int:
+    """Orphaned media (no post refers to it) untouched for 24 h, in every team."""
+    from autopostr.media import DEFAULT_GRACE, cleanup
+
+    with db.session() as session:
+        return len(cleanup(session, settings, older_than=DEFAULT_GRACE).items)
+
+
+JOBS: list[PeriodicJob] = [
+    PeriodicJob("session-cleanup", timedelta(hours=1), _cleanup_sessions),
+    PeriodicJob("media-cleanup", timedelta(days=1), _cleanup_media),
+]
 
 
 def register(job: PeriodicJob) -> None:

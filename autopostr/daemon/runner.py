@@ -138,6 +138,7 @@ class DaemonRunner:
         self._listener: threading.Thread | None = None
         self._last_watchdog = 0.0
         self.lease = timedelta(seconds=config.lease)
+        self._next_recovery = 0.0
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
@@ -189,7 +190,11 @@ class DaemonRunner:
         self.stopping.set()
         systemd.notify("STOPPING=1\nSTATUS=finishing in-flight posts")
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=True)
+            # Not wait=True: APScheduler would join a running publish_tick while holding
+            # the job-store lock that tick needs to reschedule itself, and both would hang.
+            self.scheduler.shutdown(wait=False)
+            if self._ticking.acquire(timeout=self.config.grace):  # let a running tick end
+                self._ticking.release()
         deadline = time.monotonic() + self.config.grace
         with self._lock:
             pending = list(self.in_flight.values())
@@ -255,7 +260,12 @@ class DaemonRunner:
             free = self._free_slots()
             if free <= 0:
                 return
-            recovered = claim_expired(self.db, self.id, free, lease=self.lease)
+            recovered: list[Claim] = []
+            if time.monotonic() >= self._next_recovery:
+                # Leases last `lease` seconds: looking for expired ones once a heartbeat is enough.
+                recovered = claim_expired(self.db, self.id, free, lease=self.lease)
+                if not recovered:
+                    self._next_recovery = time.monotonic() + self.config.heartbeat
             for claim in recovered:
                 self._submit(claim, recover=True)
             free -= len(recovered)

@@ -11,6 +11,9 @@ from autopostr.views import iso
 
 # A daemon beats every 10 s by default; three missed beats and it counts as gone.
 STALE_AFTER = timedelta(seconds=60)
+# A cron job (`daemon run --once`) counts as the publisher while its last run is this recent.
+CRON_FRESH = timedelta(minutes=15)
+CRON_MARK = "once"
 
 
 def state_of(row: Daemon, now: datetime) -> str:
@@ -40,3 +43,38 @@ def daemon_json(row: Daemon) -> dict[str, Any]:
         "stopped_at": iso(row.stopped_at),
         "in_flight": row.in_flight,
     }
+
+
+def record_cron_run(db: Database, worker: str, started: datetime) -> None:
+    """`daemon run --once` leaves a stopped heartbeat row, so `doctor` can see cron at work."""
+    import os
+    import socket
+
+    from autopostr import __version__
+
+    now = utcnow()
+    with db.session() as session:
+        session.add(
+            Daemon(
+                id=worker,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                version=f"{__version__} {CRON_MARK}",
+                started_at=started,
+                heartbeat_at=now,
+                stopped_at=now,
+                in_flight=0,
+            )
+        )
+
+
+def last_cron_run(db: Database) -> datetime | None:
+    from sqlalchemy import func
+    from sqlmodel import col, select
+
+    with db.session() as session:
+        return session.exec(
+            select(func.max(Daemon.heartbeat_at)).where(
+                col(Daemon.version).endswith(f" {CRON_MARK}")
+            )
+        ).one()

@@ -30,6 +30,12 @@ class MediaLimits:
     max_video_bytes: int = 512 * 1024 * 1024
     max_video_seconds: float | None = 140.0
     required: bool = False
+    # Width / height ranges, None where the platform has none: e.g. Instagram's images
+    # take 4:5 to 1.91:1 (min_aspect=0.8, max_aspect=1.91), X's videos 1:3 to 3:1.
+    min_aspect: float | None = None  # images
+    max_aspect: float | None = None
+    min_video_aspect: float | None = None
+    max_video_aspect: float | None = None
 
 
 @dataclass(frozen=True)

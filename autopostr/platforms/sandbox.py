@@ -26,6 +26,7 @@ from autopostr.errors import ConfigError
 from autopostr.platforms.base import (
     AccountRef,
     Limits,
+    MediaItem,
     MediaLimits,
     Metrics,
     PermanentError,
@@ -152,6 +153,7 @@ class SandboxPlatform(Platform):
         at = _now()
         self._call()
         self._validate(request)
+        digests = [self._upload(item) for item in request.media]
         remote_id = REMOTE_ID_PREFIX + secrets.token_hex(8)
         self._append(
             account.handle,
@@ -163,7 +165,7 @@ class SandboxPlatform(Platform):
                 "text": "\n\n".join(request.parts),
                 "parts": list(request.parts),
                 "first_comment": request.first_comment,
-                "media": [item.sha256 for item in request.media],
+                "media": digests,
                 "idempotency_key": request.idempotency_key,
                 "at": at,
             },
@@ -206,6 +208,25 @@ class SandboxPlatform(Platform):
         return None
 
     # -- helpers --------------------------------------------------------------
+
+    def _upload(self, item: MediaItem) -> str:
+        """What a real adapter's media upload does to the bytes: stream them through
+        `open` a chunk at a time. The digest recorded is of the bytes read, so the
+        log proves the adapter got exactly what was uploaded."""
+        if item.open is None:
+            return item.sha256
+        digest = hashlib.sha256()
+        size = 0
+        with item.open() as stream:
+            while chunk := stream.read(1024 * 1024):
+                digest.update(chunk)
+                size += len(chunk)
+        if digest.hexdigest() != item.sha256 or size != item.size:
+            raise PermanentError(
+                f"sandbox: {item.filename} read back as {size} bytes with sha256 "
+                f"{digest.hexdigest()[:12]}…, not the {item.size} bytes uploaded"
+            )
+        return digest.hexdigest()
 
     def _result(self, handle: str, remote_id: str) -> PublishResult:
         return PublishResult(

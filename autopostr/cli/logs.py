@@ -1,0 +1,156 @@
+"""`autopostr logs`: the team's publish log, and `--follow` to watch it grow."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+from autopostr.cli.common import database, signed_in, zone_for
+
+if TYPE_CHECKING:
+    from autopostr.publog import Follower, LogEntry
+
+FOLLOW_POLL_SECONDS = 0.5
+
+
+def logs(
+    post: int | None = typer.Option(None, "--post", help="Only this post's entries."),
+    account: str = typer.Option(
+        "", "--account", help="Only this account's entries (id or platform:handle)."
+    ),
+    event: list[str] = typer.Option(
+        [],
+        "--event",
+        help="Only this event (claimed, published, retrying, failed, needs_review, "
+        "recovering, lease_lost); repeat for more.",
+    ),
+    since: str = typer.Option(
+        "", "--since", help="Only the last 2h, 1d … or since a time (2026-12-01T09:00)."
+    ),
+    limit: int = typer.Option(50, "--limit", min=1, help="Show the most recent N entries."),
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Keep printing new entries as they arrive, until Ctrl-C."
+    ),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="A JSON array; with --follow, one JSON object per line (JSON Lines).",
+    ),
+) -> None:
+    """Show the publish log of your team: claims, publishes, retries and failures, newest last.
+
+    Each entry has id, at, event, post, destination, account, attempt, daemon
+    and message. With --follow it keeps printing new entries (polling twice a
+    second) until Ctrl-C; --follow --json prints JSON Lines, one object per
+    entry, so `jq` can read the stream.
+
+    \b
+    Examples:
+      autopostr logs --post 12
+      autopostr logs --event failed --event needs_review --since 1d
+      autopostr logs --follow --json | jq -c 'select(.event == "failed")'
+    """
+    from autopostr import publog
+    from autopostr.cli import output
+    from autopostr.models import utcnow
+
+    events = tuple(e.strip().lower() for e in event if e.strip())
+    for name in publog.unknown_events(events):
+        known = ", ".join(publog.KNOWN_EVENTS)
+        output.warn(f"--event {name}: autopostr writes no such event; known: {known}")
+    with signed_in() as (session, actor):
+        cutoff = (
+            publog.since_moment(since, zone_for(session, actor, ""), utcnow()) if since else None
+        )
+        view = publog.read(
+            session,
+            actor,
+            post_id=post,
+            account=account or None,
+            events=events,
+            since=cutoff,
+            limit=limit,
+        )
+    try:
+        if as_json and not follow:
+            output.print_json([publog.entry_json(e) for e in view.entries])
+            return
+        _emit(view.entries, as_json)
+        if not follow:
+            if not view.entries and not as_json:
+                output.info("No log entries. Publishing writes them: `autopostr daemon run`.")
+            return
+        _follow(publog.Follower(database(), view.team_id, view.filters, view.entries), as_json)
+    except BrokenPipeError:
+        _reader_went_away()
+
+
+def _emit(entries: list[LogEntry], as_json: bool) -> None:
+    import json
+
+    from autopostr import publog
+    from autopostr.cli import output
+
+    for entry in entries:
+        if as_json:
+            output.print_line(json.dumps(publog.entry_json(entry), ensure_ascii=False))
+        else:
+            output.print_line(_line(entry))
+
+
+def _line(entry: LogEntry) -> str:
+    from autopostr.views import iso
+
+    at = (iso(entry.at) or "")[:19] + "Z"
+    where = f"post {entry.post_id}" if entry.post_id is not None else "post -"
+    parts = [at, f"{entry.event:<12}", f"{where:<9}", entry.account or "-", f"#{entry.attempt}"]
+    message = " ".join(entry.message.split())
+    if message:
+        parts.append(message)
+    if entry.daemon:
+        parts.append(f"[{entry.daemon}]")
+    return "  ".join(parts)
+
+
+def _follow(follower: Follower, as_json: bool) -> None:
+    import time
+
+    from autopostr.cli import output
+    from autopostr.errors import DatabaseUnreachable
+
+    lost = False
+    try:
+        while True:
+            time.sleep(FOLLOW_POLL_SECONDS)
+            try:
+                entries = follower.poll()
+            except DatabaseUnreachable as exc:
+                # A database restart should not end a follow: say so once, keep trying.
+                if not lost:
+                    output.warn(f"{exc.message}; still trying")
+                lost = True
+                continue
+            if lost:
+                output.info("The database is back.")
+                lost = False
+            _emit(entries, as_json)
+    except KeyboardInterrupt:
+        # Ctrl-C is how a follow ends: no traceback, no "Aborted!".
+        raise typer.Exit(0) from None
+
+
+def _reader_went_away() -> None:
+    """`autopostr logs -f | head -3`: the reader has enough, which is not an error."""
+    import os
+    import sys
+
+    # Python flushes stdout again at exit; point it at /dev/null so that flush is quiet.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    raise typer.Exit(0)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("logs")(logs)

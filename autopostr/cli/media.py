@@ -1,0 +1,199 @@
+"""`autopostr media`: the team's images and videos."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from autopostr.cli.common import JSON_OPTION, settings, signed_in
+
+if TYPE_CHECKING:
+    from autopostr.models import Media
+
+app = typer.Typer(help="Upload, list and remove images and videos.", no_args_is_help=True)
+
+
+def _json(item: Media, **extra: Any) -> dict[str, Any]:
+    from autopostr.views import iso, media_json
+
+    return {
+        **media_json(item),
+        "frames": item.frames,
+        "animated": bool(item.frames and item.frames > 1),
+        "storage": item.storage,
+        "created_at": iso(item.created_at),
+        **extra,
+    }
+
+
+def _row(data: dict[str, Any]) -> dict[str, Any]:
+    from autopostr.media import human_size
+
+    size = f"{data['width']}×{data['height']}" if data["width"] else None
+    length = f"{data['duration']:g} s" if data["duration"] is not None else None
+    return {**data, "bytes": human_size(data["size"]), "dims": size, "length": length}
+
+
+COLUMNS = [
+    ("id", "ID"),
+    ("filename", "File"),
+    ("mime_type", "Type"),
+    ("bytes", "Size"),
+    ("dims", "Pixels"),
+    ("length", "Length"),
+    ("alt_text", "Alt text"),
+]
+
+
+@app.command("upload")
+def upload(
+    paths: list[str] = typer.Argument(
+        ..., help="Image or video files (JPEG, PNG, GIF, WebP, MP4, MOV)."
+    ),
+    alt: str | None = typer.Option(None, "--alt", help="Alt text describing the media."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Upload files to the team's library: all of them, or none when one is refused.
+
+    The type comes from the bytes, not the name. The same bytes uploaded again
+    give the existing item (with --alt, its alt text is updated).
+    With --json: an array of media items, each with "created": false when it
+    was already there.
+
+    \b
+    Example:
+      autopostr media upload launch.png teaser.mp4 --alt "The new logo" --json
+    """
+    from autopostr import media
+    from autopostr.cli import output
+
+    with signed_in() as (session, actor):
+        results = media.upload_many(session, actor, settings(), paths, alt)
+        rows = [_json(r.item, created=r.created) for r in results]
+    if as_json:
+        output.print_json(rows)
+        return
+    for row in rows:
+        verb = "Uploaded" if row["created"] else "Already in the library:"
+        output.success(f"{verb} {row['filename']} as media {row['id']} ({row['mime_type']})")
+
+
+@app.command("list")
+def list_(as_json: bool = JSON_OPTION) -> None:
+    """List the team's media, oldest first.
+
+    \b
+    Example:
+      autopostr media list --json | jq -r '.[] | select(.mime_type == "video/mp4") | .id'
+    """
+    from autopostr import media
+    from autopostr.cli import output
+
+    with signed_in() as (session, actor):
+        rows = [_json(item) for item in media.list_media(session, actor)]
+    if as_json:
+        output.print_json(rows)
+        return
+    output.print_table(
+        [_row(r) for r in rows],
+        COLUMNS,
+        empty="No media. Upload some with `autopostr media upload FILE`.",
+    )
+
+
+@app.command("show")
+def show(
+    media_id: int = typer.Argument(..., help="Media id."), as_json: bool = JSON_OPTION
+) -> None:
+    """Show one media item and the posts that use it.
+
+    \b
+    Example:
+      autopostr media show 7 --json
+    """
+    from autopostr import media
+    from autopostr.cli import output
+
+    with signed_in() as (session, actor):
+        view = media.show(session, actor, media_id)
+        data = _json(view.item, posts=[str(p) for p in view.posts])
+    if as_json:
+        output.print_json(data)
+        return
+    row = _row(data)
+    output.print_fields(
+        [
+            ("id", row["id"]),
+            ("file", row["filename"]),
+            ("type", row["mime_type"] + (" (animated)" if row["animated"] else "")),
+            ("size", row["bytes"]),
+            ("pixels", row["dims"]),
+            ("length", row["length"]),
+            ("alt text", row["alt_text"]),
+            ("sha256", row["sha256"]),
+            ("stored", row["storage"]),
+            ("posts", ", ".join(row["posts"]) or None),
+        ]
+    )
+
+
+@app.command("rm")
+def rm(
+    media_id: int = typer.Argument(..., help="Media id."),
+    force: bool = typer.Option(
+        False, "--force", help="Also remove it from posts not yet published that use it."
+    ),
+) -> None:
+    """Delete a media item and its stored bytes.
+
+    Refused (exit 5) while a post not yet published uses it, unless --force.
+
+    \b
+    Example:
+      autopostr media rm 7 --force
+    """
+    from autopostr import media
+    from autopostr.cli import output
+
+    with signed_in() as (session, actor):
+        item = media.remove(session, actor, settings(), media_id, force=force)
+    output.success(f"Media {media_id} ({item.filename}) deleted")
+
+
+@app.command("cleanup")
+def cleanup(
+    older_than: str = typer.Option(
+        "24h", "--older-than", help="Only orphans untouched for this long (90m, 24h, 7d)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would go; delete nothing."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Delete the team's orphaned media: items no post uses, older than --older-than.
+
+    The daemon does this daily with a 24 h grace period.
+    With --json: {"dry_run", "count", "bytes", "media": [...]}.
+
+    \b
+    Example:
+      autopostr media cleanup --older-than 7d --dry-run
+    """
+    from autopostr import media
+    from autopostr.cli import output
+    from autopostr.timeparse import parse_duration
+
+    grace = parse_duration(older_than, "--older-than")
+    with signed_in() as (session, actor):
+        result = media.cleanup_team(session, actor, settings(), older_than=grace, dry_run=dry_run)
+        rows = [_json(item) for item in result.items]
+    if as_json:
+        output.print_json(
+            {"dry_run": dry_run, "count": len(rows), "bytes": result.bytes, "media": rows}
+        )
+        return
+    verb = "Would delete" if dry_run else "Deleted"
+    for row in rows:
+        output.info(
+            f"{verb} media {row['id']} ({row['filename']}, {media.human_size(row['size'])})"
+        )
+    output.success(f"{verb} {len(rows)} orphaned item(s), {media.human_size(result.bytes)}")

@@ -1,0 +1,303 @@
+"""`autopostr team`: teams, members, invitations, settings and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from autopostr.cli.common import JSON_OPTION, settings, signed_in
+
+app = typer.Typer(
+    help="Teams: members, roles, invitations, approval settings, audit log.", no_args_is_help=True
+)
+
+
+def _team_json(team: Any, role: str, current: int | None = None) -> dict[str, Any]:
+    return {
+        "id": str(team.id),
+        "name": team.name,
+        "role": role,
+        "current": team.id == current,
+        "approval_required": team.approval_required,
+    }
+
+
+@app.command("create")
+def create(
+    name: str = typer.Argument(..., help="The team's name."), as_json: bool = JSON_OPTION
+) -> None:
+    """Create a team (you become its owner) and switch to it.
+
+    \b
+    Example:
+      autopostr team create "Acme Social"
+    """
+    from autopostr import teams
+    from autopostr.cli import output
+
+    with signed_in() as (session, actor):
+        team = teams.create(session, actor, name)
+        data = _team_json(team, "owner", team.id)
+    if as_json:
+        output.print_json(data)
+    else:
+        output.success(
+            f"Created team {data['name']!r} (id {data['id']}); it is now your current team"
+        )
+
+
+@app.command("list")
+def list_(as_json: bool = JSON_OPTION) -> None:
+    """List your teams and your role in each; the current one is marked.
+
+    \b
+    Example:
+      autopostr team list --json
+    """
+    from autopostr import teams
+    from autopostr.cli import output
+
+    with signed_in() as (session, actor):
+        rows = [
+            _team_json(t, r, actor.team_id) for t, r in teams.memberships(session, actor.user_id)
+        ]
+    if as_json:
+        output.print_json(rows)
+        return
+    for row in rows:
+        row["current"] = "*" if row["current"] else ""
+    output.print_table(rows, [("current", ""), ("id", "ID"), ("name", "Team"), ("role", "Role")])
+
+
+@app.command("use")
+def use(
+    team: str = typer.Argument(..., help="Team id or name."), as_json: bool = JSON_OPTION
+) -> None:
+    """Switch your current team (remembered for your user).
+
+    \b
+    Example:
+      autopostr team use "Acme Social"
+    """
+    from autopostr import teams
+    from autopostr.cli import output
+
+    with signed_in() as (session, actor):
+        found, role = teams.use(session, actor, team)
+        data = _team_json(found, role, found.id)
+    if as_json:
+        output.print_json(data)
+    else:
+        output.success(f"Now working in {data['name']!r} as {role}")
+
+
+@app.command("members")
+def members(as_json: bool = JSON_OPTION) -> None:
+    """List the current team's members and roles.
+
+    \b
+    Example:
+      autopostr team members --json
+    """
+    from autopostr import teams
+    from autopostr.cli import output
+
+    with signed_in() as (session, actor):
+        rows = [
+            {"id": str(u.id), "email": u.email, "name": u.name, "role": r}
+            for u, r in teams.members(session, actor)
+        ]
+    if as_json:
+        output.print_json(rows)
+    else:
+        output.print_table(
+            rows, [("id", "ID"), ("email", "Email"), ("name", "Name"), ("role", "Role")]
+        )
+
+
+@app.command("invite")
+def invite(
+    email: str = typer.Argument(..., help="Who to invite."),
+    role: str = typer.Option("editor", "--role", help="owner, editor or viewer."),
+    expires_in: str = typer.Option("7d", "--expires-in", help="How long the invitation works."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Invite someone; the single-use token is printed (and e-mailed when SMTP is set up).
+
+    \b
+    Example:
+      autopostr team invite ana@example.com --role editor --json
+    """
+    from autopostr import teams
+    from autopostr.cli import output
+    from autopostr.timeparse import parse_duration
+    from autopostr.views import iso
+
+    lifetime = parse_duration(expires_in, "--expires-in")
+    with signed_in() as (session, actor):
+        result = teams.invite(session, actor, settings(), email, role, lifetime)
+        data = {
+            "token": result.token,
+            "email": result.invite.email,
+            "role": result.invite.role,
+            "expires_at": iso(result.invite.expires_at),
+            "emailed": result.emailed,
+        }
+    if as_json:
+        output.print_json(data)
+        return
+    output.print_line(result.token)
+    output.info(
+        f"Invitation for {data['email']} as {data['role']}, valid until {data['expires_at']}"
+        + (" (e-mailed)" if result.emailed else "")
+        + f". They join with `autopostr team join {result.token[:8]}…`."
+    )
+
+
+@app.command("join")
+def join(
+    token: str = typer.Argument(..., help="The invitation token."), as_json: bool = JSON_OPTION
+) -> None:
+    """Join a team with an invitation token (sign in with the invited e-mail first).
+
+    \b
+    Example:
+      autopostr team join api_Xyz…
+    """
+    from autopostr import teams
+    from autopostr.cli import output
+
+    with signed_in() as (session, actor):
+        team, role = teams.join(session, actor, token)
+        data = _team_json(team, role, team.id)
+    if as_json:
+        output.print_json(data)
+    else:
+        output.success(f"Joined {data['name']!r} as {role}; it is now your current team")
+
+
+@app.command("role")
+def role(
+    member: str = typer.Argument(..., help="Member e-mail or id."),
+    new_role: str = typer.Argument(..., help="owner, editor or viewer."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Change a member's role (the last owner cannot be demoted).
+
+    \b
+    Example:
+      autopostr team role ana@example.com owner
+    """
+    from autopostr import teams
+    from autopostr.cli import output
+
+    with signed_in() as (session, actor):
+        user, given = teams.set_role(session, actor, member, new_role)
+        data = {"id": str(user.id), "email": user.email, "name": user.name, "role": given}
+    if as_json:
+        output.print_json(data)
+    else:
+        output.success(f"{data['email']} is now {given}")
+
+
+@app.command("remove")
+def remove(
+    member: str = typer.Argument(..., help="Member e-mail or id."), as_json: bool = JSON_OPTION
+) -> None:
+    """Remove a member; they lose access at once, sessions and tokens included.
+
+    \b
+    Example:
+      autopostr team remove ana@example.com
+    """
+    from autopostr import teams
+    from autopostr.cli import output
+
+    with signed_in() as (session, actor):
+        user = teams.remove(session, actor, member)
+        data = {"id": str(user.id), "email": user.email, "name": user.name}
+    if as_json:
+        output.print_json(data)
+    else:
+        output.success(f"Removed {data['email']} from the team")
+
+
+@app.command("settings")
+def team_settings(
+    approval: bool | None = typer.Option(
+        None,
+        "--approval-required/--no-approval-required",
+        help="Editors' posts need an owner's approval.",
+    ),
+    name: str = typer.Option("", "--name", help="Rename the team."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show or change the current team's settings.
+
+    \b
+    Example:
+      autopostr team settings --approval-required
+    """
+    from autopostr import teams
+    from autopostr.cli import output
+
+    with signed_in() as (session, actor):
+        if approval is None and not name:
+            team = teams.current_team(session, actor)
+        else:
+            team = teams.update_settings(
+                session, actor, approval_required=approval, name=name or None
+            )
+        data = _team_json(team, actor.role or "", team.id)
+    if as_json:
+        output.print_json(data)
+    else:
+        output.print_fields(
+            [
+                ("team", data["name"]),
+                ("id", data["id"]),
+                ("approval required", data["approval_required"]),
+            ]
+        )
+
+
+@app.command("audit")
+def audit(
+    since: str = typer.Option("", "--since", help="Only the last DURATION, e.g. 24h or 7d."),
+    user: str = typer.Option("", "--user", help="Only this member (e-mail or id)."),
+    action: str = typer.Option(
+        "", "--action", help="Only actions starting with this, e.g. post. or team.role."
+    ),
+    limit: int = typer.Option(200, "--limit", min=1, help="At most this many entries (newest)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Who did what and when in the current team (owners).
+
+    \b
+    Example:
+      autopostr team audit --since 7d --action post.
+    """
+    from autopostr import teams
+    from autopostr.cli import output
+    from autopostr.models import utcnow
+    from autopostr.timeparse import parse_duration
+
+    start = utcnow() - parse_duration(since, "--since") if since else None
+    with signed_in() as (session, actor):
+        rows = [
+            teams.audit_json(e, email)
+            for e, email in teams.audit_entries(
+                session, actor, since=start, user=user or None, action=action or None, limit=limit
+            )
+        ]
+    if as_json:
+        output.print_json(rows)
+        return
+    for row in rows:
+        row["target"] = f"{row['target_type']} {row['target_id']}".strip()
+    output.print_table(
+        rows,
+        [("at", "When"), ("user", "Who"), ("action", "Action"), ("target", "Target")],
+        empty="No audit entries match.",
+    )

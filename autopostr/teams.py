@@ -1,0 +1,292 @@
+"""Teams: members and roles, invitations, settings, and the audit trail.
+
+Roles come from `autopostr.permissions`; every function here checks them, so
+the CLI, the daemon and any future API enforce the same rules. A membership is
+looked up on every command, so removing someone takes effect at once, even
+for their open sessions and access tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from autopostr import audit
+from autopostr.config import Settings
+from autopostr.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from autopostr.identity import Actor, hash_token, new_token, normalize_email
+from autopostr.models import AuditLog, Team, TeamInvite, TeamMember, User, utcnow
+from autopostr.permissions import ROLES, require
+
+if TYPE_CHECKING:
+    from sqlmodel import Session as DbSession
+
+INVITE_PREFIX = "api"
+INVITE_LIFETIME = timedelta(days=7)
+
+
+def _role(role: str) -> str:
+    role = role.strip().lower()
+    if role not in ROLES:
+        raise InvalidInput(f"--role: {role!r} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def create(db: DbSession, actor: Actor, name: str) -> Team:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("team name: give the team a name")
+    team = Team(name=name[:200])
+    db.add(team)
+    db.flush()
+    assert team.id is not None
+    db.add(TeamMember(team_id=team.id, user_id=actor.user_id, role="owner"))
+    user = db.get(User, actor.user_id)
+    assert user is not None
+    user.current_team_id = team.id
+    db.add(user)
+    audit.record(db, actor, "team.create", "team", team.id, team_id=team.id, name=name)
+    return team
+
+
+def memberships(db: DbSession, user_id: int) -> list[tuple[Team, str]]:
+    from sqlmodel import col, select
+
+    rows = db.exec(
+        select(Team, TeamMember.role)
+        .join(TeamMember, col(TeamMember.team_id) == col(Team.id))
+        .where(TeamMember.user_id == user_id)
+        .order_by(col(Team.id))
+    ).all()
+    return [(team, role) for team, role in rows]
+
+
+def find_my_team(db: DbSession, actor: Actor, name: str) -> tuple[Team, str]:
+    """One of the actor's teams by id or name; other teams look like they do not exist."""
+    wanted = name.strip()
+    for team, role in memberships(db, actor.user_id):
+        if str(team.id) == wanted or team.name.lower() == wanted.lower():
+            return team, role
+    raise NotFound(f"team {name!r} not found among your teams: see `autopostr team list`")
+
+
+def use(db: DbSession, actor: Actor, name: str) -> tuple[Team, str]:
+    team, role = find_my_team(db, actor, name)
+    user = db.get(User, actor.user_id)
+    assert user is not None
+    user.current_team_id = team.id
+    db.add(user)
+    return team, role
+
+
+def members(db: DbSession, actor: Actor) -> list[tuple[User, str]]:
+    from sqlmodel import col, select
+
+    team_id = require(actor, "posts.read")
+    rows = db.exec(
+        select(User, TeamMember.role)
+        .join(TeamMember, col(TeamMember.user_id) == col(User.id))
+        .where(TeamMember.team_id == team_id)
+        .order_by(col(User.email))
+    ).all()
+    return [(user, role) for user, role in rows]
+
+
+@dataclass
+class Invitation:
+    invite: TeamInvite
+    token: str
+    emailed: bool = False
+
+
+def invite(
+    db: DbSession,
+    actor: Actor,
+    settings: Settings,
+    email: str,
+    role: str,
+    expires_in: timedelta = INVITE_LIFETIME,
+) -> Invitation:
+    team_id = require(actor, "team.manage")
+    email = normalize_email(email)
+    role = _role(role)
+    token = new_token(INVITE_PREFIX)
+    row = TeamInvite(
+        team_id=team_id,
+        email=email,
+        role=role,
+        token_hash=hash_token(token),
+        invited_by=actor.user_id,
+        expires_at=utcnow() + expires_in,
+    )
+    db.add(row)
+    db.flush()
+    audit.record(db, actor, "team.invite", "invite", row.id, email=email, role=role)
+    result = Invitation(row, token)
+    if settings.get("smtp_host"):
+        from autopostr.mail import send_invitation
+
+        send_invitation(settings, email, actor, token, role)
+        result.emailed = True
+    return result
+
+
+def join(db: DbSession, actor: Actor, token: str) -> tuple[Team, str]:
+    from sqlmodel import select
+
+    row = db.exec(
+        select(TeamInvite).where(TeamInvite.token_hash == hash_token(token.strip()))
+    ).first()
+    if row is None:
+        raise InvalidInput("invitation: that token is not a valid invitation (mistyped?)")
+    if row.used_at is not None:
+        raise InvalidInput("invitation: that invitation was used already; ask for a new one")
+    if row.expires_at <= utcnow():
+        raise InvalidInput(
+            f"invitation: that invitation expired at {row.expires_at.isoformat()}; ask for a new one"
+        )
+    if row.email.lower() != actor.email.lower():
+        raise PermissionDenied(
+            f"invitation: it is for {row.email}, you are signed in as {actor.email}"
+        )
+    team = db.get(Team, row.team_id)
+    if team is None:
+        raise NotFound("invitation: its team no longer exists")
+    existing = db.get(TeamMember, (row.team_id, actor.user_id))
+    if existing is not None:
+        raise Conflict(f"you are already a member of {team.name!r} ({existing.role})")
+    db.add(TeamMember(team_id=row.team_id, user_id=actor.user_id, role=row.role))
+    row.used_at = utcnow()
+    row.used_by = actor.user_id
+    db.add(row)
+    user = db.get(User, actor.user_id)
+    assert user is not None
+    user.current_team_id = row.team_id
+    db.add(user)
+    audit.record(db, actor, "team.join", "user", actor.user_id, team_id=row.team_id, role=row.role)
+    return team, row.role
+
+
+def _member(db: DbSession, team_id: int, who: str) -> tuple[User, TeamMember]:
+    from sqlmodel import select
+
+    who = who.strip()
+    query = (
+        select(User).where(User.id == int(who))
+        if who.isdigit()
+        else select(User).where(User.email == who.lower())
+    )
+    user = db.exec(query).first()
+    membership = db.get(TeamMember, (team_id, user.id)) if user is not None else None
+    if user is None or membership is None:
+        raise NotFound(f"{who} is not a member of this team: see `autopostr team members`")
+    return user, membership
+
+
+def _owners(db: DbSession, team_id: int) -> int:
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    return int(
+        db.exec(
+            select(func.count())
+            .select_from(TeamMember)
+            .where(TeamMember.team_id == team_id, TeamMember.role == "owner")
+        ).one()
+    )
+
+
+def set_role(db: DbSession, actor: Actor, who: str, role: str) -> tuple[User, str]:
+    team_id = require(actor, "team.manage")
+    role = _role(role)
+    user, membership = _member(db, team_id, who)
+    if membership.role == "owner" and role != "owner" and _owners(db, team_id) <= 1:
+        raise Conflict(f"{user.email} is the last owner: make someone else owner first")
+    old = membership.role
+    membership.role = role
+    db.add(membership)
+    audit.record(db, actor, "team.role", "user", user.id, email=user.email, old=old, new=role)
+    return user, role
+
+
+def remove(db: DbSession, actor: Actor, who: str) -> User:
+    team_id = require(actor, "team.manage")
+    user, membership = _member(db, team_id, who)
+    if membership.role == "owner" and _owners(db, team_id) <= 1:
+        raise Conflict(f"{user.email} is the last owner and cannot be removed")
+    db.delete(membership)
+    audit.record(db, actor, "team.remove", "user", user.id, email=user.email)
+    return user
+
+
+def update_settings(
+    db: DbSession, actor: Actor, *, approval_required: bool | None = None, name: str | None = None
+) -> Team:
+    team_id = require(actor, "team.manage")
+    team = db.get(Team, team_id)
+    assert team is not None
+    changes: dict[str, Any] = {}
+    if approval_required is not None and approval_required != team.approval_required:
+        team.approval_required = approval_required
+        changes["approval_required"] = approval_required
+    if name is not None and name.strip() and name.strip() != team.name:
+        team.name = name.strip()[:200]
+        changes["name"] = team.name
+    if changes:
+        db.add(team)
+        audit.record(db, actor, "team.settings", "team", team.id, **changes)
+    return team
+
+
+def current_team(db: DbSession, actor: Actor) -> Team:
+    team_id = require(actor, "posts.read")
+    team = db.get(Team, team_id)
+    assert team is not None
+    return team
+
+
+def audit_entries(
+    db: DbSession,
+    actor: Actor,
+    *,
+    since: datetime | None = None,
+    user: str | None = None,
+    action: str | None = None,
+    limit: int = 200,
+) -> list[tuple[AuditLog, str | None]]:
+    from sqlmodel import col, select
+
+    team_id = require(actor, "team.manage")
+    query = (
+        select(AuditLog, User.email)
+        .join(User, col(User.id) == col(AuditLog.user_id), isouter=True)
+        .where(AuditLog.team_id == team_id)
+    )
+    if since is not None:
+        query = query.where(col(AuditLog.created_at) >= since)
+    if user:
+        query = (
+            query.where(col(User.email) == user.strip().lower())
+            if "@" in user
+            else query.where(col(AuditLog.user_id) == int(user))
+        )
+    if action:
+        query = query.where(col(AuditLog.action).startswith(action.strip()))
+    rows = db.exec(query.order_by(col(AuditLog.id).desc()).limit(limit)).all()
+    return [(entry, email) for entry, email in reversed(rows)]
+
+
+def audit_json(entry: AuditLog, email: str | None) -> dict[str, Any]:
+    from autopostr.views import iso
+
+    return {
+        "id": str(entry.id),
+        "at": iso(entry.created_at),
+        "user": email,
+        "action": entry.action,
+        "target_type": entry.target_type,
+        "target_id": entry.target_id,
+        "details": json.loads(entry.details or "{}"),
+    }

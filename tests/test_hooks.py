@@ -1,0 +1,159 @@
+"""Event hooks (AUTOPOSTR_ON_EVENT): a command gets the event on stdin, a URL gets a POST,
+and a broken hook never changes what was published. Both engines."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Cli
+
+FAILING = {"AUTOPOSTR_SANDBOX_FAIL_RATE": "1", "AUTOPOSTR_MAX_ATTEMPTS": "1"}
+EVENT_KEYS = {
+    "event",
+    "at",
+    "post",
+    "destination",
+    "account",
+    "status",
+    "attempt",
+    "remote_id",
+    "url",
+    "error",
+    "next_attempt_at",
+}
+
+
+@pytest.fixture
+def sandbox(initialized: str, cli: Cli) -> str:
+    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
+    return initialized
+
+
+def new_post(cli: Cli, text: str = "Hello") -> str:
+    data = cli.ok("posts", "create", "--to", "sandbox:demo", "--text", text, "--json").json()
+    return str(data["id"])
+
+
+def publish(cli: Cli, post: str, env: dict[str, str]) -> dict[str, Any]:
+    """`posts publish POST --json` with the hook in the environment; the post it prints."""
+    run = cli("posts", "publish", post, "--json", env=env)
+    assert run.exception is None, run
+    data = run.json()
+    assert isinstance(data, dict)
+    return data
+
+
+def test_a_command_receives_each_event_as_json_on_stdin(
+    sandbox: str, cli: Cli, tmp_path: Path
+) -> None:
+    events = tmp_path / "events with space.jsonl"
+    target = shlex.quote(str(events))
+    # Quoted as in a shell: the hook is split with shlex, so the script stays one argument.
+    hook = shlex.join(["sh", "-c", f"cat >> {target}; echo >> {target}"])
+    good, bad = new_post(cli, "good"), new_post(cli, "bad")
+
+    published = publish(cli, good, {"AUTOPOSTR_ON_EVENT": hook})
+    assert published["status"] == "published"
+    failed = publish(cli, bad, {"AUTOPOSTR_ON_EVENT": hook, **FAILING})
+    assert failed["status"] == "failed"
+
+    received = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+    assert [(e["event"], e["post"]) for e in received] == [("published", good), ("failed", bad)]
+    for event in received:
+        assert set(event) == EVENT_KEYS
+        assert event["account"] == "sandbox:demo"
+        assert event["at"].endswith("+00:00")
+    ok, broken = received
+    (dest,) = published["destinations"]
+    assert ok["destination"] == dest["id"]
+    assert ok["remote_id"] == dest["remote_id"] and ok["url"] == dest["url"]
+    assert ok["error"] is None
+    assert "simulated transient failure" in broken["error"]
+    assert broken["remote_id"] is None
+
+
+class Recorder(BaseHTTPRequestHandler):
+    requests: list[dict[str, Any]]
+    answer = 204
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        self.requests.append(
+            {
+                "path": self.path,
+                "content_type": self.headers.get("Content-Type"),
+                "body": json.loads(self.rfile.read(length)),
+            }
+        )
+        self.send_response(self.answer)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+
+@pytest.fixture
+def hook_server() -> Iterator[tuple[str, type[Recorder]]]:
+    handler = type("Handler", (Recorder,), {"requests": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/autopostr", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_url_receives_a_json_post(
+    sandbox: str, cli: Cli, hook_server: tuple[str, type[Recorder]]
+) -> None:
+    url, handler = hook_server
+    good, bad = new_post(cli, "good"), new_post(cli, "bad")
+    publish(cli, good, {"AUTOPOSTR_ON_EVENT": url})
+    publish(cli, bad, {"AUTOPOSTR_ON_EVENT": url, **FAILING})
+
+    assert [r["path"] for r in handler.requests] == ["/hooks/autopostr"] * 2
+    assert all(r["content_type"] == "application/json" for r in handler.requests)
+    bodies = [r["body"] for r in handler.requests]
+    assert [(b["event"], b["post"]) for b in bodies] == [("published", good), ("failed", bad)]
+    assert set(bodies[0]) == EVENT_KEYS
+    assert bodies[0]["url"].startswith("https://sandbox.autopostr.invalid/demo/")
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [
+        "sh -c 'cat > /dev/null; exit 3'",
+        "/nonexistent/autopostr-hook",
+        "sh -c 'sleep 0.1; kill -9 $$'",
+        "http://127.0.0.1:1/down",
+        "answers-500",
+    ],
+)
+def test_a_broken_hook_does_not_change_what_was_published(
+    sandbox: str, cli: Cli, hook_server: tuple[str, type[Recorder]], hook: str
+) -> None:
+    url, handler = hook_server
+    if hook == "answers-500":
+        handler.answer = 500
+        hook = url
+    post = new_post(cli)
+    run = cli("posts", "publish", post, "--json", env={"AUTOPOSTR_ON_EVENT": hook})
+    assert run.exit_code == 0, run.stderr
+    data = run.json()
+    assert data["status"] == "published"
+    (dest,) = data["destinations"]
+    assert dest["status"] == "published" and dest["remote_id"]
+    shown = cli.ok("posts", "show", post, "--json").json()
+    assert shown["status"] == "published"
+    assert shown["destinations"][0]["remote_id"] == dest["remote_id"]

@@ -1,0 +1,272 @@
+"""Teams: invitations, roles, last-owner protection, isolation, removal, audit — on both engines."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli
+from tests.helpers import db_session
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Person:
+    email: str
+    home: Path
+    env: dict[str, str]
+
+
+@pytest.fixture
+def people(initialized: str, cli: Cli, tmp_path: Path) -> dict[str, Person]:
+    """An owner (the solo user) plus three registered people, each with a home of their own."""
+    owner_home = tmp_path / "home"
+    people = {"owner": Person("owner", owner_home, {})}
+    for name in ("ed", "vi", "out"):
+        home = tmp_path / f"home-{name}"
+        env = {"AUTOPOSTR_HOME": str(home)}
+        cli.ok(
+            "auth",
+            "register",
+            "--email",
+            f"{name}@example.com",
+            "--name",
+            name,
+            "--password-stdin",
+            input=PASSWORD + "\n",
+            env=env,
+        )
+        people[name] = Person(f"{name}@example.com", home, env)
+    cli.ok("team", "create", "Acme")
+    return people
+
+
+def invite_and_join(cli: Cli, person: Person, role: str) -> None:
+    token = cli.ok("team", "invite", person.email, "--role", role, "--json").json()["token"]
+    joined = cli.ok("team", "join", token, "--json", env=person.env).json()
+    assert joined["name"] == "Acme" and joined["role"] == role
+
+
+def test_invite_json_and_join(people: dict[str, Person], cli: Cli) -> None:
+    data = cli.ok("team", "invite", "ed@example.com", "--role", "editor", "--json").json()
+    assert set(data) >= {"token", "email", "role", "expires_at"}
+    assert data["email"] == "ed@example.com" and data["role"] == "editor"
+    cli.ok("team", "join", data["token"], env=people["ed"].env)
+    members = {m["email"]: m["role"] for m in cli.ok("team", "members", "--json").json()}
+    assert members["ed@example.com"] == "editor"
+    again = cli("team", "join", data["token"], env=people["ed"].env)
+    assert again.exit_code == 5 and "used already" in again.stderr
+
+
+def test_invitation_is_single_use_and_expires(people: dict[str, Person], cli: Cli) -> None:
+    token = cli.ok("team", "invite", "vi@example.com", "--role", "viewer", "--json").json()["token"]
+    from sqlmodel import select
+
+    from autopostr.models import TeamInvite, utcnow
+
+    with db_session() as session:
+        for row in session.exec(select(TeamInvite)):
+            row.expires_at = utcnow()
+            session.add(row)
+    expired = cli("team", "join", token, env=people["vi"].env)
+    assert expired.exit_code == 5 and "expired" in expired.stderr
+    assert cli("team", "join", "api_not-a-token", env=people["vi"].env).exit_code == 5
+    wrong_person = cli.ok("team", "invite", "vi@example.com", "--role", "viewer", "--json").json()[
+        "token"
+    ]
+    assert cli("team", "join", wrong_person, env=people["out"].env).exit_code == 4
+
+
+def test_last_owner_is_protected(people: dict[str, Person], cli: Cli) -> None:
+    me = cli.ok("auth", "whoami", "--json").json()["user"]["email"]
+    demote = cli("team", "role", me, "editor")
+    assert demote.exit_code == 5 and "last owner" in demote.stderr
+    assert cli("team", "remove", me).exit_code == 5
+    invite_and_join(cli, people["ed"], "editor")
+    cli.ok("team", "role", "ed@example.com", "owner")
+    cli.ok("team", "role", me, "editor")  # now allowed: ed is an owner
+    assert {m["role"] for m in cli.ok("team", "members", "--json").json()} == {"owner", "editor"}
+
+
+def test_roles_are_enforced_with_the_needed_role_named(people: dict[str, Person], cli: Cli) -> None:
+    invite_and_join(cli, people["vi"], "viewer")
+    cli.ok("accounts", "add", "sandbox", "--handle", "acme")
+    vi = people["vi"].env
+    assert cli.ok("posts", "list", "--json", env=vi).json() == []
+    denied = cli("posts", "create", "--to", "sandbox:acme", "--text", "x", env=vi)
+    assert denied.exit_code == 4 and "editor" in denied.stderr
+    assert cli("team", "invite", "x@example.com", env=vi).exit_code == 4
+    assert cli("accounts", "add", "sandbox", "--handle", "vi", env=vi).exit_code == 4
+
+
+def test_other_teams_are_invisible_even_by_id(people: dict[str, Person], cli: Cli) -> None:
+    cli.ok("accounts", "add", "sandbox", "--handle", "acme")
+    post = cli.ok(
+        "posts", "create", "--to", "sandbox:acme", "--text", "secret plan", "--json"
+    ).json()
+    out = people["out"].env
+    assert cli.ok("posts", "list", "--json", env=out).json() == []
+    for args in (
+        ("posts", "show", post["id"]),
+        ("posts", "edit", post["id"], "--text", "hijack"),
+        ("posts", "delete", post["id"], "--yes"),
+        ("posts", "schedule", post["id"], "+1h"),
+        ("posts", "publish", post["id"]),
+        ("accounts", "show", "sandbox:acme"),
+        ("team", "use", "Acme"),
+    ):
+        run = cli(*args, env=out)
+        assert run.exit_code == 3, (args, run.stderr)
+        assert "secret plan" not in run.stdout + run.stderr
+    assert cli.ok("posts", "show", post["id"], "--json").json()["text"] == "secret plan"
+
+
+def test_removal_takes_effect_at_once_for_sessions_and_tokens(
+    people: dict[str, Person], cli: Cli
+) -> None:
+    invite_and_join(cli, people["ed"], "editor")
+    cli.ok("accounts", "add", "sandbox", "--handle", "acme")
+    ed = people["ed"].env
+    token = cli.ok("auth", "token", "create", "--name", "ci", "--json", env=ed).json()["token"]
+    assert cli.ok("posts", "list", "--json", env={**ed, "AUTOPOSTR_TOKEN": token}).json() == []
+    cli.ok("posts", "create", "--to", "sandbox:acme", "--text", "team post")
+    assert len(cli.ok("posts", "list", "--json", env=ed).json()) == 1
+    cli.ok("team", "remove", "ed@example.com")
+    for env in (ed, {**ed, "AUTOPOSTR_TOKEN": token}):
+        assert (
+            cli.ok("posts", "list", "--json", env=env).json() == []
+        )  # back in their personal team
+        assert cli("accounts", "show", "sandbox:acme", env=env).exit_code == 3
+
+
+def test_team_use_and_list(people: dict[str, Person], cli: Cli) -> None:
+    teams = cli.ok("team", "list", "--json").json()
+    assert [t["name"] for t in teams if t["current"]] == ["Acme"]
+    personal = next(t for t in teams if t["name"] != "Acme")
+    cli.ok("team", "use", personal["id"])
+    assert cli.ok("auth", "whoami", "--json").json()["team"]["id"] == personal["id"]
+    assert cli("team", "use", "Nope").exit_code == 3
+
+
+def test_audit_log_records_who_did_what(people: dict[str, Person], cli: Cli) -> None:
+    invite_and_join(cli, people["ed"], "editor")
+    cli.ok("accounts", "add", "sandbox", "--handle", "acme")
+    post = cli.ok(
+        "posts",
+        "create",
+        "--to",
+        "sandbox:acme",
+        "--text",
+        "audited",
+        "--json",
+        env=people["ed"].env,
+    ).json()
+    cli.ok("posts", "schedule", post["id"], "+2h", env=people["ed"].env)
+    cli.ok("team", "role", "ed@example.com", "viewer")
+    cli.ok("team", "settings", "--approval-required")
+    cli.ok("accounts", "disconnect", "sandbox:acme")
+    cli.ok("team", "remove", "ed@example.com")
+    entries = cli.ok("team", "audit", "--json").json()
+    actions = [e["action"] for e in entries]
+    for expected in (
+        "team.create",
+        "team.invite",
+        "team.join",
+        "account.connect",
+        "post.create",
+        "post.schedule",
+        "team.role",
+        "team.settings",
+        "account.disconnect",
+        "team.remove",
+    ):
+        assert expected in actions, expected
+    by_ed = cli.ok("team", "audit", "--user", "ed@example.com", "--json").json()
+    assert {e["action"] for e in by_ed} >= {"team.join", "post.create", "post.schedule"}
+    assert [e["action"] for e in cli.ok("team", "audit", "--action", "post.", "--json").json()] == [
+        "post.create",
+        "post.schedule",
+    ]
+    # Removed, ed is back in his personal team: Acme's audit is out of his sight.
+    assert all(
+        e["action"] != "post.create"
+        for e in cli.ok("team", "audit", "--json", env=people["ed"].env).json()
+    )
+
+
+def test_smtp_invitation_reaches_a_local_sink(
+    people: dict[str, Person], cli: Cli, tmp_path: Path
+) -> None:
+    import socket
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sink = tmp_path / "mail.txt"
+    server = subprocess.Popen([sys.executable, "-c", SMTP_SINK, str(port), str(sink)])
+    try:
+        import time
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        env = {"AUTOPOSTR_SMTP_HOST": "127.0.0.1", "AUTOPOSTR_SMTP_PORT": str(port)}
+        data = cli.ok(
+            "team", "invite", "vi@example.com", "--role", "viewer", "--json", env=env
+        ).json()
+        assert data["emailed"] is True
+        mail = sink.read_text()
+        assert "vi@example.com" in mail and data["token"] in mail
+        down = cli(
+            "team",
+            "invite",
+            "x@example.com",
+            env={"AUTOPOSTR_SMTP_HOST": "127.0.0.1", "AUTOPOSTR_SMTP_PORT": "1"},
+        )
+        assert down.exit_code == 6
+    finally:
+        server.kill()
+        server.wait()
+    invites = [e for e in cli.ok("team", "audit", "--action", "team.invite", "--json").json()]
+    assert len(invites) == 1  # the failed one left nothing behind
+
+
+# A minimal SMTP server on the standard library's sockets: accepts one message per connection.
+SMTP_SINK = r"""
+import socket, sys
+port, path = int(sys.argv[1]), sys.argv[2]
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", port)); srv.listen(5)
+while True:
+    conn, _ = srv.accept()
+    f = conn.makefile("rwb")
+    def send(line): f.write(line.encode() + b"\r\n"); f.flush()
+    send("220 sink ready")
+    data = False
+    lines = []
+    for raw in f:
+        line = raw.decode(errors="replace").rstrip("\r\n")
+        if data:
+            if line == ".":
+                data = False
+                with open(path, "a") as out: out.write("\n".join(lines) + "\n")
+                send("250 ok")
+            else:
+                lines.append(line)
+            continue
+        cmd = line.split(" ")[0].upper()
+        if cmd in ("EHLO", "HELO"): send("250 sink")
+        elif cmd == "DATA": data = True; send("354 go on")
+        elif cmd == "QUIT": send("221 bye"); break
+        else: send("250 ok")
+    conn.close()
+"""
