@@ -85,14 +85,79 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     dispose_engines()
 
 
+def _schema_at_head(url: str) -> bool:
+    import psycopg
+
+    from autopostr.db import SCHEMA_HEAD
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()
+        if row is None or row[0] is None:
+            return False
+        version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return version is not None and version[0] == SCHEMA_HEAD
+
+
+def empty_postgres_tables(url: str) -> None:
+    """Keep the migrated schema, drop the rows: much faster than migrating again."""
+    import psycopg
+
+    from autopostr.db import dispose_engines
+
+    dispose_engines()
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ]
+        conn.execute(
+            "TRUNCATE TABLE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+        )
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once; tests that start initialised copy it."""
+    from autopostr.config import load_settings
+    from autopostr.db import Database, dispose_engines
+    from autopostr.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "autopostr.db"
+    upgrade(
+        Database(
+            load_settings(
+                {"AUTOPOSTR_DATABASE_URL": f"sqlite:///{path}", "AUTOPOSTR_HOME": str(path.parent)}
+            )
+        )
+    )
+    dispose_engines()
+    return path
+
+
 @pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Runs the test once per engine with AUTOPOSTR_DATABASE_URL pointing at an empty database."""
+    """Runs the test once per engine with AUTOPOSTR_DATABASE_URL pointing at an empty database.
+
+    Tests that ask for `initialized` get a database with the schema already in place
+    (rows emptied, or a migrated template copied): `init` then only adds the key and user.
+    """
+    fast = "initialized" in request.fixturenames
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_database")
-        reset_postgres(url)
+        if fast and _schema_at_head(url):
+            empty_postgres_tables(url)
+        else:
+            reset_postgres(url)
     else:
-        url = f"sqlite:///{tmp_path / 'home' / 'autopostr.db'}"
+        database = tmp_path / "home" / "autopostr.db"
+        if fast:
+            import shutil
+
+            database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), database)
+        url = f"sqlite:///{database}"
     monkeypatch.setenv("AUTOPOSTR_DATABASE_URL", url)
     return str(request.param)
 

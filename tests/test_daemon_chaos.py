@@ -159,7 +159,7 @@ def test_daemons_carry_on_when_postgres_restarts(
     from autopostr.db import dispose_engines
 
     dispose_engines()
-    wait_until(lambda: settled(total), 180, "every destination to settle after the restart")
+    wait_until(lambda: settled(total), 90, "every destination to settle after the restart")
     assert all(proc.poll() is None for proc in daemons.procs), "a daemon died with the database"
     calls = sandbox_calls(isolated_env, "restart")
     states = destination_states()

@@ -360,14 +360,20 @@ class DaemonRunner:
                     row.heartbeat_at = now
                     row.in_flight = len(self.in_flight)
                     session.add(row)
-                session.execute(
-                    update(PostDestination)
-                    .where(
-                        col(PostDestination.claimed_by) == self.id,
-                        col(PostDestination.status) == "claimed",
+                with self._lock:
+                    working = list(self.in_flight)
+                if working:
+                    # Only what a worker is busy with: a claim whose worker gave up (say the
+                    # database vanished mid-write) must lapse so that it gets recovered.
+                    session.execute(
+                        update(PostDestination)
+                        .where(
+                            col(PostDestination.id).in_(working),
+                            col(PostDestination.claimed_by) == self.id,
+                            col(PostDestination.status) == "claimed",
+                        )
+                        .values(lease_expires_at=now + self.lease)
                     )
-                    .values(lease_expires_at=now + self.lease)
-                )
             systemd.notify(f"STATUS=publishing, {len(self.in_flight)} in flight")
         except Exception as exc:
             log.warning("heartbeat: %s", exc)
