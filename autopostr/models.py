@@ -162,7 +162,7 @@ class PostDestination(SQLModel, table=True):
     account_id: int = Field(foreign_key="social_accounts.id", index=True, ondelete="CASCADE")
     status: str = Field(default="pending", max_length=32)
     text: str | None = Field(default=None, sa_type=Text)  # per-destination override
-    due_at: datetime | None = Field(default=None, index=True)
+    due_at: datetime | None = None  # indexed only where unsent (see __table_args__)
     remote_id: str | None = Field(default=None, max_length=300)
     url: str | None = Field(default=None, max_length=1000)
     error: str | None = Field(default=None, sa_type=Text)

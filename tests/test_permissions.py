@@ -206,9 +206,18 @@ def test_approval_workflow(initialized: str, cli: Cli, tmp_path: Path) -> None:
     )
 
     actions = {e["action"] for e in cli.ok("team", "audit", "--json").json()}
-    assert {"post.create", "post.edit", "post.submit", "post.approve", "post.reject", "post.schedule"} <= actions
+    assert {
+        "post.create",
+        "post.edit",
+        "post.submit",
+        "post.approve",
+        "post.reject",
+        "post.schedule",
+    } <= actions
     cli.ok("posts", "delete", other["id"], "--yes", env=ed)
-    assert "post.delete" in {e["action"] for e in cli.ok("team", "audit", "--action", "post.delete", "--json").json()}
+    assert "post.delete" in {
+        e["action"] for e in cli.ok("team", "audit", "--action", "post.delete", "--json").json()
+    }
 
     cli.ok("team", "settings", "--no-approval-required")
     direct = cli.ok(

@@ -20,6 +20,8 @@ CLAIMED = "status = 'claimed'"
 
 
 def upgrade() -> None:
+    # The full index on due_at is replaced by the partial one: published rows need none.
+    op.drop_index("ix_post_destinations_due_at", table_name="post_destinations")
     op.create_index(
         "ix_post_destinations_due_unsent",
         "post_destinations",
@@ -39,3 +41,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_post_destinations_lease_claimed", table_name="post_destinations")
     op.drop_index("ix_post_destinations_due_unsent", table_name="post_destinations")
+    op.create_index("ix_post_destinations_due_at", "post_destinations", ["due_at"], unique=False)
