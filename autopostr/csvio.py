@@ -228,7 +228,7 @@ class _Planner:
                 problems.append(f"accounts: {name.strip()!r} is not an account of this team")
             elif account.status != accounts_mod.ACTIVE:
                 problems.append(f"accounts: {name.strip()} is {account.status}")
-            elif account not in chosen:
+            elif all(account.id != other.id for other in chosen):
                 chosen.append(account)
         tz_name = v.get("timezone", "").strip() or self.default_tz
         status = v.get("status", "").strip().lower()
@@ -259,7 +259,7 @@ class _Planner:
                 problems.append(
                     f"media: {raw!r} is not a media id of this team (see `autopostr media list`)"
                 )
-            elif item not in media:
+            elif all(item.id != other.id for other in media):
                 media.append(item)
         first_comment = v.get("first_comment", "").strip() or None
         for account in chosen:
@@ -291,15 +291,10 @@ def _existing_keys(db: DbSession, team_id: int, keys: Sequence[str]) -> set[str]
     unique = sorted(set(keys))
     for start in range(0, len(unique), KEY_CHUNK):
         chunk = unique[start : start + KEY_CHUNK]
-        found.update(
-            k
-            for k in db.exec(
-                select(Post.import_key).where(
-                    Post.team_id == team_id, col(Post.import_key).in_(chunk)
-                )
-            )
-            if k
-        )
+        # By key alone, so the import_key index is used; the team is checked here
+        # (filtering on team_id in SQL made SQLite scan the whole team per chunk).
+        rows = db.exec(select(Post.import_key, Post.team_id).where(col(Post.import_key).in_(chunk)))
+        found.update(key for key, team in rows if key and team == team_id)
     return found
 
 
