@@ -190,6 +190,8 @@ class _Planner:
         self.times: dict[tuple[str, str], datetime] = {}
         self.team_id = team_id
         self.media: dict[str, Media | None] = {}
+        self.actor: Actor | None = None
+        self.base_dir: Path | None = None
 
     def platform(self, account: SocialAccount) -> Platform:
         found = self.platforms.get(account.platform)
@@ -207,9 +209,24 @@ class _Planner:
         return self.by_name.get(name)
 
     def media_item(self, raw: str) -> Media | None:
+        """A media id of the team, or a file (relative to the CSV's folder) uploaded now,
+        inside the import's transaction: a rejected import leaves no media behind."""
         if raw not in self.media:
-            item = self.db.get(Media, int(raw)) if raw.isdigit() else None
-            self.media[raw] = item if item is not None and item.team_id == self.team_id else None
+            if raw.isdigit():
+                item = self.db.get(Media, int(raw))
+                self.media[raw] = (
+                    item if item is not None and item.team_id == self.team_id else None
+                )
+            else:
+                from autopostr import media as media_mod
+
+                path = Path(raw).expanduser()
+                if not path.is_absolute() and self.base_dir is not None:
+                    path = self.base_dir / path
+                assert self.actor is not None
+                self.media[raw] = media_mod.upload(
+                    self.db, self.actor, self.settings, path, field="media"
+                ).item
         return self.media[raw]
 
     def plan(self, row: SourceRow) -> PlannedPost:
@@ -318,10 +335,12 @@ def import_rows(
     dry_run: bool = False,
     now: datetime | None = None,
     progress: Progress | None = None,
+    base_dir: Path | None = None,
 ) -> ImportResult:
     team_id = require(actor, "posts.write")
     now = now or utcnow()
     planner = _Planner(db, team_id, settings, default_tz, now)
+    planner.actor, planner.base_dir = actor, base_dir
     errors: list[RowError] = []
     planned: list[PlannedPost] = []
     first_line_of: dict[str, int] = {}
@@ -361,7 +380,10 @@ def import_rows(
             seen.add(post.import_key)
             fresh.append(post)
     result.created = len(fresh)
-    if dry_run or not fresh:
+    if dry_run:
+        db.rollback()  # files named in the media column were uploaded to be checked: undo that
+        return result
+    if not fresh:
         return result
     result.post_ids = [str(i) for i in _insert(db, actor, team_id, fresh, now)]
     if any(p.status == "scheduled" for p in fresh):

@@ -202,3 +202,34 @@ def test_export_to_stdout_is_csv_with_the_import_header(
     as_json = json.loads(cli.ok("posts", "export", "--format", "json").stdout)
     assert {row["external_id"] for row in as_json} == {"ext-1", ""}
     assert cli("posts", "export", "--format", "xml").exit_code == 5
+
+
+def test_media_column_takes_paths_next_to_the_csv(accounts: str, cli: Cli, tmp_path: Path) -> None:
+    from tests.media_samples import image
+
+    image(tmp_path / "pic.png", "PNG")
+    (tmp_path / "notes.txt").write_text("not an image", encoding="utf-8")
+    dry = cli.ok(
+        "posts",
+        "import",
+        str(write(tmp_path, "with pic,sandbox:demo,,,pic.png,,,\n")),
+        "--dry-run",
+        "--json",
+    )
+    assert dry.json()["created"] == 1
+    assert cli.ok("media", "list", "--json").json() == []  # a dry run keeps nothing
+
+    bad = cli(
+        "posts",
+        "import",
+        str(write(tmp_path, "a,sandbox:demo,,,pic.png,,,\nb,sandbox:demo,,,notes.txt,,,\n")),
+    )
+    assert bad.exit_code == 5 and "line 3: " in bad.stderr and "notes.txt" in bad.stderr
+    assert cli.ok("media", "list", "--json").json() == []  # nothing half-imported
+
+    result = cli.ok(
+        "posts", "import", str(write(tmp_path, "with pic,sandbox:demo,,,pic.png,,,\n")), "--json"
+    ).json()
+    assert result["created"] == 1
+    (post,) = cli.ok("posts", "list", "--json").json()
+    assert [m["filename"] for m in post["media"]] == ["pic.png"]

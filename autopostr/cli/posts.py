@@ -436,6 +436,7 @@ def import_(
       autopostr posts import week.csv --tz Europe/Berlin --json
     """
     from dataclasses import asdict
+    from pathlib import Path
 
     from autopostr import csvio
     from autopostr.cli import output
@@ -456,6 +457,7 @@ def import_(
                     default_tz=zone_for(session, actor, tz),
                     dry_run=dry_run,
                     progress=advance,
+                    base_dir=None if file == "-" else Path(file).resolve().parent,
                 )
         except csvio.ImportRejected as exc:
             for error in exc.errors:
