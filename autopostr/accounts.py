@@ -73,6 +73,11 @@ def label(account: SocialAccount) -> str:
     return f"{account.platform}:{account.handle}"
 
 
+def reconnect_command(account: SocialAccount) -> str:
+    """The command that brings this account back (credentials, where needed, on stdin)."""
+    return f"autopostr accounts add {account.platform} --handle {account.handle}"
+
+
 def add(
     db: DbSession,
     actor: Actor,
@@ -93,7 +98,7 @@ def add(
     if platform_class.needs_credentials and not credentials:
         raise InvalidInput(
             f"{platform_class.title} needs credentials: pipe them as JSON to "
-            f"`autopostr accounts add {platform}` or run `autopostr accounts connect {platform}`"
+            f"`autopostr accounts add {platform}`"
         )
     existing = db.exec(
         select(SocialAccount).where(

@@ -203,7 +203,7 @@ def _resolve_destinations(
         if account.status != accounts_mod.ACTIVE:
             raise InvalidInput(
                 f"--to {name}: the account is {account.status}; reconnect it with "
-                f"`autopostr accounts connect {account.platform}`"
+                f"`{accounts_mod.reconnect_command(account)}`"
             )
         assert account.id is not None
         specs.setdefault(account.id, DestinationSpec(account))

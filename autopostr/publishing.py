@@ -193,7 +193,7 @@ def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
         if account.status != accounts_mod.ACTIVE:
             problem = (
                 f"{label} is {account.status}: reconnect it with "
-                f"`autopostr accounts connect {account.platform}`, then `autopostr posts retry {post.id}`"
+                f"`{accounts_mod.reconnect_command(account)}`, then `autopostr posts retry {post.id}`"
             )
         else:
             from autopostr.media import opener
@@ -394,7 +394,7 @@ def refresh_account(db: Database, settings: Settings, account_id: int) -> Accoun
             session.commit()
             raise PermanentError(
                 f"{accounts_mod.label(account)} needs re-authorisation ({exc.message}): run "
-                f"`autopostr accounts connect {account.platform}`"
+                f"`{accounts_mod.reconnect_command(account)}`"
             ) from None
         if fresh:
             accounts_mod.store_credentials(session, settings, account, {**ref.credentials, **fresh})

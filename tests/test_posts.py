@@ -409,7 +409,7 @@ def test_partially_published_when_one_account_is_gone(
     by_account = {d["account"]: d for d in shown["destinations"]}
     assert by_account["sandbox:demo"]["status"] == "published"
     assert by_account["sandbox:gone"]["status"] == "failed"
-    assert "accounts connect sandbox" in by_account["sandbox:gone"]["error"]
+    assert "autopostr accounts add sandbox --handle gone" in by_account["sandbox:gone"]["error"]
     retry = cli("posts", "retry", post["id"])
     assert retry.exit_code == 6  # still disconnected
     assert len(sandbox_lines(isolated_env, "demo")) == 1

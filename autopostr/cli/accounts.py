@@ -6,7 +6,7 @@ import typer
 
 from autopostr.cli.common import JSON_OPTION, settings, signed_in
 
-app = typer.Typer(help="Connect, list and disconnect social accounts.", no_args_is_help=True)
+app = typer.Typer(help="Add, list, show and disconnect social accounts.", no_args_is_help=True)
 
 
 def _render(rows: list[dict[str, object]]) -> None:
