@@ -91,6 +91,40 @@ def backoff(attempt: int, retry_after: float | None = None) -> timedelta:
     return timedelta(seconds=delay)
 
 
+def _take(
+    session: DbSession,
+    db: Database,
+    candidates: Any,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    **values: Any,
+) -> list[Claim]:
+    """The claim itself: one UPDATE … WHERE id IN (candidates) RETURNING, which takes a
+    lease and a new fencing token; SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite."""
+    from sqlalchemy import update
+    from sqlmodel import col
+
+    if db.url.dialect == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    statement = (
+        update(PostDestination)
+        .where(col(PostDestination.id).in_(candidates.scalar_subquery()))
+        .values(
+            claimed_by=worker,
+            lease_expires_at=now + lease,
+            attempts=PostDestination.attempts + 1,
+            updated_at=now,
+            **values,
+        )
+        .returning(
+            col(PostDestination.id), col(PostDestination.post_id), col(PostDestination.attempts)
+        )
+    )
+    rows = session.execute(statement).all()
+    return [Claim(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+
 def claim_due(
     db: Database,
     worker: str,
@@ -100,7 +134,7 @@ def claim_due(
     lease: timedelta = DEFAULT_LEASE,
 ) -> list[Claim]:
     """Claim up to `limit` due destinations in one statement."""
-    from sqlalchemy import or_, select, update
+    from sqlalchemy import or_, select
     from sqlmodel import col
 
     now = now or utcnow()
@@ -119,25 +153,8 @@ def claim_due(
     )
     if post_id is not None:
         due = due.where(col(PostDestination.post_id) == post_id)
-    if db.url.dialect == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    statement = (
-        update(PostDestination)
-        .where(col(PostDestination.id).in_(due.scalar_subquery()))
-        .values(
-            status="claimed",
-            claimed_by=worker,
-            lease_expires_at=now + lease,
-            attempts=PostDestination.attempts + 1,
-            updated_at=now,
-        )
-        .returning(
-            col(PostDestination.id), col(PostDestination.post_id), col(PostDestination.attempts)
-        )
-    )
     with db.session() as session:
-        rows = session.execute(statement).all()
-        claims = [Claim(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+        claims = _take(session, db, due, worker, now, lease, status="claimed")
         for post in {c.post_id for c in claims}:
             post_row = session.get(Post, post)
             if post_row is not None and post_row.status == "scheduled":
@@ -498,7 +515,7 @@ def claim_expired(
     lease: timedelta = DEFAULT_LEASE,
 ) -> list[Claim]:
     """Take over destinations whose publisher stopped renewing its lease (it died)."""
-    from sqlalchemy import select, update
+    from sqlalchemy import select
     from sqlmodel import col
 
     now = now or utcnow()
@@ -510,25 +527,10 @@ def claim_expired(
         .order_by(col(PostDestination.lease_expires_at))
         .limit(limit)
     )
-    if db.url.dialect == "postgresql":
-        expired = expired.with_for_update(skip_locked=True)
-    statement = (
-        update(PostDestination)
-        .where(col(PostDestination.id).in_(expired.scalar_subquery()))
-        .values(
-            claimed_by=worker,
-            lease_expires_at=now + lease,
-            # A new fencing token: the dead publisher can no longer write its result.
-            attempts=PostDestination.attempts + 1,
-            updated_at=now,
-        )
-        .returning(
-            col(PostDestination.id), col(PostDestination.post_id), col(PostDestination.attempts)
-        )
-    )
     with db.session() as session:
-        rows = session.execute(statement).all()
-        claims = [Claim(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+        # Taking over bumps `attempts` too: a new fencing token, so the dead publisher
+        # can no longer write its result.
+        claims = _take(session, db, expired, worker, now, lease)
         for claim in claims:
             _log(session, claim, "recovering", worker, "its publisher stopped renewing the lease")
     return claims
