@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from autopostr import audit
@@ -12,7 +12,7 @@ from autopostr.errors import Conflict, InvalidInput, NotFound
 from autopostr.identity import Actor
 from autopostr.models import SocialAccount, utcnow
 from autopostr.permissions import require
-from autopostr.platforms.base import AccountRef
+from autopostr.platforms.base import AccountRef, ConnectedAccount
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
@@ -23,6 +23,12 @@ ACTIVE = "active"
 DISCONNECTED = "disconnected"
 NEEDS_RECONNECT = "needs_reconnect"
 SECRET_FIELDS = ("access_token", "refresh_token")
+SEALED_PREFIX = "sealed:"
+
+
+def is_secret_extra(key: str) -> bool:
+    """Extra credential fields kept encrypted too (app passwords, page tokens, secrets)."""
+    return key.endswith(("_token", "_secret", "_password", "_jwt")) or key in {"secret", "password"}
 
 
 def normalize_handle(handle: str) -> str:
@@ -74,7 +80,17 @@ def label(account: SocialAccount) -> str:
 
 
 def reconnect_command(account: SocialAccount) -> str:
-    """The command that brings this account back (credentials, where needed, on stdin)."""
+    """The command that brings this account back: the browser flow where the platform has
+    one, else `accounts add` (credentials, where needed, on stdin)."""
+    from autopostr.platforms.base import Platform
+    from autopostr.platforms.registry import get_platform_class
+
+    try:
+        platform_class = get_platform_class(account.platform)
+    except InvalidInput:
+        platform_class = None
+    if platform_class is not None and platform_class.oauth is not Platform.oauth:
+        return f"autopostr accounts connect {account.platform}"
     return f"autopostr accounts add {account.platform} --handle {account.handle}"
 
 
@@ -119,15 +135,72 @@ def add(
     db.add(account)
     db.flush()
     if credentials:
+        from autopostr.errors import ExternalServiceError
         from autopostr.platforms.base import PlatformError
 
         try:
-            fields = platform_class.credential_fields(credentials)
+            fields = platform_class(settings).prepare_credentials(credentials)
         except PlatformError as exc:
+            if exc.transient:
+                raise ExternalServiceError(exc.message) from None
             raise InvalidInput(f"stdin: {exc.message}") from None
         store_credentials(db, settings, account, fields)
     audit.record(db, actor, "account.connect", "account", account.id, platform=account.platform)
     return account
+
+
+def save_connected(
+    db: DbSession,
+    actor: Actor,
+    settings: Settings,
+    platform: str,
+    connected: ConnectedAccount,
+) -> SocialAccount:
+    """Store an account `accounts connect` was granted; connecting again renews its tokens."""
+    from sqlmodel import select
+
+    team_id = require(actor, "accounts.manage")
+    handle = normalize_handle(connected.handle)
+    existing = db.exec(
+        select(SocialAccount).where(
+            SocialAccount.team_id == team_id, SocialAccount.platform == platform
+        )
+    ).all()
+    account = next((a for a in existing if a.handle.lower() == handle.lower()), None)
+    if account is None:
+        account = SocialAccount(team_id=team_id, platform=platform, handle=handle)
+    account.name = connected.name or account.name or handle
+    account.remote_id = connected.remote_id or account.remote_id
+    account.scopes = connected.scopes or account.scopes
+    account.status = ACTIVE
+    account.connected_by = actor.user_id
+    account.updated_at = utcnow()
+    db.add(account)
+    db.flush()
+    store_credentials(db, settings, account, connected.credentials)
+    audit.record(db, actor, "account.connect", "account", account.id, platform=platform)
+    return account
+
+
+def expiring(
+    db: DbSession, actor: Actor, within: timedelta, platform: str | None = None
+) -> list[SocialAccount]:
+    """Accounts whose token runs out within `within`, or that need reconnecting already."""
+    horizon = utcnow() + within
+    return [
+        account
+        for account in list_accounts(db, actor, platform)
+        if account.status == NEEDS_RECONNECT
+        or (
+            account.status == ACTIVE
+            and account.expires_at is not None
+            and _aware(account.expires_at) <= horizon
+        )
+    ]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def store_credentials(
@@ -146,9 +219,18 @@ def store_credentials(
         )
     if credentials.get("expires_in"):
         account.expires_at = utcnow() + timedelta(seconds=int(credentials["expires_in"]))
-    extra = {
-        k: v for k, v in credentials.items() if k not in (*SECRET_FIELDS, "expires_in", "handle")
-    }
+    elif "expires_in" in credentials:
+        account.expires_at = None  # a token that does not expire (Facebook page tokens)
+    # New values replace old ones key by key, so a refresh keeps what connect learnt.
+    extra = json.loads(account.extra or "{}")
+    for key, value in credentials.items():
+        if key in (*SECRET_FIELDS, "expires_in", "handle"):
+            continue
+        if is_secret_extra(key) and value:
+            value = SEALED_PREFIX + keyset.encrypt(
+                str(value), f"social_accounts.extra.{key}:{account.id}"
+            )
+        extra[key] = value
     account.extra = json.dumps(extra, sort_keys=True)
     db.add(account)
 
@@ -165,13 +247,24 @@ def account_ref(account: SocialAccount, keyset: KeySet | None) -> AccountRef:
 
                 raise EncryptionKeyError("no encryption key to open this account's tokens")
             credentials[field] = keyset.decrypt(sealed, f"social_accounts.{field}:{account.id}")
+    extra = json.loads(account.extra or "{}")
+    for key, value in list(extra.items()):
+        if isinstance(value, str) and value.startswith(SEALED_PREFIX):
+            if keyset is None:
+                from autopostr.keys import EncryptionKeyError
+
+                raise EncryptionKeyError("no encryption key to open this account's tokens")
+            credentials[key] = keyset.decrypt(
+                value[len(SEALED_PREFIX) :], f"social_accounts.extra.{key}:{account.id}"
+            )
+            del extra[key]
     return AccountRef(
         id=account.id,
         platform=account.platform,
         handle=account.handle,
         remote_id=account.remote_id,
         credentials=credentials,
-        extra=json.loads(account.extra or "{}"),
+        extra=extra,
     )
 
 
@@ -189,13 +282,33 @@ def show(db: DbSession, actor: Actor, name: str) -> SocialAccount:
     return resolve(db, require(actor, "accounts.read"), name)
 
 
-def disconnect(db: DbSession, actor: Actor, name: str) -> SocialAccount:
-    """Forget the tokens; posts already scheduled to it fail with a message that says why."""
+def disconnect(
+    db: DbSession, actor: Actor, name: str, settings: Settings | None = None
+) -> tuple[SocialAccount, str | None]:
+    """Forget the tokens, after asking the platform to revoke them where it can; posts
+    already scheduled to it fail with a message that says why. Returns the account and
+    why revoking failed, if it did (the tokens are forgotten all the same)."""
     account = resolve(db, require(actor, "accounts.manage"), name)
+    problem = None
+    if settings is not None and account.status == ACTIVE and account.access_token:
+        problem = _revoke(settings, account)
     account.status = DISCONNECTED
     account.access_token = None
     account.refresh_token = None
     account.updated_at = utcnow()
     db.add(account)
     audit.record(db, actor, "account.disconnect", "account", account.id, platform=account.platform)
-    return account
+    return account, problem
+
+
+def _revoke(settings: Settings, account: SocialAccount) -> str | None:
+    from autopostr.keys import load_keyset
+    from autopostr.platforms.base import PlatformError
+    from autopostr.platforms.registry import get_platform
+
+    try:
+        ref = account_ref(account, load_keyset(settings))
+        get_platform(account.platform, settings).revoke(ref)
+    except PlatformError as exc:
+        return exc.message
+    return None

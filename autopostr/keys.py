@@ -240,8 +240,37 @@ def _reencrypt_all(session: Session, old: KeySet, new: KeySet) -> int:
                 {"value": new.encrypt(plaintext, context), "id": row_id},
             )
             count += 1
+    count += _reencrypt_account_extras(session, old, new)
     check_probe(session, old)  # raises when the old key is not this database's key
     write_probe(session, new)
+    return count
+
+
+def _reencrypt_account_extras(session: Session, old: KeySet, new: KeySet) -> int:
+    """Secrets kept inside an account's `extra` JSON (app passwords, page tokens)."""
+    import json
+
+    from sqlalchemy import text
+
+    from autopostr.accounts import SEALED_PREFIX
+
+    count = 0
+    rows = session.execute(
+        text("SELECT id, extra FROM social_accounts WHERE extra LIKE :sealed"),
+        {"sealed": f"%{SEALED_PREFIX}%"},
+    ).all()
+    for row_id, raw in rows:
+        extra = json.loads(raw or "{}")
+        for key, value in extra.items():
+            if isinstance(value, str) and value.startswith(SEALED_PREFIX):
+                context = f"social_accounts.extra.{key}:{row_id}"
+                plaintext = old.decrypt(value[len(SEALED_PREFIX) :], context)
+                extra[key] = SEALED_PREFIX + new.encrypt(plaintext, context)
+                count += 1
+        session.execute(
+            text("UPDATE social_accounts SET extra = :extra WHERE id = :id"),
+            {"extra": json.dumps(extra, sort_keys=True), "id": row_id},
+        )
     return count
 
 

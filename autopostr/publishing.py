@@ -11,6 +11,7 @@ long-running daemon and `posts publish` all go through `publish_due`.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import socket
@@ -40,6 +41,8 @@ from autopostr.platforms.base import (
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
+
+log = logging.getLogger("autopostr.publishing")
 
 DEFAULT_LEASE = timedelta(minutes=5)
 DEFAULT_MAX_ATTEMPTS = 5
@@ -332,11 +335,15 @@ def publish_claim(db: Database, settings: Settings, worker: str, claim: Claim) -
     return _call_platform(db, settings, worker, job)
 
 
-def _open_account(settings: Settings, account: SocialAccount) -> AccountRef:
+def open_account(settings: Settings, account: SocialAccount) -> AccountRef:
     from autopostr.keys import load_keyset
 
     # Loaded per job, so a daemon picks up a rotated key without a restart.
-    sealed = account.access_token or account.refresh_token
+    sealed = (
+        account.access_token
+        or account.refresh_token
+        or accounts_mod.SEALED_PREFIX in (account.extra or "")
+    )
     return accounts_mod.account_ref(account, load_keyset(settings) if sealed else None)
 
 
@@ -346,13 +353,16 @@ def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> 
     claim = job.claim
     assert job.request is not None
     try:
-        ref = _open_account(settings, job.account)
+        ref = open_account(settings, job.account)
         platform = get_platform(job.account.platform, settings)
+        platform.check_quota(ref, job.request)
         try:
             result = platform.publish(ref, job.request)
         except AuthExpired:
             # An expired token is refreshed once; a second refusal is a real failure.
-            ref = refresh_account(db, settings, job.account.id or 0)
+            ref = refresh_account(
+                db, settings, job.account.id or 0, failed=ref.credentials.get("access_token")
+            )
             result = platform.publish(ref, job.request)
     except (PermanentError, AuthExpired) as exc:
         return _finish(db, worker, job, status="failed", error=exc.message)
@@ -389,9 +399,15 @@ def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> 
     return _finish(db, worker, job, status="published", result=result)
 
 
-def refresh_account(db: Database, settings: Settings, account_id: int) -> AccountRef:
+def refresh_account(
+    db: Database, settings: Settings, account_id: int, *, failed: str | None = None
+) -> AccountRef:
     """Refresh an account's token while holding its row, so two daemons never spend
-    the same rotating refresh token; a failed refresh marks it needs_reconnect."""
+    the same rotating refresh token; a refused refresh marks it needs_reconnect.
+
+    `failed` is the access token the platform just refused: when the stored one is
+    already another, a concurrent refresh won and its token is used as it is.
+    """
     from sqlmodel import select
 
     from autopostr.platforms.registry import get_platform
@@ -400,24 +416,32 @@ def refresh_account(db: Database, settings: Settings, account_id: int) -> Accoun
         account = session.exec(
             select(SocialAccount).where(SocialAccount.id == account_id).with_for_update()
         ).one()
-        ref = _open_account(settings, account)
+        ref = open_account(settings, account)
+        if failed is not None and ref.credentials.get("access_token") not in (None, failed):
+            return ref
         platform = get_platform(account.platform, settings)
         try:
             fresh = platform.refresh(ref)
+            if fresh is None and failed is not None:
+                raise PermanentError(f"{platform.title} refused the token and it cannot be renewed")
         except PlatformError as exc:
+            if exc.transient and not isinstance(exc, AuthExpired):
+                raise  # the platform was unreachable: the token may still be good
             account.status = accounts_mod.NEEDS_RECONNECT
             account.updated_at = utcnow()
             session.add(account)
             session.commit()
-            raise PermanentError(
+            message = (
                 f"{accounts_mod.label(account)} needs re-authorisation ({exc.message}): run "
                 f"`{accounts_mod.reconnect_command(account)}`"
-            ) from None
+            )
+            log.warning("%s", message)
+            raise PermanentError(message) from None
         if fresh:
             accounts_mod.store_credentials(session, settings, account, {**ref.credentials, **fresh})
             account.updated_at = utcnow()
         session.flush()
-        return _open_account(settings, account)
+        return open_account(settings, account)
 
 
 def publish_due(
@@ -550,7 +574,7 @@ def _recover(db: Database, settings: Settings, worker: str, job: _Job) -> Outcom
     claim = job.claim
     assert job.request is not None
     try:
-        ref = _open_account(settings, job.account)
+        ref = open_account(settings, job.account)
         found = get_platform(job.account.platform, settings).find_published(ref, job.request)
     except (PlatformError, AutopostrError) as exc:
         found = UNKNOWN
@@ -605,7 +629,7 @@ def reconcile(db: Database, settings: Settings, team_id: int) -> list[Reconciled
         if job.request is not None:
             try:
                 found = get_platform(account.platform, settings).find_published(
-                    _open_account(settings, account), job.request
+                    open_account(settings, account), job.request
                 )
             except (PlatformError, AutopostrError):
                 found = UNKNOWN

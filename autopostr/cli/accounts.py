@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from autopostr.cli.common import JSON_OPTION, settings, signed_in
+from autopostr.cli.common import JSON_OPTION, database, settings, signed_in
 
-app = typer.Typer(help="Add, list, show and disconnect social accounts.", no_args_is_help=True)
+app = typer.Typer(
+    help="Connect, add, list, test, refresh and disconnect social accounts.", no_args_is_help=True
+)
 
 
 def _render(rows: list[dict[str, object]]) -> None:
@@ -77,24 +79,47 @@ def add(
 @app.command("list")
 def list_(
     platform: str = typer.Option("", "--platform", help="Only this platform."),
+    expiring_within: str = typer.Option(
+        "",
+        "--expiring-within",
+        help="Only accounts whose token runs out within this long (e.g. 7d, 12h), or that "
+        "need reconnecting; exit 1 when there is any (for cron alerts).",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List the current team's accounts.
 
     \b
-    Example:
+    Examples:
       autopostr accounts list --json
+      autopostr accounts list --expiring-within 7d || notify-send "reconnect an account"
     """
     from autopostr import accounts
     from autopostr.cli import output
     from autopostr.views import account_json
 
+    within = None
+    if expiring_within:
+        from autopostr.timeparse import parse_duration
+
+        within = parse_duration(expiring_within, "--expiring-within")
     with signed_in() as (session, actor):
-        rows = [account_json(a) for a in accounts.list_accounts(session, actor, platform or None)]
+        found = (
+            accounts.expiring(session, actor, within, platform or None)
+            if within is not None
+            else accounts.list_accounts(session, actor, platform or None)
+        )
+        rows = [account_json(a) for a in found]
     if as_json:
         output.print_json(rows)
+    elif within is not None and not rows:
+        output.info(f"No account's token runs out within {expiring_within}.")
     else:
         _render(rows)
+    if within is not None and rows:
+        names = ", ".join(f"{r['platform']}:{r['handle']}" for r in rows)
+        output.info(f"{len(rows)} account(s) need attention within {expiring_within}: {names}")
+        raise typer.Exit(1)
 
 
 @app.command("show")
@@ -125,7 +150,7 @@ def disconnect(
     account: str = typer.Argument(..., help="Account id or platform:handle."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Disconnect an account and forget its tokens.
+    """Disconnect an account: revoke its token where the platform can, then forget it.
 
     \b
     Example:
@@ -136,8 +161,149 @@ def disconnect(
     from autopostr.views import account_json
 
     with signed_in() as (session, actor):
-        data = account_json(accounts.disconnect(session, actor, account))
+        disconnected, problem = accounts.disconnect(session, actor, account, settings())
+        data = account_json(disconnected)
+    if problem:
+        output.warn(f"the platform did not confirm the revocation ({problem}); tokens forgotten")
     if as_json:
         output.print_json(data)
     else:
         output.success(f"Disconnected {data['platform']}:{data['handle']}")
+
+
+@app.command("connect")
+def connect(
+    platform: str = typer.Argument(..., help="x, linkedin, facebook, instagram or mastodon."),
+    no_browser: bool = typer.Option(
+        False,
+        "--no-browser",
+        help="Print the authorization URL and read the address you are redirected to "
+        "from stdin (for SSH sessions and servers).",
+    ),
+    port: int = typer.Option(
+        8765,
+        "--port",
+        help="Loopback port of the redirect (http://127.0.0.1:PORT/callback must be a "
+        "redirect URI of your OAuth app).",
+    ),
+    page: list[str] = typer.Option(
+        [], "--page", help="Facebook/Instagram: the page (id or name) to connect; repeatable."
+    ),
+    instance: str = typer.Option(
+        "", "--instance", help="Mastodon: the server, e.g. mastodon.social."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Connect accounts through the platform's OAuth page in your browser.
+
+    \b
+    Examples:
+      autopostr accounts connect x
+      autopostr accounts connect facebook --page "Acme Coffee"
+      autopostr accounts connect mastodon --instance mastodon.social --no-browser
+    """
+    import sys
+
+    from autopostr import accounts, oauth
+    from autopostr.cli import output
+    from autopostr.platforms.registry import get_platform
+    from autopostr.views import account_json
+
+    s = settings()
+    adapter = get_platform(platform.lower(), s)
+
+    def show_url(url: str) -> None:
+        if no_browser:
+            output.info(f"Open this URL in a browser and authorize autopostr:\n\n  {url}\n")
+            output.info("Then paste the address the browser was sent to (http://127.0.0.1…):")
+        else:
+            output.info(f"Opening your browser; if it does not open, visit:\n  {url}")
+
+    def open_browser(url: str) -> bool:
+        import webbrowser
+
+        return webbrowser.open(url)
+
+    def read_pasted_url() -> str:
+        return sys.stdin.readline()
+
+    options = {"instance": instance, "page": ",".join(page)}
+    options = {k: v for k, v in options.items() if v}
+    prompter = oauth.Prompter(show_url, None if no_browser else open_browser, read_pasted_url)
+    granted = oauth.connect(s, adapter, options, prompter, port=port)
+    with signed_in() as (session, actor):
+        rows = [
+            account_json(accounts.save_connected(session, actor, s, adapter.name, connected))
+            for connected in granted
+        ]
+    if as_json:
+        output.print_json(rows)
+    else:
+        for row in rows:
+            output.success(f"Connected {row['platform']}:{row['handle']} (id {row['id']})")
+
+
+@app.command("test")
+def test(
+    account: str = typer.Argument(..., help="Account id or platform:handle."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Ask the platform who the account is: proves its token works.
+
+    \b
+    Example:
+      autopostr accounts test x:acme
+    """
+    from autopostr import accounts, tokens
+    from autopostr.cli import output
+
+    s = settings()
+    with signed_in() as (session, actor):
+        found = accounts.show(session, actor, account)
+        account_id, label = found.id, accounts.label(found)
+        if found.status == accounts.DISCONNECTED:
+            from autopostr.errors import InvalidInput
+
+            raise InvalidInput(
+                f"{label} is disconnected: run `{accounts.reconnect_command(found)}`"
+            )
+    assert account_id is not None
+    seen = tokens.whoami(database(s), s, account_id)
+    data = {"id": str(account_id), "account": label, "ok": True, "platform_says": seen}
+    if as_json:
+        output.print_json(data)
+    else:
+        handle = seen.get("handle") or seen.get("name") or "?"
+        output.success(f"{label} works: the platform knows it as {handle}")
+
+
+@app.command("refresh")
+def refresh(
+    account: str = typer.Argument(..., help="Account id or platform:handle."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Renew the account's access token now (the daemon does this within 24 h of expiry).
+
+    \b
+    Example:
+      autopostr accounts refresh linkedin:acme
+    """
+    from autopostr import accounts, tokens
+    from autopostr.cli import output
+    from autopostr.views import account_json
+
+    s = settings()
+    with signed_in() as (session, actor):
+        from autopostr.permissions import require
+
+        require(actor, "accounts.manage")
+        account_id = accounts.show(session, actor, account).id
+    assert account_id is not None
+    tokens.refresh_now(database(s), s, account_id)
+    with signed_in() as (session, actor):
+        data = account_json(accounts.show(session, actor, account))
+    if as_json:
+        output.print_json(data)
+    else:
+        expiry = data["expires_at"] or "never"
+        output.success(f"Refreshed {data['platform']}:{data['handle']}; expires {expiry}")

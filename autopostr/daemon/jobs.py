@@ -32,8 +32,16 @@ def _cleanup_media(db: Database, settings: Settings) -> int:
         return len(cleanup(session, settings, older_than=DEFAULT_GRACE).items)
 
 
+def _refresh_tokens(db: Database, settings: Settings) -> object:
+    from autopostr.tokens import refresh_expiring
+
+    return refresh_expiring(db, settings)
+
+
 JOBS: list[PeriodicJob] = [
     PeriodicJob("session-cleanup", timedelta(hours=1), _cleanup_sessions),
+    # Hourly against a 24 h horizon: every token gets many chances before it runs out.
+    PeriodicJob("token-refresh", timedelta(hours=1), _refresh_tokens),
     PeriodicJob("media-cleanup", timedelta(days=1), _cleanup_media),
 ]
 

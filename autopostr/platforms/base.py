@@ -95,6 +95,39 @@ class PublishResult:
 
 
 @dataclass(frozen=True)
+class OAuthSpec:
+    """How one platform's OAuth 2.0 authorization-code flow goes (see `autopostr.oauth`)."""
+
+    authorize_url: str
+    token_url: str
+    client_id: str
+    client_secret: str | None = None
+    scopes: tuple[str, ...] = ()
+    pkce: bool = True  # S256 code challenge
+    # How the client authenticates at the token endpoint: client_secret_basic,
+    # client_secret_post, or none (public clients send client_id in the form).
+    token_auth: str = "client_secret_basic"
+    scope_separator: str = " "
+    extra_authorize_params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConnectedAccount:
+    """One account an authorization gave us (Facebook: one per page picked).
+
+    `credentials` holds `access_token`, `refresh_token` and `expires_in` where the
+    platform has them; other keys are kept per account (secret-looking keys, such as
+    `*_token`, `*_secret` or `*_password`, encrypted) and come back in AccountRef.
+    """
+
+    handle: str
+    credentials: dict[str, Any]
+    remote_id: str | None = None
+    name: str = ""
+    scopes: str = ""
+
+
+@dataclass(frozen=True)
 class Metrics:
     impressions: int = 0
     likes: int = 0
@@ -159,9 +192,34 @@ class Platform(ABC):
     title: ClassVar[str]
     limits: ClassVar[Limits]
     needs_credentials: ClassVar[bool] = True
+    # Overridable per install with AUTOPOSTR_<NAME>_API_URL / _AUTH_URL (tests point
+    # them at local fakes).
+    default_api_url: ClassVar[str] = ""
+    default_auth_url: ClassVar[str] = ""
 
     def __init__(self, settings: Settings):
         self.settings = settings
+
+    @property
+    def api_url(self) -> str:
+        return (self.settings.get(f"{self.name}_api_url") or self.default_api_url).rstrip("/")
+
+    @property
+    def auth_url(self) -> str:
+        return (self.settings.get(f"{self.name}_auth_url") or self.default_auth_url).rstrip("/")
+
+    def client_credentials(self) -> tuple[str, str | None]:
+        """This install's OAuth app: AUTOPOSTR_<NAME>_CLIENT_ID and _CLIENT_SECRET."""
+        client_id = self.settings.get(f"{self.name}_client_id")
+        if not client_id:
+            from autopostr.errors import ConfigError
+
+            upper = self.name.upper()
+            raise ConfigError(
+                f"{self.title} needs an OAuth app: set AUTOPOSTR_{upper}_CLIENT_ID (and "
+                f"AUTOPOSTR_{upper}_CLIENT_SECRET) or [{self.name}] client_id in the config file"
+            )
+        return client_id, self.settings.get(f"{self.name}_client_secret") or None
 
     @classmethod
     def credential_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
@@ -193,10 +251,36 @@ class Platform(ABC):
         """New credentials for an expiring token, or None where tokens do not expire."""
         return None
 
-    def authorize(self, **options: Any) -> dict[str, Any]:
+    def prepare_credentials(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """Credentials piped to `accounts add`, made ready to store; may call the platform
+        (Bluesky trades an app password for a session here)."""
+        return self.credential_fields(raw)
+
+    def oauth(self, options: dict[str, str], redirect_uri: str) -> OAuthSpec:
+        """The authorization flow for `accounts connect`; `options` holds --instance, --page.
+        May call the platform first (Mastodon registers an app per instance)."""
         raise NotSupported(
             f"{self.title} accounts are added with `autopostr accounts add {self.name}`"
         )
+
+    def connected_accounts(
+        self, token: dict[str, Any], options: dict[str, str]
+    ) -> list[ConnectedAccount]:
+        """The accounts an OAuth token response grants (Facebook: trade for a long-lived
+        token, then the pages picked with --page; Instagram: the linked business account)."""
+        raise NotSupported(f"{self.title} has no OAuth connect")
+
+    def whoami(self, account: AccountRef) -> dict[str, Any]:
+        """The platform's own view of the account (`accounts test`): at least `handle`."""
+        raise NotSupported(f"{self.title} cannot check an account")
+
+    def revoke(self, account: AccountRef) -> None:
+        """Tell the platform to forget the token, where it can (`accounts disconnect`)."""
+        return None
+
+    def check_quota(self, account: AccountRef, request: PublishRequest) -> None:
+        """Raise TransientError(retry_after=…) when a daily cap is used up, before publishing."""
+        return None
 
     def find_published(
         self, account: AccountRef, request: PublishRequest

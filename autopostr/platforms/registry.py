@@ -26,6 +26,12 @@ ENTRY_POINT_GROUP = "autopostr.platforms"
 BUILTINS: dict[str, str] = {
     "sandbox": "autopostr.platforms.sandbox:SandboxPlatform",
     "webhook": "autopostr.platforms.webhook:WebhookPlatform",
+    "x": "autopostr.platforms.x:XPlatform",
+    "linkedin": "autopostr.platforms.linkedin:LinkedInPlatform",
+    "facebook": "autopostr.platforms.facebook:FacebookPlatform",
+    "instagram": "autopostr.platforms.instagram:InstagramPlatform",
+    "mastodon": "autopostr.platforms.mastodon:MastodonPlatform",
+    "bluesky": "autopostr.platforms.bluesky:BlueskyPlatform",
 }
 
 log = logging.getLogger("autopostr.platforms")
