@@ -29,7 +29,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
 @dataclass
@@ -308,7 +308,7 @@ class FakePlatform:
             return Response(405, {"error": "method not allowed"})
         return Response(404, {"error": f"no route {request.method} {request.path}"})
 
-    def start(self) -> FakePlatform:
+    def start(self) -> Self:
         fake = self
 
         class HTTPHandler(BaseHTTPRequestHandler):
@@ -364,7 +364,7 @@ class FakePlatform:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> FakePlatform:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:
