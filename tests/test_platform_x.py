@@ -1,0 +1,446 @@
+"""The X adapter against a fake X API v2: connect (OAuth 2.0 + PKCE, Basic client auth),
+posts, media (simple and chunked upload with processing status), threads, first
+comments, delete, metrics, rotating refresh tokens, rate limits and odd answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autopostr.config import load_settings
+from autopostr.platforms import x as x_module
+from autopostr.platforms.base import (
+    UNKNOWN,
+    AccountRef,
+    AuthExpired,
+    MediaItem,
+    PermanentError,
+    PublishRequest,
+    PublishResult,
+    TransientError,
+)
+from autopostr.platforms.x import XPlatform, comparable
+from tests.conftest import Cli
+from tests.fakes.platform_server import browse
+from tests.fakes.x_server import USER, FakeX
+from tests.helpers import make_due
+from tests.media_samples import image, video_bytes
+
+SCOPES = "tweet.read tweet.write users.read offline.access media.write"
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeX]:
+    with FakeX() as server:
+        monkeypatch.setenv("AUTOPOSTR_X_API_URL", server.url)
+        monkeypatch.setenv("AUTOPOSTR_X_AUTH_URL", server.url)
+        monkeypatch.setenv("AUTOPOSTR_X_CLIENT_ID", "x-client")
+        monkeypatch.setenv("AUTOPOSTR_X_CLIENT_SECRET", "x-secret")
+        monkeypatch.setenv("AUTOPOSTR_X_POLL_SECONDS", "0.01")
+        monkeypatch.setattr("webbrowser.open", lambda url: bool(browse(url)))
+        monkeypatch.setattr(x_module, "_memory", x_module._Memory())
+        yield server
+
+
+@pytest.fixture
+def x(fake: FakeX) -> XPlatform:
+    return XPlatform(load_settings())
+
+
+def account(fake: FakeX, token: dict[str, Any] | None = None) -> AccountRef:
+    token = token or fake.token()
+    return AccountRef(
+        id=1,
+        platform="x",
+        handle="acme",
+        remote_id=USER["id"],
+        credentials={
+            "access_token": token["access_token"],
+            "refresh_token": token["refresh_token"],
+        },
+    )
+
+
+def request(*parts: str, **kw: Any) -> PublishRequest:
+    return PublishRequest(post_id=7, destination_id=9, parts=list(parts), idempotency_key="k", **kw)
+
+
+def media_item(path: Path, mime: str, **kw: Any) -> MediaItem:
+    data = path.read_bytes()
+    return MediaItem(
+        id=abs(hash(path)) % 1000,
+        filename=path.name,
+        mime_type=mime,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        open=lambda: io.BytesIO(data),
+        **kw,
+    )
+
+
+# -- end to end through the CLI, on SQLite and PostgreSQL ---------------------------
+
+
+def connect(cli: Cli) -> dict[str, Any]:
+    [connected] = json.loads(cli.ok("accounts", "connect", "x", "--port", "0", "--json").stdout)
+    return dict(connected)
+
+
+def add_account(cli: Cli, fake: FakeX) -> dict[str, Any]:
+    token = fake.token()
+    cli.ok("accounts", "add", "x", input=json.dumps({"handle": "acme", **token}))
+    return token
+
+
+def due_post(cli: Cli, text: str) -> str:
+    post = cli.ok("posts", "create", "--to", "x:acme", "--text", text, "--at", "+1h", "--json")
+    make_due(int(post.json()["id"]))
+    return str(post.json()["id"])
+
+
+def run_once(cli: Cli) -> dict[str, Any]:
+    run = cli("daemon", "run", "--once", "--json")
+    assert run.exit_code in (0, 6), run.stderr
+    [outcome] = run.json()
+    return dict(outcome)
+
+
+def test_connect_round_trip_with_pkce_and_basic_client_auth(
+    initialized: str, cli: Cli, fake: FakeX
+) -> None:
+    connected = connect(cli)
+    assert connected["platform"] == "x" and connected["handle"] == "acme"
+    assert connected["expires_at"] is not None
+    assert fake.oauth.pkce_verified == 1
+    [asked] = fake.oauth.authorize_requests
+    assert asked["scope"] == SCOPES and asked["code_challenge_method"] == "S256"
+    assert fake.calls("GET", "/i/oauth2/authorize")
+    [exchange] = fake.calls("POST", "/2/oauth2/token")
+    assert exchange.headers["authorization"].startswith("Basic ")
+    assert "client_secret" not in exchange.form()
+    said = json.loads(cli.ok("accounts", "test", "x:acme", "--json").stdout)["platform_says"]
+    assert said["handle"] == "acme" and said["id"] == USER["id"]
+    # Disconnecting revokes both tokens at X.
+    tokens = set(fake.oauth.access_tokens) | fake.oauth.refresh_tokens
+    cli.ok("accounts", "disconnect", "x:acme")
+    assert tokens <= fake.oauth.revoked
+    for sent in fake.requests:  # secrets travel in headers and bodies, never in URLs
+        assert not any(t in json.dumps(sent.query) for t in tokens | {"x-secret"})
+
+
+def test_text_post_goes_out_and_links_to_it(initialized: str, cli: Cli, fake: FakeX) -> None:
+    add_account(cli, fake)
+    post_id = due_post(cli, "Shipping day & the docs are live")
+    outcome = run_once(cli)
+    assert outcome["status"] == "published"
+    [tweet] = fake.live_tweets()
+    assert tweet.text == "Shipping day & the docs are live"
+    assert outcome["remote_id"] == tweet.id
+    shown = cli.ok("posts", "show", post_id, "--json").json()["destinations"][0]
+    assert shown["url"] == f"https://x.com/acme/status/{tweet.id}"
+
+
+def test_expired_token_is_refreshed_and_the_new_refresh_token_kept(
+    initialized: str, cli: Cli, fake: FakeX
+) -> None:
+    first = add_account(cli, fake)
+    fake.oauth.expire(first["access_token"])
+    due_post(cli, "After the refresh")
+    assert run_once(cli)["status"] == "published"
+    assert [t.text for t in fake.live_tweets()] == ["After the refresh"]
+    [refresh] = [r for r in fake.oauth.token_requests if r["grant_type"] == "refresh_token"]
+    assert refresh["refresh_token"] == first["refresh_token"]
+    # The rotated refresh token was stored: the old one is spent, the next refresh works.
+    assert first["refresh_token"] not in fake.oauth.refresh_tokens
+    cli.ok("accounts", "refresh", "x:acme")
+    assert len([r for r in fake.oauth.token_requests if r["grant_type"] == "refresh_token"]) == 2
+
+
+def test_throttled_post_retries_at_xs_reset_time(initialized: str, cli: Cli, fake: FakeX) -> None:
+    add_account(cli, fake)
+    post_id = due_post(cli, "Wait for the window")
+    reset = int(time.time()) + 900
+    fake.fail_next(
+        "/2/tweets",
+        429,
+        {"title": "Too Many Requests", "detail": "Too Many Requests", "status": 429},
+        {"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)},
+        method="POST",
+    )
+    outcome = run_once(cli)
+    assert outcome["status"] == "retrying"
+    wait = datetime.fromisoformat(outcome["next_attempt_at"]).timestamp() - time.time()
+    assert abs(wait - 900) < 5
+    shown = cli.ok("posts", "show", post_id, "--json").json()["destinations"][0]
+    assert "429" in shown["error"] and not fake.live_tweets()
+
+
+def test_duplicate_content_fails_with_xs_words(initialized: str, cli: Cli, fake: FakeX) -> None:
+    add_account(cli, fake)
+    fake.add_tweet("Same again")
+    due_post(cli, "Same again")
+    outcome = run_once(cli)
+    assert outcome["status"] == "failed" and outcome["attempt"] == 1
+    assert "duplicate content" in outcome["error"]
+
+
+# -- the adapter directly -------------------------------------------------------
+
+
+def test_images_are_uploaded_in_order_with_alt_text(
+    x: XPlatform, fake: FakeX, tmp_path: Path
+) -> None:
+    first = media_item(image(tmp_path / "a.png", "PNG"), "image/png", alt_text="A chart")
+    second = media_item(image(tmp_path / "b.jpg", "JPEG", seed=1), "image/jpeg")
+    result = x.publish(account(fake), request("Two pictures", media=[first, second]))
+    tweet = fake.tweets[result.remote_id]
+    assert [fake.media[m].sha256 for m in tweet.media_ids] == [first.sha256, second.sha256]
+    assert {fake.media[m].category for m in tweet.media_ids} == {"tweet_image"}
+    assert fake.media[tweet.media_ids[0]].alt_text == "A chart"
+    assert fake.media[tweet.media_ids[1]].alt_text is None
+
+
+def test_video_is_uploaded_in_chunks_and_waits_for_processing(
+    fake: FakeX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTOPOSTR_X_CHUNK_BYTES", "2000")
+    x = XPlatform(load_settings())
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(video_bytes(payload=bytes(range(256)) * 20))
+    clip = media_item(path, "video/mp4", duration=12.5, width=1280, height=720)
+    started = time.monotonic()
+    result = x.publish(account(fake), request("", media=[clip]))
+    assert time.monotonic() - started < 2  # X says check_after_secs=1; the setting wins
+    [media_id] = fake.tweets[result.remote_id].media_ids
+    media = fake.media[media_id]
+    assert media.sha256 == clip.sha256 and media.category == "tweet_video"
+    appends = fake.calls("POST", rf"/2/media/upload/{media_id}/append")
+    assert len(appends) == -(-clip.size // 2000) > 1
+    assert len(fake.calls("GET", "/2/media/upload")) == fake.processing_polls
+
+
+def test_failed_video_processing_is_permanent_with_xs_reason(
+    x: XPlatform, fake: FakeX, tmp_path: Path
+) -> None:
+    fake.fail_processing = "Unsupported video codec"
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(video_bytes())
+    with pytest.raises(PermanentError, match="Unsupported video codec"):
+        x.publish(account(fake), request("Clip", media=[media_item(path, "video/mp4")]))
+    assert not fake.live_tweets()
+
+
+def test_thread_and_first_comment_are_a_chain_of_replies(x: XPlatform, fake: FakeX) -> None:
+    result = x.publish(
+        account(fake), request("1/ Start", "2/ Middle", "3/ End", first_comment="Link")
+    )
+    by_text = {t.text: t for t in fake.live_tweets()}
+    assert by_text["1/ Start"].reply_to is None
+    assert by_text["2/ Middle"].reply_to == by_text["1/ Start"].id
+    assert by_text["3/ End"].reply_to == by_text["2/ Middle"].id
+    assert by_text["Link"].reply_to == by_text["3/ End"].id
+    assert result.remote_id == by_text["1/ Start"].id
+    assert result.extra["thread"] == [by_text[t].id for t in ("1/ Start", "2/ Middle", "3/ End")]
+    assert result.extra["first_comment_id"] == by_text["Link"].id
+
+
+def test_a_thread_stopped_by_a_limit_carries_on_in_another_process(
+    x: XPlatform, fake: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    me = account(fake)
+    thread = request("Part one", "Part two", "Part three")
+    reset = str(int(time.time()) + 60)
+    fake.fail_after_posts(1, 429, {"title": "Too Many Requests"}, {"x-rate-limit-reset": reset})
+    with pytest.raises(TransientError) as stopped:
+        x.publish(me, thread)
+    assert stopped.value.maybe_sent and "after 1 of 3 parts" in stopped.value.message
+    assert 55 <= (stopped.value.retry_after or 0) <= 61
+
+    # A fresh process knows nothing: find_published sees part one on X, publish goes on.
+    monkeypatch.setattr(x_module, "_memory", x_module._Memory())
+    assert x.find_published(me, thread) is None
+    result = x.publish(me, thread)
+    assert [t.text for t in fake.live_tweets()] == ["Part one", "Part two", "Part three"]
+    assert fake.tweets[result.extra["thread"][2]].reply_to == result.extra["thread"][1]
+    found = x.find_published(me, thread)
+    assert isinstance(found, PublishResult) and found.remote_id == result.remote_id
+
+
+def test_a_thread_whose_first_part_x_already_has_is_continued_not_duplicated(
+    x: XPlatform, fake: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after `posts reconcile` in another process: publish is called again with no
+    memory of part one. X refuses it as a duplicate; the adapter finds it and goes on."""
+    me = account(fake)
+    thread = request("First of two", "Second of two")
+    fake.fail_after_posts(1, 503, {"title": "Service Unavailable"})
+    with pytest.raises(TransientError):
+        x.publish(me, thread)
+    monkeypatch.setattr(x_module, "_memory", x_module._Memory())
+    result = x.publish(me, thread)
+    assert [t.text for t in fake.live_tweets()] == ["First of two", "Second of two"]
+    assert fake.tweets[result.extra["thread"][1]].reply_to == result.remote_id
+    # A single post X already has stays a permanent duplicate failure.
+    with pytest.raises(PermanentError, match="duplicate content"):
+        x.publish(me, request("First of two"))
+
+
+def test_an_expired_token_mid_thread_resumes_after_the_refresh(x: XPlatform, fake: FakeX) -> None:
+    token = fake.token()
+    me = account(fake, token)
+    fake.fail_after_posts(
+        1, 401, {"title": "Unauthorized", "status": 401, "detail": "Unauthorized"}
+    )
+    thread = request("Alpha", "Beta", first_comment="Gamma")
+    with pytest.raises(AuthExpired, match="after 1 of 3 parts"):
+        x.publish(me, thread)
+    fresh = x.refresh(me)
+    assert fresh is not None and fresh["refresh_token"] != token["refresh_token"]
+    renewed = AccountRef(1, "x", "acme", USER["id"], {**me.credentials, **fresh})
+    result = x.publish(renewed, thread)  # what the publisher does after refreshing
+    assert [t.text for t in fake.live_tweets()] == ["Alpha", "Beta", "Gamma"]
+    assert result.extra["thread"][0] == result.remote_id == fake.live_tweets()[0].id
+
+
+def test_delete_and_deleting_again(x: XPlatform, fake: FakeX) -> None:
+    me = account(fake)
+    result = x.publish(me, request("Short-lived"))
+    x.delete(me, result.remote_id)
+    assert fake.tweets[result.remote_id].deleted
+    x.delete(me, result.remote_id)  # already gone is what the user wanted
+    assert fake.calls("DELETE", rf"/2/tweets/{result.remote_id}")[0].bearer
+
+
+@pytest.mark.parametrize("naming", ["retweet", "repost"])
+def test_metrics_public_and_private(x: XPlatform, fake: FakeX, naming: str) -> None:
+    fake.metrics_naming = naming
+    me = account(fake)
+    result = x.publish(me, request("Count me"))
+    fake.tweets[result.remote_id].metrics.update(
+        like_count=12,
+        reply_count=3,
+        retweet_count=4,
+        quote_count=1,
+        impression_count=900,
+        private_impressions=950,
+        url_link_clicks=7,
+    )
+    metrics = x.metrics(me, result.remote_id)
+    assert (metrics.likes, metrics.comments, metrics.shares) == (12, 3, 5)
+    assert (metrics.impressions, metrics.clicks) == (950, 7)
+    [asked, *_] = fake.calls("GET", rf"/2/tweets/{result.remote_id}")
+    assert asked.query["tweet.fields"] == "public_metrics,non_public_metrics"
+
+
+def test_metrics_of_an_old_post_fall_back_to_public_counts(x: XPlatform, fake: FakeX) -> None:
+    me = account(fake)
+    result = x.publish(me, request("Older"))
+    fake.tweets[result.remote_id].metrics.update(like_count=2, impression_count=40)
+    fake.non_public_allowed = False
+    metrics = x.metrics(me, result.remote_id)
+    assert (metrics.likes, metrics.impressions, metrics.clicks) == (2, 40, 0)
+    with pytest.raises(PermanentError, match="no post"):
+        x.metrics(me, "1")
+
+
+def test_find_published_matches_texts_x_rewrote(x: XPlatform, fake: FakeX) -> None:
+    me = account(fake)
+    text = "Read https://example.com/launch?x=1 & <enjoy>"
+    result = x.publish(me, request(text))
+    assert "t.co" in fake.tweets[result.remote_id].rendered_text()
+    found = x.find_published(me, request(text))
+    assert isinstance(found, PublishResult) and found.remote_id == result.remote_id
+    assert x.find_published(me, request("Never sent")) is None
+    assert comparable("a &amp; b https://t.co/xyz") == comparable("a & b https://example.org")
+
+
+def test_find_published_cannot_tell_beyond_what_it_can_see(x: XPlatform, fake: FakeX) -> None:
+    me = account(fake)
+    for n in range(x_module.TIMELINE_PAGES * 100 + 1):
+        fake.add_tweet(f"busy {n}")
+    assert x.find_published(me, request("Never sent")) is UNKNOWN
+    fake.add_tweet("Old one", age_hours=100)  # outside the look-back window
+    assert x.find_published(me, request("Old one")) is UNKNOWN
+
+
+def test_a_spent_window_waits_before_publishing(x: XPlatform, fake: FakeX) -> None:
+    me = account(fake)
+    fake.tweets_per_window = 2
+    x.publish(me, request("one"))
+    x.check_quota(me, request("two"))  # one left
+    with pytest.raises(TransientError) as full:
+        x.check_quota(me, request("a", "thread"))  # needs two, one left
+    assert abs((full.value.retry_after or 0) - (fake.window_reset - time.time())) < 3
+
+
+def test_a_spent_daily_cap_waits_for_the_daily_reset(x: XPlatform, fake: FakeX) -> None:
+    me = account(fake)
+    day_reset = int(time.time()) + 20_000
+    fake.fail_next(
+        "/2/tweets",
+        429,
+        {"title": "Too Many Requests", "type": "https://api.twitter.com/2/problems/usage-capped"},
+        {
+            "x-rate-limit-remaining": "90",
+            "x-rate-limit-reset": str(int(time.time()) + 600),
+            "x-user-limit-24hour-remaining": "0",
+            "x-user-limit-24hour-reset": str(day_reset),
+        },
+        method="POST",
+    )
+    with pytest.raises(TransientError) as capped:
+        x.publish(me, request("Daily"))
+    assert abs((capped.value.retry_after or 0) - (day_reset - time.time())) < 3
+
+
+def test_malformed_answers_are_clean_errors(x: XPlatform, fake: FakeX) -> None:
+    me = account(fake)
+    fake.fail_next("/2/tweets", 201, b"<html>gateway</html>", method="POST")
+    with pytest.raises(TransientError) as odd:
+        x.publish(me, request("Did it go?"))
+    assert odd.value.maybe_sent and "not JSON" in odd.value.message
+    fake.fail_next("/2/tweets", 201, {"data": {}}, method="POST")
+    with pytest.raises(TransientError, match="without a post id"):
+        x.publish(me, request("Did it go?"))
+    fake.fail_next("/2/users/me", 200, {"data": {"name": "no id"}})
+    with pytest.raises(PermanentError, match="without a user"):
+        x.whoami(me)
+    token = me.credentials["access_token"]
+    fake.fail_next("/2/oauth2/token", 200, {"token_type": "bearer"})
+    with pytest.raises(TransientError, match="without a token") as no_token:
+        x.refresh(me)
+    assert token not in no_token.value.message and me.credentials["refresh_token"] not in str(
+        no_token.value
+    )
+
+
+def test_limits_are_checked_before_anything_goes_out(
+    x: XPlatform, fake: FakeX, tmp_path: Path
+) -> None:
+    me = account(fake)
+    with pytest.raises(PermanentError, match="part 2 is 281"):
+        x.publish(me, request("ok", "y" * 281))
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(video_bytes())
+    clip = media_item(path, "video/mp4", duration=200.0)
+    with pytest.raises(PermanentError, match="200 s long"):
+        x.publish(me, request("Long", media=[clip]))
+    picture = media_item(image(tmp_path / "a.png", "PNG"), "image/png")
+    with pytest.raises(PermanentError, match="only media"):
+        x.publish(me, request("Mixed", media=[picture, media_item(path, "video/mp4")]))
+    assert fake.requests == []
+    assert x.count_text("😀" * 140) == 280 and not x.text_fits("😀" * 141)
+
+
+def test_accounts_add_needs_an_access_token(initialized: str, cli: Cli, fake: FakeX) -> None:
+    run = cli("accounts", "add", "x", input=json.dumps({"handle": "acme", "token": "oops"}))
+    assert run.exit_code != 0 and "access_token" in run.stderr
