@@ -11,6 +11,7 @@ long-running daemon and `posts publish` all go through `publish_due`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -137,7 +138,7 @@ def claim_due(
     lease: timedelta = DEFAULT_LEASE,
 ) -> list[Claim]:
     """Claim up to `limit` due destinations in one statement."""
-    from sqlalchemy import or_, select
+    from sqlalchemy import insert, or_, select, update
     from sqlmodel import col
 
     now = now or utcnow()
@@ -158,31 +159,46 @@ def claim_due(
         due = due.where(col(PostDestination.post_id) == post_id)
     with db.session() as session:
         claims = _take(session, db, due, worker, now, lease, status="claimed")
-        for post in {c.post_id for c in claims}:
-            post_row = session.get(Post, post)
-            if post_row is not None and post_row.status == "scheduled":
-                post_row.status = "publishing"
-                post_row.updated_at = now
-                session.add(post_row)
-        for claim in claims:
-            _log(session, claim, "claimed", worker, "")
+        if claims:
+            session.execute(
+                update(Post)
+                .where(
+                    col(Post.id).in_(sorted({c.post_id for c in claims})),
+                    col(Post.status) == "scheduled",
+                )
+                .values(status="publishing", updated_at=now)
+            )
+            session.execute(
+                insert(PublishLog),
+                [_log_row(claim, "claimed", worker, "", now) for claim in claims],
+            )
     return sorted(claims, key=lambda c: c.destination_id)
+
+
+def _log_row(
+    claim: Claim, event: str, worker: str, message: str, now: datetime, **ids: Any
+) -> dict[str, Any]:
+    return {
+        "post_id": claim.post_id,
+        "destination_id": claim.destination_id,
+        "account_id": ids.get("account_id"),
+        "team_id": ids.get("team_id"),
+        "daemon_id": worker,
+        "event": event,
+        "attempt": claim.attempt,
+        "message": message,
+        "created_at": now,
+    }
 
 
 def _log(
     session: DbSession, claim: Claim, event: str, worker: str, message: str, **ids: Any
 ) -> None:
-    session.add(
-        PublishLog(
-            post_id=claim.post_id,
-            destination_id=claim.destination_id,
-            account_id=ids.get("account_id"),
-            team_id=ids.get("team_id"),
-            daemon_id=worker,
-            event=event,
-            attempt=claim.attempt,
-            message=message,
-        )
+    """One publish-log line, as a plain INSERT (no ORM object on the hot path)."""
+    from sqlalchemy import insert
+
+    session.execute(
+        insert(PublishLog).values(**_log_row(claim, event, worker, message, utcnow(), **ids))
     )
 
 
@@ -199,52 +215,118 @@ class _Job:
 
 
 def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
-    from autopostr import posts as posts_mod
+    """Everything the call needs, in one query (plus one for media, only when there is some)."""
+    from sqlalchemy import exists, select
+    from sqlmodel import col
 
+    from autopostr import posts as posts_mod
+    from autopostr.models import PostMedia
+
+    has_media = exists().where(col(PostMedia.post_id) == col(Post.id))
     with db.session() as session:
-        dest = session.get(PostDestination, claim.destination_id)
-        post = session.get(Post, claim.post_id)
-        assert dest is not None and post is not None
-        account = session.get(SocialAccount, dest.account_id)
-        assert account is not None
+        row = session.execute(
+            select(
+                SocialAccount,
+                col(PostDestination.text),
+                col(PostDestination.error),
+                col(PostDestination.idempotency_key),
+                col(Post.text),
+                col(Post.first_comment),
+                col(Post.team_id),
+                has_media,
+            )
+            .join(Post, col(Post.id) == col(PostDestination.post_id))
+            .join(SocialAccount, col(SocialAccount.id) == col(PostDestination.account_id))
+            .where(col(PostDestination.id) == claim.destination_id)
+        ).one()
+        account, dest_text, dest_error, key, post_text, first_comment, team_id, media_exists = row
         label = accounts_mod.label(account)
         problem = None
         request = None
         if account.status != accounts_mod.ACTIVE:
             problem = (
                 f"{label} is {account.status}: reconnect it with "
-                f"`{accounts_mod.reconnect_command(account)}`, then `autopostr posts retry {post.id}`"
+                f"`{accounts_mod.reconnect_command(account)}`, then "
+                f"`autopostr posts retry {claim.post_id}`"
             )
         else:
-            from autopostr.media import opener
+            media: list[MediaItem] = []
+            if media_exists:
+                from autopostr.media import opener
 
-            # `open` streams from the backend each item was stored in: with database
-            # storage a daemon on any machine reads the same bytes, a chunk at a time.
-            media = [
-                MediaItem(
-                    id=item.id or 0,
-                    filename=item.filename,
-                    mime_type=item.mime_type,
-                    size=item.size,
-                    sha256=item.sha256,
-                    width=item.width,
-                    height=item.height,
-                    duration=item.duration,
-                    alt_text=item.alt_text,
-                    open=opener(settings, db.engine, item),
-                )
-                for item in posts_mod.media_of(session, post.id or 0)
-            ]
+                # `open` streams from the backend each item was stored in: with database
+                # storage a daemon on any machine reads the same bytes, a chunk at a time.
+                media = [
+                    MediaItem(
+                        id=item.id or 0,
+                        filename=item.filename,
+                        mime_type=item.mime_type,
+                        size=item.size,
+                        sha256=item.sha256,
+                        width=item.width,
+                        height=item.height,
+                        duration=item.duration,
+                        alt_text=item.alt_text,
+                        open=opener(settings, db.engine, item),
+                    )
+                    for item in posts_mod.media_of(session, claim.post_id)
+                ]
             request = PublishRequest(
-                post_id=post.id or 0,
-                destination_id=dest.id or 0,
-                parts=posts_mod.split_thread(dest.text or post.text),
+                post_id=claim.post_id,
+                destination_id=claim.destination_id,
+                parts=posts_mod.split_thread(dest_text or post_text),
                 media=media,
-                first_comment=post.first_comment,
-                idempotency_key=dest.idempotency_key,
+                first_comment=first_comment,
+                idempotency_key=key,
             )
         session.expunge(account)
-    return _Job(claim, account, label, post.team_id, request, problem, settings, dest.error or "")
+    return _Job(claim, account, label, team_id, request, problem, settings, dest_error or "")
+
+
+@dataclass(frozen=True)
+class _FinishStatements:
+    lock_post: Any
+    finish_destination: Any
+    insert_log: Any
+    destination_states: Any
+    set_post_status: Any
+
+
+@functools.cache
+def _finish_statements() -> _FinishStatements:
+    """Built once: composing SQL expressions per publish cost more CPU than running them."""
+    from sqlalchemy import bindparam, func, insert, select, update
+
+    posts = Post.__table__  # type: ignore[attr-defined]
+    dests = PostDestination.__table__  # type: ignore[attr-defined]
+    return _FinishStatements(
+        lock_post=select(posts.c.status)
+        .where(posts.c.id == bindparam("post_id"))
+        .with_for_update(),
+        finish_destination=update(dests)
+        .where(
+            dests.c.id == bindparam("destination_id"),
+            dests.c.claimed_by == bindparam("worker"),
+            dests.c.attempts == bindparam("attempt"),
+        )
+        .values(
+            status=bindparam("status"),
+            claimed_by=None,
+            lease_expires_at=None,
+            updated_at=bindparam("updated_at"),
+            error=bindparam("error"),
+            next_attempt_at=bindparam("next_attempt_at"),
+            # A failure keeps what an earlier success recorded (there is none today).
+            remote_id=func.coalesce(bindparam("remote_id"), dests.c.remote_id),
+            url=func.coalesce(bindparam("url"), dests.c.url),
+            published_at=func.coalesce(bindparam("published_at"), dests.c.published_at),
+        ),
+        insert_log=insert(PublishLog.__table__),  # type: ignore[attr-defined]
+        destination_states=select(dests.c.status).where(dests.c.post_id == bindparam("post_id")),
+        set_post_status=update(posts)
+        .where(posts.c.id == bindparam("post_id"))
+        .values(status=bindparam("status"), updated_at=bindparam("updated_at")),
+    )
 
 
 def _finish(
@@ -258,54 +340,63 @@ def _finish(
     next_attempt_at: datetime | None = None,
 ) -> Outcome:
     """Write the outcome, fenced so a publisher that lost its lease changes nothing."""
-    from sqlalchemy import select, update
-    from sqlmodel import col
-
     from autopostr import posts as posts_mod
 
     now = utcnow()
     claim = job.claim
-    values: dict[str, Any] = {
-        "status": status,
-        "claimed_by": None,
-        "lease_expires_at": None,
-        "updated_at": now,
-        "error": error,
-        "next_attempt_at": next_attempt_at,
-    }
-    if result is not None:
-        values.update(remote_id=result.remote_id, url=result.url, published_at=now)
+    sql = _finish_statements()
     with db.session() as session:
+        # Plain Core statements on the session's connection: the hot path skips the ORM.
+        conn = session.connection()
         # Destinations of one post finish one at a time, so the post's state is derived
         # from what the others really are (two parallel finishes would each miss the other).
-        session.execute(select(col(Post.id)).where(col(Post.id) == claim.post_id).with_for_update())
-        updated = session.execute(
-            update(PostDestination)
-            .where(
-                col(PostDestination.id) == claim.destination_id,
-                col(PostDestination.claimed_by) == worker,
-                col(PostDestination.attempts) == claim.attempt,
-            )
-            .values(**values)
+        post_status = conn.execute(sql.lock_post, {"post_id": claim.post_id}).scalar_one_or_none()
+        updated = conn.execute(
+            sql.finish_destination,
+            {
+                "destination_id": claim.destination_id,
+                "worker": worker,
+                "attempt": claim.attempt,
+                "status": status,
+                "updated_at": now,
+                "error": error,
+                "next_attempt_at": next_attempt_at,
+                "remote_id": result.remote_id if result else None,
+                "url": result.url if result else None,
+                "published_at": now if result else None,
+            },
         )
-        if getattr(updated, "rowcount", 0) != 1:
-            _log(
-                session, claim, "lease_lost", worker, "another publisher took over this destination"
+        if updated.rowcount != 1:
+            conn.execute(
+                sql.insert_log,
+                _log_row(
+                    claim, "lease_lost", worker, "another publisher took over this destination", now
+                ),
             )
             return Outcome(
                 claim.destination_id, claim.post_id, job.account_label, "lost", claim.attempt
             )
         message = error or (result.url or result.remote_id if result else "")
-        _log(
-            session,
-            claim,
-            status,
-            worker,
-            message or "",
-            account_id=job.account.id,
-            team_id=job.team_id,
+        conn.execute(
+            sql.insert_log,
+            _log_row(
+                claim,
+                status,
+                worker,
+                message or "",
+                now,
+                account_id=job.account.id,
+                team_id=job.team_id,
+            ),
         )
-        posts_mod.refresh_status(session, claim.post_id)
+        if post_status is not None:
+            states = conn.execute(sql.destination_states, {"post_id": claim.post_id}).scalars()
+            new_status = posts_mod.derive_status(post_status, list(states))
+            if new_status != post_status:
+                conn.execute(
+                    sql.set_post_status,
+                    {"post_id": claim.post_id, "status": new_status, "updated_at": now},
+                )
     outcome = Outcome(
         destination_id=claim.destination_id,
         post_id=claim.post_id,

@@ -131,12 +131,17 @@ def test_permanent_4xx_fails_at_once_with_the_platforms_message(
     assert len(hook.received) == 1
 
 
-def test_401_refreshes_once_then_fails(hook: ScriptedServer, cli: Cli) -> None:
+def test_401_without_a_way_to_renew_fails_and_asks_for_a_reconnect(
+    hook: ScriptedServer, cli: Cli
+) -> None:
     due_post(cli)
     hook.default = Answer(401, {"error": "invalid_token"})
     (outcome,) = run_once(cli)
     assert outcome["status"] == "failed"
-    assert len(hook.received) == 2  # the call, then one retry after the (no-op) refresh
+    assert len(hook.received) == 1  # the same refused token is not sent again
+    assert "autopostr accounts add webhook --handle site" in str(outcome["error"])
+    account = cli.ok("accounts", "show", "webhook:site", "--json").json()
+    assert account["status"] == "needs_reconnect"
 
 
 def test_connection_refused_is_retried(initialized: str, cli: Cli) -> None:
