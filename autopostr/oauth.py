@@ -73,7 +73,9 @@ class _Callback:
                 "pick another port registered as a redirect URI of your OAuth app"
             ) from None
         self.port = int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def wait(self, seconds: float) -> str:

@@ -355,7 +355,10 @@ class FakePlatform:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), HTTPHandler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll so stop() returns at once instead of after half a second.
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
