@@ -446,14 +446,15 @@ def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> 
     try:
         ref = open_account(settings, job.account)
         platform = get_platform(job.account.platform, settings)
-        platform.check_quota(ref, job.request)
         try:
+            platform.check_quota(ref, job.request)
             result = platform.publish(ref, job.request)
         except AuthExpired:
             # An expired token is refreshed once; a second refusal is a real failure.
             ref = refresh_account(
                 db, settings, job.account.id or 0, failed=ref.credentials.get("access_token")
             )
+            platform.check_quota(ref, job.request)
             result = platform.publish(ref, job.request)
     except (PermanentError, AuthExpired) as exc:
         return _finish(db, worker, job, status="failed", error=exc.message)

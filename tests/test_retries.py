@@ -165,3 +165,20 @@ def test_a_timeout_after_sending_is_never_resent_blindly(hook: ScriptedServer, c
     time.sleep(1.3)
     assert len(hook.received) == 1
     assert destination(cli, post_id)["status"] == "needs_review"
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "120"}, 120.0),
+        ({"x-rate-limit-reset": "1700000900"}, 900.0),  # X: epoch seconds
+        ({"x-ratelimit-reset": "2023-11-14T22:28:20Z"}, 900.0),  # Mastodon: ISO time
+        ({"ratelimit-reset": "30"}, 30.0),  # the draft standard: seconds to wait
+        ({"ratelimit-reset": "1700000300"}, 300.0),  # Bluesky: epoch seconds
+        ({}, None),
+    ],
+)
+def test_rate_limit_headers_give_the_wait(headers: dict[str, str], expected: float | None) -> None:
+    from autopostr.platforms.http import retry_after
+
+    assert retry_after(headers, now=1_700_000_000.0) == expected

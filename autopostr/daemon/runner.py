@@ -252,8 +252,15 @@ class DaemonRunner:
         self._ping_watchdog()
 
     def _free_slots(self) -> int:
+        """Room for claims: the workers, plus as many again waiting in the pool's queue,
+        so one claim statement feeds a whole batch and no worker waits for the next."""
         with self._lock:
-            return self.config.concurrency - len(self.in_flight)
+            return 2 * self.config.concurrency - len(self.in_flight)
+
+    def _queue_low(self) -> bool:
+        """True once nothing waits in the pool's queue: the moment to claim a batch."""
+        with self._lock:
+            return len(self.in_flight) <= self.config.concurrency
 
     def _claim_and_submit(self) -> None:
         while not self.stopping.is_set():
@@ -293,16 +300,17 @@ class DaemonRunner:
             # Recording the outcome failed (database down): the lease expires and the
             # destination is recovered by asking the platform, never re-sent blindly.
             log.warning("destination %s: %s", claim.destination_id, exc)
-        self.wake()  # a worker is free: claim more at once
+        if self._queue_low():
+            self.wake()  # a worker is about to be free: claim the next batch at once
 
     def _schedule_next(self) -> None:
         now = utcnow()
         fallback = now + timedelta(seconds=self.config.poll)
+        if self._free_slots() <= 0:
+            self._reschedule(fallback)  # busy: a finishing worker wakes the loop
+            return
         upcoming = next_wake_at(self.db)
-        at = fallback if upcoming is None else max(now, min(upcoming, fallback))
-        if self._free_slots() <= 0 and (upcoming is None or upcoming <= now):
-            at = fallback  # busy: a finishing worker wakes the loop
-        self._reschedule(at)
+        self._reschedule(fallback if upcoming is None else max(now, min(upcoming, fallback)))
 
     def _reschedule(self, at: datetime) -> None:
         try:

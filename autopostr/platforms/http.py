@@ -78,7 +78,8 @@ def retry_after(headers: Any, now: float | None = None) -> float | None:
     if value:
         seconds = _number(value)
         if seconds is not None:
-            return max(0.0, seconds)
+            # The draft says delta seconds; Bluesky sends an epoch: tell them apart by size.
+            return max(0.0, seconds - now) if seconds > 1e9 else max(0.0, seconds)
     return None
 
 

@@ -313,6 +313,7 @@ class FakePlatform:
 
         class HTTPHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall on kept-alive connections
 
             def log_message(self, *_args: Any) -> None:
                 pass
