@@ -1,0 +1,861 @@
+"""Facebook Pages through the Graph API: one account per page, posting with its page token.
+
+`accounts connect facebook --page NAME_OR_ID` runs the Facebook Login dialog (no
+PKCE: Facebook does not take it for server apps), trades the short-lived user
+token for a long-lived one (~60 days), and stores one account per page picked,
+with the page token (which does not expire) and the long-lived user token
+(encrypted; it can derive a fresh page token and is needed by the resumable video
+upload). When Facebook refuses a page token (code 190), `refresh` asks for the
+page's token again with the stored user token; when that is refused too, the
+account needs `autopostr accounts connect facebook` again.
+
+Tokens travel in the Authorization header or a POST body, never in a URL: Graph
+error messages and our own can quote URLs. Throttling is signalled by error codes
+(4, 17, 32, 613, 80001), not HTTP 429; the usage headers say when access returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any, ClassVar
+
+from autopostr.platforms.base import (
+    UNKNOWN,
+    AccountRef,
+    AuthExpired,
+    ConnectedAccount,
+    Limits,
+    MediaItem,
+    MediaLimits,
+    Metrics,
+    OAuthSpec,
+    PermanentError,
+    Platform,
+    PlatformError,
+    PublishRequest,
+    PublishResult,
+    TransientError,
+    UnknownOutcome,
+)
+from autopostr.platforms.http import make_client, raise_for_status, retry_after
+
+if TYPE_CHECKING:
+    import httpx2
+
+log = logging.getLogger("autopostr.platforms.facebook")
+
+DEFAULT_GRAPH_VERSION = "v23.0"
+WEB_URL = "https://www.facebook.com"
+VIDEO_API_URL = "https://graph-video.facebook.com"
+SCOPES = (
+    "pages_show_list",
+    "pages_read_engagement",
+    "pages_manage_posts",
+    "pages_manage_engagement",
+    "publish_video",
+    "read_insights",
+)
+# Graph error codes: throttling (app, user, page, custom rate, Pages business use case),
+# temporary trouble, and a token Facebook no longer accepts.
+THROTTLE_CODES = frozenset({4, 17, 32, 613, 80001})
+TEMPORARY_CODES = frozenset({1, 2})
+TOKEN_CODES = frozenset({102, 190})
+DUPLICATE_CODE = 506
+MISSING_OBJECT_SUBCODE = 33
+POST_INSIGHTS = ("post_total_media_view_unique", "post_reactions_by_type_total", "post_clicks")
+DEFAULT_POLL_SECONDS = 5.0
+DEFAULT_VIDEO_WAIT_SECONDS = 900.0
+UPLOAD_TRIES = 3
+RECENT_POSTS = 25
+
+
+class GraphError(PermanentError):
+    """A Graph error that retrying cannot fix, with Facebook's codes kept for callers."""
+
+    def __init__(self, message: str, *, code: int | None, subcode: int | None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.subcode = subcode
+
+
+class FacebookPlatform(Platform):
+    """A Facebook Page; `remote_id` is the page id, `access_token` the page token."""
+
+    name: ClassVar[str] = "facebook"
+    title: ClassVar[str] = "Facebook"
+    default_api_url: ClassVar[str] = "https://graph.facebook.com"
+    default_auth_url: ClassVar[str] = "https://www.facebook.com"
+    limits: ClassVar[Limits] = Limits(
+        max_chars=63_206,
+        counting="codepoints",
+        media=MediaLimits(
+            max_images=10,
+            max_videos=1,
+            mixed=False,
+            image_types=frozenset({"image/jpeg", "image/png", "image/gif"}),
+            max_image_bytes=4 * 1024 * 1024,
+            max_video_bytes=1024 * 1024 * 1024,
+            max_video_seconds=240 * 60.0,
+        ),
+        threads=False,
+        first_comment=True,
+    )
+
+    # -- settings -------------------------------------------------------------
+
+    @property
+    def graph_version(self) -> str:
+        """AUTOPOSTR_FACEBOOK_GRAPH_VERSION, as `v23.0` or `23.0`."""
+        raw = (self.settings.get("facebook_graph_version") or DEFAULT_GRAPH_VERSION).strip()
+        version = raw if raw.startswith("v") else f"v{raw}"
+        if not re.fullmatch(r"v\d+\.\d+", version):
+            from autopostr.errors import ConfigError
+
+            raise ConfigError(f"AUTOPOSTR_FACEBOOK_GRAPH_VERSION must look like v23.0, not {raw!r}")
+        return version
+
+    @property
+    def graph_url(self) -> str:
+        return f"{self.api_url}/{self.graph_version}"
+
+    @property
+    def video_url(self) -> str:
+        """Videos go to graph-video.facebook.com, unless the API address was moved."""
+        configured = self.settings.get("facebook_video_api_url")
+        if configured:
+            base = configured.rstrip("/")
+        elif self.api_url != self.default_api_url:
+            base = self.api_url
+        else:
+            base = VIDEO_API_URL
+        return f"{base}/{self.graph_version}"
+
+    def _seconds(self, name: str, default: float) -> float:
+        raw = self.settings.get(name)
+        if not raw:
+            return default
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            from autopostr.errors import ConfigError
+
+            raise ConfigError(
+                f"AUTOPOSTR_{name.upper()}: {raw!r} is not a number of seconds"
+            ) from None
+
+    # -- HTTP -------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        token: str | None,
+        *,
+        auth_scheme: str = "Bearer",
+        writes: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """One Graph call: its JSON object, or the PlatformError its answer means.
+
+        `writes` marks calls that create something: a garbled success answer to them
+        may hide a post that went out, so the next attempt asks before sending again.
+        """
+        import httpx2
+
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token:
+            headers["Authorization"] = f"{auth_scheme} {token}"
+        with make_client(self.settings) as client:
+            try:
+                response = client.request(method, url, headers=headers, **kwargs)
+            except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
+                raise TransientError(f"cannot reach {self.title}: {exc}") from None
+            except httpx2.TimeoutException:
+                raise TransientError(
+                    f"{self.title} did not answer in time ({method} {_path(url)})",
+                    maybe_sent=writes,
+                ) from None
+            except httpx2.TransportError as exc:
+                raise TransientError(
+                    f"{self.title}: connection failed mid-request ({exc})", maybe_sent=writes
+                ) from None
+        if response.status_code >= 400:
+            _raise_graph_error(response, self.title, _secrets(token, kwargs))
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise TransientError(
+                f"{self.title} answered {response.status_code} to {method} {_path(url)} "
+                f"with something other than a JSON object: {_snippet(response.text)}",
+                maybe_sent=writes,
+            )
+        return body
+
+    # -- connecting -------------------------------------------------------------
+
+    def oauth(self, options: dict[str, str], redirect_uri: str) -> OAuthSpec:
+        client_id, secret = self.client_credentials()
+        return OAuthSpec(
+            authorize_url=f"{self.auth_url}/{self.graph_version}/dialog/oauth",
+            token_url=f"{self.graph_url}/oauth/access_token",
+            client_id=client_id,
+            client_secret=secret,
+            scopes=SCOPES,
+            pkce=False,
+            token_auth="client_secret_post",
+            scope_separator=",",
+        )
+
+    def connected_accounts(
+        self, token: dict[str, Any], options: dict[str, str]
+    ) -> list[ConnectedAccount]:
+        short_lived = str(token.get("access_token") or "")
+        if not short_lived:
+            raise PermanentError(f"{self.title} gave no access token")
+        long_lived = self._long_lived(short_lived)
+        user_token = str(long_lived["access_token"])
+        user_expires_in = _int(long_lived.get("expires_in"))
+        pages = self._pages(user_token)
+        picked = _pick_pages(pages, options.get("page", ""))
+        accounts = []
+        for page in picked:
+            credentials: dict[str, Any] = {
+                "access_token": page["access_token"],
+                "expires_in": None,  # page tokens from a long-lived user token do not expire
+                "user_token": user_token,
+                "page_name": page.get("name") or "",
+            }
+            if user_expires_in:
+                credentials["user_token_expires_at"] = int(time.time()) + user_expires_in
+            accounts.append(
+                ConnectedAccount(
+                    handle=_handle(page),
+                    remote_id=str(page["id"]),
+                    name=str(page.get("name") or ""),
+                    credentials=credentials,
+                    scopes=",".join(SCOPES),
+                )
+            )
+        return accounts
+
+    def _long_lived(self, short_lived: str) -> dict[str, Any]:
+        client_id, secret = self.client_credentials()
+        if not secret:
+            from autopostr.errors import ConfigError
+
+            raise ConfigError(
+                "Facebook needs the app secret to keep a login beyond a few hours: "
+                "set AUTOPOSTR_FACEBOOK_CLIENT_SECRET"
+            )
+        answer = self._call(
+            "POST",
+            f"{self.graph_url}/oauth/access_token",
+            None,
+            data={
+                "grant_type": "fb_exchange_token",
+                "client_id": client_id,
+                "client_secret": secret,
+                "fb_exchange_token": short_lived,
+            },
+        )
+        if not answer.get("access_token"):
+            raise PermanentError(f"{self.title} did not give a long-lived token")
+        return answer
+
+    def _pages(self, user_token: str) -> list[dict[str, Any]]:
+        """Every page the login manages, following cursors (never the `next` URL,
+        which carries the token in its query)."""
+        pages: list[dict[str, Any]] = []
+        params = {"fields": "id,name,username,access_token,tasks", "limit": "100"}
+        for _ in range(50):
+            answer = self._call("GET", f"{self.graph_url}/me/accounts", user_token, params=params)
+            data = answer.get("data")
+            if not isinstance(data, list):
+                raise TransientError(f"{self.title} listed the pages without `data`")
+            pages.extend(p for p in data if isinstance(p, dict) and p.get("id"))
+            paging = _dict(answer.get("paging"))
+            after = _dict(paging.get("cursors")).get("after")
+            if not paging.get("next") or not after:
+                break
+            params = {**params, "after": str(after)}
+        return pages
+
+    @classmethod
+    def credential_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        fields = {k: v for k, v in raw.items() if k not in ("handle",)}
+        if not fields.get("access_token"):
+            raise PermanentError(
+                'Facebook credentials need "access_token" (a page access token) and '
+                '"page_id"; or use `autopostr accounts connect facebook --page NAME`'
+            )
+        fields.setdefault("expires_in", None)
+        if fields.get("page_id") is not None:
+            fields["page_id"] = str(fields["page_id"])
+        return fields
+
+    def prepare_credentials(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """A pasted page token names its page: ask Facebook which one when `page_id` is missing."""
+        fields = self.credential_fields(raw)
+        if not fields.get("page_id"):
+            me = self._call(
+                "GET", f"{self.graph_url}/me", fields["access_token"], params={"fields": "id,name"}
+            )
+            if not me.get("id"):
+                raise PermanentError(f"{self.title} did not say which page the token is for")
+            fields["page_id"] = str(me["id"])
+            fields.setdefault("page_name", me.get("name") or "")
+        return fields
+
+    def whoami(self, account: AccountRef) -> dict[str, Any]:
+        page = self._call(
+            "GET",
+            f"{self.graph_url}/{self._page_id(account)}",
+            _page_token(account),
+            params={"fields": "id,name,username,followers_count"},
+        )
+        return {
+            "handle": _handle(page),
+            "id": str(page.get("id") or ""),
+            "name": page.get("name") or "",
+            "followers": page.get("followers_count"),
+        }
+
+    def refresh(self, account: AccountRef) -> dict[str, Any] | None:
+        """Page tokens have no refresh token: the stored long-lived user token asks for
+        the page's token again. When it cannot (no user token, the 60-day login ran
+        out, the role is gone), a page token that still works needs nothing (None);
+        one Facebook refuses means logging in again, which PermanentError brings about."""
+        page_id = self._page_id(account)
+        user_token = account.credentials.get("user_token")
+        expires_at = _int(account.extra.get("user_token_expires_at"))
+        reason = f"{self.title} page tokens cannot be renewed without the login that made them"
+        if user_token and expires_at and expires_at <= time.time():
+            reason = f"the {self.title} login (60 days) has run out"
+        elif user_token:
+            try:
+                pages = self._pages(str(user_token))
+            except AuthExpired as exc:
+                reason = exc.message
+            else:
+                for page in pages:
+                    if str(page.get("id")) == page_id and page.get("access_token"):
+                        return {"access_token": page["access_token"], "expires_in": None}
+                reason = f"page {page_id} is no longer among the pages this login manages"
+        if self._page_token_works(account):
+            return None
+        raise PermanentError(
+            f"{reason}: run `autopostr accounts connect {self.name}` to log in again"
+        )
+
+    def _page_token_works(self, account: AccountRef) -> bool:
+        try:
+            self._call("GET", f"{self.graph_url}/me", _page_token(account), params={"fields": "id"})
+        except AuthExpired:
+            return False
+        return True
+
+    def revoke(self, account: AccountRef) -> None:
+        """Nothing to do: Facebook revokes a whole login (every page of it) through
+        DELETE /me/permissions, never one page's token, so disconnecting one page must
+        not call it. Remove the app in Facebook's settings to revoke everything."""
+        return None
+
+    # -- publishing -------------------------------------------------------------
+
+    def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
+        page_id, token = self._page_id(account), _page_token(account)
+        text = "\n\n".join(part for part in request.parts if part.strip())
+        images = [m for m in request.media if m.mime_type.startswith("image/")]
+        videos = [m for m in request.media if m.mime_type.startswith("video/")]
+        if videos and (images or len(videos) > 1):
+            raise PermanentError(f"{self.title} posts take one video alone, or images")
+        if videos:
+            result = self._publish_video(account, page_id, token, text, videos[0])
+        elif len(images) == 1:
+            result = self._publish_photo(page_id, token, text, images[0])
+        elif images:
+            result = self._publish_album(page_id, token, text, images)
+        elif text:
+            answer = self._call(
+                "POST",
+                f"{self.graph_url}/{page_id}/feed",
+                token,
+                data={"message": text},
+                writes=True,
+            )
+            result = self._result(page_id, _id(answer, "id", self.title))
+        else:
+            raise PermanentError(f"{self.title}: nothing to publish (no text, no media)")
+        if request.first_comment:
+            result = self._comment(token, result, request.first_comment)
+        return result
+
+    def _publish_photo(self, page_id: str, token: str, text: str, item: MediaItem) -> PublishResult:
+        data = {"message": text} if text else {}
+        answer = self._call(
+            "POST",
+            f"{self.graph_url}/{page_id}/photos",
+            token,
+            data=data,
+            files={"source": (item.filename, _read(item, self.title), item.mime_type)},
+            writes=True,
+        )
+        # The post's id where Facebook gives one; the photo's own id otherwise.
+        if answer.get("post_id"):
+            return self._result(page_id, str(answer["post_id"]), photo_id=answer.get("id"))
+        photo_id = _id(answer, "id", self.title)
+        return PublishResult(remote_id=photo_id, url=f"{WEB_URL}/photo.php?fbid={photo_id}")
+
+    def _publish_album(
+        self, page_id: str, token: str, text: str, items: list[MediaItem]
+    ) -> PublishResult:
+        """Unpublished photos first, then one feed post that attaches them all."""
+        photo_ids = []
+        for item in items:
+            answer = self._call(
+                "POST",
+                f"{self.graph_url}/{page_id}/photos",
+                token,
+                data={"published": "false"},
+                files={"source": (item.filename, _read(item, self.title), item.mime_type)},
+            )
+            photo_ids.append(_id(answer, "id", self.title))
+        data = {
+            "attached_media": json.dumps([{"media_fbid": photo} for photo in photo_ids]),
+            "published": "true",
+        }
+        if text:
+            data["message"] = text
+        answer = self._call(
+            "POST", f"{self.graph_url}/{page_id}/feed", token, data=data, writes=True
+        )
+        return self._result(page_id, _id(answer, "id", self.title), photos=photo_ids)
+
+    def _publish_video(
+        self, account: AccountRef, page_id: str, token: str, text: str, item: MediaItem
+    ) -> PublishResult:
+        user_token = account.credentials.get("user_token")
+        app_id = self.settings.get("facebook_client_id")
+        data = {"description": text} if text else {}
+        if user_token and app_id:
+            handle = self._resumable_upload(str(app_id), str(user_token), item)
+            answer = self._call(
+                "POST",
+                f"{self.video_url}/{page_id}/videos",
+                token,
+                data={**data, "fbuploader_video_file_chunk": handle},
+                writes=True,
+            )
+        else:
+            # Accounts added with only a page token: the video endpoint takes the file itself.
+            with _open(item, self.title) as stream:
+                answer = self._call(
+                    "POST",
+                    f"{self.video_url}/{page_id}/videos",
+                    token,
+                    data=data,
+                    files={"source": (item.filename, stream, item.mime_type)},
+                    writes=True,
+                )
+        video_id = _id(answer, "id", self.title)
+        status = self._wait_for_video(token, video_id)
+        return PublishResult(
+            remote_id=video_id,
+            url=f"{WEB_URL}/{page_id}/videos/{video_id}",
+            extra={"video_status": status},
+        )
+
+    def _resumable_upload(self, app_id: str, user_token: str, item: MediaItem) -> str:
+        """Graph's resumable upload: open a session, send the bytes, resume from the
+        offset Facebook reports when the connection breaks; returns the file handle."""
+        session = self._call(
+            "POST",
+            f"{self.graph_url}/{app_id}/uploads",
+            user_token,
+            params={
+                "file_name": item.filename,
+                "file_length": str(item.size),
+                "file_type": item.mime_type,
+            },
+        )
+        session_id = _id(session, "id", self.title)
+        url = f"{self.graph_url}/{session_id}"
+        offset = 0
+        for attempt in range(1, UPLOAD_TRIES + 1):
+            try:
+                answer = self._call(
+                    "POST",
+                    url,
+                    user_token,
+                    auth_scheme="OAuth",
+                    headers={
+                        "file_offset": str(offset),
+                        "Content-Length": str(item.size - offset),
+                        "Content-Type": "application/octet-stream",
+                    },
+                    content=_chunks(item, offset, self.title),
+                )
+            except TransientError:
+                if attempt == UPLOAD_TRIES:
+                    raise
+                state = self._call("GET", url, user_token, auth_scheme="OAuth")
+                offset = _int(state.get("file_offset")) or 0
+                continue
+            if answer.get("h"):
+                return str(answer["h"])
+            offset = _int(answer.get("file_offset")) or offset
+        raise TransientError(f"{self.title} did not finish the video upload of {item.filename}")
+
+    def _wait_for_video(self, token: str, video_id: str) -> str:
+        """Poll the processing status; a video still processing at the deadline is
+        published by Facebook when it is done, so it counts as sent."""
+        interval = self._seconds("facebook_poll_seconds", DEFAULT_POLL_SECONDS)
+        deadline = time.monotonic() + self._seconds(
+            "facebook_video_wait_seconds", DEFAULT_VIDEO_WAIT_SECONDS
+        )
+        while True:
+            answer = self._call(
+                "GET", f"{self.graph_url}/{video_id}", token, params={"fields": "status"}
+            )
+            status = _dict(answer.get("status"))
+            video_status = str(status.get("video_status") or "")
+            if video_status == "ready":
+                return video_status
+            if video_status in ("error", "expired"):
+                raise PermanentError(
+                    f"{self.title} could not process the video: {_video_errors(status)}"
+                )
+            if time.monotonic() >= deadline:
+                log.warning(
+                    "facebook video %s is still processing; it will appear when done", video_id
+                )
+                return video_status or "processing"
+            time.sleep(interval)
+
+    def _comment(self, token: str, result: PublishResult, message: str) -> PublishResult:
+        """The post is out whatever happens here: a failed comment is noted, not raised,
+        so a retry never posts the same thing twice."""
+        try:
+            answer = self._call(
+                "POST",
+                f"{self.graph_url}/{result.remote_id}/comments",
+                token,
+                data={"message": message},
+                writes=True,
+            )
+        except PlatformError as exc:
+            log.warning(
+                "facebook post %s is out, its first comment is not: %s",
+                result.remote_id,
+                exc.message,
+            )
+            return PublishResult(
+                result.remote_id, result.url, {**result.extra, "first_comment_error": exc.message}
+            )
+        comment_id = str(answer.get("id") or "")
+        return PublishResult(
+            result.remote_id, result.url, {**result.extra, "first_comment_id": comment_id}
+        )
+
+    def _result(self, page_id: str, post_id: str, **extra: Any) -> PublishResult:
+        page, _, story = post_id.partition("_")
+        url = f"{WEB_URL}/{page}/posts/{story}" if story else f"{WEB_URL}/{post_id}"
+        return PublishResult(
+            remote_id=post_id, url=url, extra={k: v for k, v in extra.items() if v is not None}
+        )
+
+    def delete(self, account: AccountRef, remote_id: str) -> None:
+        try:
+            answer = self._call("DELETE", f"{self.graph_url}/{remote_id}", _page_token(account))
+        except GraphError as exc:
+            if exc.subcode == MISSING_OBJECT_SUBCODE:
+                return  # already gone: what deleting wanted
+            raise
+        if answer.get("success") is False:
+            raise PermanentError(f"{self.title} did not delete post {remote_id}")
+
+    def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
+        token = _page_token(account)
+        insights = self._call(
+            "GET",
+            f"{self.graph_url}/{remote_id}/insights",
+            token,
+            params={"metric": ",".join(POST_INSIGHTS)},
+        )
+        values: dict[str, Any] = {}
+        for metric in insights.get("data") or []:
+            if isinstance(metric, dict) and metric.get("values"):
+                latest = metric["values"][-1]
+                values[str(metric.get("name"))] = (
+                    latest.get("value") if isinstance(latest, dict) else None
+                )
+        counts = self._call(
+            "GET",
+            f"{self.graph_url}/{remote_id}",
+            token,
+            params={
+                "fields": "shares,comments.summary(true).limit(0),"
+                "reactions.summary(total_count).limit(0)"
+            },
+        )
+        reactions = values.get("post_reactions_by_type_total")
+        if isinstance(reactions, dict):
+            likes = sum(_int(v) or 0 for v in reactions.values())
+        else:
+            likes = _summary(counts.get("reactions"))
+        shares = counts.get("shares")
+        return Metrics(
+            impressions=_int(values.get("post_total_media_view_unique")) or 0,
+            likes=likes,
+            comments=_summary(counts.get("comments")),
+            shares=(_int(shares.get("count")) or 0) if isinstance(shares, dict) else 0,
+            clicks=_int(values.get("post_clicks")) or 0,
+        )
+
+    def find_published(
+        self, account: AccountRef, request: PublishRequest
+    ) -> PublishResult | UnknownOutcome | None:
+        """Facebook takes no idempotency key: look for the text among the page's recent
+        posts. Not finding it proves nothing (media posts, slow indexing), so UNKNOWN."""
+        text = "\n\n".join(part for part in request.parts if part.strip()).strip()
+        if not text:
+            return UNKNOWN
+        page_id = self._page_id(account)
+        answer = self._call(
+            "GET",
+            f"{self.graph_url}/{page_id}/posts",
+            _page_token(account),
+            params={"fields": "id,message,created_time", "limit": str(RECENT_POSTS)},
+        )
+        for post in answer.get("data") or []:
+            if isinstance(post, dict) and str(post.get("message") or "").strip() == text:
+                return self._result(page_id, str(post.get("id")))
+        return UNKNOWN
+
+    # -- helpers --------------------------------------------------------------
+
+    def _page_id(self, account: AccountRef) -> str:
+        page_id = account.remote_id or account.extra.get("page_id")
+        if not page_id:
+            raise PermanentError(
+                f"{self.title} account {account.handle} has no page id: run "
+                f"`autopostr accounts connect {self.name} --page {account.handle}`"
+            )
+        return str(page_id)
+
+
+def _page_token(account: AccountRef) -> str:
+    token = account.credentials.get("access_token")
+    if not token:
+        raise AuthExpired(f"Facebook account {account.handle} has no page token")
+    return str(token)
+
+
+def _raise_graph_error(response: httpx2.Response, title: str, secrets: list[str]) -> None:
+    """Turn a Graph error body into the error class that tells the publisher what to do."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        raise_for_status(response, title)  # not Graph's shape: go by the status code
+        raise PermanentError(f"{title} answered {response.status_code}")
+    code, subcode = _int(error.get("code")), _int(error.get("error_subcode"))
+    message = str(error.get("message") or "no message")
+    if error.get("error_user_msg"):
+        message += f" ({error['error_user_msg']})"
+    reference = f"code {code}" + (f", subcode {subcode}" if subcode else "")
+    if error.get("fbtrace_id"):
+        reference += f", fbtrace_id {error['fbtrace_id']}"
+    text = f"{title} answered {response.status_code}: {message} ({reference})"
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    if code in THROTTLE_CODES:
+        wait = usage_wait(response.headers)
+        raise TransientError(
+            f"{text}: throttled",
+            retry_after=wait if wait is not None else retry_after(response.headers),
+        )
+    if code in TOKEN_CODES or (code is None and response.status_code == 401):
+        raise AuthExpired(text)
+    if code in TEMPORARY_CODES or response.status_code >= 500 or response.status_code == 429:
+        raise TransientError(text, retry_after=retry_after(response.headers))
+    if code == DUPLICATE_CODE:
+        text += ": Facebook refuses to post the same text twice in a row"
+    raise GraphError(text, code=code, subcode=subcode)
+
+
+def usage_wait(headers: Any) -> float | None:
+    """Seconds until Facebook lets us back in, from `estimated_time_to_regain_access`
+    (minutes) in X-Business-Use-Case-Usage or X-App-Usage; None when neither says."""
+    minutes: list[float] = []
+    for name in ("x-business-use-case-usage", "x-app-usage"):
+        raw = headers.get(name)
+        if not raw:
+            continue
+        try:
+            usage = json.loads(raw)
+        except ValueError:
+            continue
+        for entry in _usage_entries(usage):
+            value = entry.get("estimated_time_to_regain_access")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                minutes.append(float(value))
+    longest = max(minutes, default=0.0)
+    return longest * 60 if longest > 0 else None
+
+
+def _usage_entries(usage: Any) -> Iterator[dict[str, Any]]:
+    """X-App-Usage is one object; X-Business-Use-Case-Usage maps ids to lists of them."""
+    if isinstance(usage, dict):
+        if "estimated_time_to_regain_access" in usage:
+            yield usage
+        for value in usage.values():
+            if isinstance(value, list):
+                yield from (v for v in value if isinstance(v, dict))
+            elif isinstance(value, dict):
+                yield value
+
+
+def _pick_pages(pages: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
+    """The pages named by --page (ids, names or usernames); the only page when none is
+    named; otherwise an error that lists the pages to pick from."""
+    listing = "; ".join(f"{p.get('name') or '?'} (id {p['id']})" for p in pages)
+    if not pages:
+        raise PermanentError(
+            "this Facebook login manages no pages, or none were granted: run the command "
+            "again and tick the pages in Facebook's dialog"
+        )
+    names = [name.strip() for name in wanted.split(",") if name.strip()]
+    if not names:
+        if len(pages) == 1:
+            return pages
+        raise PermanentError(
+            f"this Facebook login manages {len(pages)} pages: {listing}. Pick with "
+            '--page NAME_OR_ID (repeat it for more), e.g. --page "'
+            f'{pages[0].get("name") or pages[0]["id"]}"'
+        )
+    picked: list[dict[str, Any]] = []
+    for name in names:
+        key = name.casefold()
+        match = next(
+            (
+                p
+                for p in pages
+                if key in (str(p["id"]), str(p.get("name") or "").casefold(), _handle(p).casefold())
+            ),
+            None,
+        )
+        if match is None:
+            raise PermanentError(f"no page {name!r} among the pages this login manages: {listing}")
+        if match not in picked:
+            picked.append(match)
+    for page in picked:
+        tasks = page.get("tasks")
+        if isinstance(tasks, list) and "CREATE_CONTENT" not in tasks:
+            raise PermanentError(
+                f"your role on page {page.get('name') or page['id']} cannot publish "
+                f"(tasks: {', '.join(map(str, tasks)) or 'none'}): ask an admin for content access"
+            )
+        if not page.get("access_token"):
+            raise PermanentError(
+                f"Facebook gave no token for page {page.get('name') or page['id']}: check "
+                "the permissions granted in the dialog"
+            )
+    return picked
+
+
+def _handle(page: dict[str, Any]) -> str:
+    """The page's username, else its name made into a handle, else its id."""
+    username = str(page.get("username") or "").strip()
+    if username:
+        return username
+    slug = re.sub(r"[^\w.]+", "-", str(page.get("name") or "").strip().lower()).strip("-")
+    return slug or str(page.get("id"))
+
+
+def _id(answer: dict[str, Any], key: str, title: str) -> str:
+    value = answer.get(key)
+    if not value:
+        raise TransientError(
+            f"{title} answered without {key!r}: {_snippet(json.dumps(answer))}", maybe_sent=True
+        )
+    return str(value)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _summary(edge: Any) -> int:
+    if isinstance(edge, dict) and isinstance(edge.get("summary"), dict):
+        return _int(edge["summary"].get("total_count")) or 0
+    return 0
+
+
+def _video_errors(status: dict[str, Any]) -> str:
+    messages = []
+    for phase in ("uploading_phase", "processing_phase", "publishing_phase"):
+        details = status.get(phase)
+        if isinstance(details, dict):
+            for error in details.get("errors") or []:
+                if isinstance(error, dict) and error.get("message"):
+                    messages.append(str(error["message"]))
+    return "; ".join(messages) or f"status {status.get('video_status')}"
+
+
+def _open(item: MediaItem, title: str) -> IO[bytes]:
+    if item.open is None:
+        raise PermanentError(f"{title}: the bytes of {item.filename} are not available")
+    return item.open()
+
+
+def _read(item: MediaItem, title: str) -> bytes:
+    """Photos are small (4 MB at most): read whole, so the upload has a known length."""
+    with _open(item, title) as stream:
+        return stream.read()
+
+
+def _chunks(item: MediaItem, offset: int, title: str, size: int = 1024 * 1024) -> Iterator[bytes]:
+    """The item's bytes from `offset` on, a chunk at a time."""
+    with _open(item, title) as stream:
+        skip = offset
+        while skip > 0:
+            skipped = stream.read(min(size, skip))
+            if not skipped:
+                return
+            skip -= len(skipped)
+        while chunk := stream.read(size):
+            yield chunk
+
+
+def _secrets(token: str | None, kwargs: dict[str, Any]) -> list[str]:
+    data = kwargs.get("data")
+    found = [token] if token else []
+    if isinstance(data, dict):
+        found += [str(v) for k, v in data.items() if "token" in k or "secret" in k]
+    return [s for s in found if s]
+
+
+def _path(url: str) -> str:
+    """A URL without scheme and host, for messages."""
+    return re.sub(r"^https?://[^/]+", "", url).split("?", 1)[0]
+
+
+def _snippet(text: str) -> str:
+    text = " ".join(text.split())
+    return (text[:200] + "…") if len(text) > 200 else (text or "(empty)")
