@@ -215,17 +215,28 @@ class _Job:
 
 
 def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
-    """Everything the call needs, in one query (plus one for media, only when there is some)."""
+    jobs = prepare(db, settings, [claim])
+    if not jobs:
+        raise LookupError(f"destination {claim.destination_id} no longer exists")
+    return jobs[0]
+
+
+def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]:
+    """Everything the calls of a batch of claims need, in one query (plus one for the media
+    of the posts that have some), in the order of `claims`."""
     from sqlalchemy import exists, select
     from sqlmodel import col
 
     from autopostr import posts as posts_mod
     from autopostr.models import PostMedia
 
+    if not claims:
+        return []
     has_media = exists().where(col(PostMedia.post_id) == col(Post.id))
     with db.session() as session:
-        row = session.execute(
+        rows = session.execute(
             select(
+                col(PostDestination.id),
                 SocialAccount,
                 col(PostDestination.text),
                 col(PostDestination.error),
@@ -237,50 +248,66 @@ def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
             )
             .join(Post, col(Post.id) == col(PostDestination.post_id))
             .join(SocialAccount, col(SocialAccount.id) == col(PostDestination.account_id))
-            .where(col(PostDestination.id) == claim.destination_id)
-        ).one()
-        account, dest_text, dest_error, key, post_text, first_comment, team_id, media_exists = row
-        label = accounts_mod.label(account)
-        problem = None
-        request = None
-        if account.status != accounts_mod.ACTIVE:
-            problem = (
-                f"{label} is {account.status}: reconnect it with "
-                f"`{accounts_mod.reconnect_command(account)}`, then "
-                f"`autopostr posts retry {claim.post_id}`"
+            .where(col(PostDestination.id).in_([c.destination_id for c in claims]))
+        ).all()
+        found = {row[0]: row[1:] for row in rows}
+        # A destination deleted since it was claimed has nothing left to publish.
+        claims = [c for c in claims if c.destination_id in found]
+        with_media = {c.post_id for c in claims if found[c.destination_id][-1]}
+        media_by_post = {
+            post_id: _media_items(settings, db, posts_mod.media_of(session, post_id))
+            for post_id in sorted(with_media)
+        }
+        jobs = []
+        for claim in claims:
+            account, dest_text, dest_error, key, post_text, first_comment, team_id, _ = found[
+                claim.destination_id
+            ]
+            label = accounts_mod.label(account)
+            problem = None
+            request = None
+            if account.status != accounts_mod.ACTIVE:
+                problem = (
+                    f"{label} is {account.status}: reconnect it with "
+                    f"`{accounts_mod.reconnect_command(account)}`, then "
+                    f"`autopostr posts retry {claim.post_id}`"
+                )
+            else:
+                request = PublishRequest(
+                    post_id=claim.post_id,
+                    destination_id=claim.destination_id,
+                    parts=posts_mod.split_thread(dest_text or post_text),
+                    media=media_by_post.get(claim.post_id, []),
+                    first_comment=first_comment,
+                    idempotency_key=key,
+                )
+            jobs.append(
+                _Job(claim, account, label, team_id, request, problem, settings, dest_error or "")
             )
-        else:
-            media: list[MediaItem] = []
-            if media_exists:
-                from autopostr.media import opener
+        session.expunge_all()
+    return jobs
 
-                # `open` streams from the backend each item was stored in: with database
-                # storage a daemon on any machine reads the same bytes, a chunk at a time.
-                media = [
-                    MediaItem(
-                        id=item.id or 0,
-                        filename=item.filename,
-                        mime_type=item.mime_type,
-                        size=item.size,
-                        sha256=item.sha256,
-                        width=item.width,
-                        height=item.height,
-                        duration=item.duration,
-                        alt_text=item.alt_text,
-                        open=opener(settings, db.engine, item),
-                    )
-                    for item in posts_mod.media_of(session, claim.post_id)
-                ]
-            request = PublishRequest(
-                post_id=claim.post_id,
-                destination_id=claim.destination_id,
-                parts=posts_mod.split_thread(dest_text or post_text),
-                media=media,
-                first_comment=first_comment,
-                idempotency_key=key,
-            )
-        session.expunge(account)
-    return _Job(claim, account, label, team_id, request, problem, settings, dest_error or "")
+
+def _media_items(settings: Settings, db: Database, items: list[Any]) -> list[MediaItem]:
+    from autopostr.media import opener
+
+    # `open` streams from the backend each item was stored in: with database
+    # storage a daemon on any machine reads the same bytes, a chunk at a time.
+    return [
+        MediaItem(
+            id=item.id or 0,
+            filename=item.filename,
+            mime_type=item.mime_type,
+            size=item.size,
+            sha256=item.sha256,
+            width=item.width,
+            height=item.height,
+            duration=item.duration,
+            alt_text=item.alt_text,
+            open=opener(settings, db.engine, item),
+        )
+        for item in items
+    ]
 
 
 @dataclass(frozen=True)
@@ -417,7 +444,11 @@ def _finish(
 
 def publish_claim(db: Database, settings: Settings, worker: str, claim: Claim) -> Outcome:
     """Publish one claimed destination and record what happened."""
-    job = _prepare(db, settings, claim)
+    return publish_job(db, settings, worker, _prepare(db, settings, claim))
+
+
+def publish_job(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:
+    """Publish a prepared claim (see `prepare`) and record what happened."""
     if job.request is None:
         return _finish(db, worker, job, status="failed", error=job.problem)
     if job.previous_error.startswith(MAYBE_SENT):
@@ -554,7 +585,8 @@ def publish_due(
             claims = claim_due(db, worker, batch, post_id=post_id)
             if not claims:
                 break
-            for outcome in pool.map(lambda c: publish_claim(db, settings, worker, c), claims):
+            jobs = prepare(db, settings, claims)
+            for outcome in pool.map(lambda j: publish_job(db, settings, worker, j), jobs):
                 outcomes.append(outcome)
                 if on_outcome is not None:
                     on_outcome(outcome)

@@ -40,7 +40,9 @@ from autopostr.publishing import (
     claim_expired,
     new_worker_id,
     next_wake_at,
+    prepare,
     publish_claim,
+    publish_job,
     recover_claim,
 )
 
@@ -277,14 +279,20 @@ class DaemonRunner:
                 self._submit(claim, recover=True)
             free -= len(recovered)
             claims = claim_due(self.db, self.id, free, lease=self.lease) if free > 0 else []
-            for claim in claims:
-                self._submit(claim, recover=False)
+            for job in prepare(self.db, self.settings, claims):
+                self._submit_job(job)
             if not recovered and len(claims) < free:
                 return
 
     def _submit(self, claim: Claim, recover: bool) -> None:
         work = recover_claim if recover else publish_claim
-        future = self.workers.submit(work, self.db, self.settings, self.id, claim)
+        self._track(claim, self.workers.submit(work, self.db, self.settings, self.id, claim))
+
+    def _submit_job(self, job: Any) -> None:
+        future = self.workers.submit(publish_job, self.db, self.settings, self.id, job)
+        self._track(job.claim, future)
+
+    def _track(self, claim: Claim, future: Future[Outcome]) -> None:
         with self._lock:
             self.in_flight[claim.destination_id] = future
         future.add_done_callback(functools.partial(self._done, claim))
