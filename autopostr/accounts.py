@@ -90,6 +90,9 @@ def reconnect_command(account: SocialAccount) -> str:
     except InvalidInput:
         platform_class = None
     if platform_class is not None and platform_class.oauth is not Platform.oauth:
+        instance = json.loads(account.extra or "{}").get("instance")
+        if account.platform == "mastodon" and instance:
+            return f"autopostr accounts connect mastodon --instance {instance}"
         return f"autopostr accounts connect {account.platform}"
     return f"autopostr accounts add {account.platform} --handle {account.handle}"
 

@@ -339,6 +339,99 @@ def check_overdue(ctx: Context) -> CheckResult:
     )
 
 
+def check_accounts(ctx: Context) -> CheckResult:
+    """Every account can publish: none needs reconnecting, no token runs out within 3 days."""
+    from datetime import UTC, timedelta
+
+    from sqlmodel import col, select
+
+    from autopostr import accounts
+    from autopostr.models import SocialAccount, utcnow
+
+    name = "accounts can publish"
+    db = ctx.database()
+    if not ctx.schema_ok or db is None:
+        return CheckResult(name, "warn", "no schema to look in", "autopostr init")
+    horizon = utcnow() + timedelta(days=3)
+    try:
+        with db.session() as session:
+            rows = list(session.exec(select(SocialAccount).order_by(col(SocialAccount.id))))
+    except AutopostrError as exc:
+        return CheckResult(name, "fail", exc.message, "fix the database connection first")
+    broken = [a for a in rows if a.status == accounts.NEEDS_RECONNECT]
+    if broken:
+        return CheckResult(
+            name,
+            "fail",
+            ", ".join(f"{accounts.label(a)} needs reconnecting" for a in broken),
+            "; ".join(sorted({accounts.reconnect_command(a) for a in broken})),
+        )
+    expiring = [
+        a
+        for a in rows
+        if a.status == accounts.ACTIVE
+        and a.expires_at is not None
+        and not a.refresh_token
+        and (a.expires_at if a.expires_at.tzinfo else a.expires_at.replace(tzinfo=UTC)) < horizon
+    ]
+    if expiring:
+        return CheckResult(
+            name,
+            "warn",
+            ", ".join(f"{accounts.label(a)}'s token runs out within 3 days" for a in expiring),
+            "; ".join(sorted({accounts.reconnect_command(a) for a in expiring})),
+        )
+    active = sum(1 for a in rows if a.status == accounts.ACTIVE)
+    return CheckResult(name, "ok", f"{active} active account(s), none needs attention")
+
+
+INSTAGRAM_MEDIA_WHY = (
+    "Instagram downloads every image and video itself, by URL, so autopostr's media must "
+    "be reachable on the public internet: serve $AUTOPOSTR_HOME/media (or a copy) over "
+    "https and set AUTOPOSTR_INSTAGRAM_MEDIA_BASE_URL to its address; each file is "
+    "<base>/<sha256><ext>, or use a template with {sha256}, {sha2} and {ext}, e.g. "
+    "https://media.example.com/{sha2}/{sha256}"
+)
+
+
+def check_instagram_media(ctx: Context) -> CheckResult:
+    """Instagram fetches media by URL: with Instagram accounts, that URL must be set."""
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    from autopostr.models import SocialAccount
+
+    name = "Instagram can fetch media"
+    base = (ctx.settings.get("instagram_media_base_url") or "").strip()
+    if base:
+        if not base.startswith("https://"):
+            return CheckResult(
+                name, "warn", f"{base} is not https: Instagram may refuse it", INSTAGRAM_MEDIA_WHY
+            )
+        return CheckResult(name, "ok", f"media served from {base}")
+    db = ctx.database()
+    if not ctx.schema_ok or db is None:
+        return CheckResult(name, "ok", "no Instagram account")
+    try:
+        with db.session() as session:
+            count = session.execute(
+                select(func.count())
+                .select_from(SocialAccount)
+                .where(col(SocialAccount.platform) == "instagram")
+            ).scalar_one()
+    except AutopostrError as exc:
+        return CheckResult(name, "fail", exc.message, "fix the database connection first")
+    if not count:
+        return CheckResult(name, "ok", "no Instagram account")
+    return CheckResult(
+        name,
+        "fail",
+        f"{count} Instagram account(s), but AUTOPOSTR_INSTAGRAM_MEDIA_BASE_URL is unset: "
+        "every Instagram post will fail",
+        INSTAGRAM_MEDIA_WHY,
+    )
+
+
 CHECKS: list[Check] = [
     check_home,
     check_database,
@@ -348,6 +441,8 @@ CHECKS: list[Check] = [
     check_plugins,
     check_daemon,
     check_overdue,
+    check_accounts,
+    check_instagram_media,
 ]
 
 

@@ -78,7 +78,7 @@ def test_all_checks_pass_after_init(initialized: str, cli: Cli) -> None:
 
     run = cli.ok("doctor")
     # The two warnings: no keyring, and no daemon (which is fine while nothing is scheduled).
-    assert run.stdout.count("✔") == 6
+    assert run.stdout.count("✔") == 8
     assert run.stdout.count("!") == 2
     assert "✘" not in run.stdout
     assert "fix:" in run.stdout  # the keyring warning names its fix
@@ -290,3 +290,40 @@ def test_secrets_never_appear_in_doctor_keys_status_or_config_show(
     shown = {row["name"]: row for row in cli.ok("config", "show", "--json").json()}
     assert shown["encryption_key"]["value"] == "****"
     assert shown["encryption_key"]["source"] == "env AUTOPOSTR_ENCRYPTION_KEY"
+
+
+def test_accounts_that_need_reconnecting_fail_with_the_command(initialized: str, cli: Cli) -> None:
+    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
+    cli.ok(
+        "accounts",
+        "add",
+        "webhook",
+        input='{"handle": "site", "url": "https://example.com/hook", "secret": "s"}',
+    )
+    assert doctor_json(cli)[1]["accounts can publish"]["status"] == "ok"
+    execute("UPDATE social_accounts SET status = 'needs_reconnect' WHERE platform = 'webhook'")
+    code, checks = doctor_json(cli)
+    assert code == 1
+    check = checks["accounts can publish"]
+    assert check["status"] == "fail"
+    assert "webhook:site needs reconnecting" in check["detail"]
+    assert check["fix"] == "autopostr accounts add webhook --handle site"
+
+
+def test_instagram_without_a_public_media_url_fails_and_explains(
+    initialized: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = "Instagram can fetch media"
+    assert doctor_json(cli)[1][name]["status"] == "ok"  # no Instagram account: nothing to say
+    execute(
+        "INSERT INTO social_accounts (team_id, platform, handle, name, status, scopes, extra, "
+        "created_at, updated_at) SELECT id, 'instagram', 'acme', 'acme', 'active', '', '{}', "
+        "created_at, created_at FROM teams"
+    )
+    code, checks = doctor_json(cli)
+    assert code == 1
+    assert checks[name]["status"] == "fail"
+    assert "AUTOPOSTR_INSTAGRAM_MEDIA_BASE_URL" in checks[name]["detail"]
+    assert "by URL" in checks[name]["fix"]
+    monkeypatch.setenv("AUTOPOSTR_INSTAGRAM_MEDIA_BASE_URL", "https://media.example.com/a")
+    assert doctor_json(cli)[1][name]["status"] == "ok"

@@ -187,7 +187,10 @@ def connect(
         "redirect URI of your OAuth app).",
     ),
     page: list[str] = typer.Option(
-        [], "--page", help="Facebook/Instagram: the page (id or name) to connect; repeatable."
+        [],
+        "--page",
+        help="Facebook/Instagram: the page (id or name) to connect; LinkedIn: the "
+        "organization to post as; repeatable.",
     ),
     instance: str = typer.Option(
         "", "--instance", help="Mastodon: the server, e.g. mastodon.social."

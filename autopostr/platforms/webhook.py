@@ -8,6 +8,7 @@ so the receiver can check it came from us and is fresh. Credentials (stdin of
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -18,6 +19,7 @@ from autopostr.platforms.base import (
     AccountRef,
     Limits,
     MediaLimits,
+    NotSupported,
     PermanentError,
     Platform,
     PublishRequest,
@@ -28,6 +30,7 @@ from autopostr.platforms.http import make_client, send
 FORMATS = ("json", "discord", "slack")
 SIGNATURE_HEADER = "X-Autopostr-Signature"
 TIMESTAMP_HEADER = "X-Autopostr-Timestamp"
+DEFAULT_INLINE_BYTES = 8 * 1024 * 1024
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -58,6 +61,39 @@ class WebhookPlatform(Platform):
             raise PermanentError(f"webhook format must be one of {', '.join(FORMATS)}")
         return {"access_token": raw.get("secret") or None, "url": url, "format": fmt}
 
+    def _inline_limit(self) -> int:
+        raw = self.settings.get("webhook_inline_bytes")
+        try:
+            return int(raw) if raw else DEFAULT_INLINE_BYTES
+        except ValueError:
+            from autopostr.errors import ConfigError
+
+            raise ConfigError(
+                f"AUTOPOSTR_WEBHOOK_INLINE_BYTES: {raw!r} is not a byte count"
+            ) from None
+
+    def _media(self, request: PublishRequest) -> list[dict[str, Any]]:
+        """Media as JSON: the bytes inline (base64) while the post's media stay under the
+        inline limit, so any receiver gets the files; beyond it, what they are."""
+        inline = sum(m.size for m in request.media) <= self._inline_limit()
+        items = []
+        for m in request.media:
+            item: dict[str, Any] = {
+                "sha256": m.sha256,
+                "mime_type": m.mime_type,
+                "filename": m.filename,
+                "size": m.size,
+                "width": m.width,
+                "height": m.height,
+                "duration": m.duration,
+                "alt_text": m.alt_text,
+            }
+            if inline and m.open is not None:
+                with m.open() as handle:
+                    item["data_base64"] = base64.b64encode(handle.read()).decode("ascii")
+            items.append(item)
+        return items
+
     def _body(self, account: AccountRef, request: PublishRequest) -> dict[str, Any]:
         text = "\n\n".join(request.parts)
         fmt = account.extra.get("format", "json")
@@ -74,35 +110,42 @@ class WebhookPlatform(Platform):
             "text": text,
             "parts": request.parts,
             "first_comment": request.first_comment,
-            "media": [
-                {
-                    "sha256": m.sha256,
-                    "mime_type": m.mime_type,
-                    "filename": m.filename,
-                    "size": m.size,
-                }
-                for m in request.media
-            ],
+            "media": self._media(request),
         }
 
-    def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
+    def _signed_headers(self, account: AccountRef, body: bytes, key: str) -> dict[str, str]:
+        timestamp = str(int(time.time()))
+        headers = {"Idempotency-Key": key, TIMESTAMP_HEADER: timestamp}
+        secret = account.credentials.get("access_token")
+        if secret:
+            headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
+        return headers
+
+    def _url(self, account: AccountRef) -> str:
         url = account.extra.get("url")
         if not url:
             raise PermanentError(
                 f"webhook {account.handle} has no URL: add it again with its credentials"
             )
+        return str(url)
+
+    def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
+        url = self._url(account)
+        fmt = account.extra.get("format", "json")
         body = json.dumps(self._body(account, request), separators=(",", ":")).encode("utf-8")
-        timestamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "Idempotency-Key": request.idempotency_key,
-            TIMESTAMP_HEADER: timestamp,
-        }
-        secret = account.credentials.get("access_token")
-        if secret:
-            headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
+        headers = self._signed_headers(account, body, request.idempotency_key)
         with make_client(self.settings) as client:
-            response = send(client, "POST", url, self.title, content=body, headers=headers)
+            if fmt == "discord":
+                response = self._post_to_discord(client, url, body, headers, request)
+            else:
+                response = send(
+                    client,
+                    "POST",
+                    url,
+                    self.title,
+                    content=body,
+                    headers={**headers, "Content-Type": "application/json"},
+                )
         remote_id, remote_url = request.idempotency_key, None
         try:
             answer = response.json()
@@ -112,3 +155,69 @@ class WebhookPlatform(Platform):
             remote_id = str(answer.get("id") or remote_id)
             remote_url = answer.get("url")
         return PublishResult(remote_id=remote_id, url=remote_url)
+
+    def _post_to_discord(
+        self,
+        client: Any,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        request: PublishRequest,
+    ) -> Any:
+        """wait=true makes Discord answer with the message, whose id lets us delete it;
+        media go as attached files beside the JSON payload."""
+        if not request.media:
+            return send(
+                client,
+                "POST",
+                url,
+                self.title,
+                params={"wait": "true"},
+                content=body,
+                headers={**headers, "Content-Type": "application/json"},
+            )
+        handles = [m.open() for m in request.media if m.open is not None]
+        try:
+            files = [
+                (f"files[{i}]", (m.filename, handle, m.mime_type))
+                for i, (m, handle) in enumerate(zip(request.media, handles, strict=False))
+            ]
+            return send(
+                client,
+                "POST",
+                url,
+                self.title,
+                params={"wait": "true"},
+                headers=headers,
+                data={"payload_json": body.decode("utf-8")},
+                files=files,
+            )
+        finally:
+            for handle in handles:
+                handle.close()
+
+    def delete(self, account: AccountRef, remote_id: str) -> None:
+        """JSON receivers get a signed `delete` event; Discord deletes the message itself."""
+        url = self._url(account)
+        fmt = account.extra.get("format", "json")
+        with make_client(self.settings) as client:
+            if fmt == "discord":
+                try:
+                    send(client, "DELETE", f"{url}/messages/{remote_id}", self.title)
+                except PermanentError as exc:
+                    if "404" not in exc.message:  # already gone is what we wanted
+                        raise
+                return
+            if fmt == "slack":
+                raise NotSupported("Slack incoming webhooks cannot delete a message")
+            event = {"event": "delete", "account": account.handle, "remote_id": remote_id}
+            body = json.dumps(event, separators=(",", ":")).encode("utf-8")
+            headers = self._signed_headers(account, body, f"delete-{remote_id}")
+            send(
+                client,
+                "POST",
+                url,
+                self.title,
+                content=body,
+                headers={**headers, "Content-Type": "application/json"},
+            )

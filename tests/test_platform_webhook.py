@@ -1,0 +1,150 @@
+"""The webhook destination beyond retries (see test_retries): adding one, media inline or
+described, threads and first comments, Discord's message ids and files, delete events.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autopostr.config import load_settings
+from autopostr.platforms.base import (
+    AccountRef,
+    MediaItem,
+    NotSupported,
+    PublishRequest,
+)
+from autopostr.platforms.webhook import WebhookPlatform, sign
+from tests.conftest import Cli
+from tests.fakes.http_server import Answer, ScriptedServer, scripted_server
+from tests.media_samples import image, mp4
+
+
+@pytest.fixture
+def hook() -> Iterator[ScriptedServer]:
+    with scripted_server() as server:
+        yield server
+
+
+def account(server: ScriptedServer, fmt: str = "json", secret: str | None = "s3cr3t") -> AccountRef:
+    return AccountRef(
+        id=1,
+        platform="webhook",
+        handle="site",
+        credentials={"access_token": secret} if secret else {},
+        extra={"url": server.url + "/hook", "format": fmt},
+    )
+
+
+def media(path: Path, mime: str, **kw: Any) -> MediaItem:
+    data = path.read_bytes()
+    return MediaItem(
+        id=1,
+        filename=path.name,
+        mime_type=mime,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        open=lambda: path.open("rb"),
+        **kw,
+    )
+
+
+def request(*parts: str, **kw: Any) -> PublishRequest:
+    return PublishRequest(post_id=3, destination_id=4, parts=list(parts), idempotency_key="k", **kw)
+
+
+def test_adding_a_webhook_checks_its_url_and_keeps_the_secret_sealed(
+    initialized: str, cli: Cli
+) -> None:
+    bad = cli("accounts", "add", "webhook", input='{"handle": "site", "url": "ftp://x"}')
+    assert bad.exit_code == 5 and '"url": "https://…"' in bad.stderr
+    wrong_format = '{"handle": "site", "url": "https://e.test", "format": "teams"}'
+    assert cli("accounts", "add", "webhook", input=wrong_format).exit_code == 5
+    ok = '{"handle": "site", "url": "https://e.test/h", "secret": "s3cr3t", "format": "discord"}'
+    added = cli.ok("accounts", "add", "webhook", "--json", input=ok).json()
+    assert added["handle"] == "site" and added["status"] == "active"
+    assert "s3cr3t" not in cli.ok("accounts", "show", "webhook:site", "--json").stdout
+
+
+def test_a_thread_and_its_first_comment_travel_in_one_signed_body(hook: ScriptedServer) -> None:
+    platform = WebhookPlatform(load_settings())
+    hook.push(Answer(200, {"id": "r1"}))
+    result = platform.publish(account(hook), request("one", "two", first_comment="after"))
+    assert result.remote_id == "r1"
+    (sent,) = hook.received
+    body = sent.json()
+    assert body["parts"] == ["one", "two"] and body["text"] == "one\n\ntwo"
+    assert body["first_comment"] == "after"
+    assert sent.headers["x-autopostr-signature"] == sign(
+        "s3cr3t", sent.headers["x-autopostr-timestamp"], sent.body
+    )
+
+
+def test_images_go_inline_and_big_media_are_described(
+    hook: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    picture = image(tmp_path / "a.png", "PNG", (60, 40))
+    item = media(picture, "image/png", width=60, height=40, alt_text="a square")
+    WebhookPlatform(load_settings()).publish(account(hook), request("pic", media=[item]))
+    [sent_media] = hook.received[-1].json()["media"]
+    assert base64.b64decode(sent_media["data_base64"]) == picture.read_bytes()
+    assert sent_media["alt_text"] == "a square" and sent_media["width"] == 60
+
+    clip = mp4(tmp_path / "v.mp4")
+    monkeypatch.setenv("AUTOPOSTR_WEBHOOK_INLINE_BYTES", "100")
+    video = media(clip, "video/mp4", duration=3.0)
+    WebhookPlatform(load_settings()).publish(account(hook), request("vid", media=[video]))
+    [described] = hook.received[-1].json()["media"]
+    assert "data_base64" not in described
+    assert described["sha256"] == video.sha256 and described["size"] == clip.stat().st_size
+
+
+def test_discord_gets_files_and_gives_back_a_message_id_to_delete(
+    hook: ScriptedServer, tmp_path: Path
+) -> None:
+    platform = WebhookPlatform(load_settings())
+    picture = image(tmp_path / "a.png", "PNG")
+    hook.push(Answer(200, {"id": "112233", "channel_id": "9"}))
+    result = platform.publish(
+        account(hook, "discord"), request("hello discord", media=[media(picture, "image/png")])
+    )
+    assert result.remote_id == "112233"
+    sent = hook.received[-1]
+    assert sent.path == "/hook?wait=true"
+    assert sent.headers["content-type"].startswith("multipart/form-data")
+    assert b'name="payload_json"' in sent.body and b"hello discord" in sent.body
+    assert b'name="files[0]"; filename="a.png"' in sent.body
+    assert picture.read_bytes() in sent.body
+
+    hook.push(Answer(204, b""))
+    platform.delete(account(hook, "discord"), "112233")
+    assert (hook.received[-1].method, hook.received[-1].path) == (
+        "DELETE",
+        "/hook/messages/112233",
+    )
+    hook.push(Answer(404, {"message": "Unknown Message", "code": 10008}))
+    platform.delete(account(hook, "discord"), "112233")  # already gone is fine
+
+
+def test_json_receivers_get_a_signed_delete_event(hook: ScriptedServer) -> None:
+    WebhookPlatform(load_settings()).delete(account(hook), "r1")
+    sent = hook.received[-1]
+    assert json.loads(sent.body) == {"event": "delete", "account": "site", "remote_id": "r1"}
+    assert sent.headers["x-autopostr-signature"] == sign(
+        "s3cr3t", sent.headers["x-autopostr-timestamp"], sent.body
+    )
+
+
+def test_what_a_webhook_cannot_do_says_so(hook: ScriptedServer) -> None:
+    platform = WebhookPlatform(load_settings())
+    with pytest.raises(NotSupported, match="Slack"):
+        platform.delete(account(hook, "slack"), "r1")
+    with pytest.raises(NotSupported, match="no metrics"):
+        platform.metrics(account(hook), "r1")
+    assert hook.received == []
