@@ -44,6 +44,20 @@ KNOWN_SETTINGS: dict[str, str] = {
     "heartbeat_seconds": "how often a daemon beats and renews its leases (default 10)",
     "poll_seconds": "a daemon's longest sleep between looks (default 0.5 SQLite, 30 PostgreSQL)",
     "grace_seconds": "on SIGTERM, how long in-flight publishes may finish (default 30)",
+    "x_client_id": "X OAuth 2.0 app (client id) for `accounts connect x`",
+    "x_client_secret": "X OAuth 2.0 app secret (confidential clients)",
+    "linkedin_client_id": "LinkedIn app for `accounts connect linkedin`",
+    "linkedin_client_secret": "LinkedIn app secret",
+    "linkedin_version": "LinkedIn-Version header, YYYYMM (default 202609)",
+    "facebook_client_id": "Facebook app for `accounts connect facebook`",
+    "facebook_client_secret": "Facebook app secret",
+    "facebook_graph_version": "Graph API version (default v23.0)",
+    "instagram_client_id": "Facebook app with the Instagram Graph API, for `accounts connect instagram`",
+    "instagram_client_secret": "that app's secret",
+    "instagram_media_base_url": "public URL Instagram fetches media from: <base>/<sha256><ext>",
+    "mastodon_api_url": "default Mastodon server when `accounts connect mastodon` has no --instance",
+    "bluesky_api_url": "Bluesky PDS (default https://bsky.social)",
+    "webhook_inline_bytes": "largest media total a webhook body carries inline (default 8 MiB)",
 }
 
 SECRET_SUFFIXES = ("_key", "_secret", "_token", "_password")
