@@ -21,7 +21,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, Any, ClassVar
+from typing import IO, Any, ClassVar
 
 from autopostr.platforms.base import (
     UNKNOWN,
@@ -41,10 +41,18 @@ from autopostr.platforms.base import (
     TransientError,
     UnknownOutcome,
 )
-from autopostr.platforms.http import make_client, raise_for_status, retry_after
-
-if TYPE_CHECKING:
-    import httpx2
+from autopostr.platforms.graph import (
+    ErrorBody,
+    GraphError,
+    as_dict,
+    long_lived_form,
+    managed_pages,
+    refusal,
+    secrets_sent,
+    to_int,
+)
+from autopostr.platforms.graph import usage_wait as usage_wait  # where the tests look for it
+from autopostr.platforms.http import make_client, raise_for_status
 
 log = logging.getLogger("autopostr.platforms.facebook")
 
@@ -59,11 +67,6 @@ SCOPES = (
     "publish_video",
     "read_insights",
 )
-# Graph error codes: throttling (app, user, page, custom rate, Pages business use case),
-# temporary trouble, and a token Facebook no longer accepts.
-THROTTLE_CODES = frozenset({4, 17, 32, 613, 80001})
-TEMPORARY_CODES = frozenset({1, 2})
-TOKEN_CODES = frozenset({102, 190})
 DUPLICATE_CODE = 506
 MISSING_OBJECT_SUBCODE = 33
 POST_INSIGHTS = ("post_total_media_view_unique", "post_reactions_by_type_total", "post_clicks")
@@ -71,15 +74,6 @@ DEFAULT_POLL_SECONDS = 5.0
 DEFAULT_VIDEO_WAIT_SECONDS = 900.0
 UPLOAD_TRIES = 3
 RECENT_POSTS = 25
-
-
-class GraphError(PermanentError):
-    """A Graph error that retrying cannot fix, with Facebook's codes kept for callers."""
-
-    def __init__(self, message: str, *, code: int | None, subcode: int | None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.subcode = subcode
 
 
 class FacebookPlatform(Platform):
@@ -184,7 +178,16 @@ class FacebookPlatform(Platform):
                     f"{self.title}: connection failed mid-request ({exc})", maybe_sent=writes
                 ) from None
         if response.status_code >= 400:
-            _raise_graph_error(response, self.title, _secrets(token, kwargs))
+            error = refusal(
+                response,
+                self.title,
+                secrets=secrets_sent(token, kwargs.get("data")),
+                specific=_duplicate,
+            )
+            if error is None:  # not Graph's shape: go by the status code
+                raise_for_status(response, self.title)
+                error = PermanentError(f"{self.title} answered {response.status_code}")
+            raise error
         try:
             body = response.json()
         except ValueError:
@@ -220,7 +223,7 @@ class FacebookPlatform(Platform):
             raise PermanentError(f"{self.title} gave no access token")
         long_lived = self._long_lived(short_lived)
         user_token = str(long_lived["access_token"])
-        user_expires_in = _int(long_lived.get("expires_in"))
+        user_expires_in = to_int(long_lived.get("expires_in"))
         pages = self._pages(user_token)
         picked = _pick_pages(pages, options.get("page", ""))
         accounts = []
@@ -257,34 +260,20 @@ class FacebookPlatform(Platform):
             "POST",
             f"{self.graph_url}/oauth/access_token",
             None,
-            data={
-                "grant_type": "fb_exchange_token",
-                "client_id": client_id,
-                "client_secret": secret,
-                "fb_exchange_token": short_lived,
-            },
+            data=long_lived_form(client_id, secret, short_lived),
         )
         if not answer.get("access_token"):
             raise PermanentError(f"{self.title} did not give a long-lived token")
         return answer
 
     def _pages(self, user_token: str) -> list[dict[str, Any]]:
-        """Every page the login manages, following cursors (never the `next` URL,
-        which carries the token in its query)."""
-        pages: list[dict[str, Any]] = []
-        params = {"fields": "id,name,username,access_token,tasks", "limit": "100"}
-        for _ in range(50):
-            answer = self._call("GET", f"{self.graph_url}/me/accounts", user_token, params=params)
-            data = answer.get("data")
-            if not isinstance(data, list):
-                raise TransientError(f"{self.title} listed the pages without `data`")
-            pages.extend(p for p in data if isinstance(p, dict) and p.get("id"))
-            paging = _dict(answer.get("paging"))
-            after = _dict(paging.get("cursors")).get("after")
-            if not paging.get("next") or not after:
-                break
-            params = {**params, "after": str(after)}
-        return pages
+        return managed_pages(
+            lambda params: self._call(
+                "GET", f"{self.graph_url}/me/accounts", user_token, params=params
+            ),
+            "id,name,username,access_token,tasks",
+            self.title,
+        )
 
     @classmethod
     def credential_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
@@ -333,7 +322,7 @@ class FacebookPlatform(Platform):
         one Facebook refuses means logging in again, which PermanentError brings about."""
         page_id = self._page_id(account)
         user_token = account.credentials.get("user_token")
-        expires_at = _int(account.extra.get("user_token_expires_at"))
+        expires_at = to_int(account.extra.get("user_token_expires_at"))
         reason = f"{self.title} page tokens cannot be renewed without the login that made them"
         if user_token and expires_at and expires_at <= time.time():
             reason = f"the {self.title} login (60 days) has run out"
@@ -505,11 +494,11 @@ class FacebookPlatform(Platform):
                 if attempt == UPLOAD_TRIES:
                     raise
                 state = self._call("GET", url, user_token, auth_scheme="OAuth")
-                offset = _int(state.get("file_offset")) or 0
+                offset = to_int(state.get("file_offset")) or 0
                 continue
             if answer.get("h"):
                 return str(answer["h"])
-            offset = _int(answer.get("file_offset")) or offset
+            offset = to_int(answer.get("file_offset")) or offset
         raise TransientError(f"{self.title} did not finish the video upload of {item.filename}")
 
     def _wait_for_video(self, token: str, video_id: str) -> str:
@@ -523,7 +512,7 @@ class FacebookPlatform(Platform):
             answer = self._call(
                 "GET", f"{self.graph_url}/{video_id}", token, params={"fields": "status"}
             )
-            status = _dict(answer.get("status"))
+            status = as_dict(answer.get("status"))
             video_status = str(status.get("video_status") or "")
             if video_status == "ready":
                 return video_status
@@ -606,16 +595,16 @@ class FacebookPlatform(Platform):
         )
         reactions = values.get("post_reactions_by_type_total")
         if isinstance(reactions, dict):
-            likes = sum(_int(v) or 0 for v in reactions.values())
+            likes = sum(to_int(v) or 0 for v in reactions.values())
         else:
             likes = _summary(counts.get("reactions"))
         shares = counts.get("shares")
         return Metrics(
-            impressions=_int(values.get("post_total_media_view_unique")) or 0,
+            impressions=to_int(values.get("post_total_media_view_unique")) or 0,
             likes=likes,
             comments=_summary(counts.get("comments")),
-            shares=(_int(shares.get("count")) or 0) if isinstance(shares, dict) else 0,
-            clicks=_int(values.get("post_clicks")) or 0,
+            shares=(to_int(shares.get("count")) or 0) if isinstance(shares, dict) else 0,
+            clicks=to_int(values.get("post_clicks")) or 0,
         )
 
     def find_published(
@@ -657,71 +646,14 @@ def _page_token(account: AccountRef) -> str:
     return str(token)
 
 
-def _raise_graph_error(response: httpx2.Response, title: str, secrets: list[str]) -> None:
-    """Turn a Graph error body into the error class that tells the publisher what to do."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        raise_for_status(response, title)  # not Graph's shape: go by the status code
-        raise PermanentError(f"{title} answered {response.status_code}")
-    code, subcode = _int(error.get("code")), _int(error.get("error_subcode"))
-    message = str(error.get("message") or "no message")
-    if error.get("error_user_msg"):
-        message += f" ({error['error_user_msg']})"
-    reference = f"code {code}" + (f", subcode {subcode}" if subcode else "")
-    if error.get("fbtrace_id"):
-        reference += f", fbtrace_id {error['fbtrace_id']}"
-    text = f"{title} answered {response.status_code}: {message} ({reference})"
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    if code in THROTTLE_CODES:
-        wait = usage_wait(response.headers)
-        raise TransientError(
-            f"{text}: throttled",
-            retry_after=wait if wait is not None else retry_after(response.headers),
-        )
-    if code in TOKEN_CODES or (code is None and response.status_code == 401):
-        raise AuthExpired(text)
-    if code in TEMPORARY_CODES or response.status_code >= 500 or response.status_code == 429:
-        raise TransientError(text, retry_after=retry_after(response.headers))
-    if code == DUPLICATE_CODE:
-        text += ": Facebook refuses to post the same text twice in a row"
-    raise GraphError(text, code=code, subcode=subcode)
-
-
-def usage_wait(headers: Any) -> float | None:
-    """Seconds until Facebook lets us back in, from `estimated_time_to_regain_access`
-    (minutes) in X-Business-Use-Case-Usage or X-App-Usage; None when neither says."""
-    minutes: list[float] = []
-    for name in ("x-business-use-case-usage", "x-app-usage"):
-        raw = headers.get(name)
-        if not raw:
-            continue
-        try:
-            usage = json.loads(raw)
-        except ValueError:
-            continue
-        for entry in _usage_entries(usage):
-            value = entry.get("estimated_time_to_regain_access")
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                minutes.append(float(value))
-    longest = max(minutes, default=0.0)
-    return longest * 60 if longest > 0 else None
-
-
-def _usage_entries(usage: Any) -> Iterator[dict[str, Any]]:
-    """X-App-Usage is one object; X-Business-Use-Case-Usage maps ids to lists of them."""
-    if isinstance(usage, dict):
-        if "estimated_time_to_regain_access" in usage:
-            yield usage
-        for value in usage.values():
-            if isinstance(value, list):
-                yield from (v for v in value if isinstance(v, dict))
-            elif isinstance(value, dict):
-                yield value
+def _duplicate(error: ErrorBody, text: str) -> GraphError | None:
+    if error.code != DUPLICATE_CODE:
+        return None
+    return GraphError(
+        f"{text}: Facebook refuses to post the same text twice in a row",
+        code=error.code,
+        subcode=error.subcode,
+    )
 
 
 def _pick_pages(pages: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
@@ -790,20 +722,9 @@ def _id(answer: dict[str, Any], key: str, title: str) -> str:
     return str(value)
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _summary(edge: Any) -> int:
     if isinstance(edge, dict) and isinstance(edge.get("summary"), dict):
-        return _int(edge["summary"].get("total_count")) or 0
+        return to_int(edge["summary"].get("total_count")) or 0
     return 0
 
 
@@ -841,14 +762,6 @@ def _chunks(item: MediaItem, offset: int, title: str, size: int = 1024 * 1024) -
             skip -= len(skipped)
         while chunk := stream.read(size):
             yield chunk
-
-
-def _secrets(token: str | None, kwargs: dict[str, Any]) -> list[str]:
-    data = kwargs.get("data")
-    found = [token] if token else []
-    if isinstance(data, dict):
-        found += [str(v) for k, v in data.items() if "token" in k or "secret" in k]
-    return [s for s in found if s]
 
 
 def _path(url: str) -> str:

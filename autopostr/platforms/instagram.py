@@ -23,10 +23,9 @@ without it the Instagram account is looked up among the token's pages.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -52,7 +51,16 @@ from autopostr.platforms.base import (
     TransientError,
     UnknownOutcome,
 )
-from autopostr.platforms.http import make_client, retry_after, send
+from autopostr.platforms.graph import (
+    THROTTLE_CODES,
+    ErrorBody,
+    long_lived_form,
+    managed_pages,
+    refusal,
+    secrets_sent,
+    to_int,
+)
+from autopostr.platforms.http import make_client, send
 
 if TYPE_CHECKING:
     import httpx2
@@ -79,10 +87,9 @@ EXTENSIONS = {
     "video/quicktime": ".mov",
 }
 
-# Graph error codes: throttling (app, user, page, custom, Pages and Instagram business use
-# case), token refused, container not ready yet.
-THROTTLE_CODES = frozenset({4, 17, 32, 613, 80001, 80002})
-TOKEN_CODES = frozenset({102, 190})
+# Graph error codes: throttling also by Instagram's business use case, and a container
+# not ready yet.
+INSTAGRAM_THROTTLE_CODES = THROTTLE_CODES | {80002}
 NOT_READY_CODE, NOT_READY_SUBCODE = 9007, 2207027
 PUBLISH_CAP_SUBCODE = 2207042
 DOWNLOAD_FAILED_SUBCODE = 2207052
@@ -125,71 +132,16 @@ class LinkedAccount:
         return f"{self.page_name} ({self.page_id}) → @{self.username}"
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _throttle_wait(headers: Any) -> float:
-    """Seconds until Meta lets calls through again, from its usage headers."""
-    waits: list[float] = []
-    raw = headers.get("x-business-use-case-usage")
-    if raw:
-        try:
-            usage = json.loads(raw)
-        except ValueError:
-            usage = {}
-        for entries in usage.values() if isinstance(usage, dict) else ():
-            for entry in entries if isinstance(entries, list) else ():
-                if not isinstance(entry, dict):
-                    continue
-                minutes = _int(entry.get("estimated_time_to_regain_access"))
-                if minutes:
-                    waits.append(minutes * 60.0)
-    standard = retry_after(headers)
-    if standard:
-        waits.append(standard)
-    return max(waits) if waits else DEFAULT_THROTTLE_WAIT
-
-
-def graph_error(response: httpx2.Response) -> PlatformError | None:
-    """The error class for a Graph error body, whose `code` matters more than the status
-    (throttling and expired tokens come back as HTTP 400); None when it is not one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return None
-    code, subcode = _int(error.get("code")), _int(error.get("error_subcode"))
-    words = [str(w) for w in (error.get("message"), error.get("error_user_msg")) if w]
-    message = "Instagram refused the request: " + (" — ".join(dict.fromkeys(words)) or "no reason")
-    if code is not None:
-        message += f" (code {code}" + (f", subcode {subcode})" if subcode else ")")
-    if code in THROTTLE_CODES:
-        return TransientError(message, retry_after=_throttle_wait(response.headers))
-    if code in TOKEN_CODES:
-        return AuthExpired(message)
-    if code == NOT_READY_CODE or subcode == NOT_READY_SUBCODE:
-        return _NotReady(message, retry_after=60.0)
-    if subcode == PUBLISH_CAP_SUBCODE:
-        return TransientError(message, retry_after=3600.0)
-    if subcode == DOWNLOAD_FAILED_SUBCODE:
-        return PermanentError(f"{message}; {MEDIA_BASE_URL_HELP}")
-    if error.get("is_transient") or code in (1, 2):
-        return TransientError(message, retry_after=retry_after(response.headers))
-    return PermanentError(message)
-
-
-def _raise_graph_error(response: httpx2.Response) -> None:
-    if response.status_code >= 400:
-        response.read()
-        error = graph_error(response)
-        if error is not None:
-            raise error
+def _instagram_refusal(error: ErrorBody, text: str) -> PlatformError | None:
+    """What Instagram's own codes mean: a container not ready yet, the daily cap, media
+    it could not download."""
+    if error.code == NOT_READY_CODE or error.subcode == NOT_READY_SUBCODE:
+        return _NotReady(text, retry_after=60.0)
+    if error.subcode == PUBLISH_CAP_SUBCODE:
+        return TransientError(text, retry_after=3600.0)
+    if error.subcode == DOWNLOAD_FAILED_SUBCODE:
+        return PermanentError(f"{text}; {MEDIA_BASE_URL_HELP}")
+    return None
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -271,11 +223,29 @@ class InstagramPlatform(Platform):
         return "/" + "/".join([self.graph_version, *(quote(p, safe="") for p in parts)])
 
     @contextmanager
-    def _graph(self, token: str | None) -> Iterator[httpx2.Client]:
-        """A client that sends the token in a header and raises Graph errors by their code."""
+    def _graph(self, token: str | None, *, secrets: Iterable[str] = ()) -> Iterator[httpx2.Client]:
+        """A client that sends the token in a header and raises Graph errors by their code,
+        with the token and `secrets` blanked out of their messages."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        hidden = [s for s in (token, *secrets) if s]
+
+        def raise_refusal(response: httpx2.Response) -> None:
+            if response.status_code < 400:
+                return
+            response.read()
+            error = refusal(
+                response,
+                self.title,
+                secrets=hidden,
+                throttle_codes=INSTAGRAM_THROTTLE_CODES,
+                throttle_default=DEFAULT_THROTTLE_WAIT,
+                specific=_instagram_refusal,
+            )
+            if error is not None:
+                raise error
+
         with make_client(self.settings, self.api_url, headers) as client:
-            client.event_hooks = {"request": [], "response": [_raise_graph_error]}
+            client.event_hooks = {"request": [], "response": [raise_refusal]}
             yield client
 
     def _call(
@@ -346,38 +316,26 @@ class InstagramPlatform(Platform):
         """Trade a user token for a long-lived one (also how a long-lived one is renewed).
         The token travels in the POST body, never in a URL."""
         client_id, secret = self._app()
-        with self._graph(None) as client:
-            body = self._call(
-                client,
-                "POST",
-                self._path("oauth", "access_token"),
-                data={
-                    "grant_type": "fb_exchange_token",
-                    "client_id": client_id,
-                    "client_secret": secret,
-                    "fb_exchange_token": token,
-                },
-            )
+        form = long_lived_form(client_id, secret, token)
+        with self._graph(None, secrets=secrets_sent(None, form)) as client:
+            body = self._call(client, "POST", self._path("oauth", "access_token"), data=form)
         if not body.get("access_token"):
             raise TransientError(f"{self.title} gave no token for the long-lived exchange")
         return {
             "access_token": str(body["access_token"]),
-            "expires_in": _int(body.get("expires_in")) or LONG_LIVED_SECONDS,
+            "expires_in": to_int(body.get("expires_in")) or LONG_LIVED_SECONDS,
         }
 
     def linked_accounts(self, user_token: str) -> list[LinkedAccount]:
         """The Instagram accounts linked to the pages this token manages."""
         with self._graph(user_token) as client:
-            pages: list[dict[str, Any]] = []
-            params = {"fields": "id,name", "limit": "100"}
-            for _ in range(50):  # cursor pages; 5000 pages is more than any login manages
-                body = self._call(client, "GET", self._path("me", "accounts"), params=params)
-                pages.extend(p for p in body.get("data") or [] if isinstance(p, dict))
-                paging = body.get("paging") or {}
-                after = (paging.get("cursors") or {}).get("after")
-                if not (paging.get("next") and after):
-                    break
-                params = {**params, "after": str(after)}
+            pages = managed_pages(
+                lambda params: self._call(
+                    client, "GET", self._path("me", "accounts"), params=params
+                ),
+                "id,name",
+                self.title,
+            )
             linked = []
             for page in pages:
                 page_id = str(page.get("id") or "")
@@ -531,11 +489,11 @@ class InstagramPlatform(Platform):
                 entries = body.get("data")
                 entry = entries[0] if isinstance(entries, list) and entries else {}
                 config = entry.get("config") if isinstance(entry, dict) else None
-                usage = _int(entry.get("quota_usage")) if isinstance(entry, dict) else None
-                total = _int(config.get("quota_total")) if isinstance(config, dict) else None
+                usage = to_int(entry.get("quota_usage")) if isinstance(entry, dict) else None
+                total = to_int(config.get("quota_total")) if isinstance(config, dict) else None
                 if usage is None or total is None or usage < total:
                     return  # unknown or not used up: media_publish enforces the cap itself
-                duration = (_int(config.get("quota_duration")) if config else None) or 86400
+                duration = (to_int(config.get("quota_duration")) if config else None) or 86400
                 wait = self._window_frees_in(client, ig_user_id, duration, total)
                 raise TransientError(
                     f"Instagram's publishing limit is used up ({usage} of {total} posts in "
@@ -771,8 +729,8 @@ class InstagramPlatform(Platform):
                     self._path(remote_id),
                     params={"fields": "like_count,comments_count"},
                 )
-                values.setdefault("likes", _int(counts.get("like_count")) or 0)
-                values.setdefault("comments", _int(counts.get("comments_count")) or 0)
+                values.setdefault("likes", to_int(counts.get("like_count")) or 0)
+                values.setdefault("comments", to_int(counts.get("comments_count")) or 0)
         return Metrics(
             impressions=values.get("views", values.get("reach", 0)),
             likes=values.get("likes", 0),
@@ -795,7 +753,7 @@ def _insight_values(body: dict[str, Any]) -> dict[str, int]:
         elif isinstance(entry.get("values"), list) and entry["values"]:
             last = entry["values"][-1]
             value = last.get("value") if isinstance(last, dict) else None
-        number = _int(value)
+        number = to_int(value)
         if number is not None:
             found[str(entry["name"])] = number
     return found
