@@ -8,6 +8,7 @@ from a permanent failure without knowing the platform.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -207,6 +208,33 @@ class Platform(ABC):
     @property
     def auth_url(self) -> str:
         return (self.settings.get(f"{self.name}_auth_url") or self.default_auth_url).rstrip("/")
+
+    def number_setting(
+        self, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+    ) -> float:
+        """A numeric setting such as `<name>_poll_seconds`, or `default` when unset; a
+        value that is no finite number in range stops with a ConfigError that says
+        where it came from, rather than sleeping forever or failing mid-publish."""
+        raw = self.settings.get(name)
+        if raw is None or not raw.strip():
+            return default
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value) and value >= minimum and (maximum is None or value <= maximum):
+            return value
+        from autopostr.errors import ConfigError
+
+        expected = (
+            f"a number from {minimum:g} to {maximum:g}"
+            if maximum is not None
+            else f"a number, {minimum:g} or more"
+        )
+        raise ConfigError(
+            f"AUTOPOSTR_{name.upper()} must be {expected}, "
+            f"not {raw!r} (from {self.settings.source(name)})"
+        )
 
     def client_credentials(self) -> tuple[str, str | None]:
         """This install's OAuth app: AUTOPOSTR_<NAME>_CLIENT_ID and _CLIENT_SECRET."""

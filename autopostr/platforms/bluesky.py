@@ -246,18 +246,6 @@ class BlueskyPlatform(Platform):
     def video_url(self) -> str:
         return (self.settings.get("bluesky_video_url") or DEFAULT_VIDEO_URL).rstrip("/")
 
-    def _seconds(self, name: str, default: float) -> float:
-        raw = self.settings.get(name)
-        try:
-            value = float(raw) if raw else default
-        except ValueError:
-            value = -1.0
-        if value < 0:
-            from autopostr.errors import ConfigError
-
-            raise ConfigError(f"AUTOPOSTR_{name.upper()}: {raw!r} is not a number of seconds")
-        return value
-
     # -- XRPC -----------------------------------------------------------------
 
     def _client(self) -> httpx2.Client:
@@ -722,8 +710,10 @@ class BlueskyPlatform(Platform):
         self, client: httpx2.Client, reply: dict[str, Any], item: MediaItem
     ) -> dict[str, Any]:
         """Polls the processing job until it gives the video's blob."""
-        poll = self._seconds("bluesky_poll_seconds", DEFAULT_POLL_SECONDS)
-        deadline = time.monotonic() + self._seconds("bluesky_video_timeout", DEFAULT_VIDEO_TIMEOUT)
+        poll = self.number_setting("bluesky_poll_seconds", DEFAULT_POLL_SECONDS)
+        deadline = time.monotonic() + self.number_setting(
+            "bluesky_video_timeout", DEFAULT_VIDEO_TIMEOUT
+        )
         # uploadVideo's reply is the job status itself or wraps it, like getJobStatus's.
         job = reply.get("jobStatus", reply)
         while True:

@@ -128,19 +128,6 @@ class FacebookPlatform(Platform):
             base = VIDEO_API_URL
         return f"{base}/{self.graph_version}"
 
-    def _seconds(self, name: str, default: float) -> float:
-        raw = self.settings.get(name)
-        if not raw:
-            return default
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            from autopostr.errors import ConfigError
-
-            raise ConfigError(
-                f"AUTOPOSTR_{name.upper()}: {raw!r} is not a number of seconds"
-            ) from None
-
     # -- HTTP -------------------------------------------------------------------
 
     def _call(
@@ -504,8 +491,8 @@ class FacebookPlatform(Platform):
     def _wait_for_video(self, token: str, video_id: str) -> str:
         """Poll the processing status; a video still processing at the deadline is
         published by Facebook when it is done, so it counts as sent."""
-        interval = self._seconds("facebook_poll_seconds", DEFAULT_POLL_SECONDS)
-        deadline = time.monotonic() + self._seconds(
+        interval = self.number_setting("facebook_poll_seconds", DEFAULT_POLL_SECONDS)
+        deadline = time.monotonic() + self.number_setting(
             "facebook_video_wait_seconds", DEFAULT_VIDEO_WAIT_SECONDS
         )
         while True:

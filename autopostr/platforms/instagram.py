@@ -183,24 +183,13 @@ class InstagramPlatform(Platform):
     def graph_version(self) -> str:
         return (self.settings.get("instagram_graph_version") or GRAPH_VERSION).strip("/ ")
 
-    def _seconds(self, name: str, default: float) -> float:
-        raw = self.settings.get(name)
-        try:
-            return float(raw) if raw else default
-        except ValueError:
-            from autopostr.errors import ConfigError
-
-            raise ConfigError(
-                f"AUTOPOSTR_{name.upper()}: {raw!r} is not a number of seconds"
-            ) from None
-
     @property
     def poll_seconds(self) -> float:
-        return self._seconds("instagram_poll_seconds", 5.0)
+        return self.number_setting("instagram_poll_seconds", 5.0)
 
     @property
     def poll_timeout(self) -> float:
-        return self._seconds("instagram_poll_timeout", 600.0)
+        return self.number_setting("instagram_poll_timeout", 600.0)
 
     def media_url(self, item: MediaItem) -> str:
         """Where Instagram downloads `item`: `<base>/<sha256><ext>`, or the base as a

@@ -125,15 +125,6 @@ class LinkedInPlatform(Platform):
     def version(self) -> str:
         return self.settings.get("linkedin_version") or DEFAULT_VERSION
 
-    def _seconds(self, name: str, default: float) -> float:
-        raw = self.settings.get(name)
-        try:
-            return float(raw) if raw else default
-        except ValueError:
-            from autopostr.errors import ConfigError
-
-            raise ConfigError(f"AUTOPOSTR_{name.upper()}: {raw!r} is not a number") from None
-
     def _app(self) -> tuple[str, str]:
         client_id, secret = self.client_credentials()
         if not secret:
@@ -604,8 +595,8 @@ class LinkedInPlatform(Platform):
         return etags
 
     def _wait_until_available(self, client: httpx2.Client, urn: str, item: MediaItem) -> None:
-        poll = self._seconds("linkedin_poll_seconds", DEFAULT_POLL_SECONDS)
-        patience = self._seconds("linkedin_video_wait_seconds", DEFAULT_VIDEO_WAIT_SECONDS)
+        poll = self.number_setting("linkedin_poll_seconds", DEFAULT_POLL_SECONDS)
+        patience = self.number_setting("linkedin_video_wait_seconds", DEFAULT_VIDEO_WAIT_SECONDS)
         deadline = time.monotonic() + patience
         while True:
             video = self._json(

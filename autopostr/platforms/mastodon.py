@@ -253,29 +253,15 @@ class MastodonPlatform(Platform):
 
     # -- settings -------------------------------------------------------------
 
-    def _seconds(self, name: str, default: float) -> float:
-        raw = self.settings.get(name)
-        if not raw:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            value = -1.0
-        if not value >= 0:
-            from autopostr.errors import ConfigError
-
-            raise ConfigError(f"AUTOPOSTR_{name.upper()}: {raw!r} is not a number of seconds")
-        return value
-
     @property
     def poll_seconds(self) -> float:
         """AUTOPOSTR_MASTODON_POLL_SECONDS: the pause between media processing checks."""
-        return self._seconds("mastodon_poll_seconds", DEFAULT_POLL_SECONDS)
+        return self.number_setting("mastodon_poll_seconds", DEFAULT_POLL_SECONDS)
 
     @property
     def media_wait_seconds(self) -> float:
         """AUTOPOSTR_MASTODON_MEDIA_WAIT_SECONDS: how long a video may process."""
-        return self._seconds("mastodon_media_wait_seconds", DEFAULT_MEDIA_WAIT_SECONDS)
+        return self.number_setting("mastodon_media_wait_seconds", DEFAULT_MEDIA_WAIT_SECONDS)
 
     def _default_instance(self) -> str:
         return self.settings.get(f"{self.name}_api_url") or ""

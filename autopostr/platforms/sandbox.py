@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import random
 import secrets
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from autopostr.errors import ConfigError
 from autopostr.platforms.base import (
     AccountRef,
     Limits,
@@ -64,36 +62,12 @@ class SandboxPlatform(Platform):
     @property
     def latency_ms(self) -> float:
         """AUTOPOSTR_SANDBOX_LATENCY_MS, validated: milliseconds of sleep per call."""
-        value = self._number("sandbox_latency_ms", default=0.0)
-        if value < 0:
-            raise self._invalid("sandbox_latency_ms", "a number of milliseconds, 0 or more")
-        return value
+        return self.number_setting("sandbox_latency_ms", 0.0)
 
     @property
     def fail_rate(self) -> float:
         """AUTOPOSTR_SANDBOX_FAIL_RATE, validated: the share of calls that fail transiently."""
-        value = self._number("sandbox_fail_rate", default=0.0)
-        if not 0.0 <= value <= 1.0:
-            raise self._invalid("sandbox_fail_rate", "a number from 0 to 1")
-        return value
-
-    def _number(self, name: str, *, default: float) -> float:
-        raw = self.settings.get(name)
-        if raw is None or raw.strip() == "":
-            return default
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise self._invalid(name, "a number") from None
-        if not math.isfinite(value):
-            raise self._invalid(name, "a finite number")
-        return value
-
-    def _invalid(self, name: str, expected: str) -> ConfigError:
-        return ConfigError(
-            f"AUTOPOSTR_{name.upper()} must be {expected}, "
-            f"not {self.settings.get(name)!r} (from {self.settings.source(name)})"
-        )
+        return self.number_setting("sandbox_fail_rate", 0.0, maximum=1.0)
 
     def _call(self, *, may_fail: bool = True) -> None:
         """What every call pays: the configured latency, then maybe a transient failure."""

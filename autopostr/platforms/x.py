@@ -121,21 +121,9 @@ class XPlatform(Platform):
 
     # -- settings -----------------------------------------------------------
 
-    def _number(self, name: str, default: float) -> float:
-        raw = self.settings.get(name)
-        if raw is None or not raw.strip():
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            from autopostr.errors import ConfigError
-
-            raise ConfigError(f"AUTOPOSTR_{name.upper()}: {raw!r} is not a number") from None
-        return max(0.0, value)
-
     @property
     def chunk_bytes(self) -> int:
-        return max(1, int(self._number("x_chunk_bytes", DEFAULT_CHUNK_BYTES)))
+        return int(self.number_setting("x_chunk_bytes", DEFAULT_CHUNK_BYTES, minimum=1))
 
     # -- HTTP ---------------------------------------------------------------
 
@@ -487,7 +475,7 @@ class XPlatform(Platform):
     def _wait_for_processing(self, api: _Api, item: MediaItem, media_id: str, info: Any) -> None:
         """Poll STATUS until X has processed the video; the interval is X's
         check_after_secs unless AUTOPOSTR_X_POLL_SECONDS says otherwise."""
-        deadline = time.monotonic() + self._number(
+        deadline = time.monotonic() + self.number_setting(
             "x_processing_timeout", DEFAULT_PROCESSING_TIMEOUT
         )
         override = self.settings.get("x_poll_seconds")
@@ -508,7 +496,7 @@ class XPlatform(Platform):
             if time.monotonic() > deadline:
                 raise TransientError(f"X is still processing {item.filename}; trying again later")
             wait = (
-                self._number("x_poll_seconds", 1.0)
+                self.number_setting("x_poll_seconds", 1.0)
                 if override
                 else float(info.get("check_after_secs") or 1)
             )
@@ -617,7 +605,7 @@ class XPlatform(Platform):
     def _recent(self, api: _Api, user_id: str) -> tuple[list[dict[str, Any]], bool]:
         """The account's posts of the look-back window, newest first, and whether the
         whole window was seen."""
-        hours = self._number("x_lookback_hours", DEFAULT_LOOKBACK_HOURS)
+        hours = self.number_setting("x_lookback_hours", DEFAULT_LOOKBACK_HOURS)
         since = datetime.now(UTC) - timedelta(hours=hours)
         params: dict[str, str] = {
             "max_results": "100",
