@@ -148,3 +148,26 @@ def test_what_a_webhook_cannot_do_says_so(hook: ScriptedServer) -> None:
     with pytest.raises(NotSupported, match="no metrics"):
         platform.metrics(account(hook), "r1")
     assert hook.received == []
+
+
+def test_accounts_test_pings_a_json_receiver_and_asks_discord(
+    initialized: str, cli: Cli, hook: ScriptedServer
+) -> None:
+    credentials = json.dumps({"handle": "site", "url": hook.url + "/hook", "secret": "s3cr3t"})
+    cli.ok("accounts", "add", "webhook", input=credentials)
+    cli.ok("accounts", "test", "webhook:site")
+    ping = hook.received[-1]
+    assert json.loads(ping.body) == {"event": "ping", "account": "site"}
+    assert ping.headers["x-autopostr-signature"].startswith("sha256=")
+
+    hook.push(Answer(404, {"message": "Unknown Webhook", "code": 10015}))
+    discord = json.dumps({"handle": "chat", "url": hook.url + "/hook", "format": "discord"})
+    cli.ok("accounts", "add", "webhook", input=discord)
+    run = cli("accounts", "test", "webhook:chat")
+    assert run.exit_code == 6 and "Unknown Webhook" in run.stderr
+
+
+def test_accounts_test_on_the_sandbox_needs_no_network(initialized: str, cli: Cli) -> None:
+    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
+    seen = cli.ok("accounts", "test", "sandbox:demo", "--json").json()
+    assert seen["ok"] is True and seen["platform_says"]["handle"] == "demo"

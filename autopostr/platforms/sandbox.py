@@ -146,6 +146,11 @@ class SandboxPlatform(Platform):
         )
         return self._result(account.handle, remote_id)
 
+    def whoami(self, account: AccountRef) -> dict[str, Any]:
+        """The sandbox knows every handle: `accounts test` proves the setup, not a token."""
+        self._call(may_fail=False)
+        return {"handle": account.handle, "log": str(self.log_path(account.handle))}
+
     def delete(self, account: AccountRef, remote_id: str) -> None:
         at = _now()
         self._call()

@@ -196,6 +196,31 @@ class WebhookPlatform(Platform):
             for handle in handles:
                 handle.close()
 
+    def whoami(self, account: AccountRef) -> dict[str, Any]:
+        """`accounts test`: JSON receivers get a signed `ping` event (as GitHub's webhooks
+        send one); Discord describes its webhook on a GET; Slack has no harmless call."""
+        url = self._url(account)
+        fmt = account.extra.get("format", "json")
+        with make_client(self.settings) as client:
+            if fmt == "discord":
+                answer = send(client, "GET", url, self.title).json()
+                name = answer.get("name") if isinstance(answer, dict) else None
+                return {"handle": name or account.handle, "format": fmt}
+            if fmt == "slack":
+                raise NotSupported("a Slack incoming webhook cannot be tested without posting")
+            event = {"event": "ping", "account": account.handle}
+            body = json.dumps(event, separators=(",", ":")).encode("utf-8")
+            headers = self._signed_headers(account, body, f"ping-{int(time.time())}")
+            send(
+                client,
+                "POST",
+                url,
+                self.title,
+                content=body,
+                headers={**headers, "Content-Type": "application/json"},
+            )
+        return {"handle": account.handle, "format": fmt}
+
     def delete(self, account: AccountRef, remote_id: str) -> None:
         """JSON receivers get a signed `delete` event; Discord deletes the message itself."""
         url = self._url(account)
