@@ -293,3 +293,13 @@ def test_tokens_are_encrypted_at_rest(
             assert token.encode() not in raw
     shown = cli.ok("accounts", "show", "demo:acme", "--json").stdout
     assert not any(token in shown for token in tokens)
+
+
+def test_connect_on_a_platform_without_oauth_points_to_accounts_add(
+    initialized: str, cli: Cli
+) -> None:
+    run = cli("accounts", "connect", "sandbox")
+    assert run.exit_code == 5
+    assert "autopostr accounts add sandbox" in run.stderr
+    missing_app = cli("accounts", "connect", "x")
+    assert missing_app.exit_code == 5 and "AUTOPOSTR_X_CLIENT_ID" in missing_app.stderr
