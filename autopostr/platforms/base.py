@@ -249,6 +249,27 @@ class Platform(ABC):
             )
         return client_id, self.settings.get(f"{self.name}_client_secret") or None
 
+    def client_credentials_with_secret(self) -> tuple[str, str]:
+        """This install's OAuth app, for platforms that accept only confidential clients."""
+        client_id, secret = self.client_credentials()
+        if not secret:
+            from autopostr.errors import ConfigError
+
+            raise ConfigError(
+                f"{self.title} needs the OAuth app's secret: set "
+                f"AUTOPOSTR_{self.name.upper()}_CLIENT_SECRET or [{self.name}] client_secret "
+                "in the config file"
+            )
+        return client_id, secret
+
+    def access_token(self, account: AccountRef) -> str:
+        """The account's stored token; a missing one is treated like an expired one, so
+        the publisher tries a refresh before giving up."""
+        token = account.credentials.get("access_token")
+        if not token:
+            raise AuthExpired(f"{self.title} account {account.handle} has no access token")
+        return str(token)
+
     @classmethod
     def credential_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
         """Map what a user pipes to `accounts add` onto stored fields: `access_token` and

@@ -40,7 +40,7 @@ from autopostr.platforms.base import (
     TransientError,
     UnknownOutcome,
 )
-from autopostr.platforms.http import error_message, make_client, retry_after
+from autopostr.platforms.http import error_message, make_client, retry_after, send
 
 if TYPE_CHECKING:
     import httpx2
@@ -264,8 +264,6 @@ class BlueskyPlatform(Platform):
         content_type: str | None = None,
     ) -> dict[str, Any]:
         """One XRPC call: `target` is a method id on the PDS or a full URL elsewhere."""
-        import httpx2
-
         url = target if "://" in target else f"/xrpc/{target}"
         method_id = target.rsplit("/", 1)[-1]
         headers = {}
@@ -273,21 +271,18 @@ class BlueskyPlatform(Platform):
             headers["Authorization"] = f"Bearer {token}"
         if content_type:
             headers["Content-Type"] = content_type
-        try:
-            response = client.request(
-                method, url, params=params, json=body, content=content, headers=headers
-            )
-        except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
-            raise TransientError(f"cannot reach {self.title}: {exc}") from None
-        except httpx2.TimeoutException:
-            # The request may have arrived: the platform may have acted on it.
-            raise TransientError(
-                f"{self.title} did not answer in time ({method_id})", maybe_sent=True
-            ) from None
-        except httpx2.TransportError as exc:
-            raise TransientError(
-                f"{self.title}: connection failed mid-request ({exc})", maybe_sent=True
-            ) from None
+        response = send(
+            client,
+            method,
+            url,
+            self.title,
+            shown=method_id,
+            check_status=False,
+            params=params,
+            json=body,
+            content=content,
+            headers=headers,
+        )
         return self._answer(response, method_id)
 
     def _answer(self, response: httpx2.Response, method_id: str) -> dict[str, Any]:
@@ -381,7 +376,7 @@ class BlueskyPlatform(Platform):
     def whoami(self, account: AccountRef) -> dict[str, Any]:
         with self._client() as client:
             me = self._call(
-                client, "GET", "com.atproto.server.getSession", token=self._token(account)
+                client, "GET", "com.atproto.server.getSession", token=self.access_token(account)
             )
         return {"handle": me.get("handle"), "did": me.get("did"), "active": me.get("active", True)}
 
@@ -391,13 +386,6 @@ class BlueskyPlatform(Platform):
         if refresh_jwt:
             with self._client() as client:
                 self._call(client, "POST", "com.atproto.server.deleteSession", token=refresh_jwt)
-
-    @staticmethod
-    def _token(account: AccountRef) -> str:
-        token = account.credentials.get("access_token")
-        if not token:
-            raise AuthExpired(f"the Bluesky account {account.handle} has no session")
-        return str(token)
 
     def _did(self, client: httpx2.Client, account: AccountRef) -> str:
         did = account.extra.get("did") or account.remote_id
@@ -421,7 +409,7 @@ class BlueskyPlatform(Platform):
     # -- publishing -------------------------------------------------------------
 
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
-        token = self._token(account)
+        token = self.access_token(account)
         texts = [
             *(request.parts or [""]),
             *([request.first_comment] if request.first_comment else []),
@@ -606,7 +594,7 @@ class BlueskyPlatform(Platform):
                 client,
                 "POST",
                 "com.atproto.repo.uploadBlob",
-                token=self._token(account),
+                token=self.access_token(account),
                 content=self._read(item),
                 content_type=item.mime_type,
             )
@@ -631,7 +619,7 @@ class BlueskyPlatform(Platform):
             client,
             "GET",
             "com.atproto.server.getServiceAuth",
-            token=self._token(account),
+            token=self.access_token(account),
             params={
                 "aud": f"did:web:{host}",
                 "lxm": lxm,
@@ -755,7 +743,7 @@ class BlueskyPlatform(Platform):
                 client,
                 "POST",
                 "com.atproto.repo.deleteRecord",
-                token=self._token(account),
+                token=self.access_token(account),
                 body={"repo": repo, "collection": collection, "rkey": rkey},
             )
 
@@ -766,7 +754,7 @@ class BlueskyPlatform(Platform):
                 client,
                 "GET",
                 "app.bsky.feed.getPosts",
-                token=self._token(account),
+                token=self.access_token(account),
                 params={"uris": remote_id},
             )
         posts = found.get("posts")

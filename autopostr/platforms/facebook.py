@@ -52,7 +52,7 @@ from autopostr.platforms.graph import (
     to_int,
 )
 from autopostr.platforms.graph import usage_wait as usage_wait  # where the tests look for it
-from autopostr.platforms.http import make_client, raise_for_status
+from autopostr.platforms.http import make_client, raise_for_status, send
 
 log = logging.getLogger("autopostr.platforms.facebook")
 
@@ -145,25 +145,21 @@ class FacebookPlatform(Platform):
         `writes` marks calls that create something: a garbled success answer to them
         may hide a post that went out, so the next attempt asks before sending again.
         """
-        import httpx2
-
         headers = dict(kwargs.pop("headers", None) or {})
         if token:
             headers["Authorization"] = f"{auth_scheme} {token}"
         with make_client(self.settings) as client:
-            try:
-                response = client.request(method, url, headers=headers, **kwargs)
-            except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
-                raise TransientError(f"cannot reach {self.title}: {exc}") from None
-            except httpx2.TimeoutException:
-                raise TransientError(
-                    f"{self.title} did not answer in time ({method} {_path(url)})",
-                    maybe_sent=writes,
-                ) from None
-            except httpx2.TransportError as exc:
-                raise TransientError(
-                    f"{self.title}: connection failed mid-request ({exc})", maybe_sent=writes
-                ) from None
+            response = send(
+                client,
+                method,
+                url,
+                self.title,
+                shown=f"{method} {_path(url)}",
+                maybe_sent=writes,
+                check_status=False,
+                headers=headers,
+                **kwargs,
+            )
         if response.status_code >= 400:
             error = refusal(
                 response,
@@ -235,14 +231,8 @@ class FacebookPlatform(Platform):
         return accounts
 
     def _long_lived(self, short_lived: str) -> dict[str, Any]:
-        client_id, secret = self.client_credentials()
-        if not secret:
-            from autopostr.errors import ConfigError
-
-            raise ConfigError(
-                "Facebook needs the app secret to keep a login beyond a few hours: "
-                "set AUTOPOSTR_FACEBOOK_CLIENT_SECRET"
-            )
+        # Without the secret the login would last only a few hours.
+        client_id, secret = self.client_credentials_with_secret()
         answer = self._call(
             "POST",
             f"{self.graph_url}/oauth/access_token",
@@ -292,7 +282,7 @@ class FacebookPlatform(Platform):
         page = self._call(
             "GET",
             f"{self.graph_url}/{self._page_id(account)}",
-            _page_token(account),
+            self.access_token(account),
             params={"fields": "id,name,username,followers_count"},
         )
         return {
@@ -331,7 +321,9 @@ class FacebookPlatform(Platform):
 
     def _page_token_works(self, account: AccountRef) -> bool:
         try:
-            self._call("GET", f"{self.graph_url}/me", _page_token(account), params={"fields": "id"})
+            self._call(
+                "GET", f"{self.graph_url}/me", self.access_token(account), params={"fields": "id"}
+            )
         except AuthExpired:
             return False
         return True
@@ -345,7 +337,7 @@ class FacebookPlatform(Platform):
     # -- publishing -------------------------------------------------------------
 
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
-        page_id, token = self._page_id(account), _page_token(account)
+        page_id, token = self._page_id(account), self.access_token(account)
         text = "\n\n".join(part for part in request.parts if part.strip())
         images = [m for m in request.media if m.mime_type.startswith("image/")]
         videos = [m for m in request.media if m.mime_type.startswith("video/")]
@@ -548,7 +540,9 @@ class FacebookPlatform(Platform):
 
     def delete(self, account: AccountRef, remote_id: str) -> None:
         try:
-            answer = self._call("DELETE", f"{self.graph_url}/{remote_id}", _page_token(account))
+            answer = self._call(
+                "DELETE", f"{self.graph_url}/{remote_id}", self.access_token(account)
+            )
         except GraphError as exc:
             if exc.subcode == MISSING_OBJECT_SUBCODE:
                 return  # already gone: what deleting wanted
@@ -557,7 +551,7 @@ class FacebookPlatform(Platform):
             raise PermanentError(f"{self.title} did not delete post {remote_id}")
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
-        token = _page_token(account)
+        token = self.access_token(account)
         insights = self._call(
             "GET",
             f"{self.graph_url}/{remote_id}/insights",
@@ -606,7 +600,7 @@ class FacebookPlatform(Platform):
         answer = self._call(
             "GET",
             f"{self.graph_url}/{page_id}/posts",
-            _page_token(account),
+            self.access_token(account),
             params={"fields": "id,message,created_time", "limit": str(RECENT_POSTS)},
         )
         for post in answer.get("data") or []:
@@ -624,13 +618,6 @@ class FacebookPlatform(Platform):
                 f"`autopostr accounts connect {self.name} --page {account.handle}`"
             )
         return str(page_id)
-
-
-def _page_token(account: AccountRef) -> str:
-    token = account.credentials.get("access_token")
-    if not token:
-        raise AuthExpired(f"Facebook account {account.handle} has no page token")
-    return str(token)
 
 
 def _duplicate(error: ErrorBody, text: str) -> GraphError | None:

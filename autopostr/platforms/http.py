@@ -116,9 +116,24 @@ def raise_for_status(response: httpx2.Response, title: str) -> None:
 
 
 def send(
-    client: httpx2.Client, method: str, url: str, title: str, **kwargs: Any
+    client: httpx2.Client,
+    method: str,
+    url: str,
+    title: str,
+    *,
+    shown: str | None = None,
+    maybe_sent: bool = True,
+    check_status: bool = True,
+    **kwargs: Any,
 ) -> httpx2.Response:
-    """One request; network trouble and timeouts become TransientError."""
+    """One request; network trouble and timeouts become TransientError, and error
+    statuses the PlatformError they mean unless the caller reads them itself
+    (`check_status=False`).
+
+    `maybe_sent` marks failures after the request may have arrived, so the next
+    attempt asks the platform before sending again; `shown` names the call in
+    messages (default: method and URL).
+    """
     import httpx2
 
     try:
@@ -126,13 +141,14 @@ def send(
     except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
         raise TransientError(f"cannot reach {title}: {exc}") from None
     except httpx2.TimeoutException:
-        # The request may have arrived: the platform may have acted on it.
         raise TransientError(
-            f"{title} did not answer in time ({method} {url})", maybe_sent=True
+            f"{title} did not answer in time ({shown or f'{method} {url}'})",
+            maybe_sent=maybe_sent,
         ) from None
     except httpx2.TransportError as exc:
         raise TransientError(
-            f"{title}: connection failed mid-request ({exc})", maybe_sent=True
+            f"{title}: connection failed mid-request ({exc})", maybe_sent=maybe_sent
         ) from None
-    raise_for_status(response, title)
+    if check_status:
+        raise_for_status(response, title)
     return response

@@ -258,13 +258,6 @@ class InstagramPlatform(Platform):
         return body
 
     @staticmethod
-    def _token(account: AccountRef) -> str:
-        token = account.credentials.get("access_token")
-        if not token:
-            raise AuthExpired(f"{account.handle} has no access token")
-        return str(token)
-
-    @staticmethod
     def _ig_user_id(account: AccountRef) -> str:
         ig_user_id = account.remote_id or account.extra.get("ig_user_id")
         if not ig_user_id:
@@ -277,7 +270,7 @@ class InstagramPlatform(Platform):
     # -- connect --------------------------------------------------------------
 
     def oauth(self, options: dict[str, str], redirect_uri: str) -> OAuthSpec:
-        client_id, secret = self._app()
+        client_id, secret = self.client_credentials_with_secret()
         scopes = self.settings.get("instagram_scopes")
         return OAuthSpec(
             authorize_url=f"{self.auth_url}/{self.graph_version}/dialog/oauth",
@@ -290,21 +283,10 @@ class InstagramPlatform(Platform):
             scope_separator=",",
         )
 
-    def _app(self) -> tuple[str, str]:
-        client_id, secret = self.client_credentials()
-        if not secret:
-            from autopostr.errors import ConfigError
-
-            raise ConfigError(
-                "Instagram (Facebook Login) needs the app secret: set "
-                "AUTOPOSTR_INSTAGRAM_CLIENT_SECRET or [instagram] client_secret in the config file"
-            )
-        return client_id, secret
-
     def _long_lived(self, token: str) -> dict[str, Any]:
         """Trade a user token for a long-lived one (also how a long-lived one is renewed).
         The token travels in the POST body, never in a URL."""
-        client_id, secret = self._app()
+        client_id, secret = self.client_credentials_with_secret()
         form = long_lived_form(client_id, secret, token)
         with self._graph(None, secrets=secrets_sent(None, form)) as client:
             body = self._call(client, "POST", self._path("oauth", "access_token"), data=form)
@@ -436,7 +418,7 @@ class InstagramPlatform(Platform):
         system-user tokens do not expire."""
         if account.extra.get("token_kind", "user") != "user":
             return None
-        return self._long_lived(self._token(account))
+        return self._long_lived(self.access_token(account))
 
     def revoke(self, account: AccountRef) -> None:
         """Nothing is revoked: Facebook revokes per login (DELETE /me/permissions), which
@@ -444,7 +426,7 @@ class InstagramPlatform(Platform):
         return None
 
     def whoami(self, account: AccountRef) -> dict[str, Any]:
-        with self._graph(self._token(account)) as client:
+        with self._graph(self.access_token(account)) as client:
             me = self._call(
                 client,
                 "GET",
@@ -468,7 +450,7 @@ class InstagramPlatform(Platform):
         in the window ages out rather than spend an attempt on a refusal."""
         ig_user_id = self._ig_user_id(account)
         try:
-            with self._graph(self._token(account)) as client:
+            with self._graph(self.access_token(account)) as client:
                 body = self._call(
                     client,
                     "GET",
@@ -528,7 +510,7 @@ class InstagramPlatform(Platform):
             )
         urls = [self.media_url(item) for item in request.media]
         caption = "\n\n".join(part for part in request.parts if part)
-        with self._graph(self._token(account)) as client:
+        with self._graph(self.access_token(account)) as client:
             container = self._container(client, ig_user_id, request.media, urls, caption)
             media_id = self._publish_container(client, ig_user_id, container)
             url = self._permalink(client, media_id)
@@ -661,7 +643,7 @@ class InstagramPlatform(Platform):
         """A recent post with this caption is the one that went out; Instagram has no
         idempotency key, so without one nobody can say it did not."""
         caption = "\n\n".join(part for part in request.parts if part).strip()
-        with self._graph(self._token(account)) as client:
+        with self._graph(self.access_token(account)) as client:
             body = self._call(
                 client,
                 "GET",
@@ -683,7 +665,7 @@ class InstagramPlatform(Platform):
     def delete(self, account: AccountRef, remote_id: str) -> None:
         """Deleting through the API is recent and not granted everywhere: a refusal says
         so and points at the app."""
-        with self._graph(self._token(account)) as client:
+        with self._graph(self.access_token(account)) as client:
             try:
                 body = self._call(client, "DELETE", self._path(remote_id))
             except PermanentError as exc:
@@ -698,7 +680,7 @@ class InstagramPlatform(Platform):
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
         values: dict[str, int] = {}
-        with self._graph(self._token(account)) as client:
+        with self._graph(self.access_token(account)) as client:
             try:
                 body = self._call(
                     client,

@@ -125,17 +125,6 @@ class LinkedInPlatform(Platform):
     def version(self) -> str:
         return self.settings.get("linkedin_version") or DEFAULT_VERSION
 
-    def _app(self) -> tuple[str, str]:
-        client_id, secret = self.client_credentials()
-        if not secret:
-            from autopostr.errors import ConfigError
-
-            raise ConfigError(
-                "LinkedIn needs the OAuth app's secret: set AUTOPOSTR_LINKEDIN_CLIENT_SECRET "
-                "or [linkedin] client_secret in the config file"
-            )
-        return client_id, secret
-
     # -- HTTP -----------------------------------------------------------------
 
     def _client(self, access_token: str) -> httpx2.Client:
@@ -199,13 +188,6 @@ class LinkedInPlatform(Platform):
             )
         return str(author)
 
-    @staticmethod
-    def _token(account: AccountRef) -> str:
-        token = account.credentials.get("access_token")
-        if not token:
-            raise AuthExpired(f"LinkedIn account {account.handle} has no access token")
-        return str(token)
-
     def _upload_headers(self, url: str, access_token: str) -> dict[str, str]:
         """The token goes only to LinkedIn's own hosts, never to whatever URL a reply names."""
         host = urlsplit(url).hostname or ""
@@ -217,7 +199,7 @@ class LinkedInPlatform(Platform):
     # -- connecting -------------------------------------------------------------
 
     def oauth(self, options: dict[str, str], redirect_uri: str) -> OAuthSpec:
-        client_id, secret = self._app()
+        client_id, secret = self.client_credentials_with_secret()
         scopes = MEMBER_SCOPES + (ORGANIZATION_SCOPES if options.get("page") else ())
         return OAuthSpec(
             authorize_url=f"{self.auth_url}/oauth/v2/authorization",
@@ -354,7 +336,7 @@ class LinkedInPlatform(Platform):
 
     def whoami(self, account: AccountRef) -> dict[str, Any]:
         author = self._author(account)
-        with self._client(self._token(account)) as client:
+        with self._client(self.access_token(account)) as client:
             if author.startswith(ORGANIZATION):
                 org_id = author.removeprefix(ORGANIZATION)
                 org = self._json(
@@ -376,7 +358,7 @@ class LinkedInPlatform(Platform):
         refresh_token = account.credentials.get("refresh_token")
         if not refresh_token:
             return None
-        client_id, secret = self._app()
+        client_id, secret = self.client_credentials_with_secret()
         with make_client(self.settings) as client:
             response = send(
                 client,
@@ -396,7 +378,7 @@ class LinkedInPlatform(Platform):
         return self._token_fields(token)
 
     def revoke(self, account: AccountRef) -> None:
-        client_id, secret = self._app()
+        client_id, secret = self.client_credentials_with_secret()
         with make_client(self.settings) as client:
             send(
                 client,
@@ -406,7 +388,7 @@ class LinkedInPlatform(Platform):
                 data={
                     "client_id": client_id,
                     "client_secret": secret,
-                    "token": self._token(account),
+                    "token": self.access_token(account),
                 },
             )
 
@@ -414,7 +396,7 @@ class LinkedInPlatform(Platform):
 
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
         author = self._author(account)
-        token = self._token(account)
+        token = self.access_token(account)
         text = request.parts[0] if request.parts else ""
         with self._client(token) as client:
             content = self._content(client, token, author, request.media)
@@ -621,7 +603,7 @@ class LinkedInPlatform(Platform):
     # -- after publishing ---------------------------------------------------------
 
     def delete(self, account: AccountRef, remote_id: str) -> None:
-        with self._client(self._token(account)) as client:
+        with self._client(self.access_token(account)) as client:
             try:
                 send(
                     client,
@@ -637,7 +619,7 @@ class LinkedInPlatform(Platform):
         """Organizations get share statistics (impressions, clicks); members get the
         likes and comments every post has, as member analytics need a partner scope."""
         author = self._author(account)
-        with self._client(self._token(account)) as client:
+        with self._client(self.access_token(account)) as client:
             if author.startswith(ORGANIZATION):
                 return self._share_statistics(client, author, remote_id)
             actions = self._json(
@@ -681,7 +663,7 @@ class LinkedInPlatform(Platform):
         author = self._author(account)
         text = request.parts[0] if request.parts else ""
         wanted = {escape_little_text(text), text}
-        with self._client(self._token(account)) as client:
+        with self._client(self.access_token(account)) as client:
             body = self._json(
                 send(
                     client,
