@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,53 @@ def test_no_token_is_ever_logged_printed_or_stored_in_clear(
         assert secret not in outputs, f"a secret reached a command's output: {secret[:6]}…"
         assert secret not in logs, f"a secret reached the log: {secret[:6]}…"
         assert secret.encode() not in stored, f"a secret is stored in clear: {secret[:6]}…"
+
+
+def test_a_running_daemon_renews_a_token_that_runs_out_within_24_hours(
+    initialized: str, cli: Cli, fakes: tuple[FakeX, BlueskyFake], issued: Issued
+) -> None:
+    """The hourly token-refresh job of a real `daemon run` (first run 5 s after start)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sqlmodel import select
+
+    from autopostr.models import SocialAccount, utcnow
+    from tests.helpers import db_session
+
+    x, _bluesky = fakes
+    cli.ok("accounts", "connect", "x", "--port", "0")
+    connected_with = set(issued.values)
+    with db_session() as session:
+        account = session.exec(select(SocialAccount)).one()
+        account.expires_at = utcnow() + timedelta(hours=3)
+        session.add(account)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "autopostr", "daemon", "run"],
+        env={**os.environ, "AUTOPOSTR_HEARTBEAT_SECONDS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not any(r.get("grant_type") == "refresh_token" for r in x.oauth.token_requests):
+            assert daemon.poll() is None, daemon.communicate()
+            assert time.monotonic() < deadline, "the daemon never renewed the token"
+            time.sleep(0.2)
+        time.sleep(0.5)  # the renewal is written after the platform answers
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _out, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, err
+    assert set(issued.values) - connected_with  # a new access and refresh token
+    shown = cli.ok("accounts", "show", "x:acme", "--json").json()
+    assert shown["status"] == "active"
+    expires = datetime.fromisoformat(shown["expires_at"])
+    # The renewed token's 2 h, no longer the 3 h left of the old one.
+    assert utcnow() + timedelta(minutes=110) < expires < utcnow() + timedelta(minutes=125)
+    for secret in issued.values:
+        assert secret not in err
