@@ -312,7 +312,7 @@ def _media_items(settings: Settings, db: Database, items: list[Any]) -> list[Med
 
 @dataclass(frozen=True)
 class _FinishStatements:
-    lock_post: Any
+    lock_posts: Any
     finish_destination: Any
     insert_log: Any
     destination_states: Any
@@ -327,8 +327,9 @@ def _finish_statements() -> _FinishStatements:
     posts = Post.__table__  # type: ignore[attr-defined]
     dests = PostDestination.__table__  # type: ignore[attr-defined]
     return _FinishStatements(
-        lock_post=select(posts.c.status)
-        .where(posts.c.id == bindparam("post_id"))
+        lock_posts=select(posts.c.id, posts.c.status)
+        .where(posts.c.id.in_(bindparam("post_ids", expanding=True)))
+        .order_by(posts.c.id)
         .with_for_update(),
         finish_destination=update(dests)
         .where(
@@ -349,11 +350,25 @@ def _finish_statements() -> _FinishStatements:
             published_at=func.coalesce(bindparam("published_at"), dests.c.published_at),
         ),
         insert_log=insert(PublishLog.__table__),  # type: ignore[attr-defined]
-        destination_states=select(dests.c.status).where(dests.c.post_id == bindparam("post_id")),
+        destination_states=select(dests.c.post_id, dests.c.status).where(
+            dests.c.post_id.in_(bindparam("post_ids", expanding=True))
+        ),
         set_post_status=update(posts)
         .where(posts.c.id == bindparam("post_id"))
         .values(status=bindparam("status"), updated_at=bindparam("updated_at")),
     )
+
+
+@dataclass
+class _Finishing:
+    """One outcome waiting to be written."""
+
+    worker: str
+    job: _Job
+    status: str
+    result: PublishResult | None
+    error: str | None
+    next_attempt_at: datetime | None
 
 
 def _finish(
@@ -367,79 +382,187 @@ def _finish(
     next_attempt_at: datetime | None = None,
 ) -> Outcome:
     """Write the outcome, fenced so a publisher that lost its lease changes nothing."""
+    item = _Finishing(worker, job, status, result, error, next_attempt_at)
+    queue = _finish_queues.get(db)
+    written = queue.write(item) if queue is not None else _write_outcomes(db, [item])[0]
+    if written.status != "lost" and job.settings is not None:
+        from autopostr.hooks import emit
+
+        emit(job.settings, {"event": status, **outcome_json(written), "at": utcnow().isoformat()})
+    return written
+
+
+def _write_outcomes(db: Database, items: list[_Finishing]) -> list[Outcome]:
+    """Write a batch of outcomes in one transaction, each fenced on its own claim.
+
+    The posts are locked first, in id order, so a post's state is derived from what
+    its destinations really are (two finishes at once would each miss the other) and
+    two batches never wait on each other in a circle.
+    """
     from autopostr import posts as posts_mod
 
     now = utcnow()
-    claim = job.claim
     sql = _finish_statements()
+    outcomes: list[Outcome] = []
     with db.session() as session:
         # Plain Core statements on the session's connection: the hot path skips the ORM.
         conn = session.connection()
-        # Destinations of one post finish one at a time, so the post's state is derived
-        # from what the others really are (two parallel finishes would each miss the other).
-        post_status = conn.execute(sql.lock_post, {"post_id": claim.post_id}).scalar_one_or_none()
-        updated = conn.execute(
-            sql.finish_destination,
-            {
-                "destination_id": claim.destination_id,
-                "worker": worker,
-                "attempt": claim.attempt,
-                "status": status,
-                "updated_at": now,
-                "error": error,
-                "next_attempt_at": next_attempt_at,
-                "remote_id": result.remote_id if result else None,
-                "url": result.url if result else None,
-                "published_at": now if result else None,
-            },
-        )
-        if updated.rowcount != 1:
-            conn.execute(
-                sql.insert_log,
+        post_ids = sorted({item.job.claim.post_id for item in items})
+        post_status = dict(conn.execute(sql.lock_posts, {"post_ids": post_ids}).all())
+        logs = []
+        for item in items:
+            claim, result = item.job.claim, item.result
+            updated = conn.execute(
+                sql.finish_destination,
+                {
+                    "destination_id": claim.destination_id,
+                    "worker": item.worker,
+                    "attempt": claim.attempt,
+                    "status": item.status,
+                    "updated_at": now,
+                    "error": item.error,
+                    "next_attempt_at": item.next_attempt_at,
+                    "remote_id": result.remote_id if result else None,
+                    "url": result.url if result else None,
+                    "published_at": now if result else None,
+                },
+            )
+            if updated.rowcount != 1:
+                message = "another publisher took over this destination"
+                logs.append(_log_row(claim, "lease_lost", item.worker, message, now))
+                outcomes.append(
+                    Outcome(
+                        claim.destination_id,
+                        claim.post_id,
+                        item.job.account_label,
+                        "lost",
+                        claim.attempt,
+                    )
+                )
+                continue
+            message = item.error or (result.url or result.remote_id if result else "")
+            logs.append(
                 _log_row(
-                    claim, "lease_lost", worker, "another publisher took over this destination", now
-                ),
+                    claim,
+                    item.status,
+                    item.worker,
+                    message or "",
+                    now,
+                    account_id=item.job.account.id,
+                    team_id=item.job.team_id,
+                )
             )
-            return Outcome(
-                claim.destination_id, claim.post_id, job.account_label, "lost", claim.attempt
+            outcomes.append(
+                Outcome(
+                    destination_id=claim.destination_id,
+                    post_id=claim.post_id,
+                    account=item.job.account_label,
+                    status=item.status,
+                    attempt=claim.attempt,
+                    remote_id=result.remote_id if result else None,
+                    url=result.url if result else None,
+                    error=item.error,
+                    next_attempt_at=item.next_attempt_at,
+                )
             )
-        message = error or (result.url or result.remote_id if result else "")
-        conn.execute(
-            sql.insert_log,
-            _log_row(
-                claim,
-                status,
-                worker,
-                message or "",
-                now,
-                account_id=job.account.id,
-                team_id=job.team_id,
-            ),
-        )
-        if post_status is not None:
-            states = conn.execute(sql.destination_states, {"post_id": claim.post_id}).scalars()
-            new_status = posts_mod.derive_status(post_status, list(states))
-            if new_status != post_status:
+        conn.execute(sql.insert_log, logs)
+        states: dict[int, list[str]] = {}
+        for post_id, state in conn.execute(sql.destination_states, {"post_ids": post_ids}):
+            states.setdefault(post_id, []).append(state)
+        for post_id in post_ids:
+            old = post_status.get(post_id)
+            if old is None:
+                continue  # the post was deleted meanwhile
+            new = posts_mod.derive_status(old, states.get(post_id, []))
+            if new != old:
                 conn.execute(
                     sql.set_post_status,
-                    {"post_id": claim.post_id, "status": new_status, "updated_at": now},
+                    {"post_id": post_id, "status": new, "updated_at": now},
                 )
-    outcome = Outcome(
-        destination_id=claim.destination_id,
-        post_id=claim.post_id,
-        account=job.account_label,
-        status=status,
-        attempt=claim.attempt,
-        remote_id=result.remote_id if result else None,
-        url=result.url if result else None,
-        error=error,
-        next_attempt_at=next_attempt_at,
-    )
-    if job.settings is not None:
-        from autopostr.hooks import emit
+    return outcomes
 
-        emit(job.settings, {"event": status, **outcome_json(outcome), "at": now.isoformat()})
-    return outcome
+
+class FinishQueue:
+    """Outcomes of a daemon's workers written together: one transaction per batch.
+
+    A worker hands its outcome over and waits until it is committed, so nothing
+    changes for it (its claim stays in flight, its lease renewed, until then); under
+    load the outcomes that arrive while a batch is written make the next batch.
+    """
+
+    MAX_BATCH = 64
+
+    def __init__(self, db: Database) -> None:
+        import queue
+        import threading
+
+        self.db = db
+        self._items: queue.SimpleQueue[tuple[_Finishing, Any] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="finish", daemon=True)
+        self._thread.start()
+
+    def write(self, item: _Finishing) -> Outcome:
+        from concurrent.futures import Future
+
+        done: Future[Outcome] = Future()
+        with self._lock:
+            if self._closed:  # a call that outlived the shutdown writes its own outcome
+                return _write_outcomes(self.db, [item])[0]
+            self._items.put((item, done))
+        return done.result()
+
+    def close(self) -> None:
+        """Write what was handed over, then stop."""
+        with self._lock:
+            self._closed = True
+            self._items.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        import queue
+
+        while True:
+            first = self._items.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    more = self._items.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            try:
+                outcomes = _write_outcomes(self.db, [item for item, _ in batch])
+            except BaseException as exc:  # the database is down: every worker hears it
+                for _, done in batch:
+                    done.set_exception(exc)
+            else:
+                for (_, done), outcome in zip(batch, outcomes, strict=True):
+                    done.set_result(outcome)
+            if stop:
+                return
+
+
+_finish_queues: dict[Database, FinishQueue] = {}
+
+
+def start_batched_finishing(db: Database) -> None:
+    """From now on, outcomes written through `db` go out in batches (see FinishQueue)."""
+    if db not in _finish_queues:
+        _finish_queues[db] = FinishQueue(db)
+
+
+def stop_batched_finishing(db: Database) -> None:
+    queue = _finish_queues.pop(db, None)
+    if queue is not None:
+        queue.close()
 
 
 def publish_claim(db: Database, settings: Settings, worker: str, claim: Claim) -> Outcome:

@@ -44,6 +44,8 @@ from autopostr.publishing import (
     publish_claim,
     publish_job,
     recover_claim,
+    start_batched_finishing,
+    stop_batched_finishing,
 )
 
 log = logging.getLogger("autopostr.daemon")
@@ -148,6 +150,7 @@ class DaemonRunner:
 
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
         self._register()
+        start_batched_finishing(self.db)
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
@@ -207,6 +210,8 @@ class DaemonRunner:
             except Exception:  # timeouts and worker errors alike: the lease covers them
                 pass
         self.workers.shutdown(wait=False, cancel_futures=True)
+        # Outcomes still being written land now; a call still running writes its own.
+        stop_batched_finishing(self.db)
         self._release_unstarted()
         self._unregister()
         with self._lock:
