@@ -188,18 +188,31 @@ def save_connected(
 def expiring(
     db: DbSession, actor: Actor, within: timedelta, platform: str | None = None
 ) -> list[SocialAccount]:
-    """Accounts whose token runs out within `within`, or that need reconnecting already."""
+    """Accounts that will stop publishing within `within` unless a person acts."""
     horizon = utcnow() + within
-    return [
-        account
-        for account in list_accounts(db, actor, platform)
-        if account.status == NEEDS_RECONNECT
-        or (
-            account.status == ACTIVE
-            and account.expires_at is not None
-            and _aware(account.expires_at) <= horizon
+    return [a for a in list_accounts(db, actor, platform) if stops_by(a, horizon)]
+
+
+def stops_by(account: SocialAccount, horizon: datetime) -> bool:
+    """Needs reconnecting already, or its access runs out by `horizon` with nothing able
+    to renew it: a token the daemon refreshes counts by its refresh token's expiry."""
+    from autopostr.platforms.registry import get_platform_class
+
+    if account.status == NEEDS_RECONNECT:
+        return True
+    if account.status != ACTIVE:
+        return False
+    extra = json.loads(account.extra or "{}")
+    try:
+        renews = get_platform_class(account.platform).renews_itself(
+            extra, bool(account.refresh_token)
         )
-    ]
+    except InvalidInput:  # a plugin that is gone: judge by the token alone
+        renews = bool(account.refresh_token)
+    if renews:
+        refresh_expires = extra.get("refresh_expires_at")
+        return bool(refresh_expires) and _aware(datetime.fromisoformat(refresh_expires)) <= horizon
+    return account.expires_at is not None and _aware(account.expires_at) <= horizon
 
 
 def _aware(value: datetime) -> datetime:
@@ -226,8 +239,12 @@ def store_credentials(
         account.expires_at = None  # a token that does not expire (Facebook page tokens)
     # New values replace old ones key by key, so a refresh keeps what connect learnt.
     extra = json.loads(account.extra or "{}")
+    if credentials.get("refresh_token_expires_in"):
+        # Relative to now, so kept as a moment (LinkedIn's refresh tokens last a year).
+        seconds = int(credentials["refresh_token_expires_in"])
+        extra["refresh_expires_at"] = (utcnow() + timedelta(seconds=seconds)).isoformat()
     for key, value in credentials.items():
-        if key in (*SECRET_FIELDS, "expires_in", "handle"):
+        if key in (*SECRET_FIELDS, "expires_in", "handle", "refresh_token_expires_in"):
             continue
         if is_secret_extra(key) and value:
             value = SEALED_PREFIX + keyset.encrypt(

@@ -341,7 +341,7 @@ def check_overdue(ctx: Context) -> CheckResult:
 
 def check_accounts(ctx: Context) -> CheckResult:
     """Every account can publish: none needs reconnecting, no token runs out within 3 days."""
-    from datetime import UTC, timedelta
+    from datetime import timedelta
 
     from sqlmodel import col, select
 
@@ -366,14 +366,7 @@ def check_accounts(ctx: Context) -> CheckResult:
             ", ".join(f"{accounts.label(a)} needs reconnecting" for a in broken),
             "; ".join(sorted({accounts.reconnect_command(a) for a in broken})),
         )
-    expiring = [
-        a
-        for a in rows
-        if a.status == accounts.ACTIVE
-        and a.expires_at is not None
-        and not a.refresh_token
-        and (a.expires_at if a.expires_at.tzinfo else a.expires_at.replace(tzinfo=UTC)) < horizon
-    ]
+    expiring = [a for a in rows if accounts.stops_by(a, horizon)]
     if expiring:
         return CheckResult(
             name,

@@ -228,11 +228,10 @@ def test_expiring_within_exits_nonzero_and_the_job_refreshes(
     from autopostr.tokens import refresh_expiring
     from tests.helpers import db_session
 
-    _connect(cli)  # the token lives 2 h
-    run = cli("accounts", "list", "--expiring-within", "7d", "--json")
-    assert run.exit_code == 1
-    assert [a["handle"] for a in json.loads(run.stdout)] == ["acme"]
-    assert cli("accounts", "list", "--expiring-within", "1h").exit_code == 0
+    _connect(cli)  # the token lives 2 h, and a refresh token renews it
+    # Renewed without anyone: no alert, though the access token itself runs out soon.
+    quiet = cli("accounts", "list", "--expiring-within", "7d", "--json")
+    assert quiet.exit_code == 0 and quiet.json() == []
 
     old_refresh_count = len(demo.oauth.token_requests)
     report = refresh_expiring(Database(load_settings()), load_settings())
@@ -244,6 +243,44 @@ def test_expiring_within_exits_nonzero_and_the_job_refreshes(
         assert account.expires_at is not None
         expires = account.expires_at.replace(tzinfo=None)
         assert expires > (utcnow() + timedelta(minutes=110)).replace(tzinfo=None)
+
+
+def test_expiring_within_alerts_on_what_no_refresh_can_save(
+    initialized: str, cli: Cli, demo: DemoFake
+) -> None:
+    demo.oauth.issue_refresh = False  # an access token alone: it lasts 2 h, then it is over
+    _connect(cli)
+    run = cli("accounts", "list", "--expiring-within", "7d", "--json")
+    assert run.exit_code == 1
+    assert [a["handle"] for a in run.json()] == ["acme"]
+    assert "1 account(s) need attention within 7d: demo:acme" in run.stderr
+    assert cli("accounts", "list", "--expiring-within", "1h").exit_code == 0
+    doctor = {c["name"]: c for c in cli("doctor", "--json").json()}
+    assert doctor["accounts can publish"]["status"] == "warn"
+    assert "autopostr accounts connect demo" in doctor["accounts can publish"]["fix"]
+
+
+def test_a_refresh_token_that_runs_out_counts_by_its_own_expiry(
+    initialized: str, cli: Cli, demo: DemoFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issue = demo.oauth.issue
+
+    def with_refresh_expiry(lifetime: int | None = None) -> dict[str, Any]:
+        return {**issue(lifetime), "refresh_token_expires_in": 3 * 86400}
+
+    monkeypatch.setattr(demo.oauth, "issue", with_refresh_expiry)
+    _connect(cli)
+    assert cli("accounts", "list", "--expiring-within", "2d").exit_code == 0
+    assert cli("accounts", "list", "--expiring-within", "4d").exit_code == 1
+    from sqlmodel import select
+
+    from autopostr.models import SocialAccount
+    from tests.helpers import db_session
+
+    with db_session() as session:
+        extra = json.loads(session.exec(select(SocialAccount)).one().extra)
+    # Kept as a moment: a relative "in 3 days" would be wrong tomorrow.
+    assert "refresh_token_expires_in" not in extra and extra["refresh_expires_at"]
 
 
 def test_a_refused_refresh_marks_needs_reconnect_with_the_fix(

@@ -276,6 +276,12 @@ class Platform(ABC):
         `refresh_token` are kept encrypted, `expires_in` sets the expiry, the rest is extra."""
         return dict(raw)
 
+    @classmethod
+    def renews_itself(cls, extra: dict[str, Any], has_refresh_token: bool) -> bool:
+        """Whether the daemon can renew this account's token without a person, so its
+        expiry is no reason to alert (`accounts list --expiring-within`, `doctor`)."""
+        return has_refresh_token
+
     def count_text(self, text: str) -> int:
         from autopostr.platforms.textcount import count
 

@@ -413,6 +413,11 @@ class InstagramPlatform(Platform):
         )
         return fields
 
+    @classmethod
+    def renews_itself(cls, extra: dict[str, Any], has_refresh_token: bool) -> bool:
+        """A long-lived user token is renewed by exchanging it before it runs out."""
+        return has_refresh_token or extra.get("token_kind", "user") == "user"
+
     def refresh(self, account: AccountRef) -> dict[str, Any] | None:
         """Renew a long-lived user token (Facebook has no refresh tokens); page and
         system-user tokens do not expire."""
