@@ -82,8 +82,9 @@ def list_(
     expiring_within: str = typer.Option(
         "",
         "--expiring-within",
-        help="Only accounts whose token runs out within this long (e.g. 7d, 12h), or that "
-        "need reconnecting; exit 1 when there is any (for cron alerts).",
+        help="Only accounts that stop publishing within this long (e.g. 7d, 12h) unless "
+        "someone acts: a token nothing can renew runs out, or they need reconnecting; "
+        "exit 1 when there is any (for cron alerts).",
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
