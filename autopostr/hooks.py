@@ -37,7 +37,7 @@ def emit(settings: Settings, event: dict[str, Any]) -> bool:
                 timeout=HOOK_TIMEOUT_SECONDS,
             )
             if response.status_code >= 400:
-                log.warning("event hook %s answered %s", target, response.status_code)
+                log.warning("event hook %s answered %s", _where(target), response.status_code)
                 return False
             return True
         completed = subprocess.run(
@@ -57,5 +57,18 @@ def emit(settings: Settings, event: dict[str, Any]) -> bool:
             return False
         return True
     except Exception as exc:  # a broken hook must never break publishing
-        log.warning("event hook failed: %s", exc)
+        # The type only: messages of HTTP errors carry the URL, whose path may hold a token.
+        log.warning("event hook %s failed: %s", _where(target), type(exc).__name__)
         return False
+
+
+def _where(target: str) -> str:
+    """A hook named without what may be secret in it (Slack-style URLs carry a token in
+    their path, commands may carry one in their arguments)."""
+    if target.startswith(("http://", "https://")):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(target)
+        return f"{parts.scheme}://{parts.hostname or ''}"
+    words = shlex.split(target)
+    return words[0] if words else "command"

@@ -157,3 +157,19 @@ def test_a_broken_hook_does_not_change_what_was_published(
     shown = cli.ok("posts", "show", post, "--json").json()
     assert shown["status"] == "published"
     assert shown["destinations"][0]["remote_id"] == dest["remote_id"]
+
+
+def test_a_failing_hook_is_logged_without_the_secret_in_its_address(
+    sandbox: str,
+    cli: Cli,
+    hook_server: tuple[str, type[Recorder]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Slack-style hook URLs carry their token in the path; commands may in arguments."""
+    url, handler = hook_server
+    handler.answer = 500
+    for target in (f"{url}/services/T0/B0/hook-token-123", "false --key hook-token-123"):
+        caplog.clear()
+        cli.ok("posts", "publish", new_post(cli), env={"AUTOPOSTR_ON_EVENT": target})
+        assert "event hook" in caplog.text
+        assert "hook-token-123" not in caplog.text
