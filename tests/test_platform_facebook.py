@@ -341,6 +341,18 @@ def test_a_video_facebook_cannot_process_fails_with_its_reason(fb: FakeFacebook)
         )
 
 
+def test_a_failed_status_check_after_the_upload_does_not_upload_the_video_again(
+    fb: FakeFacebook,
+) -> None:
+    """The video exists once Facebook gave its id: a throttled or broken status check
+    must not make the publisher retry, which would upload it a second time."""
+    fb.throttle(r"/v\d+\.\d+/\d+$", 32)
+    item = media(b"\x00\x00\x00\x18ftypmp42" * 50, "video/mp4", "v.mp4")
+    result = platform().publish(page_account(fb), request("Roasting", media=[item]))
+    assert list(fb.videos) == [result.remote_id]
+    assert result.extra["video_status"] == "unknown"
+
+
 def test_first_comment_goes_under_the_post_and_its_failure_does_not_repost(
     fb: FakeFacebook,
 ) -> None:

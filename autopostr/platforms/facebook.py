@@ -488,9 +488,18 @@ class FacebookPlatform(Platform):
             "facebook_video_wait_seconds", DEFAULT_VIDEO_WAIT_SECONDS
         )
         while True:
-            answer = self._call(
-                "GET", f"{self.graph_url}/{video_id}", token, params={"fields": "status"}
-            )
+            try:
+                answer = self._call(
+                    "GET", f"{self.graph_url}/{video_id}", token, params={"fields": "status"}
+                )
+            except PlatformError as exc:
+                # The video exists: raising would make the retry upload it a second time.
+                log.warning(
+                    "facebook video %s is uploaded; its processing status is unknown: %s",
+                    video_id,
+                    exc.message,
+                )
+                return "unknown"
             status = as_dict(answer.get("status"))
             video_status = str(status.get("video_status") or "")
             if video_status == "ready":
