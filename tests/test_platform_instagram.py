@@ -428,6 +428,26 @@ def test_the_publishing_limit_waits_for_the_window(
     assert abs(caught.value.retry_after - 4 * 3600) < 60
 
 
+def test_only_a_timed_out_media_publish_counts_as_maybe_sent(
+    fake: FakeInstagram, tmp_path: Path
+) -> None:
+    """A read or a container that timed out made no post: marking it maybe-sent would
+    leave the post for a person to review instead of retrying it."""
+    adapter = adapter_for(fake, AUTOPOSTR_HTTP_TIMEOUT="0.2")
+    fake.fail_next("content_publishing_limit$", 200, {"data": []}, delay=0.6)
+    with pytest.raises(TransientError) as caught:
+        adapter.check_quota(account(fake), request())
+    assert not caught.value.maybe_sent
+    fake.fail_next(r"/media$", 200, {"id": "1"}, delay=0.6)
+    with pytest.raises(TransientError) as caught:
+        adapter.publish(account(fake), request(jpeg(fake, tmp_path)))
+    assert not caught.value.maybe_sent
+    fake.fail_next("media_publish$", 200, {"id": "1"}, delay=0.6)
+    with pytest.raises(TransientError) as caught:
+        adapter.publish(account(fake), request(jpeg(fake, tmp_path)))
+    assert caught.value.maybe_sent
+
+
 def test_a_failed_first_comment_leaves_the_post_published(
     fake: FakeInstagram, adapter: InstagramPlatform, tmp_path: Path
 ) -> None:

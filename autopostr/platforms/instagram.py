@@ -246,7 +246,7 @@ class InstagramPlatform(Platform):
         maybe_sent: bool = False,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        response = send(client, method, path, self.title, **kwargs)
+        response = send(client, method, path, self.title, maybe_sent=maybe_sent, **kwargs)
         try:
             body = response.json()
         except ValueError:
