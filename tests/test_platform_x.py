@@ -415,12 +415,33 @@ def test_malformed_answers_are_clean_errors(x: XPlatform, fake: FakeX) -> None:
     with pytest.raises(PermanentError, match="without a user"):
         x.whoami(me)
     token = me.credentials["access_token"]
-    fake.fail_next("/2/oauth2/token", 200, {"token_type": "bearer"})
+    fake.fail_next("/2/oauth2/token", 200, {"token_type": "bearer", "refresh_token": "rt-new"})
     with pytest.raises(TransientError, match="without a token") as no_token:
         x.refresh(me)
     assert token not in no_token.value.message and me.credentials["refresh_token"] not in str(
         no_token.value
     )
+    assert "rt-new" not in str(no_token.value)  # a rotated refresh token stays out too
+
+
+def test_a_server_error_on_posting_is_looked_up_before_sending_again(
+    x: XPlatform, fake: FakeX, tmp_path: Path
+) -> None:
+    """X can make the post and still answer 5xx: the retry must look before re-sending."""
+    me = account(fake)
+    fake.fail_next("/2/tweets", 503, {"title": "Service Unavailable"}, method="POST")
+    with pytest.raises(TransientError) as failed:
+        x.publish(me, request("Maybe out"))
+    assert failed.value.maybe_sent
+    fake.add_tweet("Maybe out")  # as if X had made it after all
+    found = x.find_published(me, request("Maybe out"))
+    assert isinstance(found, PublishResult) and len(fake.live_tweets()) == 1
+    # A failing media upload changes nothing on X: it is simply retried.
+    fake.fail_next("/2/media/upload", 503, {"title": "Service Unavailable"}, method="POST")
+    with pytest.raises(TransientError) as upload:
+        picture = media_item(image(tmp_path / "a.png", "PNG"), "image/png")
+        x.publish(me, request("Pic", media=[picture]))
+    assert not upload.value.maybe_sent
 
 
 def test_limits_are_checked_before_anything_goes_out(

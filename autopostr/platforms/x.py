@@ -235,7 +235,10 @@ class XPlatform(Platform):
         with self._client() as api:
             token = api.json("POST", "/2/oauth2/token", data=form, auth=auth)
         if not token.get("access_token"):
-            raise TransientError(f"X's token endpoint answered without a token: {_clip(token)}")
+            # Field names only: the answer may hold a rotated refresh token.
+            raise TransientError(
+                f"X's token endpoint answered without a token (fields: {', '.join(sorted(token))})"
+            )
         fresh = {"access_token": token["access_token"]}
         if token.get("expires_in"):
             fresh["expires_in"] = token["expires_in"]
@@ -653,13 +656,17 @@ class _Api:
         try:
             response = send(self.client, method, url, self.title, **kwargs)
         except TransientError as exc:
-            if self.last_response is None or self.last_response.status_code != 429:
+            answer = self.last_response
+            if sent and answer is not None and answer.status_code >= 500:
+                # X may have made the post before its server failed: look before re-sending.
+                raise TransientError(
+                    exc.message, retry_after=exc.retry_after, maybe_sent=True
+                ) from None
+            if answer is None or answer.status_code != 429:
                 raise
             # A spent daily cap outlasts the 15-minute window: wait for the later reset.
             now = time.time()
-            resets = [
-                reset - now for left, reset in _windows(self.last_response.headers) if left <= 0
-            ]
+            resets = [reset - now for left, reset in _windows(answer.headers) if left <= 0]
             wait = max([exc.retry_after or 0.0, *resets])
             raise TransientError(exc.message, retry_after=wait or None) from None
         if response.status_code == 204 or not response.content:
