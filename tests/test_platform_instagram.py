@@ -415,6 +415,13 @@ def test_only_a_recent_post_counts_as_the_lost_one(
     assert adapter.find_published(account(fake), request()) is UNKNOWN
 
 
+def test_a_post_without_caption_is_never_taken_for_another(
+    fake: FakeInstagram, adapter: InstagramPlatform
+) -> None:
+    fake.add_media(COFFEE_IG, "", age=timedelta(hours=3))  # an earlier photo, no caption
+    assert adapter.find_published(account(fake), request(text="")) is UNKNOWN
+
+
 def test_the_publishing_limit_waits_for_the_window(
     fake: FakeInstagram, adapter: InstagramPlatform
 ) -> None:

@@ -648,6 +648,8 @@ class InstagramPlatform(Platform):
         """A recent post with this caption is the one that went out; Instagram has no
         idempotency key, so without one nobody can say it did not."""
         caption = "\n\n".join(part for part in request.parts if part).strip()
+        if not caption:
+            return UNKNOWN  # any earlier post without a caption would look like this one
         with self._graph(self.access_token(account)) as client:
             body = self._call(
                 client,
