@@ -8,7 +8,7 @@ import io
 import json
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -429,6 +429,15 @@ def test_a_garbled_success_answer_means_ask_before_sending_again(fb: FakeFaceboo
     platform().publish(account, request("Maybe out"))
     found = platform().find_published(account, request("Maybe out"))
     assert isinstance(found, PublishResult) and found.remote_id in fb.posts
+
+
+def test_an_old_post_with_the_same_text_is_not_taken_for_the_lost_one(fb: FakeFacebook) -> None:
+    """A page that says "Open today 9-5" every week: last week's post is another post,
+    and taking it for the lost one would mark this one published without sending it."""
+    account = page_account(fb)
+    old = platform().publish(account, request("Open today 9-5"))
+    fb.posts[old.remote_id]["created"] -= timedelta(days=7)
+    assert platform().find_published(account, request("Open today 9-5")) is UNKNOWN
 
 
 def test_an_error_page_that_is_not_graph_json_is_still_a_clear_error(fb: FakeFacebook) -> None:

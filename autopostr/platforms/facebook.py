@@ -21,6 +21,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any, ClassVar
 
 from autopostr.platforms.base import (
@@ -74,6 +75,8 @@ DEFAULT_POLL_SECONDS = 5.0
 DEFAULT_VIDEO_WAIT_SECONDS = 900.0
 UPLOAD_TRIES = 3
 RECENT_POSTS = 25
+# Only posts this recent count as "the one that went out" when looking for a lost publish.
+FIND_WINDOW = timedelta(hours=48)
 
 
 class FacebookPlatform(Platform):
@@ -601,7 +604,8 @@ class FacebookPlatform(Platform):
         self, account: AccountRef, request: PublishRequest
     ) -> PublishResult | UnknownOutcome | None:
         """Facebook takes no idempotency key: look for the text among the page's recent
-        posts. Not finding it proves nothing (media posts, slow indexing), so UNKNOWN."""
+        posts (an older one with the same text is another post). Not finding it proves
+        nothing (media posts, slow indexing), so UNKNOWN."""
         text = "\n\n".join(part for part in request.parts if part.strip()).strip()
         if not text:
             return UNKNOWN
@@ -612,8 +616,13 @@ class FacebookPlatform(Platform):
             self.access_token(account),
             params={"fields": "id,message,created_time", "limit": str(RECENT_POSTS)},
         )
+        now = datetime.now(UTC)
         for post in answer.get("data") or []:
-            if isinstance(post, dict) and str(post.get("message") or "").strip() == text:
+            if not isinstance(post, dict):
+                continue
+            created = _created(post.get("created_time"))
+            recent = created is not None and now - created < FIND_WINDOW
+            if recent and str(post.get("message") or "").strip() == text:
                 return self._result(page_id, str(post.get("id")))
         return UNKNOWN
 
@@ -703,6 +712,15 @@ def _id(answer: dict[str, Any], key: str, title: str) -> str:
             f"{title} answered without {key!r}: {_snippet(json.dumps(answer))}", maybe_sent=True
         )
     return str(value)
+
+
+def _created(value: Any) -> datetime | None:
+    """Graph's `created_time` (2025-01-31T12:00:00+0000); None when it is not one."""
+    try:
+        created = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return created if created.tzinfo is not None else created.replace(tzinfo=UTC)
 
 
 def _summary(edge: Any) -> int:

@@ -20,6 +20,7 @@ import secrets
 import socket
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.fakes.platform_server import FakeOAuth, FakePlatform, Request, Response
@@ -283,7 +284,11 @@ class FakeFacebook(FakePlatform):
         if page is None or page.id != match["page"]:
             return expired_token()
         mine = [
-            {"id": pid, "message": post.get("message", ""), "created_time": "2025-01-01T00:00:00"}
+            {
+                "id": pid,
+                "message": post.get("message", ""),
+                "created_time": post["created"].strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
             for pid, post in reversed(self.posts.items())
             if pid.startswith(page.id + "_")
         ]
@@ -335,7 +340,11 @@ class FakeFacebook(FakePlatform):
         if not fields.get("message") and not media:
             return graph_error(100, "(#100) A post needs a message or attached media")
         post_id = f"{page.id}_{next(self.ids)}"
-        self.posts[post_id] = {"message": fields.get("message", ""), "attached_media": media}
+        self.posts[post_id] = {
+            "message": fields.get("message", ""),
+            "attached_media": media,
+            "created": datetime.now(UTC),
+        }
         return Response(200, {"id": post_id})
 
     def _photo(self, request: Request, match: re.Match[str]) -> Response:
@@ -352,7 +361,11 @@ class FakeFacebook(FakePlatform):
         if not published:
             return Response(200, {"id": photo_id})
         post_id = f"{page.id}_{next(self.ids)}"
-        self.posts[post_id] = {"message": fields.get("message", ""), "photo": photo_id}
+        self.posts[post_id] = {
+            "message": fields.get("message", ""),
+            "photo": photo_id,
+            "created": datetime.now(UTC),
+        }
         body: dict[str, Any] = {"id": photo_id}
         if self.photo_post_id:
             body["post_id"] = post_id
