@@ -409,6 +409,7 @@ def test_a_malformed_reply_is_checked_before_posting_again(fake: BlueskyFake) ->
     account = connect()
     post = request("did it work?")
     fake.garble_next_create = True
+    fake.fail_next(r"com\.atproto\.repo\.getRecord", 503, {"error": "Unavailable"})
     with pytest.raises(TransientError) as caught:
         platform().publish(account, post)
     assert caught.value.maybe_sent and "cannot read" in caught.value.message
@@ -416,6 +417,10 @@ def test_a_malformed_reply_is_checked_before_posting_again(fake: BlueskyFake) ->
     assert isinstance(found, PublishResult)
     assert platform().publish(account, post).remote_id == found.remote_id
     assert len(fake.posts()) == 1
+    # When the PDS can say at once, the post under our record key is the answer.
+    fake.garble_next_create = True
+    made = platform().publish(account, request("and this one?"))
+    assert made.remote_id == fake.posts()[-1]["uri"] and len(fake.posts()) == 2
 
 
 def test_delete_and_metrics(fake: BlueskyFake) -> None:

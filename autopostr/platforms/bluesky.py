@@ -35,6 +35,7 @@ from autopostr.platforms.base import (
     Metrics,
     PermanentError,
     Platform,
+    PlatformError,
     PublishRequest,
     PublishResult,
     TransientError,
@@ -510,12 +511,16 @@ class BlueskyPlatform(Platform):
                 token=token,
                 body={"repo": did, "collection": POST, "rkey": rkey, "record": record},
             )
-        except XrpcError:
+        except (XrpcError, TransientError) as exc:
             # The refusal of a taken key is named differently by different servers
-            # (InvalidSwap, RecordAlreadyExists, a 409): the record itself is the proof.
-            existing = self._get_post(client, did, rkey)
+            # (InvalidSwap, RecordAlreadyExists, a 409, and a bare 500 on Bluesky's own
+            # PDS): the record itself is the proof.
+            try:
+                existing = self._get_post(client, did, rkey)
+            except PlatformError:
+                existing = None
             if existing is None:
-                raise
+                raise exc from None
             return existing
         return self._ref(created, "createRecord")
 

@@ -28,8 +28,10 @@ POST = "app.bsky.feed.post"
 TID = re.compile(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}\Z")
 MAX_IMAGE_BYTES = 1_000_000
 
-# How a createRecord on a taken record key is refused, in each reading.
+# How a createRecord on a taken record key is refused, in each reading. Bluesky's own
+# PDS answers a bare 500 (bluesky-social/atproto#3718, indigo#873).
 CONFLICTS: dict[str, tuple[int, str, str]] = {
+    "InternalServerError": (500, "InternalServerError", "Internal Server Error"),
     "InvalidSwap": (400, "InvalidSwap", "Record already exists"),
     "RecordAlreadyExists": (409, "RecordAlreadyExists", "Record already exists"),
     "InvalidRequest": (400, "InvalidRequest", "Record already exists at that key"),
