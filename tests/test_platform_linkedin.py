@@ -97,6 +97,11 @@ def test_connect_member_round_trip(initialized: str, cli: Cli, linkedin: FakeLin
     assert exchange["client_secret"] == "test-secret"  # client_secret_post
     tested = cli.ok("accounts", "test", "linkedin:jane-doe", "--json").json()
     assert tested["platform_says"]["id"] == MEMBER
+    # The refresh token lasts a year from this grant and no refresh extends it: the
+    # account is flagged before then, though the daemon renews its access token.
+    assert cli("accounts", "list", "--expiring-within", "300d", "--json").exit_code == 0
+    late = cli("accounts", "list", "--expiring-within", "370d", "--json")
+    assert late.exit_code == 1 and [a["handle"] for a in late.json()] == ["jane-doe"]
 
 
 def test_connect_an_organization_with_page(
@@ -353,6 +358,7 @@ def test_refresh_returns_a_fresh_60_day_token(linkedin: FakeLinkedIn) -> None:
     fresh = adapter().refresh(ref)
     assert fresh is not None and linkedin.oauth.valid(fresh["access_token"])
     assert fresh["expires_in"] == 60 * 86400
+    assert fresh["refresh_token_expires_in"] == 365 * 86400
     assert adapter().refresh(account(linkedin)) is None  # no refresh token: reconnect later
 
 
@@ -381,6 +387,40 @@ def test_a_reply_without_a_post_id_is_looked_up_not_resent(linkedin: FakeLinkedI
     assert isinstance(found, PublishResult)
     assert found.remote_id in linkedin.posts
     assert adapter().find_published(ref, request("Never sent")) is UNKNOWN
+
+
+def test_a_server_error_on_posting_is_looked_up_before_sending_again(
+    linkedin: FakeLinkedIn,
+) -> None:
+    """LinkedIn can make the post and still answer 5xx: the retry must look first."""
+    linkedin.fail_next("/rest/posts", 500, {"message": "Internal Server Error"}, method="POST")
+    with pytest.raises(TransientError) as caught:
+        adapter().publish(account(linkedin), request("Maybe out"))
+    assert caught.value.maybe_sent and "Internal Server Error" in caught.value.message
+
+
+def test_find_published_is_not_fooled_by_older_or_textless_posts(linkedin: FakeLinkedIn) -> None:
+    ref = account(linkedin)
+    weekly = "Office hours (Friday) #coffee"
+    linkedin.add_post(escape_little_text(weekly), age_hours=7 * 24)  # last week's
+    linkedin.add_post("", age_hours=1)  # an earlier picture-only post
+    assert adapter().find_published(ref, request(weekly)) is UNKNOWN
+    assert adapter().find_published(ref, request("")) is UNKNOWN
+    today = linkedin.add_post(escape_little_text(weekly))
+    found = adapter().find_published(ref, request(weekly))
+    assert isinstance(found, PublishResult) and found.remote_id == today.urn
+
+
+def test_a_stalled_upload_does_not_show_its_signed_url(
+    linkedin: FakeLinkedIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTOPOSTR_HTTP_TIMEOUT", "0.2")
+    linkedin.fail_next(r"/upload/images/", 201, b"", method="PUT", delay=0.5)
+    picture = media_item(image(tmp_path / "a.png", "PNG"), "image/png")
+    with pytest.raises(TransientError) as caught:
+        adapter().publish(account(linkedin), request("Look", media=[picture]))
+    assert "a.png" in caught.value.message
+    assert "ut=" not in caught.value.message and "/upload/" not in caught.value.message
 
 
 def test_a_malformed_upload_reply_is_a_clean_retry(linkedin: FakeLinkedIn, tmp_path: Path) -> None:

@@ -39,7 +39,13 @@ from autopostr.platforms.base import (
     TransientError,
     UnknownOutcome,
 )
-from autopostr.platforms.http import error_message, make_client, retry_after, send
+from autopostr.platforms.http import (
+    error_message,
+    make_client,
+    raise_for_status,
+    retry_after,
+    send,
+)
 
 if TYPE_CHECKING:
     import httpx2
@@ -53,6 +59,7 @@ RESTLI_PROTOCOL = "2.0.0"
 DEFAULT_POLL_SECONDS = 5.0
 DEFAULT_VIDEO_WAIT_SECONDS = 900.0
 RECENT_POSTS = 20
+DEFAULT_LOOKBACK_HOURS = 72.0
 
 MEMBER_SCOPES = ("openid", "profile", "w_member_social")
 ORGANIZATION_SCOPES = ("w_organization_social", "r_organization_social", "rw_organization_admin")
@@ -218,6 +225,10 @@ class LinkedInPlatform(Platform):
             fields["expires_in"] = token["expires_in"]
         if token.get("refresh_token"):
             fields["refresh_token"] = token["refresh_token"]
+            # Fixed a year from the first grant, refreshing does not extend it: kept so
+            # `accounts list --expiring-within` warns before the account stops publishing.
+            if token.get("refresh_token_expires_in"):
+                fields["refresh_token_expires_in"] = token["refresh_token_expires_in"]
         return fields
 
     def connected_accounts(
@@ -414,7 +425,17 @@ class LinkedInPlatform(Platform):
             }
             if content:
                 body["content"] = content
-            response = send(client, "POST", "/rest/posts", self.title, json=body)
+            response = send(
+                client, "POST", "/rest/posts", self.title, json=body, check_status=False
+            )
+            if response.status_code >= 500:
+                # LinkedIn may have made the post before its server failed: look first.
+                raise TransientError(
+                    f"{self.title} answered {response.status_code}: {error_message(response)}",
+                    retry_after=retry_after(response.headers),
+                    maybe_sent=True,
+                )
+            raise_for_status(response, self.title)
             urn = response.headers.get("x-restli-id", "").strip()
             if not urn:
                 # It was accepted: the next attempt looks for it instead of posting twice.
@@ -496,6 +517,7 @@ class LinkedInPlatform(Platform):
                 "PUT",
                 upload_url,
                 self.title,
+                shown=f"the upload of {item.filename}",  # the URL itself is signed
                 content=self._read(item),
                 headers={
                     "Content-Type": "application/octet-stream",
@@ -564,6 +586,7 @@ class LinkedInPlatform(Platform):
                     "PUT",
                     url,
                     self.title,
+                    shown=f"the upload of {item.filename}",  # the URL itself is signed
                     content=chunk,
                     headers={
                         "Content-Type": "application/octet-stream",
@@ -659,10 +682,15 @@ class LinkedInPlatform(Platform):
         self, account: AccountRef, request: PublishRequest
     ) -> PublishResult | UnknownOutcome | None:
         """LinkedIn has no idempotency key: look for the text among the author's latest
-        posts. Not finding it proves nothing (the list can lag), so that is UNKNOWN."""
+        posts. Not finding it proves nothing (the list can lag), so that is UNKNOWN; nor
+        does an empty text or an older post with the same text prove it went out."""
         author = self._author(account)
         text = request.parts[0] if request.parts else ""
+        if not text.strip():
+            return UNKNOWN  # a media-only post looks like any other
         wanted = {escape_little_text(text), text}
+        hours = self.number_setting("linkedin_lookback_hours", DEFAULT_LOOKBACK_HOURS)
+        since_ms = (time.time() - hours * 3600) * 1000
         with self._client(self.access_token(account)) as client:
             body = self._json(
                 send(
@@ -680,7 +708,10 @@ class LinkedInPlatform(Platform):
                 "the author's posts",
             )
         for post in body.get("elements") or []:
-            if isinstance(post, dict) and post.get("commentary") in wanted and post.get("id"):
+            if not isinstance(post, dict) or post.get("commentary") not in wanted:
+                continue
+            created = post.get("createdAt", post.get("publishedAt"))
+            if isinstance(created, int | float) and created >= since_ms and post.get("id"):
                 urn = str(post["id"])
                 return PublishResult(remote_id=urn, url=post_url(urn))
         return UNKNOWN

@@ -11,6 +11,7 @@ without `X-RestLi-Method`; deleting a missing post answers `missing_delete_statu
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import re
 import socket
@@ -152,6 +153,14 @@ class FakeLinkedIn(FakePlatform):
     def member_token(self, lifetime: int = SIXTY_DAYS) -> dict[str, Any]:
         return self.oauth.issue(lifetime)
 
+    def add_post(self, commentary: str, *, author: str = MEMBER, age_hours: float = 0.0) -> Post:
+        """A post the author made earlier (commentary as LinkedIn stores it)."""
+        urn = f"urn:li:share:{self._next_id()}"
+        body = {"author": author, "commentary": commentary}
+        post = Post(urn, author, commentary, body, time.time() - age_hours * 3600)
+        self.posts[urn] = post
+        return post
+
     def post_by_commentary(self, text: str) -> Post:
         [post] = [p for p in self.posts.values() if unescape_little_text(p.commentary) == text]
         return post
@@ -199,8 +208,19 @@ class FakeLinkedIn(FakePlatform):
 
         return checked
 
+    @staticmethod
+    def upload_signature(path: str) -> str:
+        return hashlib.sha256(b"upload:" + path.encode()).hexdigest()[:32]
+
     def _upload_url(self, path: str) -> str:
-        return f"{self.url}{path}"
+        """Signed like LinkedIn's: the query is what lets the upload in."""
+        query = f"ca=vector_feedshare&cn=uploads&sync=0&v=beta&ut={self.upload_signature(path)}"
+        return f"{self.url}{path}?{query}"
+
+    def _unsigned(self, request: Request) -> Response | None:
+        if request.query.get("ut") != self.upload_signature(request.path):
+            return self._error(403, "upload URL signature does not match")
+        return None
 
     # -- OAuth -----------------------------------------------------------------
 
@@ -350,7 +370,7 @@ class FakeLinkedIn(FakePlatform):
         urn = f"urn:li:image:{match['id']}"
         if urn not in self.images:
             return self._error(404, "no such upload")
-        refused = self._refusal(request) if request.bearer else None
+        refused = self._unsigned(request) or (self._refusal(request) if request.bearer else None)
         if refused is not None:
             return refused
         self.images[urn] = request.body
@@ -415,6 +435,9 @@ class FakeLinkedIn(FakePlatform):
         number = int(match["part"])
         if video is None or number >= len(video.parts):
             return self._error(404, "no such upload")
+        unsigned = self._unsigned(request)
+        if unsigned is not None:
+            return unsigned
         first, last = video.parts[number]
         if len(request.body) != last - first + 1:
             return self._error(400, f"part {number} must be {last - first + 1} bytes")
