@@ -450,6 +450,25 @@ def test_an_error_page_that_is_not_graph_json_is_still_a_clear_error(fb: FakeFac
     assert caught.value.maybe_sent
 
 
+def test_a_server_error_on_a_post_means_ask_before_sending_again(fb: FakeFacebook) -> None:
+    """Facebook's "unknown error" or a gateway's 504 came after the request arrived:
+    the post may be out, so a blind retry could post it twice."""
+    account = page_account(fb)
+    unknown = graph_error(2, "An unexpected error has occurred.", status=500)
+    fb.fail_next(r"/111/feed", unknown.status, unknown.body)
+    with pytest.raises(TransientError) as caught:
+        platform().publish(account, request())
+    assert caught.value.maybe_sent and "unexpected error" in caught.value.message
+    fb.fail_next(r"/111/feed", 504, "<html>Gateway Timeout</html>")
+    with pytest.raises(TransientError) as caught:
+        platform().publish(account, request())
+    assert caught.value.maybe_sent
+    fb.throttle(r"/111/feed", 32)  # a refusal: nothing went out
+    with pytest.raises(TransientError) as caught:
+        platform().publish(account, request())
+    assert not caught.value.maybe_sent
+
+
 def test_the_graph_version_comes_from_the_settings(
     fb: FakeFacebook, monkeypatch: pytest.MonkeyPatch
 ) -> None:

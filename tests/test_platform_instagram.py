@@ -455,6 +455,24 @@ def test_only_a_timed_out_media_publish_counts_as_maybe_sent(
     assert caught.value.maybe_sent
 
 
+def test_a_server_error_on_media_publish_means_ask_before_publishing_again(
+    fake: FakeInstagram, adapter: InstagramPlatform, tmp_path: Path
+) -> None:
+    unknown = graph_error(1, "An unknown error has occurred.", status=500)
+    fake.fail_next("media_publish$", unknown.status, unknown.body)
+    with pytest.raises(TransientError) as caught:
+        adapter.publish(account(fake), request(jpeg(fake, tmp_path)))
+    assert caught.value.maybe_sent and "unknown error" in caught.value.message
+    fake.fail_next("media_publish$", 502, "<html>Bad Gateway</html>")
+    with pytest.raises(TransientError) as caught:
+        adapter.publish(account(fake), request(jpeg(fake, tmp_path)))
+    assert caught.value.maybe_sent
+    fake.fail_next(r"/media$", unknown.status, unknown.body)  # a container is no post
+    with pytest.raises(TransientError) as caught:
+        adapter.publish(account(fake), request(jpeg(fake, tmp_path)))
+    assert not caught.value.maybe_sent
+
+
 def test_a_failed_first_comment_leaves_the_post_published(
     fake: FakeInstagram, adapter: InstagramPlatform, tmp_path: Path
 ) -> None:

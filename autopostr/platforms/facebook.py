@@ -169,9 +169,17 @@ class FacebookPlatform(Platform):
                 self.title,
                 secrets=secrets_sent(token, kwargs.get("data")),
                 specific=_duplicate,
+                maybe_sent=writes,
             )
             if error is None:  # not Graph's shape: go by the status code
-                raise_for_status(response, self.title)
+                try:
+                    raise_for_status(response, self.title)
+                except TransientError as exc:
+                    if writes and response.status_code >= 500:  # it arrived: maybe posted
+                        raise TransientError(
+                            exc.message, retry_after=exc.retry_after, maybe_sent=True
+                        ) from None
+                    raise
                 error = PermanentError(f"{self.title} answered {response.status_code}")
             raise error
         try:

@@ -92,13 +92,15 @@ def refusal(
     throttle_codes: frozenset[int] = THROTTLE_CODES,
     throttle_default: float | None = None,
     specific: Callable[[ErrorBody, str], PlatformError | None] | None = None,
+    maybe_sent: bool = False,
 ) -> PlatformError | None:
     """The error class a Graph error body means, so the publisher knows whether to
     retry, renew the token or give up; None when the body is not Graph's shape.
 
     `specific` maps the adapter's own codes (after throttling and refused tokens,
     which mean the same everywhere); `secrets` are blanked out of the message, since
-    Graph's messages can quote what was sent.
+    Graph's messages can quote what was sent. `maybe_sent` marks a request that makes a
+    post: a server error or "unknown error" is no refusal, so the post may be out.
     """
     error = read_error(response)
     if error is None:
@@ -116,7 +118,9 @@ def refusal(
         return found
     status = response.status_code
     if error.transient or error.code in TEMPORARY_CODES or status >= 500 or status == 429:
-        return TransientError(text, retry_after=retry_after(response.headers))
+        return TransientError(
+            text, retry_after=retry_after(response.headers), maybe_sent=maybe_sent and status != 429
+        )
     return GraphError(text, code=error.code, subcode=error.subcode)
 
 

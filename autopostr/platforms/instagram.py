@@ -60,7 +60,13 @@ from autopostr.platforms.graph import (
     secrets_sent,
     to_int,
 )
-from autopostr.platforms.http import make_client, send
+from autopostr.platforms.http import (
+    error_message,
+    make_client,
+    raise_for_status,
+    retry_after,
+    send,
+)
 
 if TYPE_CHECKING:
     import httpx2
@@ -222,6 +228,10 @@ class InstagramPlatform(Platform):
             if response.status_code < 400:
                 return
             response.read()
+            # media_publish makes the post: a server error there may hide one that went out.
+            publishing = response.request.method == "POST" and response.request.url.path.endswith(
+                "/media_publish"
+            )
             error = refusal(
                 response,
                 self.title,
@@ -229,6 +239,7 @@ class InstagramPlatform(Platform):
                 throttle_codes=INSTAGRAM_THROTTLE_CODES,
                 throttle_default=DEFAULT_THROTTLE_WAIT,
                 specific=_instagram_refusal,
+                maybe_sent=publishing,
             )
             if error is not None:
                 raise error
@@ -246,7 +257,17 @@ class InstagramPlatform(Platform):
         maybe_sent: bool = False,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        response = send(client, method, path, self.title, maybe_sent=maybe_sent, **kwargs)
+        response = send(
+            client, method, path, self.title, maybe_sent=maybe_sent, check_status=False, **kwargs
+        )
+        if maybe_sent and response.status_code >= 500:
+            # Not Graph's error shape (a proxy's page): the request arrived, the post may be out.
+            raise TransientError(
+                f"{self.title} answered {response.status_code}: {error_message(response)}",
+                retry_after=retry_after(response.headers),
+                maybe_sent=True,
+            )
+        raise_for_status(response, self.title)
         try:
             body = response.json()
         except ValueError:
