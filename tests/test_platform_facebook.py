@@ -333,6 +333,24 @@ def test_video_without_a_user_token_goes_to_the_video_endpoint(fb: FakeFacebook)
     assert fb.videos[result.remote_id]["via"] == "source"
 
 
+def test_video_after_the_login_ran_out_goes_with_the_page_token(fb: FakeFacebook) -> None:
+    """The page token outlives the 60-day user token: videos still go out without a
+    reconnect, through the endpoint that takes the file itself."""
+    connected = page_account(fb)
+    fb.user_tokens.clear()  # the long-lived login has expired
+    account = AccountRef(
+        1,
+        "facebook",
+        "acme",
+        ACME,
+        connected.credentials,
+        extra={"user_token_expires_at": int(time.time()) - 60},
+    )
+    data = b"\x00\x00\x00\x18ftypmp42" + b"\r\n" * 500
+    result = platform().publish(account, request("", media=[media(data, "video/mp4", "v.mp4")]))
+    assert fb.videos[result.remote_id]["via"] == "source"
+
+
 def test_a_video_facebook_cannot_process_fails_with_its_reason(fb: FakeFacebook) -> None:
     fb.video_fails = "The video file you selected is in a format that we don't support."
     with pytest.raises(PermanentError, match="format that we don't support"):

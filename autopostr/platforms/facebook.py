@@ -422,7 +422,11 @@ class FacebookPlatform(Platform):
         user_token = account.credentials.get("user_token")
         app_id = self.settings.get("facebook_client_id")
         data = {"description": text} if text else {}
-        if user_token and app_id:
+        # After the 60-day login runs out the page token still posts videos, by the
+        # other route; the resumable one would be refused and the account marked for
+        # reconnecting.
+        login_ends = to_int(account.extra.get("user_token_expires_at"))
+        if user_token and app_id and not (login_ends and login_ends <= time.time()):
             handle = self._resumable_upload(str(app_id), str(user_token), item)
             answer = self._call(
                 "POST",
