@@ -324,15 +324,36 @@ def test_a_video_is_processed_then_posted(fake: BlueskyFake, tmp_path: Path, wra
     assert grants == ["app.bsky.video.getUploadLimits", "com.atproto.repo.uploadBlob"]
 
 
-def test_a_video_uploaded_before_is_reused(fake: BlueskyFake, tmp_path: Path) -> None:
+@pytest.mark.parametrize("blob_in_answer", [False, True])
+def test_a_video_uploaded_before_is_reused(
+    fake: BlueskyFake, tmp_path: Path, blob_in_answer: bool
+) -> None:
+    fake.already_exists_blob = blob_in_answer
     account = connect()
     clip = mp4(tmp_path / "clip.mp4")
     item = media(clip, "video/mp4", 1280, 720)
     platform().publish(account, request("once", media=[item]))
-    platform().publish(account, request("twice", media=[item]))  # answered 409 already_exists
+    # Answered 409 already_exists; its job's status is a failure that carries the blob.
+    platform().publish(account, request("twice", media=[item]))
     first, second = fake.posts()
     assert first["value"]["embed"]["video"] == second["value"]["embed"]["video"]
-    assert len(fake.jobs) == 1
+    assert len(fake.calls("POST", r"/xrpc/app\.bsky\.video\.uploadVideo")) == 2
+
+
+def test_a_video_post_retried_after_a_refused_create_goes_out(
+    fake: BlueskyFake, tmp_path: Path
+) -> None:
+    account = connect()
+    item = media(mp4(tmp_path / "clip.mp4"), "video/mp4", 1280, 720)
+    post = request("retry me", media=[item])
+    fake.throttle_next(CREATE, 60)
+    with pytest.raises(TransientError):
+        platform().publish(account, post)
+    assert fake.posts() == []
+    platform().publish(account, post)  # the video service knows the clip by now
+    [record] = fake.posts()
+    [job] = [j for j in fake.jobs.values() if not j.already_exists]
+    assert record["value"]["embed"]["video"] == job.blob
 
 
 def test_a_failed_video_job_is_permanent(fake: BlueskyFake, tmp_path: Path) -> None:

@@ -712,12 +712,14 @@ class BlueskyPlatform(Platform):
         while True:
             if not isinstance(job, dict):
                 raise TransientError(f"{self.title} sent a video job status autopostr cannot read")
-            if job.get("state") == JOB_FAILED:
-                reason = job.get("error") or job.get("message") or "processing failed"
-                raise PermanentError(f"Bluesky could not process video {item.filename}: {reason}")
+            # A blob first: a video processed before comes back as a failed job
+            # (already_exists) that still names the blob to use.
             blob = job.get("blob")
             if isinstance(blob, dict) and blob.get("ref"):
                 return blob
+            if job.get("state") == JOB_FAILED:
+                reason = job.get("error") or job.get("message") or "processing failed"
+                raise PermanentError(f"Bluesky could not process video {item.filename}: {reason}")
             job_id = job.get("jobId")
             if not job_id:
                 raise TransientError(f"{self.title} sent a video job status without its job id")

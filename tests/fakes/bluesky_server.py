@@ -3,8 +3,8 @@
 Sessions are JWT-shaped (their `exp` claim is real), records live in repos keyed by
 (did, rkey), blobs by content, and video jobs progress through states as they are
 polled. Where the real service's behaviour is not pinned down, the fake can play
-each reading (`expired_status`, `conflict`, `wrap_upload_status`) so the adapter is
-proven against all of them.
+each reading (`expired_status`, `conflict`, `wrap_upload_status`,
+`already_exists_blob`) so the adapter is proven against all of them.
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ class Job:
     blob: dict[str, Any]
     failed: str | None = None
     states: list[str] = field(default_factory=list)
+    already_exists: bool = False  # a second upload of a video processed before
 
 
 class BlueskyFake(FakePlatform):
@@ -107,6 +108,7 @@ class BlueskyFake(FakePlatform):
         expired_status: int = 400,
         conflict: str = "InvalidSwap",
         wrap_upload_status: bool = False,
+        already_exists_blob: bool = False,
         video_polls: int = 2,
         access_lifetime: int = 7200,
     ) -> None:
@@ -114,6 +116,9 @@ class BlueskyFake(FakePlatform):
         self.expired_status = expired_status  # 400 per the docs' reading, 401 the other
         self.conflict = conflict
         self.wrap_upload_status = wrap_upload_status
+        # Whether uploadVideo's already_exists answer names the blob itself, or only a job
+        # whose status does (atproto#3097 shows the first without one).
+        self.already_exists_blob = already_exists_blob
         self.video_polls = video_polls
         self.access_lifetime = access_lifetime
         self.accounts: dict[str, Account] = {}  # by did
@@ -467,6 +472,17 @@ class BlueskyFake(FakePlatform):
     # -- video service ---------------------------------------------------------------
 
     def _job_view(self, job: Job) -> dict[str, Any]:
+        if job.already_exists:
+            # bsky-docs: getJobStatus answers an already_exists error, failed or not, with
+            # the blob of the video processed before.
+            return {
+                "jobId": job.job_id,
+                "did": job.did,
+                "state": "JOB_STATE_FAILED",
+                "error": "already_exists",
+                "message": "Video already processed",
+                "blob": job.blob,
+            }
         if job.failed:
             return {
                 "jobId": job.job_id,
@@ -498,16 +514,22 @@ class BlueskyFake(FakePlatform):
         if request.headers.get("content-type") != "video/mp4" or not request.body:
             return xrpc_error(400, "InvalidRequest", "expected video/mp4 bytes")
         digest = hashlib.sha256(request.body).hexdigest()
-        for job in self.jobs.values():
-            if job.digest == digest and job.did == did:
-                return Response(
-                    409,
-                    {
-                        "error": "already_exists",
-                        "message": "video already processed",
-                        **self._job_view(job),
-                    },
+        for job in list(self.jobs.values()):
+            if job.digest == digest and job.did == did and not job.failed:
+                again = Job(
+                    "job-" + secrets.token_hex(6), did, digest, 0, job.blob, already_exists=True
                 )
+                self.jobs[again.job_id] = again
+                answer = {
+                    "did": did,
+                    "error": "already_exists",
+                    "jobId": again.job_id,
+                    "message": "Video already processed",
+                    "state": "JOB_STATE_COMPLETED",
+                }
+                if self.already_exists_blob:
+                    answer["blob"] = job.blob
+                return Response(409, answer)
         cid = cid_of(request.body, "bafkrei")
         blob = {
             "$type": "blob",
