@@ -34,7 +34,7 @@ from autopostr.platforms.mastodon import (
 )
 from tests.conftest import Cli
 from tests.fakes.mastodon_server import ACCOUNT_ID, FakeMastodon
-from tests.fakes.platform_server import browse
+from tests.fakes.platform_server import Response, browse
 from tests.helpers import db_session, make_due
 from tests.media_samples import image, mp4
 
@@ -330,6 +330,45 @@ def test_a_malformed_answer_is_checked_before_sending_again(
     assert fake.calls("GET", f"/api/v1/accounts/{ACCOUNT_ID}/statuses")  # it looked first
     assert len(fake.posted()) == 1
     assert destination(cli, post_id)["remote_id"] == fake.posted()[0]["id"]
+
+
+@one_engine
+def test_a_server_error_after_the_status_was_made_never_posts_it_twice(
+    initialized: str, cli: Cli, fake: FakeMastodon
+) -> None:
+    connect(cli, fake)
+    post_id = due_post(cli, fake, "Made, then a 502")
+    fake.lost_answer = Response(502, "<html>502 Bad Gateway</html>")
+    outcome = run_once(cli)
+    assert outcome["status"] == "retrying"
+    assert outcome["error"].startswith("(may have been sent)")
+    fake.forget_idempotency_keys()  # the next attempt comes after the server's hour
+    due_again()
+    assert run_once(cli)["status"] == "published"
+    [status] = fake.posted()
+    assert destination(cli, post_id)["remote_id"] == status["id"]
+
+
+@one_engine
+def test_a_thread_interrupted_half_way_is_looked_up_before_sending_again(
+    initialized: str, cli: Cli, fake: FakeMastodon
+) -> None:
+    connect(cli, fake)
+    post_id = due_post(cli, fake, "Part one\n---\nPart two")
+    fake.cut_after(1, 429, {"error": "Too many requests"})
+    outcome = run_once(cli)
+    assert outcome["status"] == "retrying"
+    assert outcome["error"].startswith("(may have been sent)")
+    assert "sent 1 of 2 statuses" in outcome["error"]
+    # Over an hour later the server has forgotten the keys: resending would post part
+    # one again, so a person is asked to look instead.
+    fake.cut = None
+    fake.forget_idempotency_keys()
+    fake.posted()[0]["created_at"] = "2020-01-01T00:00:00.000Z"
+    due_again()
+    assert run_once(cli)["status"] == "needs_review"
+    assert [s["content"] for s in fake.posted()] == ["<p>Part one</p>"]
+    assert destination(cli, post_id)["status"] == "needs_review"
 
 
 # -- the adapter on its own ----------------------------------------------------

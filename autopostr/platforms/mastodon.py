@@ -580,6 +580,16 @@ class MastodonPlatform(Platform):
                             f"first is {posted[0].get('url') or posted[0]['id']})"
                         ) from None
                     raise
+                except TransientError as exc:
+                    if posted and not exc.maybe_sent:
+                        # Part of it is out: the next attempt looks first, since resending
+                        # is safe only while the server still remembers the keys (an hour).
+                        raise TransientError(
+                            f"{exc.message} (sent {len(posted)} of {len(texts)} statuses)",
+                            retry_after=exc.retry_after,
+                            maybe_sent=True,
+                        ) from None
+                    raise
                 posted.append(status)
         first = posted[0]
         extra: dict[str, Any] = {"instance": instance}
@@ -620,7 +630,18 @@ class MastodonPlatform(Platform):
             self._label(instance),
             json=body,
             headers={"Idempotency-Key": key},
+            check_status=False,
         )
+        try:
+            raise_for_status(response, self._label(instance))
+        except TransientError as exc:
+            if response.status_code == 429:
+                raise
+            # A 5xx can come after the status was made (a proxy giving up on a slow
+            # server): the next attempt looks before sending again.
+            raise TransientError(
+                exc.message, retry_after=exc.retry_after, maybe_sent=True
+            ) from None
         try:
             status = response.json()
         except ValueError:

@@ -261,6 +261,7 @@ class FakeMastodon(FakePlatform):
         self.remaining = 300
         self.created = 0
         self.cut: tuple[int, Response] | None = None
+        self.lost_answer: Response | None = None  # the next status is made, this is answered
         self._ids = itertools.count(111_000_000_000_000_001)
         self._id_lock = threading.Lock()
         self.route("POST", "/api/v1/apps", self._apps)
@@ -342,6 +343,10 @@ class FakeMastodon(FakePlatform):
     def cut_after(self, count: int, status: int, body: Any) -> None:
         """Once `count` statuses are made, new ones get this answer (a thread cut short)."""
         self.cut = (count, Response(status, body))
+
+    def forget_idempotency_keys(self) -> None:
+        """What the server knows once its hour of keeping Idempotency-Keys is over."""
+        self.idempotency.clear()
 
     def posted(self) -> list[dict[str, Any]]:
         """Live statuses, oldest first."""
@@ -572,6 +577,9 @@ class FakeMastodon(FakePlatform):
             parent["replies_count"] += 1
         if key:
             self.idempotency[key] = (status_id, time.time())
+        if self.lost_answer is not None:
+            answer, self.lost_answer = self.lost_answer, None
+            return answer
         return Response(200, status)
 
     def _show(self, _request: Request, match: re.Match[str]) -> Response:
