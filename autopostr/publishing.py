@@ -412,6 +412,8 @@ def _write_outcomes(db: Database, items: list[_Finishing]) -> list[Outcome]:
         logs = []
         for item in items:
             claim, result = item.job.claim, item.result
+            if result is not None and item.error is None:
+                item.error = published_warning(result)
             updated = conn.execute(
                 sql.finish_destination,
                 {
@@ -440,7 +442,9 @@ def _write_outcomes(db: Database, items: list[_Finishing]) -> list[Outcome]:
                     )
                 )
                 continue
-            message = item.error or (result.url or result.remote_id if result else "")
+            message = (result.url or result.remote_id) if result else (item.error or "")
+            if result is not None and item.error:
+                message = f"{message} ({item.error})"
             logs.append(
                 _log_row(
                     claim,
@@ -480,6 +484,16 @@ def _write_outcomes(db: Database, items: list[_Finishing]) -> list[Outcome]:
                     {"post_id": post_id, "status": new, "updated_at": now},
                 )
     return outcomes
+
+
+def published_warning(result: PublishResult) -> str | None:
+    """What went wrong after the post itself went out (a first comment or a thread's
+    follow-up refused): kept as the destination's error, so `posts show` tells."""
+    problems = list(result.extra.get("follow_up_errors") or [])
+    if result.extra.get("first_comment_error"):
+        problems.insert(0, f"the first comment failed: {result.extra['first_comment_error']}")
+    problems += list(result.extra.get("warnings") or [])
+    return "published, but " + "; ".join(str(p) for p in problems) if problems else None
 
 
 class FinishQueue:
