@@ -20,11 +20,65 @@ EVENTS = ("published", "failed", "needs_review")
 HOOK_TIMEOUT_SECONDS = 10.0
 
 
+class Dispatcher:
+    """Delivers a daemon's events in order on a thread of their own, so a slow hook
+    (up to its 10 s timeout) never holds a publishing slot."""
+
+    def __init__(self) -> None:
+        import queue
+        import threading
+
+        self._events: queue.SimpleQueue[tuple[Settings, dict[str, Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._run, name="hooks", daemon=True)
+        self._thread.start()
+
+    def put(self, settings: Settings, event: dict[str, Any]) -> None:
+        self._events.put((settings, event))
+
+    def close(self, timeout: float) -> None:
+        """Deliver what is queued, for at most `timeout` seconds."""
+        self._events.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (item := self._events.get()) is not None:
+            deliver(*item)
+
+
+_dispatcher: Dispatcher | None = None
+
+
+def start_background_delivery() -> None:
+    """From now on `emit` queues events for a background thread (the daemon)."""
+    global _dispatcher
+    if _dispatcher is None:
+        _dispatcher = Dispatcher()
+
+
+def stop_background_delivery(timeout: float = 30.0) -> None:
+    global _dispatcher
+    dispatcher, _dispatcher = _dispatcher, None
+    if dispatcher is not None:
+        dispatcher.close(timeout)
+
+
 def emit(settings: Settings, event: dict[str, Any]) -> bool:
-    """Deliver one event; True when the hook accepted it (or there is no hook)."""
+    """Deliver one event now, or queue it in a daemon; False when the hook refused it."""
     target = (settings.get("on_event") or "").strip()
     if not target or event.get("event") not in EVENTS:
         return True
+    dispatcher = _dispatcher
+    if dispatcher is not None:
+        dispatcher.put(settings, event)
+        return True
+    return deliver(settings, event)
+
+
+def deliver(settings: Settings, event: dict[str, Any]) -> bool:
+    """Run the hook for one event; True when it accepted it."""
+    target = (settings.get("on_event") or "").strip()
     body = json.dumps(event, default=str, sort_keys=True)
     try:
         if target.startswith(("http://", "https://")):

@@ -173,3 +173,57 @@ def test_a_failing_hook_is_logged_without_the_secret_in_its_address(
         cli.ok("posts", "publish", new_post(cli), env={"AUTOPOSTR_ON_EVENT": target})
         assert "event hook" in caplog.text
         assert "hook-token-123" not in caplog.text
+
+
+def test_a_slow_hook_does_not_slow_the_daemon_and_sigterm_delivers_the_rest(
+    sandbox: str, cli: Cli, tmp_path: Path
+) -> None:
+    """Events go out on their own thread in a daemon: with one publishing slot and a hook
+    that takes a second, three posts still go out at once; SIGTERM waits for the hooks."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import make_due
+
+    events = tmp_path / "events.jsonl"
+    hook = shlex.join(
+        [
+            "sh",
+            "-c",
+            f"sleep 1; cat >> {shlex.quote(str(events))}; echo >> {shlex.quote(str(events))}",
+        ]
+    )
+    posts = []
+    for text in ("one", "two", "three"):
+        data = cli.ok(
+            "posts", "create", "--to", "sandbox:demo", "--text", text, "--at", "+1h", "--json"
+        ).json()
+        make_due(int(data["id"]))
+        posts.append(str(data["id"]))
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "autopostr", "daemon", "run", "--concurrency", "1"],
+        env={**os.environ, "AUTOPOSTR_ON_EVENT": hook, "AUTOPOSTR_HEARTBEAT_SECONDS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not all(
+            cli.ok("posts", "show", p, "--json").json()["status"] == "published" for p in posts
+        ):
+            assert time.monotonic() < deadline, "the posts were not published"
+            time.sleep(0.1)
+        # All three are out while the hook is still busy with the first event (run in
+        # the publishing slot, two events would have been delivered by now).
+        text = events.read_text() if events.exists() else ""
+        assert len([line for line in text.splitlines() if line.strip()]) <= 1
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _out, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, err
+    received = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+    assert [e["post"] for e in received] == posts  # all of them, in order

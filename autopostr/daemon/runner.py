@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from autopostr import __version__
+from autopostr import __version__, hooks
 from autopostr.config import Settings
 from autopostr.daemon import systemd
 from autopostr.daemon.jobs import JOBS
@@ -151,6 +151,7 @@ class DaemonRunner:
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
         self._register()
         start_batched_finishing(self.db)
+        hooks.start_background_delivery()
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
@@ -212,6 +213,8 @@ class DaemonRunner:
         self.workers.shutdown(wait=False, cancel_futures=True)
         # Outcomes still being written land now; a call still running writes its own.
         stop_batched_finishing(self.db)
+        # Events already queued go out, within what is left of the grace period.
+        hooks.stop_background_delivery(max(1.0, deadline - time.monotonic()))
         self._release_unstarted()
         self._unregister()
         with self._lock:
