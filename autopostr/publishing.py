@@ -327,10 +327,12 @@ def _finish_statements() -> _FinishStatements:
     posts = Post.__table__  # type: ignore[attr-defined]
     dests = PostDestination.__table__  # type: ignore[attr-defined]
     return _FinishStatements(
+        # FOR NO KEY UPDATE: finishes of one post still queue behind each other, while
+        # claims, whose log rows only take the key-share lock of a foreign key, do not.
         lock_posts=select(posts.c.id, posts.c.status)
         .where(posts.c.id.in_(bindparam("post_ids", expanding=True)))
         .order_by(posts.c.id)
-        .with_for_update(),
+        .with_for_update(key_share=True),
         finish_destination=update(dests)
         .where(
             dests.c.id == bindparam("destination_id"),
@@ -553,7 +555,7 @@ class FinishQueue:
                     break
                 batch.append(more)
             try:
-                outcomes = _write_outcomes(self.db, [item for item, _ in batch])
+                outcomes = _write_with_retries(self.db, [item for item, _ in batch])
             except BaseException as exc:  # the database is down: every worker hears it
                 for _, done in batch:
                     done.set_exception(exc)
@@ -562,6 +564,22 @@ class FinishQueue:
                     done.set_result(outcome)
             if stop:
                 return
+
+
+def _write_with_retries(db: Database, items: list[_Finishing], attempts: int = 3) -> list[Outcome]:
+    """A batch rolled back by a deadlock or serialization failure is written again: the
+    writes are fenced, so a second go changes nothing the first one did."""
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return _write_outcomes(db, items)
+        except DBAPIError as exc:
+            code = getattr(exc.orig, "sqlstate", None)
+            if code not in ("40P01", "40001") or attempt == attempts:
+                raise
+            log.warning("writing %d outcome(s) again after %s", len(items), code)
+    raise AssertionError("unreachable")
 
 
 _finish_queues: dict[Database, FinishQueue] = {}

@@ -1,0 +1,120 @@
+"""A daemon's outcomes are written in batches: each still fenced on its own claim, and a
+batch that PostgreSQL rolls back to break a deadlock is written again."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from autopostr.config import load_settings
+from autopostr.db import Database
+from autopostr.platforms.base import PublishResult
+from autopostr.publishing import (
+    Outcome,
+    _finish,
+    claim_due,
+    prepare,
+    start_batched_finishing,
+    stop_batched_finishing,
+)
+from tests.conftest import Cli
+from tests.helpers import db_session, make_due
+
+
+@pytest.fixture
+def db() -> Iterator[Database]:
+    database = Database(load_settings())
+    start_batched_finishing(database)
+    yield database
+    stop_batched_finishing(database)
+
+
+def due_posts(cli: Cli, count: int) -> list[int]:
+    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
+    ids = []
+    for n in range(count):
+        post = cli.ok(
+            "posts", "create", "--to", "sandbox:demo", "--text", f"n{n}", "--at", "+1h", "--json"
+        ).json()
+        make_due(int(post["id"]))
+        ids.append(int(post["id"]))
+    return ids
+
+
+def states() -> dict[int, tuple[str, str]]:
+    from sqlmodel import select
+
+    from autopostr.models import Post, PostDestination
+
+    with db_session() as session:
+        rows = session.exec(
+            select(PostDestination.post_id, PostDestination.status, Post.status).join(
+                Post, Post.id == PostDestination.post_id
+            )
+        ).all()
+    return {post_id: (dest, post) for post_id, dest, post in rows}
+
+
+def test_outcomes_written_together_stay_fenced_each_on_its_claim(
+    initialized: str, cli: Cli, db: Database
+) -> None:
+    first, second, third = due_posts(cli, 3)
+    jobs = prepare(db, load_settings(), claim_due(db, "w1", 10))
+    assert len(jobs) == 3
+    results: dict[int, Outcome] = {}
+
+    def finish(job_index: int, worker: str) -> None:
+        job = jobs[job_index]
+        results[job.claim.post_id] = _finish(
+            db, worker, job, status="published", result=PublishResult(f"r{job_index}")
+        )
+
+    # Three finishes at once, one from a publisher that no longer holds its claim.
+    threads = [
+        threading.Thread(target=finish, args=(0, "w1")),
+        threading.Thread(target=finish, args=(1, "w1")),
+        threading.Thread(target=finish, args=(2, "intruder")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert results[first].status == results[second].status == "published"
+    assert results[third].status == "lost"
+    assert states()[first] == ("published", "published")
+    assert states()[second] == ("published", "published")
+    assert states()[third] == ("claimed", "publishing")
+
+
+def test_a_batch_rolled_back_by_a_deadlock_is_written_again(
+    postgres_only: str, cli: Cli, db: Database
+) -> None:
+    cli.ok("init")
+    (post_id,) = due_posts(cli, 1)
+    (job,) = prepare(db, load_settings(), claim_due(db, "w1", 10))
+    url = db.url.url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url) as other:
+        # The other transaction is the one that waits long before looking for a deadlock,
+        # so PostgreSQL breaks the cycle by rolling back the batch.
+        other.execute("SET deadlock_timeout = '10s'")
+        other.execute(
+            "SELECT 1 FROM post_destinations WHERE id = %s FOR UPDATE",
+            (job.claim.destination_id,),
+        )
+        outcome: list[Outcome] = []
+        writer = threading.Thread(
+            target=lambda: outcome.append(
+                _finish(db, "w1", job, status="published", result=PublishResult("r"))
+            )
+        )
+        writer.start()
+        time.sleep(0.3)  # the batch holds the post and waits for the destination
+        other.execute("SELECT 1 FROM posts WHERE id = %s FOR UPDATE", (post_id,))
+        other.rollback()
+    writer.join(15)
+    assert outcome and outcome[0].status == "published"
+    assert states()[post_id] == ("published", "published")
