@@ -46,14 +46,14 @@ def due_posts(cli: Cli, count: int) -> list[int]:
 
 
 def states() -> dict[int, tuple[str, str]]:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from autopostr.models import Post, PostDestination
 
     with db_session() as session:
         rows = session.exec(
             select(PostDestination.post_id, PostDestination.status, Post.status).join(
-                Post, Post.id == PostDestination.post_id
+                Post, col(Post.id) == col(PostDestination.post_id)
             )
         ).all()
     return {post_id: (dest, post) for post_id, dest, post in rows}
