@@ -145,6 +145,8 @@ def validate_media(platform: Platform, where: str, media: Sequence[Media]) -> li
     for item in media:
         allowed = m.image_types | m.video_types
         limit = m.max_video_bytes if item.mime_type.startswith("video/") else m.max_image_bytes
+        if item.mime_type == "image/gif" and m.max_gif_bytes:
+            limit = m.max_gif_bytes
         if item.mime_type not in allowed:
             problems.append(
                 f"{where}: media {item.id} is {item.mime_type}, which {platform.title} does not take"

@@ -5,6 +5,7 @@ comments, delete, metrics, rotating refresh tokens, rate limits and odd answers.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -458,8 +459,32 @@ def test_limits_are_checked_before_anything_goes_out(
     picture = media_item(image(tmp_path / "a.png", "PNG"), "image/png")
     with pytest.raises(PermanentError, match="only media"):
         x.publish(me, request("Mixed", media=[picture, media_item(path, "video/mp4")]))
+    gif = media_item(image(tmp_path / "a.gif", "GIF"), "image/gif")
+    with pytest.raises(PermanentError, match="too large"):
+        x.publish(me, request("Big GIF", media=[dataclasses.replace(gif, size=16 * 2**20)]))
     assert fake.requests == []
     assert x.count_text("😀" * 140) == 280 and not x.text_fits("😀" * 141)
+
+
+def test_a_gif_may_be_larger_than_a_still_image(tmp_path: Path) -> None:
+    """X takes animated GIFs up to 15 MB, other images up to 5 MB: checked when written."""
+    from autopostr.posts import validate_destination
+
+    x = XPlatform(load_settings())
+    gif = media_item(image(tmp_path / "a.gif", "GIF"), "image/gif")
+    png = media_item(image(tmp_path / "a.png", "PNG"), "image/png")
+    six_mb = 6 * 2**20
+    assert (
+        validate_destination(x, "x:acme", "hi", None, [dataclasses.replace(gif, size=six_mb)]) == []
+    )
+    [problem] = validate_destination(
+        x, "x:acme", "hi", None, [dataclasses.replace(png, size=six_mb)]
+    )
+    assert "limit is 5242880" in problem
+    [problem] = validate_destination(
+        x, "x:acme", "hi", None, [dataclasses.replace(gif, size=16 * 2**20)]
+    )
+    assert "limit is 15728640" in problem
 
 
 def test_accounts_add_needs_an_access_token(initialized: str, cli: Cli, fake: FakeX) -> None:

@@ -28,6 +28,7 @@ class MediaLimits:
     image_types: frozenset[str] = IMAGE_TYPES
     video_types: frozenset[str] = VIDEO_TYPES
     max_image_bytes: int = 5 * 1024 * 1024
+    max_gif_bytes: int | None = None  # where GIFs may be larger than other images (X: 15 MB)
     max_video_bytes: int = 512 * 1024 * 1024
     max_video_seconds: float | None = 140.0
     required: bool = False

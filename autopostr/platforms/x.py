@@ -109,6 +109,7 @@ class XPlatform(Platform):
             max_videos=1,
             mixed=False,
             max_image_bytes=5 * 1024 * 1024,
+            max_gif_bytes=15 * 1024 * 1024,
             max_video_bytes=512 * 1024 * 1024,
             max_video_seconds=140.0,
             min_video_aspect=1 / 3,
@@ -390,6 +391,8 @@ class XPlatform(Platform):
                         f"{MIN_VIDEO_SECONDS:g} to {limits.max_video_seconds:g} s"
                     )
             too_big = limits.max_video_bytes if kind == "video" else limits.max_image_bytes
+            if kind == "gif" and limits.max_gif_bytes:
+                too_big = limits.max_gif_bytes
             if item.size > too_big:
                 raise PermanentError(f"X: {item.filename} is too large ({item.size} bytes)")
         return texts
