@@ -39,6 +39,8 @@ class Prompter:
     # Opens the URL in a browser and says whether one was found; None means --no-browser.
     open_browser: Callable[[str], bool] | None
     read_pasted_url: Callable[[], str]
+    # Told when no browser could be opened; the loopback server keeps waiting.
+    no_browser_found: Callable[[], None] = lambda: None
 
 
 class _Callback:
@@ -196,7 +198,8 @@ def connect(
             )
         prompter.show_url(url)
         if callback is not None and prompter.open_browser is not None:
-            prompter.open_browser(url)
+            if not prompter.open_browser(url):
+                prompter.no_browser_found()
             redirected = callback.wait(wait_seconds)
         else:
             redirected = prompter.read_pasted_url()

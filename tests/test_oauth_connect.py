@@ -340,3 +340,22 @@ def test_connect_on_a_platform_without_oauth_points_to_accounts_add(
     assert "autopostr accounts add sandbox" in run.stderr
     missing_app = cli("accounts", "connect", "x")
     assert missing_app.exit_code == 5 and "AUTOPOSTR_X_CLIENT_ID" in missing_app.stderr
+
+
+def test_without_a_browser_it_says_so_and_keeps_waiting(
+    initialized: str, cli: Cli, demo: DemoFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Headless, webbrowser finds nothing: the person is told, and a browser opened by
+    hand on this machine (here, a moment later) still completes the connect."""
+    import threading
+
+    def none_found(url: str) -> bool:
+        threading.Timer(0.3, browse, args=(url,)).start()
+        return False
+
+    monkeypatch.setattr("webbrowser.open", none_found)
+    run = cli("accounts", "connect", "demo", "--port", "0", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert "no browser could be opened here" in run.stderr
+    assert "--no-browser" in run.stderr
+    assert run.json()[0]["handle"] == "acme"

@@ -231,9 +231,17 @@ def connect(
     def read_pasted_url() -> str:
         return sys.stdin.readline()
 
+    def no_browser_found() -> None:
+        output.warn(
+            "no browser could be opened here: open the URL above on this machine, or "
+            "press Ctrl-C and run the command again with --no-browser"
+        )
+
     options = {"instance": instance, "page": ",".join(page)}
     options = {k: v for k, v in options.items() if v}
-    prompter = oauth.Prompter(show_url, None if no_browser else open_browser, read_pasted_url)
+    prompter = oauth.Prompter(
+        show_url, None if no_browser else open_browser, read_pasted_url, no_browser_found
+    )
     granted = oauth.connect(s, adapter, options, prompter, port=port)
     with signed_in() as (session, actor):
         rows = [
