@@ -193,23 +193,28 @@ def expiring(
     return [a for a in list_accounts(db, actor, platform) if stops_by(a, horizon)]
 
 
+def renewable(account: SocialAccount) -> bool:
+    """Whether the daemon can renew this account's token without a person."""
+    from autopostr.platforms.registry import get_platform_class
+
+    extra = json.loads(account.extra or "{}")
+    try:
+        return get_platform_class(account.platform).renews_itself(
+            extra, bool(account.refresh_token)
+        )
+    except InvalidInput:  # a plugin that is gone: judge by the token alone
+        return bool(account.refresh_token)
+
+
 def stops_by(account: SocialAccount, horizon: datetime) -> bool:
     """Needs reconnecting already, or its access runs out by `horizon` with nothing able
     to renew it: a token the daemon refreshes counts by its refresh token's expiry."""
-    from autopostr.platforms.registry import get_platform_class
-
     if account.status == NEEDS_RECONNECT:
         return True
     if account.status != ACTIVE:
         return False
     extra = json.loads(account.extra or "{}")
-    try:
-        renews = get_platform_class(account.platform).renews_itself(
-            extra, bool(account.refresh_token)
-        )
-    except InvalidInput:  # a plugin that is gone: judge by the token alone
-        renews = bool(account.refresh_token)
-    if renews:
+    if renewable(account):
         refresh_expires = extra.get("refresh_expires_at")
         return bool(refresh_expires) and _aware(datetime.fromisoformat(refresh_expires)) <= horizon
     return account.expires_at is not None and _aware(account.expires_at) <= horizon

@@ -50,6 +50,8 @@ def refresh_expiring(
                 )
                 .order_by(col(SocialAccount.expires_at))
             )
+            # A token nothing can renew is left to `accounts list --expiring-within`.
+            if accounts.renewable(account)
         ]
     report = RefreshReport()
     for account_id, label in due:

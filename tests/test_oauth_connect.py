@@ -250,6 +250,13 @@ def test_expiring_within_alerts_on_what_no_refresh_can_save(
 ) -> None:
     demo.oauth.issue_refresh = False  # an access token alone: it lasts 2 h, then it is over
     _connect(cli)
+    # The daemon's job leaves it alone: there is nothing it could renew it with.
+    from autopostr.tokens import refresh_expiring
+
+    requests_before = len(demo.oauth.token_requests)
+    report = refresh_expiring(Database(load_settings()), load_settings())
+    assert report.refreshed == [] and report.needs_reconnect == []
+    assert len(demo.oauth.token_requests) == requests_before
     run = cli("accounts", "list", "--expiring-within", "7d", "--json")
     assert run.exit_code == 1
     assert [a["handle"] for a in run.json()] == ["acme"]
