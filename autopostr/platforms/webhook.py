@@ -208,17 +208,8 @@ class WebhookPlatform(Platform):
                 return {"handle": name or account.handle, "format": fmt}
             if fmt == "slack":
                 raise NotSupported("a Slack incoming webhook cannot be tested without posting")
-            event = {"event": "ping", "account": account.handle}
-            body = json.dumps(event, separators=(",", ":")).encode("utf-8")
-            headers = self._signed_headers(account, body, f"ping-{int(time.time())}")
-            send(
-                client,
-                "POST",
-                url,
-                self.title,
-                content=body,
-                headers={**headers, "Content-Type": "application/json"},
-            )
+            ping = {"event": "ping", "account": account.handle}
+            self._send_event(client, account, url, ping, f"ping-{int(time.time())}")
         return {"handle": account.handle, "format": fmt}
 
     def delete(self, account: AccountRef, remote_id: str) -> None:
@@ -236,13 +227,19 @@ class WebhookPlatform(Platform):
             if fmt == "slack":
                 raise NotSupported("Slack incoming webhooks cannot delete a message")
             event = {"event": "delete", "account": account.handle, "remote_id": remote_id}
-            body = json.dumps(event, separators=(",", ":")).encode("utf-8")
-            headers = self._signed_headers(account, body, f"delete-{remote_id}")
-            send(
-                client,
-                "POST",
-                url,
-                self.title,
-                content=body,
-                headers={**headers, "Content-Type": "application/json"},
-            )
+            self._send_event(client, account, url, event, f"delete-{remote_id}")
+
+    def _send_event(
+        self, client: Any, account: AccountRef, url: str, event: dict[str, Any], key: str
+    ) -> None:
+        """A signed JSON event that is not a post (ping, delete)."""
+        body = json.dumps(event, separators=(",", ":")).encode("utf-8")
+        headers = self._signed_headers(account, body, key)
+        send(
+            client,
+            "POST",
+            url,
+            self.title,
+            content=body,
+            headers={**headers, "Content-Type": "application/json"},
+        )
