@@ -307,6 +307,20 @@ def show(db: DbSession, actor: Actor, name: str) -> SocialAccount:
     return resolve(db, require(actor, "accounts.read"), name)
 
 
+def to_test(db: DbSession, actor: Actor, name: str) -> SocialAccount:
+    """The account `accounts test` asks the platform about; a disconnected one has no
+    token to try, so the answer is the command that reconnects it."""
+    account = resolve(db, require(actor, "accounts.read"), name)
+    if account.status == DISCONNECTED:
+        raise InvalidInput(f"{label(account)} is disconnected: run `{reconnect_command(account)}`")
+    return account
+
+
+def to_refresh(db: DbSession, actor: Actor, name: str) -> SocialAccount:
+    """The account `accounts refresh` renews: renewing writes tokens, an owner's right."""
+    return resolve(db, require(actor, "accounts.manage"), name)
+
+
 def disconnect(
     db: DbSession, actor: Actor, name: str, settings: Settings | None = None
 ) -> tuple[SocialAccount, str | None]:

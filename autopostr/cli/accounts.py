@@ -271,14 +271,8 @@ def test(
 
     s = settings()
     with signed_in() as (session, actor):
-        found = accounts.show(session, actor, account)
+        found = accounts.to_test(session, actor, account)
         account_id, label = found.id, accounts.label(found)
-        if found.status == accounts.DISCONNECTED:
-            from autopostr.errors import InvalidInput
-
-            raise InvalidInput(
-                f"{label} is disconnected: run `{accounts.reconnect_command(found)}`"
-            )
     assert account_id is not None
     seen = tokens.whoami(database(s), s, account_id)
     data = {"id": str(account_id), "account": label, "ok": True, "platform_says": seen}
@@ -306,10 +300,7 @@ def refresh(
 
     s = settings()
     with signed_in() as (session, actor):
-        from autopostr.permissions import require
-
-        require(actor, "accounts.manage")
-        account_id = accounts.show(session, actor, account).id
+        account_id = accounts.to_refresh(session, actor, account).id
     assert account_id is not None
     tokens.refresh_now(database(s), s, account_id)
     with signed_in() as (session, actor):
