@@ -182,3 +182,25 @@ def test_rate_limit_headers_give_the_wait(headers: dict[str, str], expected: flo
     from autopostr.platforms.http import retry_after
 
     assert retry_after(headers, now=1_700_000_000.0) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "creates", "maybe_sent"),
+    [
+        (503, True, True),  # the post may exist: look before sending again
+        (503, False, False),
+        (429, True, False),  # throttled before anything was made
+    ],
+)
+def test_a_server_error_on_a_request_that_creates_may_have_made_it(
+    status: int, creates: bool, maybe_sent: bool
+) -> None:
+    import httpx2
+
+    from autopostr.platforms.base import TransientError
+    from autopostr.platforms.http import raise_for_status
+
+    response = httpx2.Response(status, json={"error": "busy"})
+    with pytest.raises(TransientError) as raised:
+        raise_for_status(response, "Demo", creates=creates)
+    assert raised.value.maybe_sent is maybe_sent

@@ -103,13 +103,20 @@ def error_message(response: httpx2.Response) -> str:
     return json.dumps(body)[:300]
 
 
-def raise_for_status(response: httpx2.Response, title: str) -> None:
+def raise_for_status(response: httpx2.Response, title: str, *, creates: bool = False) -> None:
+    """The PlatformError an error status means. `creates`: the request makes a post, and
+    a 5xx can come after the platform made it (a proxy giving up on a slow server), so
+    the next attempt asks the platform before sending again."""
     status = response.status_code
     if status < 400:
         return
     message = f"{title} answered {status}: {error_message(response)}"
     if status == 429 or status >= 500 or status == 408:
-        raise TransientError(message, retry_after=retry_after(response.headers))
+        raise TransientError(
+            message,
+            retry_after=retry_after(response.headers),
+            maybe_sent=creates and status >= 500,
+        )
     if status == 401:
         raise AuthExpired(message)
     raise PermanentError(message)
@@ -124,6 +131,7 @@ def send(
     shown: str | None = None,
     maybe_sent: bool = True,
     check_status: bool = True,
+    creates: bool = False,
     **kwargs: Any,
 ) -> httpx2.Response:
     """One request; network trouble and timeouts become TransientError, and error
@@ -131,8 +139,9 @@ def send(
     (`check_status=False`).
 
     `maybe_sent` marks failures after the request may have arrived, so the next
-    attempt asks the platform before sending again; `shown` names the call in
-    messages (default: method and URL).
+    attempt asks the platform before sending again; `creates` does the same for a 5xx
+    answer (see `raise_for_status`); `shown` names the call in messages (default:
+    method and URL).
     """
     import httpx2
 
@@ -150,5 +159,5 @@ def send(
             f"{title}: connection failed mid-request ({exc})", maybe_sent=maybe_sent
         ) from None
     if check_status:
-        raise_for_status(response, title)
+        raise_for_status(response, title, creates=creates)
     return response

@@ -42,7 +42,6 @@ from autopostr.platforms.base import (
 from autopostr.platforms.http import (
     error_message,
     make_client,
-    raise_for_status,
     retry_after,
     send,
 )
@@ -425,17 +424,9 @@ class LinkedInPlatform(Platform):
             }
             if content:
                 body["content"] = content
-            response = send(
-                client, "POST", "/rest/posts", self.title, json=body, check_status=False
-            )
-            if response.status_code >= 500:
-                # LinkedIn may have made the post before its server failed: look first.
-                raise TransientError(
-                    f"{self.title} answered {response.status_code}: {error_message(response)}",
-                    retry_after=retry_after(response.headers),
-                    maybe_sent=True,
-                )
-            raise_for_status(response, self.title)
+            # LinkedIn may have made the post before its server failed: `creates` has
+            # the next attempt look first.
+            response = send(client, "POST", "/rest/posts", self.title, json=body, creates=True)
             urn = response.headers.get("x-restli-id", "").strip()
             if not urn:
                 # It was accepted: the next attempt looks for it instead of posting twice.

@@ -632,16 +632,8 @@ class MastodonPlatform(Platform):
             headers={"Idempotency-Key": key},
             check_status=False,
         )
-        try:
-            raise_for_status(response, self._label(instance))
-        except TransientError as exc:
-            if response.status_code == 429:
-                raise
-            # A 5xx can come after the status was made (a proxy giving up on a slow
-            # server): the next attempt looks before sending again.
-            raise TransientError(
-                exc.message, retry_after=exc.retry_after, maybe_sent=True
-            ) from None
+        # A 5xx can come after the status was made: the next attempt looks first.
+        raise_for_status(response, self._label(instance), creates=True)
         try:
             status = response.json()
         except ValueError:

@@ -657,14 +657,11 @@ class _Api:
         unreadable success may mean it happened."""
         self.last_response = None
         try:
-            response = send(self.client, method, url, self.title, **kwargs)
+            # X may have made the post before its server failed: `creates` has the next
+            # attempt look before re-sending.
+            response = send(self.client, method, url, self.title, creates=sent, **kwargs)
         except TransientError as exc:
             answer = self.last_response
-            if sent and answer is not None and answer.status_code >= 500:
-                # X may have made the post before its server failed: look before re-sending.
-                raise TransientError(
-                    exc.message, retry_after=exc.retry_after, maybe_sent=True
-                ) from None
             if answer is None or answer.status_code != 429:
                 raise
             # A spent daily cap outlasts the 15-minute window: wait for the later reset.
