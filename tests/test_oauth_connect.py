@@ -145,7 +145,7 @@ def test_connect_round_trip_through_loopback_with_pkce(
 def test_no_browser_reads_the_pasted_address(initialized: str, demo: DemoFake) -> None:
     """The person opens the URL on another machine, whose browser cannot reach our
     127.0.0.1, and pastes the address from its location bar."""
-    from autopostr import oauth
+    from autopostr.platforms import oauth
     from autopostr.platforms.registry import get_platform
 
     shown: list[str] = []

@@ -204,7 +204,7 @@ def test_a_server_that_forgot_the_app_gets_it_registered_again(
 def test_the_default_instance_comes_from_the_api_url_setting(
     fake: FakeMastodon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from autopostr import oauth
+    from autopostr.platforms import oauth
 
     monkeypatch.setenv("AUTOPOSTR_MASTODON_API_URL", fake.url)
     prompter = oauth.Prompter(lambda _url: None, lambda url: bool(browse(url)), lambda: "")

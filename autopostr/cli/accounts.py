@@ -208,8 +208,9 @@ def connect(
     """
     import sys
 
-    from autopostr import accounts, oauth
+    from autopostr import accounts
     from autopostr.cli import output
+    from autopostr.platforms import oauth
     from autopostr.platforms.registry import get_platform
     from autopostr.views import account_json
 

@@ -98,7 +98,7 @@ class PublishResult:
 
 @dataclass(frozen=True)
 class OAuthSpec:
-    """How one platform's OAuth 2.0 authorization-code flow goes (see `autopostr.oauth`)."""
+    """How one platform's OAuth 2.0 authorization-code flow goes (see `autopostr.platforms.oauth`)."""
 
     authorize_url: str
     token_url: str
