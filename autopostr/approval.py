@@ -7,6 +7,7 @@ scheduled post sends it back for approval. Owners schedule directly.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from autopostr import audit
@@ -17,6 +18,60 @@ from autopostr.permissions import require
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
+
+
+# What a person asks of a post; `Approval.status_for` says what the post really becomes.
+DRAFT = "draft"  # keep it as a draft
+SCHEDULE = "scheduled"  # give it a time and let it go out (create, import, schedule, move)
+EDIT = "edited"  # its text, media, accounts or time changed
+
+# States an edit sends back to an owner: approval covered the content it had then.
+_APPROVED_CONTENT = ("approved", "scheduled", "failed")
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The one rule on approval: every path that creates or changes a post asks it.
+
+    `posts create`, every row of `posts import`, `posts edit`, `posts schedule`,
+    `calendar move`, `posts publish` and `posts retry` all go through here, so no
+    path lets an editor's post out without an owner's approval.
+    """
+
+    required: bool
+
+    @classmethod
+    def for_actor(cls, db: DbSession, actor: Actor) -> Approval:
+        return cls(needs_approval(db, actor))
+
+    def status_for(self, current: str | None, wanted: str) -> str:
+        """The state the post takes; `current` is None for a new post."""
+        if wanted == DRAFT:
+            return DRAFT
+        if wanted == SCHEDULE:
+            if self.required and current != "approved":
+                return "pending_approval"
+            return "scheduled"
+        if wanted == EDIT:
+            assert current is not None
+            if self.required and current in _APPROVED_CONTENT:
+                return "pending_approval"
+            return current
+        raise ValueError(f"unknown change {wanted!r}")
+
+    def check_send_now(self, post: Post, verb: str = "published now") -> None:
+        """`posts publish` and `posts retry`: an editor's post goes out only once approved."""
+        if not self.required or post.status not in ("draft", "pending_approval"):
+            return
+        if post.status == "pending_approval":
+            raise PermissionDenied(
+                f"post {post.id} is waiting for an owner's approval before it can be {verb}: "
+                f"an owner runs `autopostr posts approve {post.id}`"
+            )
+        raise PermissionDenied(
+            f"post {post.id} needs an owner's approval before it can be {verb}: "
+            f"`autopostr posts submit {post.id}`"
+        )
 
 
 def needs_approval(db: DbSession, actor: Actor) -> bool:
@@ -91,11 +146,3 @@ def reject(db: DbSession, actor: Actor, post_id: int, comment: str) -> Post:
     db.add(post)
     audit.record(db, actor, "post.reject", "post", post.id, comment=post.review_comment)
     return post
-
-
-def require_approved(db: DbSession, actor: Actor, post: Post) -> None:
-    """`posts publish` by an editor needs an approved post."""
-    if needs_approval(db, actor) and post.status not in ("approved", "scheduled"):
-        raise PermissionDenied(
-            f"post {post.id} needs an owner's approval first: `autopostr posts submit {post.id}`"
-        )

@@ -22,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from autopostr import accounts as accounts_mod
-from autopostr import audit
+from autopostr import approval, audit
 from autopostr.config import Settings
 from autopostr.errors import AutopostrError, InvalidInput
 from autopostr.identity import Actor
@@ -82,6 +82,34 @@ class PlannedPost:
     import_key: str
 
 
+# Why a row of a re-imported file creates nothing.
+ALREADY_IMPORTED = "already imported"
+CHANGED_SINCE = "changed since"  # the post was edited after the import (or the row was)
+DELETED_SINCE = "deleted since"  # someone deleted the imported post: it stays deleted
+SAME_AS_LINE = "same as line"  # a repeated row of this file
+
+
+@dataclass
+class SkippedRow:
+    line: int
+    reason: str
+    post: str | None = None  # the post the row matched, if it still exists
+
+    def __str__(self) -> str:
+        which = f" (post {self.post})" if self.post else ""
+        return f"line {self.line}: {self.reason}{which}"
+
+
+@dataclass
+class RowIdentity:
+    """What a row is, as far as re-imports go: its key and the content it was made of."""
+
+    key: str
+    text: str
+    account_ids: frozenset[int]
+    at: datetime | None
+
+
 @dataclass
 class ImportResult:
     created: int = 0
@@ -90,6 +118,19 @@ class ImportResult:
     rows: int = 0
     post_ids: list[str] = field(default_factory=list)
     skipped_lines: list[int] = field(default_factory=list)
+    skipped_rows: list[SkippedRow] = field(default_factory=list)
+    pending_approval: int = 0  # created rows that wait for an owner's approval
+
+    def skip(self, row: SkippedRow) -> None:
+        self.skipped += 1
+        self.skipped_lines.append(row.line)
+        self.skipped_rows.append(row)
+
+    def skipped_by_reason(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self.skipped_rows:
+            counts[row.reason] = counts.get(row.reason, 0) + 1
+        return counts
 
 
 def read_rows(raw: bytes, source: str) -> list[SourceRow]:
@@ -229,8 +270,50 @@ class _Planner:
                 ).item
         return self.media[raw]
 
-    def plan(self, row: SourceRow) -> PlannedPost:
+    def when(self, raw_at: str, tz_name: str) -> datetime:
         from autopostr.timeparse import parse_when, zone
+
+        if tz_name not in self.zones:
+            self.zones[tz_name] = zone(tz_name, "timezone")
+        cache_key = (raw_at, tz_name)
+        at = self.times.get(cache_key)
+        if at is None:
+            at = self.times[cache_key] = parse_when(raw_at, tz_name, self.now, "at")
+        return at
+
+    def identity(self, row: SourceRow) -> RowIdentity | None:
+        """The row's import key, read before any other check, so that a row imported an
+        hour ago is recognised even though its time has passed since. None when the row
+        cannot be keyed (an unknown account, an unreadable time): it is then new, and the
+        full check says what is wrong with it."""
+        v = row.values
+        text = v.get("text", "").strip()
+        external_id = v.get("external_id", "").strip() or None
+        chosen: dict[int, SocialAccount] = {}
+        readable = True
+        for name in (v.get("accounts") or "").split(";"):
+            if name.strip():
+                account = self.account(name)
+                if account is None:
+                    readable = False
+                else:
+                    chosen.setdefault(account.id or 0, account)
+        at: datetime | None = None
+        raw_at = v.get("at", "").strip()
+        if raw_at:
+            try:
+                at = self.when(raw_at, v.get("timezone", "").strip() or self.default_tz)
+            except AutopostrError:
+                readable = False
+        if external_id is None and not (readable and chosen):
+            return None
+        key = external_id or content_key(
+            text, [self.labels[account_id] for account_id in chosen], at
+        )
+        return RowIdentity(key, text, frozenset(chosen), at)
+
+    def plan(self, row: SourceRow) -> PlannedPost:
+        from autopostr.timeparse import zone
 
         v = row.values
         problems: list[str] = []
@@ -252,13 +335,10 @@ class _Planner:
         at: datetime | None = None
         raw_at = v.get("at", "").strip()
         try:
-            if tz_name not in self.zones:
-                self.zones[tz_name] = zone(tz_name, "timezone")
             if raw_at:
-                cache_key = (raw_at, tz_name)
-                at = self.times.get(cache_key)
-                if at is None:
-                    at = self.times[cache_key] = parse_when(raw_at, tz_name, self.now, "at")
+                at = self.when(raw_at, tz_name)
+            elif tz_name not in self.zones:
+                self.zones[tz_name] = zone(tz_name, "timezone")
         except AutopostrError as exc:
             problems.append(exc.message)
         if status and status not in IMPORT_STATES:
@@ -301,18 +381,109 @@ class _Planner:
         )
 
 
-def _existing_keys(db: DbSession, team_id: int, keys: Sequence[str]) -> set[str]:
+@dataclass
+class _Imported:
+    """A post a key of this file already made, as it is now."""
+
+    post_id: int
+    text: str
+    at: datetime | None
+    account_ids: set[int] = field(default_factory=set)
+
+
+def _already_imported(db: DbSession, team_id: int, keys: Sequence[str]) -> dict[str, _Imported]:
+    from sqlalchemy import select as sa_select
     from sqlmodel import col, select
 
-    found: set[str] = set()
+    from autopostr.models import PostDestination
+
+    found: dict[str, _Imported] = {}
     unique = sorted(set(keys))
     for start in range(0, len(unique), KEY_CHUNK):
         chunk = unique[start : start + KEY_CHUNK]
         # By key alone, so the import_key index is used; the team is checked here
         # (filtering on team_id in SQL made SQLite scan the whole team per chunk).
-        rows = db.exec(select(Post.import_key, Post.team_id).where(col(Post.import_key).in_(chunk)))
-        found.update(key for key, team in rows if key and team == team_id)
+        rows = db.execute(
+            sa_select(
+                col(Post.import_key),
+                col(Post.team_id),
+                col(Post.id),
+                col(Post.text),
+                col(Post.scheduled_at),
+            ).where(col(Post.import_key).in_(chunk))
+        )
+        for key, team, post_id, text, at in rows:
+            if key and team == team_id and key not in found:
+                found[key] = _Imported(post_id or 0, text, at)
+    by_post = {imported.post_id: imported for imported in found.values()}
+    ids = sorted(by_post)
+    for start in range(0, len(ids), KEY_CHUNK):
+        chunk_ids = ids[start : start + KEY_CHUNK]
+        for post_id, account_id in db.exec(
+            select(PostDestination.post_id, PostDestination.account_id).where(
+                col(PostDestination.post_id).in_(chunk_ids)
+            )
+        ):
+            by_post[post_id].account_ids.add(account_id)
     return found
+
+
+def _deleted_keys(db: DbSession, team_id: int, keys: Sequence[str]) -> set[str]:
+    from sqlmodel import col, select
+
+    from autopostr.models import ImportTombstone
+
+    found: set[str] = set()
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), KEY_CHUNK):
+        chunk = unique[start : start + KEY_CHUNK]
+        found.update(
+            db.exec(
+                select(ImportTombstone.import_key).where(
+                    ImportTombstone.team_id == team_id, col(ImportTombstone.import_key).in_(chunk)
+                )
+            )
+        )
+    return found
+
+
+def _forget_deleted(db: DbSession, team_id: int, keys: Sequence[str]) -> None:
+    from sqlmodel import col, delete
+
+    from autopostr.models import ImportTombstone
+
+    for start in range(0, len(keys), KEY_CHUNK):
+        db.exec(
+            delete(ImportTombstone).where(
+                col(ImportTombstone.team_id) == team_id,
+                col(ImportTombstone.import_key).in_(keys[start : start + KEY_CHUNK]),
+            )
+        )
+
+
+def _why_skipped(
+    line: int,
+    identity: RowIdentity,
+    imported: dict[str, _Imported],
+    deleted: set[str],
+    first_line: dict[str, int],
+) -> SkippedRow | None:
+    """Why this row makes nothing, or None when it is new."""
+    match = imported.get(identity.key)
+    if match is not None:
+        unchanged = (
+            match.text.strip() == identity.text
+            and match.account_ids == identity.account_ids
+            and match.at == identity.at
+        )
+        return SkippedRow(
+            line, ALREADY_IMPORTED if unchanged else CHANGED_SINCE, str(match.post_id)
+        )
+    if identity.key in deleted:
+        return SkippedRow(line, DELETED_SINCE)
+    if identity.key in first_line:
+        return SkippedRow(line, f"{SAME_AS_LINE} {first_line[identity.key]}")
+    return None
 
 
 def _lock_team_imports(db: DbSession, team_id: int) -> None:
@@ -336,30 +507,53 @@ def import_rows(
     now: datetime | None = None,
     progress: Progress | None = None,
     base_dir: Path | None = None,
+    include_deleted: bool = False,
 ) -> ImportResult:
+    """Import the rows, all or none. `include_deleted` brings back rows whose posts were
+    deleted since (restoring a backup); otherwise a deletion sticks."""
     team_id = require(actor, "posts.write")
     now = now or utcnow()
+    gate = approval.Approval.for_actor(db, actor)
     planner = _Planner(db, team_id, settings, default_tz, now)
     planner.actor, planner.base_dir = actor, base_dir
+    # Keys first, under the team's import lock: a row imported before is skipped
+    # whatever has happened since (its time passed, its post was edited or deleted),
+    # and only new rows are checked as new.
+    _lock_team_imports(db, team_id)
+    identities = [planner.identity(row) for row in rows]
+    keys = [identity.key for identity in identities if identity is not None]
+    imported = _already_imported(db, team_id, keys)
+    deleted = set() if include_deleted else _deleted_keys(db, team_id, keys)
+
+    result = ImportResult(dry_run=dry_run, rows=len(rows))
     errors: list[RowError] = []
-    planned: list[PlannedPost] = []
-    first_line_of: dict[str, int] = {}
-    for index, row in enumerate(rows, start=1):
-        try:
-            post = planner.plan(row)
-        except AutopostrError as exc:
-            errors.append(RowError(row.line, exc.message))
-        else:
-            if post.external_id and post.external_id in first_line_of:
-                errors.append(
-                    RowError(
-                        row.line,
-                        f"external_id: {post.external_id!r} already used on line {first_line_of[post.external_id]}",
-                    )
+    fresh: list[PlannedPost] = []
+    first_line: dict[str, int] = {}
+    external_line: dict[str, int] = {}
+    for index, (row, identity) in enumerate(zip(rows, identities, strict=True), start=1):
+        external_id = row.values.get("external_id", "").strip()
+        if external_id in external_line:
+            errors.append(
+                RowError(
+                    row.line,
+                    f"external_id: {external_id!r} already used on line {external_line[external_id]}",
                 )
-            elif post.external_id:
-                first_line_of[post.external_id] = row.line
-            planned.append(post)
+            )
+            continue
+        if external_id:
+            external_line[external_id] = row.line
+        skipped = identity and _why_skipped(row.line, identity, imported, deleted, first_line)
+        if skipped:
+            result.skip(skipped)
+        else:
+            try:
+                post = planner.plan(row)
+            except AutopostrError as exc:
+                errors.append(RowError(row.line, exc.message))
+            else:
+                post.status = gate.status_for(None, post.status)
+                first_line.setdefault(post.import_key, row.line)
+                fresh.append(post)
         if progress is not None and index % 1000 == 0:
             progress(1000)
     if progress is not None:
@@ -367,25 +561,16 @@ def import_rows(
     if errors:
         raise ImportRejected(source, errors)
 
-    _lock_team_imports(db, team_id)
-    existing = _existing_keys(db, team_id, [p.import_key for p in planned])
-    result = ImportResult(dry_run=dry_run, rows=len(rows))
-    fresh: list[PlannedPost] = []
-    seen: set[str] = set()
-    for post in planned:
-        if post.import_key in existing or post.import_key in seen:
-            result.skipped += 1
-            result.skipped_lines.append(post.line)
-        else:
-            seen.add(post.import_key)
-            fresh.append(post)
     result.created = len(fresh)
+    result.pending_approval = sum(1 for p in fresh if p.status == "pending_approval")
     if dry_run:
         db.rollback()  # files named in the media column were uploaded to be checked: undo that
         return result
     if not fresh:
         return result
     result.post_ids = [str(i) for i in _insert(db, actor, team_id, fresh, now)]
+    if include_deleted:
+        _forget_deleted(db, team_id, [p.import_key for p in fresh])
     if any(p.status == "scheduled" for p in fresh):
         from autopostr.publishing import notify_due
 
@@ -424,6 +609,7 @@ def _insert(
             "first_comment",
             "external_id",
             "import_key",
+            "origin",
             "created_at",
             "updated_at",
         ),
@@ -439,6 +625,7 @@ def _insert(
                 p.first_comment,
                 p.external_id,
                 p.import_key,
+                "import",
                 now,
                 now,
             )

@@ -27,8 +27,13 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
 # The newest migration; a test keeps it equal to Alembic's head.
-SCHEMA_HEAD = "0003_queue_indexes"
-SCHEMA_HISTORY = ("0001_initial", "0002_media_chunks", "0003_queue_indexes")
+SCHEMA_HEAD = "0004_import_tombstones"
+SCHEMA_HISTORY = (
+    "0001_initial",
+    "0002_media_chunks",
+    "0003_queue_indexes",
+    "0004_import_tombstones",
+)
 
 _engines: dict[str, Engine] = {}
 

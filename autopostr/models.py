@@ -132,9 +132,21 @@ class Post(SQLModel, table=True):
     first_comment: str | None = Field(default=None, sa_type=Text)
     external_id: str | None = Field(default=None, max_length=200)
     import_key: str | None = Field(default=None, max_length=64, index=True)
+    origin: str | None = Field(default=None, max_length=16)  # import; None: written by hand
     review_comment: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ImportTombstone(SQLModel, table=True):
+    """The import key of an imported post someone deleted: the hourly re-import of the
+    same file must not bring it back."""
+
+    __tablename__ = "import_tombstones"
+    team_id: int = Field(foreign_key="teams.id", primary_key=True, ondelete="CASCADE")
+    import_key: str = Field(primary_key=True, max_length=64)
+    post_id: int | None = None  # the deleted post's id, for the record
+    deleted_at: datetime = Field(default_factory=utcnow)
 
 
 class PostDestination(SQLModel, table=True):

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from autopostr import accounts as accounts_mod
-from autopostr import audit
+from autopostr import approval, audit
 from autopostr.config import Settings
 from autopostr.errors import Conflict, InvalidInput, NotFound
 from autopostr.identity import Actor
@@ -282,9 +282,8 @@ def create(
     _validate_all(settings, specs, text, first_comment, media)
     if at is not None and not draft:
         _check_future(at, now)
-    status = "scheduled" if at is not None and not draft else "draft"
-    if status == "scheduled" and needs_approval(db, actor):
-        status = "pending_approval"  # an owner approves it before it can go out
+    wanted = approval.SCHEDULE if at is not None and not draft else approval.DRAFT
+    status = approval.Approval.for_actor(db, actor).status_for(None, wanted)
     labels = [accounts_mod.label(spec.account) for spec in specs]
     post = Post(
         team_id=team_id,
@@ -323,12 +322,6 @@ def create(
     if status == "scheduled":
         wake_daemons(db)
     return post
-
-
-def needs_approval(db: DbSession, actor: Actor) -> bool:
-    from autopostr.approval import needs_approval as check
-
-    return check(db, actor)
 
 
 def wake_daemons(db: DbSession) -> None:
@@ -510,10 +503,10 @@ def schedule(
     _check_future(at, now, "WHEN")
     _revalidate(db, settings, post)
     post.scheduled_at = at
-    if needs_approval(db, actor) and post.status != "approved":
-        from autopostr.approval import hold_for_approval
-
-        hold_for_approval(db, post)
+    if approval.Approval.for_actor(db, actor).status_for(post.status, approval.SCHEDULE) != (
+        "scheduled"
+    ):
+        approval.hold_for_approval(db, post)
         audit.record(db, actor, "post.schedule", "post", post.id, at=at.isoformat(), held=True)
         return post
     post.status = "scheduled"
@@ -615,15 +608,14 @@ def edit(
         if post.status == "scheduled":
             set_due(db, post, at)
             wake_daemons(db)
-    post.import_key = post.external_id or content_key(
-        post.text, [accounts_mod.label(a) for _d, a in current.values()], post.scheduled_at
-    )
+    # The import key stays what it was: re-importing the file the post came from must
+    # recognise it however it was edited since.
     post.updated_at = now
     db.add(post)
-    if post.status in ("approved", "scheduled") and needs_approval(db, actor):
-        from autopostr.approval import hold_for_approval
-
-        hold_for_approval(db, post)  # an edit after approval is approved again
+    if approval.Approval.for_actor(db, actor).status_for(post.status, approval.EDIT) != (
+        post.status
+    ):
+        approval.hold_for_approval(db, post)  # an edit after approval is approved again
     audit.record(db, actor, "post.edit", "post", post.id)
     return post
 
@@ -672,9 +664,20 @@ def delete(db: DbSession, actor: Actor, post_id: int) -> Post:
     assert post.id is not None
     if any(dest.status == "claimed" for dest, _ in destinations_of(db, post.id)):
         raise Conflict(f"post {post_id} is being published right now; try again in a moment")
+    if post.origin == "import" and post.import_key:
+        _remember_deleted_import(db, post)
     db.delete(post)
     audit.record(db, actor, "post.delete", "post", post_id)
     return post
+
+
+def _remember_deleted_import(db: DbSession, post: Post) -> None:
+    """A tombstone, so that the hourly re-import of the file does not bring the post back."""
+    from autopostr.models import ImportTombstone
+
+    assert post.import_key is not None
+    if db.get(ImportTombstone, (post.team_id, post.import_key)) is None:
+        db.add(ImportTombstone(team_id=post.team_id, import_key=post.import_key, post_id=post.id))
 
 
 def derive_status(post_status: str, destination_states: Sequence[str]) -> str:
@@ -711,9 +714,7 @@ def make_due_now(db: DbSession, actor: Actor, settings: Settings, post_id: int) 
     team_id = require(actor, "posts.write")
     post = get(db, team_id, post_id)
     _require_editable(post, "published now")
-    from autopostr.approval import require_approved
-
-    require_approved(db, actor, post)
+    approval.Approval.for_actor(db, actor).check_send_now(post)
     _revalidate(db, settings, post)
     now = utcnow()
     post.scheduled_at = now
@@ -731,6 +732,7 @@ def retry(db: DbSession, actor: Actor, post_id: int) -> list[PostDestination]:
     team_id = require(actor, "posts.write")
     post = get(db, team_id, post_id)
     assert post.id is not None
+    approval.Approval.for_actor(db, actor).check_send_now(post, "sent again")
     now = utcnow()
     again = []
     for dest, _account in destinations_of(db, post.id):

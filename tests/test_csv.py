@@ -174,7 +174,13 @@ def test_export_round_trips_through_import(
     assert again["created"] == 0 and again["skipped"] == 4
 
     cli.ok("posts", "delete", before[0]["id"], "--yes")
-    restored = cli.ok("posts", "import", str(exported), "--json").json()
+    kept_deleted = cli.ok("posts", "import", str(exported), "--json").json()
+    assert kept_deleted["created"] == 0
+    assert {row["reason"] for row in kept_deleted["skipped_rows"]} == {
+        "already imported",
+        "deleted since",
+    }
+    restored = cli.ok("posts", "import", str(exported), "--include-deleted", "--json").json()
     assert restored["created"] == 1 and restored["skipped"] == 3
     after = cli.ok("posts", "list", "--json").json()
 

@@ -423,12 +423,19 @@ def import_(
         False, "--dry-run", help="Validate and show what would be created; write nothing."
     ),
     tz: str = TZ_OPTION,
+    include_deleted: bool = typer.Option(
+        False,
+        "--include-deleted",
+        help="Also re-create rows whose posts were deleted since (restoring a backup).",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import posts from CSV: all rows or none; re-importing the same file adds nothing.
 
     Columns: text, accounts (;-separated), at, timezone, media, first_comment,
     status (draft|scheduled), external_id. Only text and accounts are required.
+    A row imported before is skipped whatever happened since: its time passed, its
+    post was edited, or deleted (deletions stick unless --include-deleted).
 
     \b
     Examples:
@@ -458,6 +465,7 @@ def import_(
                     dry_run=dry_run,
                     progress=advance,
                     base_dir=None if file == "-" else Path(file).resolve().parent,
+                    include_deleted=include_deleted,
                 )
         except csvio.ImportRejected as exc:
             for error in exc.errors:
@@ -474,10 +482,14 @@ def import_(
     if as_json:
         output.print_json(asdict(result))
         return
+    if dry_run:
+        for row in result.skipped_rows:
+            output.info(f"{source}: {row}")
     verb = "would create" if dry_run else "created"
-    output.success(
-        f"{source}: {verb} {result.created} post(s), skipped {result.skipped} already imported"
-    )
+    held = f" ({result.pending_approval} pending approval)" if result.pending_approval else ""
+    reasons = ", ".join(f"{n} {why}" for why, n in result.skipped_by_reason().items())
+    skipped = f", skipped {result.skipped}: {reasons}" if result.skipped else ""
+    output.success(f"{source}: {verb} {result.created} post(s){held}{skipped}")
 
 
 @app.command("export")
