@@ -247,26 +247,31 @@ def _reencrypt_all(session: Session, old: KeySet, new: KeySet) -> int:
 
 
 def _reencrypt_account_extras(session: Session, old: KeySet, new: KeySet) -> int:
-    """Secrets kept inside an account's `extra` JSON (app passwords, page tokens)."""
+    """Secrets kept inside an account's `extra` JSON (app passwords, page tokens, webhook
+    URLs); those an older autopostr kept in clear are sealed on the way."""
     import json
 
     from sqlalchemy import text
 
-    from autopostr.accounts import SEALED_PREFIX
+    from autopostr.accounts import SEALED_PREFIX, seal_extra, unsealed_extras
 
     count = 0
-    rows = session.execute(
-        text("SELECT id, extra FROM social_accounts WHERE extra LIKE :sealed"),
-        {"sealed": f"%{SEALED_PREFIX}%"},
-    ).all()
-    for row_id, raw in rows:
+    rows = session.execute(text("SELECT id, platform, extra FROM social_accounts")).all()
+    for row_id, platform, raw in rows:
         extra = json.loads(raw or "{}")
+        changed = 0
         for key, value in extra.items():
             if isinstance(value, str) and value.startswith(SEALED_PREFIX):
                 context = f"social_accounts.extra.{key}:{row_id}"
                 plaintext = old.decrypt(value[len(SEALED_PREFIX) :], context)
                 extra[key] = SEALED_PREFIX + new.encrypt(plaintext, context)
-                count += 1
+                changed += 1
+        for key in unsealed_extras(platform, extra):
+            extra[key] = seal_extra(new, row_id, key, extra[key])
+            changed += 1
+        if not changed:
+            continue
+        count += changed
         session.execute(
             text("UPDATE social_accounts SET extra = :extra WHERE id = :id"),
             {"extra": json.dumps(extra, sort_keys=True), "id": row_id},
