@@ -287,6 +287,16 @@ def store_credentials(
     db.add(account)
 
 
+def _no_key(account: SocialAccount) -> Exception:
+    from autopostr.errors import KeyMissing
+
+    return KeyMissing(
+        f"this machine has no encryption key to open {label(account)}'s credentials: import "
+        "the keys with `autopostr keys import` (pipe in what `autopostr keys export` prints on "
+        "a machine that has them), or set AUTOPOSTR_ENCRYPTION_KEY"
+    )
+
+
 def account_ref(account: SocialAccount, keyset: KeySet | None) -> AccountRef:
     """The account as an adapter sees it, with its tokens decrypted."""
     assert account.id is not None
@@ -295,17 +305,13 @@ def account_ref(account: SocialAccount, keyset: KeySet | None) -> AccountRef:
         sealed = getattr(account, field)
         if sealed:
             if keyset is None:
-                from autopostr.keys import EncryptionKeyError
-
-                raise EncryptionKeyError("no encryption key to open this account's tokens")
+                raise _no_key(account)
             credentials[field] = keyset.decrypt(sealed, f"social_accounts.{field}:{account.id}")
     extra = json.loads(account.extra or "{}")
     for key, value in list(extra.items()):
         if isinstance(value, str) and value.startswith(SEALED_PREFIX):
             if keyset is None:
-                from autopostr.keys import EncryptionKeyError
-
-                raise EncryptionKeyError("no encryption key to open this account's tokens")
+                raise _no_key(account)
             credentials[key] = keyset.decrypt(
                 value[len(SEALED_PREFIX) :], f"social_accounts.extra.{key}:{account.id}"
             )
