@@ -75,6 +75,10 @@ def test_a_second_home_opens_the_team_tokens_only_after_importing_the_keys(
     assert refused.exit_code == 5
     line = one_error_line(refused.stderr)
     assert "autopostr keys import" in line and "webhook:site" in line
+    daemon = cli("daemon", "run", "--once", env=member)
+    assert daemon.exit_code == 5
+    line = one_error_line(daemon.stderr)
+    assert owner_key in line and "not on this machine" in line and "keys import" in line
     assert hook.received == []
     assert attempts_of(post["id"]) == [("pending", 0)]
 
