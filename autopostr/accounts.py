@@ -26,9 +26,35 @@ SECRET_FIELDS = ("access_token", "refresh_token")
 SEALED_PREFIX = "sealed:"
 
 
-def is_secret_extra(key: str) -> bool:
-    """Extra credential fields kept encrypted too (app passwords, page tokens, secrets)."""
-    return key.endswith(("_token", "_secret", "_password", "_jwt")) or key in {"secret", "password"}
+def is_secret_extra(key: str, platform: str = "") -> bool:
+    """Extra credential fields kept encrypted too (app passwords, page tokens, secrets,
+    and what a platform declares, such as a webhook's URL)."""
+    if key.endswith(("_token", "_secret", "_password", "_jwt")) or key in {"secret", "password"}:
+        return True
+    if not platform:
+        return False
+    from autopostr.platforms.registry import get_platform_class
+
+    try:
+        return key in get_platform_class(platform).secret_extras
+    except InvalidInput:  # a plugin that is gone: its names alone decide
+        return False
+
+
+def unsealed_extras(platform: str, extra: dict[str, Any]) -> list[str]:
+    """Credential fields of `extra` still kept in clear (written by an older autopostr)."""
+    return sorted(
+        key
+        for key, value in extra.items()
+        if isinstance(value, str)
+        and value
+        and not value.startswith(SEALED_PREFIX)
+        and is_secret_extra(key, platform)
+    )
+
+
+def seal_extra(keyset: KeySet, account_id: int, key: str, value: str) -> str:
+    return SEALED_PREFIX + keyset.encrypt(value, f"social_accounts.extra.{key}:{account_id}")
 
 
 def normalize_handle(handle: str) -> str:
@@ -251,13 +277,24 @@ def store_credentials(
     for key, value in credentials.items():
         if key in (*SECRET_FIELDS, "expires_in", "handle", "refresh_token_expires_in"):
             continue
-        if is_secret_extra(key) and value:
-            value = SEALED_PREFIX + keyset.encrypt(
-                str(value), f"social_accounts.extra.{key}:{account.id}"
-            )
+        if is_secret_extra(key, account.platform) and value:
+            value = seal_extra(keyset, account.id, key, str(value))
         extra[key] = value
+    # What an older autopostr kept in clear is sealed now that the row is written anyway.
+    for key in unsealed_extras(account.platform, extra):
+        extra[key] = seal_extra(keyset, account.id, key, extra[key])
     account.extra = json.dumps(extra, sort_keys=True)
     db.add(account)
+
+
+def _no_key(account: SocialAccount) -> Exception:
+    from autopostr.errors import KeyMissing
+
+    return KeyMissing(
+        f"this machine has no encryption key to open {label(account)}'s credentials: import "
+        "the keys with `autopostr keys import` (pipe in what `autopostr keys export` prints on "
+        "a machine that has them), or set AUTOPOSTR_ENCRYPTION_KEY"
+    )
 
 
 def account_ref(account: SocialAccount, keyset: KeySet | None) -> AccountRef:
@@ -268,21 +305,19 @@ def account_ref(account: SocialAccount, keyset: KeySet | None) -> AccountRef:
         sealed = getattr(account, field)
         if sealed:
             if keyset is None:
-                from autopostr.keys import EncryptionKeyError
-
-                raise EncryptionKeyError("no encryption key to open this account's tokens")
+                raise _no_key(account)
             credentials[field] = keyset.decrypt(sealed, f"social_accounts.{field}:{account.id}")
     extra = json.loads(account.extra or "{}")
     for key, value in list(extra.items()):
         if isinstance(value, str) and value.startswith(SEALED_PREFIX):
             if keyset is None:
-                from autopostr.keys import EncryptionKeyError
-
-                raise EncryptionKeyError("no encryption key to open this account's tokens")
+                raise _no_key(account)
             credentials[key] = keyset.decrypt(
                 value[len(SEALED_PREFIX) :], f"social_accounts.extra.{key}:{account.id}"
             )
             del extra[key]
+    for key in unsealed_extras(account.platform, extra):
+        credentials[key] = extra.pop(key)  # kept in clear by an older autopostr
     return AccountRef(
         id=account.id,
         platform=account.platform,

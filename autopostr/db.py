@@ -7,6 +7,7 @@ runs through psycopg 3 whatever spelling of the URL the user gave.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,6 +94,15 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _private_file(path: Path, *_args: Any) -> None:
+    """SQLite would create the file with the umask's mode (0644 mostly), and its -wal and
+    -shm copy the file's mode: created 0600 first, none of them is readable by others."""
+    if not path.exists():
+        from autopostr.secretstore import create_private_file
+
+        create_private_file(path)
+
+
 def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -107,6 +117,8 @@ def engine_for(db: DatabaseUrl) -> Engine:
 
     if db.dialect == "sqlite":
         engine = create_engine(db.url, connect_args={"check_same_thread": False, "timeout": 10})
+        if db.sqlite_path is not None:
+            event.listen(engine, "do_connect", functools.partial(_private_file, db.sqlite_path))
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)
     else:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from autopostr.config import Settings
 from autopostr.db import SCHEMA_HEAD, SCHEMA_HISTORY, Database
@@ -68,6 +70,58 @@ def check_home(ctx: Context) -> CheckResult:
             "set AUTOPOSTR_HOME to a writable folder",
         )
     return CheckResult(name, "ok", str(home))
+
+
+def _loose(path: Path) -> int | None:
+    """The mode of `path` when group or others may use it, else None."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    return mode if mode & 0o077 else None
+
+
+def _config_holds_secrets(settings: Settings) -> bool:
+    from autopostr.config import is_secret, mask_url, read_config_file
+
+    try:
+        values = read_config_file(settings.config_path)
+    except AutopostrError:
+        return False  # the configuration check reports an unreadable file
+    return any(
+        value and (is_secret(name) or name == "on_event" or mask_url(value) != value)
+        for name, value in values.items()
+    )
+
+
+def check_private(ctx: Context) -> CheckResult:
+    """Nobody else on the machine can read the database, the keys or the secrets."""
+    name = "files are private"
+    if os.name != "posix":
+        return CheckResult(name, "ok", "permissions are not checked on this system")
+    home = ctx.settings.home
+    wanted: list[tuple[Path, str]] = [(home, "700"), (home / "secrets", "700")]
+    secrets_dir = home / "secrets"
+    if secrets_dir.is_dir():
+        wanted += [(p, "600") for p in sorted(secrets_dir.iterdir()) if p.is_file()]
+    db = ctx.database()
+    sqlite_path = db.url.sqlite_path if db is not None else None
+    if sqlite_path is not None:
+        wanted += [
+            (sqlite_path.with_name(sqlite_path.name + suffix), "600")
+            for suffix in ("", "-wal", "-shm")
+        ]
+    if _config_holds_secrets(ctx.settings):
+        wanted.append((ctx.settings.config_path, "600"))
+    loose = [(path, mode, fix) for path, fix in wanted if (mode := _loose(path)) is not None]
+    if not loose:
+        return CheckResult(name, "ok", f"only you can read {home} and what holds secrets")
+    return CheckResult(
+        name,
+        "fail",
+        "; ".join(f"{path} is open to others (mode {mode:04o})" for path, mode, _ in loose),
+        "; ".join(f"chmod {fix} {path}" for path, _, fix in loose),
+    )
 
 
 def check_database(ctx: Context) -> CheckResult:
@@ -378,6 +432,40 @@ def check_accounts(ctx: Context) -> CheckResult:
     return CheckResult(name, "ok", f"{active} active account(s), none needs attention")
 
 
+def check_sealed(ctx: Context) -> CheckResult:
+    """Credentials an older autopostr kept in clear (webhook URLs) are sealed by now."""
+    import json
+
+    from sqlmodel import col, select
+
+    from autopostr import accounts
+    from autopostr.models import SocialAccount
+
+    name = "stored credentials are sealed"
+    db = ctx.database()
+    if not ctx.schema_ok or db is None:
+        return CheckResult(name, "warn", "no schema to look in", "autopostr init")
+    try:
+        with db.session() as session:
+            rows = list(session.exec(select(SocialAccount).order_by(col(SocialAccount.id))))
+    except AutopostrError as exc:
+        return CheckResult(name, "fail", exc.message, "fix the database connection first")
+    clear = [
+        f"{accounts.label(a)} ({', '.join(keys)})"
+        for a in rows
+        if (keys := accounts.unsealed_extras(a.platform, json.loads(a.extra or "{}")))
+    ]
+    if not clear:
+        return CheckResult(name, "ok", "every stored credential is encrypted")
+    return CheckResult(
+        name,
+        "warn",
+        f"kept in clear in the database: {', '.join(clear)}",
+        "autopostr keys rotate (with AUTOPOSTR_ENCRYPTION_KEY set, pipe it the current key: "
+        "`autopostr keys rotate --new-key-stdin`)",
+    )
+
+
 INSTAGRAM_MEDIA_WHY = (
     "Instagram downloads every image and video itself, by URL, so autopostr's media must "
     "be reachable on the public internet: serve $AUTOPOSTR_HOME/media (or a copy) over "
@@ -431,10 +519,12 @@ CHECKS: list[Check] = [
     check_schema,
     check_key,
     check_keyring,
+    check_private,
     check_plugins,
     check_daemon,
     check_overdue,
     check_accounts,
+    check_sealed,
     check_instagram_media,
 ]
 

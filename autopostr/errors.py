@@ -82,6 +82,14 @@ class EncryptionKeyError(InvalidInput):
     """The encryption key is missing or cannot decrypt stored secrets: run `autopostr doctor`."""
 
 
+class KeyMissing(EncryptionKeyError):
+    """A stored secret is sealed with a key this machine does not have: run `autopostr keys import`."""
+
+    def __init__(self, message: str | None = None, key_id: str = "") -> None:
+        super().__init__(message)
+        self.key_id = key_id  # the key that is missing; "" when this machine has none
+
+
 class ExternalServiceError(AutopostrError):
     """An external service failed."""
 

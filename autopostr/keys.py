@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from autopostr.config import Settings
 from autopostr.db import Database
-from autopostr.errors import EncryptionKeyError, InvalidInput
+from autopostr.errors import EncryptionKeyError, InvalidInput, KeyMissing
 from autopostr.secretstore import SecretStore, Stored
 
 if TYPE_CHECKING:
@@ -35,6 +35,11 @@ CREDENTIAL_NAME = "autopostr-encryption-key"
 PROBE_META_KEY = "key_probe"
 PROBE_PLAINTEXT = "autopostr key probe"
 VERSION = "v1"
+
+IMPORT_HINT = (
+    "import it with `autopostr keys import` (pipe in what `autopostr keys export` prints on "
+    "a machine that has it), set AUTOPOSTR_ENCRYPTION_KEY to it, or restore your backup of it"
+)
 
 # Every encrypted column, so a rotation can find them all: (table, column, primary key).
 ENCRYPTED_COLUMNS: list[tuple[str, str, str]] = [
@@ -123,9 +128,10 @@ class KeySet:
             raise EncryptionKeyError(f"a stored secret ({context}) uses unknown format {version!r}")
         key = self.keys.get(kid)
         if key is None:
-            raise EncryptionKeyError(
+            raise KeyMissing(
                 f"a stored secret ({context}) was sealed with key {kid}, which is not among the "
-                f"keys from {self.source}: restore that key (see `autopostr doctor`)"
+                f"keys from {self.source}: {IMPORT_HINT}",
+                key_id=kid,
             )
         try:
             raw = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
@@ -172,7 +178,8 @@ def require_keyset(settings: Settings) -> KeySet:
     if keyset is None:
         raise EncryptionKeyError(
             "no encryption key: set AUTOPOSTR_ENCRYPTION_KEY (base64 of 32 bytes) or run "
-            "`autopostr init` to create one"
+            "`autopostr init` to create one; to use a team's database, `autopostr keys import` "
+            "the keys exported on a machine that has them"
         )
     return keyset
 
@@ -199,6 +206,40 @@ def write_probe(session: Session, keyset: KeySet) -> None:
         row.value = value
         row.updated_at = utcnow()
         session.add(row)
+
+
+def probe_key_id(probe: str) -> str:
+    return probe.split(".")[1] if probe.count(".") >= 2 else "?"
+
+
+def require_database_key(db: Database, keyset: KeySet | None) -> None:
+    """Stop before any work when this machine's keys cannot open the database's secrets
+    (a daemon would otherwise spend every destination's attempts on them)."""
+    from sqlalchemy import inspect, text
+
+    if db.revision() is None:
+        return
+    with db.engine.connect() as conn:
+        if not inspect(conn).has_table("app_meta"):
+            return
+        probe = conn.execute(
+            text("SELECT value FROM app_meta WHERE key = :key"), {"key": PROBE_META_KEY}
+        ).scalar()
+    if probe is None:
+        return
+    kid = probe_key_id(str(probe))
+    if keyset is None or kid not in keyset.keys:
+        here = (
+            f"it has key(s) {', '.join(sorted(keyset.keys))} from {keyset.source}"
+            if keyset
+            else "it has no key"
+        )
+        raise KeyMissing(
+            f"this database's secrets are sealed with key {kid}, which is not on this machine "
+            f"({here}): {IMPORT_HINT}",
+            key_id=kid,
+        )
+    keyset.decrypt(str(probe), probe_context())  # a key with that id that does not open it
 
 
 def check_probe(session: Session, keyset: KeySet) -> bool | None:
@@ -247,26 +288,31 @@ def _reencrypt_all(session: Session, old: KeySet, new: KeySet) -> int:
 
 
 def _reencrypt_account_extras(session: Session, old: KeySet, new: KeySet) -> int:
-    """Secrets kept inside an account's `extra` JSON (app passwords, page tokens)."""
+    """Secrets kept inside an account's `extra` JSON (app passwords, page tokens, webhook
+    URLs); those an older autopostr kept in clear are sealed on the way."""
     import json
 
     from sqlalchemy import text
 
-    from autopostr.accounts import SEALED_PREFIX
+    from autopostr.accounts import SEALED_PREFIX, seal_extra, unsealed_extras
 
     count = 0
-    rows = session.execute(
-        text("SELECT id, extra FROM social_accounts WHERE extra LIKE :sealed"),
-        {"sealed": f"%{SEALED_PREFIX}%"},
-    ).all()
-    for row_id, raw in rows:
+    rows = session.execute(text("SELECT id, platform, extra FROM social_accounts")).all()
+    for row_id, platform, raw in rows:
         extra = json.loads(raw or "{}")
+        changed = 0
         for key, value in extra.items():
             if isinstance(value, str) and value.startswith(SEALED_PREFIX):
                 context = f"social_accounts.extra.{key}:{row_id}"
                 plaintext = old.decrypt(value[len(SEALED_PREFIX) :], context)
                 extra[key] = SEALED_PREFIX + new.encrypt(plaintext, context)
-                count += 1
+                changed += 1
+        for key in unsealed_extras(platform, extra):
+            extra[key] = seal_extra(new, row_id, key, extra[key])
+            changed += 1
+        if not changed:
+            continue
+        count += changed
         session.execute(
             text("UPDATE social_accounts SET extra = :extra WHERE id = :id"),
             {"extra": json.dumps(extra, sort_keys=True), "id": row_id},
@@ -315,3 +361,82 @@ def rotate(settings: Settings, db: Database, new_key_text: str | None) -> Rotati
         source=old.source,
         env_instructions=not managed_here,
     )
+
+
+def export_keys(settings: Settings) -> str:
+    """The key set as `keys import` reads it (the key file's format too)."""
+    return require_keyset(settings).to_json()
+
+
+def parse_export(text: str) -> KeySet:
+    """What `keys export` printed, or keys as AUTOPOSTR_ENCRYPTION_KEY takes them
+    (base64, comma-separated, the active one first). Never echoes what it read."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput("stdin: nothing to import; pipe in what `autopostr keys export` prints")
+    if not text.startswith("{"):
+        keys = [decode_key(part, "stdin") for part in text.split(",") if part.strip()]
+        if not keys:
+            raise InvalidInput("stdin holds no key; pipe in what `autopostr keys export` prints")
+        return KeySet.of(keys, "stdin")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise InvalidInput(
+            "stdin is not what `autopostr keys export` prints: it is not valid JSON"
+        ) from None
+    raw_keys = data.get("keys") if isinstance(data, dict) else None
+    if (
+        not isinstance(raw_keys, list)
+        or not raw_keys
+        or not all(isinstance(k, str) for k in raw_keys)
+    ):
+        raise InvalidInput(
+            'stdin is not what `autopostr keys export` prints: it needs "keys", a list of '
+            "base64 keys"
+        )
+    keyset = KeySet.of([decode_key(k, "stdin") for k in raw_keys], "stdin")
+    active = data.get("active", keyset.active)
+    if active not in keyset.keys:
+        raise InvalidInput(
+            'stdin is not what `autopostr keys export` prints: its "active" is not the id '
+            "of one of its keys"
+        )
+    keyset.active = str(active)
+    return keyset
+
+
+@dataclass
+class ImportResult:
+    added: list[str]
+    active: str
+    keys: list[str]
+    source: str
+    changed: bool
+
+
+def import_keys(settings: Settings, text: str) -> ImportResult:
+    """Merge an exported key set into this machine's; its active key becomes the active
+    one here, so what this machine seals the exporting machine can open. Importing the
+    same set again changes nothing."""
+    incoming = parse_export(text)
+    current = load_keyset(settings)
+    if current is not None and (
+        settings.get("encryption_key") or current.source.startswith("systemd")
+    ):
+        # Keys from the environment or a systemd credential are not ours to write.
+        missing = [kid for kid in incoming.keys if kid not in current.keys]
+        if missing:
+            raise InvalidInput(
+                f"the keys here come from {current.source}, which `keys import` cannot "
+                f"change: add key(s) {', '.join(missing)} there (AUTOPOSTR_ENCRYPTION_KEY "
+                "takes several, comma-separated, the active one first), or unset it"
+            )
+        return ImportResult([], current.active, sorted(current.keys), current.source, False)
+    before = current or KeySet("", {}, "")
+    added = [kid for kid in incoming.keys if kid not in before.keys]
+    merged = KeySet(incoming.active, {**before.keys, **incoming.keys}, before.source)
+    if not added and merged.active == before.active:
+        return ImportResult([], before.active, sorted(before.keys), before.source, False)
+    stored = _store(settings).set(KEYSET_SECRET, merged.to_json())
+    return ImportResult(added, merged.active, sorted(merged.keys), stored.where, True)

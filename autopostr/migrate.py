@@ -34,7 +34,9 @@ def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | Non
     from sqlalchemy.exc import OperationalError
 
     if db.url.sqlite_path is not None:
-        db.url.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        from autopostr.secretstore import ensure_private_dir
+
+        ensure_private_dir(db.url.sqlite_path.parent)
     before = db.revision()
     try:
         with db.engine.begin() as connection:

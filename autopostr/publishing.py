@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from autopostr import accounts as accounts_mod
 from autopostr.config import Settings
 from autopostr.db import Database
-from autopostr.errors import AutopostrError
+from autopostr.errors import AutopostrError, KeyMissing
 from autopostr.models import Post, PostDestination, PublishLog, SocialAccount, utcnow
 from autopostr.platforms.base import (
     MAYBE_SENT,
@@ -49,6 +50,9 @@ DEFAULT_LEASE = timedelta(minutes=5)
 DEFAULT_MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_CAP_SECONDS = 3600.0
+# A destination whose account is sealed with a key this machine lacks looks again this
+# often: someone may be importing the key right now.
+KEY_WAIT = timedelta(minutes=1)
 
 
 def new_worker_id() -> str:
@@ -341,6 +345,8 @@ def _finish_statements() -> _FinishStatements:
         )
         .values(
             status=bindparam("status"),
+            # One less when the attempt is given back (a key this machine lacks).
+            attempts=bindparam("attempts_after"),
             claimed_by=None,
             lease_expires_at=None,
             updated_at=bindparam("updated_at"),
@@ -371,6 +377,7 @@ class _Finishing:
     result: PublishResult | None
     error: str | None
     next_attempt_at: datetime | None
+    refund: bool = False  # the attempt did not count: no request was made
 
 
 def _finish(
@@ -382,9 +389,10 @@ def _finish(
     result: PublishResult | None = None,
     error: str | None = None,
     next_attempt_at: datetime | None = None,
+    refund: bool = False,
 ) -> Outcome:
     """Write the outcome, fenced so a publisher that lost its lease changes nothing."""
-    item = _Finishing(worker, job, status, result, error, next_attempt_at)
+    item = _Finishing(worker, job, status, result, error, next_attempt_at, refund)
     queue = _finish_queues.get(db)
     written = queue.write(item) if queue is not None else _write_outcomes(db, [item])[0]
     if written.status != "lost" and job.settings is not None:
@@ -422,6 +430,7 @@ def _write_outcomes(db: Database, items: list[_Finishing]) -> list[Outcome]:
                     "destination_id": claim.destination_id,
                     "worker": item.worker,
                     "attempt": claim.attempt,
+                    "attempts_after": claim.attempt - 1 if item.refund else claim.attempt,
                     "status": item.status,
                     "updated_at": now,
                     "error": item.error,
@@ -644,6 +653,8 @@ def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> 
             result = platform.publish(ref, job.request)
     except (PermanentError, AuthExpired) as exc:
         return _finish(db, worker, job, status="failed", error=exc.message)
+    except KeyMissing as exc:
+        return _wait_for_key(db, worker, job, exc)
     except PlatformError as exc:
         if claim.attempt >= max_attempts(settings):
             return _finish(
@@ -675,6 +686,37 @@ def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> 
             f"`autopostr posts reconcile` or `autopostr posts retry {claim.post_id}`",
         )
     return _finish(db, worker, job, status="published", result=result)
+
+
+_keys_told: set[str] = set()
+_keys_told_lock = threading.Lock()
+
+
+def _wait_for_key(
+    db: Database, worker: str, job: _Job, exc: KeyMissing, maybe_sent: bool = False
+) -> Outcome:
+    """A key this machine lacks is no fault of the post: the destination goes back to
+    pending without spending an attempt and is looked at again after KEY_WAIT, until the
+    key is imported. Said once per missing key in the log, not once per destination."""
+    with _keys_told_lock:
+        first = exc.key_id not in _keys_told
+        _keys_told.add(exc.key_id)
+    if first:
+        log.warning("posts wait, without using attempts, until this machine has the key: %s", exc)
+    if maybe_sent or job.previous_error.startswith(MAYBE_SENT):
+        # Whether an earlier attempt went out is still to be asked, once the key is here.
+        error = MAYBE_SENT + exc.message
+    else:
+        error = exc.message
+    return _finish(
+        db,
+        worker,
+        job,
+        status="pending",
+        error=error,
+        next_attempt_at=utcnow() + KEY_WAIT,
+        refund=True,
+    )
 
 
 def refresh_account(
@@ -855,6 +897,8 @@ def _recover(db: Database, settings: Settings, worker: str, job: _Job) -> Outcom
     try:
         ref = open_account(settings, job.account)
         found = get_platform(job.account.platform, settings).find_published(ref, job.request)
+    except KeyMissing as exc:
+        return _wait_for_key(db, worker, job, exc, maybe_sent=True)
     except (PlatformError, AutopostrError) as exc:
         found = UNKNOWN
         reason = f"could not ask the platform ({getattr(exc, 'message', exc)})"

@@ -53,13 +53,42 @@ def keyring_backend_name(setting: str | None) -> str:
 
 
 def ensure_private_dir(path: Path) -> Path:
+    """Create `path` and any missing parent 0700 whatever the umask; a folder that is
+    already there keeps its mode (it may not be ours: `doctor` reports a loose one)."""
+    missing = []
+    level = path
+    while not level.exists() and level != level.parent:
+        missing.append(level)
+        level = level.parent
     try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for folder in reversed(missing):
+            try:
+                folder.mkdir(mode=0o700)
+            except FileExistsError:
+                continue  # another process made it a moment ago
+            os.chmod(folder, 0o700)
+        if not path.is_dir():
+            raise NotADirectoryError(20, "Not a directory")
     except OSError as exc:
         raise HomeNotWritable(
             f"cannot create {path}: {exc.strerror or exc}. Point AUTOPOSTR_HOME at a writable folder"
         ) from None
     return path
+
+
+def create_private_file(path: Path) -> None:
+    """Create an empty file 0600 whatever the umask, unless it is already there."""
+    ensure_private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise HomeNotWritable(f"cannot create {path}: {exc.strerror or exc}") from None
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def write_private_file(path: Path, content: str) -> None:

@@ -13,15 +13,13 @@ from pathlib import Path
 
 from autopostr.config import Settings
 from autopostr.db import Database
-from autopostr.errors import EncryptionKeyError
 from autopostr.identity import count_users, create_user, start_session
 from autopostr.keys import (
-    PROBE_META_KEY,
     KeySet,
     check_probe,
     create_keyset,
     load_keyset,
-    probe_context,
+    require_database_key,
     write_probe,
 )
 from autopostr.local_session import save_session_token
@@ -55,25 +53,7 @@ def session_label() -> str:
 
 def _check_key_fits(db: Database, keyset: KeySet | None) -> None:
     """Refuse a key that cannot open a database set up before, and never replace a lost one."""
-    from sqlalchemy import inspect, text
-
-    if db.revision() is None:
-        return
-    with db.engine.connect() as conn:
-        if not inspect(conn).has_table("app_meta"):
-            return
-        probe = conn.execute(
-            text("SELECT value FROM app_meta WHERE key = :key"), {"key": PROBE_META_KEY}
-        ).scalar()
-    if probe is None:
-        return
-    if keyset is None:
-        kid = str(probe).split(".")[1] if probe.count(".") >= 2 else "?"
-        raise EncryptionKeyError(
-            f"this database's secrets are sealed with key {kid}, which is not on this machine: "
-            "set AUTOPOSTR_ENCRYPTION_KEY to it or restore the key file, then run init again"
-        )
-    keyset.decrypt(probe, probe_context())  # raises, naming the key the database needs
+    require_database_key(db, keyset)  # names the key the database needs and `keys import`
 
 
 def _check_home_usable(home: Path) -> None:

@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from autopostr.config import Settings
 from autopostr.errors import ConfigError, InvalidInput, NotFound
+from autopostr.secretstore import ensure_private_dir
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -96,7 +97,8 @@ class LocalStorage(Storage):
     def put(self, stream: IO[bytes], *, media_id: int, sha256: str) -> str:
         key = f"{sha256[:2]}/{sha256}"
         target = self.root / key
-        target.parent.mkdir(parents=True, exist_ok=True)
+        # Posts not yet published are nobody else's business: 0700 folders, 0600 files.
+        ensure_private_dir(target.parent)
         fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".part")
         temp = Path(temp_name)
         try:
@@ -109,7 +111,7 @@ class LocalStorage(Storage):
                 os.fsync(out.fileno())
             if digest.hexdigest() != sha256:
                 raise _changed(sha256, digest.hexdigest())
-            os.chmod(temp, 0o644)
+            os.chmod(temp, 0o600)
             # Atomic: readers see the old file or the new one, never a partial one.
             os.replace(temp, target)
         except BaseException:

@@ -157,6 +157,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
 
             database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             shutil.copyfile(request.getfixturevalue("sqlite_template"), database)
+            database.chmod(0o600)  # as `init` creates it
         url = f"sqlite:///{database}"
     monkeypatch.setenv("AUTOPOSTR_DATABASE_URL", url)
     return str(request.param)

@@ -512,8 +512,13 @@ def test_init_with_a_lost_key_file_does_not_replace_the_key(
     line = assert_one_error_line(run.stderr)
     assert json.loads(saved)["active"] in line
     assert not key_file(isolated_env).exists()
-    # Restoring the backup brings everything back.
+    # Restoring the backup brings everything back, once only its owner can read it.
     key_file(isolated_env).write_text(saved)
+    key_file(isolated_env).chmod(0o644)
+    loose = cli("doctor")
+    assert loose.exit_code == 1
+    assert f"chmod 600 {key_file(isolated_env)}" in loose.stdout
+    key_file(isolated_env).chmod(0o600)
     cli.ok("doctor")
 
 

@@ -37,8 +37,8 @@ def account(server: ScriptedServer, fmt: str = "json", secret: str | None = "s3c
         id=1,
         platform="webhook",
         handle="site",
-        credentials={"access_token": secret} if secret else {},
-        extra={"url": server.url + "/hook", "format": fmt},
+        credentials={"url": server.url + "/hook", **({"access_token": secret} if secret else {})},
+        extra={"format": fmt},
     )
 
 
@@ -171,3 +171,145 @@ def test_accounts_test_on_the_sandbox_needs_no_network(initialized: str, cli: Cl
     cli.ok("accounts", "add", "sandbox", "--handle", "demo")
     seen = cli.ok("accounts", "test", "sandbox:demo", "--json").json()
     assert seen["ok"] is True and seen["platform_says"]["handle"] == "demo"
+
+
+# -- the URL is a credential ----------------------------------------------------
+
+URL_TOKEN = "T0k3n-in-the-path-5e1f"
+
+
+def stored_extra(handle: str = "site") -> str:
+    """The account's `extra` column as it is in the database."""
+    from sqlalchemy import text
+
+    from tests.helpers import db_session
+
+    with db_session() as session:
+        return str(
+            session.execute(
+                text("SELECT extra FROM social_accounts WHERE handle = :h"), {"h": handle}
+            ).scalar_one()
+        )
+
+
+def set_stored_extra(value: dict[str, Any], handle: str = "site") -> None:
+    from sqlalchemy import text
+
+    from tests.helpers import db_session
+
+    with db_session() as session:
+        session.execute(
+            text("UPDATE social_accounts SET extra = :e WHERE handle = :h"),
+            {"e": json.dumps(value), "h": handle},
+        )
+
+
+def due_post(cli: Cli, text: str) -> str:
+    from tests.helpers import make_due
+
+    post = cli.ok(
+        "posts", "create", "--to", "webhook:site", "--text", text, "--at", "+1h", "--json"
+    ).json()
+    make_due(int(post["id"]))
+    return str(post["id"])
+
+
+def test_the_url_is_sealed_and_no_error_log_or_hook_line_shows_it(
+    initialized: str,
+    cli: Cli,
+    hook: ScriptedServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    events = tmp_path / "events.jsonl"
+    monkeypatch.setenv("AUTOPOSTR_ON_EVENT", f"sh -c 'cat >> {events}; echo >> {events}'")
+    monkeypatch.setenv("AUTOPOSTR_MAX_ATTEMPTS", "1")
+    url = f"{hook.url}/api/webhooks/7/{URL_TOKEN}?token=q-{URL_TOKEN}"
+    outputs = [
+        cli.ok("accounts", "add", "webhook", input=json.dumps({"handle": "site", "url": url}))
+    ]
+    assert URL_TOKEN not in stored_extra()
+    assert json.loads(stored_extra())["url"].startswith("sealed:v1.")
+
+    first = due_post(cli, "times out")
+    hook.push(Answer(200, {"id": "late"}, delay=1.5))  # the client gives up first
+    outputs.append(cli("daemon", "run", "--once", env={"AUTOPOSTR_HTTP_TIMEOUT": "0.3"}))
+    second = due_post(cli, "refused")
+    hook.push(Answer(404, {"message": "Unknown Webhook"}))
+    outputs.append(cli("daemon", "run", "--once", "--json"))
+    hook.push(Answer(500, {"message": "down"}))
+    outputs.append(cli("accounts", "test", "webhook:site"))
+    for args in (
+        ("posts", "show", first, "--json"),
+        ("posts", "show", second),
+        ("logs", "--json"),
+        ("logs",),
+        ("accounts", "show", "webhook:site", "--json"),
+        ("accounts", "list", "--json"),
+        ("accounts", "list"),
+    ):
+        outputs.append(cli.ok(*args))
+
+    assert [r.path for r in hook.received][:2] == [
+        f"/api/webhooks/7/{URL_TOKEN}?token=q-{URL_TOKEN}"
+    ] * 2
+    shown = "\n".join(r.stdout + r.stderr for r in outputs)
+    hook_lines = events.read_text()
+    assert "did not answer in time" in shown and "Unknown Webhook" in shown
+    assert '"failed"' in hook_lines and "127.0.0.1" in hook_lines  # the host is named
+    logs = caplog.text + "\n".join(str(r.args) for r in caplog.records)
+    assert "HTTP Request" in logs
+    for where, text in (("output", shown), ("hook lines", hook_lines), ("log", logs)):
+        assert URL_TOKEN not in text, f"the webhook URL reached the {where}"
+
+
+def test_a_url_stored_in_clear_keeps_working_until_rotate_seals_it(
+    initialized: str, cli: Cli, hook: ScriptedServer
+) -> None:
+    url = f"{hook.url}/api/webhooks/7/{URL_TOKEN}"
+    cli.ok("accounts", "add", "webhook", input=json.dumps({"handle": "site", "url": url}))
+    set_stored_extra({"format": "json", "url": url})  # as an older autopostr kept it
+
+    cli.ok("accounts", "test", "webhook:site")
+    assert hook.received[-1].path == f"/api/webhooks/7/{URL_TOKEN}"
+    checks = {c["name"]: c for c in cli.ok("doctor", "--json").json()}
+    sealed = checks["stored credentials are sealed"]
+    assert sealed["status"] == "warn"
+    assert "webhook:site (url)" in sealed["detail"] and "keys rotate" in sealed["fix"]
+    assert URL_TOKEN not in json.dumps(checks)
+
+    rotated = cli.ok("keys", "rotate", "--json").json()
+    assert rotated["reencrypted"] == 1
+    assert URL_TOKEN not in stored_extra()
+    assert json.loads(stored_extra())["url"].startswith(f"sealed:v1.{rotated['new_key']}.")
+    checks = {c["name"]: c for c in cli.ok("doctor", "--json").json()}
+    assert checks["stored credentials are sealed"]["status"] == "ok"
+    cli.ok("accounts", "test", "webhook:site")
+    assert hook.received[-1].path == f"/api/webhooks/7/{URL_TOKEN}"
+
+
+def test_a_url_stored_in_clear_is_sealed_when_the_account_is_next_written(
+    initialized: str, cli: Cli, hook: ScriptedServer
+) -> None:
+    from sqlmodel import select
+
+    from autopostr import accounts
+    from autopostr.models import SocialAccount
+    from tests.helpers import db_session
+
+    url = f"{hook.url}/api/webhooks/7/{URL_TOKEN}"
+    cli.ok("accounts", "add", "webhook", input=json.dumps({"handle": "site", "url": url}))
+    set_stored_extra({"format": "json", "url": url})
+    with db_session() as session:
+        (account,) = session.exec(select(SocialAccount)).all()
+        accounts.store_credentials(session, load_settings(), account, {"access_token": "new"})
+    assert URL_TOKEN not in stored_extra()
+    cli.ok("accounts", "test", "webhook:site")
+    assert hook.received[-1].path == f"/api/webhooks/7/{URL_TOKEN}"
+    assert hook.received[-1].headers["x-autopostr-signature"] == sign(
+        "new", hook.received[-1].headers["x-autopostr-timestamp"], hook.received[-1].body
+    )

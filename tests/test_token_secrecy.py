@@ -2,7 +2,8 @@
 output, not in the raw database.
 
 Accounts on three platforms (X through the OAuth browser flow, Bluesky with an app
-password, a signed webhook) publish for real against their fakes; an expired X token
+password, a signed webhook whose URL is a credential too, as Discord's and Slack's
+are) publish for real against their fakes; an expired X token
 is renewed on the way, so rotated tokens are covered too. Every secret any fake
 handed out is then searched for everywhere a person or an attacker with the database
 file could look.
@@ -31,6 +32,7 @@ from tests.helpers import make_due
 
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
 WEBHOOK_SECRET = "whsec-7f3a9c2e5b1d"
+WEBHOOK_URL_TOKEN = "hookpath-91c0d4e7a2f6"
 CLIENT_SECRET = "x-secret-4c1e0b7a"
 
 
@@ -38,7 +40,7 @@ class Issued:
     """Every token the fakes hand out, rotated ones included."""
 
     def __init__(self) -> None:
-        self.values: set[str] = {APP_PASSWORD, WEBHOOK_SECRET, CLIENT_SECRET}
+        self.values: set[str] = {APP_PASSWORD, WEBHOOK_SECRET, WEBHOOK_URL_TOKEN, CLIENT_SECRET}
 
     def wrap(self, issue: Any) -> Any:
         def recording(*args: Any, **kwargs: Any) -> Any:
@@ -119,7 +121,13 @@ def test_no_token_is_ever_logged_printed_or_stored_in_clear(
             "accounts",
             "add",
             "webhook",
-            input=json.dumps({"handle": "site", "url": hook.url, "secret": WEBHOOK_SECRET}),
+            input=json.dumps(
+                {
+                    "handle": "site",
+                    "url": f"{hook.url}/api/webhooks/42/{WEBHOOK_URL_TOKEN}",
+                    "secret": WEBHOOK_SECRET,
+                }
+            ),
         )
         post = run(
             "posts",
@@ -149,6 +157,8 @@ def test_no_token_is_ever_logged_printed_or_stored_in_clear(
             ("accounts", "show", "bluesky:me.bsky.social"),
             ("accounts", "test", "x:acme", "--json"),
             ("accounts", "test", "bluesky:me.bsky.social"),
+            ("accounts", "test", "webhook:site", "--json"),
+            ("accounts", "show", "webhook:site", "--json"),
             ("accounts", "refresh", "x:acme", "--json"),
             ("accounts", "refresh", "bluesky:me.bsky.social"),
             ("posts", "show", str(post["id"]), "--json"),
@@ -168,6 +178,7 @@ def test_no_token_is_ever_logged_printed_or_stored_in_clear(
     assert "Hello from a scheduled post" in outputs  # the search does look at real output
     logs = caplog.text + "\n".join(str(r.args) for r in caplog.records)
     assert "HTTP Request" in logs or "autopostr" in logs  # logging was captured
+    assert any(WEBHOOK_URL_TOKEN in r.path for r in hook.received)  # the URL was used
     stored = database_text(initialized, tmp_path / "home")
     assert b"me.bsky.social" in stored  # and the database was read
     for secret in sorted(issued.values):

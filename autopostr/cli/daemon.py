@@ -23,7 +23,8 @@ def run(
 
     Any number of daemons may share one PostgreSQL; nothing is published twice.
     On SIGTERM/SIGINT it stops claiming, lets in-flight calls finish and exits 0.
-    With --once it exits 6 when any destination failed for good.
+    With --once it exits 6 when any destination failed for good. It exits 5 at
+    once when this machine's keys cannot open the database's secrets.
 
     \b
     Examples:
@@ -32,10 +33,14 @@ def run(
     """
     from autopostr.cli import output
     from autopostr.cli.common import database
+    from autopostr.keys import load_keyset, require_database_key
     from autopostr.publishing import Outcome, outcome_json, publish_due
 
     s = settings()
     db = database(s)
+    # A key that cannot open the database's secrets would make every destination wait:
+    # say so now, with the fix, rather than start.
+    require_database_key(db, load_keyset(s))
     if not once:
         import logging
         import os

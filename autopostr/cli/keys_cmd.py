@@ -74,3 +74,65 @@ def rotate(
             f"The key comes from {result.source}: set it to the new key on every machine "
             "that uses this database before the next command"
         )
+
+
+@app.command("export")
+def export(
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Print the keys even when stdout is a terminal."
+    ),
+) -> None:
+    """Print this machine's key set on stdout, for `keys import` on another machine.
+
+    Anyone holding it can open the stored account tokens: move it over a safe
+    channel. It refuses to print on a terminal unless --yes.
+
+    \b
+    Example:
+      autopostr keys export | ssh daemon-host autopostr keys import
+    """
+    import sys
+
+    from autopostr.cli import output
+    from autopostr.errors import InvalidInput
+    from autopostr.keys import export_keys
+
+    if sys.stdout.isatty() and not yes:
+        raise InvalidInput(
+            "refusing to print the encryption keys on a terminal: pipe them "
+            "(`autopostr keys export | ssh HOST autopostr keys import`), redirect them to a "
+            "private file, or pass --yes"
+        )
+    output.print_line(export_keys(settings()))
+
+
+@app.command("import")
+def import_(as_json: bool = JSON_OPTION) -> None:
+    """Add the keys `keys export` printed (read from stdin) to this machine's key set.
+
+    Their active key becomes the active one here. Importing the same keys again
+    changes nothing.
+
+    \b
+    Example:
+      ssh owner-host autopostr keys export | autopostr keys import
+    """
+    import sys
+    from dataclasses import asdict
+
+    from autopostr.cli import output
+    from autopostr.keys import import_keys
+
+    result = import_keys(settings(), sys.stdin.read())
+    if as_json:
+        output.print_json(asdict(result))
+        return
+    if result.added:
+        output.success(
+            f"Added key(s) {', '.join(result.added)} to {result.source}; the active key is "
+            f"{result.active}"
+        )
+    elif result.changed:
+        output.success(f"The active key is now {result.active} (in {result.source})")
+    else:
+        output.info(f"Nothing to add: those keys are already here (active key {result.active})")

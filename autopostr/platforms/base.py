@@ -194,6 +194,9 @@ class Platform(ABC):
     title: ClassVar[str]
     limits: ClassVar[Limits]
     needs_credentials: ClassVar[bool] = True
+    # Extra fields that are credentials although their names do not say so (a webhook's
+    # URL): stored sealed like tokens, handed to the adapter in `credentials`.
+    secret_extras: ClassVar[frozenset[str]] = frozenset()
     # Overridable per install with AUTOPOSTR_<NAME>_API_URL / _AUTH_URL (tests point
     # them at local fakes).
     default_api_url: ClassVar[str] = ""

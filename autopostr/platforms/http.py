@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
+import threading
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,53 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = "autopostr"
+
+# URLs that are credentials (webhooks): httpx2 logs every request's URL at INFO, so
+# its log records show them only as `redacted_url` does.
+_secret_urls: set[str] = set()
+_secret_urls_lock = threading.Lock()
+
+
+def redacted_url(url: str) -> str:
+    """A URL with only its scheme and host: the path and query may hold a token."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}/…"
+
+
+def hide(text: str, secret_url: str) -> str:
+    """`text` with `secret_url` in it shown as `redacted_url` (an error message, say)."""
+    return text.replace(secret_url, redacted_url(secret_url)) if secret_url else text
+
+
+class _HideSecretUrls(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        with _secret_urls_lock:
+            secrets = sorted(_secret_urls, key=len, reverse=True)
+        if not secrets or not isinstance(record.args, tuple):
+            return True
+        args = []
+        for arg in record.args:
+            text = str(arg)
+            for url in secrets:
+                if url in text:
+                    text = hide(text, url)
+                    arg = text
+            args.append(arg)
+        record.args = tuple(args)
+        return True
+
+
+def keep_out_of_logs(url: str) -> None:
+    """Show `url` in httpx2's request log lines as `redacted_url` does."""
+    import httpx2
+
+    with _secret_urls_lock:
+        if not _secret_urls:
+            logging.getLogger("httpx2").addFilter(_HideSecretUrls())
+        # As written and as httpx2 prints it (host lower-cased, characters escaped).
+        _secret_urls.update({url, str(httpx2.URL(url))})
 
 
 def timeout_seconds(settings: Settings) -> float:

@@ -3,7 +3,9 @@
 The body is signed with HMAC-SHA256 over `timestamp.body` when a secret is set,
 so the receiver can check it came from us and is fresh. Credentials (stdin of
 `accounts add webhook`): {"handle": "site", "url": "https://…", "secret": "…",
-"format": "json" | "discord" | "slack"}; the secret is stored encrypted.
+"format": "json" | "discord" | "slack"}; the secret and the URL are stored
+encrypted, since for Discord and Slack the URL is the credential (others carry a
+`?token=`), and neither log lines nor error messages show more of it than its host.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from autopostr.platforms.base import (
@@ -22,10 +26,11 @@ from autopostr.platforms.base import (
     NotSupported,
     PermanentError,
     Platform,
+    PlatformError,
     PublishRequest,
     PublishResult,
 )
-from autopostr.platforms.http import make_client, send
+from autopostr.platforms.http import hide, keep_out_of_logs, make_client, send
 
 FORMATS = ("json", "discord", "slack")
 SIGNATURE_HEADER = "X-Autopostr-Signature"
@@ -40,6 +45,17 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + digest.hexdigest()
 
 
+@contextmanager
+def _url_kept_secret(url: str) -> Iterator[None]:
+    """Errors name the webhook by its host only (a timeout message names the URL)."""
+    try:
+        yield
+    except PlatformError as exc:
+        exc.message = hide(exc.message, url)
+        exc.args = (exc.message,)
+        raise
+
+
 class WebhookPlatform(Platform):
     name = "webhook"
     title = "Webhook"
@@ -50,6 +66,7 @@ class WebhookPlatform(Platform):
         threads=True,
         first_comment=True,
     )
+    secret_extras: ClassVar[frozenset[str]] = frozenset({"url"})
 
     @classmethod
     def credential_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
@@ -122,11 +139,12 @@ class WebhookPlatform(Platform):
         return headers
 
     def _url(self, account: AccountRef) -> str:
-        url = account.extra.get("url")
+        url = account.credentials.get("url") or account.extra.get("url")
         if not url:
             raise PermanentError(
                 f"webhook {account.handle} has no URL: add it again with its credentials"
             )
+        keep_out_of_logs(str(url))
         return str(url)
 
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
@@ -134,7 +152,7 @@ class WebhookPlatform(Platform):
         fmt = account.extra.get("format", "json")
         body = json.dumps(self._body(account, request), separators=(",", ":")).encode("utf-8")
         headers = self._signed_headers(account, body, request.idempotency_key)
-        with make_client(self.settings) as client:
+        with _url_kept_secret(url), make_client(self.settings) as client:
             if fmt == "discord":
                 response = self._post_to_discord(client, url, body, headers, request)
             else:
@@ -201,7 +219,7 @@ class WebhookPlatform(Platform):
         send one); Discord describes its webhook on a GET; Slack has no harmless call."""
         url = self._url(account)
         fmt = account.extra.get("format", "json")
-        with make_client(self.settings) as client:
+        with _url_kept_secret(url), make_client(self.settings) as client:
             if fmt == "discord":
                 answer = send(client, "GET", url, self.title).json()
                 name = answer.get("name") if isinstance(answer, dict) else None
@@ -216,7 +234,7 @@ class WebhookPlatform(Platform):
         """JSON receivers get a signed `delete` event; Discord deletes the message itself."""
         url = self._url(account)
         fmt = account.extra.get("format", "json")
-        with make_client(self.settings) as client:
+        with _url_kept_secret(url), make_client(self.settings) as client:
             if fmt == "discord":
                 try:
                     send(client, "DELETE", f"{url}/messages/{remote_id}", self.title)
