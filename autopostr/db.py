@@ -100,6 +100,8 @@ def engine_for(db: DatabaseUrl) -> Engine:
     from sqlalchemy import event
     from sqlmodel import create_engine
 
+    from autopostr import dbfaults
+
     if db.dialect == "sqlite":
         engine = create_engine(db.url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_on_connect)
@@ -113,6 +115,7 @@ def engine_for(db: DatabaseUrl) -> Engine:
             pool_size=10,
             max_overflow=20,
         )
+    dbfaults.install(engine, db)
     _engines[db.url] = engine
     return engine
 
@@ -161,7 +164,20 @@ class Database:
 
     def exists(self) -> bool:
         """False for a SQLite file not created yet (connecting would create it)."""
-        return self.url.sqlite_path is None or self.url.sqlite_path.exists()
+        if self.url.sqlite_path is None:
+            return True
+        try:
+            return self.url.sqlite_path.exists()
+        except OSError as exc:  # a folder on the way that this user may not enter
+            from autopostr.dbfaults import not_accessible
+
+            raise not_accessible(self.url, exc) from None
+
+    def damage(self, *, full: bool = True) -> list[str]:
+        """What is damaged in the database (empty when it reads back whole); see dbfaults."""
+        from autopostr.dbfaults import damage
+
+        return damage(self.engine, self.url, full=full)
 
     def revision(self) -> str | None:
         if not self.exists():

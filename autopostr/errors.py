@@ -82,6 +82,22 @@ class EncryptionKeyError(InvalidInput):
     """The encryption key is missing or cannot decrypt stored secrets: run `autopostr doctor`."""
 
 
+class DatabaseNotAccessible(PermissionDenied):
+    """This user may not read or write the database: run autopostr as its owner."""
+
+    def __init__(self, detail: str, fix: str) -> None:
+        self.detail, self.fix = detail, fix
+        super().__init__(f"{detail}: {fix}")
+
+
+class DatabaseCorrupt(AutopostrError):
+    """The database is damaged: restore a backup (`autopostr doctor` names the fix)."""
+
+    def __init__(self, detail: str, fix: str, reason: str = "") -> None:
+        self.detail, self.fix, self.reason = detail, fix, reason or detail
+        super().__init__(f"{detail}: {fix}")
+
+
 class ExternalServiceError(AutopostrError):
     """An external service failed."""
 
