@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from autopostr.config import Settings, mask_url
 from autopostr.errors import (
     ConfigError,
+    DatabaseNotAccessible,
     DatabaseUnreachable,
     SchemaAhead,
     SchemaBehind,
@@ -164,14 +165,24 @@ class Database:
 
     def exists(self) -> bool:
         """False for a SQLite file not created yet (connecting would create it)."""
-        if self.url.sqlite_path is None:
+        path = self.url.sqlite_path
+        if path is None:
             return True
-        try:
-            return self.url.sqlite_path.exists()
-        except OSError as exc:  # a folder on the way that this user may not enter
-            from autopostr.dbfaults import not_accessible
+        from autopostr.dbfaults import not_accessible
 
+        try:
+            if path.exists():
+                return True
+        except OSError as exc:  # a folder on the way that this user may not enter
             raise not_accessible(self.url, exc) from None
+        from autopostr.access import reach_problem
+
+        problem = reach_problem(path)  # a file where a folder should be: init cannot help
+        if problem is not None:
+            raise DatabaseNotAccessible(
+                f"cannot open the database {path}: {problem[0]}", problem[1]
+            )
+        return False  # not created yet: init creates it
 
     def damage(self, *, full: bool = True) -> list[str]:
         """What is damaged in the database (empty when it reads back whole); see dbfaults."""

@@ -11,11 +11,11 @@ thing. `damage()` looks for damage on purpose, for doctor and the daemon.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autopostr.access import access_problem, reach_problem
 from autopostr.errors import AutopostrError, DatabaseCorrupt, DatabaseNotAccessible, InvalidInput
 
 if TYPE_CHECKING:
@@ -57,48 +57,17 @@ def corrupt(db: DatabaseUrl, detail: str) -> DatabaseCorrupt:
     )
 
 
-def _owner(st: os.stat_result) -> str:
-    import pwd
-
-    try:
-        return pwd.getpwuid(st.st_uid).pw_name
-    except KeyError:
-        return f"uid {st.st_uid}"
-
-
-def access_problem(path: Path, need: int, what: str) -> tuple[str, str] | None:
-    """Why this user lacks `need` on `path` (which must exist), and the fix."""
-    if os.access(path, need):
-        return None
-    try:
-        st = path.stat()
-    except OSError:
-        st = None
-    mode = f"mode {stat.S_IMODE(st.st_mode):o}" if st is not None else "no access"
-    if st is not None and st.st_uid != os.geteuid():
-        owner = _owner(st)
-        return (
-            f"{path} {what} ({mode}, owned by {owner})",
-            f"run autopostr as {owner}, or point AUTOPOSTR_HOME at a folder of yours",
-        )
-    bits = "".join(b for b, flag in (("r", os.R_OK), ("w", os.W_OK), ("x", os.X_OK)) if need & flag)
-    return f"{path} {what} ({mode})", f"give yourself access: chmod u+{bits} {path}"
-
-
 def sqlite_access_problem(path: Path) -> tuple[str, str] | None:
     """What keeps this user from reading and writing a SQLite file, and its fix, if anything.
 
     SQLite needs the folder too: it creates the -wal and -shm files beside the database.
     """
     folder = path.parent
-    for ancestor in reversed([folder, *folder.parents]):
-        if not ancestor.exists():
-            return None  # nothing is denied: the file is just not there yet
-        if not ancestor.is_dir():
-            return f"{ancestor} is a file, not a folder", "point AUTOPOSTR_HOME at a folder"
-        problem = access_problem(ancestor, os.X_OK, "cannot be entered")
-        if problem is not None:
-            return problem
+    problem = reach_problem(path)
+    if problem is not None:
+        return problem
+    if not folder.exists():
+        return None
     problem = access_problem(folder, os.R_OK | os.X_OK, "cannot be read")
     if problem is None and path.exists():
         problem = access_problem(path, os.R_OK | os.W_OK, "is not a file you can read and write")

@@ -54,14 +54,13 @@ Check = Callable[[Context], CheckResult]
 
 
 def check_home(ctx: Context) -> CheckResult:
-    from autopostr.dbfaults import access_problem
+    from autopostr.access import access_problem, reach_problem
 
     home = ctx.settings.home
     name = "home is writable"
-    for folder in reversed(home.parents):  # a folder on the way this user may not enter
-        problem = access_problem(folder, os.X_OK, "cannot be entered") if folder.is_dir() else None
-        if problem is not None:
-            return CheckResult(name, "fail", f"{home} cannot be reached: {problem[0]}", problem[1])
+    problem = reach_problem(home)  # a folder on the way this user may not enter
+    if problem is not None:
+        return CheckResult(name, "fail", f"{home} cannot be reached: {problem[0]}", problem[1])
     if not home.exists():
         # init can create it only when its nearest existing parent is a writable folder.
         parent = home.parent
