@@ -199,6 +199,30 @@ def check_key(ctx: Context) -> CheckResult:
     return CheckResult(name, "ok", f"key {keyset.active} from {keyset.source}")
 
 
+def check_signed_in(ctx: Context) -> CheckResult:
+    """Every command but the daemon acts as someone: say who, or how to sign in."""
+    from autopostr.errors import NotLoggedIn
+    from autopostr.local_session import current_actor
+
+    name = "someone is signed in"
+    db = ctx.database()
+    if not ctx.schema_ok or db is None:
+        return CheckResult(name, "warn", "no schema to look in", "autopostr init")
+    try:
+        with db.session() as session:
+            actor = current_actor(ctx.settings, db, session)
+    except NotLoggedIn as exc:
+        reason, _, fix = exc.message.partition(": ")
+        # On a shared PostgreSQL, a machine that only runs the daemon signs in as no one.
+        status = "fail" if db.url.dialect == "sqlite" else "warn"
+        return CheckResult(name, status, reason, fix.removeprefix("run ") or "autopostr init")
+    except AutopostrError as exc:
+        return _fail(name, exc, "fix the checks above first")
+    via = "AUTOPOSTR_TOKEN" if actor.via == "token" else "this machine's session"
+    team = f" in {actor.team_name} ({actor.role})" if actor.team_name else ""
+    return CheckResult(name, "ok", f"{actor.email}{team}, by {via}")
+
+
 def check_keyring(ctx: Context) -> CheckResult:
     from autopostr.secretstore import keyring_backend_name, keyring_usable
 
@@ -474,6 +498,7 @@ CHECKS: list[Check] = [
     check_intact,
     check_key,
     check_keyring,
+    check_signed_in,
     check_plugins,
     check_daemon,
     check_overdue,

@@ -80,7 +80,7 @@ def test_all_checks_pass_after_init(initialized: str, cli: Cli) -> None:
 
     run = cli.ok("doctor")
     # The two warnings: no keyring, and no daemon (which is fine while nothing is scheduled).
-    assert run.stdout.count("✔") == 9
+    assert run.stdout.count("✔") == 10
     assert run.stdout.count("!") == 2
     assert "✘" not in run.stdout
     assert "fix:" in run.stdout  # the keyring warning names its fix
