@@ -46,8 +46,8 @@ def fill_posts(cli: Cli, count: int) -> None:
     dispose_engines()
 
 
-def damage_sqlite(path: Path) -> None:
-    """Overwrite pages in the middle of the posts table, as a failing disk would."""
+def damage_sqlite(path: Path, table: str = "posts", min_pages: int = 50) -> None:
+    """Overwrite pages in the middle of a table, as a failing disk would."""
     conn = sqlite3.connect(path)
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the file itself
@@ -55,13 +55,13 @@ def damage_sqlite(path: Path) -> None:
         leaves = [
             r[0]
             for r in conn.execute(
-                "SELECT pageno FROM dbstat WHERE name = 'posts' AND pagetype = 'leaf' "
-                "ORDER BY pageno"
+                "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno",
+                (table,),
             )
         ]
     finally:
         conn.close()
-    assert len(leaves) > 50
+    assert len(leaves) >= min_pages
     with path.open("r+b") as handle:
         for page in leaves[len(leaves) // 2 : len(leaves) // 2 + 3]:
             # The page's second half: where its rows are, past the header.
@@ -177,3 +177,29 @@ def test_the_long_running_daemon_refuses_a_damaged_database(
     assert daemon.returncode == 1
     assert "the daemon refuses to run" in daemon.stderr
     assert "is damaged" in one_error_line(daemon.stderr)
+
+
+def test_a_running_daemon_that_meets_damage_stops(
+    initialized: str, cli: Cli, pg_damage: list[str]
+) -> None:
+    from autopostr.daemon.runner import DaemonConfig, DaemonRunner
+    from autopostr.errors import DatabaseCorrupt
+
+    settings = load_settings()
+    db = Database(settings)
+    runner = DaemonRunner(settings, db, DaemonConfig(concurrency=1))
+    try:
+        runner._register()  # its row, in the table its heartbeat reads
+        runner.heartbeat()
+        assert runner.fatal is None and not runner.stopping.is_set()
+        dispose_engines()
+        if initialized == "sqlite":
+            assert db.url.sqlite_path is not None
+            damage_sqlite(db.url.sqlite_path, "daemons", min_pages=1)
+        else:
+            damage_postgres(db.url.url.replace("+psycopg", ""), "daemons", pg_damage)
+        runner.heartbeat()
+        assert isinstance(runner.fatal, DatabaseCorrupt)
+        assert runner.stopping.is_set()  # run_forever then stops and raises it: exit 1
+    finally:
+        runner.workers.shutdown()
