@@ -108,6 +108,13 @@ def read_config_file(path: Path) -> dict[str, str]:
         raise ConfigError(
             f"config file {path} is a directory; point AUTOPOSTR_CONFIG at a TOML file"
         ) from None
+    except PermissionError:
+        from autopostr.access import explain
+        from autopostr.errors import PermissionDenied
+
+        problem = explain(path, os.R_OK, "is not a file you can read")
+        why = f"{problem[0]}: {problem[1]}" if problem else "permission denied"
+        raise PermissionDenied(f"cannot read config file {path}: {why}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     try:

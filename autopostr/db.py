@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from autopostr.config import Settings, mask_url
 from autopostr.errors import (
     ConfigError,
+    DatabaseNotAccessible,
     DatabaseUnreachable,
     SchemaAhead,
     SchemaBehind,
@@ -115,6 +116,8 @@ def engine_for(db: DatabaseUrl) -> Engine:
     from sqlalchemy import event
     from sqlmodel import create_engine
 
+    from autopostr import dbfaults
+
     if db.dialect == "sqlite":
         engine = create_engine(db.url, connect_args={"check_same_thread": False, "timeout": 10})
         if db.sqlite_path is not None:
@@ -130,6 +133,7 @@ def engine_for(db: DatabaseUrl) -> Engine:
             pool_size=10,
             max_overflow=20,
         )
+    dbfaults.install(engine, db)
     _engines[db.url] = engine
     return engine
 
@@ -178,7 +182,30 @@ class Database:
 
     def exists(self) -> bool:
         """False for a SQLite file not created yet (connecting would create it)."""
-        return self.url.sqlite_path is None or self.url.sqlite_path.exists()
+        path = self.url.sqlite_path
+        if path is None:
+            return True
+        from autopostr.dbfaults import not_accessible
+
+        try:
+            if path.exists():
+                return True
+        except OSError as exc:  # a folder on the way that this user may not enter
+            raise not_accessible(self.url, exc) from None
+        from autopostr.access import reach_problem
+
+        problem = reach_problem(path)  # a file where a folder should be: init cannot help
+        if problem is not None:
+            raise DatabaseNotAccessible(
+                f"cannot open the database {path}: {problem[0]}", problem[1]
+            )
+        return False  # not created yet: init creates it
+
+    def damage(self, *, full: bool = True) -> list[str]:
+        """What is damaged in the database (empty when it reads back whole); see dbfaults."""
+        from autopostr.dbfaults import damage
+
+        return damage(self.engine, self.url, full=full)
 
     def revision(self) -> str | None:
         if not self.exists():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from autopostr.config import Settings
 from autopostr.db import SCHEMA_HEAD, SCHEMA_HISTORY, Database
-from autopostr.errors import AutopostrError
+from autopostr.errors import AutopostrError, PermissionDenied
 
 
 @dataclass
@@ -25,6 +25,14 @@ class CheckResult:
         return self.status == "fail"
 
 
+def _fail(name: str, exc: AutopostrError, fix: str) -> CheckResult:
+    """A failed check from an error; errors that know their own fix bring it."""
+    own_fix = getattr(exc, "fix", None)
+    if isinstance(own_fix, str) and own_fix:
+        return CheckResult(name, "fail", getattr(exc, "detail", exc.message), own_fix)
+    return CheckResult(name, "fail", exc.message, fix)
+
+
 class Context:
     """What the checks share, computed once: settings and the database handle."""
 
@@ -32,6 +40,7 @@ class Context:
         self.settings = settings
         self._db: Database | None = None
         self.db_error: str | None = None
+        self.reachable = False
         self.schema_ok = False
 
     def database(self) -> Database | None:
@@ -47,8 +56,13 @@ Check = Callable[[Context], CheckResult]
 
 
 def check_home(ctx: Context) -> CheckResult:
+    from autopostr.access import access_problem, reach_problem
+
     home = ctx.settings.home
     name = "home is writable"
+    problem = reach_problem(home)  # a folder on the way this user may not enter
+    if problem is not None:
+        return CheckResult(name, "fail", f"{home} cannot be reached: {problem[0]}", problem[1])
     if not home.exists():
         # init can create it only when its nearest existing parent is a writable folder.
         parent = home.parent
@@ -62,13 +76,16 @@ def check_home(ctx: Context) -> CheckResult:
                 "set AUTOPOSTR_HOME to a writable folder",
             )
         return CheckResult(name, "fail", f"{home} does not exist", "autopostr init")
-    if not home.is_dir() or not os.access(home, os.W_OK | os.X_OK):
+    if not home.is_dir():
         return CheckResult(
             name,
             "fail",
-            f"{home} is not a writable folder",
+            f"{home} is a file, not a folder",
             "set AUTOPOSTR_HOME to a writable folder",
         )
+    problem = access_problem(home, os.R_OK | os.W_OK | os.X_OK, "is not a folder you can write")
+    if problem is not None:
+        return CheckResult(name, "fail", problem[0], problem[1])
     return CheckResult(name, "ok", str(home))
 
 
@@ -129,26 +146,27 @@ def check_database(ctx: Context) -> CheckResult:
     db = ctx.database()
     if db is None:
         return CheckResult(name, "fail", ctx.db_error or "", "fix AUTOPOSTR_DATABASE_URL")
-    if not db.exists():
-        return CheckResult(name, "fail", f"{db.url.display} does not exist yet", "autopostr init")
     try:
+        if not db.exists():
+            return CheckResult(
+                name, "fail", f"{db.url.display} does not exist yet", "autopostr init"
+            )
         db.revision()
     except AutopostrError as exc:
-        return CheckResult(
-            name, "fail", exc.message, "start the database server or fix AUTOPOSTR_DATABASE_URL"
-        )
+        return _fail(name, exc, "start the database server or fix AUTOPOSTR_DATABASE_URL")
+    ctx.reachable = True
     return CheckResult(name, "ok", db.url.display)
 
 
 def check_schema(ctx: Context) -> CheckResult:
     name = "schema is at head"
     db = ctx.database()
-    if db is None or not db.exists():
-        return CheckResult(name, "fail", "no database", "autopostr init")
     try:
+        if db is None or not db.exists():
+            return CheckResult(name, "fail", "no database", "autopostr init")
         revision = db.revision()
     except AutopostrError as exc:
-        return CheckResult(name, "fail", exc.message, "fix the database connection first")
+        return _fail(name, exc, "fix the database connection first")
     if revision is None:
         return CheckResult(name, "fail", "no autopostr schema", "autopostr init")
     if revision != SCHEMA_HEAD:
@@ -166,6 +184,28 @@ def check_schema(ctx: Context) -> CheckResult:
     return CheckResult(name, "ok", revision)
 
 
+def check_intact(ctx: Context) -> CheckResult:
+    """Every page reads back: a damaged file otherwise looks healthy until a command reads it."""
+    from autopostr.dbfaults import corrupt
+
+    name = "database is intact"
+    db = ctx.database()
+    # PostgreSQL is read table by table, so it needs the tables first.
+    if db is None or not ctx.reachable or (db.url.dialect != "sqlite" and not ctx.schema_ok):
+        return CheckResult(name, "warn", "no database to read", "fix the checks above first")
+    try:
+        problems = db.damage()
+    except AutopostrError as exc:
+        return _fail(name, exc, "fix the database connection first")
+    if problems:
+        ctx.schema_ok = False  # what the later checks would read cannot be trusted
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        error = corrupt(db.url, "; ".join(problems[:3]) + more)
+        return CheckResult(name, "fail", error.detail, error.fix)
+    how = "PRAGMA quick_check" if db.url.dialect == "sqlite" else "every table read in full"
+    return CheckResult(name, "ok", f"{how}: no damage")
+
+
 def check_key(ctx: Context) -> CheckResult:
     from autopostr.keys import check_probe, load_keyset
 
@@ -176,6 +216,8 @@ def check_key(ctx: Context) -> CheckResult:
         fix = (
             "fix or unset AUTOPOSTR_ENCRYPTION_KEY"
             if ctx.settings.get("encryption_key")
+            else f"run autopostr as the owner of {ctx.settings.home}, or give yourself access"
+            if isinstance(exc, PermissionDenied)
             else "restore the key file from your backup"
         )
         return CheckResult(name, "fail", exc.message, fix)
@@ -209,6 +251,30 @@ def check_key(ctx: Context) -> CheckResult:
             "autopostr init",
         )
     return CheckResult(name, "ok", f"key {keyset.active} from {keyset.source}")
+
+
+def check_signed_in(ctx: Context) -> CheckResult:
+    """Every command but the daemon acts as someone: say who, or how to sign in."""
+    from autopostr.errors import NotLoggedIn
+    from autopostr.local_session import current_actor
+
+    name = "someone is signed in"
+    db = ctx.database()
+    if not ctx.schema_ok or db is None:
+        return CheckResult(name, "warn", "no schema to look in", "autopostr init")
+    try:
+        with db.session() as session:
+            actor = current_actor(ctx.settings, db, session)
+    except NotLoggedIn as exc:
+        reason, _, fix = exc.message.partition(": ")
+        # On a shared PostgreSQL, a machine that only runs the daemon signs in as no one.
+        status = "fail" if db.url.dialect == "sqlite" else "warn"
+        return CheckResult(name, status, reason, fix.removeprefix("run ") or "autopostr init")
+    except AutopostrError as exc:
+        return _fail(name, exc, "fix the checks above first")
+    via = "AUTOPOSTR_TOKEN" if actor.via == "token" else "this machine's session"
+    team = f" in {actor.team_name} ({actor.role})" if actor.team_name else ""
+    return CheckResult(name, "ok", f"{actor.email}{team}, by {via}")
 
 
 def check_keyring(ctx: Context) -> CheckResult:
@@ -517,9 +583,11 @@ CHECKS: list[Check] = [
     check_home,
     check_database,
     check_schema,
+    check_intact,
     check_key,
     check_keyring,
     check_private,
+    check_signed_in,
     check_plugins,
     check_daemon,
     check_overdue,
@@ -529,6 +597,20 @@ CHECKS: list[Check] = [
 ]
 
 
+def _run(check: Check, ctx: Context) -> CheckResult:
+    """A check that trips over an unreadable file or a broken database fails; doctor goes on."""
+    try:
+        return check(ctx)
+    except AutopostrError as exc:
+        return _fail(check.__name__.removeprefix("check_").replace("_", " "), exc, "see the error")
+    except OSError as exc:
+        name = check.__name__.removeprefix("check_").replace("_", " ")
+        where = f" {exc.filename}" if exc.filename else ""
+        return CheckResult(
+            name, "fail", f"cannot use{where}: {exc.strerror or exc}", "fix its permissions"
+        )
+
+
 def run_checks(settings: Settings) -> list[CheckResult]:
     ctx = Context(settings)
-    return [check(ctx) for check in CHECKS]
+    return [_run(check, ctx) for check in CHECKS]

@@ -90,6 +90,22 @@ class KeyMissing(EncryptionKeyError):
         self.key_id = key_id  # the key that is missing; "" when this machine has none
 
 
+class DatabaseNotAccessible(PermissionDenied):
+    """This user may not read or write the database: run autopostr as its owner."""
+
+    def __init__(self, detail: str, fix: str) -> None:
+        self.detail, self.fix = detail, fix
+        super().__init__(f"{detail}: {fix}")
+
+
+class DatabaseCorrupt(AutopostrError):
+    """The database is damaged: restore a backup (`autopostr doctor` names the fix)."""
+
+    def __init__(self, detail: str, fix: str, reason: str = "") -> None:
+        self.detail, self.fix, self.reason = detail, fix, reason or detail
+        super().__init__(f"{detail}: {fix}")
+
+
 class ExternalServiceError(AutopostrError):
     """An external service failed."""
 

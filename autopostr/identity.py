@@ -267,12 +267,15 @@ def actor_from_session_token(db: DbSession, token: str) -> Actor:
     row = db.exec(select(Session).where(Session.token_hash == hash_token(token.strip()))).first()
     if row is None:
         raise NotLoggedIn("your session was revoked or signed out: run `autopostr auth login`")
-    if row.expires_at <= now:
-        # The hourly cleanup deletes it; the raise rolls this transaction back anyway.
-        raise NotLoggedIn("your session has expired: run `autopostr auth login`")
     user = db.get(User, row.user_id)
     if user is None:
         raise NotLoggedIn("your session's user no longer exists: run `autopostr auth login`")
+    if row.expires_at <= now:
+        # The hourly cleanup deletes it; the raise rolls this transaction back anyway.
+        raise NotLoggedIn(
+            f"your session as {user.email} has expired: run `autopostr auth login --email "
+            f"{user.email}`"
+        )
     if now - row.last_used_at > SESSION_TOUCH_INTERVAL:
         row.last_used_at = now
         row.expires_at = now + SESSION_LIFETIME

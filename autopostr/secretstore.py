@@ -8,6 +8,7 @@ keyring prompts).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -20,6 +21,19 @@ SERVICE = "autopostr"
 
 class HomeNotWritable(PermissionDenied):
     """The autopostr home is not writable: point AUTOPOSTR_HOME at a folder you can write."""
+
+
+def cannot(verb: str, path: Path, exc: OSError) -> HomeNotWritable:
+    """`cannot read PATH: why`, naming what on the way denies it and the fix."""
+    from autopostr.access import explain
+
+    if verb == "read":
+        problem = explain(path, os.R_OK, "is not a file you can read")
+    else:  # written through a temporary file, or deleted: both need the folder
+        problem = explain(path.parent, os.W_OK | os.X_OK, "is not a folder you can write")
+    if problem is None:
+        return HomeNotWritable(f"cannot {verb} {path}: {exc.strerror or exc}")
+    return HomeNotWritable(f"cannot {verb} {path}: {problem[0]}: {problem[1]}")
 
 
 @dataclass(frozen=True)
@@ -102,8 +116,9 @@ def write_private_file(path: Path, content: str) -> None:
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise HomeNotWritable(f"cannot write {path}: {exc.strerror or exc}") from None
+        with contextlib.suppress(OSError):  # a folder we cannot write keeps no temp file anyway
+            tmp.unlink(missing_ok=True)
+        raise cannot("write", path, exc) from None
 
 
 class SecretStore:
@@ -138,7 +153,7 @@ class SecretStore:
         except FileNotFoundError:
             return None, ""
         except OSError as exc:
-            raise HomeNotWritable(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise cannot("read", path, exc) from None
 
     def set(self, name: str, value: str) -> Stored:
         if self.use_keyring:
@@ -165,4 +180,8 @@ class SecretStore:
                 keyring.delete_password(SERVICE, self._account(name))
             except KeyringError:
                 pass
-        self._path(name).unlink(missing_ok=True)
+        path = self._path(name)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise cannot("delete", path, exc) from None

@@ -22,9 +22,9 @@ from autopostr.keys import (
     require_database_key,
     write_probe,
 )
-from autopostr.local_session import save_session_token
+from autopostr.local_session import save_session_token, sign_in_fix, signed_in_actor, solo_user
 from autopostr.migrate import upgrade
-from autopostr.secretstore import ensure_private_dir
+from autopostr.secretstore import Stored, ensure_private_dir
 
 
 @dataclass
@@ -111,16 +111,26 @@ def initialize(settings: Settings) -> InitResult:
     with db.session() as session:
         if check_probe(session, keyset) is None:
             write_probe(session, keyset)
+        kept: Stored | None = None
         if count_users(session) == 0:
             name = local_username()
             user = create_user(session, f"{name}@localhost", name, password=None)
             _row, token = start_session(session, user, session_label())
-            stored = save_session_token(settings, db, token)
+            kept = save_session_token(settings, db, token)
             result.user_created = user.email
             result.signed_in_as = user.email
-            if stored.new_file and not result.notes:
-                result.notes.append(
-                    f"No keyring backend works here, so your session token is in {stored.where} "
-                    "(mode 0600)."
-                )
+        elif not settings.get("token") and signed_in_actor(settings, db, session) is None:
+            # Signed out, or the home moved: the solo user of a SQLite file signs back in.
+            solo = solo_user(db, session)
+            if solo is not None and solo.password_hash is None:
+                _row, token = start_session(session, solo, session_label())
+                kept = save_session_token(settings, db, token)
+                result.signed_in_as = solo.email
+            else:
+                result.notes.append(f"You are not signed in: {sign_in_fix(db, session)}.")
+        if kept is not None and kept.new_file and not result.notes:
+            result.notes.append(
+                f"No keyring backend works here, so your session token is in {kept.where} "
+                "(mode 0600)."
+            )
     return result

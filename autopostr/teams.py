@@ -267,13 +267,18 @@ def audit_entries(
     if since is not None:
         query = query.where(col(AuditLog.created_at) >= since)
     if user:
-        query = (
-            query.where(col(User.email) == user.strip().lower())
-            if "@" in user
-            else query.where(col(AuditLog.user_id) == int(user))
-        )
+        who = user.strip()
+        if "@" in who:
+            query = query.where(col(User.email) == who.lower())
+        elif who.isdigit():
+            query = query.where(col(AuditLog.user_id) == int(who))
+        else:
+            raise InvalidInput(
+                f"--user {user!r}: give a member's e-mail or id (see `autopostr team members`)"
+            )
     if action:
-        query = query.where(col(AuditLog.action).startswith(action.strip()))
+        # autoescape: % and _ in the prefix match themselves, not any text.
+        query = query.where(col(AuditLog.action).startswith(action.strip(), autoescape=True))
     rows = db.exec(query.order_by(col(AuditLog.id).desc()).limit(limit)).all()
     return [(entry, email) for entry, email in reversed(rows)]
 

@@ -17,12 +17,14 @@ CHECK_NAMES = {
     "home is writable",
     "database is reachable",
     "schema is at head",
+    "database is intact",
     "encryption key decrypts stored secrets",
     "keyring backend",
 }
 HOME = "home is writable"
 DATABASE = "database is reachable"
 SCHEMA = "schema is at head"
+INTACT = "database is intact"
 KEY = "encryption key decrypts stored secrets"
 KEYRING = "keyring backend"
 
@@ -67,7 +69,7 @@ def test_all_checks_pass_after_init(initialized: str, cli: Cli) -> None:
     assert code == 0
     assert set(checks) >= CHECK_NAMES
     assert failed(checks) == {}
-    for name in (HOME, DATABASE, SCHEMA, KEY):
+    for name in (HOME, DATABASE, SCHEMA, INTACT, KEY):
         assert checks[name]["status"] == "ok", checks[name]
     assert checks[SCHEMA]["detail"] == SCHEMA_HEAD
     # Tests run with AUTOPOSTR_KEYRING=off: a warning, which does not fail doctor.
@@ -87,7 +89,7 @@ def test_all_checks_pass_after_init(initialized: str, cli: Cli) -> None:
 def test_json_output_is_one_document_in_check_order(initialized: str, cli: Cli) -> None:
     run = cli.ok("doctor", "--json")
     names = [c["name"] for c in run.json()]
-    assert names[:5] == [HOME, DATABASE, SCHEMA, KEY, KEYRING]
+    assert names[:6] == [HOME, DATABASE, SCHEMA, INTACT, KEY, KEYRING]
 
 
 def test_before_init_every_failure_says_run_init(engine: str, cli: Cli) -> None:

@@ -60,6 +60,10 @@ def run(
             os._exit(0)
         return
 
+    from autopostr.daemon.runner import refuse_damaged
+
+    refuse_damaged(db)
+
     def report(outcome: Outcome) -> None:
         if as_json:
             return

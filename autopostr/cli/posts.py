@@ -509,7 +509,6 @@ def export(
     """
     import json
     import sys
-    from pathlib import Path
 
     from autopostr import csvio
     from autopostr.errors import InvalidInput
@@ -529,7 +528,9 @@ def export(
     if output_file == "-":
         sys.stdout.write(content)
     else:
-        Path(output_file).write_text(content, encoding="utf-8")
+        from autopostr.access import write_output
+
+        write_output(output_file, content)
 
 
 RECONCILED = {

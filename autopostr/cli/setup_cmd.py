@@ -36,6 +36,8 @@ def init(as_json: bool = JSON_OPTION) -> None:
         output.success(f"Encryption key created in {result.key_source}")
     if result.user_created:
         output.success(f"Signed in as {result.user_created} (your personal team is ready)")
+    elif result.signed_in_as:
+        output.success(f"Signed in as {result.signed_in_as} again")
     for note in result.notes:
         output.warn(note)
     output.info("Next: `autopostr doctor` checks everything is in place.")

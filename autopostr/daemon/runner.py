@@ -29,7 +29,7 @@ from autopostr.config import Settings
 from autopostr.daemon import systemd
 from autopostr.daemon.jobs import JOBS
 from autopostr.db import Database
-from autopostr.errors import ConfigError, Conflict
+from autopostr.errors import ConfigError, Conflict, DatabaseCorrupt
 from autopostr.models import Daemon as DaemonRow
 from autopostr.models import utcnow
 from autopostr.publishing import (
@@ -85,6 +85,17 @@ class DaemonConfig:
             poll=_seconds(settings, "poll_seconds", 0.5 if sqlite else 30.0),
             grace=_seconds(settings, "grace_seconds", 30.0),
         )
+
+
+def refuse_damaged(db: Database) -> None:
+    """Never publish from a damaged database: what a daemon reads there may be wrong, and
+    what it writes may make the damage worse."""
+    from autopostr.dbfaults import corrupt
+
+    problems = db.damage(full=False)
+    if problems:
+        error = corrupt(db.url, "; ".join(problems[:3]))
+        raise DatabaseCorrupt(f"the daemon refuses to run: {error.detail}", error.fix)
 
 
 class SqliteDaemonLock:
@@ -143,6 +154,7 @@ class DaemonRunner:
         self._last_watchdog = 0.0
         self.lease = timedelta(seconds=config.lease)
         self._next_recovery = 0.0
+        self.fatal: DatabaseCorrupt | None = None
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
@@ -222,6 +234,16 @@ class DaemonRunner:
         log.info("daemon %s stopped (%s call(s) left to lease recovery)", self.id, still_running)
         return still_running
 
+    def _damaged(self, exc: BaseException) -> bool:
+        """A damaged database stops the daemon (run_forever raises it); other errors pass."""
+        if not isinstance(exc, DatabaseCorrupt):
+            return False
+        if self.fatal is None:
+            self.fatal = exc
+            log.error("stopping: %s", exc.detail)
+        self.stopping.set()
+        return True
+
     def install_signal_handlers(self) -> None:
         def handler(signum: int, _frame: Any) -> None:
             log.info("received %s, stopping", signal.Signals(signum).name)
@@ -255,6 +277,8 @@ class DaemonRunner:
                     break
             self._schedule_next()
         except Exception as exc:  # the database may be restarting: try again soon
+            if self._damaged(exc):
+                return
             log.warning("publish loop: %s", exc)
             self._reschedule(utcnow() + timedelta(seconds=min(2.0, self.config.poll)))
         finally:
@@ -315,7 +339,8 @@ class DaemonRunner:
         except Exception as exc:
             # Recording the outcome failed (database down): the lease expires and the
             # destination is recovered by asking the platform, never re-sent blindly.
-            log.warning("destination %s: %s", claim.destination_id, exc)
+            if not self._damaged(exc):
+                log.warning("destination %s: %s", claim.destination_id, exc)
         if self._queue_low():
             self.wake()  # a worker is about to be free: claim the next batch at once
 
@@ -400,7 +425,8 @@ class DaemonRunner:
                     )
             systemd.notify(f"STATUS=publishing, {len(self.in_flight)} in flight")
         except Exception as exc:
-            log.warning("heartbeat: %s", exc)
+            if not self._damaged(exc):
+                log.warning("heartbeat: %s", exc)
         self._ping_watchdog()
 
     def _ping_watchdog(self) -> None:
@@ -414,7 +440,8 @@ class DaemonRunner:
         try:
             job.run(self.db, self.settings)
         except Exception as exc:
-            log.warning("job %s: %s", name, exc)
+            if not self._damaged(exc):
+                log.warning("job %s: %s", name, exc)
 
     def _release_unstarted(self) -> None:
         """Claims no worker started go back to the queue for the others."""
@@ -459,8 +486,12 @@ class DaemonRunner:
 
 
 def run_forever(settings: Settings, db: Database, concurrency: int | None) -> int:
-    """Run until SIGTERM/SIGINT; returns the number of calls still running at exit."""
+    """Run until SIGTERM/SIGINT; returns the number of calls still running at exit.
+
+    Raises DatabaseCorrupt when the database is found damaged, at start or later.
+    """
     config = DaemonConfig.from_settings(settings, db, concurrency)
+    refuse_damaged(db)
     lock = SqliteDaemonLock(db) if db.url.dialect == "sqlite" else None
     if lock is not None:
         lock.acquire()
@@ -473,4 +504,6 @@ def run_forever(settings: Settings, db: Database, concurrency: int | None) -> in
         left = runner.stop()
         if lock is not None:
             lock.release()
+    if runner.fatal is not None:
+        raise runner.fatal
     return left

@@ -1,0 +1,87 @@
+"""Why this user cannot use a path, and the fix: for a home, database, secret or output file
+owned by someone else, or not readable, writable or enterable."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+BITS = (("r", os.R_OK), ("w", os.W_OK), ("x", os.X_OK))
+
+
+def _owner(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def access_problem(path: Path, need: int, what: str) -> tuple[str, str] | None:
+    """Why this user lacks `need` (os.R_OK …) on an existing `path`, and the fix; None if not."""
+    if os.access(path, need):
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return f"{path} {what}", "check the permissions of the folders above it"
+    mode = f"mode {stat.S_IMODE(st.st_mode):o}"
+    if st.st_uid != os.geteuid():
+        owner = _owner(st.st_uid)
+        return (
+            f"{path} ({mode}, owned by {owner}) {what}",
+            f"run autopostr as {owner}, or point AUTOPOSTR_HOME at a folder of yours",
+        )
+    bits = "".join(b for b, flag in BITS if need & flag and not os.access(path, flag))
+    return f"{path} ({mode}) {what}", f"give yourself access: chmod u+{bits} {path}"
+
+
+def reach_problem(path: Path) -> tuple[str, str] | None:
+    """The first folder on the way to `path` that this user cannot enter, or that is a file."""
+    for ancestor in reversed(path.parents):
+        if not ancestor.exists():
+            return None  # nothing is denied: the rest is just not there yet
+        if not ancestor.is_dir():
+            return f"{ancestor} is a file, not a folder", "point AUTOPOSTR_HOME at a folder"
+        problem = access_problem(ancestor, os.X_OK, "cannot be entered")
+        if problem is not None:
+            return problem
+    return None
+
+
+def explain(path: Path, need: int, what: str) -> tuple[str, str] | None:
+    """Why this user cannot use `path` as `need` says: a folder on the way, or the path."""
+    problem = reach_problem(path)
+    if problem is None and path.exists():
+        problem = access_problem(path, need, what)
+    return problem
+
+
+def write_output(raw: str, content: str, option: str = "--output") -> None:
+    """Write a file the user named; a missing folder or a path this user cannot write is
+    invalid input (exit 5) that names the path, never a crash."""
+    from autopostr.errors import InvalidInput
+
+    path = Path(raw).expanduser()
+    try:
+        path.write_text(content, encoding="utf-8")
+        return
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    problem = reach_problem(path)
+    if problem is None and not path.parent.exists():
+        problem = (
+            f"the folder {path.parent} does not exist",
+            f"create it (mkdir -p {path.parent}) or write somewhere else",
+        )
+    if problem is None and path.is_dir():
+        problem = f"{path} is a folder", f"name a file, e.g. {path / 'posts.csv'}"
+    if problem is None:
+        problem = explain(path, os.W_OK, "is not a file you can write") or access_problem(
+            path.parent, os.W_OK | os.X_OK, "is not a folder you can write"
+        )
+    if problem is None:
+        raise InvalidInput(f"{option} {raw}: cannot write it: {reason}") from None
+    raise InvalidInput(f"{option} {raw}: cannot write it: {problem[0]}: {problem[1]}") from None
