@@ -33,7 +33,7 @@ class Team:
         cli.ok("team", "create", "Acme")
         cli.ok("accounts", "add", "sandbox", "--handle", "acme")
         token = cli.ok("team", "invite", "m@example.com", "--role", role, "--json").json()["token"]
-        cli.ok("team", "join", token, env=self.member)
+        cli.ok("team", "join", "--token-stdin", input=token, env=self.member)
         self.counter = 0
 
     def post(self, *extra: str) -> str:
