@@ -321,13 +321,18 @@ def to_refresh(db: DbSession, actor: Actor, name: str) -> SocialAccount:
     return resolve(db, require(actor, "accounts.manage"), name)
 
 
+def to_disconnect(db: DbSession, actor: Actor, name: str) -> SocialAccount:
+    """The account `accounts disconnect` would forget, checked before anyone is asked."""
+    return resolve(db, require(actor, "accounts.manage"), name)
+
+
 def disconnect(
     db: DbSession, actor: Actor, name: str, settings: Settings | None = None
 ) -> tuple[SocialAccount, str | None]:
     """Forget the tokens, after asking the platform to revoke them where it can; posts
     already scheduled to it fail with a message that says why. Returns the account and
     why revoking failed, if it did (the tokens are forgotten all the same)."""
-    account = resolve(db, require(actor, "accounts.manage"), name)
+    account = to_disconnect(db, actor, name)
     problem = None
     if settings is not None and account.status == ACTIVE and account.access_token:
         problem = _revoke(settings, account)

@@ -666,6 +666,15 @@ def _edit_media(
         db.add(link)
 
 
+def to_delete(db: DbSession, actor: Actor, post_id: int) -> PostView:
+    """The post `posts delete` would delete, checked as it checks, before anyone is asked."""
+    post = get(db, require(actor, "posts.write"), post_id)
+    found = view(db, post)
+    if any(dest.status == "claimed" for dest, _ in found.destinations):
+        raise Conflict(f"post {post_id} is being published right now; try again in a moment")
+    return found
+
+
 def delete(db: DbSession, actor: Actor, post_id: int) -> Post:
     team_id = require(actor, "posts.write")
     post = get(db, team_id, post_id)

@@ -98,20 +98,20 @@ MATRIX: list[tuple[str, str, Builder]] = [
         "editor",
         lambda t: ["media", "upload", str(image(t.tmp_path / "up.png", "PNG", seed=99))],
     ),
-    ("media rm", "editor", lambda t: ["media", "rm", t.media()]),
+    ("media rm", "editor", lambda t: ["media", "rm", "--yes", t.media()]),
     (
         "accounts add",
         "owner",
         lambda t: ["accounts", "add", "sandbox", "--handle", f"new{t.counter}"],
     ),
-    ("accounts disconnect", "owner", lambda t: ["accounts", "disconnect", "sandbox:acme"]),
+    ("accounts disconnect", "owner", lambda t: ["accounts", "disconnect", "--yes", "sandbox:acme"]),
     ("team invite", "owner", lambda t: ["team", "invite", "z@example.com", "--role", "viewer"]),
     ("team role", "owner", lambda t: ["team", "role", "m@example.com", "viewer"]),
     ("team settings", "owner", lambda t: ["team", "settings", "--no-approval-required"]),
     ("team audit", "owner", lambda t: ["team", "audit"]),
     ("posts approve", "owner", lambda t: ["posts", "approve", t.pending()]),
     ("posts reject", "owner", lambda t: ["posts", "reject", t.pending(), "--comment", "no"]),
-    ("team remove", "owner", lambda t: ["team", "remove", "m@example.com"]),
+    ("team remove", "owner", lambda t: ["team", "remove", "--yes", "m@example.com"]),
 ]
 
 

@@ -231,7 +231,7 @@ def test_a_refused_post_fails_with_linkedins_message(
 
 def test_disconnect_revokes_the_token(initialized: str, cli: Cli, linkedin: FakeLinkedIn) -> None:
     token = _add_member(cli, linkedin)
-    cli.ok("accounts", "disconnect", "linkedin:jane")
+    cli.ok("accounts", "disconnect", "--yes", "linkedin:jane")
     assert token["access_token"] in linkedin.oauth.revoked
 
 

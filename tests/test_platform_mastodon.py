@@ -184,7 +184,7 @@ def test_connect_registers_the_app_once_and_proves_pkce(
     tested = cli.ok("accounts", "test", f"mastodon:{fake.handle}", "--json").json()
     assert tested["platform_says"]["handle"] == fake.handle
 
-    cli.ok("accounts", "disconnect", f"mastodon:{fake.handle}")
+    cli.ok("accounts", "disconnect", "--yes", f"mastodon:{fake.handle}")
     [revoked] = fake.calls("POST", "/oauth/revoke")
     assert revoked.form()["token"] in fake.oauth.revoked
 

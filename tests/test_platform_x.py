@@ -132,7 +132,7 @@ def test_connect_round_trip_with_pkce_and_basic_client_auth(
     assert said["handle"] == "acme" and said["id"] == USER["id"]
     # Disconnecting revokes both tokens at X.
     tokens = set(fake.oauth.access_tokens) | fake.oauth.refresh_tokens
-    cli.ok("accounts", "disconnect", "x:acme")
+    cli.ok("accounts", "disconnect", "--yes", "x:acme")
     assert tokens <= fake.oauth.revoked
     for sent in fake.requests:  # secrets travel in headers and bodies, never in URLs
         assert not any(t in json.dumps(sent.query) for t in tokens | {"x-secret"})

@@ -189,7 +189,7 @@ def test_removal_takes_effect_at_once_for_sessions_and_tokens(
     assert cli.ok("posts", "list", "--json", env={**ed, "AUTOPOSTR_TOKEN": token}).json() == []
     cli.ok("posts", "create", "--to", "sandbox:acme", "--text", "team post")
     assert len(cli.ok("posts", "list", "--json", env=ed).json()) == 1
-    cli.ok("team", "remove", "ed@example.com")
+    cli.ok("team", "remove", "--yes", "ed@example.com")
     for env in (ed, {**ed, "AUTOPOSTR_TOKEN": token}):
         assert (
             cli.ok("posts", "list", "--json", env=env).json() == []
@@ -222,8 +222,8 @@ def test_audit_log_records_who_did_what(people: dict[str, Person], cli: Cli) -> 
     cli.ok("posts", "schedule", post["id"], "+2h", env=people["ed"].env)
     cli.ok("team", "role", "ed@example.com", "viewer")
     cli.ok("team", "settings", "--approval-required")
-    cli.ok("accounts", "disconnect", "sandbox:acme")
-    cli.ok("team", "remove", "ed@example.com")
+    cli.ok("accounts", "disconnect", "--yes", "sandbox:acme")
+    cli.ok("team", "remove", "--yes", "ed@example.com")
     entries = cli.ok("team", "audit", "--json").json()
     actions = [e["action"] for e in entries]
     for expected in (

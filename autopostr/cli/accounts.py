@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from autopostr.cli.common import JSON_OPTION, database, settings, signed_in
+from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, database, settings, signed_in
 
 app = typer.Typer(
     help="Connect, add, list, test, refresh and disconnect social accounts.", no_args_is_help=True
@@ -149,18 +149,29 @@ def show(
 @app.command("disconnect")
 def disconnect(
     account: str = typer.Argument(..., help="Account id or platform:handle."),
+    yes: bool = YES_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Disconnect an account: revoke its token where the platform can, then forget it.
 
+    Asks first in a terminal; elsewhere it needs --yes.
+
     \b
     Example:
-      autopostr accounts disconnect x:acme
+      autopostr accounts disconnect x:acme --yes
     """
     from autopostr import accounts
     from autopostr.cli import output
     from autopostr.views import account_json
 
+    with signed_in() as (session, actor):
+        found = accounts.to_disconnect(session, actor, account)
+        label = accounts.label(found)
+        detail = (
+            f"{label} ({found.status}): its tokens are revoked where the platform can and "
+            "forgotten; posts to it fail until it is connected again"
+        )
+    confirm(f"disconnect {label}", yes, [detail])
     with signed_in() as (session, actor):
         disconnected, problem = accounts.disconnect(session, actor, account, settings())
         data = account_json(disconnected)

@@ -89,14 +89,19 @@ def confirm(action: str, yes: bool, details: Sequence[str] = (), question: str =
         raise UsageError(f"{action}: add --yes to confirm (stdin is not a terminal to ask on)")
     for line in details:
         output.info(line)
-    if not typer.confirm(question or f"{action[:1].upper()}{action[1:]}?", default=False, err=True):
+    if not ask(question or f"{action[:1].upper()}{action[1:]}?"):
         output.info("Nothing was changed.")
         raise typer.Exit(1)
 
 
 def ask(question: str) -> bool:
-    """A yes/no question in a terminal (default no); never asked when stdin is not one."""
-    return sys.stdin.isatty() and bool(typer.confirm(question, default=False, err=True))
+    """A yes/no question in a terminal (default no); never asked when stdin is not one.
+    Asked on stderr and read from stdin, so stdout (maybe `--json > file`) stays data."""
+    if not sys.stdin.isatty():
+        return False
+    sys.stderr.write(f"{question} [y/N]: ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def zone_for(session: DbSession, actor: Actor, tz: str) -> str:

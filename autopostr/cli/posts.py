@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from autopostr.cli.common import JSON_OPTION, settings, signed_in, when_for, zone_for
+from autopostr.cli.common import (
+    JSON_OPTION,
+    YES_OPTION,
+    confirm,
+    settings,
+    signed_in,
+    when_for,
+    zone_for,
+)
 
 if TYPE_CHECKING:
     pass
@@ -294,26 +302,34 @@ def edit(
 
 
 @app.command("delete")
-def delete(
-    post_id: int = typer.Argument(..., help="Post id."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-) -> None:
-    """Delete a post (what was already published stays on the platforms).
+def delete(post_id: int = typer.Argument(..., help="Post id."), yes: bool = YES_OPTION) -> None:
+    """Delete a post from autopostr (what went out stays on the platforms).
+
+    Asks first in a terminal; elsewhere it needs --yes.
 
     \b
     Example:
       autopostr posts delete 12 --yes
     """
-    import sys
-
     from autopostr import posts
     from autopostr.cli import output
+    from autopostr.views import post_json
 
-    if not yes and sys.stdin.isatty():
-        typer.confirm(f"Delete post {post_id}?", abort=True)
+    with signed_in() as (session, actor):
+        summary = _summary(post_json(posts.to_delete(session, actor, post_id)))
+    confirm(f"delete post {post_id}", yes, [summary])
     with signed_in() as (session, actor):
         posts.delete(session, actor, post_id)
     output.success(f"Post {post_id} deleted")
+
+
+def _summary(data: dict[str, Any]) -> str:
+    """One line that tells a person which post this is, before it goes."""
+    text = " ".join(data["text"].split())
+    text = text[:60] + "…" if len(text) > 60 else text
+    when = f" for {data['scheduled_at']}" if data["scheduled_at"] else ""
+    targets = ", ".join(f"{d['account']} ({d['status']})" for d in data["destinations"])
+    return f"Post {data['id']} ({data['status']}{when}) to {targets}: {text!r}"
 
 
 @app.command("schedule")

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from autopostr.cli.common import JSON_OPTION, settings, signed_in
+from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, settings, signed_in
 
 JOIN_COMMAND = "autopostr team join"
 
@@ -231,17 +231,29 @@ def role(
 
 @app.command("remove")
 def remove(
-    member: str = typer.Argument(..., help="Member e-mail or id."), as_json: bool = JSON_OPTION
+    member: str = typer.Argument(..., help="Member e-mail or id."),
+    yes: bool = YES_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Remove a member; they lose access at once, sessions and tokens included.
 
+    Asks first in a terminal; elsewhere it needs --yes.
+
     \b
     Example:
-      autopostr team remove ana@example.com
+      autopostr team remove ana@example.com --yes
     """
     from autopostr import teams
     from autopostr.cli import output
 
+    with signed_in() as (session, actor):
+        user, membership = teams.to_remove(session, actor, member)
+        detail = (
+            f"{user.email} ({membership.role}) loses access to {actor.team_name!r} at once, "
+            "sessions and tokens included"
+        )
+        email = user.email
+    confirm(f"remove {email} from the team", yes, [detail])
     with signed_in() as (session, actor):
         user = teams.remove(session, actor, member)
         data = {"id": str(user.id), "email": user.email, "name": user.name}
