@@ -39,7 +39,15 @@ POST_STATES = (
     "partially_published",
     "failed",
 )
-DESTINATION_STATES = ("pending", "claimed", "published", "retrying", "failed", "needs_review")
+DESTINATION_STATES = (
+    "pending",
+    "claimed",
+    "published",
+    "retrying",
+    "failed",
+    "needs_review",
+    "deleted",
+)
 EDITABLE = ("draft", "pending_approval", "approved", "scheduled", "failed")
 THREAD_SEPARATOR = re.compile(r"^\s*---\s*$", re.MULTILINE)
 
@@ -687,8 +695,9 @@ def delete(db: DbSession, actor: Actor, post_id: int) -> Post:
 
 
 def derive_status(post_status: str, destination_states: Sequence[str]) -> str:
-    """A post's state from its destinations' once it is scheduled."""
-    states = set(destination_states)
+    """A post's state from its destinations' once it is scheduled. A destination taken
+    down (`posts unpublish`) was published all the same: the post keeps saying so."""
+    states = {"published" if s == "deleted" else s for s in destination_states}
     if not states or post_status in ("draft", "pending_approval", "approved"):
         return post_status
     if states == {"published"}:

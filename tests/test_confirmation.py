@@ -24,6 +24,7 @@ class World:
 
     cli: Cli
     post: str
+    published: str
     loose_media: str
     orphan_media: str
     other_session: str
@@ -68,6 +69,10 @@ def world(initialized: str, cli: Cli, tmp_path: Path) -> World:
     post = cli.ok(
         "posts", "create", "--to", "sandbox:acme", "--text", "hello confirm", "--json"
     ).json()["id"]
+    published = cli.ok(
+        "posts", "create", "--to", "sandbox:acme", "--text", "out there", "--json"
+    ).json()["id"]
+    cli.ok("posts", "publish", published)
     loose, orphan = (
         cli.ok("media", "upload", str(image(tmp_path / name, "PNG", seed=seed)), "--json").json()[
             0
@@ -79,7 +84,7 @@ def world(initialized: str, cli: Cli, tmp_path: Path) -> World:
     [other] = [s["id"] for s in sessions if not s["current"]]
     token = cli.ok("auth", "token", "create", "--name", "ci", "--json").json()["id"]
     key = cli.ok("keys", "status", "--json").json()["active"]
-    return World(cli, str(post), str(loose), str(orphan), other, str(token), key)
+    return World(cli, str(post), str(published), str(loose), str(orphan), other, str(token), key)
 
 
 def _exists(cli: Cli, *args: str) -> bool:
@@ -96,6 +101,15 @@ CASES: list[Case] = [
         lambda w: ["posts", "delete", w.post],
         lambda w: "'hello confirm'",
         lambda w: _exists(w.cli, "posts", "show", w.post),
+    ),
+    (
+        "posts unpublish",
+        lambda w: ["posts", "unpublish", w.published],
+        lambda w: "sandbox:acme: https://",
+        lambda w: (
+            w.cli.ok("posts", "show", w.published, "--json").json()["destinations"][0]["status"]
+            == "published"
+        ),
     ),
     (
         "media rm",
@@ -177,7 +191,7 @@ def test_in_a_terminal_it_shows_what_goes_and_asks(world: World, case: Case) -> 
     assert still_there(world), f"{name} went ahead after a no"
 
 
-@pytest.mark.parametrize("case", CASES[:2], ids=IDS[:2])
+@pytest.mark.parametrize("case", CASES[:3], ids=IDS[:3])
 def test_in_a_terminal_yes_goes_ahead(world: World, case: Case) -> None:
     _name, args, _shown, still_there = case
     screen = run_in_terminal(*args(world), answers=[("[y/N]", "y")])

@@ -51,6 +51,12 @@ class Team:
             ).json()["id"]
         )
 
+    def published(self) -> str:
+        """A post that went out, for commands that take one down."""
+        post = self.post()
+        self.cli.ok("posts", "publish", post)
+        return post
+
     def media(self) -> str:
         self.counter += 1
         path = image(self.tmp_path / f"m{self.counter}.png", "PNG", seed=self.counter)
@@ -88,6 +94,7 @@ MATRIX: list[tuple[str, str, Builder]] = [
     ),
     ("posts edit", "editor", lambda t: ["posts", "edit", t.post(), "--text", "edited"]),
     ("posts delete", "editor", lambda t: ["posts", "delete", t.post(), "--yes"]),
+    ("posts unpublish", "editor", lambda t: ["posts", "unpublish", t.published(), "--yes"]),
     ("posts schedule", "editor", lambda t: ["posts", "schedule", t.post(), "+3h"]),
     ("posts unschedule", "editor", lambda t: ["posts", "unschedule", t.post("--at", "+3h")]),
     ("posts publish", "editor", lambda t: ["posts", "publish", t.post()]),

@@ -449,12 +449,13 @@ def test_delete_and_metrics(fake: BlueskyFake) -> None:
     sent = platform().publish(account, request("count me", first_comment="a reply"))
     fake.counts[sent.remote_id] = {"likeCount": 5, "repostCount": 2, "quoteCount": 1}
     assert platform().metrics(account, sent.remote_id) == Metrics(likes=5, comments=1, shares=3)
-    platform().delete(account, sent.remote_id)
+    assert platform().delete(account, sent.remote_id) is True
     assert [p["value"]["text"] for p in fake.posts()] == ["a reply"]
     [deleted] = fake.calls("POST", r"/xrpc/com\.atproto\.repo\.deleteRecord")
     assert deleted.json()["rkey"] == sent.remote_id.rsplit("/", 1)[1]
     with pytest.raises(PermanentError, match="no longer has"):
         platform().metrics(account, sent.remote_id)
+    assert platform().delete(account, sent.remote_id) is False  # already gone
 
 
 def test_refresh_rotates_and_falls_back_to_the_app_password(fake: BlueskyFake) -> None:

@@ -386,9 +386,9 @@ def test_first_comment_goes_under_the_post_and_its_failure_does_not_repost(
 def test_delete_removes_the_post_and_a_second_delete_is_fine(fb: FakeFacebook) -> None:
     account = page_account(fb)
     result = platform().publish(account, request("Short-lived"))
-    platform().delete(account, result.remote_id)
+    assert platform().delete(account, result.remote_id) is True
     assert result.remote_id not in fb.posts and fb.deleted == [result.remote_id]
-    platform().delete(account, result.remote_id)  # already gone: nothing to do
+    assert platform().delete(account, result.remote_id) is False  # already gone
 
 
 def test_metrics_use_the_current_insights_names(fb: FakeFacebook) -> None:

@@ -329,7 +329,8 @@ def test_delete_is_idempotent(linkedin: FakeLinkedIn) -> None:
     assert call.path.endswith("urn%3Ali%3Ashare%3A" + result.remote_id.rsplit(":", 1)[1])
     adapter().delete(ref, result.remote_id)  # 204 again
     linkedin.missing_delete_status = 404
-    adapter().delete(ref, result.remote_id)  # the other reading: 404 is "already gone"
+    # The other reading: 404 is "already gone".
+    assert adapter().delete(ref, result.remote_id) is False
 
 
 def test_metrics_for_members_and_organizations(linkedin: FakeLinkedIn) -> None:

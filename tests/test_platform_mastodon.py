@@ -446,10 +446,10 @@ def test_a_thread_cut_short_by_a_refusal_says_what_went_out(fake: FakeMastodon) 
 def test_delete_removes_the_whole_thread_and_tolerates_gone(fake: FakeMastodon) -> None:
     ref = account(fake)
     result = platform().publish(ref, request("Root", "Reply", first_comment="Comment"))
-    platform().delete(ref, result.remote_id)
+    assert platform().delete(ref, result.remote_id) is True
     assert fake.posted() == []
     assert len(fake.deleted) == 3
-    platform().delete(ref, result.remote_id)  # already gone: nothing to do
+    assert platform().delete(ref, result.remote_id) is False  # already gone: nothing to do
 
 
 def test_metrics_read_the_status_counts(fake: FakeMastodon) -> None:

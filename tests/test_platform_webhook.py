@@ -123,13 +123,13 @@ def test_discord_gets_files_and_gives_back_a_message_id_to_delete(
     assert picture.read_bytes() in sent.body
 
     hook.push(Answer(204, b""))
-    platform.delete(account(hook, "discord"), "112233")
+    assert platform.delete(account(hook, "discord"), "112233") is True
     assert (hook.received[-1].method, hook.received[-1].path) == (
         "DELETE",
         "/hook/messages/112233",
     )
     hook.push(Answer(404, {"message": "Unknown Message", "code": 10008}))
-    platform.delete(account(hook, "discord"), "112233")  # already gone is fine
+    assert platform.delete(account(hook, "discord"), "112233") is False  # already gone
 
 
 def test_json_receivers_get_a_signed_delete_event(hook: ScriptedServer) -> None:

@@ -315,9 +315,9 @@ def test_an_expired_token_mid_thread_resumes_after_the_refresh(x: XPlatform, fak
 def test_delete_and_deleting_again(x: XPlatform, fake: FakeX) -> None:
     me = account(fake)
     result = x.publish(me, request("Short-lived"))
-    x.delete(me, result.remote_id)
+    assert x.delete(me, result.remote_id) is True
     assert fake.tweets[result.remote_id].deleted
-    x.delete(me, result.remote_id)  # already gone is what the user wanted
+    assert x.delete(me, result.remote_id) is False  # already gone is what the user wanted
     assert fake.calls("DELETE", rf"/2/tweets/{result.remote_id}")[0].bearer
 
 

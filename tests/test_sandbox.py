@@ -117,9 +117,11 @@ def test_lines_are_only_ever_appended(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert len(ids) == 5
 
     remote_id = next(iter(ids))
-    sandbox.delete(ACCOUNT, remote_id)
+    assert sandbox.delete(ACCOUNT, remote_id) is True
     content = path.read_bytes()
     assert content.startswith(snapshot)
+    assert _lines(path)[-1]["deleted"] == remote_id
+    assert sandbox.delete(ACCOUNT, remote_id) is False  # already gone, and logged all the same
     assert _lines(path)[-1]["deleted"] == remote_id
 
 

@@ -297,7 +297,10 @@ class Platform(ABC):
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
         """Publish every part (and the first comment); raise PlatformError on failure."""
 
-    def delete(self, account: AccountRef, remote_id: str) -> None:
+    def delete(self, account: AccountRef, remote_id: str) -> bool:
+        """Take a published post down (`posts unpublish`): True when it was deleted now,
+        False when the platform no longer had it (already gone, which is what was asked).
+        NotSupported where the platform has no delete."""
         raise NotSupported(f"{self.title} posts cannot be deleted through autopostr")
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:

@@ -562,17 +562,18 @@ class FacebookPlatform(Platform):
             remote_id=post_id, url=url, extra={k: v for k, v in extra.items() if v is not None}
         )
 
-    def delete(self, account: AccountRef, remote_id: str) -> None:
+    def delete(self, account: AccountRef, remote_id: str) -> bool:
         try:
             answer = self._call(
                 "DELETE", f"{self.graph_url}/{remote_id}", self.access_token(account)
             )
         except GraphError as exc:
             if exc.subcode == MISSING_OBJECT_SUBCODE:
-                return  # already gone: what deleting wanted
+                return False  # already gone: what deleting wanted
             raise
         if answer.get("success") is False:
             raise PermanentError(f"{self.title} did not delete post {remote_id}")
+        return True
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
         token = self.access_token(account)

@@ -690,7 +690,7 @@ class InstagramPlatform(Platform):
 
     # -- after publishing -----------------------------------------------------
 
-    def delete(self, account: AccountRef, remote_id: str) -> None:
+    def delete(self, account: AccountRef, remote_id: str) -> bool:
         """Deleting through the API is recent and not granted everywhere: a refusal says
         so and points at the app."""
         with self._graph(self.access_token(account)) as client:
@@ -705,6 +705,7 @@ class InstagramPlatform(Platform):
             raise NotSupported(
                 f"Instagram did not delete post {remote_id}; delete it in the Instagram app"
             )
+        return True
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
         values: dict[str, int] = {}

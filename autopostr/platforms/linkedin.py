@@ -616,7 +616,8 @@ class LinkedInPlatform(Platform):
 
     # -- after publishing ---------------------------------------------------------
 
-    def delete(self, account: AccountRef, remote_id: str) -> None:
+    def delete(self, account: AccountRef, remote_id: str) -> bool:
+        """LinkedIn answers 204 for a post already gone, too: only a 404 tells."""
         with self._client(self.access_token(account)) as client:
             try:
                 send(
@@ -627,7 +628,8 @@ class LinkedInPlatform(Platform):
                     headers={"X-RestLi-Method": "DELETE"},
                 )
             except NotFound:
-                pass  # already gone: that is what was asked
+                return False  # already gone: that is what was asked
+        return True
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
         """Organizations get share statistics (impressions, clicks); members get the

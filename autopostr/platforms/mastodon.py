@@ -689,13 +689,16 @@ class MastodonPlatform(Platform):
 
     # -- after publishing -------------------------------------------------------
 
-    def delete(self, account: AccountRef, remote_id: str) -> None:
+    def delete(self, account: AccountRef, remote_id: str) -> bool:
         """The status and, for a thread, the replies it is continued with."""
         instance = self._instance_of(account)
         with self._client(instance, self._token(account)) as client:
-            for status_id in [*reversed(self._own_chain(client, instance, remote_id)), remote_id]:
+            chain = self._own_chain(client, instance, remote_id)
+            for status_id in reversed(chain):
                 # 404: already gone, which is what was asked.
                 self._unless_gone(client, instance, "DELETE", f"/api/v1/statuses/{status_id}")
+            path = f"/api/v1/statuses/{remote_id}"
+            return self._unless_gone(client, instance, "DELETE", path) is not None
 
     def _unless_gone(
         self, client: httpx2.Client, instance: str, method: str, path: str
