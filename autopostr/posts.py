@@ -212,8 +212,8 @@ def _resolve_destinations(
         account = accounts_mod.resolve(db, team_id, name)
         if account.status != accounts_mod.ACTIVE:
             raise InvalidInput(
-                f"--to {name}: the account is {account.status}; reconnect it with "
-                f"`{accounts_mod.reconnect_command(account)}`"
+                f"--to {name}: the account is {account.status}; to reconnect it, "
+                f"{accounts_mod.reconnect_fix(account)}"
             )
         assert account.id is not None
         specs.setdefault(account.id, DestinationSpec(account))

@@ -139,11 +139,11 @@ def _take_down(database: Database, settings: Settings, post_id: int, target: Tar
         session.expunge(account)
     again = f"`autopostr posts unpublish {post_id}`"
     if account.status != accounts_mod.ACTIVE:
-        fix = accounts_mod.reconnect_command(account)
+        fix = accounts_mod.reconnect_fix(account, settings)
         return Takedown(
             target,
             FAILED,
-            f"{target.account} is {account.status}: reconnect it with `{fix}`, then run {again}",
+            f"{target.account} is {account.status}: to reconnect it, {fix}; then run {again}",
         )
     try:
         ref = open_account(settings, account)

@@ -456,3 +456,30 @@ def test_tokens_never_travel_in_urls(linkedin: FakeLinkedIn, tmp_path: Path) -> 
     for call in linkedin.requests:
         where = call.path + json.dumps(call.query)
         assert not any(secret in where for secret in secrets), call.path
+
+
+def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
+    initialized: str, cli: Cli, linkedin: FakeLinkedIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers import run_printed_fixes
+
+    monkeypatch.setenv("AUTOPOSTR_OAUTH_PORT", "0")  # the port the OAuth redirect uses here
+    cli.ok("accounts", "connect", "linkedin", "--page", "Acme Coffee", "--port", "0")
+    for token in list(linkedin.oauth.access_tokens):
+        linkedin.oauth.expire(token)
+    linkedin.oauth.revoked.update(linkedin.oauth.refresh_tokens)
+    post = cli.ok(
+        "posts", "create", "--to", "linkedin:acme-coffee", "--text", "Back soon", "--json"
+    ).json()
+    published = cli("posts", "publish", post["id"], "--json")
+    assert published.exit_code == 6
+    [dest] = published.json()["destinations"]
+    shown = cli.ok("accounts", "show", "linkedin:acme-coffee", "--json").json()
+    assert shown["status"] == "needs_reconnect"
+    # Without --page the member, not the organization, would be connected.
+    assert "run `autopostr accounts connect linkedin --page acme-coffee`" in dest["error"]
+    run_printed_fixes(cli, dest["error"])
+    listed = cli.ok("accounts", "list", "--json").json()
+    assert [(a["handle"], a["status"]) for a in listed] == [("acme-coffee", "active")]
+    cli.ok("posts", "retry", post["id"])
+    assert cli.ok("posts", "show", post["id"], "--json").json()["status"] == "published"

@@ -550,3 +550,24 @@ def test_connect_without_a_server_says_how_to_name_one(initialized: str, cli: Cl
     run = cli("accounts", "connect", "mastodon", "--port", "0")
     assert run.exit_code != 0
     assert "--instance" in run.stderr and "mastodon.social" in run.stderr
+
+
+def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
+    initialized: str, cli: Cli, fake: FakeMastodon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers import run_printed_fixes
+
+    monkeypatch.setenv("AUTOPOSTR_OAUTH_PORT", "0")  # the port the OAuth redirect uses here
+    connect(cli, fake)
+    fake.revoke_all()
+    post_id = due_post(cli, fake, "After the revoke")
+    outcome = run_once(cli)
+    assert outcome["status"] == "failed"
+    account = f"mastodon:{fake.handle}"
+    assert cli.ok("accounts", "show", account, "--json").json()["status"] == "needs_reconnect"
+    # The server is named: a plain `accounts connect mastodon` would not know it.
+    assert f"run `autopostr accounts connect mastodon --instance {fake.url}`" in outcome["error"]
+    run_printed_fixes(cli, outcome["error"])
+    assert cli.ok("accounts", "show", account, "--json").json()["status"] == "active"
+    cli.ok("posts", "retry", post_id)
+    assert destination(cli, post_id)["status"] == "published"

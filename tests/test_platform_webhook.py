@@ -171,3 +171,35 @@ def test_accounts_test_on_the_sandbox_needs_no_network(initialized: str, cli: Cl
     cli.ok("accounts", "add", "sandbox", "--handle", "demo")
     seen = cli.ok("accounts", "test", "sandbox:demo", "--json").json()
     assert seen["ok"] is True and seen["platform_says"]["handle"] == "demo"
+
+
+def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
+    initialized: str, cli: Cli, hook: ScriptedServer
+) -> None:
+    from tests.helpers import run_printed_fixes
+
+    url = hook.url + "/hook"
+    added = {"handle": "site", "url": url, "secret": "old-s3cr3t"}
+    cli.ok("accounts", "add", "webhook", input=json.dumps(added))
+    post = cli.ok("posts", "create", "--to", "webhook:site", "--text", "hi", "--json").json()
+    hook.default = Answer(401, {"error": "invalid_token"})  # the receiver's secret changed
+    published = cli("posts", "publish", post["id"], "--json")
+    assert published.exit_code == 6
+    [dest] = published.json()["destinations"]
+    assert cli.ok("accounts", "show", "webhook:site", "--json").json()["status"] == (
+        "needs_reconnect"
+    )
+    fix = (
+        'pipe {"url": "…", "format": "json", "secret": "…"} to '
+        "`autopostr accounts add webhook --handle site`"
+    )
+    assert fix in dest["error"] and url not in dest["error"]  # the URL is a secret too
+    hook.default = Answer(200, {"id": "r2"})
+    run_printed_fixes(cli, dest["error"], {"url": url, "secret": "n3w-s3cr3t"})
+    assert cli.ok("accounts", "show", "webhook:site", "--json").json()["status"] == "active"
+    cli.ok("posts", "retry", post["id"])
+    sent = hook.received[-1]
+    assert json.loads(sent.body)["text"] == "hi"
+    assert sent.headers["x-autopostr-signature"] == sign(
+        "n3w-s3cr3t", sent.headers["x-autopostr-timestamp"], sent.body
+    )

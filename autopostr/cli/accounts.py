@@ -192,11 +192,12 @@ def connect(
         help="Print the authorization URL and read the address you are redirected to "
         "from stdin (for SSH sessions and servers).",
     ),
-    port: int = typer.Option(
-        8765,
+    port: int | None = typer.Option(
+        None,
         "--port",
         help="Loopback port of the redirect (http://127.0.0.1:PORT/callback must be a "
-        "redirect URI of your OAuth app).",
+        "redirect URI of your OAuth app); default AUTOPOSTR_OAUTH_PORT, else 8765.",
+        show_default=False,
     ),
     page: list[str] = typer.Option(
         [],
@@ -254,6 +255,8 @@ def connect(
     prompter = oauth.Prompter(
         show_url, None if no_browser else open_browser, read_pasted_url, no_browser_found
     )
+    if port is None:
+        port = oauth.configured_port(s)
     granted = oauth.connect(s, adapter, options, prompter, port=port)
     with signed_in() as (session, actor):
         rows = [

@@ -278,6 +278,26 @@ class Platform(ABC):
         return dict(raw)
 
     @classmethod
+    def can_connect(cls, settings: Settings) -> bool:
+        """Whether `accounts connect` works on this install: it has an OAuth flow and,
+        where the platform needs one, the OAuth app is configured."""
+        return cls.oauth is not Platform.oauth and bool(settings.get(f"{cls.name}_client_id"))
+
+    @classmethod
+    def reconnect_options(
+        cls, handle: str, remote_id: str | None, extra: dict[str, Any]
+    ) -> list[str]:
+        """The `accounts connect` options that bring back this very account (its page,
+        its server), so the command printed to reconnect it runs as printed."""
+        return []
+
+    @classmethod
+    def credentials_template(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        """What to pipe to `accounts add` for this platform: "…" marks what only the
+        account's owner knows, the rest is filled in from what the account had."""
+        return {"access_token": "…"}
+
+    @classmethod
     def renews_itself(cls, extra: dict[str, Any], has_refresh_token: bool) -> bool:
         """Whether the daemon can renew this account's token without a person, so its
         expiry is no reason to alert (`accounts list --expiring-within`, `doctor`)."""

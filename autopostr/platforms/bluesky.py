@@ -344,6 +344,10 @@ class BlueskyPlatform(Platform):
                 ) from None
         return self._session_fields(session)
 
+    @classmethod
+    def credentials_template(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        return {"app_password": "…"}  # the handle comes from --handle
+
     def prepare_credentials(self, raw: dict[str, Any]) -> dict[str, Any]:
         identifier = str(raw.get("handle") or raw.get("identifier") or "").strip().lstrip("@")
         password = str(raw.get("app_password") or raw.get("password") or "").strip()

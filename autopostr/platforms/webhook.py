@@ -52,6 +52,15 @@ class WebhookPlatform(Platform):
     )
 
     @classmethod
+    def credentials_template(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        # The URL is a secret of its own (anyone holding it can post): asked, never shown.
+        fmt = str(extra.get("format") or "json")
+        template: dict[str, Any] = {"url": "…", "format": fmt}
+        if fmt == "json":
+            template["secret"] = "…"
+        return template
+
+    @classmethod
     def credential_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
         url = str(raw.get("url", "")).strip()
         if not url.startswith(("http://", "https://")):

@@ -190,6 +190,10 @@ class XPlatform(Platform):
         ]
 
     @classmethod
+    def credentials_template(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        return {"access_token": "…", "refresh_token": "…", "expires_in": "…"}
+
+    @classmethod
     def credential_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
         if not raw.get("access_token"):
             raise PermanentError(
