@@ -262,12 +262,13 @@ def test_delete_offers_to_unpublish_first_in_a_terminal(
     assert cli("posts", "show", post).exit_code == 3
 
     # Declined: the record goes, what went out stays, and the warning says how it is done.
-    kept = published_post(cli, "sandbox:demo", text="stays online")
+    kept = published_post(cli, "sandbox:demo", text="kept up there")
     screen = run_in_terminal(
         "posts", "delete", kept, answers=[("Take it down", "n"), ("Delete post", "y")]
     )
     assert screen.exit_code == 0, screen.output
-    assert "stays online" in screen.output and "posts unpublish" in screen.output
+    warning = screen.output[screen.output.index(f"Post {kept} deleted") :]
+    assert "stays online" in warning and "posts unpublish" in warning
     assert "deleted" not in sandbox_lines(isolated_env)[-1]
     assert cli("posts", "show", kept).exit_code == 3
 

@@ -354,8 +354,8 @@ def delete(
     output.success(f"Post {post_id} deleted")
     if live and not unpublish:
         output.warn(
-            f"what went out to {names} stays online; `autopostr posts delete ID --unpublish` "
-            "(or `autopostr posts unpublish ID` first) takes a post down before deleting it"
+            f"what went out to {names} stays online: `posts delete --unpublish` (or "
+            "`posts unpublish` first) takes a post down before deleting it"
         )
 
 
