@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from autopostr import audit
 from autopostr.config import Settings
-from autopostr.errors import Conflict, InvalidInput, NotFound
+from autopostr.errors import ConfigError, Conflict, InvalidInput, NotFound
 from autopostr.identity import Actor
 from autopostr.models import SocialAccount, utcnow
 from autopostr.permissions import require
@@ -105,22 +106,44 @@ def label(account: SocialAccount) -> str:
     return f"{account.platform}:{account.handle}"
 
 
-def reconnect_command(account: SocialAccount) -> str:
-    """The command that brings this account back: the browser flow where the platform has
-    one, else `accounts add` (credentials, where needed, on stdin)."""
-    from autopostr.platforms.base import Platform
+@dataclass(frozen=True)
+class Fix:
+    """A command that brings an account back, and the JSON to pipe into it where it reads
+    credentials ("…" marks what only the account's owner knows). Printed, the command
+    runs as printed: it names the page or server, and the handle."""
+
+    command: str
+    stdin: dict[str, Any] | None = None
+
+    def __str__(self) -> str:
+        if self.stdin is None:
+            return f"run `{self.command}`"
+        return f"pipe {json.dumps(self.stdin, ensure_ascii=False)} to `{self.command}`"
+
+
+def reconnect_fix(account: SocialAccount, settings: Settings | None = None) -> Fix:
+    """How this account comes back: the browser flow where the platform has one and this
+    install has its OAuth app, else `accounts add` with the credentials it needs."""
+    import shlex
+
     from autopostr.platforms.registry import get_platform_class
 
+    add = ["autopostr", "accounts", "add", account.platform, "--handle", account.handle]
     try:
         platform_class = get_platform_class(account.platform)
-    except InvalidInput:
-        platform_class = None
-    if platform_class is not None and platform_class.oauth is not Platform.oauth:
-        instance = json.loads(account.extra or "{}").get("instance")
-        if account.platform == "mastodon" and instance:
-            return f"autopostr accounts connect mastodon --instance {instance}"
-        return f"autopostr accounts connect {account.platform}"
-    return f"autopostr accounts add {account.platform} --handle {account.handle}"
+    except InvalidInput:  # a plugin that is gone: the least that could work
+        return Fix(shlex.join(add))
+    extra = json.loads(account.extra or "{}")
+    if settings is None:
+        from autopostr.config import load_settings
+
+        settings = load_settings()
+    if platform_class.can_connect(settings):
+        options = platform_class.reconnect_options(account.handle, account.remote_id, extra)
+        return Fix(shlex.join(["autopostr", "accounts", "connect", account.platform, *options]))
+    if not platform_class.needs_credentials:
+        return Fix(shlex.join(add))
+    return Fix(shlex.join(add), platform_class.credentials_template(extra))
 
 
 def add(
@@ -139,12 +162,16 @@ def add(
 
     team_id = require(actor, "accounts.manage")
     platform_class = get_platform_class(platform)
-    handle = normalize_handle(handle)
     if platform_class.needs_credentials and not credentials:
-        raise InvalidInput(
-            f"{platform_class.title} needs credentials: pipe them as JSON to "
-            f"`autopostr accounts add {platform}`"
-        )
+        import shlex
+
+        command = ["autopostr", "accounts", "add", platform_class.name]
+        command += ["--handle", normalize_handle(handle)] if handle.strip() else []
+        fix = Fix(shlex.join(command), platform_class.credentials_template({}))
+        what = "" if handle.strip() else ' (with "handle", or give --handle)'
+        raise InvalidInput(f"{platform_class.title} needs credentials: {fix}{what}")
+    handle = normalize_handle(handle)
+    credentials = _with_handle(credentials, handle)
     existing = db.exec(
         select(SocialAccount).where(
             SocialAccount.team_id == team_id,
@@ -176,6 +203,19 @@ def add(
         store_credentials(db, settings, account, fields)
     audit.record(db, actor, "account.connect", "account", account.id, platform=account.platform)
     return account
+
+
+def _with_handle(credentials: dict[str, Any] | None, handle: str) -> dict[str, Any] | None:
+    """`--handle` and piped JSON together: the JSON gets the handle when it has none (a
+    Bluesky login needs it); two different handles are a mistake to point out."""
+    if credentials is None:
+        return None
+    given = str(credentials.get("handle") or "").strip().lstrip("@")
+    if not given:
+        return {**credentials, "handle": handle}
+    if given.lower() != handle.lower():
+        raise InvalidInput(f"--handle {handle} and the JSON's handle {given!r} differ: give one")
+    return credentials
 
 
 def save_connected(
@@ -347,12 +387,17 @@ def to_test(db: DbSession, actor: Actor, name: str) -> SocialAccount:
     token to try, so the answer is the command that reconnects it."""
     account = resolve(db, require(actor, "accounts.read"), name)
     if account.status == DISCONNECTED:
-        raise InvalidInput(f"{label(account)} is disconnected: run `{reconnect_command(account)}`")
+        raise InvalidInput(f"{label(account)} is disconnected: {reconnect_fix(account)}")
     return account
 
 
 def to_refresh(db: DbSession, actor: Actor, name: str) -> SocialAccount:
     """The account `accounts refresh` renews: renewing writes tokens, an owner's right."""
+    return resolve(db, require(actor, "accounts.manage"), name)
+
+
+def to_disconnect(db: DbSession, actor: Actor, name: str) -> SocialAccount:
+    """The account `accounts disconnect` would forget, checked before anyone is asked."""
     return resolve(db, require(actor, "accounts.manage"), name)
 
 
@@ -362,7 +407,7 @@ def disconnect(
     """Forget the tokens, after asking the platform to revoke them where it can; posts
     already scheduled to it fail with a message that says why. Returns the account and
     why revoking failed, if it did (the tokens are forgotten all the same)."""
-    account = resolve(db, require(actor, "accounts.manage"), name)
+    account = to_disconnect(db, actor, name)
     problem = None
     if settings is not None and account.status == ACTIVE and account.access_token:
         problem = _revoke(settings, account)
@@ -384,5 +429,7 @@ def _revoke(settings: Settings, account: SocialAccount) -> str | None:
         ref = account_ref(account, load_keyset(settings))
         get_platform(account.platform, settings).revoke(ref)
     except PlatformError as exc:
+        return exc.message
+    except ConfigError as exc:  # no OAuth app here to revoke with: forgetting still works
         return exc.message
     return None

@@ -44,6 +44,7 @@ KNOWN_SETTINGS: dict[str, str] = {
     "heartbeat_seconds": "how often a daemon beats and renews its leases (default 10)",
     "poll_seconds": "a daemon's longest sleep between looks (default 0.5 SQLite, 30 PostgreSQL)",
     "grace_seconds": "on SIGTERM, how long in-flight publishes may finish (default 30)",
+    "oauth_port": "loopback port `accounts connect` takes the redirect on (default 8765)",
     "x_client_id": "X OAuth 2.0 app (client id) for `accounts connect x`",
     "x_client_secret": "X OAuth 2.0 app secret (confidential clients)",
     "linkedin_client_id": "LinkedIn app for `accounts connect linkedin`",

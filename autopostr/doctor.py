@@ -484,7 +484,7 @@ def check_accounts(ctx: Context) -> CheckResult:
             name,
             "fail",
             ", ".join(f"{accounts.label(a)} needs reconnecting" for a in broken),
-            "; ".join(sorted({accounts.reconnect_command(a) for a in broken})),
+            "; ".join(sorted({str(accounts.reconnect_fix(a, ctx.settings)) for a in broken})),
         )
     expiring = [a for a in rows if accounts.stops_by(a, horizon)]
     if expiring:
@@ -492,7 +492,7 @@ def check_accounts(ctx: Context) -> CheckResult:
             name,
             "warn",
             ", ".join(f"{accounts.label(a)}'s token runs out within 3 days" for a in expiring),
-            "; ".join(sorted({accounts.reconnect_command(a) for a in expiring})),
+            "; ".join(sorted({str(accounts.reconnect_fix(a, ctx.settings)) for a in expiring})),
         )
     active = sum(1 for a in rows if a.status == accounts.ACTIVE)
     return CheckResult(name, "ok", f"{active} active account(s), none needs attention")

@@ -296,10 +296,16 @@ def list_sessions(db: DbSession, user_id: int) -> list[Session]:
     )
 
 
-def revoke_session(db: DbSession, user_id: int, session_id: int) -> Session:
+def find_session(db: DbSession, user_id: int, session_id: int) -> Session:
+    """One of the user's own sessions (another user's is not found)."""
     row = db.get(Session, session_id)
     if row is None or row.user_id != user_id:
         raise NotFound(f"session {session_id} not found: see `autopostr auth sessions`")
+    return row
+
+
+def revoke_session(db: DbSession, user_id: int, session_id: int) -> Session:
+    row = find_session(db, user_id, session_id)
     db.delete(row)
     return row
 
@@ -333,10 +339,16 @@ def list_api_tokens(db: DbSession, user_id: int) -> list[ApiToken]:
     )
 
 
-def revoke_api_token(db: DbSession, user_id: int, token_id: int) -> ApiToken:
+def find_api_token(db: DbSession, user_id: int, token_id: int) -> ApiToken:
+    """One of the user's own access tokens (another user's is not found)."""
     row = db.get(ApiToken, token_id)
     if row is None or row.user_id != user_id:
         raise NotFound(f"token {token_id} not found: see `autopostr auth token list`")
+    return row
+
+
+def revoke_api_token(db: DbSession, user_id: int, token_id: int) -> ApiToken:
+    row = find_api_token(db, user_id, token_id)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         db.add(row)

@@ -320,6 +320,24 @@ def _reencrypt_account_extras(session: Session, old: KeySet, new: KeySet) -> int
     return count
 
 
+def check_rotation(settings: Settings, new_key_given: bool) -> tuple[KeySet, bool]:
+    """The key set a rotation would replace, and whether its new key is saved here; refused
+    (before anyone is asked) when the key lives elsewhere and no new key is given."""
+    old = require_keyset(settings)
+    configured = bool(settings.get("encryption_key"))
+    # Keys from the environment or a systemd credential are not ours to write: a key
+    # generated here could never be saved there, and every secret would be lost.
+    managed_here = not configured and not old.source.startswith("systemd")
+    if not managed_here and not new_key_given:
+        where = "AUTOPOSTR_ENCRYPTION_KEY" if configured else "the systemd credential"
+        raise InvalidInput(
+            f"the encryption key comes from {old.source}: pass the new key on stdin with "
+            "`--new-key-stdin` (e.g. `openssl rand -base64 32 | autopostr keys rotate "
+            f"--new-key-stdin --yes`), then set {where} to it"
+        )
+    return old, managed_here
+
+
 def rotate(settings: Settings, db: Database, new_key_text: str | None) -> RotationResult:
     """Re-encrypt every stored secret under a new key in one transaction.
 
@@ -327,18 +345,7 @@ def rotate(settings: Settings, db: Database, new_key_text: str | None) -> Rotati
     ones are dropped only after it commits, so a crash at any point leaves every
     secret readable.
     """
-    old = require_keyset(settings)
-    configured = bool(settings.get("encryption_key"))
-    # Keys from the environment or a systemd credential are not ours to write: a key
-    # generated here could never be saved there, and every secret would be lost.
-    managed_here = not configured and not old.source.startswith("systemd")
-    if not managed_here and not new_key_text:
-        where = "AUTOPOSTR_ENCRYPTION_KEY" if configured else "the systemd credential"
-        raise InvalidInput(
-            f"the encryption key comes from {old.source}: pass the new key on stdin with "
-            "`--new-key-stdin` (e.g. `openssl rand -base64 32 | autopostr keys rotate "
-            f"--new-key-stdin`), then set {where} to it"
-        )
+    old, managed_here = check_rotation(settings, bool(new_key_text))
     new_key = decode_key(new_key_text, "stdin") if new_key_text else os.urandom(32)
     new_kid = key_id(new_key)
     # A key already in the set (say "new,old" in the environment) is fine: every

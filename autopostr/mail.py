@@ -19,8 +19,10 @@ def send_invitation(settings: Settings, email: str, inviter: Actor, token: str, 
     message["Subject"] = f"{inviter.name} invited you to {inviter.team_name} on autopostr"
     message.set_content(
         f"{inviter.name} <{inviter.email}> invited you to the team {inviter.team_name!r} as {role}.\n\n"
-        "To join, sign in (or register with this e-mail address) and run:\n\n"
-        f"    autopostr team join {token}\n\n"
+        "To join, sign in (or register with this e-mail address), run\n\n"
+        "    autopostr team join\n\n"
+        "and paste this invitation token when it asks:\n\n"
+        f"    {token}\n\n"
         "The invitation works once and expires in 7 days.\n"
     )
     try:

@@ -400,12 +400,19 @@ def _unsent_users(db: DbSession, media_id: int) -> tuple[list[Post], bool]:
     return unsent, claimed
 
 
-def remove(
-    db: DbSession, actor: Actor, settings: Settings, media_id: int, *, force: bool = False
-) -> Media:
-    """Delete an item and its bytes; refused while a post still to go out uses it."""
+def to_remove(db: DbSession, actor: Actor, media_id: int, *, force: bool = False) -> MediaView:
+    """What `media rm` would delete, checked as it checks, before anyone is asked."""
+    item, unsent = _removable(db, actor, media_id, force=force)
+    return MediaView(item, [p.id for p in unsent if p.id is not None])
+
+
+def _removable(
+    db: DbSession, actor: Actor, media_id: int, *, force: bool, lock: bool = False
+) -> tuple[Media, list[Post]]:
+    """The item and the unsent posts it would be detached from; refused while one of them
+    is mid-publish, or (without `force`) while any uses it."""
     team_id = require(actor, "media.write")
-    item = get(db, team_id, media_id, lock=True)
+    item = get(db, team_id, media_id, lock=lock)
     unsent, claimed = _unsent_users(db, media_id)
     if claimed:
         raise Conflict(f"media {media_id} is being published right now; try again in a moment")
@@ -416,6 +423,14 @@ def remove(
             f"`autopostr posts edit {unsent[0].id} --remove-media {media_id}`, or remove it "
             "from them with --force"
         )
+    return item, unsent
+
+
+def remove(
+    db: DbSession, actor: Actor, settings: Settings, media_id: int, *, force: bool = False
+) -> Media:
+    """Delete an item and its bytes; refused while a post still to go out uses it."""
+    item, unsent = _removable(db, actor, media_id, force=force, lock=True)
     _forget_bytes(db, settings, item)
     db.delete(item)
     audit.record(

@@ -39,7 +39,15 @@ POST_STATES = (
     "partially_published",
     "failed",
 )
-DESTINATION_STATES = ("pending", "claimed", "published", "retrying", "failed", "needs_review")
+DESTINATION_STATES = (
+    "pending",
+    "claimed",
+    "published",
+    "retrying",
+    "failed",
+    "needs_review",
+    "deleted",
+)
 EDITABLE = ("draft", "pending_approval", "approved", "scheduled", "failed")
 THREAD_SEPARATOR = re.compile(r"^\s*---\s*$", re.MULTILINE)
 
@@ -204,8 +212,8 @@ def _resolve_destinations(
         account = accounts_mod.resolve(db, team_id, name)
         if account.status != accounts_mod.ACTIVE:
             raise InvalidInput(
-                f"--to {name}: the account is {account.status}; reconnect it with "
-                f"`{accounts_mod.reconnect_command(account)}`"
+                f"--to {name}: the account is {account.status}; to reconnect it, "
+                f"{accounts_mod.reconnect_fix(account)}"
             )
         assert account.id is not None
         specs.setdefault(account.id, DestinationSpec(account))
@@ -658,6 +666,15 @@ def _edit_media(
         db.add(link)
 
 
+def to_delete(db: DbSession, actor: Actor, post_id: int) -> PostView:
+    """The post `posts delete` would delete, checked as it checks, before anyone is asked."""
+    post = get(db, require(actor, "posts.write"), post_id)
+    found = view(db, post)
+    if any(dest.status == "claimed" for dest, _ in found.destinations):
+        raise Conflict(f"post {post_id} is being published right now; try again in a moment")
+    return found
+
+
 def delete(db: DbSession, actor: Actor, post_id: int) -> Post:
     team_id = require(actor, "posts.write")
     post = get(db, team_id, post_id)
@@ -681,8 +698,9 @@ def _remember_deleted_import(db: DbSession, post: Post) -> None:
 
 
 def derive_status(post_status: str, destination_states: Sequence[str]) -> str:
-    """A post's state from its destinations' once it is scheduled."""
-    states = set(destination_states)
+    """A post's state from its destinations' once it is scheduled. A destination taken
+    down (`posts unpublish`) was published all the same: the post keeps saying so."""
+    states = {"published" if s == "deleted" else s for s in destination_states}
     if not states or post_status in ("draft", "pending_approval", "approved"):
         return post_status
     if states == {"published"}:

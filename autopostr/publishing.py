@@ -272,8 +272,8 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
             request = None
             if account.status != accounts_mod.ACTIVE:
                 problem = (
-                    f"{label} is {account.status}: reconnect it with "
-                    f"`{accounts_mod.reconnect_command(account)}`, then "
+                    f"{label} is {account.status}: to reconnect it, "
+                    f"{accounts_mod.reconnect_fix(account, settings)}; then run "
                     f"`autopostr posts retry {claim.post_id}`"
                 )
             else:
@@ -752,8 +752,8 @@ def refresh_account(
             session.add(account)
             session.commit()
             message = (
-                f"{accounts_mod.label(account)} needs re-authorisation ({exc.message}): run "
-                f"`{accounts_mod.reconnect_command(account)}`"
+                f"{accounts_mod.label(account)} needs re-authorisation ({exc.message}): "
+                f"{accounts_mod.reconnect_fix(account, settings)}"
             )
             log.warning("%s", message)
             raise PermanentError(message) from None

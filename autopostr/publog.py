@@ -34,6 +34,8 @@ KNOWN_EVENTS = (
     "failed",
     "needs_review",
     "lease_lost",
+    "deleted",  # taken down by `posts unpublish`
+    "delete_failed",
 )
 DEFAULT_LIMIT = 50
 

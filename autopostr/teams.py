@@ -211,11 +211,17 @@ def set_role(db: DbSession, actor: Actor, who: str, role: str) -> tuple[User, st
     return user, role
 
 
-def remove(db: DbSession, actor: Actor, who: str) -> User:
+def to_remove(db: DbSession, actor: Actor, who: str) -> tuple[User, TeamMember]:
+    """The member `team remove` would remove, checked before anyone is asked."""
     team_id = require(actor, "team.manage")
     user, membership = _member(db, team_id, who)
     if membership.role == "owner" and _owners(db, team_id) <= 1:
         raise Conflict(f"{user.email} is the last owner and cannot be removed")
+    return user, membership
+
+
+def remove(db: DbSession, actor: Actor, who: str) -> User:
+    user, membership = to_remove(db, actor, who)
     db.delete(membership)
     audit.record(db, actor, "team.remove", "user", user.id, email=user.email)
     return user

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autopostr.identity import Actor, token_status
 from autopostr.models import ApiToken, Media, PostDestination, Session, SocialAccount, User
 from autopostr.posts import PostView
+
+if TYPE_CHECKING:
+    from autopostr.unpublishing import Unpublished
 
 
 def iso(value: datetime | None) -> str | None:
@@ -113,4 +116,24 @@ def post_json(view: PostView) -> dict[str, Any]:
         "review_comment": post.review_comment,
         "created_at": iso(post.created_at),
         "updated_at": iso(post.updated_at),
+    }
+
+
+def unpublished_json(result: Unpublished) -> dict[str, Any]:
+    """`posts unpublish --json`: what happened on each platform the post was on."""
+    return {
+        "post": str(result.post_id),
+        "status": result.post_status,
+        "destinations": [
+            {
+                "destination": str(t.target.destination_id),
+                "account": t.target.account,
+                "outcome": t.outcome,
+                "status": t.status,
+                "remote_id": t.target.remote_id,
+                "url": t.target.url,
+                "error": t.error,
+            }
+            for t in result.takedowns
+        ],
     }

@@ -557,7 +557,7 @@ def test_revoke_ends_another_session_of_mine(
     assert login(cli).exit_code == 0
     assert old is not None
 
-    run = cli.ok("auth", "revoke", str(old.id))
+    run = cli.ok("auth", "revoke", "--yes", str(old.id))
     assert run.stdout == ""
     assert f"Session {old.id} revoked" in run.stderr
 
@@ -686,7 +686,7 @@ def test_a_revoked_token_stops_working(initialized: str, cli: Cli) -> None:
     env = {"AUTOPOSTR_TOKEN": created["token"]}
     assert whoami(cli, env=env)["via"] == "token"
 
-    run = cli.ok("auth", "token", "revoke", created["id"])
+    run = cli.ok("auth", "token", "revoke", "--yes", created["id"])
     assert run.stdout == ""
     assert f"Token {created['id']} revoked" in run.stderr
 
@@ -694,7 +694,7 @@ def test_a_revoked_token_stops_working(initialized: str, cli: Cli) -> None:
     entries = cli.ok("auth", "token", "list", "--json").json()
     assert [(e["id"], e["status"]) for e in entries] == [(created["id"], "revoked")]
     # Revoking again is harmless.
-    cli.ok("auth", "token", "revoke", created["id"])
+    cli.ok("auth", "token", "revoke", "--yes", created["id"])
 
 
 def test_an_expired_token_is_refused(initialized: str, cli: Cli) -> None:

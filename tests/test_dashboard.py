@@ -90,7 +90,7 @@ def test_next_due_is_soonest_first_and_capped_at_ten(sandbox: str, cli: Cli) -> 
 
 def test_accounts_show_their_status(sandbox: str, cli: Cli) -> None:
     cli.ok("accounts", "add", "sandbox", "--handle", "gone")
-    cli.ok("accounts", "disconnect", "sandbox:gone")
+    cli.ok("accounts", "disconnect", "--yes", "sandbox:gone")
     data = cli.ok("dashboard", "--json").json()
     assert {(a["handle"], a["status"]) for a in data["accounts"]} == {
         ("demo", "active"),

@@ -309,7 +309,11 @@ def test_accounts_that_need_reconnecting_fail_with_the_command(initialized: str,
     check = checks["accounts can publish"]
     assert check["status"] == "fail"
     assert "webhook:site needs reconnecting" in check["detail"]
-    assert check["fix"] == "autopostr accounts add webhook --handle site"
+    # What to pipe is said, never the URL or secret it had.
+    assert check["fix"] == (
+        'pipe {"url": "…", "format": "json", "secret": "…"} to '
+        "`autopostr accounts add webhook --handle site`"
+    )
 
 
 def test_instagram_without_a_public_media_url_fails_and_explains(

@@ -395,7 +395,7 @@ def test_keyring_backend_gets_the_key_and_no_file_is_written(
 
     # Rotation keeps the key in the keyring.
     accounts = add_accounts(keyset, {"acme": ("a", "r")})
-    result = cli.ok("keys", "rotate", "--json").json()
+    result = cli.ok("keys", "rotate", "--yes", "--json").json()
     assert result["source"] == "keyring"
     assert not key_file(isolated_env).exists()
     rotated = current_keyset()
@@ -572,7 +572,7 @@ def test_rotate_reencrypts_every_token_with_a_new_file_key(
     accounts = add_accounts(old, TOKENS)
     before = stored_ciphertexts()
 
-    run = cli.ok("keys", "rotate", "--json")
+    run = cli.ok("keys", "rotate", "--yes", "--json")
     result = run.json()
     assert result["old_keys"] == [old.active]
     assert result["new_key"] != old.active
@@ -598,7 +598,7 @@ def test_rotate_reencrypts_every_token_with_a_new_file_key(
     cli.ok("doctor")
 
     # And again: rotation is repeatable.
-    second = cli.ok("keys", "rotate", "--json").json()
+    second = cli.ok("keys", "rotate", "--yes", "--json").json()
     assert second["old_keys"] == [new.active]
     assert_decrypts(current_keyset(), accounts, kid=second["new_key"])
     cli.ok("doctor")
@@ -622,13 +622,13 @@ def test_rotate_with_env_key_needs_the_new_key_on_stdin(
     assert not key_file(isolated_env).exists()
     cli.ok("doctor")
 
-    bad = cli("keys", "rotate", "--new-key-stdin", input="too-short\n")
+    bad = cli("keys", "rotate", "--yes", "--new-key-stdin", input="too-short\n")
     assert bad.exit_code == 5
     assert_one_error_line(bad.stderr)
     assert stored_ciphertexts() == before
 
     new_text = new_key_text()
-    run = cli.ok("keys", "rotate", "--new-key-stdin", "--json", input=new_text + "\n")
+    run = cli.ok("keys", "rotate", "--yes", "--new-key-stdin", "--json", input=new_text + "\n")
     result = run.json()
     assert result["new_key"] == kid_of(new_text)
     assert result["old_keys"] == [kid_of(old_text)]
@@ -649,7 +649,7 @@ def test_rotate_with_env_key_needs_the_new_key_on_stdin(
 
     # Text output tells the user to update the variable.
     newer = new_key_text()
-    text = cli.ok("keys", "rotate", "--new-key-stdin", input=newer + "\n")
+    text = cli.ok("keys", "rotate", "--yes", "--new-key-stdin", input=newer + "\n")
     assert "AUTOPOSTR_ENCRYPTION_KEY" in text.stderr
     assert newer not in text.stdout + text.stderr
 
@@ -664,7 +664,7 @@ def test_rotate_with_env_new_comma_old_finishes_the_migration(
 
     new_text = new_key_text()
     monkeypatch.setenv("AUTOPOSTR_ENCRYPTION_KEY", f"{new_text},{old_text}")
-    result = cli.ok("keys", "rotate", "--new-key-stdin", "--json", input=new_text).json()
+    result = cli.ok("keys", "rotate", "--yes", "--new-key-stdin", "--json", input=new_text).json()
     assert result["new_key"] == kid_of(new_text)
 
     monkeypatch.setenv("AUTOPOSTR_ENCRYPTION_KEY", new_text)
@@ -692,7 +692,7 @@ def test_rotate_with_a_systemd_credential_needs_the_new_key_on_stdin(
     cli.ok("doctor")
 
     new_text = new_key_text()
-    result = cli.ok("keys", "rotate", "--new-key-stdin", "--json", input=new_text).json()
+    result = cli.ok("keys", "rotate", "--yes", "--new-key-stdin", "--json", input=new_text).json()
     assert result["env_instructions"] is True
     assert not key_file(isolated_env).exists()
     (creds / "autopostr-encryption-key").write_text(new_text)
@@ -721,7 +721,7 @@ def test_rotate_is_all_or_nothing(
     set_ciphertext(last, "refresh_token", bad)
     before = stored_ciphertexts()
 
-    run = cli("keys", "rotate", "--json")
+    run = cli("keys", "rotate", "--yes", "--json")
     assert run.exit_code == 5, run
     assert run.stdout == ""
     line = assert_one_error_line(run.stderr)
@@ -738,7 +738,7 @@ def test_rotate_is_all_or_nothing(
     set_ciphertext(last, "refresh_token", good[last][1] or "")
     assert_decrypts(after, accounts, kid=old.active)
     cli.ok("doctor")
-    result = cli.ok("keys", "rotate", "--json").json()
+    result = cli.ok("keys", "rotate", "--yes", "--json").json()
     assert_decrypts(current_keyset(), accounts, kid=result["new_key"])
     assert list(current_keyset().keys) == [result["new_key"]]
 

@@ -358,9 +358,9 @@ def test_rm_refuses_while_a_scheduled_post_uses_it_unless_forced(
     assert refused.exit_code == 5
     assert f"used by post(s) {post['id']}" in refused.stderr and "--force" in refused.stderr
     assert len(media_rows()) == 2
-    cli.ok("media", "rm", str(loose["id"]))
+    cli.ok("media", "rm", "--yes", str(loose["id"]))
     assert {m.id for m in media_rows()} == {int(str(used["id"]))}
-    cli.ok("media", "rm", str(used["id"]), "--force")
+    cli.ok("media", "rm", "--yes", str(used["id"]), "--force")
     assert media_rows() == [] and chunk_rows() == 0 and stored_files(isolated_env) == []
     assert cli.ok("posts", "show", post["id"], "--json").json()["media"] == []
     assert cli("media", "show", str(used["id"])).exit_code == 3
@@ -375,7 +375,7 @@ def test_rm_of_media_of_published_posts_needs_no_force(
         "--json",
     ).json()  # fmt: skip
     assert cli.ok("posts", "publish", post["id"], "--json").json()["status"] == "published"
-    cli.ok("media", "rm", str(item["id"]))
+    cli.ok("media", "rm", "--yes", str(item["id"]))
 
 
 def test_local_files_shared_by_two_teams_go_with_the_last_row(
@@ -389,7 +389,7 @@ def test_local_files_shared_by_two_teams_go_with_the_last_row(
     )
     (theirs,) = upload(cli, image)
     assert len(stored_files(isolated_env)) == 1
-    cli.ok("media", "rm", str(theirs["id"]))
+    cli.ok("media", "rm", "--yes", str(theirs["id"]))
     assert len(stored_files(isolated_env)) == 1  # still the first team's
     with db_session() as session:
         session.delete(session.get(Media, int(str(mine["id"]))))
@@ -411,9 +411,9 @@ def test_cleanup_removes_old_orphans_and_dry_run_only_lists(
     assert dry["dry_run"] is True and dry["count"] == 1 and dry["bytes"] == old["size"]
     assert [m["id"] for m in dry["media"]] == [old["id"]]
     assert len(media_rows()) == 3
-    longer = cli.ok("media", "cleanup", "--older-than", "2d", "--json").json()
+    longer = cli.ok("media", "cleanup", "--yes", "--older-than", "2d", "--json").json()
     assert longer["count"] == 0
-    done = cli.ok("media", "cleanup", "--json").json()
+    done = cli.ok("media", "cleanup", "--yes", "--json").json()
     assert done["dry_run"] is False and [m["id"] for m in done["media"]] == [old["id"]]
     assert sorted(m.id or 0 for m in media_rows()) == sorted(
         int(str(i["id"])) for i in (fresh, attached)
@@ -435,7 +435,7 @@ def test_reuploading_an_orphan_restarts_its_grace_period(
     (item,) = upload(cli, image)
     age(int(str(item["id"])), hours=48)
     upload(cli, image)
-    assert cli.ok("media", "cleanup", "--json").json()["count"] == 0
+    assert cli.ok("media", "cleanup", "--yes", "--json").json()["count"] == 0
 
 
 def test_the_daemon_cleans_media_daily_across_teams(

@@ -320,7 +320,7 @@ def test_expired_token_is_refreshed_by_accounts_test(
 
 def test_disconnect_revokes(initialized: str, cli: Cli, demo: DemoFake) -> None:
     _connect(cli)
-    cli.ok("accounts", "disconnect", "demo:acme")
+    cli.ok("accounts", "disconnect", "--yes", "demo:acme")
     assert demo.oauth.revoked
     assert cli("accounts", "test", "demo:acme").exit_code == 5
 

@@ -33,7 +33,7 @@ class Team:
         cli.ok("team", "create", "Acme")
         cli.ok("accounts", "add", "sandbox", "--handle", "acme")
         token = cli.ok("team", "invite", "m@example.com", "--role", role, "--json").json()["token"]
-        cli.ok("team", "join", token, env=self.member)
+        cli.ok("team", "join", "--token-stdin", input=token, env=self.member)
         self.counter = 0
 
     def post(self, *extra: str) -> str:
@@ -50,6 +50,12 @@ class Team:
                 "--json",
             ).json()["id"]
         )
+
+    def published(self) -> str:
+        """A post that went out, for commands that take one down."""
+        post = self.post()
+        self.cli.ok("posts", "publish", post)
+        return post
 
     def media(self) -> str:
         self.counter += 1
@@ -88,6 +94,7 @@ MATRIX: list[tuple[str, str, Builder]] = [
     ),
     ("posts edit", "editor", lambda t: ["posts", "edit", t.post(), "--text", "edited"]),
     ("posts delete", "editor", lambda t: ["posts", "delete", t.post(), "--yes"]),
+    ("posts unpublish", "editor", lambda t: ["posts", "unpublish", t.published(), "--yes"]),
     ("posts schedule", "editor", lambda t: ["posts", "schedule", t.post(), "+3h"]),
     ("posts unschedule", "editor", lambda t: ["posts", "unschedule", t.post("--at", "+3h")]),
     ("posts publish", "editor", lambda t: ["posts", "publish", t.post()]),
@@ -98,20 +105,20 @@ MATRIX: list[tuple[str, str, Builder]] = [
         "editor",
         lambda t: ["media", "upload", str(image(t.tmp_path / "up.png", "PNG", seed=99))],
     ),
-    ("media rm", "editor", lambda t: ["media", "rm", t.media()]),
+    ("media rm", "editor", lambda t: ["media", "rm", "--yes", t.media()]),
     (
         "accounts add",
         "owner",
         lambda t: ["accounts", "add", "sandbox", "--handle", f"new{t.counter}"],
     ),
-    ("accounts disconnect", "owner", lambda t: ["accounts", "disconnect", "sandbox:acme"]),
+    ("accounts disconnect", "owner", lambda t: ["accounts", "disconnect", "--yes", "sandbox:acme"]),
     ("team invite", "owner", lambda t: ["team", "invite", "z@example.com", "--role", "viewer"]),
     ("team role", "owner", lambda t: ["team", "role", "m@example.com", "viewer"]),
     ("team settings", "owner", lambda t: ["team", "settings", "--no-approval-required"]),
     ("team audit", "owner", lambda t: ["team", "audit"]),
     ("posts approve", "owner", lambda t: ["posts", "approve", t.pending()]),
     ("posts reject", "owner", lambda t: ["posts", "reject", t.pending(), "--comment", "no"]),
-    ("team remove", "owner", lambda t: ["team", "remove", "m@example.com"]),
+    ("team remove", "owner", lambda t: ["team", "remove", "--yes", "m@example.com"]),
 ]
 
 

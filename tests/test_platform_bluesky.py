@@ -449,12 +449,13 @@ def test_delete_and_metrics(fake: BlueskyFake) -> None:
     sent = platform().publish(account, request("count me", first_comment="a reply"))
     fake.counts[sent.remote_id] = {"likeCount": 5, "repostCount": 2, "quoteCount": 1}
     assert platform().metrics(account, sent.remote_id) == Metrics(likes=5, comments=1, shares=3)
-    platform().delete(account, sent.remote_id)
+    assert platform().delete(account, sent.remote_id) is True
     assert [p["value"]["text"] for p in fake.posts()] == ["a reply"]
     [deleted] = fake.calls("POST", r"/xrpc/com\.atproto\.repo\.deleteRecord")
     assert deleted.json()["rkey"] == sent.remote_id.rsplit("/", 1)[1]
     with pytest.raises(PermanentError, match="no longer has"):
         platform().metrics(account, sent.remote_id)
+    assert platform().delete(account, sent.remote_id) is False  # already gone
 
 
 def test_refresh_rotates_and_falls_back_to_the_app_password(fake: BlueskyFake) -> None:
@@ -502,3 +503,47 @@ def test_secrets_never_travel_in_urls_or_errors(fake: BlueskyFake) -> None:
     for sent in fake.requests:
         in_url = sent.path + json.dumps(sent.query)
         assert not any(s in in_url for s in secrets)
+
+
+def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
+    initialized: str, cli: Cli, fake: BlueskyFake
+) -> None:
+    from tests.helpers import run_printed_fixes
+
+    add_account(cli)
+    # The app password was revoked in Bluesky's settings and the session ran out.
+    new_password = "wxyz-wxyz-wxyz-wxyz"
+    fake.accounts[fake.handles[HANDLE]].app_password = new_password
+    fake.expire_access_tokens()
+    fake.expire_refresh_tokens()
+    post_id, outcome = publish_due(cli, "after the revoke")
+    assert outcome["status"] == "failed"
+    assert cli.ok("accounts", "show", ACCOUNT, "--json").json()["status"] == "needs_reconnect"
+    fix = f'pipe {{"app_password": "…"}} to `autopostr accounts add bluesky --handle {HANDLE}`'
+    assert fix in outcome["error"]
+    doctor = {c["name"]: c for c in cli("doctor", "--json").json()}
+    assert doctor["accounts can publish"]["fix"] == fix
+    # The printed command, with only the new app password piped in: the handle comes
+    # from --handle, as printed.
+    run_printed_fixes(cli, outcome["error"], {"app_password": new_password})
+    assert cli.ok("accounts", "show", ACCOUNT, "--json").json()["status"] == "active"
+    cli.ok("posts", "retry", post_id)
+    assert destination(cli, post_id)["status"] == "published"
+
+
+def test_accounts_add_takes_the_handle_from_the_option_and_says_what_to_pipe(
+    initialized: str, cli: Cli, fake: BlueskyFake
+) -> None:
+    from tests.helpers import run_printed_fixes
+
+    nothing = cli("accounts", "add", "bluesky", "--handle", HANDLE)
+    assert nothing.exit_code == 5
+    assert (
+        f'pipe {{"app_password": "…"}} to `autopostr accounts add bluesky --handle {HANDLE}`'
+        in nothing.stderr
+    )
+    run_printed_fixes(cli, nothing.stderr, {"app_password": PASSWORD})
+    assert cli.ok("accounts", "show", ACCOUNT, "--json").json()["status"] == "active"
+    other = json.dumps({"handle": "alice.test", "app_password": PASSWORD})
+    mismatch = cli("accounts", "add", "bluesky", "--handle", "bob.test", input=other)
+    assert mismatch.exit_code == 5 and "differ" in mismatch.stderr

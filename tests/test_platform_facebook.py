@@ -386,9 +386,9 @@ def test_first_comment_goes_under_the_post_and_its_failure_does_not_repost(
 def test_delete_removes_the_post_and_a_second_delete_is_fine(fb: FakeFacebook) -> None:
     account = page_account(fb)
     result = platform().publish(account, request("Short-lived"))
-    platform().delete(account, result.remote_id)
+    assert platform().delete(account, result.remote_id) is True
     assert result.remote_id not in fb.posts and fb.deleted == [result.remote_id]
-    platform().delete(account, result.remote_id)  # already gone: nothing to do
+    assert platform().delete(account, result.remote_id) is False  # already gone
 
 
 def test_metrics_use_the_current_insights_names(fb: FakeFacebook) -> None:
@@ -500,3 +500,26 @@ def test_a_token_for_another_page_is_refused_with_facebooks_words(fb: FakeFacebo
     wrong = AccountRef(1, "facebook", "acme", BETA, account.credentials)
     with pytest.raises(PermanentError, match=r"another page \(code 200"):
         platform().publish(wrong, request())
+
+
+def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
+    initialized: str, cli: Cli, fb: FakeFacebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers import printed_fixes, run_printed_fixes
+
+    monkeypatch.setenv("AUTOPOSTR_OAUTH_PORT", "0")  # the port the OAuth redirect uses here
+    connect(cli, "acmecoffee")
+    fb.log_out_everywhere()
+    post_id = due_post(cli, "After a password change")
+    [outcome] = run_once(cli)
+    assert outcome["status"] == "failed"
+    assert account_status(cli) == "needs_reconnect"
+    # This login manages two pages: only a command that names the page can work.
+    assert printed_fixes(outcome["error"]) == [
+        (f"autopostr accounts connect facebook --page {ACME}", None)
+    ]
+    run_printed_fixes(cli, outcome["error"])
+    assert account_status(cli) == "active"
+    assert [a["handle"] for a in cli.ok("accounts", "list", "--json").json()] == ["acmecoffee"]
+    cli.ok("posts", "retry", post_id)
+    assert destination(cli, post_id)["status"] == "published"

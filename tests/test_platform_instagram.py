@@ -520,3 +520,29 @@ def test_whoami_and_a_malformed_answer(fake: FakeInstagram, adapter: InstagramPl
     fake.fail_next(rf"/{COFFEE_IG}$", 200, "<html>maintenance</html>")
     with pytest.raises(TransientError, match="malformed answer"):
         adapter.whoami(account(fake))
+
+
+def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
+    cli_fake: FakeInstagram, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers import printed_fixes, run_printed_fixes
+
+    monkeypatch.setenv("AUTOPOSTR_OAUTH_PORT", "0")  # the port the OAuth redirect uses here
+    [connected] = connect(cli, "--page", "101")
+    post_id = due_post(cli, photo_file(cli_fake, tmp_path))
+    cli_fake.strict_exchange = True  # Meta never renews a token that already expired
+    for token in list(cli_fake.oauth.access_tokens):
+        cli_fake.oauth.expire(token)
+    outcome = run_once(cli)
+    assert outcome["status"] == "failed"
+    shown = cli.ok("accounts", "show", "instagram:acme.coffee", "--json").json()
+    assert shown["status"] == "needs_reconnect"
+    # The login links two Instagram accounts: the fix brings back this one only.
+    [(command, stdin)] = printed_fixes(str(outcome["error"]))
+    assert command.startswith("autopostr accounts connect instagram --page ") and stdin is None
+    run_printed_fixes(cli, str(outcome["error"]))
+    listed = cli.ok("accounts", "list", "--json").json()
+    assert [(a["handle"], a["status"]) for a in listed] == [("acme.coffee", "active")]
+    assert listed[0]["id"] == connected["id"]
+    cli.ok("posts", "retry", post_id)
+    assert cli.ok("posts", "show", post_id, "--json").json()["status"] == "published"

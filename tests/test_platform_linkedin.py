@@ -231,7 +231,7 @@ def test_a_refused_post_fails_with_linkedins_message(
 
 def test_disconnect_revokes_the_token(initialized: str, cli: Cli, linkedin: FakeLinkedIn) -> None:
     token = _add_member(cli, linkedin)
-    cli.ok("accounts", "disconnect", "linkedin:jane")
+    cli.ok("accounts", "disconnect", "--yes", "linkedin:jane")
     assert token["access_token"] in linkedin.oauth.revoked
 
 
@@ -329,7 +329,8 @@ def test_delete_is_idempotent(linkedin: FakeLinkedIn) -> None:
     assert call.path.endswith("urn%3Ali%3Ashare%3A" + result.remote_id.rsplit(":", 1)[1])
     adapter().delete(ref, result.remote_id)  # 204 again
     linkedin.missing_delete_status = 404
-    adapter().delete(ref, result.remote_id)  # the other reading: 404 is "already gone"
+    # The other reading: 404 is "already gone".
+    assert adapter().delete(ref, result.remote_id) is False
 
 
 def test_metrics_for_members_and_organizations(linkedin: FakeLinkedIn) -> None:
@@ -455,3 +456,30 @@ def test_tokens_never_travel_in_urls(linkedin: FakeLinkedIn, tmp_path: Path) -> 
     for call in linkedin.requests:
         where = call.path + json.dumps(call.query)
         assert not any(secret in where for secret in secrets), call.path
+
+
+def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
+    initialized: str, cli: Cli, linkedin: FakeLinkedIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers import run_printed_fixes
+
+    monkeypatch.setenv("AUTOPOSTR_OAUTH_PORT", "0")  # the port the OAuth redirect uses here
+    cli.ok("accounts", "connect", "linkedin", "--page", "Acme Coffee", "--port", "0")
+    for token in list(linkedin.oauth.access_tokens):
+        linkedin.oauth.expire(token)
+    linkedin.oauth.revoked.update(linkedin.oauth.refresh_tokens)
+    post = cli.ok(
+        "posts", "create", "--to", "linkedin:acme-coffee", "--text", "Back soon", "--json"
+    ).json()
+    published = cli("posts", "publish", post["id"], "--json")
+    assert published.exit_code == 6
+    [dest] = published.json()["destinations"]
+    shown = cli.ok("accounts", "show", "linkedin:acme-coffee", "--json").json()
+    assert shown["status"] == "needs_reconnect"
+    # Without --page the member, not the organization, would be connected.
+    assert "run `autopostr accounts connect linkedin --page acme-coffee`" in dest["error"]
+    run_printed_fixes(cli, dest["error"])
+    listed = cli.ok("accounts", "list", "--json").json()
+    assert [(a["handle"], a["status"]) for a in listed] == [("acme-coffee", "active")]
+    cli.ok("posts", "retry", post["id"])
+    assert cli.ok("posts", "show", post["id"], "--json").json()["status"] == "published"

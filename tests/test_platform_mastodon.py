@@ -184,7 +184,7 @@ def test_connect_registers_the_app_once_and_proves_pkce(
     tested = cli.ok("accounts", "test", f"mastodon:{fake.handle}", "--json").json()
     assert tested["platform_says"]["handle"] == fake.handle
 
-    cli.ok("accounts", "disconnect", f"mastodon:{fake.handle}")
+    cli.ok("accounts", "disconnect", "--yes", f"mastodon:{fake.handle}")
     [revoked] = fake.calls("POST", "/oauth/revoke")
     assert revoked.form()["token"] in fake.oauth.revoked
 
@@ -446,10 +446,10 @@ def test_a_thread_cut_short_by_a_refusal_says_what_went_out(fake: FakeMastodon) 
 def test_delete_removes_the_whole_thread_and_tolerates_gone(fake: FakeMastodon) -> None:
     ref = account(fake)
     result = platform().publish(ref, request("Root", "Reply", first_comment="Comment"))
-    platform().delete(ref, result.remote_id)
+    assert platform().delete(ref, result.remote_id) is True
     assert fake.posted() == []
     assert len(fake.deleted) == 3
-    platform().delete(ref, result.remote_id)  # already gone: nothing to do
+    assert platform().delete(ref, result.remote_id) is False  # already gone: nothing to do
 
 
 def test_metrics_read_the_status_counts(fake: FakeMastodon) -> None:
@@ -550,3 +550,24 @@ def test_connect_without_a_server_says_how_to_name_one(initialized: str, cli: Cl
     run = cli("accounts", "connect", "mastodon", "--port", "0")
     assert run.exit_code != 0
     assert "--instance" in run.stderr and "mastodon.social" in run.stderr
+
+
+def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
+    initialized: str, cli: Cli, fake: FakeMastodon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers import run_printed_fixes
+
+    monkeypatch.setenv("AUTOPOSTR_OAUTH_PORT", "0")  # the port the OAuth redirect uses here
+    connect(cli, fake)
+    fake.revoke_all()
+    post_id = due_post(cli, fake, "After the revoke")
+    outcome = run_once(cli)
+    assert outcome["status"] == "failed"
+    account = f"mastodon:{fake.handle}"
+    assert cli.ok("accounts", "show", account, "--json").json()["status"] == "needs_reconnect"
+    # The server is named: a plain `accounts connect mastodon` would not know it.
+    assert f"run `autopostr accounts connect mastodon --instance {fake.url}`" in outcome["error"]
+    run_printed_fixes(cli, outcome["error"])
+    assert cli.ok("accounts", "show", account, "--json").json()["status"] == "active"
+    cli.ok("posts", "retry", post_id)
+    assert destination(cli, post_id)["status"] == "published"

@@ -123,13 +123,13 @@ def test_discord_gets_files_and_gives_back_a_message_id_to_delete(
     assert picture.read_bytes() in sent.body
 
     hook.push(Answer(204, b""))
-    platform.delete(account(hook, "discord"), "112233")
+    assert platform.delete(account(hook, "discord"), "112233") is True
     assert (hook.received[-1].method, hook.received[-1].path) == (
         "DELETE",
         "/hook/messages/112233",
     )
     hook.push(Answer(404, {"message": "Unknown Message", "code": 10008}))
-    platform.delete(account(hook, "discord"), "112233")  # already gone is fine
+    assert platform.delete(account(hook, "discord"), "112233") is False  # already gone
 
 
 def test_json_receivers_get_a_signed_delete_event(hook: ScriptedServer) -> None:
@@ -312,4 +312,36 @@ def test_a_url_stored_in_clear_is_sealed_when_the_account_is_next_written(
     assert hook.received[-1].path == f"/api/webhooks/7/{URL_TOKEN}"
     assert hook.received[-1].headers["x-autopostr-signature"] == sign(
         "new", hook.received[-1].headers["x-autopostr-timestamp"], hook.received[-1].body
+    )
+
+
+def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
+    initialized: str, cli: Cli, hook: ScriptedServer
+) -> None:
+    from tests.helpers import run_printed_fixes
+
+    url = hook.url + "/hook"
+    added = {"handle": "site", "url": url, "secret": "old-s3cr3t"}
+    cli.ok("accounts", "add", "webhook", input=json.dumps(added))
+    post = cli.ok("posts", "create", "--to", "webhook:site", "--text", "hi", "--json").json()
+    hook.default = Answer(401, {"error": "invalid_token"})  # the receiver's secret changed
+    published = cli("posts", "publish", post["id"], "--json")
+    assert published.exit_code == 6
+    [dest] = published.json()["destinations"]
+    assert cli.ok("accounts", "show", "webhook:site", "--json").json()["status"] == (
+        "needs_reconnect"
+    )
+    fix = (
+        'pipe {"url": "…", "format": "json", "secret": "…"} to '
+        "`autopostr accounts add webhook --handle site`"
+    )
+    assert fix in dest["error"] and url not in dest["error"]  # the URL is a secret too
+    hook.default = Answer(200, {"id": "r2"})
+    run_printed_fixes(cli, dest["error"], {"url": url, "secret": "n3w-s3cr3t"})
+    assert cli.ok("accounts", "show", "webhook:site", "--json").json()["status"] == "active"
+    cli.ok("posts", "retry", post["id"])
+    sent = hook.received[-1]
+    assert json.loads(sent.body)["text"] == "hi"
+    assert sent.headers["x-autopostr-signature"] == sign(
+        "n3w-s3cr3t", sent.headers["x-autopostr-timestamp"], sent.body
     )

@@ -132,7 +132,7 @@ def test_connect_round_trip_with_pkce_and_basic_client_auth(
     assert said["handle"] == "acme" and said["id"] == USER["id"]
     # Disconnecting revokes both tokens at X.
     tokens = set(fake.oauth.access_tokens) | fake.oauth.refresh_tokens
-    cli.ok("accounts", "disconnect", "x:acme")
+    cli.ok("accounts", "disconnect", "--yes", "x:acme")
     assert tokens <= fake.oauth.revoked
     for sent in fake.requests:  # secrets travel in headers and bodies, never in URLs
         assert not any(t in json.dumps(sent.query) for t in tokens | {"x-secret"})
@@ -315,9 +315,9 @@ def test_an_expired_token_mid_thread_resumes_after_the_refresh(x: XPlatform, fak
 def test_delete_and_deleting_again(x: XPlatform, fake: FakeX) -> None:
     me = account(fake)
     result = x.publish(me, request("Short-lived"))
-    x.delete(me, result.remote_id)
+    assert x.delete(me, result.remote_id) is True
     assert fake.tweets[result.remote_id].deleted
-    x.delete(me, result.remote_id)  # already gone is what the user wanted
+    assert x.delete(me, result.remote_id) is False  # already gone is what the user wanted
     assert fake.calls("DELETE", rf"/2/tweets/{result.remote_id}")[0].bearer
 
 
@@ -490,3 +490,46 @@ def test_a_gif_may_be_larger_than_a_still_image(tmp_path: Path) -> None:
 def test_accounts_add_needs_an_access_token(initialized: str, cli: Cli, fake: FakeX) -> None:
     run = cli("accounts", "add", "x", input=json.dumps({"handle": "acme", "token": "oops"}))
     assert run.exit_code != 0 and "access_token" in run.stderr
+
+
+def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
+    initialized: str, cli: Cli, fake: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers import run_printed_fixes
+
+    # The port this install's OAuth app redirects to (any free one, for the test).
+    monkeypatch.setenv("AUTOPOSTR_OAUTH_PORT", "0")
+    connect(cli)
+    # autopostr was removed from the user's connected apps: nothing renews the token.
+    for token in list(fake.oauth.access_tokens):
+        fake.oauth.expire(token)
+    fake.oauth.revoked.update(fake.oauth.refresh_tokens)
+    post_id = due_post(cli, "After the revoke")
+    outcome = run_once(cli)
+    assert outcome["status"] == "failed"
+    assert cli.ok("accounts", "show", "x:acme", "--json").json()["status"] == "needs_reconnect"
+    assert "run `autopostr accounts connect x`" in outcome["error"]
+    run_printed_fixes(cli, outcome["error"])
+    assert cli.ok("accounts", "show", "x:acme", "--json").json()["status"] == "active"
+    cli.ok("posts", "retry", post_id)
+    assert [t.text for t in fake.live_tweets()] == ["After the revoke"]
+
+
+def test_without_an_oauth_app_the_fix_says_what_to_pipe(
+    initialized: str, cli: Cli, fake: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers import run_printed_fixes
+
+    add_account(cli, fake)  # a headless server: tokens piped in, no OAuth app set up
+    monkeypatch.delenv("AUTOPOSTR_X_CLIENT_ID")
+    gone = cli.ok("accounts", "disconnect", "x:acme", "--yes")
+    assert "AUTOPOSTR_X_CLIENT_ID" in gone.stderr  # not revoked at X, said so; forgotten here
+    refused = cli("posts", "create", "--to", "x:acme", "--text", "later")
+    assert refused.exit_code == 5
+    assert (
+        'pipe {"access_token": "…", "refresh_token": "…", "expires_in": "…"} to '
+        "`autopostr accounts add x --handle acme`" in refused.stderr
+    )
+    run_printed_fixes(cli, refused.stderr, fake.token())
+    assert cli.ok("accounts", "show", "x:acme", "--json").json()["status"] == "active"
+    cli.ok("posts", "create", "--to", "x:acme", "--text", "later")

@@ -400,7 +400,7 @@ def test_partially_published_when_one_account_is_gone(
         "+1h",
         "--json",
     ).json()
-    cli.ok("accounts", "disconnect", "sandbox:gone")
+    cli.ok("accounts", "disconnect", "--yes", "sandbox:gone")
     make_due(int(post["id"]))
     run = cli("daemon", "run", "--once", "--json")
     assert run.exit_code == 6

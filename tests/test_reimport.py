@@ -213,7 +213,7 @@ class ApprovalTeam:
         token = cli.ok("team", "invite", "ed@example.com", "--role", "editor", "--json").json()[
             "token"
         ]
-        cli.ok("team", "join", token, env=self.editor)
+        cli.ok("team", "join", "--token-stdin", input=token + "\n", env=self.editor)
         cli.ok("team", "settings", "--approval-required")
 
     def as_editor(self, *args: str) -> Any:

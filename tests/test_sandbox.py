@@ -117,9 +117,11 @@ def test_lines_are_only_ever_appended(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert len(ids) == 5
 
     remote_id = next(iter(ids))
-    sandbox.delete(ACCOUNT, remote_id)
+    assert sandbox.delete(ACCOUNT, remote_id) is True
     content = path.read_bytes()
     assert content.startswith(snapshot)
+    assert _lines(path)[-1]["deleted"] == remote_id
+    assert sandbox.delete(ACCOUNT, remote_id) is False  # already gone, and logged all the same
     assert _lines(path)[-1]["deleted"] == remote_id
 
 
@@ -307,3 +309,21 @@ def test_concurrent_processes_write_whole_lines(isolated_env: Path, tmp_path: Pa
         process.join(timeout=120)
         assert process.exitcode == 0
     _check_log(tmp_path / "sbx" / "acme.jsonl", 3 * PER_WORKER)
+
+
+def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
+    initialized: str, cli: Any
+) -> None:
+    from tests.helpers import printed_fixes, run_printed_fixes
+
+    handle = "o'neil"  # a handle a shell needs quoted: the printed command quotes it
+    cli.ok("accounts", "add", "sandbox", "--handle", handle)
+    cli.ok("accounts", "disconnect", f"sandbox:{handle}", "--yes")
+    refused = cli("posts", "create", "--to", f"sandbox:{handle}", "--text", "hi")
+    assert refused.exit_code == 5
+    assert printed_fixes(refused.stderr) == [
+        ("autopostr accounts add sandbox --handle 'o'\"'\"'neil'", None)
+    ]
+    run_printed_fixes(cli, refused.stderr)
+    assert cli.ok("accounts", "show", f"sandbox:{handle}", "--json").json()["status"] == "active"
+    cli.ok("posts", "create", "--to", f"sandbox:{handle}", "--text", "hi")

@@ -47,7 +47,7 @@ def people(initialized: str, cli: Cli, tmp_path: Path) -> dict[str, Person]:
 
 def invite_and_join(cli: Cli, person: Person, role: str) -> None:
     token = cli.ok("team", "invite", person.email, "--role", role, "--json").json()["token"]
-    joined = cli.ok("team", "join", token, "--json", env=person.env).json()
+    joined = cli.ok("team", "join", "--token-stdin", "--json", input=token, env=person.env).json()
     assert joined["name"] == "Acme" and joined["role"] == role
 
 
@@ -55,11 +55,61 @@ def test_invite_json_and_join(people: dict[str, Person], cli: Cli) -> None:
     data = cli.ok("team", "invite", "ed@example.com", "--role", "editor", "--json").json()
     assert set(data) >= {"token", "email", "role", "expires_at"}
     assert data["email"] == "ed@example.com" and data["role"] == "editor"
-    cli.ok("team", "join", data["token"], env=people["ed"].env)
+    cli.ok("team", "join", "--token-stdin", input=data["token"], env=people["ed"].env)
     members = {m["email"]: m["role"] for m in cli.ok("team", "members", "--json").json()}
     assert members["ed@example.com"] == "editor"
-    again = cli("team", "join", data["token"], env=people["ed"].env)
+    again = cli("team", "join", "--token-stdin", input=data["token"], env=people["ed"].env)
     assert again.exit_code == 5 and "used already" in again.stderr
+
+
+def test_invite_prints_a_join_command_that_works_as_printed(
+    people: dict[str, Person], cli: Cli
+) -> None:
+    """The invitee runs exactly the command the owner was shown, in a terminal, and pastes
+    the token at a hidden prompt: it never reaches argv, shell history or the screen."""
+    import re
+
+    from tests.terminal import run_in_terminal
+
+    shown = cli.ok("team", "invite", "ed@example.com", "--role", "editor")
+    token = shown.stdout.strip()
+    printed = re.findall(r"`(autopostr [^`]*)`", shown.stderr)
+    assert printed and token not in shown.stderr
+    command = printed[0].split()
+    assert command[:3] == ["autopostr", "team", "join"]
+    screen = run_in_terminal(
+        *command[1:],
+        answers=[("Invitation token", token)],
+        hidden=["Invitation token"],
+        env=people["ed"].env,
+    )
+    assert screen.exit_code == 0, screen.output
+    assert "Joined 'Acme' as editor" in screen.output
+    assert token not in screen.output  # typed with echo off
+    assert "Warning" not in screen.output
+    members = {m["email"]: m["role"] for m in cli.ok("team", "members", "--json").json()}
+    assert members["ed@example.com"] == "editor"
+
+
+def test_join_reads_the_token_from_stdin_and_warns_about_argv(
+    people: dict[str, Person], cli: Cli
+) -> None:
+    token = cli.ok("team", "invite", "ed@example.com", "--json").json()["token"]
+    # No terminal and no --token-stdin: nothing to ask on, and the message says what to do.
+    refused = cli("team", "join", env=people["ed"].env)
+    assert refused.exit_code == 2 and "--token-stdin" in refused.stderr
+    both = cli("team", "join", token, "--token-stdin", input=token, env=people["ed"].env)
+    assert both.exit_code == 2
+    joined = cli.ok(
+        "team", "join", "--token-stdin", "--json", input=token + "\n", env=people["ed"].env
+    )
+    assert joined.json()["name"] == "Acme" and joined.stderr == ""
+    # The argument still works, with a warning on stderr that names the better ways.
+    token = cli.ok("team", "invite", "vi@example.com", "--json").json()["token"]
+    argv = cli.ok("team", "join", token, "--json", env=people["vi"].env)
+    assert argv.json()["role"] == "editor"
+    assert "Warning" in argv.stderr and "shell history" in argv.stderr
+    assert "--token-stdin" in argv.stderr and token not in argv.stderr
 
 
 def test_invitation_is_single_use_and_expires(people: dict[str, Person], cli: Cli) -> None:
@@ -72,13 +122,17 @@ def test_invitation_is_single_use_and_expires(people: dict[str, Person], cli: Cl
         for row in session.exec(select(TeamInvite)):
             row.expires_at = utcnow()
             session.add(row)
-    expired = cli("team", "join", token, env=people["vi"].env)
+    expired = cli("team", "join", "--token-stdin", input=token, env=people["vi"].env)
     assert expired.exit_code == 5 and "expired" in expired.stderr
-    assert cli("team", "join", "api_not-a-token", env=people["vi"].env).exit_code == 5
+    bad = cli("team", "join", "--token-stdin", input="api_not-a-token", env=people["vi"].env)
+    assert bad.exit_code == 5
     wrong_person = cli.ok("team", "invite", "vi@example.com", "--role", "viewer", "--json").json()[
         "token"
     ]
-    assert cli("team", "join", wrong_person, env=people["out"].env).exit_code == 4
+    assert (
+        cli("team", "join", "--token-stdin", input=wrong_person, env=people["out"].env).exit_code
+        == 4
+    )
 
 
 def test_last_owner_is_protected(people: dict[str, Person], cli: Cli) -> None:
@@ -135,7 +189,7 @@ def test_removal_takes_effect_at_once_for_sessions_and_tokens(
     assert cli.ok("posts", "list", "--json", env={**ed, "AUTOPOSTR_TOKEN": token}).json() == []
     cli.ok("posts", "create", "--to", "sandbox:acme", "--text", "team post")
     assert len(cli.ok("posts", "list", "--json", env=ed).json()) == 1
-    cli.ok("team", "remove", "ed@example.com")
+    cli.ok("team", "remove", "--yes", "ed@example.com")
     for env in (ed, {**ed, "AUTOPOSTR_TOKEN": token}):
         assert (
             cli.ok("posts", "list", "--json", env=env).json() == []
@@ -168,8 +222,8 @@ def test_audit_log_records_who_did_what(people: dict[str, Person], cli: Cli) -> 
     cli.ok("posts", "schedule", post["id"], "+2h", env=people["ed"].env)
     cli.ok("team", "role", "ed@example.com", "viewer")
     cli.ok("team", "settings", "--approval-required")
-    cli.ok("accounts", "disconnect", "sandbox:acme")
-    cli.ok("team", "remove", "ed@example.com")
+    cli.ok("accounts", "disconnect", "--yes", "sandbox:acme")
+    cli.ok("team", "remove", "--yes", "ed@example.com")
     entries = cli.ok("team", "audit", "--json").json()
     actions = [e["action"] for e in entries]
     for expected in (
@@ -226,6 +280,9 @@ def test_smtp_invitation_reaches_a_local_sink(
         assert data["emailed"] is True
         mail = sink.read_text()
         assert "vi@example.com" in mail and data["token"] in mail
+        # The mail's command runs as printed: it asks for the token instead of holding it.
+        assert "    autopostr team join\n" in mail
+        assert f"autopostr team join {data['token']}" not in mail
         down = cli(
             "team",
             "invite",

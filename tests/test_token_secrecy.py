@@ -171,7 +171,7 @@ def test_no_token_is_ever_logged_printed_or_stored_in_clear(
             ("keys", "status"),
         ):
             run(*args, ok=False)
-        run("accounts", "disconnect", "webhook:site")
+        run("accounts", "disconnect", "--yes", "webhook:site")
 
     assert len(issued.values) >= 7  # two X pairs (connect, renewal), Bluesky JWTs, the rest
     outputs = "\n".join(r.stdout + r.stderr for r in runs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from autopostr.cli.common import JSON_OPTION, database, settings, signed_in
+from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, database, settings, signed_in
 
 app = typer.Typer(
     help="Connect, add, list, test, refresh and disconnect social accounts.", no_args_is_help=True
@@ -149,18 +149,29 @@ def show(
 @app.command("disconnect")
 def disconnect(
     account: str = typer.Argument(..., help="Account id or platform:handle."),
+    yes: bool = YES_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Disconnect an account: revoke its token where the platform can, then forget it.
 
+    Asks first in a terminal; elsewhere it needs --yes.
+
     \b
     Example:
-      autopostr accounts disconnect x:acme
+      autopostr accounts disconnect x:acme --yes
     """
     from autopostr import accounts
     from autopostr.cli import output
     from autopostr.views import account_json
 
+    with signed_in() as (session, actor):
+        found = accounts.to_disconnect(session, actor, account)
+        label = accounts.label(found)
+        detail = (
+            f"{label} ({found.status}): its tokens are revoked where the platform can and "
+            "forgotten; posts to it fail until it is connected again"
+        )
+    confirm(f"disconnect {label}", yes, [detail])
     with signed_in() as (session, actor):
         disconnected, problem = accounts.disconnect(session, actor, account, settings())
         data = account_json(disconnected)
@@ -181,11 +192,12 @@ def connect(
         help="Print the authorization URL and read the address you are redirected to "
         "from stdin (for SSH sessions and servers).",
     ),
-    port: int = typer.Option(
-        8765,
+    port: int | None = typer.Option(
+        None,
         "--port",
         help="Loopback port of the redirect (http://127.0.0.1:PORT/callback must be a "
-        "redirect URI of your OAuth app).",
+        "redirect URI of your OAuth app); default AUTOPOSTR_OAUTH_PORT, else 8765.",
+        show_default=False,
     ),
     page: list[str] = typer.Option(
         [],
@@ -243,6 +255,8 @@ def connect(
     prompter = oauth.Prompter(
         show_url, None if no_browser else open_browser, read_pasted_url, no_browser_found
     )
+    if port is None:
+        port = oauth.configured_port(s)
     granted = oauth.connect(s, adapter, options, prompter, port=port)
     with signed_in() as (session, actor):
         rows = [

@@ -6,6 +6,7 @@ import typer
 
 from autopostr.cli.common import (
     JSON_OPTION,
+    YES_OPTION,
     database,
     prompt_password,
     read_secret_from_stdin,
@@ -203,16 +204,30 @@ def sessions(as_json: bool = JSON_OPTION) -> None:
 
 
 @app.command("revoke")
-def revoke(session_id: int = typer.Argument(..., help="Session id from `auth sessions`.")) -> None:
+def revoke(
+    session_id: int = typer.Argument(..., help="Session id from `auth sessions`."),
+    yes: bool = YES_OPTION,
+) -> None:
     """End one of your sessions (for a lost laptop).
+
+    Asks first in a terminal; elsewhere it needs --yes.
 
     \b
     Example:
-      autopostr auth revoke 3
+      autopostr auth revoke 3 --yes
     """
     from autopostr.cli import output
-    from autopostr.identity import revoke_session
+    from autopostr.cli.common import confirm
+    from autopostr.identity import find_session, revoke_session
+    from autopostr.views import iso
 
+    with signed_in() as (session, actor):
+        row = find_session(session, actor.user_id, session_id)
+        detail = (
+            f"Session {session_id} ({row.label or 'no label'}, last used "
+            f"{iso(row.last_used_at)}) is signed out at once"
+        )
+    confirm(f"revoke session {session_id}", yes, [detail])
     with signed_in() as (session, actor):
         revoke_session(session, actor.user_id, session_id)
     output.success(f"Session {session_id} revoked")
@@ -285,16 +300,24 @@ def token_list(as_json: bool = JSON_OPTION) -> None:
 @token_app.command("revoke")
 def token_revoke(
     token_id: int = typer.Argument(..., help="Token id from `auth token list`."),
+    yes: bool = YES_OPTION,
 ) -> None:
     """Revoke an access token at once.
 
+    Asks first in a terminal; elsewhere it needs --yes.
+
     \b
     Example:
-      autopostr auth token revoke 2
+      autopostr auth token revoke 2 --yes
     """
     from autopostr.cli import output
-    from autopostr.identity import revoke_api_token
+    from autopostr.cli.common import confirm
+    from autopostr.identity import find_api_token, revoke_api_token
 
+    with signed_in() as (session, actor):
+        row = find_api_token(session, actor.user_id, token_id)
+        detail = f"Token {token_id} ({row.name}, starts {row.prefix}) stops working at once"
+    confirm(f"revoke token {token_id}", yes, [detail])
     with signed_in() as (session, actor):
         revoke_api_token(session, actor.user_id, token_id)
     output.success(f"Token {token_id} revoked")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from autopostr.identity import Actor
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+YES_OPTION = typer.Option(
+    False, "--yes", "-y", help="Do not ask for confirmation (needed when stdin is not a terminal)."
+)
 
 
 def settings() -> Settings:
@@ -59,6 +62,46 @@ def prompt_password(confirm: bool) -> str:
     if not sys.stdin.isatty():
         raise InvalidInput("password: no terminal to prompt on; pipe it with --password-stdin")
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+
+
+def prompt_secret(label: str, stdin_flag: str) -> str:
+    """A secret typed at a hidden prompt, or the flag that pipes it when no one is there."""
+    from autopostr.errors import UsageError
+
+    if not sys.stdin.isatty():
+        raise UsageError(f"{label.lower()}: no terminal to ask on; pipe it with {stdin_flag}")
+    value = str(typer.prompt(label, hide_input=True, err=True)).strip()
+    if not value:
+        raise UsageError(f"{label.lower()}: nothing was typed")
+    return value
+
+
+def confirm(action: str, yes: bool, details: Sequence[str] = (), question: str = "") -> None:
+    """The one rule every destructive command follows (as gh's do): `--yes` goes ahead; in a
+    terminal, show what will go (`details`, already checked to exist) and ask; otherwise
+    refuse, since a script cannot answer. `action` is lower case: "delete post 12"."""
+    from autopostr.cli import output
+    from autopostr.errors import UsageError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{action}: add --yes to confirm (stdin is not a terminal to ask on)")
+    for line in details:
+        output.info(line)
+    if not ask(question or f"{action[:1].upper()}{action[1:]}?"):
+        output.info("Nothing was changed.")
+        raise typer.Exit(1)
+
+
+def ask(question: str) -> bool:
+    """A yes/no question in a terminal (default no); never asked when stdin is not one.
+    Asked on stderr and read from stdin, so stdout (maybe `--json > file`) stays data."""
+    if not sys.stdin.isatty():
+        return False
+    sys.stderr.write(f"{question} [y/N]: ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def zone_for(session: DbSession, actor: Actor, tz: str) -> str:

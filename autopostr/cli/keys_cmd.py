@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from autopostr.cli.common import JSON_OPTION, read_secret_from_stdin, settings
+from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, read_secret_from_stdin, settings
 
 app = typer.Typer(help="Encryption keys for stored account tokens.", no_args_is_help=True)
 
@@ -42,24 +42,38 @@ def rotate(
         help="Read the new key (base64 of 32 bytes) from stdin; needed when the key "
         "comes from AUTOPOSTR_ENCRYPTION_KEY.",
     ),
+    yes: bool = YES_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Re-encrypt every stored secret with a new key, in one transaction.
 
-    Old keys stay readable until the transaction commits.
+    Old keys stay readable until the transaction commits. Asks first in a
+    terminal; elsewhere (and with --new-key-stdin) it needs --yes.
 
     \b
     Examples:
       autopostr keys rotate
-      openssl rand -base64 32 | autopostr keys rotate --new-key-stdin
+      openssl rand -base64 32 | autopostr keys rotate --new-key-stdin --yes
     """
     from dataclasses import asdict
 
     from autopostr.cli import output
     from autopostr.db import open_database
+    from autopostr.keys import check_rotation
     from autopostr.keys import rotate as rotate_keys
 
     s = settings()
+    old, managed_here = check_rotation(s, new_key_stdin)
+    after = (
+        "dropped"
+        if managed_here
+        else f"still needed until {old.source} holds the new key on every machine"
+    )
+    detail = (
+        f"Every stored secret is re-encrypted with a new key; the old key(s) "
+        f"{', '.join(sorted(old.keys))} (from {old.source}) are then {after}"
+    )
+    confirm("rotate the encryption key", yes, [detail])
     new_key = read_secret_from_stdin("new key") if new_key_stdin else None
     result = rotate_keys(s, open_database(s), new_key)
     if as_json:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from autopostr.cli.common import JSON_OPTION, settings, signed_in
+from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, settings, signed_in
 
 if TYPE_CHECKING:
     from autopostr.models import Media
@@ -144,18 +144,29 @@ def rm(
     force: bool = typer.Option(
         False, "--force", help="Also remove it from posts not yet published that use it."
     ),
+    yes: bool = YES_OPTION,
 ) -> None:
     """Delete a media item and its stored bytes.
 
     Refused (exit 5) while a post not yet published uses it, unless --force.
+    Asks first in a terminal; elsewhere it needs --yes.
 
     \b
     Example:
-      autopostr media rm 7 --force
+      autopostr media rm 7 --force --yes
     """
     from autopostr import media
     from autopostr.cli import output
 
+    with signed_in() as (session, actor):
+        found = media.to_remove(session, actor, media_id, force=force)
+        item = found.item
+        detail = (
+            f"Media {media_id}: {item.filename} ({item.mime_type}, {media.human_size(item.size)})"
+        )
+        if found.posts:
+            detail += f"; it is taken out of post(s) {', '.join(map(str, found.posts))}"
+    confirm(f"delete media {media_id}", yes, [detail])
     with signed_in() as (session, actor):
         item = media.remove(session, actor, settings(), media_id, force=force)
     output.success(f"Media {media_id} ({item.filename}) deleted")
@@ -167,22 +178,36 @@ def cleanup(
         "24h", "--older-than", help="Only orphans untouched for this long (90m, 24h, 7d)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would go; delete nothing."),
+    yes: bool = YES_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Delete the team's orphaned media: items no post uses, older than --older-than.
 
-    The daemon does this daily with a 24 h grace period.
+    The daemon does this daily with a 24 h grace period. Asks first in a
+    terminal; elsewhere it needs --yes (not with --dry-run).
     With --json: {"dry_run", "count", "bytes", "media": [...]}.
 
     \b
-    Example:
+    Examples:
       autopostr media cleanup --older-than 7d --dry-run
+      autopostr media cleanup --older-than 7d --yes
     """
+    import sys
+
     from autopostr import media
     from autopostr.cli import output
     from autopostr.timeparse import parse_duration
 
     grace = parse_duration(older_than, "--older-than")
+    if not dry_run:
+        with signed_in() as (session, actor):
+            going = media.cleanup_team(
+                session, actor, settings(), older_than=grace, dry_run=True
+            ).items
+            details = [f"Media {i.id}: {i.filename} ({media.human_size(i.size)})" for i in going]
+        # Nothing to ask about in a terminal; a script still needs --yes, every time.
+        if going or not sys.stdin.isatty():
+            confirm(f"delete {len(going)} orphaned media item(s)", yes, details)
     with signed_in() as (session, actor):
         result = media.cleanup_team(session, actor, settings(), older_than=grace, dry_run=dry_run)
         rows = [_json(item) for item in result.items]

@@ -6,10 +6,18 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from autopostr.cli.common import JSON_OPTION, settings, signed_in, when_for, zone_for
+from autopostr.cli.common import (
+    JSON_OPTION,
+    YES_OPTION,
+    confirm,
+    settings,
+    signed_in,
+    when_for,
+    zone_for,
+)
 
 if TYPE_CHECKING:
-    pass
+    from autopostr.unpublishing import Unpublished
 
 app = typer.Typer(help="Create, schedule, edit and publish posts.", no_args_is_help=True)
 
@@ -296,24 +304,133 @@ def edit(
 @app.command("delete")
 def delete(
     post_id: int = typer.Argument(..., help="Post id."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    unpublish: bool = typer.Option(
+        False,
+        "--unpublish",
+        help="First take it down from the platforms it went out to (as `posts unpublish`).",
+    ),
+    yes: bool = YES_OPTION,
 ) -> None:
-    """Delete a post (what was already published stays on the platforms).
+    """Delete a post from autopostr; what went out stays on the platforms unless --unpublish.
+
+    Asks first in a terminal (and, for a published post, whether to take it down
+    first); elsewhere it needs --yes.
 
     \b
-    Example:
+    Examples:
       autopostr posts delete 12 --yes
+      autopostr posts delete 12 --unpublish --yes
     """
-    import sys
-
     from autopostr import posts
     from autopostr.cli import output
+    from autopostr.cli.common import ask
+    from autopostr.views import post_json
 
-    if not yes and sys.stdin.isatty():
-        typer.confirm(f"Delete post {post_id}?", abort=True)
+    with signed_in() as (session, actor):
+        found = post_json(posts.to_delete(session, actor, post_id))
+    live = [d["account"] for d in found["destinations"] if d["status"] == "published"]
+    names = ", ".join(live)
+    details = [_summary(found)]
+    action = f"delete post {post_id}"
+    if live and not unpublish:
+        takedown = f"`autopostr posts unpublish {post_id}`"
+        details.append(f"It is live on {names}: deleting it here leaves it there.")
+        if not yes:
+            unpublish = ask(f"Take it down from {names} first, as {takedown} does?")
+        if not unpublish:
+            action += f" (it stays live on {names}: add --unpublish, or run {takedown} first)"
+    confirm(action, yes, details, question=f"Delete post {post_id}?")
+    if unpublish and live:
+        result = _unpublish_and_report(post_id, "", as_json=False)
+        if not result.gone:
+            from autopostr.errors import Conflict
+
+            raise Conflict(
+                f"post {post_id} was kept, as it is still on a platform: take it down there, "
+                f"or delete only the record with `autopostr posts delete {post_id} --yes`"
+            )
     with signed_in() as (session, actor):
         posts.delete(session, actor, post_id)
     output.success(f"Post {post_id} deleted")
+    if live and not unpublish:
+        output.warn(
+            f"what went out to {names} stays online: `posts delete --unpublish` (or "
+            "`posts unpublish` first) takes a post down before deleting it"
+        )
+
+
+@app.command("unpublish")
+def unpublish(
+    post_id: int = typer.Argument(..., help="Post id."),
+    account: str = typer.Option(
+        "", "--account", help="Only from this account (id or platform:handle)."
+    ),
+    yes: bool = YES_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Take a published post down from the platforms; autopostr keeps its record and log.
+
+    Each destination becomes `deleted` or says why not (exit 5: the platform has
+    no delete; exit 6: the call failed). Asks first in a terminal; elsewhere it
+    needs --yes.
+
+    \b
+    Examples:
+      autopostr posts unpublish 12
+      autopostr posts unpublish 12 --account x:acme --yes --json
+    """
+    from autopostr import posts, unpublishing
+    from autopostr.cli import output
+    from autopostr.views import post_json
+
+    with signed_in() as (session, actor):
+        chosen = unpublishing.targets(session, actor, post_id, account or None)
+        summary = _summary(post_json(posts.show(session, actor, post_id)))
+    if chosen:
+        details = [summary, *(f"  {t.account}: {t.url or t.remote_id}" for t in chosen)]
+        where = ", ".join(t.account for t in chosen)
+        confirm(f"take post {post_id} down from {where}", yes, details)
+    result = _unpublish_and_report(post_id, account, as_json)
+    if not chosen and not as_json:
+        output.info(f"Post {post_id} is already taken down everywhere it went out.")
+    outcomes = {t.outcome for t in result.takedowns}
+    if unpublishing.FAILED in outcomes:
+        raise typer.Exit(6)
+    if unpublishing.NOT_SUPPORTED in outcomes:
+        raise typer.Exit(5)
+
+
+def _unpublish_and_report(post_id: int, account: str, as_json: bool) -> Unpublished:
+    from autopostr import unpublishing
+    from autopostr.cli import output
+    from autopostr.cli.common import database
+    from autopostr.views import unpublished_json
+
+    s = settings()
+    with signed_in() as (_session, actor):
+        pass  # who is asking, checked again; the calls run outside any transaction
+    result = unpublishing.unpublish(database(s), s, actor, post_id, account or None)
+    if as_json:
+        output.print_json(unpublished_json(result))
+        return result
+    for t in result.takedowns:
+        where = t.target.url or t.target.remote_id
+        if t.outcome == unpublishing.TAKEN_DOWN:
+            output.success(f"{t.target.account}: taken down ({where})")
+        elif t.outcome == unpublishing.ALREADY_GONE:
+            output.success(f"{t.target.account}: already gone from the platform; marked deleted")
+        else:
+            output.warn(f"{t.target.account}: still published: {t.error}")
+    return result
+
+
+def _summary(data: dict[str, Any]) -> str:
+    """One line that tells a person which post this is, before it goes."""
+    text = " ".join(data["text"].split())
+    text = text[:60] + "…" if len(text) > 60 else text
+    when = f" for {data['scheduled_at']}" if data["scheduled_at"] else ""
+    targets = ", ".join(f"{d['account']} ({d['status']})" for d in data["destinations"])
+    return f"Post {data['id']} ({data['status']}{when}) to {targets}: {text!r}"
 
 
 @app.command("schedule")

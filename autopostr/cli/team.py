@@ -6,7 +6,9 @@ from typing import Any
 
 import typer
 
-from autopostr.cli.common import JSON_OPTION, settings, signed_in
+from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, settings, signed_in
+
+JOIN_COMMAND = "autopostr team join"
 
 app = typer.Typer(
     help="Teams: members, roles, invitations, approval settings, audit log.", no_args_is_help=True
@@ -151,23 +153,49 @@ def invite(
     output.info(
         f"Invitation for {data['email']} as {data['role']}, valid until {data['expires_at']}"
         + (" (e-mailed)" if result.emailed else "")
-        + f". They join with `autopostr team join {result.token[:8]}…`."
+        + f". Signed in as {data['email']}, they run `{JOIN_COMMAND}` and paste the token "
+        f"above when asked (in scripts: `{JOIN_COMMAND} --token-stdin` with the token on stdin)."
     )
 
 
 @app.command("join")
 def join(
-    token: str = typer.Argument(..., help="The invitation token."), as_json: bool = JSON_OPTION
+    token: str = typer.Argument(
+        "",
+        help="The invitation token; better left out (it stays in your shell history): "
+        "you are asked for it.",
+        show_default=False,
+    ),
+    token_stdin: bool = typer.Option(
+        False, "--token-stdin", help="Read the invitation token from stdin (for scripts)."
+    ),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Join a team with an invitation token (sign in with the invited e-mail first).
 
+    The token is asked for (hidden), or read from stdin with --token-stdin.
+
     \b
-    Example:
-      autopostr team join api_Xyz…
+    Examples:
+      autopostr team join
+      autopostr team join --token-stdin < invitation.txt
     """
     from autopostr import teams
     from autopostr.cli import output
+    from autopostr.cli.common import prompt_secret, read_secret_from_stdin
+    from autopostr.errors import UsageError
 
+    if token and token_stdin:
+        raise UsageError("give the token on stdin with --token-stdin or as an argument, not both")
+    if token:
+        output.warn(
+            "a token on the command line stays in your shell history and shows in `ps`: "
+            f"run `{JOIN_COMMAND}` (it asks) or `{JOIN_COMMAND} --token-stdin` next time"
+        )
+    elif token_stdin:
+        token = read_secret_from_stdin("invitation token")
+    else:
+        token = prompt_secret("Invitation token", "--token-stdin")
     with signed_in() as (session, actor):
         team, role = teams.join(session, actor, token)
         data = _team_json(team, role, team.id)
@@ -203,17 +231,29 @@ def role(
 
 @app.command("remove")
 def remove(
-    member: str = typer.Argument(..., help="Member e-mail or id."), as_json: bool = JSON_OPTION
+    member: str = typer.Argument(..., help="Member e-mail or id."),
+    yes: bool = YES_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Remove a member; they lose access at once, sessions and tokens included.
 
+    Asks first in a terminal; elsewhere it needs --yes.
+
     \b
     Example:
-      autopostr team remove ana@example.com
+      autopostr team remove ana@example.com --yes
     """
     from autopostr import teams
     from autopostr.cli import output
 
+    with signed_in() as (session, actor):
+        user, membership = teams.to_remove(session, actor, member)
+        detail = (
+            f"{user.email} ({membership.role}) loses access to {actor.team_name!r} at once, "
+            "sessions and tokens included"
+        )
+        email = user.email
+    confirm(f"remove {email} from the team", yes, [detail])
     with signed_in() as (session, actor):
         user = teams.remove(session, actor, member)
         data = {"id": str(user.id), "email": user.email, "name": user.name}

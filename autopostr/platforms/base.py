@@ -281,6 +281,26 @@ class Platform(ABC):
         return dict(raw)
 
     @classmethod
+    def can_connect(cls, settings: Settings) -> bool:
+        """Whether `accounts connect` works on this install: it has an OAuth flow and,
+        where the platform needs one, the OAuth app is configured."""
+        return cls.oauth is not Platform.oauth and bool(settings.get(f"{cls.name}_client_id"))
+
+    @classmethod
+    def reconnect_options(
+        cls, handle: str, remote_id: str | None, extra: dict[str, Any]
+    ) -> list[str]:
+        """The `accounts connect` options that bring back this very account (its page,
+        its server), so the command printed to reconnect it runs as printed."""
+        return []
+
+    @classmethod
+    def credentials_template(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        """What to pipe to `accounts add` for this platform: "…" marks what only the
+        account's owner knows, the rest is filled in from what the account had."""
+        return {"access_token": "…"}
+
+    @classmethod
     def renews_itself(cls, extra: dict[str, Any], has_refresh_token: bool) -> bool:
         """Whether the daemon can renew this account's token without a person, so its
         expiry is no reason to alert (`accounts list --expiring-within`, `doctor`)."""
@@ -300,7 +320,10 @@ class Platform(ABC):
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
         """Publish every part (and the first comment); raise PlatformError on failure."""
 
-    def delete(self, account: AccountRef, remote_id: str) -> None:
+    def delete(self, account: AccountRef, remote_id: str) -> bool:
+        """Take a published post down (`posts unpublish`): True when it was deleted now,
+        False when the platform no longer had it (already gone, which is what was asked).
+        NotSupported where the platform has no delete."""
         raise NotSupported(f"{self.title} posts cannot be deleted through autopostr")
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:

@@ -344,6 +344,10 @@ class BlueskyPlatform(Platform):
                 ) from None
         return self._session_fields(session)
 
+    @classmethod
+    def credentials_template(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        return {"app_password": "…"}  # the handle comes from --handle
+
     def prepare_credentials(self, raw: dict[str, Any]) -> dict[str, Any]:
         identifier = str(raw.get("handle") or raw.get("identifier") or "").strip().lstrip("@")
         password = str(raw.get("app_password") or raw.get("password") or "").strip()
@@ -743,16 +747,19 @@ class BlueskyPlatform(Platform):
             raise PermanentError(f"{remote_id!r} is not a Bluesky post (at://did/collection/rkey)")
         return match.group("repo"), match.group("collection"), match.group("rkey")
 
-    def delete(self, account: AccountRef, remote_id: str) -> None:
+    def delete(self, account: AccountRef, remote_id: str) -> bool:
+        """deleteRecord "ensures the record does not exist": the PDS answers with the
+        commit it made, and with none when the record was already gone."""
         repo, collection, rkey = self._parse_uri(remote_id)
         with self._client() as client:
-            self._call(
+            answer = self._call(
                 client,
                 "POST",
                 "com.atproto.repo.deleteRecord",
                 token=self.access_token(account),
                 body={"repo": repo, "collection": collection, "rkey": rkey},
             )
+        return bool(answer.get("commit"))
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
         self._parse_uri(remote_id)

@@ -264,6 +264,17 @@ class FacebookPlatform(Platform):
         )
 
     @classmethod
+    def reconnect_options(
+        cls, handle: str, remote_id: str | None, extra: dict[str, Any]
+    ) -> list[str]:
+        # A login that manages several pages connects none without --page.
+        return ["--page", str(remote_id or extra.get("page_id") or handle)]
+
+    @classmethod
+    def credentials_template(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        return {"access_token": "…", "page_id": str(extra.get("page_id") or "…")}
+
+    @classmethod
     def credential_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
         fields = {k: v for k, v in raw.items() if k not in ("handle",)}
         if not fields.get("access_token"):
@@ -327,7 +338,8 @@ class FacebookPlatform(Platform):
         if self._page_token_works(account):
             return None
         raise PermanentError(
-            f"{reason}: run `autopostr accounts connect {self.name}` to log in again"
+            f"{reason}: run `autopostr accounts connect {self.name} --page {page_id}` "
+            "to log in again"
         )
 
     def _page_token_works(self, account: AccountRef) -> bool:
@@ -562,17 +574,18 @@ class FacebookPlatform(Platform):
             remote_id=post_id, url=url, extra={k: v for k, v in extra.items() if v is not None}
         )
 
-    def delete(self, account: AccountRef, remote_id: str) -> None:
+    def delete(self, account: AccountRef, remote_id: str) -> bool:
         try:
             answer = self._call(
                 "DELETE", f"{self.graph_url}/{remote_id}", self.access_token(account)
             )
         except GraphError as exc:
             if exc.subcode == MISSING_OBJECT_SUBCODE:
-                return  # already gone: what deleting wanted
+                return False  # already gone: what deleting wanted
             raise
         if answer.get("success") is False:
             raise PermanentError(f"{self.title} did not delete post {remote_id}")
+        return True
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
         token = self.access_token(account)

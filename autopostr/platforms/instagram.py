@@ -284,7 +284,7 @@ class InstagramPlatform(Platform):
         if not ig_user_id:
             raise PermanentError(
                 f"Instagram account {account.handle} has no Instagram user id: connect it again "
-                "with `autopostr accounts connect instagram`"
+                f"with `autopostr accounts connect instagram --page @{account.handle}`"
             )
         return str(ig_user_id)
 
@@ -400,6 +400,20 @@ class InstagramPlatform(Platform):
             )
             for a in linked
         ]
+
+    @classmethod
+    def reconnect_options(
+        cls, handle: str, remote_id: str | None, extra: dict[str, Any]
+    ) -> list[str]:
+        # Without --page every Instagram account linked to the login would be connected.
+        return ["--page", str(extra.get("ig_user_id") or remote_id or handle)]
+
+    @classmethod
+    def credentials_template(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        template: dict[str, Any] = {"access_token": "…"}
+        if extra.get("ig_user_id"):
+            template["ig_user_id"] = str(extra["ig_user_id"])
+        return template
 
     @classmethod
     def credential_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
@@ -690,7 +704,7 @@ class InstagramPlatform(Platform):
 
     # -- after publishing -----------------------------------------------------
 
-    def delete(self, account: AccountRef, remote_id: str) -> None:
+    def delete(self, account: AccountRef, remote_id: str) -> bool:
         """Deleting through the API is recent and not granted everywhere: a refusal says
         so and points at the app."""
         with self._graph(self.access_token(account)) as client:
@@ -705,6 +719,7 @@ class InstagramPlatform(Platform):
             raise NotSupported(
                 f"Instagram did not delete post {remote_id}; delete it in the Instagram app"
             )
+        return True
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
         values: dict[str, int] = {}

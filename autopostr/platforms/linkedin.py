@@ -324,6 +324,22 @@ class LinkedInPlatform(Platform):
         page = page.lower()
         return page in {org["urn"].lower(), org["id"], org["handle"].lower(), org["name"].lower()}
 
+    @classmethod
+    def reconnect_options(
+        cls, handle: str, remote_id: str | None, extra: dict[str, Any]
+    ) -> list[str]:
+        # An organization is posted for only when connect is told which (--page).
+        author = str(extra.get("author") or remote_id or "")
+        return ["--page", handle] if author.startswith(ORGANIZATION) else []
+
+    @classmethod
+    def credentials_template(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        template: dict[str, Any] = {"access_token": "…", "refresh_token": "…"}
+        author = str(extra.get("author") or "")
+        if author.startswith(ORGANIZATION):
+            template["organization"] = author
+        return template
+
     def prepare_credentials(self, raw: dict[str, Any]) -> dict[str, Any]:
         """`accounts add linkedin`: {"access_token", "refresh_token"?, "expires_in"?,
         "organization"? (id or URN)}; without an organization the member is asked who it is."""
@@ -616,7 +632,8 @@ class LinkedInPlatform(Platform):
 
     # -- after publishing ---------------------------------------------------------
 
-    def delete(self, account: AccountRef, remote_id: str) -> None:
+    def delete(self, account: AccountRef, remote_id: str) -> bool:
+        """LinkedIn answers 204 for a post already gone, too: only a 404 tells."""
         with self._client(self.access_token(account)) as client:
             try:
                 send(
@@ -627,7 +644,8 @@ class LinkedInPlatform(Platform):
                     headers={"X-RestLi-Method": "DELETE"},
                 )
             except NotFound:
-                pass  # already gone: that is what was asked
+                return False  # already gone: that is what was asked
+        return True
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
         """Organizations get share statistics (impressions, clicks); members get the

@@ -53,6 +53,8 @@ from autopostr.platforms.http import make_client, raise_for_status, send
 if TYPE_CHECKING:
     import httpx2
 
+    from autopostr.config import Settings
+
 log = logging.getLogger("autopostr.platforms.mastodon")
 
 APP_NAME = "autopostr"
@@ -286,9 +288,10 @@ class MastodonPlatform(Platform):
     def _token(account: AccountRef) -> str:
         token = account.credentials.get("access_token")
         if not token:
+            instance = str(account.extra.get("instance") or "HOST")
             raise PermanentError(
                 f"{account.handle} has no Mastodon token: run "
-                "`autopostr accounts connect mastodon --instance HOST`"
+                f"`autopostr accounts connect mastodon --instance {instance}`"
             )
         return str(token)
 
@@ -430,6 +433,21 @@ class MastodonPlatform(Platform):
                 credentials=credentials,
             )
         ]
+
+    @classmethod
+    def can_connect(cls, settings: Settings) -> bool:
+        return True  # autopostr registers itself as an app on each server
+
+    @classmethod
+    def reconnect_options(
+        cls, handle: str, remote_id: str | None, extra: dict[str, Any]
+    ) -> list[str]:
+        instance = str(extra.get("instance") or "")
+        return ["--instance", instance] if instance else []
+
+    @classmethod
+    def credentials_template(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        return {"access_token": "…", "instance": str(extra.get("instance") or "…")}
 
     def prepare_credentials(self, raw: dict[str, Any]) -> dict[str, Any]:
         """`accounts add mastodon`: {"handle": "me@mastodon.social", "access_token": "…"}
@@ -689,13 +707,16 @@ class MastodonPlatform(Platform):
 
     # -- after publishing -------------------------------------------------------
 
-    def delete(self, account: AccountRef, remote_id: str) -> None:
+    def delete(self, account: AccountRef, remote_id: str) -> bool:
         """The status and, for a thread, the replies it is continued with."""
         instance = self._instance_of(account)
         with self._client(instance, self._token(account)) as client:
-            for status_id in [*reversed(self._own_chain(client, instance, remote_id)), remote_id]:
+            chain = self._own_chain(client, instance, remote_id)
+            for status_id in reversed(chain):
                 # 404: already gone, which is what was asked.
                 self._unless_gone(client, instance, "DELETE", f"/api/v1/statuses/{status_id}")
+            path = f"/api/v1/statuses/{remote_id}"
+            return self._unless_gone(client, instance, "DELETE", path) is not None
 
     def _unless_gone(
         self, client: httpx2.Client, instance: str, method: str, path: str

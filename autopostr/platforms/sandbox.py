@@ -151,10 +151,16 @@ class SandboxPlatform(Platform):
         self._call(may_fail=False)
         return {"handle": account.handle, "log": str(self.log_path(account.handle))}
 
-    def delete(self, account: AccountRef, remote_id: str) -> None:
+    def delete(self, account: AccountRef, remote_id: str) -> bool:
+        """Logged like every call; False when the log shows no live post with that id."""
         at = _now()
         self._call()
+        records = self._records(account.handle)
+        live = any(r.get("remote_id") == remote_id for r in records) and not any(
+            r.get("deleted") == remote_id for r in records
+        )
         self._append(account.handle, {"deleted": remote_id, "account": account.handle, "at": at})
+        return live
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
         """Derived from the id's SHA-256: the same id always reports the same numbers."""

@@ -69,6 +69,15 @@ class WebhookPlatform(Platform):
     secret_extras: ClassVar[frozenset[str]] = frozenset({"url"})
 
     @classmethod
+    def credentials_template(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        # The URL is a secret of its own (anyone holding it can post): asked, never shown.
+        fmt = str(extra.get("format") or "json")
+        template: dict[str, Any] = {"url": "…", "format": fmt}
+        if fmt == "json":
+            template["secret"] = "…"
+        return template
+
+    @classmethod
     def credential_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
         url = str(raw.get("url", "")).strip()
         if not url.startswith(("http://", "https://")):
@@ -230,7 +239,7 @@ class WebhookPlatform(Platform):
             self._send_event(client, account, url, ping, f"ping-{int(time.time())}")
         return {"handle": account.handle, "format": fmt}
 
-    def delete(self, account: AccountRef, remote_id: str) -> None:
+    def delete(self, account: AccountRef, remote_id: str) -> bool:
         """JSON receivers get a signed `delete` event; Discord deletes the message itself."""
         url = self._url(account)
         fmt = account.extra.get("format", "json")
@@ -241,11 +250,13 @@ class WebhookPlatform(Platform):
                 except PermanentError as exc:
                     if "404" not in exc.message:  # already gone is what we wanted
                         raise
-                return
+                    return False
+                return True
             if fmt == "slack":
                 raise NotSupported("Slack incoming webhooks cannot delete a message")
             event = {"event": "delete", "account": account.handle, "remote_id": remote_id}
             self._send_event(client, account, url, event, f"delete-{remote_id}")
+        return True
 
     def _send_event(
         self, client: Any, account: AccountRef, url: str, event: dict[str, Any], key: str

@@ -190,6 +190,10 @@ class XPlatform(Platform):
         ]
 
     @classmethod
+    def credentials_template(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        return {"access_token": "…", "refresh_token": "…", "expires_in": "…"}
+
+    @classmethod
     def credential_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
         if not raw.get("access_token"):
             raise PermanentError(
@@ -514,16 +518,17 @@ class XPlatform(Platform):
 
     # -- delete, metrics ----------------------------------------------------------
 
-    def delete(self, account: AccountRef, remote_id: str) -> None:
+    def delete(self, account: AccountRef, remote_id: str) -> bool:
         with self._client(account) as api:
             try:
                 answer = api.json("DELETE", f"/2/tweets/{remote_id}")
             except PermanentError:
                 if api.last_status == 404:
-                    return  # already gone
+                    return False  # already gone
                 raise
         if _data(answer).get("deleted") is not True:
             raise PermanentError(f"X did not delete post {remote_id}: {_clip(answer)}")
+        return True
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
         """Public counts for any post; impressions and clicks from the non-public ones,

@@ -434,7 +434,8 @@ class BlueskyFake(FakePlatform):
         body = request.json() or {}
         if body.get("repo") != did:
             return xrpc_error(400, "InvalidRequest", "Invalid repo: not yours")
-        self.records.pop((did, str(body.get("rkey"))), None)
+        if self.records.pop((did, str(body.get("rkey"))), None) is None:
+            return Response(200, b"")  # the PDS makes no commit for a record already gone
         return Response(200, {"commit": {"cid": cid_of(b"delete"), "rev": "3ldelete"}})
 
     def _get_posts(self, request: Request) -> Response:
