@@ -282,7 +282,7 @@ def test_a_url_stored_in_clear_keeps_working_until_rotate_seals_it(
     assert "webhook:site (url)" in sealed["detail"] and "keys rotate" in sealed["fix"]
     assert URL_TOKEN not in json.dumps(checks)
 
-    rotated = cli.ok("keys", "rotate", "--json").json()
+    rotated = cli.ok("keys", "rotate", "--yes", "--json").json()
     assert rotated["reencrypted"] == 1
     assert URL_TOKEN not in stored_extra()
     assert json.loads(stored_extra())["url"].startswith(f"sealed:v1.{rotated['new_key']}.")
