@@ -43,7 +43,8 @@ class MediaLimits:
 @dataclass(frozen=True)
 class Limits:
     max_chars: int
-    counting: str = "codepoints"  # "x-weighted" | "graphemes" | "codepoints"
+    counting: str = "codepoints"  # "x-weighted" | "mastodon" | "graphemes" | "codepoints"
+    max_bytes: int | None = None  # UTF-8 bytes, where the platform also caps those
     media: MediaLimits = field(default_factory=MediaLimits)
     threads: bool = False
     first_comment: bool = False
@@ -288,10 +289,18 @@ class Platform(ABC):
 
         return count(text, self.limits.counting)
 
-    def text_fits(self, text: str) -> bool:
-        from autopostr.platforms.textcount import fits
+    def text_problems(self, text: str) -> list[str]:
+        """What the platform would refuse in `text` (its length, its size in bytes, a
+        character it rejects), each a phrase such as "is 301 characters, X's limit is 280"."""
+        from autopostr.platforms.textcount import problems
 
-        return fits(text, self.limits.counting, self.limits.max_chars)
+        return problems(text, self.limits, self.title)
+
+    def text_fits(self, text: str) -> bool:
+        """Whether `text_problems` would find nothing, without measuring what does not fit."""
+        from autopostr.platforms.textcount import accepts
+
+        return accepts(text, self.limits)
 
     @abstractmethod
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:

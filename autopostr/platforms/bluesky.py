@@ -19,7 +19,6 @@ import json
 import logging
 import re
 import time
-import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -66,15 +65,6 @@ APP_PASSWORD_HINT = (
 
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 _AT_URI = re.compile(r"at://(?P<repo>[^/]+)/(?P<collection>[^/]+)/(?P<rkey>[^/?#]+)\Z")
-_URL = re.compile(r"(?<![\w@/])https?://[^\s<>\"]+")
-_MENTION = re.compile(
-    r"(?<![\w@./])@((?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+"
-    r"[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)"
-)
-_TAG = re.compile(r"(?:^|(?<=\s))[#＃]([^\s#＃]+)")
-_URL_TRAILING = ".,;:!?'\""
-MAX_TAG_LENGTH = 64
-
 log = logging.getLogger("autopostr.platforms.bluesky")
 
 
@@ -89,73 +79,15 @@ def record_key(seed: str) -> str:
     return "".join(TID_ALPHABET[(value >> (5 * (12 - i))) & 31] for i in range(13))
 
 
-def utf8_offset(text: str, index: int) -> int:
-    return len(text[:index].encode("utf-8"))
-
-
-def _trim_url(url: str) -> str:
-    """Sentence punctuation after a link is not part of it; nor is a ')' it did not open."""
-    while url:
-        if url[-1] in _URL_TRAILING:
-            url = url[:-1]
-        elif url[-1] == ")" and url.count("(") < url.count(")"):
-            url = url[:-1]
-        else:
-            break
-    return url
-
-
-def _trim_tag(tag: str) -> str:
-    while tag and unicodedata.category(tag[-1]).startswith("P"):
-        tag = tag[:-1]
-    return tag
-
-
 def facets(text: str, resolve: Callable[[str], str | None]) -> list[dict[str, Any]]:
-    """Links, mentions and hashtags of `text` as rich-text facets with UTF-8 byte offsets.
+    """Links, mentions, hashtags and cashtags of `text` as rich-text facets with UTF-8 byte
+    offsets, as Bluesky's own client detects them (see blueskytext).
 
     `resolve` turns a handle into its DID; a handle that does not resolve stays plain text.
     """
-    found: list[tuple[int, int, dict[str, Any]]] = []
-    taken: list[tuple[int, int]] = []
-    for match in _URL.finditer(text):
-        url = _trim_url(match.group())
-        if "." not in url.split("://", 1)[1]:
-            continue
-        start, end = match.start(), match.start() + len(url)
-        taken.append((start, end))
-        found.append((start, end, {"$type": "app.bsky.richtext.facet#link", "uri": url}))
+    from autopostr.platforms.blueskytext import facets as detect
 
-    def free(start: int, end: int) -> bool:
-        return all(end <= a or start >= b for a, b in taken)
-
-    for match in _MENTION.finditer(text):
-        if not free(match.start(), match.end()):
-            continue
-        did = resolve(match.group(1).lower())
-        if did:
-            found.append(
-                (
-                    match.start(),
-                    match.end(),
-                    {"$type": "app.bsky.richtext.facet#mention", "did": did},
-                )
-            )
-    for match in _TAG.finditer(text):
-        tag = _trim_tag(match.group(1))
-        if not tag or tag.isdigit() or len(tag) > MAX_TAG_LENGTH or tag[0] in "\ufe0f\u20e3":
-            continue
-        start, end = match.start(), match.start(1) + len(tag)
-        if free(start, end):
-            found.append((start, end, {"$type": "app.bsky.richtext.facet#tag", "tag": tag}))
-    found.sort(key=lambda item: item[0])
-    return [
-        {
-            "index": {"byteStart": utf8_offset(text, start), "byteEnd": utf8_offset(text, end)},
-            "features": [feature],
-        }
-        for start, end, feature in found
-    ]
+    return detect(text, resolve)
 
 
 def _number(value: str | None) -> float | None:
@@ -227,6 +159,7 @@ class BlueskyPlatform(Platform):
     limits: ClassVar[Limits] = Limits(
         max_chars=300,
         counting="graphemes",
+        max_bytes=MAX_TEXT_BYTES,
         media=MediaLimits(
             max_images=4,
             max_videos=1,
@@ -423,6 +356,7 @@ class BlueskyPlatform(Platform):
             handles: dict[str, str | None] = {}
 
             def resolve(handle: str) -> str | None:
+                handle = handle.lower()  # handles are case-insensitive
                 if handle not in handles:
                     handles[handle] = self._resolve_handle(client, handle)
                 return handles[handle]
@@ -449,16 +383,9 @@ class BlueskyPlatform(Platform):
         return self._result(account, posted, comment)
 
     def _check_text(self, text: str) -> None:
-        if not self.text_fits(text):
-            raise PermanentError(
-                f"Bluesky posts hold {self.limits.max_chars} characters; this one has "
-                f"{self.count_text(text)}"
-            )
-        size = len(text.encode("utf-8"))
-        if size > MAX_TEXT_BYTES:
-            raise PermanentError(
-                f"Bluesky posts hold {MAX_TEXT_BYTES} bytes of UTF-8; this one has {size}"
-            )
+        found = self.text_problems(text)
+        if found:
+            raise PermanentError(f"Bluesky: the text {found[0]}")
 
     @staticmethod
     def _record_keys(request: PublishRequest) -> list[str]:
