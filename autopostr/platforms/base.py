@@ -12,6 +12,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO, Any, ClassVar
 
 from autopostr.config import Settings
@@ -88,6 +89,9 @@ class PublishRequest:
     first_comment: str | None = None
     # Stable across retries of this destination: platforms that honour one dedupe on it.
     idempotency_key: str = ""
+    # When this destination was first claimed for publishing (UTC), also stable across
+    # retries: Bluesky's record keys carry it as their timestamp.
+    first_claimed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

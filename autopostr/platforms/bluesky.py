@@ -64,19 +64,31 @@ APP_PASSWORD_HINT = (
 )
 
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+TID_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _AT_URI = re.compile(r"at://(?P<repo>[^/]+)/(?P<collection>[^/]+)/(?P<rkey>[^/?#]+)\Z")
 log = logging.getLogger("autopostr.platforms.bluesky")
 
 
-def record_key(seed: str) -> str:
-    """A valid TID (13 base32-sortable characters, top bit 0) that depends only on `seed`.
+def record_key(seed: str, at: datetime, step: int = 0) -> str:
+    """A valid TID (13 base32-sortable characters, top bit 0) for one record of ours.
 
-    The post collection only takes TIDs as record keys, so the key is a TID whose
-    timestamp and clock bits come from a hash: the same destination always gets the
-    same key, and two destinations collide with odds of 2**-63.
+    Its timestamp is `at` in microseconds (plus `step`, so a thread's records follow
+    each other) and its 10 clock-id bits come from a hash of `seed`: the same
+    destination always gets the same keys, and the PDS lists posts in the order
+    they were published.
     """
-    value = int.from_bytes(hashlib.sha256(seed.encode("utf-8")).digest()[:8], "big") >> 1
+    micros = (at - TID_EPOCH) // timedelta(microseconds=1) + step
+    clock = int.from_bytes(hashlib.sha256(seed.encode("utf-8")).digest()[:2], "big") & 0x3FF
+    value = (micros << 10) | clock
     return "".join(TID_ALPHABET[(value >> (5 * (12 - i))) & 31] for i in range(13))
+
+
+def tid_instant(key: str) -> datetime:
+    """The timestamp a TID carries."""
+    value = 0
+    for ch in key:
+        value = value * 32 + TID_ALPHABET.index(ch)
+    return TID_EPOCH + timedelta(microseconds=value >> 10)
 
 
 def facets(text: str, resolve: Callable[[str], str | None]) -> list[dict[str, Any]]:
@@ -389,10 +401,14 @@ class BlueskyPlatform(Platform):
 
     @staticmethod
     def _record_keys(request: PublishRequest) -> list[str]:
-        """One record key per thread part, then one for the first comment."""
+        """One record key per thread part, then one for the first comment: stamped with
+        the destination's first claim, so every attempt uses the same keys."""
+        if request.first_claimed_at is None:
+            raise PermanentError("Bluesky: a post needs the instant it was first claimed")
         seed = request.idempotency_key or f"post-{request.post_id}-{request.destination_id}"
+        at = request.first_claimed_at
         count = max(1, len(request.parts))
-        return [record_key(f"{seed}#{i}") for i in range(count)] + [record_key(f"{seed}#comment")]
+        return [record_key(seed, at, step) for step in range(count + 1)]
 
     @staticmethod
     def _reply(posted: list[dict[str, str]]) -> dict[str, Any]:
