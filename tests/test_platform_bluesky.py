@@ -28,6 +28,7 @@ from autopostr.platforms.base import (
 from autopostr.platforms.bluesky import (
     TID_ALPHABET,
     BlueskyPlatform,
+    KeyTaken,
     facets,
     rate_limit_wait,
     record_key,
@@ -484,6 +485,18 @@ def test_a_retry_never_posts_twice(fake: BlueskyFake, conflict: str) -> None:
     assert [p["value"]["text"] for p in fake.posts()] == ["one", "two", "three"]
     assert platform().publish(account, thread).remote_id == first.remote_id
     assert len(fake.posts()) == 3
+
+
+def test_another_post_under_our_record_key_is_never_taken_for_ours(fake: BlueskyFake) -> None:
+    account = connect()
+    at = datetime.now(UTC)
+    platform().publish(account, request("hello", idempotency_key="k", first_claimed_at=at))
+    clash = request("something else", idempotency_key="k", first_claimed_at=at)
+    with pytest.raises(KeyTaken, match="already holds another post"):
+        platform().publish(account, clash)
+    with pytest.raises(KeyTaken):
+        platform().find_published(account, clash)
+    assert [r["value"]["text"] for r in fake.posts()] == ["hello"]
 
 
 def test_find_published_tells_for_certain(fake: BlueskyFake) -> None:

@@ -154,6 +154,10 @@ def _seconds_to_utc_midnight() -> float:
     return (tomorrow - now).total_seconds()
 
 
+class KeyTaken(PermanentError):
+    """Another post already holds the record key meant for this one."""
+
+
 class XrpcError(PermanentError):
     """A 4xx XRPC error; `error` is its name (e.g. RecordNotFound), `body` the whole reply."""
 
@@ -377,7 +381,7 @@ class BlueskyPlatform(Platform):
             first = None
             if request.media:
                 # A retry whose first post went out already need not upload the media again.
-                first = self._get_post(client, did, keys[0])
+                first = self._get_post(client, did, keys[0], (request.parts or [""])[0])
                 if first is None:
                     embed = self._embed(client, account, did, request.media)
             posted: list[dict[str, str]] = []
@@ -459,7 +463,9 @@ class BlueskyPlatform(Platform):
             # (InvalidSwap, RecordAlreadyExists, a 409, and a bare 500 on Bluesky's own
             # PDS): the record itself is the proof.
             try:
-                existing = self._get_post(client, did, rkey)
+                existing = self._get_post(client, did, rkey, record["text"])
+            except KeyTaken:
+                raise
             except PlatformError:
                 existing = None
             if existing is None:
@@ -476,9 +482,12 @@ class BlueskyPlatform(Platform):
             )
         return {"uri": uri, "cid": cid}
 
-    def _get_post(self, client: httpx2.Client, did: str, rkey: str) -> dict[str, str] | None:
-        """The post under this record key, or None; getRecord is public, so an expired
-        session cannot make the answer unknown."""
+    def _get_post(
+        self, client: httpx2.Client, did: str, rkey: str, text: str
+    ) -> dict[str, str] | None:
+        """Our post with this `text` under this record key, or None; getRecord is public, so
+        an expired session cannot make the answer unknown. Another post under the key (a
+        clash of record keys) is never taken for ours: KeyTaken."""
         try:
             found = self._call(
                 client,
@@ -490,6 +499,12 @@ class BlueskyPlatform(Platform):
             if exc.error == "RecordNotFound" or exc.status == 404:
                 return None
             raise
+        value = found.get("value")
+        if isinstance(value, dict) and value.get("text", text) != text:
+            raise KeyTaken(
+                f"{self.title}: record key {rkey} already holds another post (a clash of "
+                "record keys), so this one was not sent: create it again as a new post"
+            )
         return self._ref(found, "getRecord")
 
     def _result(
@@ -730,13 +745,15 @@ class BlueskyPlatform(Platform):
         """Definitive: every post has a known record key. A thread cut short counts as not
         sent, since publishing again only adds the missing parts."""
         keys = self._record_keys(request)
-        count = max(1, len(request.parts))
-        wanted = keys[:count] + ([keys[-1]] if request.first_comment else [])
+        texts = list(request.parts or [""])
+        wanted = list(zip(keys, texts, strict=False))
+        if request.first_comment:
+            wanted.append((keys[-1], request.first_comment))
         with self._client() as client:
             did = self._did(client, account)
             found = []
-            for rkey in wanted:
-                post = self._get_post(client, did, rkey)
+            for rkey, text in wanted:
+                post = self._get_post(client, did, rkey, text)
                 if post is None:
                     return None
                 found.append(post)
