@@ -278,3 +278,33 @@ def test_graphemes_fits_agrees_with_the_exact_count() -> None:
 def test_codepoints_fits() -> None:
     assert fits("abc", "codepoints", 3)
     assert not fits("abcd", "codepoints", 3)
+
+
+# -- long texts: decided by bounds, never by a full extraction or library walk ---------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 2_000_000 + ":",  # one word: no whitespace to count
+        "http://a.co/" * 200_000,  # one giant (over-long) URL
+        "@bob@a.co" * 200_000,
+        ("A sentence about example.com, with 日本語 and 😷. " * 50_000),
+    ],
+    ids=["word", "urls", "mentions", "prose"],
+)
+def test_long_texts_are_refused_from_bounds(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autopostr.platforms import mastodontext
+
+    def boom(*args: object) -> int:
+        raise AssertionError("a bound should have decided")
+
+    monkeypatch.setattr(xtext, "x_weighted", boom)
+    for mode, limit in [("x-weighted", 280), ("graphemes", 300), ("mastodon", 500)]:
+        if mode == "mastodon" and ("://" in text or "@" in text):
+            continue  # many possible links or mentions: extraction decides (and is fast)
+        monkeypatch.setattr(mastodontext, "countable_text", boom)
+        measured = textcount.over(text, mode, limit)
+        assert measured is not None and not measured.exact and measured.value > limit
+        assert str(measured) == f"at least {measured.value}"
+    assert textcount.over("x" * 30_000, "codepoints", 280) == textcount.Length(30_000)

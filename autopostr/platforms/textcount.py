@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 COUNTING_MODES: Final = ("x-weighted", "mastodon", "graphemes", "codepoints")
 EXACT_UP_TO: Final = 20_000  # code points; past this an over-long text gets a lower bound
+SLACK_LIMIT: Final = 100_000  # clusters worth reading to spare a long text's extraction
 # Unicode White_Space, as the grapheme bound counts it.
 _WHITE_SPACE = (
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
@@ -118,7 +119,12 @@ def over(text: str, counting: str, max_chars: int) -> Length | None:
             return None
         return _over_graphemes(text, max_chars)
     if counting == "mastodon":
-        from autopostr.platforms.mastodontext import URL_PLACEHOLDER_CHARS, countable_text
+        from autopostr.platforms.mastodontext import (
+            MAX_DOMAIN_LENGTH,
+            MAX_URL_LENGTH,
+            URL_PLACEHOLDER_CHARS,
+            countable_text,
+        )
 
         # Only a URL (which holds "://") can come out longer than it went in.
         if len(text) + URL_PLACEHOLDER_CHARS * text.count("://") <= max_chars:
@@ -126,6 +132,15 @@ def over(text: str, counting: str, max_chars: int) -> Length | None:
         floor = graphemes_floor(text)  # URLs and mentions hold no whitespace
         if floor > max_chars:
             return _floor_or_exact(text, counting, floor)
+        if len(text) > EXACT_UP_TO:
+            # Extraction reads the whole text; a few hundred clusters may decide first: a URL
+            # (which holds "://") is at most 4096 code points, a mention's domain (after an
+            # "@") at most 253, and replacing either moves a boundary by at most one.
+            slack = (MAX_URL_LENGTH + 2) * text.count("://") + (MAX_DOMAIN_LENGTH + 3) * (
+                text.count("@")
+            )
+            if slack <= SLACK_LIMIT and graphemes_over(text, max_chars + slack):
+                return Length(max_chars + 1, exact=False)
         return _over_graphemes(countable_text(text), max_chars)
     if counting == "x-weighted":
         from autopostr.platforms.xtext import x_weighted, x_weighted_bound, x_weighted_floor
