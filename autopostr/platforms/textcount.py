@@ -7,9 +7,10 @@ characters, Bluesky) and "codepoints" (Python's `len`). Graphemes follow Unicode
 current segmentation rules (UAX #29, Indic conjuncts included) through the `regex`
 module's `\\X`, imported only when a text needs it.
 
-`fits` answers from cheap bounds whenever they decide; `length` gives the exact count
-for texts of up to EXACT_UP_TO code points and, past that, a lower bound once it is
-over the limit (so a 20 MB text is refused in milliseconds, not minutes). The bound for
+`over` (and `fits`, `accepts`, `problems` on top of it) answers from cheap bounds
+whenever they decide, and measures a text that does not fit exactly when it has up to
+EXACT_UP_TO code points; past that, a lower bound already over the limit is its answer
+(so a 20 MB text is refused in well under a second, not minutes). The lower bound for
 graphemes: a cluster holds at most one White_Space character, except CR LF, since
 whitespace characters are Control, CR, LF or Other and none of UAX #29's no-break
 rules joins two of those; and neither URLs nor mentions hold whitespace.
