@@ -104,8 +104,11 @@ def validate_destination(
     limits = platform.limits
     if text and not media and not first_comment and "---" not in text and not limits.media.required:
         # The common case (one plain text) in one check: imports validate 100k rows.
-        if platform.text_fits(text):
+        found = platform.text_problems(text)
+        if not found:
             return []
+        if text == text.strip():  # the one part is the text itself: measured already
+            return [f"{where}: the text {problem}" for problem in found]
     problems: list[str] = []
     parts = split_thread(text)
     if len(parts) > 1 and not limits.threads:
@@ -115,20 +118,17 @@ def validate_destination(
     for index, part in enumerate(parts, start=1):
         if not part and not media:
             problems.append(f"{where}: the text is empty")
-        elif not platform.text_fits(part):
+        else:
             which = f"part {index} of the thread" if len(parts) > 1 else "the text"
-            problems.append(
-                f"{where}: {which} is {platform.count_text(part)} characters, "
-                f"{platform.title}'s limit is {limits.max_chars}"
-            )
+            problems += [f"{where}: {which} {problem}" for problem in platform.text_problems(part)]
     if first_comment:
         if not limits.first_comment:
             problems.append(f"{where}: {platform.title} has no first comment")
-        elif not platform.text_fits(first_comment):
-            problems.append(
-                f"{where}: the first comment is {platform.count_text(first_comment)} characters, "
-                f"the limit is {limits.max_chars}"
-            )
+        else:
+            problems += [
+                f"{where}: the first comment {problem}"
+                for problem in platform.text_problems(first_comment)
+            ]
     problems.extend(validate_media(platform, where, media))
     return problems
 

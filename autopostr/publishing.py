@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("autopostr.publishing")
 
 DEFAULT_LEASE = timedelta(minutes=5)
+# Between the claim instants of one batch: more than the record keys a thread takes.
+CLAIM_SPACING = timedelta(microseconds=64)
 DEFAULT_MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_CAP_SECONDS = 3600.0
@@ -172,9 +174,14 @@ def claim_due(
                 )
                 .values(status="publishing", updated_at=now)
             )
+            # Each claim of a batch gets its own instant: the first one is a destination's
+            # lasting timestamp (Bluesky record keys carry it), so no two coincide.
             session.execute(
                 insert(PublishLog),
-                [_log_row(claim, "claimed", worker, "", now) for claim in claims],
+                [
+                    _log_row(claim, "claimed", worker, "", now + CLAIM_SPACING * index)
+                    for index, claim in enumerate(claims)
+                ],
             )
     return sorted(claims, key=lambda c: c.destination_id)
 
@@ -255,6 +262,7 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
             .where(col(PostDestination.id).in_([c.destination_id for c in claims]))
         ).all()
         found = {row[0]: row[1:] for row in rows}
+        first_claims = _first_claims(session, claims)
         # A destination deleted since it was claimed has nothing left to publish.
         claims = [c for c in claims if c.destination_id in found]
         with_media = {c.post_id for c in claims if found[c.destination_id][-1]}
@@ -284,12 +292,32 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
                     media=media_by_post.get(claim.post_id, []),
                     first_comment=first_comment,
                     idempotency_key=key,
+                    first_claimed_at=first_claims.get(claim.destination_id),
                 )
             jobs.append(
                 _Job(claim, account, label, team_id, request, problem, settings, dest_error or "")
             )
         session.expunge_all()
     return jobs
+
+
+def _first_claims(session: DbSession, claims: list[Claim]) -> dict[int, datetime]:
+    """When each destination was first claimed (its oldest "claimed" log line), in UTC."""
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    if not claims:
+        return {}
+    rows = session.execute(
+        select(col(PublishLog.destination_id), func.min(col(PublishLog.created_at)))
+        .where(
+            col(PublishLog.post_id).in_(sorted({c.post_id for c in claims})),
+            col(PublishLog.destination_id).in_([c.destination_id for c in claims]),
+            col(PublishLog.event) == "claimed",
+        )
+        .group_by(col(PublishLog.destination_id))
+    ).all()
+    return {int(dest): _aware(first) for dest, first in rows if dest is not None and first}
 
 
 def _media_items(settings: Settings, db: Database, items: list[Any]) -> list[MediaItem]:

@@ -23,6 +23,8 @@ HEAVY_MODULES = (
     "httpx",
     "httpx2",
     "psycopg",
+    "regex",
+    "twitter_text",
 )
 
 

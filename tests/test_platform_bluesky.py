@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,11 @@ from autopostr.platforms.base import (
 from autopostr.platforms.bluesky import (
     TID_ALPHABET,
     BlueskyPlatform,
+    KeyTaken,
     facets,
     rate_limit_wait,
     record_key,
+    tid_instant,
 )
 from tests.conftest import Cli
 from tests.fakes.bluesky_server import CONFLICTS, TID, BlueskyFake
@@ -80,6 +82,7 @@ def connect() -> AccountRef:
 
 def request(*parts: str, **kw: Any) -> PublishRequest:
     kw.setdefault("idempotency_key", uuid.uuid4().hex)
+    kw.setdefault("first_claimed_at", datetime.now(UTC))
     return PublishRequest(post_id=1, destination_id=1, parts=list(parts), **kw)
 
 
@@ -216,14 +219,81 @@ def test_a_refused_post_fails_with_blueskys_words(
     assert "Invalid app.bsky.feed.post record: nope" in str(destination(cli, post_id)["error"])
 
 
+def test_links_tags_and_cashtags_go_out_as_the_official_client_marks_them(
+    initialized: str, cli: Cli, fake: BlueskyFake
+) -> None:
+    add_account(cli)
+    text = "see middle.com, bsky.app: its #double#rainbow ##hashash #️⃣no $aapl #a\u200bb"
+    _post_id, outcome = publish_due(cli, text)
+    assert outcome["status"] == "published", outcome
+    [record] = fake.posts()
+    found = [(covered(text, f), f["features"][0]) for f in record["value"]["facets"]]
+    link, tag = "app.bsky.richtext.facet#link", "app.bsky.richtext.facet#tag"
+    assert found == [
+        ("middle.com", {"$type": link, "uri": "https://middle.com"}),
+        ("bsky.app", {"$type": link, "uri": "https://bsky.app"}),
+        ("#double#rainbow", {"$type": tag, "tag": "double#rainbow"}),
+        ("##hashash", {"$type": tag, "tag": "#hashash"}),
+        ("$aapl", {"$type": tag, "tag": "$AAPL"}),
+        ("#a", {"$type": tag, "tag": "a"}),  # U+200B ends a tag
+    ]
+
+
+def test_the_byte_limit_is_checked_when_a_post_is_written_or_imported(
+    initialized: str, cli: Cli, fake: BlueskyFake, tmp_path: Path
+) -> None:
+    add_account(cli)
+    family = "👨‍👩‍👧‍👦"  # one grapheme, 25 bytes
+    text = family * 121  # 121 graphemes, 3025 bytes
+    run = cli("posts", "create", "--to", ACCOUNT, "--text", text, "--at", "+1h")
+    assert run.exit_code == 5
+    assert "is 3025 bytes of UTF-8, Bluesky's limit is 3000" in run.stderr
+    csv_file = tmp_path / "posts.csv"
+    csv_file.write_text(f"text,accounts\n{text},{ACCOUNT}\n", encoding="utf-8")
+    dry = cli("posts", "import", str(csv_file), "--dry-run")
+    assert dry.exit_code == 5 and "3025 bytes" in dry.stderr
+    assert cli.ok("posts", "list", "--json").json() == []
+    # नमस्ते is 3 graphemes (स्ते is one conjunct): this post is 300, not 375.
+    hindi = ("नमस्ते " * 75).strip() + "!"
+    cli.ok("posts", "create", "--to", ACCOUNT, "--text", hindi, "--at", "+1h")
+    run = cli("posts", "create", "--to", ACCOUNT, "--text", hindi + "!", "--at", "+1h")
+    assert run.exit_code == 5 and "301 characters, Bluesky's limit is 300" in run.stderr
+
+
+def test_record_keys_carry_the_first_claim_through_a_retry(
+    initialized: str, cli: Cli, fake: BlueskyFake
+) -> None:
+    """A PDS lists posts by record key: the key's time is when the post first went to be
+    published, not a random year, and `posts retry` (a new claim, a new due time) keeps it."""
+    add_account(cli)
+    before = datetime.now(UTC)
+    fake.fail_next(CREATE, 400, {"error": "InvalidRequest", "message": "not now"})
+    post_id, outcome = publish_due(cli, "one\n---\ntwo")
+    assert outcome["status"] == "failed"
+    first_try = datetime.now(UTC)
+    time.sleep(0.05)
+    cli.ok("posts", "retry", post_id)
+    assert destination(cli, post_id)["status"] == "published"
+    keys = [record["uri"].rsplit("/", 1)[1] for record in fake.posts()]
+    assert len(keys) == 2 and keys == sorted(keys)
+    instants = [tid_instant(key) for key in keys]
+    assert before <= instants[0] <= first_try, (before, instants, first_try)
+    assert instants[1] - instants[0] == timedelta(microseconds=1)
+
+
 # -- the adapter itself -------------------------------------------------------------------
 
 
-def test_record_keys_are_valid_tids_that_depend_only_on_the_key() -> None:
-    keys = {record_key(f"{n}") for n in range(500)}
-    assert len(keys) == 500
+def test_record_keys_are_tids_stamped_with_the_first_claim() -> None:
+    at = datetime(2026, 5, 1, 9, 30, 15, 123456, tzinfo=UTC)
+    keys = {record_key(f"{n}", at) for n in range(40)}
     assert all(TID.match(k) and set(k) <= set(TID_ALPHABET) for k in keys)
-    assert record_key("abc") == record_key("abc")
+    assert {tid_instant(k) for k in keys} == {at}  # honest: the instant itself
+    assert len(keys) > 30  # the clock bits come from each destination's own key
+    assert record_key("abc", at) == record_key("abc", at)  # retries reuse it
+    thread = [record_key("abc", at, step) for step in range(26)]
+    assert thread == sorted(thread) and len(set(thread)) == 26  # listed in order
+    assert tid_instant(record_key("abc", datetime(2252, 1, 1, tzinfo=UTC))).year == 2252
 
 
 def test_facets_use_utf8_byte_offsets() -> None:
@@ -231,14 +301,16 @@ def test_facets_use_utf8_byte_offsets() -> None:
         "日本語 🎉 (see https://ex.example/path_(x)), @alice.test and @nobody.test #tag, #123 ＃ok"
     )
     found = facets(text, {"alice.test": "did:plc:alice"}.get)
+    # As Bluesky's own client links it: one trailing "," goes, and a ")" stays once the
+    # link holds a "(".
     assert [covered(text, f) for f in found] == [
-        "https://ex.example/path_(x)",
+        "https://ex.example/path_(x))",
         "@alice.test",
         "#tag",
         "＃ok",
     ]
     link, mention, tag, wide = (f["features"][0] for f in found)
-    assert link == {"$type": "app.bsky.richtext.facet#link", "uri": "https://ex.example/path_(x)"}
+    assert link == {"$type": "app.bsky.richtext.facet#link", "uri": "https://ex.example/path_(x))"}
     assert mention == {"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:alice"}
     assert tag["tag"] == "tag" and wide["tag"] == "ok"
     assert found[0]["index"]["byteStart"] == len("日本語 🎉 (see ".encode())
@@ -415,6 +487,18 @@ def test_a_retry_never_posts_twice(fake: BlueskyFake, conflict: str) -> None:
     assert len(fake.posts()) == 3
 
 
+def test_another_post_under_our_record_key_is_never_taken_for_ours(fake: BlueskyFake) -> None:
+    account = connect()
+    at = datetime.now(UTC)
+    platform().publish(account, request("hello", idempotency_key="k", first_claimed_at=at))
+    clash = request("something else", idempotency_key="k", first_claimed_at=at)
+    with pytest.raises(KeyTaken, match="already holds another post"):
+        platform().publish(account, clash)
+    with pytest.raises(KeyTaken):
+        platform().find_published(account, clash)
+    assert [r["value"]["text"] for r in fake.posts()] == ["hello"]
+
+
 def test_find_published_tells_for_certain(fake: BlueskyFake) -> None:
     account = connect()
     post = request("hello", first_comment="more")
@@ -485,10 +569,10 @@ def test_revoke_ends_the_session(fake: BlueskyFake) -> None:
 def test_text_over_the_limits_is_refused_before_any_call(fake: BlueskyFake) -> None:
     account = connect()
     before = len(fake.requests)
-    with pytest.raises(PermanentError, match="300 characters"):
+    with pytest.raises(PermanentError, match="301 characters, Bluesky's limit is 300"):
         platform().publish(account, request("a" * 301))
     # 300 graphemes, but a family emoji is 18 bytes: over the 3000-byte cap.
-    with pytest.raises(PermanentError, match="3000 bytes"):
+    with pytest.raises(PermanentError, match="5400 bytes of UTF-8, Bluesky's limit is 3000"):
         platform().publish(account, request("👩‍👩‍👧" * 300))
     assert len(fake.requests) == before
 

@@ -261,6 +261,26 @@ def test_text_publishes_with_the_destinations_idempotency_key(
     assert destination(cli, post_id)["url"] == status["url"]
 
 
+def test_only_what_mastodon_links_counts_as_a_short_link_or_mention(
+    initialized: str, cli: Cli, fake: FakeMastodon
+) -> None:
+    """Mastodon's own spec cases, refused (or taken) when the post is written."""
+    connect(cli, fake)
+    to = f"mastodon:{fake.handle}"
+    link = "http://" + "b" * 30 + ".com/example"
+    refused = {
+        "a" * 476 + link: 525,  # glued to a word: not linked, counted in full
+        "http://example.com/valid?" + "#foo?" * 1000: 5025,  # over 4096: not linked
+        "@alice@" + "b" * 500 + ".com": 511,  # a domain over 253: not a mention
+    }
+    for text, length in refused.items():
+        run = cli("posts", "create", "--to", to, "--text", text, "--at", "+1h")
+        assert run.exit_code == 5, run.stderr
+        assert f"the text is {length} characters, Mastodon's limit is 500" in run.stderr
+    for text in ("a" * 476 + " " + link, "a" * 475 + " @alice@" + "b" * 30 + ".com"):
+        cli.ok("posts", "create", "--to", to, "--text", text, "--at", "+1h")
+
+
 def test_a_revoked_token_asks_to_reconnect_and_reconnecting_fixes_it(
     initialized: str, cli: Cli, fake: FakeMastodon
 ) -> None:

@@ -48,6 +48,7 @@ def test_listing_names_imports_no_adapter_and_no_text_library() -> None:
         "from autopostr.platforms.registry import get_platform_class\n"
         "get_platform_class('sandbox')\n"
         "assert 'twitter_text' not in sys.modules, 'adapters count text lazily'\n"
+        "assert 'regex' not in sys.modules, 'graphemes are counted lazily'\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

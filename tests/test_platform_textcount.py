@@ -7,8 +7,9 @@ import unicodedata
 
 import pytest
 
-from autopostr.platforms import textcount
-from autopostr.platforms.textcount import count, fits, x_weighted_bound
+from autopostr.platforms import textcount, xtext
+from autopostr.platforms.textcount import count, fits
+from autopostr.platforms.xtext import x_weighted_bound, x_weighted_floor
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"
 RAINBOW_FLAG = "\U0001f3f3\ufe0f\u200d\U0001f308"
@@ -70,14 +71,14 @@ def test_light_ranges_and_url_weight_match_the_library() -> None:
 
     defaults = config["defaults"]
     light = tuple((r["start"], r["end"]) for r in defaults["ranges"] if r["weight"] == 100)
-    assert light == textcount.X_LIGHT_RANGES
+    assert light == xtext.X_LIGHT_RANGES
     assert defaults["scale"] == 100 and defaults["default_weight"] == 200
-    assert defaults["transformed_url_length"] == textcount.X_URL_WEIGHT
+    assert defaults["transformed_url_length"] == xtext.X_URL_WEIGHT
     assert defaults["emoji_parsing_enabled"] is True
 
 
 def _light(cp: int) -> bool:
-    return any(lo <= cp <= hi for lo, hi in textcount.X_LIGHT_RANGES)
+    return any(lo <= cp <= hi for lo, hi in xtext.X_LIGHT_RANGES)
 
 
 def test_only_copyright_and_registered_are_light_single_emoji() -> None:
@@ -85,11 +86,11 @@ def test_only_copyright_and_registered_are_light_single_emoji() -> None:
 
     found = {
         chr(cp)
-        for lo, hi in textcount.X_LIGHT_RANGES
+        for lo, hi in xtext.X_LIGHT_RANGES
         for cp in range(lo, hi + 1)
         if emoji.fullmatch(chr(cp))
     }
-    assert found == set(textcount._LIGHT_EMOJI)
+    assert found == set(xtext.LIGHT_EMOJI)
 
 
 def test_every_multi_code_point_emoji_has_a_heavy_code_point() -> None:
@@ -214,6 +215,41 @@ def test_x_bound_is_never_below_the_exact_count(exact_counts: list[tuple[str, in
             assert bound == exact, text
 
 
+def test_x_floor_is_never_above_the_exact_count(exact_counts: list[tuple[str, int]]) -> None:
+    for text, exact in exact_counts:
+        assert x_weighted_floor(text) <= exact, text
+
+
+def test_no_url_or_emoji_holds_whitespace() -> None:
+    """The floors count whitespace as characters of their own: check the library agrees."""
+    from twitter_text import extract_urls_with_indices
+    from twitter_text.extract_urls import max_url_length
+    from twitter_text.regexp.emoji import emoji_list
+
+    assert max_url_length == xtext.X_MAX_URL
+    spaces = [chr(cp) for cp in range(0x110000) if chr(cp).isspace()]
+    assert set(textcount._WHITE_SPACE) <= set(spaces)
+    for ws in spaces:
+        for text in (
+            f"https://a.com/x{ws}y",
+            f"see a.com{ws}b.co/p?q=1{ws}z",
+            f"http://example.com/path?q=1{ws}&r=2",
+            f"www.example.co.uk/a{ws}b",
+        ):
+            for url in extract_urls_with_indices(text):
+                assert ws not in url["url"], (hex(ord(ws)), text)
+    assert not any(ch.isspace() for entry in emoji_list for ch in entry.emoji)
+
+
+def test_the_grapheme_floor_is_never_above_the_count() -> None:
+    rng = random.Random(7)
+    alphabet = [" ", "\r", "\n", "\r\n", "\u3000", "\u00a0", "\u0600", "\u0308", "\u200d"]
+    alphabet += ["a", "क", "\u094d", "ष", FAMILY, "🇫🇷", "\u1100", "\uac00", "\t", "\u2028"]
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert textcount.graphemes_floor(text) <= count(text, "graphemes"), repr(text)
+
+
 def test_x_fits_agrees_with_the_exact_count(exact_counts: list[tuple[str, int]]) -> None:
     for text, exact in exact_counts:
         for limit in {exact - 1, exact, exact + 1, 23, 140, 280}:
@@ -224,7 +260,7 @@ def test_x_fast_path_does_not_call_the_library(monkeypatch: pytest.MonkeyPatch) 
     def boom(text: str) -> int:
         raise AssertionError(f"library called for {text!r}")
 
-    monkeypatch.setattr(textcount, "_x_weighted", boom)
+    monkeypatch.setattr(xtext, "x_weighted", boom)
     assert fits("Hello world! A normal post with no links", "x-weighted", 280)
     assert fits("Ready. Set. Go. Visit example.com", "x-weighted", 280)
     assert fits("日本語のポスト 😷 ©", "x-weighted", 280)
@@ -242,3 +278,33 @@ def test_graphemes_fits_agrees_with_the_exact_count() -> None:
 def test_codepoints_fits() -> None:
     assert fits("abc", "codepoints", 3)
     assert not fits("abcd", "codepoints", 3)
+
+
+# -- long texts: decided by bounds, never by a full extraction or library walk ---------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 2_000_000 + ":",  # one word: no whitespace to count
+        "http://a.co/" * 200_000,  # one giant (over-long) URL
+        "@bob@a.co" * 200_000,
+        ("A sentence about example.com, with 日本語 and 😷. " * 50_000),
+    ],
+    ids=["word", "urls", "mentions", "prose"],
+)
+def test_long_texts_are_refused_from_bounds(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autopostr.platforms import mastodontext
+
+    def boom(*args: object) -> int:
+        raise AssertionError("a bound should have decided")
+
+    monkeypatch.setattr(xtext, "x_weighted", boom)
+    for mode, limit in [("x-weighted", 280), ("graphemes", 300), ("mastodon", 500)]:
+        if mode == "mastodon" and ("://" in text or "@" in text):
+            continue  # many possible links or mentions: extraction decides (and is fast)
+        monkeypatch.setattr(mastodontext, "countable_text", boom)
+        measured = textcount.over(text, mode, limit)
+        assert measured is not None and not measured.exact and measured.value > limit
+        assert str(measured) == f"at least {measured.value}"
+    assert textcount.over("x" * 30_000, "codepoints", 280) == textcount.Length(30_000)

@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -148,6 +149,47 @@ def test_text_post_goes_out_and_links_to_it(initialized: str, cli: Cli, fake: Fa
     assert outcome["remote_id"] == tweet.id
     shown = cli.ok("posts", "show", post_id, "--json").json()["destinations"][0]
     assert shown["url"] == f"https://x.com/acme/status/{tweet.id}"
+
+
+def test_text_twitter_text_declares_invalid_is_refused_when_written(
+    initialized: str, cli: Cli, fake: FakeX
+) -> None:
+    """Short enough, but twitter-text's `valid` is false: X would refuse it at publish time."""
+    add_account(cli, fake)
+    for text, named in [
+        ("ABC\ufeffABC", "U+FEFF (ZERO WIDTH NO-BREAK SPACE)"),
+        ("ABC\u202a\uffffABC\ufffe", "U+FFFE (a noncharacter)"),
+    ]:
+        run = cli("posts", "create", "--to", "x:acme", "--text", text, "--at", "+1h")
+        assert run.exit_code == 5, run.stderr
+        assert f"the text holds {named}, which X does not accept" in run.stderr
+    assert "U+FFFF" in run.stderr
+    assert cli.ok("posts", "list", "--json").json() == []
+    # Directional marks are fine (twitter-text's own case, weighing 31).
+    cli.ok(
+        "posts",
+        "create",
+        "--to",
+        "x:acme",
+        "--text",
+        "\u2066\u202ahttp://foobar.پاکستان/\u202c\u2069",
+    )
+
+
+@pytest.mark.slow
+def test_a_20_mb_text_file_is_refused_at_once(
+    initialized: str, cli: Cli, fake: FakeX, tmp_path: Path
+) -> None:
+    add_account(cli, fake)
+    path = tmp_path / "book.txt"
+    sentence = "Chapter one, in which we learn about example.com and the sea. "
+    path.write_text((sentence * (20_000_000 // len(sentence) + 1))[:20_000_000], encoding="utf-8")
+    started = time.perf_counter()
+    run = cli("posts", "create", "--to", "x:acme", "--text-file", str(path))
+    elapsed = time.perf_counter() - started
+    assert run.exit_code == 5
+    assert re.search(r"the text is at least \d{7} characters, X's limit is 280", run.stderr)
+    assert elapsed < 1.0, elapsed
 
 
 def test_expired_token_is_refreshed_and_the_new_refresh_token_kept(

@@ -12,6 +12,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO, Any, ClassVar
 
 from autopostr.config import Settings
@@ -43,7 +44,8 @@ class MediaLimits:
 @dataclass(frozen=True)
 class Limits:
     max_chars: int
-    counting: str = "codepoints"  # "x-weighted" | "graphemes" | "codepoints"
+    counting: str = "codepoints"  # "x-weighted" | "mastodon" | "graphemes" | "codepoints"
+    max_bytes: int | None = None  # UTF-8 bytes, where the platform also caps those
     media: MediaLimits = field(default_factory=MediaLimits)
     threads: bool = False
     first_comment: bool = False
@@ -87,6 +89,9 @@ class PublishRequest:
     first_comment: str | None = None
     # Stable across retries of this destination: platforms that honour one dedupe on it.
     idempotency_key: str = ""
+    # When this destination was first claimed for publishing (UTC), also stable across
+    # retries: Bluesky's record keys carry it as their timestamp.
+    first_claimed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -311,10 +316,18 @@ class Platform(ABC):
 
         return count(text, self.limits.counting)
 
-    def text_fits(self, text: str) -> bool:
-        from autopostr.platforms.textcount import fits
+    def text_problems(self, text: str) -> list[str]:
+        """What the platform would refuse in `text` (its length, its size in bytes, a
+        character it rejects), each a phrase such as "is 301 characters, X's limit is 280"."""
+        from autopostr.platforms.textcount import problems
 
-        return fits(text, self.limits.counting, self.limits.max_chars)
+        return problems(text, self.limits, self.title)
+
+    def text_fits(self, text: str) -> bool:
+        """Whether `text_problems` would find nothing, without measuring what does not fit."""
+        from autopostr.platforms.textcount import accepts
+
+        return accepts(text, self.limits)
 
     @abstractmethod
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:

@@ -19,7 +19,6 @@ import json
 import logging
 import re
 import time
-import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -65,97 +64,42 @@ APP_PASSWORD_HINT = (
 )
 
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+TID_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _AT_URI = re.compile(r"at://(?P<repo>[^/]+)/(?P<collection>[^/]+)/(?P<rkey>[^/?#]+)\Z")
-_URL = re.compile(r"(?<![\w@/])https?://[^\s<>\"]+")
-_MENTION = re.compile(
-    r"(?<![\w@./])@((?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+"
-    r"[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)"
-)
-_TAG = re.compile(r"(?:^|(?<=\s))[#＃]([^\s#＃]+)")
-_URL_TRAILING = ".,;:!?'\""
-MAX_TAG_LENGTH = 64
-
 log = logging.getLogger("autopostr.platforms.bluesky")
 
 
-def record_key(seed: str) -> str:
-    """A valid TID (13 base32-sortable characters, top bit 0) that depends only on `seed`.
+def record_key(seed: str, at: datetime, step: int = 0) -> str:
+    """A valid TID (13 base32-sortable characters, top bit 0) for one record of ours.
 
-    The post collection only takes TIDs as record keys, so the key is a TID whose
-    timestamp and clock bits come from a hash: the same destination always gets the
-    same key, and two destinations collide with odds of 2**-63.
+    Its timestamp is `at` in microseconds (plus `step`, so a thread's records follow
+    each other) and its 10 clock-id bits come from a hash of `seed`: the same
+    destination always gets the same keys, and the PDS lists posts in the order
+    they were published.
     """
-    value = int.from_bytes(hashlib.sha256(seed.encode("utf-8")).digest()[:8], "big") >> 1
+    micros = (at - TID_EPOCH) // timedelta(microseconds=1) + step
+    clock = int.from_bytes(hashlib.sha256(seed.encode("utf-8")).digest()[:2], "big") & 0x3FF
+    value = (micros << 10) | clock
     return "".join(TID_ALPHABET[(value >> (5 * (12 - i))) & 31] for i in range(13))
 
 
-def utf8_offset(text: str, index: int) -> int:
-    return len(text[:index].encode("utf-8"))
-
-
-def _trim_url(url: str) -> str:
-    """Sentence punctuation after a link is not part of it; nor is a ')' it did not open."""
-    while url:
-        if url[-1] in _URL_TRAILING:
-            url = url[:-1]
-        elif url[-1] == ")" and url.count("(") < url.count(")"):
-            url = url[:-1]
-        else:
-            break
-    return url
-
-
-def _trim_tag(tag: str) -> str:
-    while tag and unicodedata.category(tag[-1]).startswith("P"):
-        tag = tag[:-1]
-    return tag
+def tid_instant(key: str) -> datetime:
+    """The timestamp a TID carries."""
+    value = 0
+    for ch in key:
+        value = value * 32 + TID_ALPHABET.index(ch)
+    return TID_EPOCH + timedelta(microseconds=value >> 10)
 
 
 def facets(text: str, resolve: Callable[[str], str | None]) -> list[dict[str, Any]]:
-    """Links, mentions and hashtags of `text` as rich-text facets with UTF-8 byte offsets.
+    """Links, mentions, hashtags and cashtags of `text` as rich-text facets with UTF-8 byte
+    offsets, as Bluesky's own client detects them (see blueskytext).
 
     `resolve` turns a handle into its DID; a handle that does not resolve stays plain text.
     """
-    found: list[tuple[int, int, dict[str, Any]]] = []
-    taken: list[tuple[int, int]] = []
-    for match in _URL.finditer(text):
-        url = _trim_url(match.group())
-        if "." not in url.split("://", 1)[1]:
-            continue
-        start, end = match.start(), match.start() + len(url)
-        taken.append((start, end))
-        found.append((start, end, {"$type": "app.bsky.richtext.facet#link", "uri": url}))
+    from autopostr.platforms.blueskytext import facets as detect
 
-    def free(start: int, end: int) -> bool:
-        return all(end <= a or start >= b for a, b in taken)
-
-    for match in _MENTION.finditer(text):
-        if not free(match.start(), match.end()):
-            continue
-        did = resolve(match.group(1).lower())
-        if did:
-            found.append(
-                (
-                    match.start(),
-                    match.end(),
-                    {"$type": "app.bsky.richtext.facet#mention", "did": did},
-                )
-            )
-    for match in _TAG.finditer(text):
-        tag = _trim_tag(match.group(1))
-        if not tag or tag.isdigit() or len(tag) > MAX_TAG_LENGTH or tag[0] in "\ufe0f\u20e3":
-            continue
-        start, end = match.start(), match.start(1) + len(tag)
-        if free(start, end):
-            found.append((start, end, {"$type": "app.bsky.richtext.facet#tag", "tag": tag}))
-    found.sort(key=lambda item: item[0])
-    return [
-        {
-            "index": {"byteStart": utf8_offset(text, start), "byteEnd": utf8_offset(text, end)},
-            "features": [feature],
-        }
-        for start, end, feature in found
-    ]
+    return detect(text, resolve)
 
 
 def _number(value: str | None) -> float | None:
@@ -210,6 +154,10 @@ def _seconds_to_utc_midnight() -> float:
     return (tomorrow - now).total_seconds()
 
 
+class KeyTaken(PermanentError):
+    """Another post already holds the record key meant for this one."""
+
+
 class XrpcError(PermanentError):
     """A 4xx XRPC error; `error` is its name (e.g. RecordNotFound), `body` the whole reply."""
 
@@ -227,6 +175,7 @@ class BlueskyPlatform(Platform):
     limits: ClassVar[Limits] = Limits(
         max_chars=300,
         counting="graphemes",
+        max_bytes=MAX_TEXT_BYTES,
         media=MediaLimits(
             max_images=4,
             max_videos=1,
@@ -427,6 +376,7 @@ class BlueskyPlatform(Platform):
             handles: dict[str, str | None] = {}
 
             def resolve(handle: str) -> str | None:
+                handle = handle.lower()  # handles are case-insensitive
                 if handle not in handles:
                     handles[handle] = self._resolve_handle(client, handle)
                 return handles[handle]
@@ -435,7 +385,7 @@ class BlueskyPlatform(Platform):
             first = None
             if request.media:
                 # A retry whose first post went out already need not upload the media again.
-                first = self._get_post(client, did, keys[0])
+                first = self._get_post(client, did, keys[0], (request.parts or [""])[0])
                 if first is None:
                     embed = self._embed(client, account, did, request.media)
             posted: list[dict[str, str]] = []
@@ -453,23 +403,20 @@ class BlueskyPlatform(Platform):
         return self._result(account, posted, comment)
 
     def _check_text(self, text: str) -> None:
-        if not self.text_fits(text):
-            raise PermanentError(
-                f"Bluesky posts hold {self.limits.max_chars} characters; this one has "
-                f"{self.count_text(text)}"
-            )
-        size = len(text.encode("utf-8"))
-        if size > MAX_TEXT_BYTES:
-            raise PermanentError(
-                f"Bluesky posts hold {MAX_TEXT_BYTES} bytes of UTF-8; this one has {size}"
-            )
+        found = self.text_problems(text)
+        if found:
+            raise PermanentError(f"Bluesky: the text {found[0]}")
 
     @staticmethod
     def _record_keys(request: PublishRequest) -> list[str]:
-        """One record key per thread part, then one for the first comment."""
+        """One record key per thread part, then one for the first comment: stamped with
+        the destination's first claim, so every attempt uses the same keys."""
+        if request.first_claimed_at is None:
+            raise PermanentError("Bluesky: a post needs the instant it was first claimed")
         seed = request.idempotency_key or f"post-{request.post_id}-{request.destination_id}"
+        at = request.first_claimed_at
         count = max(1, len(request.parts))
-        return [record_key(f"{seed}#{i}") for i in range(count)] + [record_key(f"{seed}#comment")]
+        return [record_key(seed, at, step) for step in range(count + 1)]
 
     @staticmethod
     def _reply(posted: list[dict[str, str]]) -> dict[str, Any]:
@@ -520,7 +467,9 @@ class BlueskyPlatform(Platform):
             # (InvalidSwap, RecordAlreadyExists, a 409, and a bare 500 on Bluesky's own
             # PDS): the record itself is the proof.
             try:
-                existing = self._get_post(client, did, rkey)
+                existing = self._get_post(client, did, rkey, record["text"])
+            except KeyTaken:
+                raise
             except PlatformError:
                 existing = None
             if existing is None:
@@ -537,9 +486,12 @@ class BlueskyPlatform(Platform):
             )
         return {"uri": uri, "cid": cid}
 
-    def _get_post(self, client: httpx2.Client, did: str, rkey: str) -> dict[str, str] | None:
-        """The post under this record key, or None; getRecord is public, so an expired
-        session cannot make the answer unknown."""
+    def _get_post(
+        self, client: httpx2.Client, did: str, rkey: str, text: str
+    ) -> dict[str, str] | None:
+        """Our post with this `text` under this record key, or None; getRecord is public, so
+        an expired session cannot make the answer unknown. Another post under the key (a
+        clash of record keys) is never taken for ours: KeyTaken."""
         try:
             found = self._call(
                 client,
@@ -551,6 +503,12 @@ class BlueskyPlatform(Platform):
             if exc.error == "RecordNotFound" or exc.status == 404:
                 return None
             raise
+        value = found.get("value")
+        if isinstance(value, dict) and value.get("text", text) != text:
+            raise KeyTaken(
+                f"{self.title}: record key {rkey} already holds another post (a clash of "
+                "record keys), so this one was not sent: create it again as a new post"
+            )
         return self._ref(found, "getRecord")
 
     def _result(
@@ -794,13 +752,15 @@ class BlueskyPlatform(Platform):
         """Definitive: every post has a known record key. A thread cut short counts as not
         sent, since publishing again only adds the missing parts."""
         keys = self._record_keys(request)
-        count = max(1, len(request.parts))
-        wanted = keys[:count] + ([keys[-1]] if request.first_comment else [])
+        texts = list(request.parts or [""])
+        wanted = list(zip(keys, texts, strict=False))
+        if request.first_comment:
+            wanted.append((keys[-1], request.first_comment))
         with self._client() as client:
             did = self._did(client, account)
             found = []
-            for rkey in wanted:
-                post = self._get_post(client, did, rkey)
+            for rkey, text in wanted:
+                post = self._get_post(client, did, rkey, text)
                 if post is None:
                     return None
                 found.append(post)

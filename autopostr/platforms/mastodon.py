@@ -77,30 +77,18 @@ IDEMPOTENCY_WINDOW_SECONDS = 50 * 60
 RECENT_STATUSES = 40
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
-# Mastodon counts a URL as 23 characters and a mention as its local part only.
-_COUNTED = re.compile(
-    r"(?P<url>https?://[^\s<>\"]+)"
-    r"|(?<![=/\w])@(?P<user>[a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_])?)(?:@[\w.-]+\w)?",
-    re.IGNORECASE,
-)
-_URL_TRAILING = ".,:;!?'\")]"
+# `comparable` drops a mention's domain, as Mastodon renders mentions.
 _MENTION_DOMAIN = re.compile(
     r"(?<![=/\w])@([a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_])?)@[\w.-]+\w", re.IGNORECASE
 )
 
 
 def mastodon_length(text: str, url_chars: int = DEFAULT_URL_CHARS) -> int:
-    """A status's length as Mastodon's StatusLengthValidator counts it (graphemes)."""
-    import grapheme
+    """A status's length as Mastodon's StatusLengthValidator counts it (see mastodontext)."""
+    from autopostr.platforms.mastodontext import countable_text
+    from autopostr.platforms.textcount import graphemes
 
-    def shorten(match: re.Match[str]) -> str:
-        url = match.group("url")
-        if url is None:
-            return "@" + match.group("user")
-        tail = len(url) - len(url.rstrip(_URL_TRAILING))
-        return "x" * url_chars + (url[len(url) - tail :] if tail else "")
-
-    return int(grapheme.length(_COUNTED.sub(shorten, text)))
+    return graphemes(countable_text(text, url_chars))
 
 
 def instance_url(value: str) -> str:
@@ -223,7 +211,7 @@ class MastodonPlatform(Platform):
     title: ClassVar[str] = "Mastodon"
     limits: ClassVar[Limits] = Limits(
         max_chars=DEFAULT_MAX_CHARS,
-        counting="graphemes",  # with URLs as 23 and mentions as @user: see count_text
+        counting="mastodon",  # graphemes, with URLs as 23 and mentions as @user
         media=MediaLimits(
             max_images=DEFAULT_MAX_MEDIA,
             max_videos=1,
@@ -241,17 +229,6 @@ class MastodonPlatform(Platform):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._app: dict[str, str] | None = None  # the app oauth() used, for connected_accounts
-
-    # -- counting -------------------------------------------------------------
-
-    def count_text(self, text: str) -> int:
-        return mastodon_length(text)
-
-    def text_fits(self, text: str) -> bool:
-        # Shortening URLs to 23 can only lengthen a URL of under 23 characters.
-        if len(text) + DEFAULT_URL_CHARS * text.count("://") <= self.limits.max_chars:
-            return True
-        return mastodon_length(text) <= self.limits.max_chars
 
     # -- settings -------------------------------------------------------------
 

@@ -233,15 +233,13 @@ class SandboxPlatform(Platform):
         if not request.parts[0].strip() and not request.media:
             raise PermanentError("sandbox: the first part needs text or media")
         for number, text in enumerate(request.parts, start=1):
-            if not self.text_fits(text):
-                raise PermanentError(
-                    f"sandbox: part {number} is {self.count_text(text)} characters "
-                    f"(weighted), the limit is {limits.max_chars}"
-                )
-        if request.first_comment is not None and not self.text_fits(request.first_comment):
-            raise PermanentError(
-                f"sandbox: the first comment is over {limits.max_chars} characters (weighted)"
-            )
+            found = self.text_problems(text)
+            if found:
+                raise PermanentError(f"sandbox: part {number} {found[0]}")
+        if request.first_comment is not None:
+            found = self.text_problems(request.first_comment)
+            if found:
+                raise PermanentError(f"sandbox: the first comment {found[0]}")
         media = limits.media
         images = videos = 0
         for item in request.media:

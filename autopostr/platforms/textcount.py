@@ -1,49 +1,88 @@
-"""Counting a post's length the way each platform does, fast enough for bulk imports.
+"""Counting and checking a post's text the way each platform does, fast enough for bulk
+imports and for a 20 MB text that must be refused at once.
 
-Three modes: "x-weighted" (X's weighted length, exact via twitter-text),
-"graphemes" (user-perceived characters, Bluesky) and "codepoints" (Python's
-`len`). twitter-text takes ~0.5 s to import and ~1.5 ms per call, so `fits`
-first tries a cheap bound that is proven below to never exceed the true
-weight and only asks the library when the bound cannot decide.
+Counting modes: "x-weighted" (X's weighted length, see `xtext`), "mastodon" (grapheme
+clusters of Mastodon's countable text, see `mastodontext`), "graphemes" (user-perceived
+characters, Bluesky) and "codepoints" (Python's `len`). Graphemes follow Unicode's
+current segmentation rules (UAX #29, Indic conjuncts included) through the `regex`
+module's `\\X`, imported only when a text needs it.
 
-Why the x-weighted bound is safe (twitter-text 3, config "defaults"). The
-library NFC-normalises the text (which can *lengthen* it, e.g. U+1D160 becomes
-three code points), turns CR LF into LF (which only shortens it), then walks it
-left to right. Each step is one of:
-
-- a URL: weighs 23 and skips the URL's span. Every URL the library extracts
-  has a literal '.' in the span it skips (its domain regexes end labels with
-  `\\.`, and `extract_urls_with_indices` returns nothing for a text without a
-  '.'), and spans do not overlap, so there are at most `text.count('.')` URLs,
-  and each adds at most 23 - 1 = 22 over the weight of the '.' it covers;
-- an emoji: weighs 2 and skips its code points. That is at most the sum of
-  their per-code-point weights, except for a lone light code point matched as
-  an emoji: only © and ® (`_LIGHT_EMOJI`), each adding 1;
-- any other code point: 1 if it lies in a light range, else 2.
-
-So weight <= len(nfc) + heavy + count(©, ®) + 22 * count('.'). And when the
-text has no heavy code point, no © or ® and no '.', no URL or emoji can match
-(every multi-code-point emoji contains a heavy code point), so the weight is
-exactly the length after the CR LF fold. Both facts are checked against the
-library by the tests.
+`over` (and `fits`, `accepts`, `problems` on top of it) answers from cheap bounds
+whenever they decide, and measures a text that does not fit exactly when it has up to
+EXACT_UP_TO code points; past that, a lower bound already over the limit is its answer
+(so a 20 MB text is refused in well under a second, not minutes). The lower bound for
+graphemes: a cluster holds at most one White_Space character, except CR LF, since
+whitespace characters are Control, CR, LF or Other and none of UAX #29's no-break
+rules joins two of those; and neither URLs nor mentions hold whitespace.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
-from typing import Final
+from dataclasses import dataclass
+from functools import cache
+from itertools import islice
+from typing import TYPE_CHECKING, Final
 
-COUNTING_MODES: Final = ("x-weighted", "graphemes", "codepoints")
+if TYPE_CHECKING:
+    import regex
 
-# twitter-text v3 weights: code points in these ranges weigh 1, all others 2.
-X_LIGHT_RANGES: Final = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
-X_URL_WEIGHT: Final = 23
-X_LIBRARY_MAX: Final = 280  # the library's configured maximum; only its `valid` flag uses it
+    from autopostr.platforms.base import Limits
 
-_HEAVY = re.compile("[^" + "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in X_LIGHT_RANGES) + "]")
-# Light code points the library's emoji regex matches on their own (weight 2, not 1).
-_LIGHT_EMOJI: Final = frozenset("\u00a9\u00ae")
+COUNTING_MODES: Final = ("x-weighted", "mastodon", "graphemes", "codepoints")
+EXACT_UP_TO: Final = 20_000  # code points; past this an over-long text gets a lower bound
+SLACK_LIMIT: Final = 100_000  # clusters worth reading to spare a long text's extraction
+# Unicode White_Space, as the grapheme bound counts it.
+_WHITE_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+@dataclass(frozen=True)
+class Length:
+    """A text's length under a counting mode: exact, or (when `exact` is false) a lower
+    bound that is already over the limit it was measured against."""
+
+    value: int
+    exact: bool = True
+
+    def __str__(self) -> str:
+        return str(self.value) if self.exact else f"at least {self.value}"
+
+
+@cache
+def _cluster() -> regex.Pattern[str]:
+    import regex
+
+    return regex.compile(r"\X")
+
+
+def graphemes(text: str) -> int:
+    """The number of extended grapheme clusters (current Unicode)."""
+    if text.isascii():
+        return len(text) - text.count("\r\n")
+    return len(_cluster().findall(text))
+
+
+def graphemes_over(text: str, limit: int) -> bool:
+    """Whether `text` has more than `limit` clusters, reading no further than needed."""
+    if len(text) <= limit:
+        return False
+    if limit < 0:
+        return True
+    return sum(1 for _ in islice(_cluster().finditer(text), limit + 1)) > limit
+
+
+def whitespace(text: str) -> int:
+    """How many White_Space characters `text` holds."""
+    chars = _WHITE_SPACE[:6] if text.isascii() else _WHITE_SPACE
+    return sum(text.count(ch) for ch in chars)
+
+
+def graphemes_floor(text: str) -> int:
+    """A number never above the text's cluster count: its whitespace, CR LF counted once."""
+    return whitespace(text) - text.count("\r\n")
 
 
 def count(text: str, counting: str) -> int:
@@ -51,56 +90,126 @@ def count(text: str, counting: str) -> int:
     if counting == "codepoints":
         return len(text)
     if counting == "graphemes":
-        import grapheme
+        return graphemes(text)
+    if counting == "mastodon":
+        from autopostr.platforms.mastodontext import countable_text
 
-        return int(grapheme.length(text))
+        return graphemes(countable_text(text))
     if counting == "x-weighted":
-        return _x_weighted(text)
+        from autopostr.platforms.xtext import x_weighted, x_weighted_bound
+
+        exact, bound = x_weighted_bound(text)
+        return bound if exact else x_weighted(text)
     raise ValueError(f"unknown counting mode {counting!r}; expected one of {COUNTING_MODES}")
 
 
 def fits(text: str, counting: str, max_chars: int) -> bool:
-    """Whether `count(text, counting) <= max_chars`, skipping the slow exact count when a bound decides."""
-    if counting == "codepoints":
-        return len(text) <= max_chars
-    if counting == "graphemes":
-        # A grapheme cluster holds at least one code point.
-        if len(text) <= max_chars:
-            return True
-        if max_chars < 0:
-            return False
-        import grapheme
+    """Whether `count(text, counting) <= max_chars`, skipping the slow exact count when a
+    bound decides."""
+    return over(text, counting, max_chars) is None
 
-        # `until` stops counting once the answer is known.
-        return int(grapheme.length(text, max_chars + 1)) <= max_chars
+
+def over(text: str, counting: str, max_chars: int) -> Length | None:
+    """None when the text fits; else its length for a message: exact, or for a text of
+    more than EXACT_UP_TO code points possibly a lower bound already over `max_chars`.
+    Each bound is computed at most once, and only when the cheaper ones cannot decide."""
+    if counting == "codepoints":
+        return Length(len(text)) if len(text) > max_chars else None
+    if counting == "graphemes":
+        if len(text) <= max_chars:  # a cluster holds at least one code point
+            return None
+        return _over_graphemes(text, max_chars)
+    if counting == "mastodon":
+        from autopostr.platforms.mastodontext import (
+            MAX_DOMAIN_LENGTH,
+            MAX_URL_LENGTH,
+            URL_PLACEHOLDER_CHARS,
+            countable_text,
+        )
+
+        # Only a URL (which holds "://") can come out longer than it went in.
+        if len(text) + URL_PLACEHOLDER_CHARS * text.count("://") <= max_chars:
+            return None
+        floor = graphemes_floor(text)  # URLs and mentions hold no whitespace
+        if floor > max_chars:
+            return _floor_or_exact(text, counting, floor)
+        if len(text) > EXACT_UP_TO:
+            # Extraction reads the whole text; a few hundred clusters may decide first: a URL
+            # (which holds "://") is at most 4096 code points, a mention's domain (after an
+            # "@") at most 253, and replacing either moves a boundary by at most one.
+            slack = (MAX_URL_LENGTH + 2) * text.count("://") + (MAX_DOMAIN_LENGTH + 3) * (
+                text.count("@")
+            )
+            if slack <= SLACK_LIMIT and graphemes_over(text, max_chars + slack):
+                return Length(max_chars + 1, exact=False)
+        return _over_graphemes(countable_text(text), max_chars)
     if counting == "x-weighted":
+        from autopostr.platforms.xtext import x_weighted, x_weighted_bound, x_weighted_floor
+
+        # A long text is usually refused by the floor alone, before any per-character work.
+        if len(text) > EXACT_UP_TO:
+            floor = x_weighted_floor(text)
+            if floor > max_chars:
+                return Length(floor, exact=False)
         exact, bound = x_weighted_bound(text)
         if exact or bound <= max_chars:
-            return bound <= max_chars
-        return _x_weighted(text) <= max_chars
+            return Length(bound) if bound > max_chars else None
+        weight = x_weighted(text)
+        return Length(weight) if weight > max_chars else None
     raise ValueError(f"unknown counting mode {counting!r}; expected one of {COUNTING_MODES}")
 
 
-def x_weighted_bound(text: str) -> tuple[bool, int]:
-    """(exact, n): n is never below X's weighted length, and equals it when `exact`.
-
-    Pure C-level string operations; the module docstring proves the bound.
-    """
-    nfc = text if text.isascii() else unicodedata.normalize("NFC", text)
-    dots = nfc.count(".")
-    if nfc.isascii():
-        heavy = light_emoji = 0
-    else:
-        heavy = len(_HEAVY.findall(nfc))
-        light_emoji = sum(nfc.count(ch) for ch in _LIGHT_EMOJI)
-    if dots == 0 and heavy == 0 and light_emoji == 0:
-        return True, len(nfc) - nfc.count("\r\n")
-    return False, len(nfc) + heavy + light_emoji + (X_URL_WEIGHT - 1) * dots
+def _over_graphemes(text: str, max_chars: int) -> Length | None:
+    floor = graphemes_floor(text)
+    if floor > max_chars:
+        return _floor_or_exact(text, "graphemes", floor)
+    if not graphemes_over(text, max_chars):
+        return None
+    if len(text) > EXACT_UP_TO:
+        return Length(max_chars + 1, exact=False)  # read no further than needed
+    return Length(graphemes(text))
 
 
-def _x_weighted(text: str) -> int:
-    """X's weighted length from twitter-text (imported here: it is slow to import)."""
-    from twitter_text import parse_tweet
+def _floor_or_exact(text: str, counting: str, floor: int) -> Length:
+    if len(text) > EXACT_UP_TO:
+        return Length(floor, exact=False)
+    return Length(count(text, counting))
 
-    # weightedLength does not depend on the configured maximum; callers compare it themselves.
-    return int(parse_tweet(text).weightedLength)
+
+def utf8_length(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def accepts(text: str, limits: Limits) -> bool:
+    """Whether `problems` would find nothing."""
+    if limits.max_bytes is not None and len(text) > limits.max_bytes // 4:
+        if utf8_length(text) > limits.max_bytes:
+            return False
+    if limits.counting == "x-weighted":
+        from autopostr.platforms.xtext import invalid_characters
+
+        if invalid_characters(text):
+            return False
+    return fits(text, limits.counting, limits.max_chars)
+
+
+def problems(text: str, limits: Limits, title: str) -> list[str]:
+    """What the platform would refuse in `text`, each a phrase to follow "the text":
+    its length in the platform's own count, its size in bytes, characters it refuses."""
+    found = []
+    measured = over(text, limits.counting, limits.max_chars)
+    if measured is not None:
+        found.append(f"is {measured} characters, {title}'s limit is {limits.max_chars}")
+    if limits.max_bytes is not None and len(text) > limits.max_bytes // 4:
+        size = utf8_length(text)
+        if size > limits.max_bytes:
+            found.append(f"is {size} bytes of UTF-8, {title}'s limit is {limits.max_bytes}")
+    if limits.counting == "x-weighted":
+        from autopostr.platforms.xtext import invalid_characters
+
+        for ch in invalid_characters(text):
+            name = unicodedata.name(ch, "a noncharacter")
+            found.append(f"holds U+{ord(ch):04X} ({name}), which {title} does not accept")
+    return found

@@ -374,11 +374,9 @@ class XPlatform(Platform):
         for number, text in enumerate(texts, start=1):
             if number > 1 and not text.strip():
                 raise PermanentError(f"X: part {number} of the thread is empty")
-            if not self.text_fits(text):
-                raise PermanentError(
-                    f"X: part {number} is {self.count_text(text)} characters (weighted), "
-                    f"the limit is {self.limits.max_chars}"
-                )
+            found = self.text_problems(text)
+            if found:
+                raise PermanentError(f"X: part {number} {found[0]}")
         limits = self.limits.media
         kinds = [_kind(item) for item in request.media]
         if "gif" in kinds and len(kinds) > 1:

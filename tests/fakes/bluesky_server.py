@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-import grapheme
+import regex
 
 from tests.fakes.platform_server import FakePlatform, Handler, Request, Response
 
@@ -329,7 +329,7 @@ class BlueskyFake(FakePlatform):
         text = record.get("text")
         if not isinstance(text, str):
             return "Record/text must be a string"
-        if grapheme.length(text) > 300 or len(text.encode()) > 3000:
+        if len(regex.findall(r"\X", text)) > 300 or len(text.encode()) > 3000:
             return "Record/text must not be longer than 300 graphemes"
         if not isinstance(record.get("createdAt"), str) or not record["createdAt"].endswith("Z"):
             return "Record/createdAt must be a valid datetime"

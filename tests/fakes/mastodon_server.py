@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import grapheme
+import regex
 
 from tests.fakes.platform_server import FakeOAuth, FakePlatform, Request, Response
 
@@ -242,7 +242,7 @@ def length(text: str, url_chars: int = 23) -> int:
     grapheme clusters."""
     text = _URL.sub("x" * url_chars, text)
     text = _MENTION.sub(lambda m: "@" + m.group(1), text)
-    return int(grapheme.length(text))
+    return len(regex.findall(r"\X", text))
 
 
 class FakeMastodon(FakePlatform):
