@@ -7,6 +7,7 @@ beats the built-in default. Tables in the file flatten with `_`, so
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -143,9 +144,71 @@ class Settings:
     def items(self) -> list[tuple[str, Resolved]]:
         return sorted(self._values.items())
 
-    def flag(self, name: str) -> bool:
-        value = (self.get(name) or "").strip().lower()
-        return value in {"1", "true", "yes", "on"}
+    def flag(self, name: str, default: bool = False) -> bool:
+        """A yes/no setting: 1/true/yes/on or 0/false/no/off; anything else is refused."""
+        raw = (self.get(name) or "").strip().lower()
+        if not raw:
+            return default
+        if raw in _TRUE:
+            return True
+        if raw in _FALSE:
+            return False
+        raise self._invalid(name, "yes or no (true/false, 1/0, on/off)")
+
+    def number(
+        self, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+    ) -> float:
+        """A finite number in range, or `default` when unset; anything else stops with a
+        ConfigError naming the setting and where it came from, rather than sleeping
+        forever or failing halfway through a publish."""
+        raw = (self.get(name) or "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value) and value >= minimum and (maximum is None or value <= maximum):
+            return value
+        raise self._invalid(name, _range("a number", minimum, maximum))
+
+    def integer(
+        self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+    ) -> int:
+        """A whole number in range, or `default` when unset."""
+        raw = (self.get(name) or "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise self._invalid(name, _range("a whole number", minimum, maximum)) from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise self._invalid(name, _range("a whole number", minimum, maximum))
+        return value
+
+    def seconds(
+        self, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+    ) -> float:
+        """A duration in seconds: `30`, `1.5`, or with a unit, `90s`, `5m`, `2h`, `1d`."""
+        raw = (self.get(name) or "").strip().lower()
+        if not raw:
+            return default
+        unit = _DURATION_UNITS.get(raw[-1]) if raw[-1].isalpha() else 1.0
+        number = raw[:-1] if raw[-1].isalpha() else raw
+        try:
+            value = float(number) * unit if unit is not None else math.nan
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value) and value >= minimum and (maximum is None or value <= maximum):
+            return value
+        raise self._invalid(name, _range("a duration such as 30, 90s, 5m or 2h", minimum, maximum))
+
+    def _invalid(self, name: str, expected: str) -> ConfigError:
+        return ConfigError(
+            f"AUTOPOSTR_{name.upper()} must be {expected}, not {self.get(name)!r} "
+            f"(from {self.source(name)})"
+        )
 
     @property
     def home(self) -> Path:
@@ -159,6 +222,17 @@ class Settings:
     @property
     def debug(self) -> bool:
         return self.flag("debug")
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _range(what: str, minimum: float, maximum: float | None) -> str:
+    if maximum is not None:
+        return f"{what} from {minimum:g} to {maximum:g}"
+    return f"{what}, {minimum:g} or more" if minimum else f"{what}, 0 or more"
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

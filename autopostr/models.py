@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Index, LargeBinary, MetaData, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from autopostr.queue import DUE_STATES, DestinationState, PostState, sql_in
+
 # Named constraints let Alembic's SQLite batch mode drop and recreate them.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -125,7 +127,7 @@ class Post(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="teams.id", index=True, ondelete="CASCADE")
     author_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
-    status: str = Field(default="draft", max_length=32, index=True)
+    status: str = Field(default=PostState.DRAFT.value, max_length=32, index=True)
     text: str = Field(default="", sa_type=Text)
     scheduled_at: datetime | None = Field(default=None, index=True)
     timezone: str | None = Field(default=None, max_length=64)
@@ -159,20 +161,20 @@ class PostDestination(SQLModel, table=True):
         Index(
             "ix_post_destinations_due_unsent",
             "due_at",
-            postgresql_where=text("status IN ('pending', 'retrying')"),
-            sqlite_where=text("status IN ('pending', 'retrying')"),
+            postgresql_where=text(sql_in("status", DUE_STATES)),
+            sqlite_where=text(sql_in("status", DUE_STATES)),
         ),
         Index(
             "ix_post_destinations_lease_claimed",
             "lease_expires_at",
-            postgresql_where=text("status = 'claimed'"),
-            sqlite_where=text("status = 'claimed'"),
+            postgresql_where=text(sql_in("status", [DestinationState.CLAIMED])),
+            sqlite_where=text(sql_in("status", [DestinationState.CLAIMED])),
         ),
     )
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="posts.id", index=True, ondelete="CASCADE")
     account_id: int = Field(foreign_key="social_accounts.id", index=True, ondelete="CASCADE")
-    status: str = Field(default="pending", max_length=32)
+    status: str = Field(default=DestinationState.PENDING.value, max_length=32)
     text: str | None = Field(default=None, sa_type=Text)  # per-destination override
     due_at: datetime | None = None  # indexed only where unsent (see __table_args__)
     remote_id: str | None = Field(default=None, max_length=300)
