@@ -12,13 +12,13 @@ from autopostr.calendar import excerpt
 from autopostr.identity import Actor
 from autopostr.models import SocialAccount
 from autopostr.permissions import require
+from autopostr.queue import PROBLEMS, PostState
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
 
 NEXT_DUE = 10
 FAILURES = 10
-FAILED_DESTINATION_STATES = ("failed", "needs_review")
 ENGAGEMENT_METRICS = ("likes", "comments", "shares", "impressions")
 
 
@@ -68,7 +68,7 @@ def _counts(db: DbSession, team_id: int) -> dict[str, int]:
 
     from autopostr.models import Post
 
-    counts = dict.fromkeys(posts.POST_STATES, 0)
+    counts: dict[str, int] = {state.value: 0 for state in PostState}
     rows = db.exec(
         select(Post.status, func.count()).where(Post.team_id == team_id).group_by(Post.status)
     ).all()
@@ -79,7 +79,9 @@ def _counts(db: DbSession, team_id: int) -> dict[str, int]:
 
 def _next_due(db: DbSession, actor: Actor, now: datetime) -> list[DueItem]:
     # Overdue posts stay in the list, first: they are the ones a stopped daemon left behind.
-    views = posts.list_posts(db, actor, posts.PostFilter(status="scheduled", limit=NEXT_DUE))
+    views = posts.list_posts(
+        db, actor, posts.PostFilter(status=PostState.SCHEDULED, limit=NEXT_DUE)
+    )
     items = []
     for view in views:
         post = view.post
@@ -107,7 +109,7 @@ def _failures(db: DbSession, team_id: int) -> list[FailureItem]:
         .join(Post, col(Post.id) == col(PostDestination.post_id))
         .where(
             Post.team_id == team_id,
-            col(PostDestination.status).in_(FAILED_DESTINATION_STATES),
+            col(PostDestination.status).in_(PROBLEMS),
         )
         .order_by(col(PostDestination.updated_at).desc(), col(PostDestination.id).desc())
         .limit(FAILURES)

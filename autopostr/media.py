@@ -27,6 +27,7 @@ from autopostr.identity import Actor
 from autopostr.models import Media, utcnow
 from autopostr.permissions import require
 from autopostr.platforms.base import IMAGE_TYPES, VIDEO_TYPES
+from autopostr.queue import MAY_GO_OUT, UNSETTLED, DestinationState
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -39,9 +40,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 1024**3
 SUPPORTED_TYPES = IMAGE_TYPES | VIDEO_TYPES
 DEFAULT_GRACE = timedelta(hours=24)
-# Posts in these states may still go out: their media must not vanish under them.
-UNSENT_POST_STATES = ("draft", "pending_approval", "approved", "scheduled", "publishing")
-UNSENT_DESTINATION_STATES = ("pending", "claimed", "retrying", "needs_review")
 
 _UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
@@ -394,8 +392,8 @@ def _unsent_users(db: DbSession, media_id: int) -> tuple[list[Post], bool]:
         states = set(
             db.exec(select(PostDestination.status).where(PostDestination.post_id == post.id))
         )
-        claimed = claimed or "claimed" in states
-        if post.status in UNSENT_POST_STATES or states & set(UNSENT_DESTINATION_STATES):
+        claimed = claimed or DestinationState.CLAIMED in states
+        if post.status in MAY_GO_OUT or states & UNSETTLED:
             unsent.append(post)
     return unsent, claimed
 

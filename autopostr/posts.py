@@ -21,34 +21,24 @@ from autopostr import approval, audit
 from autopostr.config import Settings
 from autopostr.errors import Conflict, InvalidInput, NotFound
 from autopostr.identity import Actor
-from autopostr.models import Media, Post, PostDestination, PostMedia, SocialAccount, utcnow
+from autopostr.models import (
+    Media,
+    Post,
+    PostDestination,
+    PostMedia,
+    SocialAccount,
+    Team,
+    utcnow,
+)
 from autopostr.permissions import require
+from autopostr.queue import EDITABLE_POSTS, RETRYABLE, WENT_OUT, DestinationState, PostState
+from autopostr.queue.transitions import notify_due, set_due
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
 
     from autopostr.platforms.base import Platform
 
-POST_STATES = (
-    "draft",
-    "pending_approval",
-    "approved",
-    "scheduled",
-    "publishing",
-    "published",
-    "partially_published",
-    "failed",
-)
-DESTINATION_STATES = (
-    "pending",
-    "claimed",
-    "published",
-    "retrying",
-    "failed",
-    "needs_review",
-    "deleted",
-)
-EDITABLE = ("draft", "pending_approval", "approved", "scheduled", "failed")
 THREAD_SEPARATOR = re.compile(r"^\s*---\s*$", re.MULTILINE)
 
 
@@ -316,7 +306,7 @@ def create(
                 post_id=post.id,
                 account_id=spec.account.id,
                 text=spec.text,
-                due_at=at if status == "scheduled" else None,
+                due_at=at if status == PostState.SCHEDULED else None,
                 idempotency_key=uuid.uuid4().hex,
                 created_at=now,
                 updated_at=now,
@@ -327,15 +317,9 @@ def create(
         db.add(PostMedia(post_id=post.id, media_id=item.id, position=position))
     audit.record(db, actor, "post.create", "post", post.id, status=status)
     db.flush()
-    if status == "scheduled":
-        wake_daemons(db)
+    if status == PostState.SCHEDULED:
+        notify_due(db)
     return post
-
-
-def wake_daemons(db: DbSession) -> None:
-    from autopostr.publishing import notify_due
-
-    notify_due(db)
 
 
 def get(db: DbSession, team_id: int, post_id: int) -> Post:
@@ -404,10 +388,8 @@ def list_posts(db: DbSession, actor: Actor, filters: PostFilter) -> list[PostVie
     team_id = require(actor, "posts.read")
     query = select(Post).where(Post.team_id == team_id)
     if filters.status:
-        if filters.status not in POST_STATES:
-            raise InvalidInput(
-                f"--status: {filters.status!r} is not one of {', '.join(POST_STATES)}"
-            )
+        if filters.status not in list(PostState):
+            raise InvalidInput(f"--status: {filters.status!r} is not one of {', '.join(PostState)}")
         query = query.where(Post.status == filters.status)
     if filters.account:
         account = accounts_mod.resolve(db, team_id, filters.account)
@@ -477,23 +459,8 @@ def views_for(db: DbSession, posts: Sequence[Post]) -> list[PostView]:
 
 
 def _require_editable(post: Post, verb: str) -> None:
-    if post.status not in EDITABLE:
+    if post.status not in EDITABLE_POSTS:
         raise Conflict(f"post {post.id} is {post.status}; only posts not yet sent can be {verb}")
-
-
-def set_due(db: DbSession, post: Post, due: datetime | None) -> None:
-    """Point the unsent destinations at the post's time (None: not due)."""
-    assert post.id is not None
-    for dest, _account in destinations_of(db, post.id):
-        if dest.status in ("pending", "retrying", "failed"):
-            if dest.status == "failed" and due is not None:
-                dest.attempts = 0
-                dest.error = None
-            dest.status = "pending"
-            dest.due_at = due
-            dest.next_attempt_at = None
-            dest.updated_at = utcnow()
-            db.add(dest)
 
 
 def schedule(
@@ -512,26 +479,26 @@ def schedule(
     _revalidate(db, settings, post)
     post.scheduled_at = at
     if approval.Approval.for_actor(db, actor).status_for(post.status, approval.SCHEDULE) != (
-        "scheduled"
+        PostState.SCHEDULED
     ):
         approval.hold_for_approval(db, post)
         audit.record(db, actor, "post.schedule", "post", post.id, at=at.isoformat(), held=True)
         return post
-    post.status = "scheduled"
+    post.status = PostState.SCHEDULED
     post.updated_at = now
     db.add(post)
     set_due(db, post, at)
     audit.record(db, actor, "post.schedule", "post", post.id, at=at.isoformat())
-    wake_daemons(db)
+    notify_due(db)
     return post
 
 
 def unschedule(db: DbSession, actor: Actor, post_id: int) -> Post:
     team_id = require(actor, "posts.write")
     post = get(db, team_id, post_id)
-    if post.status != "scheduled":
+    if post.status != PostState.SCHEDULED:
         raise Conflict(f"post {post_id} is {post.status}, not scheduled")
-    post.status = "draft"
+    post.status = PostState.DRAFT
     post.updated_at = utcnow()
     db.add(post)
     set_due(db, post, None)
@@ -544,7 +511,7 @@ def _revalidate(db: DbSession, settings: Settings, post: Post) -> None:
     media = media_of(db, post.id)
     problems: list[str] = []
     for dest, account in destinations_of(db, post.id):
-        if dest.status == "published":
+        if dest.status in WENT_OUT:
             continue
         problems += validate_destination(
             platform_for(account, settings),
@@ -592,7 +559,7 @@ def edit(
             dest = PostDestination(
                 post_id=post.id,
                 account_id=spec.account.id or 0,
-                due_at=post.scheduled_at if post.status == "scheduled" else None,
+                due_at=post.scheduled_at if post.status == PostState.SCHEDULED else None,
                 idempotency_key=uuid.uuid4().hex,
             )
             db.add(dest)
@@ -613,9 +580,9 @@ def edit(
     if at is not None:
         _check_future(at, now)
         post.scheduled_at = at
-        if post.status == "scheduled":
+        if post.status == PostState.SCHEDULED:
             set_due(db, post, at)
-            wake_daemons(db)
+            notify_due(db)
     # The import key stays what it was: re-importing the file the post came from must
     # recognise it however it was edited since.
     post.updated_at = now
@@ -670,7 +637,7 @@ def to_delete(db: DbSession, actor: Actor, post_id: int) -> PostView:
     """The post `posts delete` would delete, checked as it checks, before anyone is asked."""
     post = get(db, require(actor, "posts.write"), post_id)
     found = view(db, post)
-    if any(dest.status == "claimed" for dest, _ in found.destinations):
+    if any(dest.status == DestinationState.CLAIMED for dest, _ in found.destinations):
         raise Conflict(f"post {post_id} is being published right now; try again in a moment")
     return found
 
@@ -679,7 +646,7 @@ def delete(db: DbSession, actor: Actor, post_id: int) -> Post:
     team_id = require(actor, "posts.write")
     post = get(db, team_id, post_id)
     assert post.id is not None
-    if any(dest.status == "claimed" for dest, _ in destinations_of(db, post.id)):
+    if any(dest.status == DestinationState.CLAIMED for dest, _ in destinations_of(db, post.id)):
         raise Conflict(f"post {post_id} is being published right now; try again in a moment")
     if post.origin == "import" and post.import_key:
         _remember_deleted_import(db, post)
@@ -697,36 +664,6 @@ def _remember_deleted_import(db: DbSession, post: Post) -> None:
         db.add(ImportTombstone(team_id=post.team_id, import_key=post.import_key, post_id=post.id))
 
 
-def derive_status(post_status: str, destination_states: Sequence[str]) -> str:
-    """A post's state from its destinations' once it is scheduled. A destination taken
-    down (`posts unpublish`) was published all the same: the post keeps saying so."""
-    states = {"published" if s == "deleted" else s for s in destination_states}
-    if not states or post_status in ("draft", "pending_approval", "approved"):
-        return post_status
-    if states == {"published"}:
-        return "published"
-    if states & {"pending", "claimed", "retrying", "needs_review"}:
-        if post_status == "scheduled" and states == {"pending"}:
-            return "scheduled"
-        return "publishing"
-    return "partially_published" if "published" in states else "failed"
-
-
-def refresh_status(db: DbSession, post_id: int) -> Post | None:
-    from sqlmodel import select
-
-    post = db.get(Post, post_id)
-    if post is None:
-        return None
-    states = list(db.exec(select(PostDestination.status).where(PostDestination.post_id == post_id)))
-    new_status = derive_status(post.status, states)
-    if new_status != post.status:
-        post.status = new_status
-        post.updated_at = utcnow()
-        db.add(post)
-    return post
-
-
 def make_due_now(db: DbSession, actor: Actor, settings: Settings, post_id: int) -> Post:
     """`posts publish`: the post becomes due now and goes out through the publisher."""
     team_id = require(actor, "posts.write")
@@ -736,12 +673,12 @@ def make_due_now(db: DbSession, actor: Actor, settings: Settings, post_id: int) 
     _revalidate(db, settings, post)
     now = utcnow()
     post.scheduled_at = now
-    post.status = "scheduled"
+    post.status = PostState.SCHEDULED
     post.updated_at = now
     db.add(post)
     set_due(db, post, now)
     audit.record(db, actor, "post.publish", "post", post.id)
-    wake_daemons(db)
+    notify_due(db)
     return post
 
 
@@ -754,8 +691,8 @@ def retry(db: DbSession, actor: Actor, post_id: int) -> list[PostDestination]:
     now = utcnow()
     again = []
     for dest, _account in destinations_of(db, post.id):
-        if dest.status in ("failed", "needs_review", "retrying"):
-            dest.status = "pending"
+        if dest.status in RETRYABLE:
+            dest.status = DestinationState.PENDING
             dest.due_at = now
             dest.next_attempt_at = None
             dest.attempts = 0
@@ -765,9 +702,62 @@ def retry(db: DbSession, actor: Actor, post_id: int) -> list[PostDestination]:
             again.append(dest)
     if not again:
         raise Conflict(f"post {post_id} has nothing to retry (it is {post.status})")
-    post.status = "publishing"
+    post.status = PostState.PUBLISHING
     post.updated_at = now
     db.add(post)
     audit.record(db, actor, "post.retry", "post", post.id, destinations=[d.id for d in again])
-    wake_daemons(db)
+    notify_due(db)
     return again
+
+
+# -- the approval workflow (the rule itself is approval.Approval) ------------------
+
+
+def submit(db: DbSession, actor: Actor, post_id: int) -> Post:
+    team_id = require(actor, "posts.write")
+    post = get(db, team_id, post_id)
+    team = db.get(Team, team_id)
+    if not (team and team.approval_required):
+        raise Conflict(
+            "this team does not require approval: schedule the post with `autopostr posts schedule`"
+        )
+    if post.status not in (PostState.DRAFT, PostState.APPROVED):
+        raise Conflict(f"post {post_id} is {post.status}; only drafts are submitted for approval")
+    approval.hold_for_approval(db, post)
+    audit.record(db, actor, "post.submit", "post", post.id)
+    return post
+
+
+def approve(db: DbSession, actor: Actor, post_id: int, comment: str | None = None) -> Post:
+    team_id = require(actor, "posts.approve")
+    post = get(db, team_id, post_id)
+    if post.status != PostState.PENDING_APPROVAL:
+        raise Conflict(f"post {post_id} is {post.status}, not pending approval")
+    now = utcnow()
+    post.review_comment = (comment or "").strip() or None
+    post.updated_at = now
+    if post.scheduled_at is not None and post.scheduled_at > now:
+        post.status = PostState.SCHEDULED
+        set_due(db, post, post.scheduled_at)
+        notify_due(db)
+    else:
+        # No time yet (or it passed while waiting): approved, to be scheduled.
+        post.status = PostState.APPROVED
+    db.add(post)
+    audit.record(db, actor, "post.approve", "post", post.id, comment=post.review_comment)
+    return post
+
+
+def reject(db: DbSession, actor: Actor, post_id: int, comment: str) -> Post:
+    team_id = require(actor, "posts.approve")
+    if not comment.strip():
+        raise InvalidInput("--comment: say why, so the author knows what to change")
+    post = get(db, team_id, post_id)
+    if post.status != PostState.PENDING_APPROVAL:
+        raise Conflict(f"post {post_id} is {post.status}, not pending approval")
+    post.status = PostState.DRAFT
+    post.review_comment = comment.strip()
+    post.updated_at = utcnow()
+    db.add(post)
+    audit.record(db, actor, "post.reject", "post", post.id, comment=post.review_comment)
+    return post

@@ -22,6 +22,7 @@ from autopostr.identity import Actor
 from autopostr.models import PostDestination, PublishLog, SocialAccount, utcnow
 from autopostr.permissions import require
 from autopostr.platforms.base import AuthExpired, NotSupported, PlatformError
+from autopostr.queue.transitions import refresh_status
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
@@ -112,7 +113,7 @@ def unpublish(
         for t in chosen
     ]
     with database.session() as session:
-        post = posts_mod.refresh_status(session, post_id)
+        post = refresh_status(session, post_id)
         if takedowns:
             audit.record(
                 session,

@@ -10,6 +10,7 @@ from autopostr.models import ApiToken, Media, PostDestination, Session, SocialAc
 from autopostr.posts import PostView
 
 if TYPE_CHECKING:
+    from autopostr.outcomes import Outcome
     from autopostr.unpublishing import Unpublished
 
 
@@ -136,4 +137,19 @@ def unpublished_json(result: Unpublished) -> dict[str, Any]:
             }
             for t in result.takedowns
         ],
+    }
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """What came of one publish call (`daemon run --json`, `posts publish --json`, hooks)."""
+    return {
+        "destination": str(outcome.destination_id),
+        "post": str(outcome.post_id),
+        "account": outcome.account,
+        "status": outcome.status,
+        "attempt": outcome.attempt,
+        "remote_id": outcome.remote_id,
+        "url": outcome.url,
+        "error": outcome.error,
+        "next_attempt_at": outcome.next_attempt_at.isoformat() if outcome.next_attempt_at else None,
     }

@@ -137,7 +137,7 @@ class Site:
         from sqlmodel import col
 
         from autopostr.models import Post, PostDestination
-        from autopostr.publishing import notify_due
+        from autopostr.queue.transitions import notify_due
 
         with self.db.session() as session:
             for start in range(0, len(post_ids), 500):

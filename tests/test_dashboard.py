@@ -6,9 +6,11 @@ from datetime import date
 
 import pytest
 
-from autopostr.posts import POST_STATES
+from autopostr.queue import PostState
 from tests.conftest import Cli
 from tests.helpers import db_session, make_due
+
+POST_STATES = [state.value for state in PostState]
 
 FAIL = {"AUTOPOSTR_SANDBOX_FAIL_RATE": "1", "AUTOPOSTR_MAX_ATTEMPTS": "1"}
 

@@ -12,15 +12,10 @@ import pytest
 
 from autopostr.config import load_settings
 from autopostr.db import Database
+from autopostr.outcomes import Outcome, start_batched_finishing, stop_batched_finishing
 from autopostr.platforms.base import PublishResult
-from autopostr.publishing import (
-    Outcome,
-    _finish,
-    claim_due,
-    prepare,
-    start_batched_finishing,
-    stop_batched_finishing,
-)
+from autopostr.publishing import _finish, prepare
+from autopostr.queue.claims import claim_due
 from tests.conftest import Cli
 from tests.helpers import db_session, make_due
 

@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from autopostr.platforms import textcount, xtext
+from autopostr.platforms import chars, textcount, xtext
 from autopostr.platforms.textcount import count, fits
 from autopostr.platforms.xtext import x_weighted_bound, x_weighted_floor
 
@@ -228,7 +228,7 @@ def test_no_url_or_emoji_holds_whitespace() -> None:
 
     assert max_url_length == xtext.X_MAX_URL
     spaces = [chr(cp) for cp in range(0x110000) if chr(cp).isspace()]
-    assert set(textcount._WHITE_SPACE) <= set(spaces)
+    assert set(chars.WHITE_SPACE) <= set(spaces)
     for ws in spaces:
         for text in (
             f"https://a.com/x{ws}y",

@@ -34,7 +34,9 @@ def run(
     from autopostr.cli import output
     from autopostr.cli.common import database
     from autopostr.keys import load_keyset, require_database_key
-    from autopostr.publishing import Outcome, outcome_json, publish_due
+    from autopostr.outcomes import Outcome
+    from autopostr.publishing import publish_due
+    from autopostr.views import outcome_json
 
     s = settings()
     db = database(s)
@@ -78,7 +80,7 @@ def run(
 
     from autopostr.daemon.status import record_cron_run
     from autopostr.models import utcnow
-    from autopostr.publishing import new_worker_id
+    from autopostr.queue.claims import new_worker_id
 
     started, worker = utcnow(), new_worker_id()
     outcomes = publish_due(db, s, worker=worker, concurrency=concurrency, on_outcome=report)

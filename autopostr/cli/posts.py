@@ -713,11 +713,11 @@ def submit(
     Example:
       autopostr posts submit 12
     """
-    from autopostr import approval, posts
+    from autopostr import posts
     from autopostr.views import post_json
 
     with signed_in() as (session, actor):
-        post = approval.submit(session, actor, post_id)
+        post = posts.submit(session, actor, post_id)
         data = post_json(posts.view(session, post))
     _emit_post(data, as_json, "submitted for approval")
 
@@ -734,11 +734,11 @@ def approve(
     Example:
       autopostr posts list --status pending_approval && autopostr posts approve 12 --comment "Nice"
     """
-    from autopostr import approval, posts
+    from autopostr import posts
     from autopostr.views import post_json
 
     with signed_in() as (session, actor):
-        post = approval.approve(session, actor, post_id, comment)
+        post = posts.approve(session, actor, post_id, comment)
         data = post_json(posts.view(session, post))
     _emit_post(data, as_json, "approved")
 
@@ -755,10 +755,10 @@ def reject(
     Example:
       autopostr posts reject 12 --comment "Link is broken"
     """
-    from autopostr import approval, posts
+    from autopostr import posts
     from autopostr.views import post_json
 
     with signed_in() as (session, actor):
-        post = approval.reject(session, actor, post_id, comment)
+        post = posts.reject(session, actor, post_id, comment)
         data = post_json(posts.view(session, post))
     _emit_post(data, as_json, "sent back to draft")

@@ -32,21 +32,10 @@ from autopostr.db import Database
 from autopostr.errors import ConfigError, Conflict, DatabaseCorrupt
 from autopostr.models import Daemon as DaemonRow
 from autopostr.models import utcnow
-from autopostr.publishing import (
-    NOTIFY_CHANNEL,
-    Claim,
-    Outcome,
-    claim_due,
-    claim_expired,
-    new_worker_id,
-    next_wake_at,
-    prepare,
-    publish_claim,
-    publish_job,
-    recover_claim,
-    start_batched_finishing,
-    stop_batched_finishing,
-)
+from autopostr.outcomes import Outcome, start_batched_finishing, stop_batched_finishing
+from autopostr.publishing import prepare, publish_claim, publish_job, recover_claim
+from autopostr.queue.claims import Claim, claim_due, claim_expired, new_worker_id, next_wake_at
+from autopostr.queue.transitions import NOTIFY_CHANNEL
 
 log = logging.getLogger("autopostr.daemon")
 

@@ -24,6 +24,8 @@ from functools import cache
 from itertools import islice
 from typing import TYPE_CHECKING, Final
 
+from autopostr.platforms.chars import whitespace
+
 if TYPE_CHECKING:
     import regex
 
@@ -32,13 +34,9 @@ if TYPE_CHECKING:
 COUNTING_MODES: Final = ("x-weighted", "mastodon", "graphemes", "codepoints")
 EXACT_UP_TO: Final = 20_000  # code points; past this an over-long text gets a lower bound
 SLACK_LIMIT: Final = 100_000  # clusters worth reading to spare a long text's extraction
+
+
 # Unicode White_Space, as the grapheme bound counts it.
-_WHITE_SPACE = (
-    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
-    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
-
-
 @dataclass(frozen=True)
 class Length:
     """A text's length under a counting mode: exact, or (when `exact` is false) a lower
@@ -72,12 +70,6 @@ def graphemes_over(text: str, limit: int) -> bool:
     if limit < 0:
         return True
     return sum(1 for _ in islice(_cluster().finditer(text), limit + 1)) > limit
-
-
-def whitespace(text: str) -> int:
-    """How many White_Space characters `text` holds."""
-    chars = _WHITE_SPACE[:6] if text.isascii() else _WHITE_SPACE
-    return sum(text.count(ch) for ch in chars)
 
 
 def graphemes_floor(text: str) -> int:

@@ -31,6 +31,8 @@ import re
 import unicodedata
 from typing import Final
 
+from autopostr.platforms.chars import whitespace
+
 # twitter-text v3 weights: code points in these ranges weigh 1, all others 2.
 X_LIGHT_RANGES: Final = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
 X_URL_WEIGHT: Final = 23
@@ -75,8 +77,6 @@ def x_weighted_bound(text: str) -> tuple[bool, int]:
 
 def x_weighted_floor(text: str) -> int:
     """A number never above X's weighted length; C-level and linear."""
-    from autopostr.platforms.textcount import whitespace
-
     folded = fold(text)
     return max(-(-len(folded) // X_MAX_URL), whitespace(folded))
 

@@ -84,6 +84,8 @@ APPROVED_CONTENT = frozenset({P.APPROVED, P.SCHEDULED, P.FAILED})
 ON_THE_CALENDAR = frozenset(
     {P.SCHEDULED, P.PUBLISHING, P.PUBLISHED, P.PARTIALLY_PUBLISHED, P.FAILED}
 )
+# May still go out: the media they use must not vanish under them.
+MAY_GO_OUT = UNDECIDED_POSTS | {P.SCHEDULED, P.PUBLISHING}
 # Some destination did not go out.
 UNSUCCESSFUL_POSTS = frozenset({P.FAILED, P.PARTIALLY_PUBLISHED})
 

@@ -1,0 +1,326 @@
+"""Writing what came of each publish: fenced on the claim, in batches, then told to hooks.
+
+A daemon's workers hand their outcomes to one writer thread (`FinishQueue`) that
+writes them together, one transaction per batch, posts locked in id order; each
+destination is still fenced on its own claim, so a publisher whose lease was taken
+over changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from autopostr.config import Settings
+from autopostr.db import Database
+from autopostr.models import Post, PostDestination, PublishLog, utcnow
+from autopostr.platforms.base import PublishResult
+from autopostr.queue import LogEvent
+from autopostr.queue.claims import Claim, log_row
+from autopostr.queue.transitions import derive_status
+
+log = logging.getLogger("autopostr.publishing")
+
+# An outcome nobody wrote: another publisher took the destination over meanwhile.
+LOST = "lost"
+
+
+@dataclass
+class Outcome:
+    destination_id: int
+    post_id: int
+    account: str
+    status: str  # published | retrying | failed | needs_review | lost (lease taken over)
+    attempt: int
+    remote_id: str | None = None
+    url: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class _FinishStatements:
+    lock_posts: Any
+    finish_destination: Any
+    insert_log: Any
+    destination_states: Any
+    set_post_status: Any
+
+
+@functools.cache
+def _finish_statements() -> _FinishStatements:
+    """Built once: composing SQL expressions per publish cost more CPU than running them."""
+    from sqlalchemy import bindparam, func, insert, select, update
+
+    posts = Post.__table__  # type: ignore[attr-defined]
+    dests = PostDestination.__table__  # type: ignore[attr-defined]
+    return _FinishStatements(
+        # FOR NO KEY UPDATE: finishes of one post still queue behind each other, while
+        # claims, whose log rows only take the key-share lock of a foreign key, do not.
+        lock_posts=select(posts.c.id, posts.c.status)
+        .where(posts.c.id.in_(bindparam("post_ids", expanding=True)))
+        .order_by(posts.c.id)
+        .with_for_update(key_share=True),
+        finish_destination=update(dests)
+        .where(
+            dests.c.id == bindparam("destination_id"),
+            dests.c.claimed_by == bindparam("worker"),
+            dests.c.attempts == bindparam("attempt"),
+        )
+        .values(
+            status=bindparam("status"),
+            # One less when the attempt is given back (a key this machine lacks).
+            attempts=bindparam("attempts_after"),
+            claimed_by=None,
+            lease_expires_at=None,
+            updated_at=bindparam("updated_at"),
+            error=bindparam("error"),
+            next_attempt_at=bindparam("next_attempt_at"),
+            # A failure keeps what an earlier success recorded (there is none today).
+            remote_id=func.coalesce(bindparam("remote_id"), dests.c.remote_id),
+            url=func.coalesce(bindparam("url"), dests.c.url),
+            published_at=func.coalesce(bindparam("published_at"), dests.c.published_at),
+        ),
+        insert_log=insert(PublishLog.__table__),  # type: ignore[attr-defined]
+        destination_states=select(dests.c.post_id, dests.c.status).where(
+            dests.c.post_id.in_(bindparam("post_ids", expanding=True))
+        ),
+        set_post_status=update(posts)
+        .where(posts.c.id == bindparam("post_id"))
+        .values(status=bindparam("status"), updated_at=bindparam("updated_at")),
+    )
+
+
+@dataclass
+class Finishing:
+    """One outcome waiting to be written."""
+
+    worker: str
+    claim: Claim
+    account_id: int | None
+    account_label: str
+    team_id: int
+    status: str
+    result: PublishResult | None
+    error: str | None
+    next_attempt_at: datetime | None
+    refund: bool = False  # the attempt did not count: no request was made
+
+
+def finish(db: Database, settings: Settings | None, item: Finishing) -> Outcome:
+    """Write the outcome, fenced so a publisher that lost its lease changes nothing, then
+    tell the event hook about it."""
+    queue = _finish_queues.get(db)
+    written = queue.write(item) if queue is not None else _write_outcomes(db, [item])[0]
+    if written.status != LOST and settings is not None:
+        from autopostr.hooks import emit
+        from autopostr.views import outcome_json
+
+        emit(settings, {"event": item.status, **outcome_json(written), "at": utcnow().isoformat()})
+    return written
+
+
+def _write_outcomes(db: Database, items: list[Finishing]) -> list[Outcome]:
+    """Write a batch of outcomes in one transaction, each fenced on its own claim.
+
+    The posts are locked first, in id order, so a post's state is derived from what
+    its destinations really are (two finishes at once would each miss the other) and
+    two batches never wait on each other in a circle.
+    """
+
+    now = utcnow()
+    sql = _finish_statements()
+    outcomes: list[Outcome] = []
+    with db.session() as session:
+        # Plain Core statements on the session's connection: the hot path skips the ORM.
+        conn = session.connection()
+        post_ids = sorted({item.claim.post_id for item in items})
+        post_status = dict(conn.execute(sql.lock_posts, {"post_ids": post_ids}).all())
+        logs = []
+        for item in items:
+            claim, result = item.claim, item.result
+            if result is not None and item.error is None:
+                item.error = published_warning(result)
+            updated = conn.execute(
+                sql.finish_destination,
+                {
+                    "destination_id": claim.destination_id,
+                    "worker": item.worker,
+                    "attempt": claim.attempt,
+                    "attempts_after": claim.attempt - 1 if item.refund else claim.attempt,
+                    "status": item.status,
+                    "updated_at": now,
+                    "error": item.error,
+                    "next_attempt_at": item.next_attempt_at,
+                    "remote_id": result.remote_id if result else None,
+                    "url": result.url if result else None,
+                    "published_at": now if result else None,
+                },
+            )
+            if updated.rowcount != 1:
+                message = "another publisher took over this destination"
+                logs.append(log_row(claim, LogEvent.LEASE_LOST, item.worker, message, now))
+                outcomes.append(
+                    Outcome(
+                        claim.destination_id,
+                        claim.post_id,
+                        item.account_label,
+                        LOST,
+                        claim.attempt,
+                    )
+                )
+                continue
+            message = (result.url or result.remote_id) if result else (item.error or "")
+            if result is not None and item.error:
+                message = f"{message} ({item.error})"
+            logs.append(
+                log_row(
+                    claim,
+                    item.status,
+                    item.worker,
+                    message or "",
+                    now,
+                    account_id=item.account_id,
+                    team_id=item.team_id,
+                )
+            )
+            outcomes.append(
+                Outcome(
+                    destination_id=claim.destination_id,
+                    post_id=claim.post_id,
+                    account=item.account_label,
+                    status=item.status,
+                    attempt=claim.attempt,
+                    remote_id=result.remote_id if result else None,
+                    url=result.url if result else None,
+                    error=item.error,
+                    next_attempt_at=item.next_attempt_at,
+                )
+            )
+        conn.execute(sql.insert_log, logs)
+        states: dict[int, list[str]] = {}
+        for post_id, state in conn.execute(sql.destination_states, {"post_ids": post_ids}):
+            states.setdefault(post_id, []).append(state)
+        for post_id in post_ids:
+            old = post_status.get(post_id)
+            if old is None:
+                continue  # the post was deleted meanwhile
+            new = derive_status(old, states.get(post_id, []))
+            if new != old:
+                conn.execute(
+                    sql.set_post_status,
+                    {"post_id": post_id, "status": new, "updated_at": now},
+                )
+    return outcomes
+
+
+def published_warning(result: PublishResult) -> str | None:
+    """What went wrong after the post itself went out (a first comment or a thread's
+    follow-up refused): kept as the destination's error, so `posts show` tells."""
+    problems = list(result.extra.get("follow_up_errors") or [])
+    if result.extra.get("first_comment_error"):
+        problems.insert(0, f"the first comment failed: {result.extra['first_comment_error']}")
+    problems += list(result.extra.get("warnings") or [])
+    return "published, but " + "; ".join(str(p) for p in problems) if problems else None
+
+
+class FinishQueue:
+    """Outcomes of a daemon's workers written together: one transaction per batch.
+
+    A worker hands its outcome over and waits until it is committed, so nothing
+    changes for it (its claim stays in flight, its lease renewed, until then); under
+    load the outcomes that arrive while a batch is written make the next batch.
+    """
+
+    MAX_BATCH = 64
+
+    def __init__(self, db: Database) -> None:
+        import queue
+        import threading
+
+        self.db = db
+        self._items: queue.SimpleQueue[tuple[Finishing, Any] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="finish", daemon=True)
+        self._thread.start()
+
+    def write(self, item: Finishing) -> Outcome:
+        from concurrent.futures import Future
+
+        done: Future[Outcome] = Future()
+        with self._lock:
+            if self._closed:  # a call that outlived the shutdown writes its own outcome
+                return _write_outcomes(self.db, [item])[0]
+            self._items.put((item, done))
+        return done.result()
+
+    def close(self) -> None:
+        """Write what was handed over, then stop."""
+        with self._lock:
+            self._closed = True
+            self._items.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        import queue
+
+        while True:
+            first = self._items.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    more = self._items.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            try:
+                outcomes = _write_with_retries(self.db, [item for item, _ in batch])
+            except BaseException as exc:  # the database is down: every worker hears it
+                for _, done in batch:
+                    done.set_exception(exc)
+            else:
+                for (_, done), outcome in zip(batch, outcomes, strict=True):
+                    done.set_result(outcome)
+            if stop:
+                return
+
+
+def _write_with_retries(db: Database, items: list[Finishing], attempts: int = 3) -> list[Outcome]:
+    """A batch rolled back by a deadlock or serialization failure is written again: the
+    writes are fenced, so a second go changes nothing the first one did."""
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return _write_outcomes(db, items)
+        except DBAPIError as exc:
+            code = getattr(exc.orig, "sqlstate", None)
+            if code not in ("40P01", "40001") or attempt == attempts:
+                raise
+            log.warning("writing %d outcome(s) again after %s", len(items), code)
+    raise AssertionError("unreachable")
+
+
+_finish_queues: dict[Database, FinishQueue] = {}
+
+
+def start_batched_finishing(db: Database) -> None:
+    """From now on, outcomes written through `db` go out in batches (see FinishQueue)."""
+    if db not in _finish_queues:
+        _finish_queues[db] = FinishQueue(db)
+
+
+def stop_batched_finishing(db: Database) -> None:
+    queue = _finish_queues.pop(db, None)
+    if queue is not None:
+        queue.close()

@@ -1,0 +1,254 @@
+"""Claiming due destinations: one statement takes a batch with a lease and a fencing token.
+
+A claim marks due rows `claimed` by this process with a lease and bumps `attempts`
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL, a `BEGIN IMMEDIATE` transaction on
+SQLite), so two publishers never take the same row. Every later write about that
+row is fenced on (claimed_by, attempts): a publisher whose lease was taken over
+cannot overwrite its successor's result. Leases of publishers that died are taken
+over the same way (`claim_expired`).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from autopostr.config import Settings
+from autopostr.db import Database
+from autopostr.models import Post, PostDestination, PublishLog, utcnow
+from autopostr.queue import DUE_STATES, DestinationState, LogEvent, PostState
+
+if TYPE_CHECKING:
+    from sqlmodel import Session as DbSession
+
+DEFAULT_LEASE = timedelta(minutes=5)
+
+# Between the claim instants of one batch: more than the record keys a thread takes.
+CLAIM_SPACING = timedelta(microseconds=64)
+
+DEFAULT_MAX_ATTEMPTS = 5
+
+BACKOFF_BASE_SECONDS = 30.0
+
+BACKOFF_CAP_SECONDS = 3600.0
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Claim:
+    destination_id: int
+    post_id: int
+    attempt: int
+
+
+def max_attempts(settings: Settings) -> int:
+    raw = settings.get("max_attempts")
+    try:
+        value = int(raw) if raw else DEFAULT_MAX_ATTEMPTS
+    except ValueError:
+        from autopostr.errors import ConfigError
+
+        raise ConfigError(f"AUTOPOSTR_MAX_ATTEMPTS: {raw!r} is not a whole number") from None
+    return max(1, value)
+
+
+def backoff(attempt: int, retry_after: float | None = None) -> timedelta:
+    """Exponential with full jitter, never sooner than the platform asked."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    delay = random.uniform(ceiling / 2, ceiling)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return timedelta(seconds=delay)
+
+
+def take(
+    session: DbSession,
+    db: Database,
+    candidates: Any,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    **values: Any,
+) -> list[Claim]:
+    """The claim itself: one UPDATE … WHERE id IN (candidates) RETURNING, which takes a
+    lease and a new fencing token; SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite."""
+    from sqlalchemy import update
+    from sqlmodel import col
+
+    if db.url.dialect == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    statement = (
+        update(PostDestination)
+        .where(col(PostDestination.id).in_(candidates.scalar_subquery()))
+        .values(
+            claimed_by=worker,
+            lease_expires_at=now + lease,
+            attempts=PostDestination.attempts + 1,
+            updated_at=now,
+            **values,
+        )
+        .returning(
+            col(PostDestination.id), col(PostDestination.post_id), col(PostDestination.attempts)
+        )
+    )
+    rows = session.execute(statement).all()
+    return [Claim(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+
+def claim_due(
+    db: Database,
+    worker: str,
+    limit: int,
+    now: datetime | None = None,
+    post_id: int | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> list[Claim]:
+    """Claim up to `limit` due destinations in one statement."""
+    from sqlalchemy import insert, or_, select, update
+    from sqlmodel import col
+
+    now = now or utcnow()
+    due = (
+        select(col(PostDestination.id))
+        .where(
+            col(PostDestination.status).in_(DUE_STATES),
+            col(PostDestination.due_at) <= now,
+            or_(
+                col(PostDestination.next_attempt_at).is_(None),
+                col(PostDestination.next_attempt_at) <= now,
+            ),
+        )
+        .order_by(col(PostDestination.due_at), col(PostDestination.id))
+        .limit(limit)
+    )
+    if post_id is not None:
+        due = due.where(col(PostDestination.post_id) == post_id)
+    with db.session() as session:
+        claims = take(session, db, due, worker, now, lease, status=DestinationState.CLAIMED)
+        if claims:
+            session.execute(
+                update(Post)
+                .where(
+                    col(Post.id).in_(sorted({c.post_id for c in claims})),
+                    col(Post.status) == PostState.SCHEDULED,
+                )
+                .values(status=PostState.PUBLISHING, updated_at=now)
+            )
+            # Each claim of a batch gets its own instant: the first one is a destination's
+            # lasting timestamp (Bluesky record keys carry it), so no two coincide.
+            session.execute(
+                insert(PublishLog),
+                [
+                    log_row(claim, LogEvent.CLAIMED, worker, "", now + CLAIM_SPACING * index)
+                    for index, claim in enumerate(claims)
+                ],
+            )
+    return sorted(claims, key=lambda c: c.destination_id)
+
+
+def claim_expired(
+    db: Database,
+    worker: str,
+    limit: int,
+    now: datetime | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> list[Claim]:
+    """Take over destinations whose publisher stopped renewing its lease (it died)."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    now = now or utcnow()
+    expired = (
+        select(col(PostDestination.id))
+        .where(
+            col(PostDestination.status) == DestinationState.CLAIMED,
+            col(PostDestination.lease_expires_at) < now,
+        )
+        .order_by(col(PostDestination.lease_expires_at))
+        .limit(limit)
+    )
+    with db.session() as session:
+        # Taking over bumps `attempts` too: a new fencing token, so the dead publisher
+        # can no longer write its result.
+        claims = take(session, db, expired, worker, now, lease)
+        for claim in claims:
+            log(
+                session,
+                claim,
+                LogEvent.RECOVERING,
+                worker,
+                "its publisher stopped renewing the lease",
+            )
+    return claims
+
+
+def next_wake_at(db: Database) -> datetime | None:
+    """The soonest moment something needs a publisher: a due time, a retry, or a lease running out."""
+    from sqlalchemy import case, func, select
+    from sqlmodel import col
+
+    due = case(
+        (
+            col(PostDestination.next_attempt_at).is_not(None)
+            & (col(PostDestination.next_attempt_at) > col(PostDestination.due_at)),
+            col(PostDestination.next_attempt_at),
+        ),
+        else_=col(PostDestination.due_at),
+    )
+    with db.session() as session:
+        pending = session.execute(
+            select(func.min(due)).where(
+                col(PostDestination.status).in_(DUE_STATES),
+                col(PostDestination.due_at).is_not(None),
+            )
+        ).scalar()
+        leases = session.execute(
+            select(func.min(PostDestination.lease_expires_at)).where(
+                col(PostDestination.status) == DestinationState.CLAIMED
+            )
+        ).scalar()
+    moments = [aware(m) for m in (pending, leases) if m is not None]
+    return min(moments) if moments else None
+
+
+def aware(moment: Any) -> datetime:
+    from datetime import UTC
+
+    if isinstance(moment, str):  # SQLite returns aggregates of DATETIME columns as text
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def log_row(
+    claim: Claim, event: str, worker: str, message: str, now: datetime, **ids: Any
+) -> dict[str, Any]:
+    return {
+        "post_id": claim.post_id,
+        "destination_id": claim.destination_id,
+        "account_id": ids.get("account_id"),
+        "team_id": ids.get("team_id"),
+        "daemon_id": worker,
+        "event": event,
+        "attempt": claim.attempt,
+        "message": message,
+        "created_at": now,
+    }
+
+
+def log(
+    session: DbSession, claim: Claim, event: str, worker: str, message: str, **ids: Any
+) -> None:
+    """One publish-log line, as a plain INSERT (no ORM object on the hot path)."""
+    from sqlalchemy import insert
+
+    session.execute(
+        insert(PublishLog).values(**log_row(claim, event, worker, message, utcnow(), **ids))
+    )
