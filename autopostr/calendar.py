@@ -18,15 +18,13 @@ from autopostr.config import Settings
 from autopostr.errors import InvalidInput
 from autopostr.identity import Actor
 from autopostr.models import Post
+from autopostr.queue import ON_THE_CALENDAR
 from autopostr.timeparse import zone
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
 
 SPANS = ("week", "month")
-# A draft may carry a time it was written for, but it is not on the calendar
-# until someone schedules it; the approval states are not committed to a time either.
-SHOWN_STATES = ("scheduled", "publishing", "published", "partially_published", "failed")
 EXCERPT_CHARS = 40
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -115,7 +113,7 @@ def build(db: DbSession, actor: Actor, start: date, span: str, zone_name: str) -
     }
     for view in posts.list_posts(db, actor, filters):
         post = view.post
-        if post.status not in SHOWN_STATES or post.scheduled_at is None:
+        if post.status not in ON_THE_CALENDAR or post.scheduled_at is None:
             continue
         local = post.scheduled_at.astimezone(tz)
         day = days.get(local.date())

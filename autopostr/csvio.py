@@ -29,6 +29,7 @@ from autopostr.identity import Actor
 from autopostr.models import Media, Post, SocialAccount, utcnow
 from autopostr.permissions import require
 from autopostr.posts import content_key, validate_destination
+from autopostr.queue import DestinationState, PostState
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ("text", "accounts", "at", "timezone", "media", "first_comment", "status", "external_id")
 REQUIRED = ("text", "accounts")
-IMPORT_STATES = ("draft", "scheduled")
+IMPORT_STATES = (PostState.DRAFT, PostState.SCHEDULED)
 KEY_CHUNK = 1000
 
 Progress = Callable[[int], None]
@@ -344,10 +345,10 @@ class _Planner:
         if status and status not in IMPORT_STATES:
             problems.append(f"status: {status!r} is not draft or scheduled")
         if not status:
-            status = "scheduled" if at else "draft"
-        if status == "scheduled" and at is None and not raw_at:
+            status = PostState.SCHEDULED if at else PostState.DRAFT
+        if status == PostState.SCHEDULED and at is None and not raw_at:
             problems.append("status: scheduled needs a time in the at column")
-        if status == "scheduled" and at is not None and at <= self.now:
+        if status == PostState.SCHEDULED and at is not None and at <= self.now:
             problems.append(f"at: {raw_at} is in the past")
         media: list[Media] = []
         for raw in [m.strip() for m in (v.get("media") or "").split(";") if m.strip()]:
@@ -562,7 +563,7 @@ def import_rows(
         raise ImportRejected(source, errors)
 
     result.created = len(fresh)
-    result.pending_approval = sum(1 for p in fresh if p.status == "pending_approval")
+    result.pending_approval = sum(1 for p in fresh if p.status == PostState.PENDING_APPROVAL)
     if dry_run:
         db.rollback()  # files named in the media column were uploaded to be checked: undo that
         return result
@@ -571,7 +572,7 @@ def import_rows(
     result.post_ids = [str(i) for i in _insert(db, actor, team_id, fresh, now)]
     if include_deleted:
         _forget_deleted(db, team_id, [p.import_key for p in fresh])
-    if any(p.status == "scheduled" for p in fresh):
+    if any(p.status == PostState.SCHEDULED for p in fresh):
         from autopostr.publishing import notify_due
 
         notify_due(db)
@@ -635,10 +636,19 @@ def _insert(
     dest_rows: list[tuple[Any, ...]] = []
     media_rows: list[tuple[Any, ...]] = []
     for post_id, p in zip(ids, fresh, strict=True):
-        due = p.at if p.status == "scheduled" else None
+        due = p.at if p.status == PostState.SCHEDULED else None
         for account in p.accounts:
             dest_rows.append(
-                (post_id, account.id, "pending", due, 0, os.urandom(16).hex(), now, now)
+                (
+                    post_id,
+                    account.id,
+                    DestinationState.PENDING.value,
+                    due,
+                    0,
+                    os.urandom(16).hex(),
+                    now,
+                    now,
+                )
             )
         for position, item in enumerate(p.media):
             media_rows.append((post_id, item.id, position))

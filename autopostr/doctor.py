@@ -11,6 +11,7 @@ from pathlib import Path
 from autopostr.config import Settings
 from autopostr.db import SCHEMA_HEAD, SCHEMA_HISTORY, Database
 from autopostr.errors import AutopostrError, PermissionDenied
+from autopostr.queue import DUE_STATES, DestinationState
 
 
 @dataclass
@@ -348,7 +349,7 @@ def check_daemon(ctx: Context) -> CheckResult:
                 select(func.count())
                 .select_from(PostDestination)
                 .where(
-                    col(PostDestination.status).in_(("pending", "retrying", "claimed")),
+                    col(PostDestination.status).in_(DUE_STATES | {DestinationState.CLAIMED}),
                     col(PostDestination.due_at).is_not(None),
                 )
             ).scalar_one()
@@ -422,7 +423,7 @@ def check_overdue(ctx: Context) -> CheckResult:
     now = utcnow()
     cutoff = now - timedelta(minutes=minutes)
     overdue = (
-        col(PostDestination.status).in_(("pending", "retrying")),
+        col(PostDestination.status).in_(DUE_STATES),
         col(PostDestination.due_at) < cutoff,
         or_(
             col(PostDestination.next_attempt_at).is_(None),

@@ -14,9 +14,10 @@ import subprocess
 from typing import Any
 
 from autopostr.config import Settings
+from autopostr.queue import HOOK_EVENTS
 
 log = logging.getLogger("autopostr.hooks")
-EVENTS = ("published", "failed", "needs_review")
+EVENTS = HOOK_EVENTS
 HOOK_TIMEOUT_SECONDS = 10.0
 
 

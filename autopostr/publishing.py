@@ -147,7 +147,7 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
 
 
 def _first_claims(session: DbSession, claims: list[Claim]) -> dict[int, datetime]:
-    """When each destination was first claimed (its oldest "claimed" log line), in UTC."""
+    """When each destination was first claimed (its oldest claim in the log), in UTC."""
     from sqlalchemy import func, select
     from sqlmodel import col
 

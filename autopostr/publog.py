@@ -19,6 +19,7 @@ from autopostr.db import Database
 from autopostr.identity import Actor
 from autopostr.models import Post, PostDestination, PublishLog, SocialAccount
 from autopostr.permissions import require
+from autopostr.queue import LogEvent
 from autopostr.views import iso
 
 if TYPE_CHECKING:
@@ -26,17 +27,7 @@ if TYPE_CHECKING:
 
 # What the publisher writes today; a filter on another name only earns a warning,
 # so events added later work before this list learns them.
-KNOWN_EVENTS = (
-    "claimed",
-    "recovering",
-    "published",
-    "retrying",
-    "failed",
-    "needs_review",
-    "lease_lost",
-    "deleted",  # taken down by `posts unpublish`
-    "delete_failed",
-)
+KNOWN_EVENTS = tuple(LogEvent)
 DEFAULT_LIMIT = 50
 
 

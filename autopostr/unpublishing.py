@@ -22,20 +22,17 @@ from autopostr.identity import Actor
 from autopostr.models import PostDestination, PublishLog, SocialAccount, utcnow
 from autopostr.permissions import require
 from autopostr.platforms.base import AuthExpired, NotSupported, PlatformError
+from autopostr.queue import DestinationState, LogEvent
 from autopostr.queue.transitions import refresh_status
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
 
-DELETED = "deleted"  # the destination state (PRODUCT §4)
 # What happened to each destination: the first two leave it `deleted`, the others published.
-TAKEN_DOWN = "deleted"
+TAKEN_DOWN = DestinationState.DELETED.value
 ALREADY_GONE = "already_gone"
 NOT_SUPPORTED = "not_supported"
 FAILED = "failed"
-# The publish-log events unpublishing writes (see publog.KNOWN_EVENTS).
-LOG_DELETED = "deleted"
-LOG_DELETE_FAILED = "delete_failed"
 
 
 @dataclass(frozen=True)
@@ -62,7 +59,7 @@ class Takedown:
     @property
     def status(self) -> str:
         """The destination's state afterwards."""
-        return DELETED if self.gone else "published"
+        return DestinationState.DELETED if self.gone else DestinationState.PUBLISHED
 
 
 @dataclass(frozen=True)
@@ -89,14 +86,14 @@ def targets(db: DbSession, actor: Actor, post_id: int, account: str | None = Non
             raise InvalidInput(
                 f"--account {account}: post {post_id} does not go to {accounts_mod.label(wanted)}"
             )
-    if any(d.status == "claimed" for d, _ in destinations):
+    if any(d.status == DestinationState.CLAIMED for d, _ in destinations):
         raise Conflict(f"post {post_id} is being published right now; try again in a moment")
     live = [
         Target(d.id or 0, a.id or 0, accounts_mod.label(a), d.remote_id, d.url)
         for d, a in destinations
-        if d.status == "published" and d.remote_id
+        if d.status == DestinationState.PUBLISHED and d.remote_id
     ]
-    if not live and not any(d.status == DELETED for d, _ in destinations):
+    if not live and not any(d.status == DestinationState.DELETED for d, _ in destinations):
         states = ", ".join(f"{accounts_mod.label(a)} is {d.status}" for d, a in destinations)
         raise Conflict(f"post {post_id} has nothing on the platforms to take down ({states})")
     return live
@@ -123,7 +120,7 @@ def unpublish(
                 post_id,
                 outcomes={t.target.account: t.outcome for t in takedowns},
             )
-        status = post.status if post is not None else "deleted"
+        status = post.status if post is not None else DestinationState.DELETED
     return Unpublished(post_id, status, takedowns)
 
 
@@ -177,12 +174,12 @@ def _record(database: Database, actor: Actor, post_id: int, done: Takedown) -> T
         now = utcnow()
         where = target.url or target.remote_id
         if done.gone:
-            dest.status, dest.error = DELETED, None
-            event = LOG_DELETED
+            dest.status, dest.error = DestinationState.DELETED, None
+            event = LogEvent.DELETED
             message = f"{where} (it was already gone)" if done.outcome == ALREADY_GONE else where
         else:
             dest.error = f"still published: {done.error}"
-            event, message = LOG_DELETE_FAILED, done.error or ""
+            event, message = LogEvent.DELETE_FAILED, done.error or ""
         dest.updated_at = now
         session.add(dest)
         session.add(

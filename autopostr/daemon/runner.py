@@ -34,6 +34,7 @@ from autopostr.models import Daemon as DaemonRow
 from autopostr.models import utcnow
 from autopostr.outcomes import Outcome, start_batched_finishing, stop_batched_finishing
 from autopostr.publishing import prepare, publish_claim, publish_job, recover_claim
+from autopostr.queue import DestinationState
 from autopostr.queue.claims import Claim, claim_due, claim_expired, new_worker_id, next_wake_at
 from autopostr.queue.transitions import NOTIFY_CHANNEL
 
@@ -408,7 +409,7 @@ class DaemonRunner:
                         .where(
                             col(PostDestination.id).in_(working),
                             col(PostDestination.claimed_by) == self.id,
-                            col(PostDestination.status) == "claimed",
+                            col(PostDestination.status) == DestinationState.CLAIMED,
                         )
                         .values(lease_expires_at=now + self.lease)
                     )
@@ -450,10 +451,10 @@ class DaemonRunner:
                     .where(
                         col(PostDestination.id).in_(unstarted),
                         col(PostDestination.claimed_by) == self.id,
-                        col(PostDestination.status) == "claimed",
+                        col(PostDestination.status) == DestinationState.CLAIMED,
                     )
                     .values(
-                        status="pending",
+                        status=DestinationState.PENDING,
                         claimed_by=None,
                         lease_expires_at=None,
                         attempts=PostDestination.attempts - 1,

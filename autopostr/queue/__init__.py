@@ -80,7 +80,9 @@ UNDECIDED_POSTS = frozenset({P.DRAFT, P.PENDING_APPROVAL, P.APPROVED})
 EDITABLE_POSTS = frozenset({P.DRAFT, P.PENDING_APPROVAL, P.APPROVED, P.SCHEDULED, P.FAILED})
 # An approval covered the content these had; an edit needs a new one.
 APPROVED_CONTENT = frozenset({P.APPROVED, P.SCHEDULED, P.FAILED})
-# Committed to a time: what a calendar shows.
+# Committed to a time: what a calendar shows. A draft may carry a time it was written
+# for, but it is not on the calendar until someone schedules it; nor are the approval
+# states.
 ON_THE_CALENDAR = frozenset(
     {P.SCHEDULED, P.PUBLISHING, P.PUBLISHED, P.PARTIALLY_PUBLISHED, P.FAILED}
 )
