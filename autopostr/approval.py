@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from autopostr.errors import PermissionDenied
 from autopostr.identity import Actor
 from autopostr.models import Post, Team, utcnow
-from autopostr.queue import APPROVED_CONTENT, PostState
 from autopostr.queue.transitions import set_due
+from autopostr.states import APPROVED_CONTENT, PostState
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession

@@ -18,7 +18,7 @@ from autopostr.config import Settings
 from autopostr.errors import InvalidInput
 from autopostr.identity import Actor
 from autopostr.models import Post
-from autopostr.queue import ON_THE_CALENDAR
+from autopostr.states import ON_THE_CALENDAR
 from autopostr.timeparse import zone
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from autopostr.identity import Actor
 from autopostr.models import Media, Post, SocialAccount, utcnow
 from autopostr.permissions import require
 from autopostr.posts import content_key, validate_destination
-from autopostr.queue import DestinationState, PostState
+from autopostr.states import DestinationState, PostState
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession

@@ -12,7 +12,7 @@ from autopostr.calendar import excerpt
 from autopostr.identity import Actor
 from autopostr.models import SocialAccount
 from autopostr.permissions import require
-from autopostr.queue import PROBLEMS, PostState
+from autopostr.states import PROBLEMS, PostState
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession

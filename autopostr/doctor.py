@@ -11,7 +11,7 @@ from pathlib import Path
 from autopostr.config import Settings
 from autopostr.db import SCHEMA_HEAD, SCHEMA_HISTORY, Database
 from autopostr.errors import AutopostrError, PermissionDenied
-from autopostr.queue import DUE_STATES, DestinationState
+from autopostr.states import DUE_STATES, DestinationState
 
 
 @dataclass
@@ -323,7 +323,7 @@ def check_daemon(ctx: Context) -> CheckResult:
     from sqlalchemy import func, select
     from sqlmodel import col
 
-    from autopostr.daemon.status import STALE_AFTER
+    from autopostr.daemons import STALE_AFTER
     from autopostr.models import Daemon, PostDestination, utcnow
 
     name = "a daemon is alive"
@@ -359,7 +359,7 @@ def check_daemon(ctx: Context) -> CheckResult:
         hosts = ", ".join(f"{d.host} pid {d.pid}" for d in alive[:3])
         more = f" and {len(alive) - 3} more" if len(alive) > 3 else ""
         return CheckResult(name, "ok", f"{len(alive)} alive: {hosts}{more}")
-    from autopostr.daemon.status import CRON_FRESH, last_cron_run
+    from autopostr.daemons import CRON_FRESH, last_cron_run
 
     cron = last_cron_run(db)
     if cron is not None and now - cron <= CRON_FRESH:

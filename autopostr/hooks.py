@@ -14,7 +14,7 @@ import subprocess
 from typing import Any
 
 from autopostr.config import Settings
-from autopostr.queue import HOOK_EVENTS
+from autopostr.states import HOOK_EVENTS
 
 log = logging.getLogger("autopostr.hooks")
 EVENTS = HOOK_EVENTS

@@ -27,7 +27,7 @@ from autopostr.identity import Actor
 from autopostr.models import Media, utcnow
 from autopostr.permissions import require
 from autopostr.platforms.base import IMAGE_TYPES, VIDEO_TYPES
-from autopostr.queue import MAY_GO_OUT, UNSETTLED, DestinationState
+from autopostr.states import MAY_GO_OUT, UNSETTLED, DestinationState
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

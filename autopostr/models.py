@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Index, LargeBinary, MetaData, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from autopostr.queue import DUE_STATES, DestinationState, PostState, sql_in
+from autopostr.states import DUE_STATES, DestinationState, PostState, sql_in
 
 # Named constraints let Alembic's SQLite batch mode drop and recreate them.
 SQLModel.metadata.naming_convention = {

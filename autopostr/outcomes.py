@@ -18,9 +18,9 @@ from autopostr.config import Settings
 from autopostr.db import Database
 from autopostr.models import Post, PostDestination, PublishLog, utcnow
 from autopostr.platforms.base import PublishResult
-from autopostr.queue import LogEvent
 from autopostr.queue.claims import Claim, log_row
 from autopostr.queue.transitions import derive_status
+from autopostr.states import LogEvent
 
 log = logging.getLogger("autopostr.publishing")
 

@@ -31,8 +31,8 @@ from autopostr.models import (
     utcnow,
 )
 from autopostr.permissions import require
-from autopostr.queue import EDITABLE_POSTS, RETRYABLE, WENT_OUT, DestinationState, PostState
 from autopostr.queue.transitions import notify_due, set_due
+from autopostr.states import EDITABLE_POSTS, RETRYABLE, WENT_OUT, DestinationState, PostState
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession

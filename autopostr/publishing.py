@@ -37,7 +37,6 @@ from autopostr.platforms.base import (
     PublishRequest,
     PublishResult,
 )
-from autopostr.queue import DestinationState, LogEvent
 from autopostr.queue.claims import (
     Claim,
     aware,
@@ -47,6 +46,7 @@ from autopostr.queue.claims import (
     new_worker_id,
 )
 from autopostr.queue.transitions import notify_due, refresh_status
+from autopostr.states import DestinationState, LogEvent
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession

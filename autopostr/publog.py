@@ -19,7 +19,7 @@ from autopostr.db import Database
 from autopostr.identity import Actor
 from autopostr.models import Post, PostDestination, PublishLog, SocialAccount
 from autopostr.permissions import require
-from autopostr.queue import LogEvent
+from autopostr.states import LogEvent
 from autopostr.views import iso
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ from autopostr.identity import Actor
 from autopostr.models import PostDestination, PublishLog, SocialAccount, utcnow
 from autopostr.permissions import require
 from autopostr.platforms.base import AuthExpired, NotSupported, PlatformError
-from autopostr.queue import DestinationState, LogEvent
 from autopostr.queue.transitions import refresh_status
+from autopostr.states import DestinationState, LogEvent
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession

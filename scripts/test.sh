@@ -28,6 +28,8 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+# The import contract (pyproject.toml [tool.importlinter]): no cycles, layers respected.
+.venv/bin/lint-imports --no-logo --no-cache
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 set +e

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from autopostr.queue import PostState
+from autopostr.states import PostState
 from tests.conftest import Cli
 from tests.helpers import db_session, make_due
 

@@ -78,7 +78,7 @@ def run(
                 f"post {outcome.post_id} → {outcome.account}: {outcome.status}: {outcome.error}"
             )
 
-    from autopostr.daemon.status import record_cron_run
+    from autopostr.daemons import record_cron_run
     from autopostr.models import utcnow
     from autopostr.queue.claims import new_worker_id
 
@@ -107,7 +107,7 @@ def status(
     """
     from autopostr.cli import output
     from autopostr.cli.common import database
-    from autopostr.daemon.status import daemon_json, list_daemons
+    from autopostr.daemons import daemon_json, list_daemons
 
     s = settings()
     rows = [daemon_json(d) for d in list_daemons(database(s), include_dead=show_all)]

@@ -34,9 +34,9 @@ from autopostr.models import Daemon as DaemonRow
 from autopostr.models import utcnow
 from autopostr.outcomes import Outcome, start_batched_finishing, stop_batched_finishing
 from autopostr.publishing import prepare, publish_claim, publish_job, recover_claim
-from autopostr.queue import DestinationState
 from autopostr.queue.claims import Claim, claim_due, claim_expired, new_worker_id, next_wake_at
 from autopostr.queue.transitions import NOTIFY_CHANNEL
+from autopostr.states import DestinationState
 
 log = logging.getLogger("autopostr.daemon")
 

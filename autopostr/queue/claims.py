@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from autopostr.config import Settings
 from autopostr.db import Database
 from autopostr.models import Post, PostDestination, PublishLog, utcnow
-from autopostr.queue import DUE_STATES, DestinationState, LogEvent, PostState
+from autopostr.states import DUE_STATES, DestinationState, LogEvent, PostState
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from autopostr.models import Post, PostDestination, utcnow
-from autopostr.queue import (
+from autopostr.states import (
     RESCHEDULABLE,
     UNDECIDED_POSTS,
     UNSETTLED,

@@ -1,4 +1,5 @@
-"""Which daemons are alive, from their heartbeats."""
+"""Which daemons are alive, from their heartbeats (the `daemons` table): read by
+`daemon status` and doctor, written by the daemon itself and by `daemon run --once`."""
 
 from __future__ import annotations
 
