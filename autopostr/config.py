@@ -62,11 +62,13 @@ KNOWN_SETTINGS: dict[str, str] = {
     "webhook_inline_bytes": "largest media total a webhook body carries inline (default 8 MiB)",
 }
 
-SECRET_SUFFIXES = ("_key", "_secret", "_token", "_password")
-SECRET_NAMES = {"token", "encryption_key", "password"}
+SECRET_SUFFIXES = ("_key", "_secret", "_token", "_password", "_jwt")
+SECRET_NAMES = frozenset({"token", "secret", "password"})
 
 
 def is_secret(name: str) -> bool:
+    """Whether a name says its value is a secret: the one rule for settings (masked when
+    shown) and for the credentials an account keeps in its extra fields (sealed)."""
     return name in SECRET_NAMES or name.endswith(SECRET_SUFFIXES)
 
 

@@ -505,6 +505,7 @@ def check_sealed(ctx: Context) -> CheckResult:
     from sqlmodel import col, select
 
     from autopostr import accounts
+    from autopostr.keys import unsealed_extras
     from autopostr.models import SocialAccount
 
     name = "stored credentials are sealed"
@@ -519,7 +520,7 @@ def check_sealed(ctx: Context) -> CheckResult:
     clear = [
         f"{accounts.label(a)} ({', '.join(keys)})"
         for a in rows
-        if (keys := accounts.unsealed_extras(a.platform, json.loads(a.extra or "{}")))
+        if (keys := unsealed_extras(a.platform, json.loads(a.extra or "{}")))
     ]
     if not clear:
         return CheckResult(name, "ok", "every stored credential is encrypted")

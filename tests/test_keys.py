@@ -747,3 +747,32 @@ def test_rotate_before_init_says_what_to_run(engine: str, cli: Cli) -> None:
     run = cli("keys", "rotate")
     assert run.exit_code in (4, 5)
     assert "autopostr init" in assert_one_error_line(run.stderr)
+
+
+# --- what counts as a secret ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["api_key", "client_secret", "user_token", "app_password", "access_jwt", "secret"]
+)
+def test_one_rule_decides_what_is_secret_for_settings_and_account_fields(name: str) -> None:
+    from autopostr.config import mask
+    from autopostr.keys import is_secret_extra
+
+    assert mask(name, "value") == "****"
+    assert is_secret_extra(name, "sandbox")
+
+
+@pytest.mark.parametrize("name", ["page_id", "format", "token_kind", "instance", "timezone"])
+def test_names_that_say_no_secret_stay_readable(name: str) -> None:
+    from autopostr.config import mask
+    from autopostr.keys import is_secret_extra
+
+    assert mask(name, "value") == "value"
+    assert not is_secret_extra(name, "sandbox")
+
+
+def test_a_platform_declares_the_fields_whose_names_do_not_say_so() -> None:
+    from autopostr.keys import is_secret_extra
+
+    assert is_secret_extra("url", "webhook") and not is_secret_extra("url", "sandbox")
