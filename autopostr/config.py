@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -158,11 +159,17 @@ class Settings:
         raise self._invalid(name, "yes or no (true/false, 1/0, on/off)")
 
     def number(
-        self, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+        self,
+        name: str,
+        default: float,
+        *,
+        minimum: float = 0.0,
+        maximum: float | None = None,
+        above: float | None = None,
     ) -> float:
-        """A finite number in range, or `default` when unset; anything else stops with a
-        ConfigError naming the setting and where it came from, rather than sleeping
-        forever or failing halfway through a publish."""
+        """A finite number in range (`above`: strictly greater), or `default` when unset;
+        anything else stops with a ConfigError naming the setting and where it came
+        from, rather than sleeping forever or failing halfway through a publish."""
         raw = (self.get(name) or "").strip()
         if not raw:
             return default
@@ -170,9 +177,9 @@ class Settings:
             value = float(raw)
         except ValueError:
             value = math.nan
-        if math.isfinite(value) and value >= minimum and (maximum is None or value <= maximum):
+        if _within(value, minimum, maximum, above):
             return value
-        raise self._invalid(name, _range("a number", minimum, maximum))
+        raise self._invalid(name, _range("a number", minimum, maximum, above))
 
     def integer(
         self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
@@ -190,7 +197,13 @@ class Settings:
         return value
 
     def seconds(
-        self, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+        self,
+        name: str,
+        default: float,
+        *,
+        minimum: float = 0.0,
+        maximum: float | None = None,
+        above: float | None = None,
     ) -> float:
         """A duration in seconds: `30`, `1.5`, or with a unit, `90s`, `5m`, `2h`, `1d`."""
         raw = (self.get(name) or "").strip().lower()
@@ -202,9 +215,25 @@ class Settings:
             value = float(number) * unit if unit is not None else math.nan
         except ValueError:
             value = math.nan
-        if math.isfinite(value) and value >= minimum and (maximum is None or value <= maximum):
+        if _within(value, minimum, maximum, above):
             return value
-        raise self._invalid(name, _range("a duration such as 30, 90s, 5m or 2h", minimum, maximum))
+        raise self._invalid(
+            name, _range("a duration such as 30, 90s, 5m or 2h", minimum, maximum, above)
+        )
+
+    def size(self, name: str, default: int) -> int:
+        """A size in bytes, above zero: `1073741824`, `500MB`, `1GiB` or `1.5g`."""
+        raw = (self.get(name) or "").strip()
+        if not raw:
+            return default
+        match = _SIZE.match(raw)
+        if match:
+            number, unit, binary = match.groups()
+            power = "kmgt".index(unit.lower()) + 1 if unit else 0
+            value = int(float(number) * (1024 if binary else 1000) ** power)
+            if value > 0:
+                return value
+        raise self._invalid(name, "a size above 0 such as 500MB, 1GiB or 1073741824")
 
     def _invalid(self, name: str, expected: str) -> ConfigError:
         return ConfigError(
@@ -229,9 +258,22 @@ class Settings:
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?$", re.IGNORECASE)
 
 
-def _range(what: str, minimum: float, maximum: float | None) -> str:
+def _within(value: float, minimum: float, maximum: float | None, above: float | None) -> bool:
+    return (
+        math.isfinite(value)
+        and value >= minimum
+        and (above is None or value > above)
+        and (maximum is None or value <= maximum)
+    )
+
+
+def _range(what: str, minimum: float, maximum: float | None, above: float | None = None) -> str:
+    if above is not None:
+        upto = f" and at most {maximum:g}" if maximum is not None else ""
+        return f"{what} above {above:g}{upto}"
     if maximum is not None:
         return f"{what} from {minimum:g} to {maximum:g}"
     return f"{what}, {minimum:g} or more" if minimum else f"{what}, 0 or more"

@@ -385,20 +385,7 @@ def check_daemon(ctx: Context) -> CheckResult:
 
 
 def overdue_minutes(settings: Settings) -> int:
-    from autopostr.errors import ConfigError
-
-    raw = settings.get("overdue_minutes")
-    if not raw:
-        return DEFAULT_OVERDUE_MINUTES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ConfigError(
-            f"AUTOPOSTR_OVERDUE_MINUTES: {raw!r} is not a whole number of minutes above zero"
-        )
-    return value
+    return settings.integer("overdue_minutes", DEFAULT_OVERDUE_MINUTES, minimum=1)
 
 
 def check_overdue(ctx: Context) -> CheckResult:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from autopostr.config import load_settings, mask_url
+import pytest
+
+from autopostr import doctor, media, publishing
+from autopostr.config import Settings, load_settings, mask_url
+from autopostr.daemon.runner import DaemonConfig
+from autopostr.errors import ConfigError
 from tests.conftest import Cli
 
 
@@ -103,3 +109,77 @@ def test_malformed_config_file_is_one_clear_error(cli: Cli, tmp_path: Path) -> N
     assert run.stderr.startswith("Error: config file ") and "not valid TOML" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert run.stdout == ""
+
+
+# --- typed settings ----------------------------------------------------------
+
+
+def settings_with(tmp_path: Path, **env: str) -> Settings:
+    base = {"AUTOPOSTR_HOME": str(tmp_path), "AUTOPOSTR_CONFIG": str(tmp_path / "none.toml")}
+    return load_settings({**base, **{f"AUTOPOSTR_{k.upper()}": v for k, v in env.items()}})
+
+
+def daemon_config(settings: Settings) -> DaemonConfig:
+    from autopostr.db import Database
+
+    return DaemonConfig.from_settings(settings, Database(settings), None)
+
+
+READERS: dict[str, Callable[[Settings], object]] = {
+    "max_attempts": publishing.max_attempts,
+    "overdue_minutes": doctor.overdue_minutes,
+    "media_max_bytes": media.max_bytes,
+    "lease_seconds": daemon_config,
+    "heartbeat_seconds": daemon_config,
+    "poll_seconds": daemon_config,
+    "grace_seconds": daemon_config,
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("max_attempts", "lots"),
+        ("max_attempts", "0"),
+        ("overdue_minutes", "soon"),
+        ("overdue_minutes", "0"),
+        ("media_max_bytes", "lots"),
+        ("media_max_bytes", "0KB"),
+        ("lease_seconds", "0"),
+        ("heartbeat_seconds", "-1"),
+        ("poll_seconds", "often"),
+        ("grace_seconds", "inf"),
+    ],
+)
+def test_a_bad_number_names_the_setting_and_where_it_came_from(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    settings = settings_with(tmp_path, **{name: value})
+    with pytest.raises(ConfigError) as refused:
+        READERS[name](settings)
+    message = refused.value.message
+    variable = f"AUTOPOSTR_{name.upper()}"
+    assert message.startswith(f"{variable} must be ")
+    assert message.endswith(f", not {value!r} (from env {variable})")
+
+
+def test_numbers_sizes_and_durations_read_as_their_units_say(tmp_path: Path) -> None:
+    settings = settings_with(
+        tmp_path,
+        max_attempts="3",
+        overdue_minutes=" 45 ",
+        media_max_bytes="1.5GiB",
+        lease_seconds="2m",
+        heartbeat_seconds="0.5",
+    )
+    assert publishing.max_attempts(settings) == 3
+    assert doctor.overdue_minutes(settings) == 45
+    assert media.max_bytes(settings) == int(1.5 * 1024**3)
+    assert (
+        settings_with(tmp_path, media_max_bytes="500MB").size("media_max_bytes", 1) == 500_000_000
+    )
+    config = daemon_config(settings)
+    assert (config.lease, config.heartbeat, config.poll, config.grace) == (120.0, 0.5, 0.5, 30.0)
+    unset = settings_with(tmp_path)
+    assert publishing.max_attempts(unset) == publishing.DEFAULT_MAX_ATTEMPTS
+    assert media.max_bytes(unset) == media.DEFAULT_MAX_BYTES
