@@ -21,25 +21,28 @@ from autopostr.errors import ConfigError
 ENV_PREFIX = "AUTOPOSTR_"
 APP_NAME = "autopostr"
 
-# Settings every user sees in `config show`, with their defaults described.
+# Every setting autopostr reads, with what it does and its default: `config show` and the
+# README's configuration table list them, and reading a name declared nowhere here (or
+# in SETTING_FAMILIES) is a bug that fails loudly (see `Settings.get`).
 KNOWN_SETTINGS: dict[str, str] = {
+    "home": "data folder: database, media, logs (default: the platform's user data dir)",
+    "database_url": "SQLite in the home (the default), or postgresql://…",
+    "encryption_key": "base64 of 32 bytes; else keyring, else a key file in the home",
+    "keyring": "off keeps secrets in 0600 files even where a keyring exists (default auto)",
+    "token": "personal access token used instead of a login",
+    "timezone": "default zone for times you type (default: your user's, else the machine's)",
+    "debug": "print tracebacks (default off)",
     "media_storage": "local (files in the home) or database (chunks in PostgreSQL)",
     "media_max_bytes": "largest media file accepted (default 1 GiB)",
-    "media_allowed_types": "comma-separated MIME types accepted for upload",
+    "media_allowed_types": "comma-separated MIME types accepted for upload (default: all)",
     "smtp_host": "SMTP server for invitation e-mails (unset: tokens are only printed)",
     "smtp_port": "SMTP port (default 25)",
-    "smtp_from": "From address of invitation e-mails",
+    "smtp_from": "From address of invitation e-mails (default autopostr <noreply@HOST>)",
+    "smtp_user": "SMTP login user (unset: no login)",
+    "smtp_password": "SMTP login password",
+    "smtp_starttls": "upgrade the SMTP connection with STARTTLS (default off)",
     "http_timeout": "seconds a platform call may take (default 30)",
-    "home": "data folder: database, media, logs",
-    "database_url": "SQLite in the home, or postgresql://…",
-    "encryption_key": "base64 of 32 bytes; else keyring, else a key file in the home",
-    "token": "personal access token used instead of a login",
-    "timezone": "default zone for times you type",
-    "debug": "print tracebacks",
     "max_attempts": "publish attempts before a destination fails (default 5)",
-    "sandbox_dir": "where the sandbox platform writes (default: $AUTOPOSTR_HOME/sandbox)",
-    "sandbox_latency_ms": "latency the sandbox adds to each call",
-    "sandbox_fail_rate": "share of sandbox calls that fail transiently (0-1)",
     "on_event": "command or http(s) URL given each publish event as JSON (published, failed …)",
     "overdue_minutes": "doctor fails when a post is this many minutes overdue (default 10)",
     "lease_seconds": "how long a daemon's claim lasts without renewal (default 60)",
@@ -47,21 +50,69 @@ KNOWN_SETTINGS: dict[str, str] = {
     "poll_seconds": "a daemon's longest sleep between looks (default 0.5 SQLite, 30 PostgreSQL)",
     "grace_seconds": "on SIGTERM, how long in-flight publishes may finish (default 30)",
     "oauth_port": "loopback port `accounts connect` takes the redirect on (default 8765)",
+    "sandbox_dir": "where the sandbox platform writes (default: $AUTOPOSTR_HOME/sandbox)",
+    "sandbox_latency_ms": "latency the sandbox adds to each call (default 0)",
+    "sandbox_fail_rate": "share of sandbox calls that fail transiently (0-1, default 0)",
     "x_client_id": "X OAuth 2.0 app (client id) for `accounts connect x`",
     "x_client_secret": "X OAuth 2.0 app secret (confidential clients)",
+    "x_chunk_bytes": "bytes per chunk of X's media upload (default 4 MiB)",
+    "x_poll_seconds": "pause between checks of X's media processing (default: what X asks)",
+    "x_processing_timeout": "seconds X's media processing may take (default 600)",
+    "x_lookback_hours": "hours back a post that may have gone out is looked for on X (default 72)",
     "linkedin_client_id": "LinkedIn app for `accounts connect linkedin`",
     "linkedin_client_secret": "LinkedIn app secret",
     "linkedin_version": "LinkedIn-Version header, YYYYMM (default 202609)",
+    "linkedin_poll_seconds": "pause between checks of a LinkedIn video's processing (default 5)",
+    "linkedin_video_wait_seconds": "seconds a LinkedIn video may process (default 900)",
+    "linkedin_lookback_hours": "hours back a post that may have gone out is looked for on LinkedIn (default 72)",
     "facebook_client_id": "Facebook app for `accounts connect facebook`",
     "facebook_client_secret": "Facebook app secret",
     "facebook_graph_version": "Graph API version (default v23.0)",
+    "facebook_video_api_url": "Facebook's video upload host (default graph-video.facebook.com)",
+    "facebook_poll_seconds": "pause between checks of a Facebook video's processing (default 5)",
+    "facebook_video_wait_seconds": "seconds a Facebook video may process (default 900)",
     "instagram_client_id": "Facebook app with the Instagram Graph API, for `accounts connect instagram`",
     "instagram_client_secret": "that app's secret",
+    "instagram_graph_version": "Graph API version for Instagram (default v23.0)",
+    "instagram_scopes": "comma-separated scopes `accounts connect instagram` asks for",
     "instagram_media_base_url": "public URL Instagram fetches media from: <base>/<sha256><ext>",
+    "instagram_poll_seconds": "pause between checks of an Instagram upload's processing (default 5)",
+    "instagram_poll_timeout": "seconds an Instagram upload may process (default 600)",
     "mastodon_api_url": "default Mastodon server when `accounts connect mastodon` has no --instance",
+    "mastodon_poll_seconds": "pause between checks of a Mastodon upload's processing (default 2)",
+    "mastodon_media_wait_seconds": "seconds a Mastodon upload may process (default 600)",
     "bluesky_api_url": "Bluesky PDS (default https://bsky.social)",
+    "bluesky_video_url": "Bluesky's video service (default https://video.bsky.app)",
+    "bluesky_poll_seconds": "pause between checks of a Bluesky video's processing (default 2)",
+    "bluesky_video_timeout": "seconds a Bluesky video may process (default 300)",
     "webhook_inline_bytes": "largest media total a webhook body carries inline (default 8 MiB)",
 }
+
+# Settings every platform may have, `<platform>` standing for its name (x, mastodon, or a
+# plugin's): AUTOPOSTR_X_API_URL is `<platform>_api_url`.
+SETTING_FAMILIES: dict[str, str] = {
+    "<platform>_api_url": "a platform's API base URL (default: the platform's own)",
+    "<platform>_auth_url": "a platform's sign-in base URL (default: the platform's own)",
+    "<platform>_client_id": "a platform's OAuth app (client id) for `accounts connect`",
+    "<platform>_client_secret": "that OAuth app's secret",
+}
+_FAMILIES = [
+    (re.compile("^" + re.sub(r"<[a-z]+>", "[a-z0-9_]+", family) + "$"), text)
+    for family, text in SETTING_FAMILIES.items()
+]
+
+
+def describe(name: str) -> str | None:
+    """What a setting is for and its default; None for a name autopostr never reads."""
+    if name in KNOWN_SETTINGS:
+        return KNOWN_SETTINGS[name]
+    return next((text for pattern, text in _FAMILIES if pattern.match(name)), None)
+
+
+def declare(name: str, description: str) -> None:
+    """Declare a setting a plugin reads (say `myplatform_region`), so it may be read."""
+    KNOWN_SETTINGS.setdefault(name, description)
+
 
 SECRET_SUFFIXES = ("_key", "_secret", "_token", "_password", "_jwt")
 SECRET_NAMES = frozenset({"token", "secret", "password"})
@@ -137,10 +188,13 @@ class Settings:
         self._values = values
 
     def get(self, name: str, default: str | None = None) -> str | None:
+        """The raw value; for numbers, sizes, durations and flags use the typed readers."""
+        _check_declared(name)
         resolved = self._values.get(name)
         return resolved.value if resolved is not None else default
 
     def source(self, name: str) -> str:
+        _check_declared(name)
         resolved = self._values.get(name)
         return resolved.source if resolved is not None else "unset"
 
@@ -255,6 +309,15 @@ class Settings:
         return self.flag("debug")
 
 
+def _check_declared(name: str) -> None:
+    # A setting read but declared nowhere is missing from `config show` and the README,
+    # or is a typo that would silently never take effect.
+    assert describe(name) is not None, (
+        f"setting {name!r} is read but not declared: add it to KNOWN_SETTINGS in "
+        "autopostr/config.py and to the README's configuration table"
+    )
+
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -301,6 +364,33 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         home = Path(values["home"].value).expanduser()
         values["database_url"] = Resolved(f"sqlite:///{home / 'autopostr.db'}", "default")
     return Settings(config_path, config_source, values)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One line of `config show`: a setting, masked, with where it came from."""
+
+    name: str
+    value: str
+    source: str
+    description: str
+
+
+def listing(settings: Settings) -> list[Listed]:
+    """What is set (secrets masked), then every declared setting left unset, then the
+    families (`<platform>_api_url`), each with what it does and its default."""
+    listed = [
+        Listed(name, mask(name, resolved.value), resolved.source, describe(name) or "")
+        for name, resolved in settings.items()
+    ]
+    shown = {item.name for item in listed}
+    listed += [
+        Listed(name, "", "unset", text)
+        for name, text in sorted(KNOWN_SETTINGS.items())
+        if name not in shown
+    ]
+    listed += [Listed(family, "", "unset", text) for family, text in SETTING_FAMILIES.items()]
+    return listed
 
 
 def mask(name: str, value: str) -> str:
