@@ -158,7 +158,8 @@ class KeySet:
 
 @dataclass(frozen=True)
 class Slot:
-    """Where a sealed value lives; its ciphertext opens there and nowhere else."""
+    """Where a sealed value lives; its ciphertext opens there and nowhere else. Its text
+    is the associated data of every stored secret: changing it locks them all away."""
 
     table: str
     column: str  # `extra.<key>` for a credential inside an account's extra JSON
