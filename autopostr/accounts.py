@@ -11,6 +11,20 @@ from autopostr import audit
 from autopostr.config import Settings
 from autopostr.errors import ConfigError, Conflict, InvalidInput, NotFound
 from autopostr.identity import Actor
+from autopostr.keys import (
+    TOKEN_COLUMNS,
+    KeySet,
+    Slot,
+    is_sealed,
+    is_secret_extra,
+    load_keyset,
+    require_keyset,
+    seal,
+    seal_extra,
+    unseal,
+    unseal_extra,
+    unsealed_extras,
+)
 from autopostr.models import SocialAccount, utcnow
 from autopostr.permissions import require
 from autopostr.platforms.base import AccountRef, ConnectedAccount
@@ -18,44 +32,9 @@ from autopostr.platforms.base import AccountRef, ConnectedAccount
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
 
-    from autopostr.keys import KeySet
-
 ACTIVE = "active"
 DISCONNECTED = "disconnected"
 NEEDS_RECONNECT = "needs_reconnect"
-SECRET_FIELDS = ("access_token", "refresh_token")
-SEALED_PREFIX = "sealed:"
-
-
-def is_secret_extra(key: str, platform: str = "") -> bool:
-    """Extra credential fields kept encrypted too (app passwords, page tokens, secrets,
-    and what a platform declares, such as a webhook's URL)."""
-    if key.endswith(("_token", "_secret", "_password", "_jwt")) or key in {"secret", "password"}:
-        return True
-    if not platform:
-        return False
-    from autopostr.platforms.registry import get_platform_class
-
-    try:
-        return key in get_platform_class(platform).secret_extras
-    except InvalidInput:  # a plugin that is gone: its names alone decide
-        return False
-
-
-def unsealed_extras(platform: str, extra: dict[str, Any]) -> list[str]:
-    """Credential fields of `extra` still kept in clear (written by an older autopostr)."""
-    return sorted(
-        key
-        for key, value in extra.items()
-        if isinstance(value, str)
-        and value
-        and not value.startswith(SEALED_PREFIX)
-        and is_secret_extra(key, platform)
-    )
-
-
-def seal_extra(keyset: KeySet, account_id: int, key: str, value: str) -> str:
-    return SEALED_PREFIX + keyset.encrypt(value, f"social_accounts.extra.{key}:{account_id}")
 
 
 def normalize_handle(handle: str) -> str:
@@ -293,16 +272,14 @@ def _aware(value: datetime) -> datetime:
 def store_credentials(
     db: DbSession, settings: Settings, account: SocialAccount, credentials: dict[str, Any]
 ) -> None:
-    from autopostr.keys import require_keyset
-
     keyset = require_keyset(settings)
     assert account.id is not None
-    for field in SECRET_FIELDS:
+    for field in TOKEN_COLUMNS:
         value = credentials.get(field)
         setattr(
             account,
             field,
-            keyset.encrypt(str(value), f"social_accounts.{field}:{account.id}") if value else None,
+            seal(keyset, str(value), Slot.token(account.id, field)) if value else None,
         )
     if credentials.get("expires_in"):
         account.expires_at = utcnow() + timedelta(seconds=int(credentials["expires_in"]))
@@ -315,7 +292,7 @@ def store_credentials(
         seconds = int(credentials["refresh_token_expires_in"])
         extra["refresh_expires_at"] = (utcnow() + timedelta(seconds=seconds)).isoformat()
     for key, value in credentials.items():
-        if key in (*SECRET_FIELDS, "expires_in", "handle", "refresh_token_expires_in"):
+        if key in (*TOKEN_COLUMNS, "expires_in", "handle", "refresh_token_expires_in"):
             continue
         if is_secret_extra(key, account.platform) and value:
             value = seal_extra(keyset, account.id, key, str(value))
@@ -341,20 +318,18 @@ def account_ref(account: SocialAccount, keyset: KeySet | None) -> AccountRef:
     """The account as an adapter sees it, with its tokens decrypted."""
     assert account.id is not None
     credentials: dict[str, Any] = {}
-    for field in SECRET_FIELDS:
+    for field in TOKEN_COLUMNS:
         sealed = getattr(account, field)
         if sealed:
             if keyset is None:
                 raise _no_key(account)
-            credentials[field] = keyset.decrypt(sealed, f"social_accounts.{field}:{account.id}")
+            credentials[field] = unseal(keyset, sealed, Slot.token(account.id, field))
     extra = json.loads(account.extra or "{}")
     for key, value in list(extra.items()):
-        if isinstance(value, str) and value.startswith(SEALED_PREFIX):
+        if is_sealed(value):
             if keyset is None:
                 raise _no_key(account)
-            credentials[key] = keyset.decrypt(
-                value[len(SEALED_PREFIX) :], f"social_accounts.extra.{key}:{account.id}"
-            )
+            credentials[key] = unseal_extra(keyset, account.id, key, value)
             del extra[key]
     for key in unsealed_extras(account.platform, extra):
         credentials[key] = extra.pop(key)  # kept in clear by an older autopostr
@@ -421,7 +396,6 @@ def disconnect(
 
 
 def _revoke(settings: Settings, account: SocialAccount) -> str | None:
-    from autopostr.keys import load_keyset
     from autopostr.platforms.base import PlatformError
     from autopostr.platforms.registry import get_platform
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,25 +21,28 @@ from autopostr.errors import ConfigError
 ENV_PREFIX = "AUTOPOSTR_"
 APP_NAME = "autopostr"
 
-# Settings every user sees in `config show`, with their defaults described.
+# Every setting autopostr reads, with what it does and its default: `config show` and the
+# README's configuration table list them, and reading a name declared nowhere here (or
+# in SETTING_FAMILIES) is a bug that fails loudly (see `Settings.get`).
 KNOWN_SETTINGS: dict[str, str] = {
+    "home": "data folder: database, media, logs (default: the platform's user data dir)",
+    "database_url": "SQLite in the home (the default), or postgresql://…",
+    "encryption_key": "base64 of 32 bytes; else keyring, else a key file in the home",
+    "keyring": "off keeps secrets in 0600 files even where a keyring exists (default auto)",
+    "token": "personal access token used instead of a login",
+    "timezone": "default zone for times you type (default: your user's, else the machine's)",
+    "debug": "print tracebacks (default off)",
     "media_storage": "local (files in the home) or database (chunks in PostgreSQL)",
     "media_max_bytes": "largest media file accepted (default 1 GiB)",
-    "media_allowed_types": "comma-separated MIME types accepted for upload",
+    "media_allowed_types": "comma-separated MIME types accepted for upload (default: all)",
     "smtp_host": "SMTP server for invitation e-mails (unset: tokens are only printed)",
     "smtp_port": "SMTP port (default 25)",
-    "smtp_from": "From address of invitation e-mails",
+    "smtp_from": "From address of invitation e-mails (default autopostr <noreply@HOST>)",
+    "smtp_user": "SMTP login user (unset: no login)",
+    "smtp_password": "SMTP login password",
+    "smtp_starttls": "upgrade the SMTP connection with STARTTLS (default off)",
     "http_timeout": "seconds a platform call may take (default 30)",
-    "home": "data folder: database, media, logs",
-    "database_url": "SQLite in the home, or postgresql://…",
-    "encryption_key": "base64 of 32 bytes; else keyring, else a key file in the home",
-    "token": "personal access token used instead of a login",
-    "timezone": "default zone for times you type",
-    "debug": "print tracebacks",
     "max_attempts": "publish attempts before a destination fails (default 5)",
-    "sandbox_dir": "where the sandbox platform writes (default: $AUTOPOSTR_HOME/sandbox)",
-    "sandbox_latency_ms": "latency the sandbox adds to each call",
-    "sandbox_fail_rate": "share of sandbox calls that fail transiently (0-1)",
     "on_event": "command or http(s) URL given each publish event as JSON (published, failed …)",
     "overdue_minutes": "doctor fails when a post is this many minutes overdue (default 10)",
     "lease_seconds": "how long a daemon's claim lasts without renewal (default 60)",
@@ -46,27 +50,77 @@ KNOWN_SETTINGS: dict[str, str] = {
     "poll_seconds": "a daemon's longest sleep between looks (default 0.5 SQLite, 30 PostgreSQL)",
     "grace_seconds": "on SIGTERM, how long in-flight publishes may finish (default 30)",
     "oauth_port": "loopback port `accounts connect` takes the redirect on (default 8765)",
+    "sandbox_dir": "where the sandbox platform writes (default: $AUTOPOSTR_HOME/sandbox)",
+    "sandbox_latency_ms": "latency the sandbox adds to each call (default 0)",
+    "sandbox_fail_rate": "share of sandbox calls that fail transiently (0-1, default 0)",
     "x_client_id": "X OAuth 2.0 app (client id) for `accounts connect x`",
     "x_client_secret": "X OAuth 2.0 app secret (confidential clients)",
+    "x_chunk_bytes": "bytes per chunk of X's media upload (default 4 MiB)",
+    "x_poll_seconds": "pause between checks of X's media processing (default: what X asks)",
+    "x_processing_timeout": "seconds X's media processing may take (default 600)",
+    "x_lookback_hours": "hours back a post that may have gone out is looked for on X (default 72)",
     "linkedin_client_id": "LinkedIn app for `accounts connect linkedin`",
     "linkedin_client_secret": "LinkedIn app secret",
     "linkedin_version": "LinkedIn-Version header, YYYYMM (default 202609)",
+    "linkedin_poll_seconds": "pause between checks of a LinkedIn video's processing (default 5)",
+    "linkedin_video_wait_seconds": "seconds a LinkedIn video may process (default 900)",
+    "linkedin_lookback_hours": "hours back a post that may have gone out is looked for on LinkedIn (default 72)",
     "facebook_client_id": "Facebook app for `accounts connect facebook`",
     "facebook_client_secret": "Facebook app secret",
     "facebook_graph_version": "Graph API version (default v23.0)",
+    "facebook_video_api_url": "Facebook's video upload host (default graph-video.facebook.com)",
+    "facebook_poll_seconds": "pause between checks of a Facebook video's processing (default 5)",
+    "facebook_video_wait_seconds": "seconds a Facebook video may process (default 900)",
     "instagram_client_id": "Facebook app with the Instagram Graph API, for `accounts connect instagram`",
     "instagram_client_secret": "that app's secret",
+    "instagram_graph_version": "Graph API version for Instagram (default v23.0)",
+    "instagram_scopes": "comma-separated scopes `accounts connect instagram` asks for",
     "instagram_media_base_url": "public URL Instagram fetches media from: <base>/<sha256><ext>",
+    "instagram_poll_seconds": "pause between checks of an Instagram upload's processing (default 5)",
+    "instagram_poll_timeout": "seconds an Instagram upload may process (default 600)",
     "mastodon_api_url": "default Mastodon server when `accounts connect mastodon` has no --instance",
+    "mastodon_poll_seconds": "pause between checks of a Mastodon upload's processing (default 2)",
+    "mastodon_media_wait_seconds": "seconds a Mastodon upload may process (default 600)",
     "bluesky_api_url": "Bluesky PDS (default https://bsky.social)",
+    "bluesky_video_url": "Bluesky's video service (default https://video.bsky.app)",
+    "bluesky_poll_seconds": "pause between checks of a Bluesky video's processing (default 2)",
+    "bluesky_video_timeout": "seconds a Bluesky video may process (default 300)",
     "webhook_inline_bytes": "largest media total a webhook body carries inline (default 8 MiB)",
 }
 
-SECRET_SUFFIXES = ("_key", "_secret", "_token", "_password")
-SECRET_NAMES = {"token", "encryption_key", "password"}
+# Settings every platform may have, `<platform>` standing for its name (x, mastodon, or a
+# plugin's): AUTOPOSTR_X_API_URL is `<platform>_api_url`.
+SETTING_FAMILIES: dict[str, str] = {
+    "<platform>_api_url": "a platform's API base URL (default: the platform's own)",
+    "<platform>_auth_url": "a platform's sign-in base URL (default: the platform's own)",
+    "<platform>_client_id": "a platform's OAuth app (client id) for `accounts connect`",
+    "<platform>_client_secret": "that OAuth app's secret",
+}
+_FAMILIES = [
+    (re.compile("^" + re.sub(r"<[a-z]+>", "[a-z0-9_]+", family) + "$"), text)
+    for family, text in SETTING_FAMILIES.items()
+]
+
+
+def describe(name: str) -> str | None:
+    """What a setting is for and its default; None for a name autopostr never reads."""
+    if name in KNOWN_SETTINGS:
+        return KNOWN_SETTINGS[name]
+    return next((text for pattern, text in _FAMILIES if pattern.match(name)), None)
+
+
+def declare(name: str, description: str) -> None:
+    """Declare a setting a plugin reads (say `myplatform_region`), so it may be read."""
+    KNOWN_SETTINGS.setdefault(name, description)
+
+
+SECRET_SUFFIXES = ("_key", "_secret", "_token", "_password", "_jwt")
+SECRET_NAMES = frozenset({"token", "secret", "password"})
 
 
 def is_secret(name: str) -> bool:
+    """Whether a name says its value is a secret: the one rule for settings (masked when
+    shown) and for the credentials an account keeps in its extra fields (sealed)."""
     return name in SECRET_NAMES or name.endswith(SECRET_SUFFIXES)
 
 
@@ -134,10 +188,13 @@ class Settings:
         self._values = values
 
     def get(self, name: str, default: str | None = None) -> str | None:
+        """The raw value; for numbers, sizes, durations and flags use the typed readers."""
+        _check_declared(name)
         resolved = self._values.get(name)
         return resolved.value if resolved is not None else default
 
     def source(self, name: str) -> str:
+        _check_declared(name)
         resolved = self._values.get(name)
         return resolved.source if resolved is not None else "unset"
 
@@ -156,11 +213,17 @@ class Settings:
         raise self._invalid(name, "yes or no (true/false, 1/0, on/off)")
 
     def number(
-        self, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+        self,
+        name: str,
+        default: float,
+        *,
+        minimum: float = 0.0,
+        maximum: float | None = None,
+        above: float | None = None,
     ) -> float:
-        """A finite number in range, or `default` when unset; anything else stops with a
-        ConfigError naming the setting and where it came from, rather than sleeping
-        forever or failing halfway through a publish."""
+        """A finite number in range (`above`: strictly greater), or `default` when unset;
+        anything else stops with a ConfigError naming the setting and where it came
+        from, rather than sleeping forever or failing halfway through a publish."""
         raw = (self.get(name) or "").strip()
         if not raw:
             return default
@@ -168,9 +231,9 @@ class Settings:
             value = float(raw)
         except ValueError:
             value = math.nan
-        if math.isfinite(value) and value >= minimum and (maximum is None or value <= maximum):
+        if _within(value, minimum, maximum, above):
             return value
-        raise self._invalid(name, _range("a number", minimum, maximum))
+        raise self._invalid(name, _range("a number", minimum, maximum, above))
 
     def integer(
         self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
@@ -188,7 +251,13 @@ class Settings:
         return value
 
     def seconds(
-        self, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+        self,
+        name: str,
+        default: float,
+        *,
+        minimum: float = 0.0,
+        maximum: float | None = None,
+        above: float | None = None,
     ) -> float:
         """A duration in seconds: `30`, `1.5`, or with a unit, `90s`, `5m`, `2h`, `1d`."""
         raw = (self.get(name) or "").strip().lower()
@@ -200,9 +269,25 @@ class Settings:
             value = float(number) * unit if unit is not None else math.nan
         except ValueError:
             value = math.nan
-        if math.isfinite(value) and value >= minimum and (maximum is None or value <= maximum):
+        if _within(value, minimum, maximum, above):
             return value
-        raise self._invalid(name, _range("a duration such as 30, 90s, 5m or 2h", minimum, maximum))
+        raise self._invalid(
+            name, _range("a duration such as 30, 90s, 5m or 2h", minimum, maximum, above)
+        )
+
+    def size(self, name: str, default: int) -> int:
+        """A size in bytes, above zero: `1073741824`, `500MB`, `1GiB` or `1.5g`."""
+        raw = (self.get(name) or "").strip()
+        if not raw:
+            return default
+        match = _SIZE.match(raw)
+        if match:
+            number, unit, binary = match.groups()
+            power = "kmgt".index(unit.lower()) + 1 if unit else 0
+            value = int(float(number) * (1024 if binary else 1000) ** power)
+            if value > 0:
+                return value
+        raise self._invalid(name, "a size above 0 such as 500MB, 1GiB or 1073741824")
 
     def _invalid(self, name: str, expected: str) -> ConfigError:
         return ConfigError(
@@ -224,12 +309,34 @@ class Settings:
         return self.flag("debug")
 
 
+def _check_declared(name: str) -> None:
+    # A setting read but declared nowhere is missing from `config show` and the README,
+    # or is a typo that would silently never take effect.
+    assert describe(name) is not None, (
+        f"setting {name!r} is read but not declared: add it to KNOWN_SETTINGS in "
+        "autopostr/config.py and to the README's configuration table"
+    )
+
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?$", re.IGNORECASE)
 
 
-def _range(what: str, minimum: float, maximum: float | None) -> str:
+def _within(value: float, minimum: float, maximum: float | None, above: float | None) -> bool:
+    return (
+        math.isfinite(value)
+        and value >= minimum
+        and (above is None or value > above)
+        and (maximum is None or value <= maximum)
+    )
+
+
+def _range(what: str, minimum: float, maximum: float | None, above: float | None = None) -> str:
+    if above is not None:
+        upto = f" and at most {maximum:g}" if maximum is not None else ""
+        return f"{what} above {above:g}{upto}"
     if maximum is not None:
         return f"{what} from {minimum:g} to {maximum:g}"
     return f"{what}, {minimum:g} or more" if minimum else f"{what}, 0 or more"
@@ -257,6 +364,33 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         home = Path(values["home"].value).expanduser()
         values["database_url"] = Resolved(f"sqlite:///{home / 'autopostr.db'}", "default")
     return Settings(config_path, config_source, values)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One line of `config show`: a setting, masked, with where it came from."""
+
+    name: str
+    value: str
+    source: str
+    description: str
+
+
+def listing(settings: Settings) -> list[Listed]:
+    """What is set (secrets masked), then every declared setting left unset, then the
+    families (`<platform>_api_url`), each with what it does and its default."""
+    listed = [
+        Listed(name, mask(name, resolved.value), resolved.source, describe(name) or "")
+        for name, resolved in settings.items()
+    ]
+    shown = {item.name for item in listed}
+    listed += [
+        Listed(name, "", "unset", text)
+        for name, text in sorted(KNOWN_SETTINGS.items())
+        if name not in shown
+    ]
+    listed += [Listed(family, "", "unset", text) for family, text in SETTING_FAMILIES.items()]
+    return listed
 
 
 def mask(name: str, value: str) -> str:

@@ -386,20 +386,7 @@ def check_daemon(ctx: Context) -> CheckResult:
 
 
 def overdue_minutes(settings: Settings) -> int:
-    from autopostr.errors import ConfigError
-
-    raw = settings.get("overdue_minutes")
-    if not raw:
-        return DEFAULT_OVERDUE_MINUTES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ConfigError(
-            f"AUTOPOSTR_OVERDUE_MINUTES: {raw!r} is not a whole number of minutes above zero"
-        )
-    return value
+    return settings.integer("overdue_minutes", DEFAULT_OVERDUE_MINUTES, minimum=1)
 
 
 def check_overdue(ctx: Context) -> CheckResult:
@@ -506,6 +493,7 @@ def check_sealed(ctx: Context) -> CheckResult:
     from sqlmodel import col, select
 
     from autopostr import accounts
+    from autopostr.keys import unsealed_extras
     from autopostr.models import SocialAccount
 
     name = "stored credentials are sealed"
@@ -520,7 +508,7 @@ def check_sealed(ctx: Context) -> CheckResult:
     clear = [
         f"{accounts.label(a)} ({', '.join(keys)})"
         for a in rows
-        if (keys := accounts.unsealed_extras(a.platform, json.loads(a.extra or "{}")))
+        if (keys := unsealed_extras(a.platform, json.loads(a.extra or "{}")))
     ]
     if not clear:
         return CheckResult(name, "ok", "every stored credential is encrypted")

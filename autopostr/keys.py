@@ -1,10 +1,12 @@
-"""Encryption keys and AES-256-GCM for the secrets autopostr stores (OAuth tokens).
+"""Encryption keys, and sealing: AES-256-GCM for every secret autopostr stores.
 
 A ciphertext reads `v1.<key id>.<base64url(nonce + ciphertext + tag)>`. The key
 id is a fingerprint of the key, so any holder of a key set can tell which key
 sealed a value and old keys stay readable during a rotation. Associated data
-binds a ciphertext to its table, column and row: a token copied into another
-row fails to decrypt.
+binds a ciphertext to its table, column and row (`Slot`): a token copied into
+another row fails to decrypt. An account's tokens have columns of their own;
+its other credentials (app passwords, page tokens, a webhook's URL) sit sealed
+in its `extra` JSON, marked with `SEALED_PREFIX`.
 
 Keys come from, in order: `AUTOPOSTR_ENCRYPTION_KEY` (comma-separated, newest
 first), systemd's `$CREDENTIALS_DIRECTORY/autopostr-encryption-key`, keyring,
@@ -20,9 +22,9 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from autopostr.config import Settings
+from autopostr.config import Settings, is_secret
 from autopostr.db import Database
 from autopostr.errors import EncryptionKeyError, InvalidInput, KeyMissing
 from autopostr.secretstore import SecretStore, Stored
@@ -41,11 +43,14 @@ IMPORT_HINT = (
     "a machine that has it), set AUTOPOSTR_ENCRYPTION_KEY to it, or restore your backup of it"
 )
 
+# An account's token columns; its other credentials are sealed inside `extra`.
+TOKEN_COLUMNS = ("access_token", "refresh_token")
 # Every encrypted column, so a rotation can find them all: (table, column, primary key).
 ENCRYPTED_COLUMNS: list[tuple[str, str, str]] = [
-    ("social_accounts", "access_token", "id"),
-    ("social_accounts", "refresh_token", "id"),
+    ("social_accounts", column, "id") for column in TOKEN_COLUMNS
 ]
+# Marks a sealed value among the clear ones of a JSON column.
+SEALED_PREFIX = "sealed:"
 
 
 def key_id(key: bytes) -> str:
@@ -151,6 +156,80 @@ class KeySet:
             ) from None
 
 
+@dataclass(frozen=True)
+class Slot:
+    """Where a sealed value lives; its ciphertext opens there and nowhere else. Its text
+    is the associated data of every stored secret: changing it locks them all away."""
+
+    table: str
+    column: str  # `extra.<key>` for a credential inside an account's extra JSON
+    row: int | str
+
+    def __str__(self) -> str:  # the associated data: `social_accounts.access_token:12`
+        return f"{self.table}.{self.column}:{self.row}"
+
+    @classmethod
+    def token(cls, account_id: int, column: str) -> Slot:
+        return cls("social_accounts", column, account_id)
+
+    @classmethod
+    def extra(cls, account_id: int, key: str) -> Slot:
+        return cls("social_accounts", f"extra.{key}", account_id)
+
+
+PROBE_SLOT = Slot("app_meta", "value", PROBE_META_KEY)
+
+
+def seal(keyset: KeySet, plaintext: str, slot: Slot) -> str:
+    return keyset.encrypt(plaintext, str(slot))
+
+
+def unseal(keyset: KeySet, ciphertext: str, slot: Slot) -> str:
+    return keyset.decrypt(ciphertext, str(slot))
+
+
+def is_sealed(value: object) -> bool:
+    """A value of a JSON column that `seal_extra` wrote."""
+    return isinstance(value, str) and value.startswith(SEALED_PREFIX)
+
+
+def seal_extra(keyset: KeySet, account_id: int, key: str, value: str) -> str:
+    return SEALED_PREFIX + seal(keyset, value, Slot.extra(account_id, key))
+
+
+def unseal_extra(keyset: KeySet, account_id: int, key: str, value: str) -> str:
+    return unseal(keyset, value[len(SEALED_PREFIX) :], Slot.extra(account_id, key))
+
+
+def is_secret_extra(key: str, platform: str = "") -> bool:
+    """Whether an account's extra field is a credential, kept sealed like its tokens.
+
+    The name decides first, by the rule settings are masked by (`config.is_secret`);
+    a platform may declare more, whose names do not say so (a webhook's URL)."""
+    if is_secret(key):
+        return True
+    if not platform:
+        return False
+    from autopostr.platforms.registry import get_platform_class
+
+    try:
+        return key in get_platform_class(platform).secret_extras
+    except InvalidInput:  # a plugin that is gone: its names alone decide
+        return False
+
+
+def unsealed_extras(platform: str, extra: dict[str, Any]) -> list[str]:
+    """Credential fields of `extra` still kept in clear (written by an older autopostr)."""
+    return sorted(
+        key
+        for key, value in extra.items()
+        if isinstance(value, str)
+        and value
+        and not is_sealed(value)
+        and is_secret_extra(key, platform)
+    )
+
+
 def _store(settings: Settings) -> SecretStore:
     return SecretStore(settings.home, settings.get("keyring"))
 
@@ -191,15 +270,11 @@ def create_keyset(settings: Settings) -> tuple[KeySet, Stored]:
     return keyset, stored
 
 
-def probe_context() -> str:
-    return f"app_meta.value:{PROBE_META_KEY}"
-
-
 def write_probe(session: Session, keyset: KeySet) -> None:
     from autopostr.models import AppMeta, utcnow
 
     row = session.get(AppMeta, PROBE_META_KEY)
-    value = keyset.encrypt(PROBE_PLAINTEXT, probe_context())
+    value = seal(keyset, PROBE_PLAINTEXT, PROBE_SLOT)
     if row is None:
         session.add(AppMeta(key=PROBE_META_KEY, value=value))
     else:
@@ -239,7 +314,7 @@ def require_database_key(db: Database, keyset: KeySet | None) -> None:
             f"({here}): {IMPORT_HINT}",
             key_id=kid,
         )
-    keyset.decrypt(str(probe), probe_context())  # a key with that id that does not open it
+    unseal(keyset, str(probe), PROBE_SLOT)  # a key with that id that does not open it
 
 
 def check_probe(session: Session, keyset: KeySet) -> bool | None:
@@ -249,7 +324,7 @@ def check_probe(session: Session, keyset: KeySet) -> bool | None:
     row = session.get(AppMeta, PROBE_META_KEY)
     if row is None:
         return None
-    return keyset.decrypt(row.value, probe_context()) == PROBE_PLAINTEXT
+    return unseal(keyset, row.value, PROBE_SLOT) == PROBE_PLAINTEXT
 
 
 @dataclass
@@ -274,11 +349,10 @@ def _reencrypt_all(session: Session, old: KeySet, new: KeySet) -> int:
             text(f"SELECT {pk}, {column} FROM {table} WHERE {column} IS NOT NULL")
         ).all()
         for row_id, ciphertext in rows:
-            context = f"{table}.{column}:{row_id}"
-            plaintext = old.decrypt(ciphertext, context)
+            slot = Slot(table, column, row_id)
             session.execute(
                 text(f"UPDATE {table} SET {column} = :value WHERE {pk} = :id"),
-                {"value": new.encrypt(plaintext, context), "id": row_id},
+                {"value": seal(new, unseal(old, ciphertext, slot), slot), "id": row_id},
             )
             count += 1
     count += _reencrypt_account_extras(session, old, new)
@@ -290,11 +364,7 @@ def _reencrypt_all(session: Session, old: KeySet, new: KeySet) -> int:
 def _reencrypt_account_extras(session: Session, old: KeySet, new: KeySet) -> int:
     """Secrets kept inside an account's `extra` JSON (app passwords, page tokens, webhook
     URLs); those an older autopostr kept in clear are sealed on the way."""
-    import json
-
     from sqlalchemy import text
-
-    from autopostr.accounts import SEALED_PREFIX, seal_extra, unsealed_extras
 
     count = 0
     rows = session.execute(text("SELECT id, platform, extra FROM social_accounts")).all()
@@ -302,10 +372,8 @@ def _reencrypt_account_extras(session: Session, old: KeySet, new: KeySet) -> int
         extra = json.loads(raw or "{}")
         changed = 0
         for key, value in extra.items():
-            if isinstance(value, str) and value.startswith(SEALED_PREFIX):
-                context = f"social_accounts.extra.{key}:{row_id}"
-                plaintext = old.decrypt(value[len(SEALED_PREFIX) :], context)
-                extra[key] = SEALED_PREFIX + new.encrypt(plaintext, context)
+            if is_sealed(value):
+                extra[key] = seal_extra(new, row_id, key, unseal_extra(old, row_id, key, value))
                 changed += 1
         for key in unsealed_extras(platform, extra):
             extra[key] = seal_extra(new, row_id, key, extra[key])

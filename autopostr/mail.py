@@ -12,7 +12,7 @@ from autopostr.identity import Actor
 
 def send_invitation(settings: Settings, email: str, inviter: Actor, token: str, role: str) -> None:
     host = settings.get("smtp_host") or "localhost"
-    port = int(settings.get("smtp_port") or 25)
+    port = settings.integer("smtp_port", 25, minimum=1, maximum=65535)
     message = EmailMessage()
     message["From"] = settings.get("smtp_from") or f"autopostr <noreply@{host}>"
     message["To"] = email

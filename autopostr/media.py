@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,29 +40,12 @@ DEFAULT_MAX_BYTES = 1024**3
 SUPPORTED_TYPES = IMAGE_TYPES | VIDEO_TYPES
 DEFAULT_GRACE = timedelta(hours=24)
 
-_UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
-
 
 # -- settings ---------------------------------------------------------------------
 
 
-def parse_size(text: str, name: str) -> int:
-    """`1073741824`, `500MB`, `1GiB`, `1.5g` → bytes."""
-    match = _SIZE.match(text)
-    if not match:
-        raise ConfigError(f"{name}: {text!r} is not a size; use e.g. 500MB, 1GiB or 1073741824")
-    number, unit, binary = match.groups()
-    base = 1024 ** ("kmgt".index(unit.lower()) + 1) if unit and binary else _UNITS[unit.lower()]
-    value = int(float(number) * base)
-    if value <= 0:
-        raise ConfigError(f"{name}: the size must be greater than zero")
-    return value
-
-
 def max_bytes(settings: Settings) -> int:
-    raw = settings.get("media_max_bytes")
-    return parse_size(raw, "AUTOPOSTR_MEDIA_MAX_BYTES") if raw else DEFAULT_MAX_BYTES
+    return settings.size("media_max_bytes", DEFAULT_MAX_BYTES)
 
 
 def allowed_types(settings: Settings) -> frozenset[str]:

@@ -230,14 +230,10 @@ def publish_job(db: Database, settings: Settings, worker: str, job: _Job) -> Out
 
 
 def open_account(settings: Settings, account: SocialAccount) -> AccountRef:
-    from autopostr.keys import load_keyset
+    from autopostr.keys import SEALED_PREFIX, load_keyset
 
     # Loaded per job, so a daemon picks up a rotated key without a restart.
-    sealed = (
-        account.access_token
-        or account.refresh_token
-        or accounts_mod.SEALED_PREFIX in (account.extra or "")
-    )
+    sealed = account.access_token or account.refresh_token or SEALED_PREFIX in (account.extra or "")
     return accounts_mod.account_ref(account, load_keyset(settings) if sealed else None)
 
 

@@ -63,3 +63,31 @@ def test_completion_scripts_are_fresh(shell: str) -> None:
     )
     stored = (ROOT / "completions" / f"autopostr.{shell}").read_text(encoding="utf-8")
     assert proc.stdout == stored, "completions/ is stale: run scripts/update-completions.sh"
+
+
+def _configuration_table() -> set[str]:
+    """The variables the first column of the README's configuration table names."""
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    cells = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    return {name for cell in cells for name in re.findall(r"`(AUTOPOSTR_[A-Z0-9_<>]+)`", cell)}
+
+
+def _declared_variables() -> list[str]:
+    from autopostr.config import KNOWN_SETTINGS, SETTING_FAMILIES
+
+    return sorted(f"AUTOPOSTR_{name.upper()}" for name in [*KNOWN_SETTINGS, *SETTING_FAMILIES])
+
+
+@pytest.mark.parametrize("variable", _declared_variables())
+def test_readme_configuration_table_lists_every_setting(variable: str) -> None:
+    assert variable in _configuration_table(), f"README.md's configuration table lacks {variable}"
+
+
+def test_readme_configuration_table_lists_no_setting_that_is_gone() -> None:
+    stale = _configuration_table() - set(_declared_variables()) - {"AUTOPOSTR_CONFIG"}
+    assert not stale, (
+        f"README.md's configuration table names settings autopostr never reads: {stale}"
+    )

@@ -747,3 +747,51 @@ def test_rotate_before_init_says_what_to_run(engine: str, cli: Cli) -> None:
     run = cli("keys", "rotate")
     assert run.exit_code in (4, 5)
     assert "autopostr init" in assert_one_error_line(run.stderr)
+
+
+# --- what counts as a secret ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["api_key", "client_secret", "user_token", "app_password", "access_jwt", "secret"]
+)
+def test_one_rule_decides_what_is_secret_for_settings_and_account_fields(name: str) -> None:
+    from autopostr.config import mask
+    from autopostr.keys import is_secret_extra
+
+    assert mask(name, "value") == "****"
+    assert is_secret_extra(name, "sandbox")
+
+
+@pytest.mark.parametrize("name", ["page_id", "format", "token_kind", "instance", "timezone"])
+def test_names_that_say_no_secret_stay_readable(name: str) -> None:
+    from autopostr.config import mask
+    from autopostr.keys import is_secret_extra
+
+    assert mask(name, "value") == "value"
+    assert not is_secret_extra(name, "sandbox")
+
+
+def test_a_platform_declares_the_fields_whose_names_do_not_say_so() -> None:
+    from autopostr.keys import is_secret_extra
+
+    assert is_secret_extra("url", "webhook") and not is_secret_extra("url", "sandbox")
+
+
+def test_a_sealed_value_is_bound_to_its_table_column_and_row() -> None:
+    from autopostr.keys import Slot, seal, seal_extra, unseal, unseal_extra
+
+    keyset = KeySet.of([os.urandom(32)], "test")
+    # The associated data of what databases already hold: it must never change.
+    assert str(Slot.token(12, "access_token")) == "social_accounts.access_token:12"
+    assert str(Slot.extra(12, "url")) == "social_accounts.extra.url:12"
+    token = seal(keyset, "tok", Slot.token(12, "access_token"))
+    assert keyset.decrypt(token, "social_accounts.access_token:12") == "tok"
+    assert unseal(keyset, token, Slot.token(12, "access_token")) == "tok"
+    with pytest.raises(EncryptionKeyError, match="copied from another row"):
+        unseal(keyset, token, Slot.token(13, "access_token"))
+    url = seal_extra(keyset, 12, "url", "https://hooks.example/T0k3n")
+    assert url.startswith(f"sealed:v1.{keyset.active}.") and "T0k3n" not in url
+    assert unseal_extra(keyset, 12, "url", url) == "https://hooks.example/T0k3n"
+    with pytest.raises(EncryptionKeyError):
+        unseal_extra(keyset, 12, "secret", url)

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from autopostr.accounts import is_secret_extra
 from autopostr.config import load_settings
+from autopostr.keys import is_secret_extra
 from autopostr.platforms.base import (
     AccountRef,
     MediaItem,

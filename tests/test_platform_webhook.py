@@ -292,6 +292,38 @@ def test_a_url_stored_in_clear_keeps_working_until_rotate_seals_it(
     assert hook.received[-1].path == f"/api/webhooks/7/{URL_TOKEN}"
 
 
+def test_rotating_the_key_reseals_a_sealed_url_and_the_webhook_still_publishes(
+    initialized: str, cli: Cli, hook: ScriptedServer
+) -> None:
+    url = f"{hook.url}/api/webhooks/7/{URL_TOKEN}"
+    added = {"handle": "site", "url": url, "secret": "s3cr3t"}
+    cli.ok("accounts", "add", "webhook", input=json.dumps(added))
+    old_key = cli.ok("keys", "status", "--json").json()["active"]
+    sealed_before = json.loads(stored_extra())["url"]
+    assert sealed_before.startswith(f"sealed:v1.{old_key}.")
+
+    rotated = cli.ok("keys", "rotate", "--yes", "--json").json()
+    assert rotated["old_keys"] == [old_key]
+    assert rotated["reencrypted"] == 2  # the secret's column and the URL in the extra fields
+    sealed_after = json.loads(stored_extra())["url"]
+    assert sealed_after.startswith(f"sealed:v1.{rotated['new_key']}.")
+    assert sealed_after != sealed_before and URL_TOKEN not in stored_extra()
+
+    post = due_post(cli, "after the rotation")
+    hook.push(Answer(200, {"id": "r1"}))
+    run = cli("daemon", "run", "--once", "--json")
+    assert run.exit_code == 0, run.stderr
+    [outcome] = run.json()
+    assert outcome["status"] == "published" and outcome["remote_id"] == "r1"
+    (sent,) = hook.received
+    assert sent.path == f"/api/webhooks/7/{URL_TOKEN}"  # the URL opened under the new key
+    assert sent.headers["x-autopostr-signature"] == sign(
+        "s3cr3t", sent.headers["x-autopostr-timestamp"], sent.body
+    )
+    shown = cli.ok("posts", "show", post, "--json").json()
+    assert shown["destinations"][0]["status"] == "published"
+
+
 def test_a_url_stored_in_clear_is_sealed_when_the_account_is_next_written(
     initialized: str, cli: Cli, hook: ScriptedServer
 ) -> None:

@@ -297,6 +297,18 @@ def test_smtp_invitation_reaches_a_local_sink(
     assert len(invites) == 1  # the failed one left nothing behind
 
 
+def test_an_smtp_port_that_is_no_number_names_the_setting_and_saves_nothing(
+    people: dict[str, Person], cli: Cli
+) -> None:
+    env = {"AUTOPOSTR_SMTP_HOST": "127.0.0.1", "AUTOPOSTR_SMTP_PORT": "twenty-five"}
+    run = cli("team", "invite", "x@example.com", env=env)
+    assert run.exit_code == 5, run.stderr
+    assert "AUTOPOSTR_SMTP_PORT must be a whole number from 1 to 65535, not 'twenty-five'" in (
+        run.stderr
+    )
+    assert cli.ok("team", "audit", "--action", "team.invite", "--json").json() == []
+
+
 # A minimal SMTP server on the standard library's sockets: accepts one message per connection.
 SMTP_SINK = r"""
 import socket, sys

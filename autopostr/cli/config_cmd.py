@@ -17,29 +17,25 @@ def show(as_json: bool = JSON_OPTION) -> None:
     Example:
       autopostr config show --json
     """
+    from dataclasses import asdict
+
     from autopostr.cli import output
-    from autopostr.config import KNOWN_SETTINGS, mask
+    from autopostr.config import listing
 
     s = settings()
-    rows = [
-        {
-            "name": name,
-            "value": mask(name, resolved.value),
-            "source": resolved.source,
-            "description": KNOWN_SETTINGS.get(name, ""),
-        }
-        for name, resolved in s.items()
-    ]
-    shown = {row["name"] for row in rows}
-    rows += [
-        {"name": name, "value": "", "source": "unset", "description": text}
-        for name, text in sorted(KNOWN_SETTINGS.items())
-        if name not in shown
-    ]
+    rows = [asdict(item) for item in listing(s)]
     if as_json:
         output.print_json(rows)
     else:
-        output.print_table(rows, [("name", "Setting"), ("value", "Value"), ("source", "Source")])
+        output.print_table(
+            rows,
+            [
+                ("name", "Setting"),
+                ("value", "Value"),
+                ("source", "Source"),
+                ("description", "About"),
+            ],
+        )
         output.info(f"Config file: {s.config_path} ({s.config_source})")
 
 

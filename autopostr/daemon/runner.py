@@ -29,7 +29,7 @@ from autopostr.config import Settings
 from autopostr.daemon import systemd
 from autopostr.daemon.jobs import JOBS
 from autopostr.db import Database
-from autopostr.errors import ConfigError, Conflict, DatabaseCorrupt
+from autopostr.errors import Conflict, DatabaseCorrupt
 from autopostr.models import Daemon as DaemonRow
 from autopostr.models import utcnow
 from autopostr.outcomes import Outcome, start_batched_finishing, stop_batched_finishing
@@ -39,19 +39,6 @@ from autopostr.queue.transitions import NOTIFY_CHANNEL
 from autopostr.states import DestinationState
 
 log = logging.getLogger("autopostr.daemon")
-
-
-def _seconds(settings: Settings, name: str, default: float) -> float:
-    raw = settings.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"AUTOPOSTR_{name.upper()}: {raw!r} is not a number of seconds") from None
-    if value <= 0:
-        raise ConfigError(f"AUTOPOSTR_{name.upper()} must be greater than zero")
-    return value
 
 
 @dataclass
@@ -69,11 +56,11 @@ class DaemonConfig:
         sqlite = db.url.dialect == "sqlite"
         return cls(
             concurrency=concurrency or 8,
-            lease=_seconds(settings, "lease_seconds", 60.0),
-            heartbeat=_seconds(settings, "heartbeat_seconds", 10.0),
+            lease=settings.seconds("lease_seconds", 60.0, above=0),
+            heartbeat=settings.seconds("heartbeat_seconds", 10.0, above=0),
             # SQLite has no notifications: look often; the query is one index probe.
-            poll=_seconds(settings, "poll_seconds", 0.5 if sqlite else 30.0),
-            grace=_seconds(settings, "grace_seconds", 30.0),
+            poll=settings.seconds("poll_seconds", 0.5 if sqlite else 30.0, above=0),
+            grace=settings.seconds("grace_seconds", 30.0, above=0),
         )
 
 

@@ -50,14 +50,7 @@ class Claim:
 
 
 def max_attempts(settings: Settings) -> int:
-    raw = settings.get("max_attempts")
-    try:
-        value = int(raw) if raw else DEFAULT_MAX_ATTEMPTS
-    except ValueError:
-        from autopostr.errors import ConfigError
-
-        raise ConfigError(f"AUTOPOSTR_MAX_ATTEMPTS: {raw!r} is not a whole number") from None
-    return max(1, value)
+    return settings.integer("max_attempts", DEFAULT_MAX_ATTEMPTS, minimum=1)
 
 
 def backoff(attempt: int, retry_after: float | None = None) -> timedelta:
