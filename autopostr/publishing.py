@@ -425,6 +425,7 @@ def _finish(
     written = queue.write(item) if queue is not None else _write_outcomes(db, [item])[0]
     if written.status != "lost" and job.settings is not None:
         from autopostr.hooks import emit
+        from autopostr.views import outcome_json
 
         emit(job.settings, {"event": status, **outcome_json(written), "at": utcnow().isoformat()})
     return written
@@ -816,20 +817,6 @@ def publish_due(
                 if on_outcome is not None:
                     on_outcome(outcome)
     return outcomes
-
-
-def outcome_json(outcome: Outcome) -> dict[str, Any]:
-    return {
-        "destination": str(outcome.destination_id),
-        "post": str(outcome.post_id),
-        "account": outcome.account,
-        "status": outcome.status,
-        "attempt": outcome.attempt,
-        "remote_id": outcome.remote_id,
-        "url": outcome.url,
-        "error": outcome.error,
-        "next_attempt_at": outcome.next_attempt_at.isoformat() if outcome.next_attempt_at else None,
-    }
 
 
 NOTIFY_CHANNEL = "autopostr_due"

@@ -18,29 +18,15 @@ def show(as_json: bool = JSON_OPTION) -> None:
       autopostr config show --json
     """
     from autopostr.cli import output
-    from autopostr.config import KNOWN_SETTINGS, mask
+    from autopostr.views import settings_json
 
     s = settings()
-    rows = [
-        {
-            "name": name,
-            "value": mask(name, resolved.value),
-            "source": resolved.source,
-            "description": KNOWN_SETTINGS.get(name, ""),
-        }
-        for name, resolved in s.items()
-    ]
-    shown = {row["name"] for row in rows}
-    rows += [
-        {"name": name, "value": "", "source": "unset", "description": text}
-        for name, text in sorted(KNOWN_SETTINGS.items())
-        if name not in shown
-    ]
-    if as_json:
-        output.print_json(rows)
-    else:
+
+    def render(rows: list[dict[str, str]]) -> None:
         output.print_table(rows, [("name", "Setting"), ("value", "Value"), ("source", "Source")])
         output.info(f"Config file: {s.config_path} ({s.config_source})")
+
+    output.emit(settings_json(s), as_json, render)
 
 
 @app.command("path")
@@ -52,11 +38,6 @@ def path(as_json: bool = JSON_OPTION) -> None:
       $EDITOR "$(autopostr config path)"
     """
     from autopostr.cli import output
+    from autopostr.views import config_path_json
 
-    s = settings()
-    if as_json:
-        output.print_json(
-            {"config": str(s.config_path), "exists": s.config_path.exists(), "home": str(s.home)}
-        )
-    else:
-        output.print_line(str(s.config_path))
+    output.emit(config_path_json(settings()), as_json, lambda d: output.print_line(d["config"]))
