@@ -102,6 +102,7 @@ def list_(
     """
     from autopostr import accounts
     from autopostr.cli import output
+    from autopostr.errors import AttentionNeeded
     from autopostr.views import account_json
 
     within = None
@@ -130,7 +131,7 @@ def list_(
     if rows:
         names = ", ".join(f"{r['platform']}:{r['handle']}" for r in rows)
         output.info(f"{len(rows)} account(s) need attention within {expiring_within}: {names}")
-        raise typer.Exit(1)
+        raise AttentionNeeded()
 
 
 @app.command("show")

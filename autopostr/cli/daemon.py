@@ -36,6 +36,7 @@ def run(
     from autopostr.cli import output
     from autopostr.cli.common import database
     from autopostr.keys import load_keyset, require_database_key
+    from autopostr.platforms.base import raise_for_results
     from autopostr.publishing import publish_due
     from autopostr.queue import DestinationState
     from autopostr.views import outcome_json
@@ -83,8 +84,7 @@ def run(
     )
     record_cron_run(db, worker, started)
     output.emit([outcome_json(o) for o in outcomes], as_json, _summary)
-    if any(o.status == DestinationState.FAILED for o in outcomes):
-        raise typer.Exit(6)
+    raise_for_results(failed=any(o.status == DestinationState.FAILED for o in outcomes))
 
 
 def _report(outcome: dict[str, Any]) -> None:

@@ -132,7 +132,7 @@ def _follow(follower: Follower, as_json: bool) -> None:
             output.emit_lines([log_entry_json(e) for e in entries], as_json, _line)
     except KeyboardInterrupt:
         # Ctrl-C is how a follow ends: no traceback, no "Aborted!".
-        raise typer.Exit(0) from None
+        raise typer.Exit() from None
 
 
 def _reader_went_away() -> None:
@@ -144,7 +144,7 @@ def _reader_went_away() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-    raise typer.Exit(0)
+    raise typer.Exit()
 
 
 def register(app: typer.Typer) -> None:

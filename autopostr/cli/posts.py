@@ -386,6 +386,7 @@ def unpublish(
     """
     from autopostr import posts, unpublishing
     from autopostr.cli import output
+    from autopostr.platforms.base import raise_for_results
     from autopostr.views import post_json, unpublished_json
 
     with signed_in() as (session, actor):
@@ -404,10 +405,10 @@ def unpublish(
 
     output.emit(unpublished_json(result), as_json, render)
     outcomes = {t.outcome for t in result.takedowns}
-    if unpublishing.FAILED in outcomes:
-        raise typer.Exit(6)
-    if unpublishing.NOT_SUPPORTED in outcomes:
-        raise typer.Exit(5)
+    raise_for_results(
+        failed=unpublishing.FAILED in outcomes,
+        unsupported=unpublishing.NOT_SUPPORTED in outcomes,
+    )
 
 
 def _unpublish(post_id: int, account: str) -> Unpublished:
@@ -489,6 +490,7 @@ def _publish_and_report(post_id: int, as_json: bool) -> None:
     from autopostr import posts
     from autopostr.cli import output
     from autopostr.cli.common import database
+    from autopostr.platforms.base import raise_for_results
     from autopostr.publishing import publish_due
     from autopostr.queue import UNSUCCESSFUL_POSTS, DestinationState
     from autopostr.views import outcome_json, post_json
@@ -508,8 +510,7 @@ def _publish_and_report(post_id: int, as_json: bool) -> None:
         output.info(f"Post {data['id']} is {data['status']}")
 
     output.emit(data, as_json, render)
-    if data["status"] in UNSUCCESSFUL_POSTS:
-        raise typer.Exit(6)
+    raise_for_results(failed=data["status"] in UNSUCCESSFUL_POSTS)
 
 
 @app.command("publish")

@@ -57,12 +57,13 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
     """
     from autopostr.cli import output
     from autopostr.doctor import run_checks
+    from autopostr.errors import ChecksFailed
     from autopostr.views import check_json
 
     results = run_checks(settings())
     output.emit([check_json(r) for r in results], as_json, _show_checks)
     if any(r.failed for r in results):
-        raise typer.Exit(1)
+        raise ChecksFailed()
 
 
 def _show_checks(checks: list[dict[str, str]]) -> None:
