@@ -1,9 +1,9 @@
-"""Every `--json` document of PRODUCT §2, and the hook events: the one place that turns a
-result into JSON. Keys are stable and never renamed, ids are strings, times ISO 8601 with
-offset; tests/test_json_shapes.py pins each shape.
+"""Every `--json` document of PRODUCT §2: the one place that turns a result into JSON.
+Keys are stable and never renamed, ids are strings, times ISO 8601 with offset;
+tests/test_json_shapes.py pins each shape.
 
-Domain modules return models and dataclasses and never import this module (apart from
-`outcome_json`, which is also the body of an event hook); the CLI renders the documents
+Domain modules return models and dataclasses and never import this module, apart from
+the publisher, whose event hooks carry `outcome_json`; the CLI shows the documents
 through `output.emit`.
 """
 
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from autopostr.setup import InitResult
     from autopostr.teams import Invitation
     from autopostr.unpublishing import Unpublished
-
-__all__ = ["iso"]
 
 Document = dict[str, Any]
 
