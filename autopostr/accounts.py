@@ -170,15 +170,12 @@ def add(
     db.add(account)
     db.flush()
     if credentials:
-        from autopostr.errors import ExternalServiceError
         from autopostr.platforms.base import PlatformError
 
         try:
             fields = platform_class(settings).prepare_credentials(credentials)
         except PlatformError as exc:
-            if exc.transient:
-                raise ExternalServiceError(exc.message) from None
-            raise InvalidInput(f"stdin: {exc.message}") from None
+            raise exc.as_error(given="stdin") from None
         store_credentials(db, settings, account, fields)
     audit.record(db, actor, "account.connect", "account", account.id, platform=account.platform)
     return account

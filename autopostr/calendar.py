@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from autopostr import accounts as accounts_mod
 from autopostr import posts
@@ -150,33 +150,3 @@ def move(
 ) -> Post:
     """Reschedule a post: the same checks as `posts schedule` (future time, platform limits)."""
     return posts.schedule(db, actor, settings, post_id, when, now=now)
-
-
-def calendar_json(cal: Calendar) -> dict[str, Any]:
-    """The `calendar --json` document; `to` is the last day shown (inclusive)."""
-    from autopostr.views import iso
-
-    return {
-        "view": cal.span,
-        "from": cal.first.isoformat(),
-        "to": cal.last.isoformat(),
-        "month": cal.month.strftime("%Y-%m") if cal.month else None,
-        "timezone": cal.timezone,
-        "days": [
-            {
-                "date": day.date.isoformat(),
-                "posts": [
-                    {
-                        "id": str(entry.post_id),
-                        "time": entry.time,
-                        "scheduled_at": iso(entry.at),
-                        "status": entry.status,
-                        "accounts": entry.accounts,
-                        "text": entry.text,
-                    }
-                    for entry in day.entries
-                ],
-            }
-            for day in cal.days
-        ],
-    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from autopostr import accounts as accounts_mod
 from autopostr import posts
@@ -171,35 +171,3 @@ def _engagement(db: DbSession, team_id: int) -> dict[str, int]:
         )
     ).one()
     return {metric: int(value or 0) for metric, value in zip(ENGAGEMENT_METRICS, row, strict=True)}
-
-
-def summary_json(result: Summary) -> dict[str, Any]:
-    from autopostr.views import account_json, iso
-
-    return {
-        "counts": result.counts,
-        "next_due": [
-            {
-                "id": str(item.post_id),
-                "scheduled_at": iso(item.scheduled_at),
-                "overdue": item.overdue,
-                "accounts": item.accounts,
-                "text": item.text,
-            }
-            for item in result.next_due
-        ],
-        "failures": [
-            {
-                "post": str(item.post_id),
-                "destination": str(item.destination_id),
-                "account": item.account,
-                "status": item.status,
-                "error": item.error,
-                "at": iso(item.at),
-                "text": item.text,
-            }
-            for item in result.failures
-        ],
-        "accounts": [account_json(account) for account in result.accounts],
-        "engagement": result.engagement,
-    }

@@ -397,7 +397,7 @@ def check_overdue(ctx: Context) -> CheckResult:
     from sqlmodel import col
 
     from autopostr.models import PostDestination, SocialAccount, utcnow
-    from autopostr.views import iso
+    from autopostr.timeparse import iso
 
     name = "nothing is overdue"
     db = ctx.database()

@@ -2,7 +2,8 @@
 
 Domain code raises these; the CLI's top-level handler turns them into a single
 `Error: …` line and the matching exit code. A class's docstring is its default
-message, so `raise NotLoggedIn()` already teaches the fix.
+message, so `raise NotLoggedIn()` already teaches the fix. A platform's failure
+becomes one of these by one rule, `PlatformError.as_error` (platforms/base.py).
 """
 
 from __future__ import annotations
@@ -114,3 +115,35 @@ class ExternalServiceError(AutopostrError):
 
 class DatabaseUnreachable(ExternalServiceError):
     """The database cannot be reached: check AUTOPOSTR_DATABASE_URL and that the server is running."""
+
+
+class Reported(AutopostrError):
+    """The command has shown what went wrong: only its exit code is left to give.
+
+    The handler prints nothing more for these, with or without --debug: the failed
+    checks, the refused destinations or the declined question are on the screen.
+    """
+
+
+class ChecksFailed(Reported):
+    """A check failed: each failing check names its fix."""
+
+
+class AttentionNeeded(Reported):
+    """Some accounts need attention: they are listed with what to do."""
+
+
+class NothingChanged(Reported):
+    """The confirmation was declined: nothing was changed."""
+
+
+class PlatformsFailed(Reported):
+    """A platform failed or refused a destination: each one says why."""
+
+    exit_code = ExitCode.EXTERNAL
+
+
+class PlatformCannot(Reported):
+    """A platform cannot do what was asked for a destination: each one says what to do instead."""
+
+    exit_code = ExitCode.INVALID

@@ -13,14 +13,13 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from autopostr.db import Database
 from autopostr.identity import Actor
 from autopostr.models import Post, PostDestination, PublishLog, SocialAccount
 from autopostr.permissions import require
 from autopostr.states import LogEvent
-from autopostr.views import iso
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
@@ -51,20 +50,6 @@ class LogEntry:
     attempt: int
     daemon: str | None
     message: str
-
-
-def entry_json(entry: LogEntry) -> dict[str, Any]:
-    return {
-        "id": str(entry.id),
-        "at": iso(entry.at),
-        "event": entry.event,
-        "post": str(entry.post_id) if entry.post_id is not None else None,
-        "destination": str(entry.destination_id) if entry.destination_id is not None else None,
-        "account": entry.account,
-        "attempt": entry.attempt,
-        "daemon": entry.daemon,
-        "message": entry.message,
-    }
 
 
 def unknown_events(events: tuple[str, ...]) -> list[str]:

@@ -8,7 +8,6 @@ for their open sessions and access tokens.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -287,17 +286,3 @@ def audit_entries(
         query = query.where(col(AuditLog.action).startswith(action.strip(), autoescape=True))
     rows = db.exec(query.order_by(col(AuditLog.id).desc()).limit(limit)).all()
     return [(entry, email) for entry, email in reversed(rows)]
-
-
-def audit_json(entry: AuditLog, email: str | None) -> dict[str, Any]:
-    from autopostr.views import iso
-
-    return {
-        "id": str(entry.id),
-        "at": iso(entry.created_at),
-        "user": email,
-        "action": entry.action,
-        "target_type": entry.target_type,
-        "target_id": entry.target_id,
-        "details": json.loads(entry.details or "{}"),
-    }

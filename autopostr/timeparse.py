@@ -1,7 +1,8 @@
 """Times and durations people type: 2026-12-01T09:00, '2026-12-01 09:00', +90m, 30d.
 
 Times are stored in UTC; a wall-clock time is read in a zone and refused when
-DST makes it nonexistent or ambiguous, naming both readings.
+DST makes it nonexistent or ambiguous, naming both readings. They are written
+out one way (`iso`): ISO 8601 in UTC, with its offset.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from autopostr.errors import InvalidInput
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
 
 
 def parse_duration(text: str, field: str) -> timedelta:

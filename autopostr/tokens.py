@@ -82,7 +82,6 @@ def _aware(value: datetime) -> datetime:
 
 def whoami(db: Database, settings: Settings, account_id: int) -> dict[str, Any]:
     """The platform's view of the account (`accounts test`); an expired token is renewed once."""
-    from autopostr.errors import ExternalServiceError
     from autopostr.platforms.base import AuthExpired, PlatformError
     from autopostr.platforms.registry import get_platform
     from autopostr.publishing import open_account, refresh_account
@@ -101,19 +100,18 @@ def whoami(db: Database, settings: Settings, account_id: int) -> dict[str, Any]:
             )
             return platform.whoami(ref)
     except PlatformError as exc:
-        raise ExternalServiceError(exc.message) from None
+        raise exc.as_error() from None
 
 
 def refresh_now(db: Database, settings: Settings, account_id: int) -> datetime | None:
     """`accounts refresh`: renew the token now; returns its new expiry (None: none)."""
-    from autopostr.errors import ExternalServiceError
     from autopostr.platforms.base import PlatformError
     from autopostr.publishing import refresh_account
 
     try:
         refresh_account(db, settings, account_id)
     except PlatformError as exc:
-        raise ExternalServiceError(exc.message) from None
+        raise exc.as_error() from None
     with db.session() as session:
         account = session.get(SocialAccount, account_id)
         assert account is not None

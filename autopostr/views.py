@@ -1,29 +1,64 @@
-"""The JSON shapes of PRODUCT §2: stable keys, string ids, ISO 8601 times with offset."""
+"""Every `--json` document of PRODUCT §2: the one place that turns a result into JSON.
+Keys are stable and never renamed, ids are strings, times ISO 8601 with offset;
+tests/test_json_shapes.py pins each shape.
+
+Domain modules return models and dataclasses and never import this module, apart from
+the publisher, whose event hooks carry `outcome_json`; the CLI shows the documents
+through `output.emit`.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
 from typing import TYPE_CHECKING, Any
 
-from autopostr.identity import Actor, token_status
-from autopostr.models import ApiToken, Media, PostDestination, Session, SocialAccount, User
-from autopostr.posts import PostView
+from autopostr.timeparse import iso
 
+# Only the standard library at import: `version`, `config` and `keys` print their
+# documents without loading SQLAlchemy.
 if TYPE_CHECKING:
+    from autopostr.calendar import Calendar
+    from autopostr.config import Settings
+    from autopostr.csvio import ImportResult, RowError
+    from autopostr.dashboard import Summary
+    from autopostr.doctor import CheckResult
+    from autopostr.identity import Actor
+    from autopostr.keys import ImportResult as KeyImport
+    from autopostr.keys import KeySet, RotationResult
+    from autopostr.media import CleanupResult, MediaView, Uploaded
+    from autopostr.models import (
+        ApiToken,
+        AuditLog,
+        Daemon,
+        Media,
+        PostDestination,
+        Session,
+        SocialAccount,
+        Team,
+        User,
+    )
     from autopostr.outcomes import Outcome
+    from autopostr.posts import PostView
+    from autopostr.publishing import Reconciled
+    from autopostr.publog import LogEntry
+    from autopostr.setup import InitResult
+    from autopostr.teams import Invitation
     from autopostr.unpublishing import Unpublished
 
-
-def iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
+Document = dict[str, Any]
 
 
-def user_json(user: User | Actor) -> dict[str, Any]:
+# -- people and teams --------------------------------------------------------------
+
+
+def user_json(user: User | Actor) -> Document:
+    from autopostr.identity import Actor
+
     user_id = user.user_id if isinstance(user, Actor) else user.id
     return {"id": str(user_id), "email": user.email, "name": user.name}
 
 
-def actor_json(actor: Actor) -> dict[str, Any]:
+def actor_json(actor: Actor) -> Document:
     return {
         "user": user_json(actor),
         "team": (
@@ -35,7 +70,7 @@ def actor_json(actor: Actor) -> dict[str, Any]:
     }
 
 
-def session_json(row: Session, current_id: int | None = None) -> dict[str, Any]:
+def session_json(row: Session, current_id: int | None = None) -> Document:
     return {
         "id": str(row.id),
         "label": row.label,
@@ -46,7 +81,9 @@ def session_json(row: Session, current_id: int | None = None) -> dict[str, Any]:
     }
 
 
-def token_json(row: ApiToken) -> dict[str, Any]:
+def token_json(row: ApiToken) -> Document:
+    from autopostr.identity import token_status
+
     return {
         "id": str(row.id),
         "name": row.name,
@@ -58,7 +95,51 @@ def token_json(row: ApiToken) -> dict[str, Any]:
     }
 
 
-def account_json(account: SocialAccount) -> dict[str, Any]:
+def new_token_json(row: ApiToken, token: str) -> Document:
+    """`auth token create`: the only document that ever holds the token itself."""
+    return {**token_json(row), "token": token}
+
+
+def team_json(team: Team, role: str, current: int | None = None) -> Document:
+    return {
+        "id": str(team.id),
+        "name": team.name,
+        "role": role,
+        "current": team.id == current,
+        "approval_required": team.approval_required,
+    }
+
+
+def member_json(user: User, role: str) -> Document:
+    return {**user_json(user), "role": role}
+
+
+def invitation_json(result: Invitation) -> Document:
+    return {
+        "token": result.token,
+        "email": result.invite.email,
+        "role": result.invite.role,
+        "expires_at": iso(result.invite.expires_at),
+        "emailed": result.emailed,
+    }
+
+
+def audit_json(entry: AuditLog, email: str | None) -> Document:
+    return {
+        "id": str(entry.id),
+        "at": iso(entry.created_at),
+        "user": email,
+        "action": entry.action,
+        "target_type": entry.target_type,
+        "target_id": entry.target_id,
+        "details": json.loads(entry.details or "{}"),
+    }
+
+
+# -- accounts and media ------------------------------------------------------------
+
+
+def account_json(account: SocialAccount) -> Document:
     return {
         "id": str(account.id),
         "platform": account.platform,
@@ -69,7 +150,12 @@ def account_json(account: SocialAccount) -> dict[str, Any]:
     }
 
 
-def media_json(item: Media) -> dict[str, Any]:
+def account_test_json(account_id: int, label: str, platform_says: dict[str, Any]) -> Document:
+    """`accounts test`: the platform's own view of the account."""
+    return {"id": str(account_id), "account": label, "ok": True, "platform_says": platform_says}
+
+
+def media_json(item: Media) -> Document:
     return {
         "id": str(item.id),
         "filename": item.filename,
@@ -83,7 +169,35 @@ def media_json(item: Media) -> dict[str, Any]:
     }
 
 
-def destination_json(dest: PostDestination, account: SocialAccount) -> dict[str, Any]:
+def library_item_json(item: Media) -> Document:
+    """A media item as the `media` commands show it: also how it is stored."""
+    return {
+        **media_json(item),
+        "frames": item.frames,
+        "animated": bool(item.frames and item.frames > 1),
+        "storage": item.storage,
+        "created_at": iso(item.created_at),
+    }
+
+
+def uploaded_json(result: Uploaded) -> Document:
+    """`media upload`: `created` is false when the same bytes were already there."""
+    return {**library_item_json(result.item), "created": result.created}
+
+
+def media_view_json(view: MediaView) -> Document:
+    return {**library_item_json(view.item), "posts": [str(p) for p in view.posts]}
+
+
+def cleanup_json(result: CleanupResult) -> Document:
+    items = [library_item_json(item) for item in result.items]
+    return {"dry_run": result.dry_run, "count": len(items), "bytes": result.bytes, "media": items}
+
+
+# -- posts ---------------------------------------------------------------------------
+
+
+def destination_json(dest: PostDestination, account: SocialAccount) -> Document:
     return {
         "id": str(dest.id),
         "account": f"{account.platform}:{account.handle}",
@@ -99,7 +213,7 @@ def destination_json(dest: PostDestination, account: SocialAccount) -> dict[str,
     }
 
 
-def post_json(view: PostView) -> dict[str, Any]:
+def post_json(view: PostView) -> Document:
     post = view.post
     return {
         "id": str(post.id),
@@ -120,7 +234,7 @@ def post_json(view: PostView) -> dict[str, Any]:
     }
 
 
-def unpublished_json(result: Unpublished) -> dict[str, Any]:
+def unpublished_json(result: Unpublished) -> Document:
     """`posts unpublish --json`: what happened on each platform the post was on."""
     return {
         "post": str(result.post_id),
@@ -140,7 +254,7 @@ def unpublished_json(result: Unpublished) -> dict[str, Any]:
     }
 
 
-def outcome_json(outcome: Outcome) -> dict[str, Any]:
+def outcome_json(outcome: Outcome) -> Document:
     """What came of one publish call (`daemon run --json`, `posts publish --json`, hooks)."""
     return {
         "destination": str(outcome.destination_id),
@@ -152,4 +266,222 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         "url": outcome.url,
         "error": outcome.error,
         "next_attempt_at": outcome.next_attempt_at.isoformat() if outcome.next_attempt_at else None,
+    }
+
+
+def reconciled_json(result: Reconciled) -> Document:
+    """`posts reconcile`: status is published, pending (to be sent again) or needs_review."""
+    return {
+        "destination": str(result.destination_id),
+        "post": str(result.post_id),
+        "account": result.account,
+        "status": result.status,
+    }
+
+
+def import_json(result: ImportResult) -> Document:
+    return {
+        "created": result.created,
+        "skipped": result.skipped,
+        "dry_run": result.dry_run,
+        "rows": result.rows,
+        "post_ids": list(result.post_ids),
+        "skipped_lines": list(result.skipped_lines),
+        "skipped_rows": [
+            {"line": row.line, "reason": row.reason, "post": row.post}
+            for row in result.skipped_rows
+        ],
+        "pending_approval": result.pending_approval,
+    }
+
+
+def import_rejected_json(errors: list[RowError]) -> Document:
+    """`posts import --json` of a file with bad rows: nothing was created."""
+    return {
+        "created": 0,
+        "skipped": 0,
+        "errors": [{"line": e.line, "error": e.message} for e in errors],
+    }
+
+
+# -- the calendar, the dashboard and the publish log ----------------------------------
+
+
+def calendar_json(cal: Calendar) -> Document:
+    """The `calendar --json` document; `to` is the last day shown (inclusive)."""
+    return {
+        "view": cal.span,
+        "from": cal.first.isoformat(),
+        "to": cal.last.isoformat(),
+        "month": cal.month.strftime("%Y-%m") if cal.month else None,
+        "timezone": cal.timezone,
+        "days": [
+            {
+                "date": day.date.isoformat(),
+                "posts": [
+                    {
+                        "id": str(entry.post_id),
+                        "time": entry.time,
+                        "scheduled_at": iso(entry.at),
+                        "status": entry.status,
+                        "accounts": entry.accounts,
+                        "text": entry.text,
+                    }
+                    for entry in day.entries
+                ],
+            }
+            for day in cal.days
+        ],
+    }
+
+
+def summary_json(result: Summary) -> Document:
+    """`dashboard --json`."""
+    return {
+        "counts": result.counts,
+        "next_due": [
+            {
+                "id": str(item.post_id),
+                "scheduled_at": iso(item.scheduled_at),
+                "overdue": item.overdue,
+                "accounts": item.accounts,
+                "text": item.text,
+            }
+            for item in result.next_due
+        ],
+        "failures": [
+            {
+                "post": str(item.post_id),
+                "destination": str(item.destination_id),
+                "account": item.account,
+                "status": item.status,
+                "error": item.error,
+                "at": iso(item.at),
+                "text": item.text,
+            }
+            for item in result.failures
+        ],
+        "accounts": [account_json(account) for account in result.accounts],
+        "engagement": result.engagement,
+    }
+
+
+def log_entry_json(entry: LogEntry) -> Document:
+    return {
+        "id": str(entry.id),
+        "at": iso(entry.at),
+        "event": entry.event,
+        "post": str(entry.post_id) if entry.post_id is not None else None,
+        "destination": str(entry.destination_id) if entry.destination_id is not None else None,
+        "account": entry.account,
+        "attempt": entry.attempt,
+        "daemon": entry.daemon,
+        "message": entry.message,
+    }
+
+
+def daemon_json(row: Daemon) -> Document:
+    """`daemon status`: one daemon's heartbeat; state is alive, silent or stopped."""
+    from autopostr.daemons import state_of
+    from autopostr.models import utcnow
+
+    return {
+        "id": row.id,
+        "host": row.host,
+        "pid": row.pid,
+        "version": row.version,
+        "state": state_of(row, utcnow()),
+        "started_at": iso(row.started_at),
+        "heartbeat_at": iso(row.heartbeat_at),
+        "stopped_at": iso(row.stopped_at),
+        "in_flight": row.in_flight,
+    }
+
+
+# -- the installation: init, doctor, settings, schema, keys -----------------------------
+
+
+def version_json(version: str) -> Document:
+    return {"version": version}
+
+
+def init_json(result: InitResult) -> Document:
+    return {
+        "home": result.home,
+        "database": result.database,
+        "schema_before": result.schema_before,
+        "schema_after": result.schema_after,
+        "key_source": result.key_source,
+        "key_created": result.key_created,
+        "user_created": result.user_created,
+        "signed_in_as": result.signed_in_as,
+        "notes": list(result.notes),
+    }
+
+
+def check_json(result: CheckResult) -> Document:
+    return {
+        "name": result.name,
+        "status": result.status,
+        "detail": result.detail,
+        "fix": result.fix,
+    }
+
+
+def settings_json(settings: Settings) -> list[Document]:
+    """`config show`: every setting with its source, the known but unset ones and the
+    families last; secrets masked."""
+    from autopostr.config import listing
+
+    return [
+        {
+            "name": item.name,
+            "value": item.value,
+            "source": item.source,
+            "description": item.description,
+        }
+        for item in listing(settings)
+    ]
+
+
+def config_path_json(settings: Settings) -> Document:
+    return {
+        "config": str(settings.config_path),
+        "exists": settings.config_path.exists(),
+        "home": str(settings.home),
+    }
+
+
+def upgrade_json(database: str, before: str | None, after: str | None) -> Document:
+    """`db upgrade`: the schema revision before and after."""
+    return {"database": database, "before": before, "after": after}
+
+
+def revision_json(database: str, current: str | None, head: str) -> Document:
+    """`db current`: the database's revision and the newest this autopostr knows."""
+    return {"database": database, "current": current, "head": head, "up_to_date": current == head}
+
+
+def keyset_json(keyset: KeySet) -> Document:
+    """`keys status`: key ids and where they come from, never the keys."""
+    return {"active": keyset.active, "keys": sorted(keyset.keys), "source": keyset.source}
+
+
+def rotation_json(result: RotationResult) -> Document:
+    return {
+        "old_keys": list(result.old_keys),
+        "new_key": result.new_key,
+        "reencrypted": result.reencrypted,
+        "source": result.source,
+        "env_instructions": result.env_instructions,
+    }
+
+
+def key_import_json(result: KeyImport) -> Document:
+    return {
+        "added": list(result.added),
+        "active": result.active,
+        "keys": list(result.keys),
+        "source": result.source,
+        "changed": result.changed,
     }

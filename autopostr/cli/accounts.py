@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, database, settings, signed_in
@@ -70,10 +72,13 @@ def add(
             session, actor, settings(), platform.lower(), handle, credentials, name
         )
         data = account_json(account)
-    if as_json:
-        output.print_json(data)
-    else:
-        output.success(f"Added {data['platform']}:{data['handle']} (id {data['id']})")
+    output.emit(data, as_json, _added)
+
+
+def _added(data: dict[str, str]) -> None:
+    from autopostr.cli import output
+
+    output.success(f"Added {data['platform']}:{data['handle']} (id {data['id']})")
 
 
 @app.command("list")
@@ -97,6 +102,7 @@ def list_(
     """
     from autopostr import accounts
     from autopostr.cli import output
+    from autopostr.errors import AttentionNeeded
     from autopostr.views import account_json
 
     within = None
@@ -111,16 +117,21 @@ def list_(
             else accounts.list_accounts(session, actor, platform or None)
         )
         rows = [account_json(a) for a in found]
-    if as_json:
-        output.print_json(rows)
-    elif within is not None and not rows:
-        output.info(f"No account's token runs out within {expiring_within}.")
-    else:
-        _render(rows)
-    if within is not None and rows:
+    if within is None:
+        output.emit(rows, as_json, _render)
+        return
+
+    def render(rows: list[dict[str, object]]) -> None:
+        if rows:
+            _render(rows)
+        else:
+            output.info(f"No account's token runs out within {expiring_within}.")
+
+    output.emit(rows, as_json, render)
+    if rows:
         names = ", ".join(f"{r['platform']}:{r['handle']}" for r in rows)
         output.info(f"{len(rows)} account(s) need attention within {expiring_within}: {names}")
-        raise typer.Exit(1)
+        raise AttentionNeeded()
 
 
 @app.command("show")
@@ -140,10 +151,7 @@ def show(
 
     with signed_in() as (session, actor):
         data = account_json(accounts.show(session, actor, account))
-    if as_json:
-        output.print_json(data)
-    else:
-        output.print_fields(list(data.items()))
+    output.emit(data, as_json, lambda data: output.print_fields(list(data.items())))
 
 
 @app.command("disconnect")
@@ -177,10 +185,9 @@ def disconnect(
         data = account_json(disconnected)
     if problem:
         output.warn(f"the platform did not confirm the revocation ({problem}); tokens forgotten")
-    if as_json:
-        output.print_json(data)
-    else:
-        output.success(f"Disconnected {data['platform']}:{data['handle']}")
+    output.emit(
+        data, as_json, lambda d: output.success(f"Disconnected {d['platform']}:{d['handle']}")
+    )
 
 
 @app.command("connect")
@@ -263,11 +270,14 @@ def connect(
             account_json(accounts.save_connected(session, actor, s, adapter.name, connected))
             for connected in granted
         ]
-    if as_json:
-        output.print_json(rows)
-    else:
-        for row in rows:
-            output.success(f"Connected {row['platform']}:{row['handle']} (id {row['id']})")
+    output.emit(rows, as_json, _connected)
+
+
+def _connected(rows: list[dict[str, str]]) -> None:
+    from autopostr.cli import output
+
+    for row in rows:
+        output.success(f"Connected {row['platform']}:{row['handle']} (id {row['id']})")
 
 
 @app.command("test")
@@ -283,6 +293,7 @@ def test(
     """
     from autopostr import accounts, tokens
     from autopostr.cli import output
+    from autopostr.views import account_test_json
 
     s = settings()
     with signed_in() as (session, actor):
@@ -290,12 +301,15 @@ def test(
         account_id, label = found.id, accounts.label(found)
     assert account_id is not None
     seen = tokens.whoami(database(s), s, account_id)
-    data = {"id": str(account_id), "account": label, "ok": True, "platform_says": seen}
-    if as_json:
-        output.print_json(data)
-    else:
-        handle = seen.get("handle") or seen.get("name") or "?"
-        output.success(f"{label} works: the platform knows it as {handle}")
+    output.emit(account_test_json(account_id, label, seen), as_json, _works)
+
+
+def _works(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
+    seen = data["platform_says"]
+    handle = seen.get("handle") or seen.get("name") or "?"
+    output.success(f"{data['account']} works: the platform knows it as {handle}")
 
 
 @app.command("refresh")
@@ -320,8 +334,11 @@ def refresh(
     tokens.refresh_now(database(s), s, account_id)
     with signed_in() as (session, actor):
         data = account_json(accounts.show(session, actor, account))
-    if as_json:
-        output.print_json(data)
-    else:
-        expiry = data["expires_at"] or "never"
-        output.success(f"Refreshed {data['platform']}:{data['handle']}; expires {expiry}")
+    output.emit(data, as_json, _refreshed)
+
+
+def _refreshed(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
+    expiry = data["expires_at"] or "never"
+    output.success(f"Refreshed {data['platform']}:{data['handle']}; expires {expiry}")

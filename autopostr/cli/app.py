@@ -35,10 +35,12 @@ class AutopostrGroup(TyperGroup):
     """Turns every error into one `Error:` line and its exit code (PRODUCT §2)."""
 
     def invoke(self, ctx: Any) -> Any:
-        from autopostr.errors import AutopostrError, ExitCode
+        from autopostr.errors import AutopostrError, ExitCode, Reported
 
         try:
             return super().invoke(ctx)
+        except Reported as exc:
+            ctx.exit(int(exc.exit_code))  # what went wrong is on the screen already
         except AutopostrError as exc:
             if _debug(ctx):
                 raise
@@ -49,7 +51,8 @@ class AutopostrGroup(TyperGroup):
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
-            if _debug(ctx) or _is_click_exception(exc):
+            # Typer's own usage errors (exit 2) are its to print.
+            if _debug(ctx) or isinstance(exc, typer.TyperException):
                 raise
             from autopostr.cli import output
 
@@ -72,12 +75,6 @@ class AutopostrGroup(TyperGroup):
 def _debug(ctx: Any) -> bool:
     flag = os.environ.get("AUTOPOSTR_DEBUG", "").lower() in {"1", "true", "yes", "on"}
     return flag or bool(ctx.obj and ctx.obj.get("debug"))
-
-
-def _is_click_exception(exc: Exception) -> bool:
-    from typer._click.exceptions import ClickException
-
-    return isinstance(exc, ClickException)
 
 
 def _is_database_error(exc: Exception, name: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from autopostr.cli.common import (
@@ -29,18 +31,21 @@ def _password(from_stdin: bool, confirm: bool) -> str:
     return read_secret_from_stdin("password") if from_stdin else prompt_password(confirm)
 
 
-def _sign_in(user_email: str, token: str, as_json: bool, user_json: dict[str, str]) -> None:
+def _sign_in(token: str, as_json: bool, user_json: dict[str, str]) -> None:
     from autopostr.cli import output
     from autopostr.local_session import save_session_token
 
     s = settings()
     stored = save_session_token(s, database(s), token)
-    if as_json:
-        output.print_json(user_json)
-        return
-    output.success(f"Signed in as {user_email}")
-    if stored.new_file:
-        output.warn(f"No keyring backend works here: the session is kept in {stored.where} (0600)")
+
+    def render(user: dict[str, str]) -> None:
+        output.success(f"Signed in as {user['email']}")
+        if stored.new_file:
+            output.warn(
+                f"No keyring backend works here: the session is kept in {stored.where} (0600)"
+            )
+
+    output.emit(user_json, as_json, render)
 
 
 @app.command("register")
@@ -65,7 +70,7 @@ def register(
         user = create_user(session, email, name, password)
         _row, token = start_session(session, user, session_label())
         data = user_json(user)
-    _sign_in(user.email, token, as_json, data)
+    _sign_in(token, as_json, data)
 
 
 @app.command("login")
@@ -97,7 +102,7 @@ def login(
         user = authenticate(session, email, password, passwordless_ok=local_file)
         _row, token = start_session(session, user, session_label())
         data = user_json(user)
-    _sign_in(user.email, token, as_json, data)
+    _sign_in(token, as_json, data)
 
 
 @app.command("logout")
@@ -137,16 +142,19 @@ def whoami(as_json: bool = JSON_OPTION) -> None:
 
     with signed_in() as (_session, actor):
         data = actor_json(actor)
-    if as_json:
-        output.print_json(data)
-        return
-    team = data["team"]
+    output.emit(data, as_json, _show_actor)
+
+
+def _show_actor(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
+    user, team = data["user"], data["team"]
     output.print_fields(
         [
-            ("user", f"{actor.name} <{actor.email}>"),
-            ("id", data["user"]["id"]),
+            ("user", f"{user['name']} <{user['email']}>"),
+            ("id", user["id"]),
             ("team", f"{team['name']} ({team['role']})" if team else None),
-            ("signed in via", "access token" if actor.via == "token" else "session"),
+            ("signed in via", "access token" if data["via"] == "token" else "session"),
         ]
     )
 
@@ -185,13 +193,14 @@ def sessions(as_json: bool = JSON_OPTION) -> None:
     with signed_in() as (session, actor):
         current = actor.credential_id if actor.via == "session" else None
         rows = [session_json(row, current) for row in list_sessions(session, actor.user_id)]
-    if as_json:
-        output.print_json(rows)
-        return
-    for row in rows:
-        row["current"] = "*" if row["current"] else ""
+    output.emit(rows, as_json, _show_sessions)
+
+
+def _show_sessions(rows: list[dict[str, Any]]) -> None:
+    from autopostr.cli import output
+
     output.print_table(
-        rows,
+        [{**row, "current": "*" if row["current"] else ""} for row in rows],
         [
             ("current", ""),
             ("id", "ID"),
@@ -250,18 +259,21 @@ def token_create(
     from autopostr.cli import output
     from autopostr.identity import create_api_token
     from autopostr.timeparse import parse_duration
-    from autopostr.views import token_json
+    from autopostr.views import new_token_json
 
     lifetime = parse_duration(expires_in, "--expires-in") if expires_in else None
     with signed_in() as (session, actor):
         row, token = create_api_token(session, actor.user_id, name, lifetime)
-        data = token_json(row)
-    if as_json:
-        output.print_json({**data, "token": token})
-        return
-    output.print_line(token)
+        data = new_token_json(row, token)
+    output.emit(data, as_json, _show_new_token)
+
+
+def _show_new_token(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
+    output.print_line(data["token"])
     output.info(
-        f"Token {data['id']} ({name}) created. It is shown only now: "
+        f"Token {data['id']} ({data['name']}) created. It is shown only now: "
         "use it as AUTOPOSTR_TOKEN in CI or cron."
     )
 
@@ -280,9 +292,12 @@ def token_list(as_json: bool = JSON_OPTION) -> None:
 
     with signed_in() as (session, actor):
         rows = [token_json(row) for row in list_api_tokens(session, actor.user_id)]
-    if as_json:
-        output.print_json(rows)
-        return
+    output.emit(rows, as_json, _show_tokens)
+
+
+def _show_tokens(rows: list[dict[str, Any]]) -> None:
+    from autopostr.cli import output
+
     output.print_table(
         rows,
         [

@@ -42,6 +42,7 @@ def show(
     from autopostr.cli.common import zone_for
     from autopostr.errors import UsageError
     from autopostr.models import utcnow
+    from autopostr.views import calendar_json
 
     if week and month:
         raise UsageError("give --week or --month, not both")
@@ -49,11 +50,8 @@ def show(
         zone_name = zone_for(session, actor, tz)
         day = calendar.parse_date(start) if start else calendar.today(zone_name, utcnow())
         cal = calendar.build(session, actor, day, "month" if month else "week", zone_name)
-        data = calendar.calendar_json(cal)
-    if as_json:
-        output.print_json(data)
-    else:
-        _render(data)
+        data = calendar_json(cal)
+    output.emit(data, as_json, _render)
 
 
 def _cell_line(post: dict[str, Any]) -> str:
@@ -114,8 +112,11 @@ def move(
         moment, zone_name = when_for(when, session, actor, tz, "WHEN")
         post = calendar.move(session, actor, settings(), post_id, moment)
         data = post_json(posts.view(session, post))
-    if as_json:
-        output.print_json(data)
-    else:
-        local = moment.astimezone(zone(zone_name))
-        output.success(f"Post {data['id']} moved to {local:%a %Y-%m-%d %H:%M} ({zone_name})")
+    local = moment.astimezone(zone(zone_name))
+    output.emit(
+        data,
+        as_json,
+        lambda d: output.success(
+            f"Post {d['id']} moved to {local:%a %Y-%m-%d %H:%M} ({zone_name})"
+        ),
+    )

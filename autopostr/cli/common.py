@@ -81,7 +81,7 @@ def confirm(action: str, yes: bool, details: Sequence[str] = (), question: str =
     terminal, show what will go (`details`, already checked to exist) and ask; otherwise
     refuse, since a script cannot answer. `action` is lower case: "delete post 12"."""
     from autopostr.cli import output
-    from autopostr.errors import UsageError
+    from autopostr.errors import NothingChanged, UsageError
 
     if yes:
         return
@@ -91,7 +91,7 @@ def confirm(action: str, yes: bool, details: Sequence[str] = (), question: str =
         output.info(line)
     if not ask(question or f"{action[:1].upper()}{action[1:]}?"):
         output.info("Nothing was changed.")
-        raise typer.Exit(1)
+        raise NothingChanged()
 
 
 def ask(question: str) -> bool:

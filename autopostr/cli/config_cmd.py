@@ -17,16 +17,12 @@ def show(as_json: bool = JSON_OPTION) -> None:
     Example:
       autopostr config show --json
     """
-    from dataclasses import asdict
-
     from autopostr.cli import output
-    from autopostr.config import listing
+    from autopostr.views import settings_json
 
     s = settings()
-    rows = [asdict(item) for item in listing(s)]
-    if as_json:
-        output.print_json(rows)
-    else:
+
+    def render(rows: list[dict[str, str]]) -> None:
         output.print_table(
             rows,
             [
@@ -38,6 +34,8 @@ def show(as_json: bool = JSON_OPTION) -> None:
         )
         output.info(f"Config file: {s.config_path} ({s.config_source})")
 
+    output.emit(settings_json(s), as_json, render)
+
 
 @app.command("path")
 def path(as_json: bool = JSON_OPTION) -> None:
@@ -48,11 +46,6 @@ def path(as_json: bool = JSON_OPTION) -> None:
       $EDITOR "$(autopostr config path)"
     """
     from autopostr.cli import output
+    from autopostr.views import config_path_json
 
-    s = settings()
-    if as_json:
-        output.print_json(
-            {"config": str(s.config_path), "exists": s.config_path.exists(), "home": str(s.home)}
-        )
-    else:
-        output.print_line(str(s.config_path))
+    output.emit(config_path_json(settings()), as_json, lambda d: output.print_line(d["config"]))

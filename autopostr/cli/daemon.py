@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from autopostr.cli.common import JSON_OPTION, settings
@@ -34,8 +36,9 @@ def run(
     from autopostr.cli import output
     from autopostr.cli.common import database
     from autopostr.keys import load_keyset, require_database_key
-    from autopostr.outcomes import Outcome
+    from autopostr.platforms.base import raise_for_results
     from autopostr.publishing import publish_due
+    from autopostr.states import DestinationState
     from autopostr.views import outcome_json
 
     s = settings()
@@ -66,32 +69,41 @@ def run(
 
     refuse_damaged(db)
 
-    def report(outcome: Outcome) -> None:
-        if as_json:
-            return
-        if outcome.status == "published":
-            output.info(
-                f"post {outcome.post_id} → {outcome.account}: published {outcome.url or ''}"
-            )
-        else:
-            output.warn(
-                f"post {outcome.post_id} → {outcome.account}: {outcome.status}: {outcome.error}"
-            )
-
     from autopostr.daemons import record_cron_run
     from autopostr.models import utcnow
     from autopostr.queue.claims import new_worker_id
 
     started, worker = utcnow(), new_worker_id()
-    outcomes = publish_due(db, s, worker=worker, concurrency=concurrency, on_outcome=report)
+    # People see each outcome as it comes; a script reads them all in the one document.
+    outcomes = publish_due(
+        db,
+        s,
+        worker=worker,
+        concurrency=concurrency,
+        on_outcome=None if as_json else lambda o: _report(outcome_json(o)),
+    )
     record_cron_run(db, worker, started)
-    if as_json:
-        output.print_json([outcome_json(o) for o in outcomes])
+    output.emit([outcome_json(o) for o in outcomes], as_json, _summary)
+    raise_for_results(failed=any(o.status == DestinationState.FAILED for o in outcomes))
+
+
+def _report(outcome: dict[str, Any]) -> None:
+    from autopostr.cli import output
+    from autopostr.states import DestinationState
+
+    where = f"post {outcome['post']} → {outcome['account']}"
+    if outcome["status"] == DestinationState.PUBLISHED:
+        output.info(f"{where}: published {outcome['url'] or ''}")
     else:
-        published = sum(1 for o in outcomes if o.status == "published")
-        output.info(f"{published} published, {len(outcomes) - published} not published")
-    if any(o.status == "failed" for o in outcomes):
-        raise typer.Exit(6)
+        output.warn(f"{where}: {outcome['status']}: {outcome['error']}")
+
+
+def _summary(outcomes: list[dict[str, Any]]) -> None:
+    from autopostr.cli import output
+    from autopostr.states import DestinationState
+
+    published = sum(1 for o in outcomes if o["status"] == DestinationState.PUBLISHED)
+    output.info(f"{published} published, {len(outcomes) - published} not published")
 
 
 @app.command("status")
@@ -107,13 +119,17 @@ def status(
     """
     from autopostr.cli import output
     from autopostr.cli.common import database
-    from autopostr.daemons import daemon_json, list_daemons
+    from autopostr.daemons import list_daemons
+    from autopostr.views import daemon_json
 
     s = settings()
     rows = [daemon_json(d) for d in list_daemons(database(s), include_dead=show_all)]
-    if as_json:
-        output.print_json(rows)
-        return
+    output.emit(rows, as_json, _show_daemons)
+
+
+def _show_daemons(rows: list[dict[str, Any]]) -> None:
+    from autopostr.cli import output
+
     output.print_table(
         rows,
         [

@@ -21,13 +21,11 @@ def dashboard(as_json: bool = JSON_OPTION) -> None:
     from autopostr import dashboard as dashboard_mod
     from autopostr.cli import output
     from autopostr.models import utcnow
+    from autopostr.views import summary_json
 
     with signed_in() as (session, actor):
-        data = dashboard_mod.summary_json(dashboard_mod.summary(session, actor, utcnow()))
-    if as_json:
-        output.print_json(data)
-    else:
-        _render(data)
+        data = summary_json(dashboard_mod.summary(session, actor, utcnow()))
+    output.emit(data, as_json, _render)
 
 
 def _render(data: dict[str, Any]) -> None:

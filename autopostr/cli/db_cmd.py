@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from autopostr.cli.common import JSON_OPTION, settings
@@ -22,15 +24,22 @@ def upgrade(as_json: bool = JSON_OPTION) -> None:
     from autopostr.cli import output
     from autopostr.db import Database
     from autopostr.migrate import upgrade as run_upgrade
+    from autopostr.views import upgrade_json
 
     db = Database(settings())
     before, after = run_upgrade(db)
-    if as_json:
-        output.print_json({"database": db.url.display, "before": before, "after": after})
-    elif before == after:
-        output.success(f"{db.url.display} is already at {after}")
+    output.emit(upgrade_json(db.url.display, before, after), as_json, _upgraded)
+
+
+def _upgraded(data: dict[str, str | None]) -> None:
+    from autopostr.cli import output
+
+    if data["before"] == data["after"]:
+        output.success(f"{data['database']} is already at {data['after']}")
     else:
-        output.success(f"{db.url.display} migrated from {before or 'empty'} to {after}")
+        output.success(
+            f"{data['database']} migrated from {data['before'] or 'empty'} to {data['after']}"
+        )
 
 
 @app.command("current")
@@ -43,22 +52,23 @@ def current(as_json: bool = JSON_OPTION) -> None:
     """
     from autopostr.cli import output
     from autopostr.db import SCHEMA_HEAD, Database
+    from autopostr.views import revision_json
 
     db = Database(settings())
-    revision = db.revision()
-    data = {
-        "database": db.url.display,
-        "current": revision,
-        "head": SCHEMA_HEAD,
-        "up_to_date": revision == SCHEMA_HEAD,
-    }
-    if as_json:
-        output.print_json(data)
-        return
+    output.emit(revision_json(db.url.display, db.revision(), SCHEMA_HEAD), as_json, _revision)
+
+
+def _revision(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
     output.print_fields(
-        [("database", data["database"]), ("current", revision or "none"), ("head", SCHEMA_HEAD)]
+        [
+            ("database", data["database"]),
+            ("current", data["current"] or "none"),
+            ("head", data["head"]),
+        ]
     )
-    if revision is None:
+    if data["current"] is None:
         output.info("No schema yet: run `autopostr init`.")
-    elif revision != SCHEMA_HEAD:
+    elif not data["up_to_date"]:
         output.info("Behind: run `autopostr db upgrade`.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, read_secret_from_stdin, settings
@@ -19,19 +21,21 @@ def status(as_json: bool = JSON_OPTION) -> None:
     """
     from autopostr.cli import output
     from autopostr.keys import require_keyset
+    from autopostr.views import keyset_json
 
-    keyset = require_keyset(settings())
-    data = {"active": keyset.active, "keys": sorted(keyset.keys), "source": keyset.source}
-    if as_json:
-        output.print_json(data)
-    else:
-        output.print_fields(
-            [
-                ("active key", keyset.active),
-                ("all keys", ", ".join(data["keys"])),
-                ("source", keyset.source),
-            ]
-        )
+    output.emit(keyset_json(require_keyset(settings())), as_json, _show_keys)
+
+
+def _show_keys(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
+    output.print_fields(
+        [
+            ("active key", data["active"]),
+            ("all keys", ", ".join(data["keys"])),
+            ("source", data["source"]),
+        ]
+    )
 
 
 @app.command("rotate")
@@ -55,12 +59,11 @@ def rotate(
       autopostr keys rotate
       openssl rand -base64 32 | autopostr keys rotate --new-key-stdin --yes
     """
-    from dataclasses import asdict
-
     from autopostr.cli import output
     from autopostr.db import open_database
     from autopostr.keys import check_rotation
     from autopostr.keys import rotate as rotate_keys
+    from autopostr.views import rotation_json
 
     s = settings()
     old, managed_here = check_rotation(s, new_key_stdin)
@@ -76,16 +79,19 @@ def rotate(
     confirm("rotate the encryption key", yes, [detail])
     new_key = read_secret_from_stdin("new key") if new_key_stdin else None
     result = rotate_keys(s, open_database(s), new_key)
-    if as_json:
-        output.print_json(asdict(result))
-        return
+    output.emit(rotation_json(result), as_json, _rotated)
+
+
+def _rotated(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
     output.success(
-        f"Re-encrypted {result.reencrypted} secret(s) with key {result.new_key} "
-        f"(was {', '.join(result.old_keys)})"
+        f"Re-encrypted {data['reencrypted']} secret(s) with key {data['new_key']} "
+        f"(was {', '.join(data['old_keys'])})"
     )
-    if result.env_instructions:
+    if data["env_instructions"]:
         output.warn(
-            f"The key comes from {result.source}: set it to the new key on every machine "
+            f"The key comes from {data['source']}: set it to the new key on every machine "
             "that uses this database before the next command"
         )
 
@@ -132,21 +138,24 @@ def import_(as_json: bool = JSON_OPTION) -> None:
       ssh owner-host autopostr keys export | autopostr keys import
     """
     import sys
-    from dataclasses import asdict
 
     from autopostr.cli import output
     from autopostr.keys import import_keys
+    from autopostr.views import key_import_json
 
     result = import_keys(settings(), sys.stdin.read())
-    if as_json:
-        output.print_json(asdict(result))
-        return
-    if result.added:
+    output.emit(key_import_json(result), as_json, _imported)
+
+
+def _imported(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
+    if data["added"]:
         output.success(
-            f"Added key(s) {', '.join(result.added)} to {result.source}; the active key is "
-            f"{result.active}"
+            f"Added key(s) {', '.join(data['added'])} to {data['source']}; the active key is "
+            f"{data['active']}"
         )
-    elif result.changed:
-        output.success(f"The active key is now {result.active} (in {result.source})")
+    elif data["changed"]:
+        output.success(f"The active key is now {data['active']} (in {data['source']})")
     else:
-        output.info(f"Nothing to add: those keys are already here (active key {result.active})")
+        output.info(f"Nothing to add: those keys are already here (active key {data['active']})")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from autopostr.cli.common import database, signed_in, zone_for
 
 if TYPE_CHECKING:
-    from autopostr.publog import Follower, LogEntry
+    from autopostr.publog import Follower
 
 FOLLOW_POLL_SECONDS = 0.5
 
@@ -54,6 +54,7 @@ def logs(
     from autopostr import publog
     from autopostr.cli import output
     from autopostr.models import utcnow
+    from autopostr.views import log_entry_json
 
     events = tuple(e.strip().lower() for e in event if e.strip())
     for name in publog.unknown_events(events):
@@ -72,44 +73,37 @@ def logs(
             since=cutoff,
             limit=limit,
         )
+    entries = [log_entry_json(e) for e in view.entries]
     try:
-        if as_json and not follow:
-            output.print_json([publog.entry_json(e) for e in view.entries])
-            return
-        _emit(view.entries, as_json)
         if not follow:
-            if not view.entries and not as_json:
-                output.info("No log entries. Publishing writes them: `autopostr daemon run`.")
+            output.emit(entries, as_json, _show)
             return
+        # A follow is a stream: JSON Lines for scripts, one line per entry for people.
+        output.emit_lines(entries, as_json, _line)
         _follow(publog.Follower(database(), view.team_id, view.filters, view.entries), as_json)
     except BrokenPipeError:
         _reader_went_away()
 
 
-def _emit(entries: list[LogEntry], as_json: bool) -> None:
-    import json
-
-    from autopostr import publog
+def _show(entries: list[dict[str, Any]]) -> None:
     from autopostr.cli import output
 
     for entry in entries:
-        if as_json:
-            output.print_line(json.dumps(publog.entry_json(entry), ensure_ascii=False))
-        else:
-            output.print_line(_line(entry))
+        output.print_line(_line(entry))
+    if not entries:
+        output.info("No log entries. Publishing writes them: `autopostr daemon run`.")
 
 
-def _line(entry: LogEntry) -> str:
-    from autopostr.views import iso
-
-    at = (iso(entry.at) or "")[:19] + "Z"
-    where = f"post {entry.post_id}" if entry.post_id is not None else "post -"
-    parts = [at, f"{entry.event:<12}", f"{where:<9}", entry.account or "-", f"#{entry.attempt}"]
-    message = " ".join(entry.message.split())
+def _line(entry: dict[str, Any]) -> str:
+    at = (entry["at"] or "")[:19] + "Z"
+    where = f"post {entry['post']}" if entry["post"] is not None else "post -"
+    parts = [at, f"{entry['event']:<12}", f"{where:<9}", entry["account"] or "-"]
+    parts.append(f"#{entry['attempt']}")
+    message = " ".join(entry["message"].split())
     if message:
         parts.append(message)
-    if entry.daemon:
-        parts.append(f"[{entry.daemon}]")
+    if entry["daemon"]:
+        parts.append(f"[{entry['daemon']}]")
     return "  ".join(parts)
 
 
@@ -118,6 +112,7 @@ def _follow(follower: Follower, as_json: bool) -> None:
 
     from autopostr.cli import output
     from autopostr.errors import DatabaseUnreachable
+    from autopostr.views import log_entry_json
 
     lost = False
     try:
@@ -134,10 +129,10 @@ def _follow(follower: Follower, as_json: bool) -> None:
             if lost:
                 output.info("The database is back.")
                 lost = False
-            _emit(entries, as_json)
+            output.emit_lines([log_entry_json(e) for e in entries], as_json, _line)
     except KeyboardInterrupt:
         # Ctrl-C is how a follow ends: no traceback, no "Aborted!".
-        raise typer.Exit(0) from None
+        raise typer.Exit() from None
 
 
 def _reader_went_away() -> None:
@@ -149,7 +144,7 @@ def _reader_went_away() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-    raise typer.Exit(0)
+    raise typer.Exit()
 
 
 def register(app: typer.Typer) -> None:

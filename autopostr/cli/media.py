@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, settings, signed_in
 
-if TYPE_CHECKING:
-    from autopostr.models import Media
-
 app = typer.Typer(help="Upload, list and remove images and videos.", no_args_is_help=True)
-
-
-def _json(item: Media, **extra: Any) -> dict[str, Any]:
-    from autopostr.views import iso, media_json
-
-    return {
-        **media_json(item),
-        "frames": item.frames,
-        "animated": bool(item.frames and item.frames > 1),
-        "storage": item.storage,
-        "created_at": iso(item.created_at),
-        **extra,
-    }
 
 
 def _row(data: dict[str, Any]) -> dict[str, Any]:
@@ -67,13 +51,17 @@ def upload(
     """
     from autopostr import media
     from autopostr.cli import output
+    from autopostr.views import uploaded_json
 
     with signed_in() as (session, actor):
         results = media.upload_many(session, actor, settings(), paths, alt)
-        rows = [_json(r.item, created=r.created) for r in results]
-    if as_json:
-        output.print_json(rows)
-        return
+        rows = [uploaded_json(r) for r in results]
+    output.emit(rows, as_json, _uploaded)
+
+
+def _uploaded(rows: list[dict[str, Any]]) -> None:
+    from autopostr.cli import output
+
     for row in rows:
         verb = "Uploaded" if row["created"] else "Already in the library:"
         output.success(f"{verb} {row['filename']} as media {row['id']} ({row['mime_type']})")
@@ -89,12 +77,16 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     """
     from autopostr import media
     from autopostr.cli import output
+    from autopostr.views import library_item_json
 
     with signed_in() as (session, actor):
-        rows = [_json(item) for item in media.list_media(session, actor)]
-    if as_json:
-        output.print_json(rows)
-        return
+        rows = [library_item_json(item) for item in media.list_media(session, actor)]
+    output.emit(rows, as_json, _show_library)
+
+
+def _show_library(rows: list[dict[str, Any]]) -> None:
+    from autopostr.cli import output
+
     output.print_table(
         [_row(r) for r in rows],
         COLUMNS,
@@ -114,13 +106,16 @@ def show(
     """
     from autopostr import media
     from autopostr.cli import output
+    from autopostr.views import media_view_json
 
     with signed_in() as (session, actor):
-        view = media.show(session, actor, media_id)
-        data = _json(view.item, posts=[str(p) for p in view.posts])
-    if as_json:
-        output.print_json(data)
-        return
+        data = media_view_json(media.show(session, actor, media_id))
+    output.emit(data, as_json, _show_item)
+
+
+def _show_item(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
     row = _row(data)
     output.print_fields(
         [
@@ -197,6 +192,7 @@ def cleanup(
     from autopostr import media
     from autopostr.cli import output
     from autopostr.timeparse import parse_duration
+    from autopostr.views import cleanup_json
 
     grace = parse_duration(older_than, "--older-than")
     if not dry_run:
@@ -210,15 +206,15 @@ def cleanup(
             confirm(f"delete {len(going)} orphaned media item(s)", yes, details)
     with signed_in() as (session, actor):
         result = media.cleanup_team(session, actor, settings(), older_than=grace, dry_run=dry_run)
-        rows = [_json(item) for item in result.items]
-    if as_json:
-        output.print_json(
-            {"dry_run": dry_run, "count": len(rows), "bytes": result.bytes, "media": rows}
-        )
-        return
-    verb = "Would delete" if dry_run else "Deleted"
-    for row in rows:
-        output.info(
-            f"{verb} media {row['id']} ({row['filename']}, {media.human_size(row['size'])})"
-        )
-    output.success(f"{verb} {len(rows)} orphaned item(s), {media.human_size(result.bytes)}")
+        data = cleanup_json(result)
+    output.emit(data, as_json, _cleaned)
+
+
+def _cleaned(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+    from autopostr.media import human_size
+
+    verb = "Would delete" if data["dry_run"] else "Deleted"
+    for row in data["media"]:
+        output.info(f"{verb} media {row['id']} ({row['filename']}, {human_size(row['size'])})")
+    output.success(f"{verb} {data['count']} orphaned item(s), {human_size(data['bytes'])}")

@@ -1,5 +1,8 @@
 """The one place that writes to the terminal: JSON or Rich tables on stdout,
 messages on a stderr console. Rich loads only when something is rendered.
+
+A command shows its result with `emit`: the document `autopostr.views` built for
+it with --json, else a rendering for people made from that same document.
 """
 
 from __future__ import annotations
@@ -7,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -43,6 +46,30 @@ def stderr() -> Console:
 def reset_consoles() -> None:
     """Consoles bind to the streams of the moment; tests swap streams between runs."""
     _console.cache_clear()
+
+
+def emit(
+    document: Any,
+    as_json: bool,
+    human: Callable[[Any], None] | None = None,
+    *,
+    notes: Sequence[str] = (),
+) -> None:
+    """Show a command's result: with --json its document on stdout, then `notes` (warnings
+    a script must not miss) on stderr; else `human(document)`, which shows the notes
+    where a person reads them."""
+    if as_json:
+        print_json(document)
+        for note in notes:
+            warn(note)
+    elif human is not None:
+        human(document)
+
+
+def emit_lines(documents: Iterable[Any], as_json: bool, human: Callable[[Any], str]) -> None:
+    """A stream of results, one line each: JSON Lines with --json, else `human(document)`."""
+    for document in documents:
+        print_line(json.dumps(document, ensure_ascii=False) if as_json else human(document))
 
 
 def print_json(data: Any) -> None:

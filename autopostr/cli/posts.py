@@ -17,6 +17,7 @@ from autopostr.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from autopostr.csvio import ImportResult
     from autopostr.unpublishing import Unpublished
 
 app = typer.Typer(help="Create, schedule, edit and publish posts.", no_args_is_help=True)
@@ -73,14 +74,17 @@ def _parse_variants(values: list[str]) -> dict[str, str]:
 
 
 def _emit_post(data: dict[str, Any], as_json: bool, verb: str) -> None:
+    """A post a command changed: the post document, or one line saying what it is now."""
     from autopostr.cli import output
 
-    if as_json:
-        output.print_json(data)
-        return
-    targets = ", ".join(d["account"] for d in data["destinations"])
-    when = f" for {data['scheduled_at']}" if data["status"] == "scheduled" else ""
-    output.success(f"Post {data['id']} {verb} ({data['status']}{when}) to {targets}")
+    def render(data: dict[str, Any]) -> None:
+        from autopostr.states import PostState
+
+        targets = ", ".join(d["account"] for d in data["destinations"])
+        when = f" for {data['scheduled_at']}" if data["status"] == PostState.SCHEDULED else ""
+        output.success(f"Post {data['id']} {verb} ({data['status']}{when}) to {targets}")
+
+    output.emit(data, as_json, render)
 
 
 @app.command("create")
@@ -198,10 +202,7 @@ def list_(
             limit=limit,
         )
         rows = [post_json(v) for v in posts.list_posts(session, actor, filters)]
-    if as_json:
-        output.print_json(rows)
-    else:
-        _render_list(rows)
+    output.emit(rows, as_json, _render_list)
 
 
 @app.command("show")
@@ -218,9 +219,12 @@ def show(post_id: int = typer.Argument(..., help="Post id."), as_json: bool = JS
 
     with signed_in() as (session, actor):
         data = post_json(posts.show(session, actor, post_id))
-    if as_json:
-        output.print_json(data)
-        return
+    output.emit(data, as_json, _show_post)
+
+
+def _show_post(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
     output.print_fields(
         [
             ("id", data["id"]),
@@ -324,7 +328,7 @@ def delete(
     from autopostr import posts
     from autopostr.cli import output
     from autopostr.cli.common import ask
-    from autopostr.views import post_json
+    from autopostr.views import post_json, unpublished_json
 
     with signed_in() as (session, actor):
         found = post_json(posts.to_delete(session, actor, post_id))
@@ -341,7 +345,8 @@ def delete(
             action += f" (it stays live on {names}: add --unpublish, or run {takedown} first)"
     confirm(action, yes, details, question=f"Delete post {post_id}?")
     if unpublish and live:
-        result = _unpublish_and_report(post_id, "", as_json=False)
+        result = _unpublish(post_id, "")
+        _show_takedowns(unpublished_json(result))
         if not result.gone:
             from autopostr.errors import Conflict
 
@@ -381,7 +386,8 @@ def unpublish(
     """
     from autopostr import posts, unpublishing
     from autopostr.cli import output
-    from autopostr.views import post_json
+    from autopostr.platforms.base import raise_for_results
+    from autopostr.views import post_json, unpublished_json
 
     with signed_in() as (session, actor):
         chosen = unpublishing.targets(session, actor, post_id, account or None)
@@ -390,38 +396,43 @@ def unpublish(
         details = [summary, *(f"  {t.account}: {t.url or t.remote_id}" for t in chosen)]
         where = ", ".join(t.account for t in chosen)
         confirm(f"take post {post_id} down from {where}", yes, details)
-    result = _unpublish_and_report(post_id, account, as_json)
-    if not chosen and not as_json:
-        output.info(f"Post {post_id} is already taken down everywhere it went out.")
+    result = _unpublish(post_id, account)
+
+    def render(data: dict[str, Any]) -> None:
+        _show_takedowns(data)
+        if not chosen:
+            output.info(f"Post {post_id} is already taken down everywhere it went out.")
+
+    output.emit(unpublished_json(result), as_json, render)
     outcomes = {t.outcome for t in result.takedowns}
-    if unpublishing.FAILED in outcomes:
-        raise typer.Exit(6)
-    if unpublishing.NOT_SUPPORTED in outcomes:
-        raise typer.Exit(5)
+    raise_for_results(
+        failed=unpublishing.FAILED in outcomes,
+        unsupported=unpublishing.NOT_SUPPORTED in outcomes,
+    )
 
 
-def _unpublish_and_report(post_id: int, account: str, as_json: bool) -> Unpublished:
+def _unpublish(post_id: int, account: str) -> Unpublished:
     from autopostr import unpublishing
-    from autopostr.cli import output
     from autopostr.cli.common import database
-    from autopostr.views import unpublished_json
 
     s = settings()
     with signed_in() as (_session, actor):
         pass  # who is asking, checked again; the calls run outside any transaction
-    result = unpublishing.unpublish(database(s), s, actor, post_id, account or None)
-    if as_json:
-        output.print_json(unpublished_json(result))
-        return result
-    for t in result.takedowns:
-        where = t.target.url or t.target.remote_id
-        if t.outcome == unpublishing.TAKEN_DOWN:
-            output.success(f"{t.target.account}: taken down ({where})")
-        elif t.outcome == unpublishing.ALREADY_GONE:
-            output.success(f"{t.target.account}: already gone from the platform; marked deleted")
+    return unpublishing.unpublish(database(s), s, actor, post_id, account or None)
+
+
+def _show_takedowns(data: dict[str, Any]) -> None:
+    from autopostr import unpublishing
+    from autopostr.cli import output
+
+    for dest in data["destinations"]:
+        where = dest["url"] or dest["remote_id"]
+        if dest["outcome"] == unpublishing.TAKEN_DOWN:
+            output.success(f"{dest['account']}: taken down ({where})")
+        elif dest["outcome"] == unpublishing.ALREADY_GONE:
+            output.success(f"{dest['account']}: already gone from the platform; marked deleted")
         else:
-            output.warn(f"{t.target.account}: still published: {t.error}")
-    return result
+            output.warn(f"{dest['account']}: still published: {dest['error']}")
 
 
 def _summary(data: dict[str, Any]) -> str:
@@ -479,24 +490,27 @@ def _publish_and_report(post_id: int, as_json: bool) -> None:
     from autopostr import posts
     from autopostr.cli import output
     from autopostr.cli.common import database
+    from autopostr.platforms.base import raise_for_results
     from autopostr.publishing import publish_due
-    from autopostr.views import post_json
+    from autopostr.states import UNSUCCESSFUL_POSTS, DestinationState
+    from autopostr.views import outcome_json, post_json
 
     s = settings()
-    outcomes = publish_due(database(s), s, post_id=post_id)
+    outcomes = [outcome_json(o) for o in publish_due(database(s), s, post_id=post_id)]
     with signed_in() as (session, actor):
         data = post_json(posts.show(session, actor, post_id))
-    if as_json:
-        output.print_json(data)
-    else:
+
+    def render(data: dict[str, Any]) -> None:
         for outcome in outcomes:
-            if outcome.status == "published":
-                output.success(f"{outcome.account}: published {outcome.url or outcome.remote_id}")
+            if outcome["status"] == DestinationState.PUBLISHED:
+                where = outcome["url"] or outcome["remote_id"]
+                output.success(f"{outcome['account']}: published {where}")
             else:
-                output.warn(f"{outcome.account}: {outcome.status}: {outcome.error}")
-        output.info(f"Post {post_id} is {data['status']}")
-    if data["status"] in ("failed", "partially_published"):
-        raise typer.Exit(6)
+                output.warn(f"{outcome['account']}: {outcome['status']}: {outcome['error']}")
+        output.info(f"Post {data['id']} is {data['status']}")
+
+    output.emit(data, as_json, render)
+    raise_for_results(failed=data["status"] in UNSUCCESSFUL_POSTS)
 
 
 @app.command("publish")
@@ -559,11 +573,11 @@ def import_(
       autopostr posts import week.csv --dry-run
       autopostr posts import week.csv --tz Europe/Berlin --json
     """
-    from dataclasses import asdict
     from pathlib import Path
 
     from autopostr import csvio
     from autopostr.cli import output
+    from autopostr.views import import_json, import_rejected_json
 
     raw, source = csvio.read_source(file)
     rows = csvio.read_rows(raw, source)
@@ -587,22 +601,18 @@ def import_(
         except csvio.ImportRejected as exc:
             for error in exc.errors:
                 output.info(f"{source}: {error}")
-            if as_json:
-                output.print_json(
-                    {
-                        "created": 0,
-                        "skipped": 0,
-                        "errors": [{"line": e.line, "error": e.message} for e in exc.errors],
-                    }
-                )
+            output.emit(import_rejected_json(exc.errors), as_json)  # people have read it above
             raise
-    if as_json:
-        output.print_json(asdict(result))
-        return
-    if dry_run:
+    output.emit(import_json(result), as_json, lambda _data: _report_import(result, source))
+
+
+def _report_import(result: ImportResult, source: str) -> None:
+    from autopostr.cli import output
+
+    if result.dry_run:
         for row in result.skipped_rows:
             output.info(f"{source}: {row}")
-    verb = "would create" if dry_run else "created"
+    verb = "would create" if result.dry_run else "created"
     held = f" ({result.pending_approval} pending approval)" if result.pending_approval else ""
     reasons = ", ".join(f"{n} {why}" for why, n in result.skipped_by_reason().items())
     skipped = f", skipped {result.skipped}: {reasons}" if result.skipped else ""
@@ -675,23 +685,18 @@ def reconcile(as_json: bool = JSON_OPTION) -> None:
     from autopostr.cli.common import database
     from autopostr.permissions import require
     from autopostr.publishing import reconcile as reconcile_team
+    from autopostr.views import reconciled_json
 
     s = settings()
     with signed_in() as (_session, actor):
         team_id = require(actor, "posts.write")
-    results = reconcile_team(database(s), s, team_id)
-    rows = [
-        {
-            "destination": str(r.destination_id),
-            "post": str(r.post_id),
-            "account": r.account,
-            "status": r.status,
-        }
-        for r in results
-    ]
-    if as_json:
-        output.print_json(rows)
-        return
+    rows = [reconciled_json(r) for r in reconcile_team(database(s), s, team_id)]
+    output.emit(rows, as_json, _show_reconciled)
+
+
+def _show_reconciled(rows: list[dict[str, str]]) -> None:
+    from autopostr.cli import output
+
     if not rows:
         output.info("Nothing needs review.")
     for row in rows:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from autopostr import __version__
@@ -17,28 +19,29 @@ def init(as_json: bool = JSON_OPTION) -> None:
     Example:
       AUTOPOSTR_HOME=~/social autopostr init
     """
-    from dataclasses import asdict
-
     from autopostr.cli import output
     from autopostr.setup import initialize
+    from autopostr.views import init_json
 
     result = initialize(settings())
-    if as_json:
-        output.print_json(asdict(result))
-        for note in result.notes:  # a script must not miss "back up your key"
-            output.warn(note)
-        return
-    if result.schema_before != result.schema_after:
-        output.success(f"Database {result.database} migrated to {result.schema_after}")
+    # A script must not miss a note such as "back up your key" either.
+    output.emit(init_json(result), as_json, _initialized, notes=result.notes)
+
+
+def _initialized(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
+    if data["schema_before"] != data["schema_after"]:
+        output.success(f"Database {data['database']} migrated to {data['schema_after']}")
     else:
-        output.success(f"Database {result.database} already at {result.schema_after}")
-    if result.key_created:
-        output.success(f"Encryption key created in {result.key_source}")
-    if result.user_created:
-        output.success(f"Signed in as {result.user_created} (your personal team is ready)")
-    elif result.signed_in_as:
-        output.success(f"Signed in as {result.signed_in_as} again")
-    for note in result.notes:
+        output.success(f"Database {data['database']} already at {data['schema_after']}")
+    if data["key_created"]:
+        output.success(f"Encryption key created in {data['key_source']}")
+    if data["user_created"]:
+        output.success(f"Signed in as {data['user_created']} (your personal team is ready)")
+    elif data["signed_in_as"]:
+        output.success(f"Signed in as {data['signed_in_as']} again")
+    for note in data["notes"]:
         output.warn(note)
     output.info("Next: `autopostr doctor` checks everything is in place.")
 
@@ -52,25 +55,28 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
     Example:
       autopostr doctor --json | jq '.[] | select(.status=="fail")'
     """
-    from dataclasses import asdict
-
     from autopostr.cli import output
     from autopostr.doctor import run_checks
+    from autopostr.errors import ChecksFailed
+    from autopostr.views import check_json
 
     results = run_checks(settings())
-    if as_json:
-        output.print_json([asdict(r) for r in results])
-    else:
-        marks = {"ok": "[green]✔[/green]", "warn": "[yellow]![/yellow]", "fail": "[red]✘[/red]"}
-        from rich.markup import escape
-
-        for r in results:
-            line = f"{marks[r.status]} {escape(r.name)}: {escape(r.detail)}"
-            if r.status != "ok" and r.fix:
-                line += f"\n    fix: {escape(r.fix)}"
-            output.stdout().print(line)
+    output.emit([check_json(r) for r in results], as_json, _show_checks)
     if any(r.failed for r in results):
-        raise typer.Exit(1)
+        raise ChecksFailed()
+
+
+def _show_checks(checks: list[dict[str, str]]) -> None:
+    from rich.markup import escape
+
+    from autopostr.cli import output
+
+    marks = {"ok": "[green]✔[/green]", "warn": "[yellow]![/yellow]", "fail": "[red]✘[/red]"}
+    for check in checks:
+        line = f"{marks[check['status']]} {escape(check['name'])}: {escape(check['detail'])}"
+        if check["status"] != "ok" and check["fix"]:
+            line += f"\n    fix: {escape(check['fix'])}"
+        output.stdout().print(line)
 
 
 def version(as_json: bool = JSON_OPTION) -> None:
@@ -81,11 +87,11 @@ def version(as_json: bool = JSON_OPTION) -> None:
       autopostr version --json
     """
     from autopostr.cli import output
+    from autopostr.views import version_json
 
-    if as_json:
-        output.print_json({"version": __version__})
-    else:
-        output.print_line(f"autopostr {__version__}")
+    output.emit(
+        version_json(__version__), as_json, lambda d: output.print_line(f"autopostr {d['version']}")
+    )
 
 
 def register(app: typer.Typer) -> None:

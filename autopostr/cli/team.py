@@ -15,16 +15,6 @@ app = typer.Typer(
 )
 
 
-def _team_json(team: Any, role: str, current: int | None = None) -> dict[str, Any]:
-    return {
-        "id": str(team.id),
-        "name": team.name,
-        "role": role,
-        "current": team.id == current,
-        "approval_required": team.approval_required,
-    }
-
-
 @app.command("create")
 def create(
     name: str = typer.Argument(..., help="The team's name."), as_json: bool = JSON_OPTION
@@ -37,16 +27,18 @@ def create(
     """
     from autopostr import teams
     from autopostr.cli import output
+    from autopostr.views import team_json
 
     with signed_in() as (session, actor):
         team = teams.create(session, actor, name)
-        data = _team_json(team, "owner", team.id)
-    if as_json:
-        output.print_json(data)
-    else:
-        output.success(
-            f"Created team {data['name']!r} (id {data['id']}); it is now your current team"
-        )
+        data = team_json(team, "owner", team.id)
+    output.emit(
+        data,
+        as_json,
+        lambda d: output.success(
+            f"Created team {d['name']!r} (id {d['id']}); it is now your current team"
+        ),
+    )
 
 
 @app.command("list")
@@ -59,17 +51,22 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     """
     from autopostr import teams
     from autopostr.cli import output
+    from autopostr.views import team_json
 
     with signed_in() as (session, actor):
         rows = [
-            _team_json(t, r, actor.team_id) for t, r in teams.memberships(session, actor.user_id)
+            team_json(t, r, actor.team_id) for t, r in teams.memberships(session, actor.user_id)
         ]
-    if as_json:
-        output.print_json(rows)
-        return
-    for row in rows:
-        row["current"] = "*" if row["current"] else ""
-    output.print_table(rows, [("current", ""), ("id", "ID"), ("name", "Team"), ("role", "Role")])
+    output.emit(rows, as_json, _show_teams)
+
+
+def _show_teams(rows: list[dict[str, Any]]) -> None:
+    from autopostr.cli import output
+
+    output.print_table(
+        [{**row, "current": "*" if row["current"] else ""} for row in rows],
+        [("current", ""), ("id", "ID"), ("name", "Team"), ("role", "Role")],
+    )
 
 
 @app.command("use")
@@ -84,14 +81,14 @@ def use(
     """
     from autopostr import teams
     from autopostr.cli import output
+    from autopostr.views import team_json
 
     with signed_in() as (session, actor):
         found, role = teams.use(session, actor, team)
-        data = _team_json(found, role, found.id)
-    if as_json:
-        output.print_json(data)
-    else:
-        output.success(f"Now working in {data['name']!r} as {role}")
+        data = team_json(found, role, found.id)
+    output.emit(
+        data, as_json, lambda d: output.success(f"Now working in {d['name']!r} as {d['role']}")
+    )
 
 
 @app.command("members")
@@ -104,18 +101,17 @@ def members(as_json: bool = JSON_OPTION) -> None:
     """
     from autopostr import teams
     from autopostr.cli import output
+    from autopostr.views import member_json
 
     with signed_in() as (session, actor):
-        rows = [
-            {"id": str(u.id), "email": u.email, "name": u.name, "role": r}
-            for u, r in teams.members(session, actor)
-        ]
-    if as_json:
-        output.print_json(rows)
-    else:
-        output.print_table(
+        rows = [member_json(u, r) for u, r in teams.members(session, actor)]
+    output.emit(
+        rows,
+        as_json,
+        lambda rows: output.print_table(
             rows, [("id", "ID"), ("email", "Email"), ("name", "Name"), ("role", "Role")]
-        )
+        ),
+    )
 
 
 @app.command("invite")
@@ -134,25 +130,21 @@ def invite(
     from autopostr import teams
     from autopostr.cli import output
     from autopostr.timeparse import parse_duration
-    from autopostr.views import iso
+    from autopostr.views import invitation_json
 
     lifetime = parse_duration(expires_in, "--expires-in")
     with signed_in() as (session, actor):
-        result = teams.invite(session, actor, settings(), email, role, lifetime)
-        data = {
-            "token": result.token,
-            "email": result.invite.email,
-            "role": result.invite.role,
-            "expires_at": iso(result.invite.expires_at),
-            "emailed": result.emailed,
-        }
-    if as_json:
-        output.print_json(data)
-        return
-    output.print_line(result.token)
+        data = invitation_json(teams.invite(session, actor, settings(), email, role, lifetime))
+    output.emit(data, as_json, _show_invitation)
+
+
+def _show_invitation(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
+    output.print_line(data["token"])
     output.info(
         f"Invitation for {data['email']} as {data['role']}, valid until {data['expires_at']}"
-        + (" (e-mailed)" if result.emailed else "")
+        + (" (e-mailed)" if data["emailed"] else "")
         + f". Signed in as {data['email']}, they run `{JOIN_COMMAND}` and paste the token "
         f"above when asked (in scripts: `{JOIN_COMMAND} --token-stdin` with the token on stdin)."
     )
@@ -184,6 +176,7 @@ def join(
     from autopostr.cli import output
     from autopostr.cli.common import prompt_secret, read_secret_from_stdin
     from autopostr.errors import UsageError
+    from autopostr.views import team_json
 
     if token and token_stdin:
         raise UsageError("give the token on stdin with --token-stdin or as an argument, not both")
@@ -198,11 +191,14 @@ def join(
         token = prompt_secret("Invitation token", "--token-stdin")
     with signed_in() as (session, actor):
         team, role = teams.join(session, actor, token)
-        data = _team_json(team, role, team.id)
-    if as_json:
-        output.print_json(data)
-    else:
-        output.success(f"Joined {data['name']!r} as {role}; it is now your current team")
+        data = team_json(team, role, team.id)
+    output.emit(
+        data,
+        as_json,
+        lambda d: output.success(
+            f"Joined {d['name']!r} as {d['role']}; it is now your current team"
+        ),
+    )
 
 
 @app.command("role")
@@ -219,14 +215,11 @@ def role(
     """
     from autopostr import teams
     from autopostr.cli import output
+    from autopostr.views import member_json
 
     with signed_in() as (session, actor):
-        user, given = teams.set_role(session, actor, member, new_role)
-        data = {"id": str(user.id), "email": user.email, "name": user.name, "role": given}
-    if as_json:
-        output.print_json(data)
-    else:
-        output.success(f"{data['email']} is now {given}")
+        data = member_json(*teams.set_role(session, actor, member, new_role))
+    output.emit(data, as_json, lambda d: output.success(f"{d['email']} is now {d['role']}"))
 
 
 @app.command("remove")
@@ -245,6 +238,7 @@ def remove(
     """
     from autopostr import teams
     from autopostr.cli import output
+    from autopostr.views import user_json
 
     with signed_in() as (session, actor):
         user, membership = teams.to_remove(session, actor, member)
@@ -255,12 +249,8 @@ def remove(
         email = user.email
     confirm(f"remove {email} from the team", yes, [detail])
     with signed_in() as (session, actor):
-        user = teams.remove(session, actor, member)
-        data = {"id": str(user.id), "email": user.email, "name": user.name}
-    if as_json:
-        output.print_json(data)
-    else:
-        output.success(f"Removed {data['email']} from the team")
+        data = user_json(teams.remove(session, actor, member))
+    output.emit(data, as_json, lambda d: output.success(f"Removed {d['email']} from the team"))
 
 
 @app.command("settings")
@@ -281,6 +271,7 @@ def team_settings(
     """
     from autopostr import teams
     from autopostr.cli import output
+    from autopostr.views import team_json
 
     with signed_in() as (session, actor):
         if approval is None and not name:
@@ -289,17 +280,14 @@ def team_settings(
             team = teams.update_settings(
                 session, actor, approval_required=approval, name=name or None
             )
-        data = _team_json(team, actor.role or "", team.id)
-    if as_json:
-        output.print_json(data)
-    else:
-        output.print_fields(
-            [
-                ("team", data["name"]),
-                ("id", data["id"]),
-                ("approval required", data["approval_required"]),
-            ]
-        )
+        data = team_json(team, actor.role or "", team.id)
+    output.emit(
+        data,
+        as_json,
+        lambda d: output.print_fields(
+            [("team", d["name"]), ("id", d["id"]), ("approval required", d["approval_required"])]
+        ),
+    )
 
 
 @app.command("audit")
@@ -322,22 +310,24 @@ def audit(
     from autopostr.cli import output
     from autopostr.models import utcnow
     from autopostr.timeparse import parse_duration
+    from autopostr.views import audit_json
 
     start = utcnow() - parse_duration(since, "--since") if since else None
     with signed_in() as (session, actor):
         rows = [
-            teams.audit_json(e, email)
+            audit_json(e, email)
             for e, email in teams.audit_entries(
                 session, actor, since=start, user=user or None, action=action or None, limit=limit
             )
         ]
-    if as_json:
-        output.print_json(rows)
-        return
-    for row in rows:
-        row["target"] = f"{row['target_type']} {row['target_id']}".strip()
+    output.emit(rows, as_json, _show_audit)
+
+
+def _show_audit(rows: list[dict[str, Any]]) -> None:
+    from autopostr.cli import output
+
     output.print_table(
-        rows,
+        [{**row, "target": f"{row['target_type']} {row['target_id']}".strip()} for row in rows],
         [("at", "When"), ("user", "Who"), ("action", "Action"), ("target", "Target")],
         empty="No audit entries match.",
     )

@@ -16,6 +16,13 @@ from datetime import datetime
 from typing import IO, Any, ClassVar
 
 from autopostr.config import Settings
+from autopostr.errors import (
+    AutopostrError,
+    ExternalServiceError,
+    InvalidInput,
+    PlatformCannot,
+    PlatformsFailed,
+)
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
@@ -153,6 +160,23 @@ class PlatformError(Exception):
         self.message = message
         self.retry_after = retry_after
 
+    def as_error(self, *, given: str | None = None) -> AutopostrError:
+        """The error a command ends with when this failure ends it: the one rule of
+        PRODUCT §2 for every platform call.
+
+        - The platform cannot do this at all (NotSupported): exit 5; nothing failed.
+        - It refused what the user gave this command (`given` names where: "stdin",
+          or "" when the message names it already), for good: exit 5.
+        - Anything else, unreachable, failing or refusing what autopostr stored (a
+          token, a post): exit 6.
+
+        Commands that show one result per destination end by the same rule
+        (`raise_for_results`).
+        """
+        if isinstance(self, NotSupported) or (given is not None and not self.transient):
+            return InvalidInput(f"{given}: {self.message}" if given else self.message)
+        return ExternalServiceError(self.message)
+
 
 class TransientError(PlatformError):
     """Network trouble, 5xx, 429, throttling: try again later.
@@ -183,6 +207,16 @@ class AuthExpired(PlatformError):
 
 class NotSupported(PermanentError):
     """The platform has no such operation."""
+
+
+def raise_for_results(*, failed: bool, unsupported: bool = False) -> None:
+    """After a command has shown its per-destination results (posts publish and retry,
+    posts unpublish, daemon run --once): exit 6 when a platform failed or refused any,
+    else 5 when a platform cannot do what was asked for one, as `PlatformError.as_error`."""
+    if failed:
+        raise PlatformsFailed()
+    if unsupported:
+        raise PlatformCannot()
 
 
 class UnknownOutcome:

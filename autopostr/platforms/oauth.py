@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from autopostr.config import Settings
-from autopostr.errors import AutopostrError, ExternalServiceError, InvalidInput
+from autopostr.errors import ExternalServiceError, InvalidInput
 from autopostr.platforms.base import ConnectedAccount, OAuthSpec, Platform, PlatformError
 
 DEFAULT_PORT = 8765
@@ -92,14 +92,6 @@ class _Callback:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def _as_cli_error(exc: PlatformError) -> AutopostrError:
-    """Unreachable or failing platforms exit 6; a refusal of what was asked (no such
-    page, no server named, a platform without OAuth) is the user's to fix: exit 5."""
-    if exc.transient:
-        return ExternalServiceError(exc.message)
-    return InvalidInput(exc.message)
 
 
 def configured_port(settings: Settings) -> int:
@@ -202,7 +194,8 @@ def connect(
         try:
             spec = platform.oauth(options, redirect)
         except PlatformError as exc:
-            raise _as_cli_error(exc) from None
+            # --page and --instance are the user's: a refusal of them is theirs to fix.
+            raise exc.as_error(given="") from None
         verifier = secrets.token_urlsafe(48) if spec.pkce else None
         state = secrets.token_urlsafe(24)
         with _client(settings, spec, redirect) as client:
@@ -227,7 +220,7 @@ def connect(
     try:
         granted = platform.connected_accounts(token, options)
     except PlatformError as exc:
-        raise _as_cli_error(exc) from None
+        raise exc.as_error(given="") from None
     if not granted:
         raise InvalidInput(f"the authorization gave no {platform.title} account to connect")
     return granted
