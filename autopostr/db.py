@@ -29,12 +29,13 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
 # The newest migration; a test keeps it equal to Alembic's head.
-SCHEMA_HEAD = "0004_import_tombstones"
+SCHEMA_HEAD = "0005_integrity"
 SCHEMA_HISTORY = (
     "0001_initial",
     "0002_media_chunks",
     "0003_queue_indexes",
     "0004_import_tombstones",
+    "0005_integrity",
 )
 
 _engines: dict[str, Engine] = {}
