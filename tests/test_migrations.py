@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +16,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import CheckConstraint, Connection, MetaData, create_engine, inspect, text
 
 from autopostr.config import load_settings
-from autopostr.db import SCHEMA_HEAD, Database
+from autopostr.db import SCHEMA_HEAD, SCHEMA_HISTORY, Database, read_history
 from autopostr.migrate import head_revision, upgrade
 from autopostr.migrations.hooks import compare_type
 from autopostr.models import metadata
@@ -23,6 +26,53 @@ REFERENCE = "autopostr_reference"  # the PostgreSQL schema create_all builds for
 
 def test_schema_head_constant_matches_alembic() -> None:
     assert head_revision() == SCHEMA_HEAD
+
+
+def alembic_history(script_location: str) -> tuple[str, ...]:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", script_location)
+    walked = ScriptDirectory.from_config(config).walk_revisions("base", "heads")
+    return tuple(reversed([script.revision for script in walked]))
+
+
+def test_schema_history_is_alembics() -> None:
+    assert SCHEMA_HISTORY == alembic_history("autopostr:migrations")
+
+
+def test_a_new_migration_joins_the_history_by_itself(tmp_path: Path) -> None:
+    """A revision made from the project's template is read without Alembic, as Alembic
+    reads it: nothing else to update by hand."""
+    from importlib.resources import as_file, files
+
+    from alembic import command
+    from alembic.config import Config
+
+    with as_file(files("autopostr") / "migrations") as source:
+        shutil.copytree(
+            source, tmp_path / "migrations", ignore=shutil.ignore_patterns("__pycache__")
+        )
+    config = Config()
+    config.set_main_option("script_location", str(tmp_path / "migrations"))
+    command.revision(config, "next step", rev_id="0099_next_step")
+
+    history = read_history(tmp_path / "migrations" / "versions")
+    assert history == (*SCHEMA_HISTORY, "0099_next_step")
+    assert history == alembic_history(str(tmp_path / "migrations"))
+
+
+def test_a_forked_history_is_refused(tmp_path: Path) -> None:
+    for name in ("0001_a", "0002_b", "0002_c"):
+        parent = "None" if name == "0001_a" else '"0001_a"'
+        (tmp_path / f"{name}.py").write_text(
+            f'"""{name}"""\n\nrevision: str = "{name}"\ndown_revision: str | None = {parent}\n'
+        )
+    with pytest.raises(RuntimeError, match="one line of revisions"):
+        read_history(tmp_path)
+    (tmp_path / "0002_c.py").unlink()
+    assert read_history(tmp_path) == ("0001_a", "0002_b")
 
 
 def _normal(sql: str) -> str:
@@ -516,3 +566,19 @@ def test_sqlite_migrations_refuse_to_run_with_foreign_keys_on(tmp_path: Path) ->
     with pytest.raises(RuntimeError, match="foreign keys off"), db.engine.begin() as conn:
         command.upgrade(alembic_config(conn), "head")
     assert db.revision() == "0004_import_tombstones"
+
+
+def test_the_schema_check_on_every_command_needs_no_alembic(initialized: str) -> None:
+    """`posts list` checks the schema first; knowing the history costs no Alembic import
+    (about half a second)."""
+    code = (
+        "import sys\n"
+        "sys.argv = ['autopostr', 'posts', 'list', '--json']\n"
+        "from autopostr.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "assert 'autopostr.db' in sys.modules\n"
+        "assert not [m for m in sys.modules if m.startswith('alembic')], 'alembic imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
