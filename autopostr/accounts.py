@@ -25,16 +25,16 @@ from autopostr.keys import (
     unseal_extra,
     unsealed_extras,
 )
-from autopostr.models import SocialAccount, utcnow
+from autopostr.models import AccountStatus, SocialAccount, utcnow
 from autopostr.permissions import require
 from autopostr.platforms.base import AccountRef, ConnectedAccount
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
 
-ACTIVE = "active"
-DISCONNECTED = "disconnected"
-NEEDS_RECONNECT = "needs_reconnect"
+ACTIVE = AccountStatus.ACTIVE
+DISCONNECTED = AccountStatus.DISCONNECTED
+NEEDS_RECONNECT = AccountStatus.NEEDS_RECONNECT
 
 
 def normalize_handle(handle: str) -> str:

@@ -28,14 +28,43 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
-# The newest migration; a test keeps it equal to Alembic's head.
-SCHEMA_HEAD = "0004_import_tombstones"
-SCHEMA_HISTORY = (
-    "0001_initial",
-    "0002_media_chunks",
-    "0003_queue_indexes",
-    "0004_import_tombstones",
-)
+MIGRATIONS = Path(__file__).with_name("migrations") / "versions"
+
+
+def _assignment(script: str, name: str) -> str | None:
+    """The string a script's top-level `name = "…"` line assigns ("" for None)."""
+    start = script.find(f"\n{name}") + 1
+    while start and script[start + len(name) : start + len(name) + 1] not in (":", " ", "="):
+        start = script.find(f"\n{name}", start) + 1  # a longer name: look further
+    if not start:
+        return None
+    end = script.find("\n", start)
+    value = script[start : end if end >= 0 else None].partition("=")[2].strip()
+    return "" if value == "None" else value.strip("\"'")
+
+
+def read_history(versions: Path = MIGRATIONS) -> tuple[str, ...]:
+    """The migrations' revision ids, oldest first, read from the scripts' own
+    `revision` and `down_revision` lines: importing Alembic to walk them would cost
+    every command about half a second. A test keeps this equal to Alembic's history."""
+    parent_of: dict[str, str] = {}
+    for path in versions.glob("*.py"):
+        script = path.read_text(encoding="utf-8")
+        revision = _assignment(script, "revision")
+        if revision:
+            parent_of[revision] = _assignment(script, "down_revision") or ""
+    children = {parent: child for child, parent in parent_of.items()}
+    history: list[str] = []
+    while (child := children.get(history[-1] if history else "")) is not None:
+        history.append(child)
+    if len(history) != len(parent_of) or len(children) != len(parent_of):
+        raise RuntimeError(f"the migrations in {versions} do not form one line of revisions")
+    return tuple(history)
+
+
+# Every command checks the database against these; read once per process.
+SCHEMA_HISTORY = read_history()
+SCHEMA_HEAD = SCHEMA_HISTORY[-1]
 
 _engines: dict[str, Engine] = {}
 

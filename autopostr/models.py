@@ -9,8 +9,9 @@ disagree.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 
-from sqlalchemy import Index, LargeBinary, MetaData, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Index, LargeBinary, MetaData, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from autopostr.states import DUE_STATES, DestinationState, PostState, sql_in
@@ -30,6 +31,25 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    NEEDS_RECONNECT = "needs_reconnect"  # a refresh was refused: someone must connect again
+    DISCONNECTED = "disconnected"
+
+
+class Role(StrEnum):
+    """A member's role in a team, lowest first (permissions rank them in this order)."""
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    OWNER = "owner"
+
+
+def one_of(column: str, values: type[StrEnum]) -> CheckConstraint:
+    """A CHECK that keeps a column inside its closed set (named ck_<table>_<column>)."""
+    return CheckConstraint(sql_in(column, values), name=column)
+
+
 class User(SQLModel, table=True):
     __tablename__ = "users"
     id: int | None = Field(default=None, primary_key=True)
@@ -37,7 +57,9 @@ class User(SQLModel, table=True):
     name: str = Field(max_length=200)
     password_hash: str | None = Field(default=None, max_length=300)
     timezone: str | None = Field(default=None, max_length=64)
-    current_team_id: int | None = Field(default=None, foreign_key="teams.id", ondelete="SET NULL")
+    current_team_id: int | None = Field(
+        default=None, foreign_key="teams.id", index=True, ondelete="SET NULL"
+    )
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -80,53 +102,67 @@ class Team(SQLModel, table=True):
 
 class TeamMember(SQLModel, table=True):
     __tablename__ = "team_members"
+    __table_args__ = (one_of("role", Role),)
     team_id: int = Field(foreign_key="teams.id", primary_key=True, ondelete="CASCADE")
     user_id: int = Field(foreign_key="users.id", primary_key=True, index=True, ondelete="CASCADE")
-    role: str = Field(max_length=16)  # owner | editor | viewer
+    role: str = Field(max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
 
 
 class TeamInvite(SQLModel, table=True):
     __tablename__ = "team_invites"
+    __table_args__ = (one_of("role", Role),)
     id: int | None = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="teams.id", index=True, ondelete="CASCADE")
     email: str = Field(max_length=320)
     role: str = Field(max_length=16)
     token_hash: str = Field(max_length=64, unique=True)
-    invited_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    invited_by: int | None = Field(
+        default=None, foreign_key="users.id", index=True, ondelete="SET NULL"
+    )
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     used_at: datetime | None = None
-    used_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    used_by: int | None = Field(
+        default=None, foreign_key="users.id", index=True, ondelete="SET NULL"
+    )
 
 
 class SocialAccount(SQLModel, table=True):
     """A connected platform account; its tokens are AES-GCM ciphertexts."""
 
     __tablename__ = "social_accounts"
-    __table_args__ = (UniqueConstraint("team_id", "platform", "handle"),)
+    __table_args__ = (
+        UniqueConstraint("team_id", "platform", "handle"),
+        one_of("status", AccountStatus),
+    )
     id: int | None = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="teams.id", index=True, ondelete="CASCADE")
     platform: str = Field(max_length=32)
     handle: str = Field(max_length=200)
     name: str = Field(default="", max_length=200)
     remote_id: str | None = Field(default=None, max_length=200)
-    status: str = Field(default="active", max_length=32)  # active | needs_reconnect | disconnected
+    status: str = Field(default=AccountStatus.ACTIVE.value, max_length=32)
     access_token: str | None = Field(default=None, sa_type=Text)
     refresh_token: str | None = Field(default=None, sa_type=Text)
     expires_at: datetime | None = None
     scopes: str = Field(default="", max_length=1000)
     extra: str = Field(default="{}", sa_type=Text)  # platform-specific JSON
-    connected_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    connected_by: int | None = Field(
+        default=None, foreign_key="users.id", index=True, ondelete="SET NULL"
+    )
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
 
 class Post(SQLModel, table=True):
     __tablename__ = "posts"
+    __table_args__ = (one_of("status", PostState),)
     id: int | None = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="teams.id", index=True, ondelete="CASCADE")
-    author_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    author_id: int | None = Field(
+        default=None, foreign_key="users.id", index=True, ondelete="SET NULL"
+    )
     status: str = Field(default=PostState.DRAFT.value, max_length=32, index=True)
     text: str = Field(default="", sa_type=Text)
     scheduled_at: datetime | None = Field(default=None, index=True)
@@ -170,6 +206,7 @@ class PostDestination(SQLModel, table=True):
             postgresql_where=text(sql_in("status", [DestinationState.CLAIMED])),
             sqlite_where=text(sql_in("status", [DestinationState.CLAIMED])),
         ),
+        one_of("status", DestinationState),
     )
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="posts.id", index=True, ondelete="CASCADE")
@@ -195,7 +232,9 @@ class Media(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("team_id", "sha256"),)
     id: int | None = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="teams.id", index=True, ondelete="CASCADE")
-    uploaded_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    uploaded_by: int | None = Field(
+        default=None, foreign_key="users.id", index=True, ondelete="SET NULL"
+    )
     filename: str = Field(max_length=500)
     mime_type: str = Field(max_length=100)
     size: int
@@ -235,11 +274,13 @@ class PublishLog(SQLModel, table=True):
     post_id: int | None = Field(
         default=None, foreign_key="posts.id", index=True, ondelete="SET NULL"
     )
+    # Indexed: deleting a post's destination or an account sets these NULL, which
+    # would otherwise scan the whole log.
     destination_id: int | None = Field(
-        default=None, foreign_key="post_destinations.id", ondelete="SET NULL"
+        default=None, foreign_key="post_destinations.id", index=True, ondelete="SET NULL"
     )
     account_id: int | None = Field(
-        default=None, foreign_key="social_accounts.id", ondelete="SET NULL"
+        default=None, foreign_key="social_accounts.id", index=True, ondelete="SET NULL"
     )
     team_id: int | None = Field(
         default=None, foreign_key="teams.id", index=True, ondelete="CASCADE"
@@ -252,8 +293,30 @@ class PublishLog(SQLModel, table=True):
 
 
 class AnalyticsSnapshot(SQLModel, table=True):
+    """One day's metrics of an account (destination_id NULL) or of one published post."""
+
     __tablename__ = "analytics_snapshots"
-    __table_args__ = (UniqueConstraint("account_id", "destination_id", "day"),)
+    # A unique key over (account_id, destination_id, day) lets account rows repeat, as
+    # NULLs never collide: each kind of row gets a unique index of its own. The
+    # destination one also serves the foreign key's cascade.
+    __table_args__ = (
+        Index(
+            "uq_analytics_snapshots_account_id_day",
+            "account_id",
+            "day",
+            unique=True,
+            postgresql_where=text("destination_id IS NULL"),
+            sqlite_where=text("destination_id IS NULL"),
+        ),
+        Index(
+            "uq_analytics_snapshots_destination_id_day",
+            "destination_id",
+            "day",
+            unique=True,
+            postgresql_where=text("destination_id IS NOT NULL"),
+            sqlite_where=text("destination_id IS NOT NULL"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="social_accounts.id", index=True, ondelete="CASCADE")
     destination_id: int | None = Field(
@@ -273,7 +336,9 @@ class AiUsage(SQLModel, table=True):
     __tablename__ = "ai_usage"
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
-    team_id: int | None = Field(default=None, foreign_key="teams.id", ondelete="CASCADE")
+    team_id: int | None = Field(
+        default=None, foreign_key="teams.id", index=True, ondelete="CASCADE"
+    )
     kind: str = Field(max_length=32)
     model: str = Field(default="", max_length=100)
     tokens: int = 0
@@ -312,7 +377,9 @@ class AuditLog(SQLModel, table=True):
     team_id: int | None = Field(
         default=None, foreign_key="teams.id", index=True, ondelete="CASCADE"
     )
-    user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    user_id: int | None = Field(
+        default=None, foreign_key="users.id", index=True, ondelete="SET NULL"
+    )
     action: str = Field(max_length=64)
     target_type: str = Field(default="", max_length=32)
     target_id: str = Field(default="", max_length=64)

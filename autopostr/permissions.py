@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from autopostr.errors import PermissionDenied
 from autopostr.identity import Actor
+from autopostr.models import Role
 
-ROLES = ("viewer", "editor", "owner")
+ROLES = tuple(Role)  # lowest first
 
 # The lowest role allowed each action; higher roles inherit it.
 REQUIRED_ROLE: dict[str, str] = {

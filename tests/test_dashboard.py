@@ -101,7 +101,7 @@ def test_accounts_show_their_status(sandbox: str, cli: Cli) -> None:
 
 
 def test_engagement_sums_each_posts_latest_snapshot(sandbox: str, cli: Cli) -> None:
-    from autopostr.models import AnalyticsSnapshot, SocialAccount, Team
+    from autopostr.models import AnalyticsSnapshot, Post, PostDestination, SocialAccount, Team
 
     first = cli.ok("posts", "create", "--to", "sandbox:demo", "--text", "a", "--json").json()
     second = cli.ok("posts", "create", "--to", "sandbox:demo", "--text", "b", "--json").json()
@@ -130,7 +130,14 @@ def test_engagement_sums_each_posts_latest_snapshot(sandbox: str, cli: Cli) -> N
         session.add(other)
         session.flush()
         assert other.id is not None
-        session.add(snap(other.id, dest_b, 1, likes=500))
+        theirs = Post(team_id=other_team.id, text="theirs")
+        session.add(theirs)
+        session.flush()
+        assert theirs.id is not None
+        their_destination = PostDestination(post_id=theirs.id, account_id=other.id)
+        session.add(their_destination)
+        session.flush()
+        session.add(snap(other.id, their_destination.id, 1, likes=500))
 
     data = cli.ok("dashboard", "--json").json()
     assert data["engagement"] == {"likes": 9, "comments": 2, "shares": 4, "impressions": 100}

@@ -164,13 +164,10 @@ def test_missing_schema_is_reported_with_init_as_the_fix(engine: str, cli: Cli) 
 
 @pytest.mark.parametrize("revision", [*SCHEMA_HISTORY[:-1], "base"])
 def test_schema_behind_is_reported_with_its_fix(initialized: str, cli: Cli, revision: str) -> None:
-    from alembic import command
-
-    from autopostr.migrate import alembic_config
+    from autopostr.migrate import downgrade
 
     # A real downgrade: a database left at an older revision, as an old autopostr made it.
-    with database().engine.begin() as conn:
-        command.downgrade(alembic_config(conn), revision)
+    downgrade(database(), revision)
     fix = "autopostr init" if revision == "base" else "autopostr db upgrade"
     code, checks = doctor_json(cli)
     assert code == 1

@@ -13,6 +13,13 @@ def run_migrations() -> None:
     connection = context.config.attributes.get("connection")
     if connection is None:
         raise RuntimeError("autopostr runs its migrations through `autopostr db upgrade`")
+    if connection.dialect.name == "sqlite":
+        (foreign_keys,) = connection.exec_driver_sql("PRAGMA foreign_keys").one()
+        if foreign_keys:
+            # A batch-mode table copy would cascade its DROP into the child tables.
+            raise RuntimeError(
+                "SQLite migrations run with foreign keys off: use autopostr.migrate.migrating()"
+            )
     context.configure(
         connection=connection,
         target_metadata=metadata,
