@@ -473,7 +473,7 @@ def schedule(
 ) -> Post:
     team_id = require(actor, "posts.write")
     post = get(db, team_id, post_id)
-    _require_editable(post, "scheduled")
+    _require_editable(post, PostState.SCHEDULED)
     now = now or utcnow()
     _check_future(at, now, "WHEN")
     _revalidate(db, settings, post)

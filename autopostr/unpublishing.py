@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 TAKEN_DOWN = DestinationState.DELETED.value
 ALREADY_GONE = "already_gone"
 NOT_SUPPORTED = "not_supported"
-FAILED = "failed"
+FAILED = DestinationState.FAILED.value
 
 
 @dataclass(frozen=True)

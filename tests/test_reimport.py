@@ -35,6 +35,11 @@ def sandbox_lines(home: Path, handle: str = "demo") -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def wait_until_past(moment: str) -> None:
+    while datetime.now(UTC) <= datetime.fromisoformat(moment):
+        time.sleep(0.1)
+
+
 def readme_cron_line() -> str:
     """The crontab line the README gives for importing a file every hour."""
     text = README.read_text(encoding="utf-8")
@@ -67,19 +72,21 @@ def test_the_readmes_cron_line_keeps_working_after_the_first_rows_time_has_passe
             ["sh", "-c", command], env=env, capture_output=True, text=True, timeout=120
         )
 
-    first_at = soon(3)
+    # Times a few seconds ahead, with room for slow process starts on a loaded machine.
+    first_at = soon(5)
     csv_path.write_text(HEADER + f"First row,sandbox:demo,{first_at},,,,,\n", encoding="utf-8")
-    assert cron().returncode == 0
-    while datetime.now(UTC) <= datetime.fromisoformat(first_at):
-        time.sleep(0.2)
+    run = cron()
+    assert run.returncode == 0, run.stderr
+    wait_until_past(first_at)
 
     # An hour later: the first row's time has passed, and a row was added to the file.
+    second_at = soon(5)
     with csv_path.open("a", encoding="utf-8") as f:
-        f.write(f"Second row,sandbox:demo,{soon(3)},,,,,\n")
+        f.write(f"Second row,sandbox:demo,{second_at},,,,,\n")
     run = cron()
     assert run.returncode == 0, run.stderr
     assert [line["text"] for line in sandbox_lines(isolated_env)] == ["First row"]
-    time.sleep(3.5)
+    wait_until_past(second_at)
 
     run = cron()
     assert run.returncode == 0, run.stderr

@@ -8,6 +8,7 @@ import typer
 
 from autopostr.cli.common import JSON_OPTION, settings, signed_in
 from autopostr.cli.posts import TZ_OPTION
+from autopostr.states import PostState
 
 app = typer.Typer()  # the help is the callback's docstring
 
@@ -57,7 +58,7 @@ def show(
 def _cell_line(post: dict[str, Any]) -> str:
     accounts = post["accounts"]
     who = accounts[0] + (f" +{len(accounts) - 1}" if len(accounts) > 1 else "") if accounts else ""
-    marker = f" [{post['status']}]" if post["status"] != "scheduled" else ""
+    marker = f" [{post['status']}]" if post["status"] != PostState.SCHEDULED else ""
     return f"{post['time']} {who} {post['text']}{marker}"
 
 

@@ -15,6 +15,7 @@ from autopostr.cli.common import (
     when_for,
     zone_for,
 )
+from autopostr.states import DestinationState, PostState
 
 if TYPE_CHECKING:
     from autopostr.csvio import ImportResult
@@ -229,7 +230,7 @@ def _show_post(data: dict[str, Any]) -> None:
         [
             ("id", data["id"]),
             ("status", data["status"]),
-            ("scheduled", data["scheduled_at"]),
+            ("scheduled at", data["scheduled_at"]),
             ("author", data["author"]),
             ("text", data["text"]),
             ("first comment", data["first_comment"]),
@@ -332,7 +333,9 @@ def delete(
 
     with signed_in() as (session, actor):
         found = post_json(posts.to_delete(session, actor, post_id))
-    live = [d["account"] for d in found["destinations"] if d["status"] == "published"]
+    live = [
+        d["account"] for d in found["destinations"] if d["status"] == DestinationState.PUBLISHED
+    ]
     names = ", ".join(live)
     details = [_summary(found)]
     action = f"delete post {post_id}"
@@ -464,7 +467,7 @@ def schedule(
         moment = when_for(when, session, actor, tz, "WHEN")[0]
         post = posts.schedule(session, actor, settings(), post_id, moment)
         data = post_json(posts.view(session, post))
-    _emit_post(data, as_json, "scheduled")
+    _emit_post(data, as_json, PostState.SCHEDULED)
 
 
 @app.command("unschedule")
@@ -660,10 +663,10 @@ def export(
         write_output(output_file, content)
 
 
-RECONCILED = {
-    "published": "published (the platform has it)",
-    "pending": "will be sent again (the platform never got it)",
-    "needs_review": "still needs review (the platform cannot tell)",
+RECONCILED: dict[str, str] = {
+    DestinationState.PUBLISHED: "published (the platform has it)",
+    DestinationState.PENDING: "will be sent again (the platform never got it)",
+    DestinationState.NEEDS_REVIEW: "still needs review (the platform cannot tell)",
 }
 
 
@@ -702,7 +705,7 @@ def _show_reconciled(rows: list[dict[str, str]]) -> None:
     for row in rows:
         what = RECONCILED.get(row["status"], row["status"])
         line = f"post {row['post']} → {row['account']}: {what}"
-        if row["status"] == "needs_review":
+        if row["status"] == DestinationState.NEEDS_REVIEW:
             output.warn(f"{line}; check it, then `autopostr posts retry {row['post']}`")
         else:
             output.success(line)
@@ -745,7 +748,7 @@ def approve(
     with signed_in() as (session, actor):
         post = posts.approve(session, actor, post_id, comment)
         data = post_json(posts.view(session, post))
-    _emit_post(data, as_json, "approved")
+    _emit_post(data, as_json, PostState.APPROVED)
 
 
 @app.command("reject")
