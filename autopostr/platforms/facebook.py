@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
 from autopostr.platforms.base import (
     UNKNOWN,
@@ -53,7 +53,13 @@ from autopostr.platforms.graph import (
     to_int,
 )
 from autopostr.platforms.graph import usage_wait as usage_wait  # where the tests look for it
-from autopostr.platforms.http import make_client, raise_for_status, send
+from autopostr.platforms.http import (
+    StillProcessing,
+    make_client,
+    poll_until,
+    raise_for_status,
+    send,
+)
 
 log = logging.getLogger("autopostr.platforms.facebook")
 
@@ -71,8 +77,8 @@ SCOPES = (
 DUPLICATE_CODE = 506
 MISSING_OBJECT_SUBCODE = 33
 POST_INSIGHTS = ("post_total_media_view_unique", "post_reactions_by_type_total", "post_clicks")
-DEFAULT_POLL_SECONDS = 5.0
-DEFAULT_VIDEO_WAIT_SECONDS = 900.0
+DEFAULT_MEDIA_POLL_SECONDS = 5.0
+DEFAULT_MEDIA_WAIT_SECONDS = 900.0
 UPLOAD_TRIES = 3
 RECENT_POSTS = 25
 # Only posts this recent count as "the one that went out" when looking for a lost publish.
@@ -389,12 +395,13 @@ class FacebookPlatform(Platform):
 
     def _publish_photo(self, page_id: str, token: str, text: str, item: MediaItem) -> PublishResult:
         data = {"message": text} if text else {}
+        # Photos are small (4 MB at most): read whole, so the upload has a known length.
         answer = self._call(
             "POST",
             f"{self.graph_url}/{page_id}/photos",
             token,
             data=data,
-            files={"source": (item.filename, _read(item, self.title), item.mime_type)},
+            files={"source": (item.filename, item.content(), item.mime_type)},
             writes=True,
         )
         # The post's id where Facebook gives one; the photo's own id otherwise.
@@ -414,7 +421,7 @@ class FacebookPlatform(Platform):
                 f"{self.graph_url}/{page_id}/photos",
                 token,
                 data={"published": "false"},
-                files={"source": (item.filename, _read(item, self.title), item.mime_type)},
+                files={"source": (item.filename, item.content(), item.mime_type)},
             )
             photo_ids.append(_id(answer, "id", self.title))
         data = {
@@ -449,7 +456,7 @@ class FacebookPlatform(Platform):
             )
         else:
             # Accounts added with only a page token: the video endpoint takes the file itself.
-            with _open(item, self.title) as stream:
+            with item.stream() as stream:
                 answer = self._call(
                     "POST",
                     f"{self.video_url}/{page_id}/videos",
@@ -494,7 +501,7 @@ class FacebookPlatform(Platform):
                         "Content-Length": str(item.size - offset),
                         "Content-Type": "application/octet-stream",
                     },
-                    content=_chunks(item, offset, self.title),
+                    content=_chunks(item, offset),
                 )
             except TransientError:
                 if attempt == UPLOAD_TRIES:
@@ -510,11 +517,8 @@ class FacebookPlatform(Platform):
     def _wait_for_video(self, token: str, video_id: str) -> str:
         """Poll the processing status; a video still processing at the deadline is
         published by Facebook when it is done, so it counts as sent."""
-        interval = self.number_setting("facebook_poll_seconds", DEFAULT_POLL_SECONDS)
-        deadline = time.monotonic() + self.number_setting(
-            "facebook_video_wait_seconds", DEFAULT_VIDEO_WAIT_SECONDS
-        )
-        while True:
+
+        def video_status() -> str:
             try:
                 answer = self._call(
                     "GET", f"{self.graph_url}/{video_id}", token, params={"fields": "status"}
@@ -528,19 +532,24 @@ class FacebookPlatform(Platform):
                 )
                 return "unknown"
             status = as_dict(answer.get("status"))
-            video_status = str(status.get("video_status") or "")
-            if video_status == "ready":
-                return video_status
-            if video_status in ("error", "expired"):
+            if status.get("video_status") in ("error", "expired"):
                 raise PermanentError(
                     f"{self.title} could not process the video: {_video_errors(status)}"
                 )
-            if time.monotonic() >= deadline:
-                log.warning(
-                    "facebook video %s is still processing; it will appear when done", video_id
-                )
-                return video_status or "processing"
-            time.sleep(interval)
+            return str(status.get("video_status") or "processing")
+
+        try:
+            return poll_until(
+                self,
+                lambda status: status if status in ("ready", "unknown") else None,
+                video_status,
+                what=f"video {video_id}",
+                wait=DEFAULT_MEDIA_WAIT_SECONDS,
+                every=DEFAULT_MEDIA_POLL_SECONDS,
+            )
+        except StillProcessing as exc:
+            log.warning("facebook video %s is still processing; it will appear when done", video_id)
+            return str(exc.last)
 
     def _comment(self, token: str, result: PublishResult, message: str) -> PublishResult:
         """The post is out whatever happens here: a failed comment is noted, not raised,
@@ -765,21 +774,9 @@ def _video_errors(status: dict[str, Any]) -> str:
     return "; ".join(messages) or f"status {status.get('video_status')}"
 
 
-def _open(item: MediaItem, title: str) -> IO[bytes]:
-    if item.open is None:
-        raise PermanentError(f"{title}: the bytes of {item.filename} are not available")
-    return item.open()
-
-
-def _read(item: MediaItem, title: str) -> bytes:
-    """Photos are small (4 MB at most): read whole, so the upload has a known length."""
-    with _open(item, title) as stream:
-        return stream.read()
-
-
-def _chunks(item: MediaItem, offset: int, title: str, size: int = 1024 * 1024) -> Iterator[bytes]:
+def _chunks(item: MediaItem, offset: int, size: int = 1024 * 1024) -> Iterator[bytes]:
     """The item's bytes from `offset` on, a chunk at a time."""
-    with _open(item, title) as stream:
+    with item.stream() as stream:
         skip = offset
         while skip > 0:
             skipped = stream.read(min(size, skip))

@@ -12,8 +12,8 @@ until Instagram has processed it, then published; the first comment follows.
 
 Settings (AUTOPOSTR_INSTAGRAM_… or the [instagram] section): client_id and
 client_secret (the Facebook app), media_base_url, graph_version (default
-v23.0), poll_seconds and poll_timeout (container processing), scopes (a
-comma-separated override of the permissions asked for).
+v23.0), media_wait_seconds and media_poll_seconds (container processing), scopes
+(a comma-separated override of the permissions asked for).
 
 `accounts add instagram` takes {"handle", "access_token", "expires_in"} (a
 long-lived user token; without "expires_in" the token is taken to be one that
@@ -24,7 +24,6 @@ without it the Instagram account is looked up among the token's pages.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,6 +62,7 @@ from autopostr.platforms.graph import (
 from autopostr.platforms.http import (
     error_message,
     make_client,
+    poll_until,
     raise_for_status,
     retry_after,
     send,
@@ -100,6 +100,8 @@ NOT_READY_CODE, NOT_READY_SUBCODE = 9007, 2207027
 PUBLISH_CAP_SUBCODE = 2207042
 DOWNLOAD_FAILED_SUBCODE = 2207052
 DEFAULT_THROTTLE_WAIT = 300.0
+# Waiting for a container: media still processing when the wait runs out retries in a minute.
+PROCESSING: dict[str, Any] = {"what": "the media", "wait": 600.0, "every": 5.0, "retry_after": 60.0}
 # Only posts this recent count as "the one that went out" when looking for a lost publish.
 FIND_WINDOW = timedelta(hours=48)
 
@@ -188,14 +190,6 @@ class InstagramPlatform(Platform):
     @property
     def graph_version(self) -> str:
         return (self.settings.get("instagram_graph_version") or GRAPH_VERSION).strip("/ ")
-
-    @property
-    def poll_seconds(self) -> float:
-        return self.number_setting("instagram_poll_seconds", 5.0)
-
-    @property
-    def poll_timeout(self) -> float:
-        return self.number_setting("instagram_poll_timeout", 600.0)
 
     def media_url(self, item: MediaItem) -> str:
         """Where Instagram downloads `item`: `<base>/<sha256><ext>`, or the base as a
@@ -618,14 +612,10 @@ class InstagramPlatform(Platform):
         return str(body["id"])
 
     def _wait_until_ready(self, client: httpx2.Client, container: str) -> None:
-        deadline = time.monotonic() + self.poll_timeout
-        while True:
-            body = self._call(
-                client, "GET", self._path(container), params={"fields": "status_code,status"}
-            )
+        def ready(body: dict[str, Any]) -> bool | None:
             status = body.get("status_code")
             if status == "FINISHED":
-                return
+                return True
             if status == "ERROR":
                 reason = body.get("status") or "no reason given"
                 raise PermanentError(f"Instagram could not process the media: {reason}")
@@ -639,18 +629,22 @@ class InstagramPlatform(Platform):
                     f"Instagram says container {container} is already published",
                     maybe_sent=True,
                 )
-            if time.monotonic() >= deadline:
-                raise TransientError(
-                    f"Instagram was still processing the media after {self.poll_timeout:g} s",
-                    retry_after=60.0,
-                )
-            time.sleep(self.poll_seconds)
+            return None
+
+        poll_until(
+            self,
+            ready,
+            lambda: self._call(
+                client, "GET", self._path(container), params={"fields": "status_code,status"}
+            ),
+            **PROCESSING,
+        )
 
     def _publish_container(self, client: httpx2.Client, ig_user_id: str, container: str) -> str:
-        deadline = time.monotonic() + self.poll_timeout
-        while True:
+        def publish() -> dict[str, Any] | None:
+            """The answer, or None while Instagram is not done with the container."""
             try:
-                body = self._call(
+                return self._call(
                     client,
                     "POST",
                     self._path(ig_user_id, "media_publish"),
@@ -658,16 +652,15 @@ class InstagramPlatform(Platform):
                     maybe_sent=True,
                 )
             except _NotReady:
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(self.poll_seconds)
-                continue
-            if not body.get("id"):
-                # It may have gone out: the next attempt looks before publishing again.
-                raise TransientError(
-                    f"{self.title} published without saying the post's id", maybe_sent=True
-                )
-            return str(body["id"])
+                return None
+
+        body = poll_until(self, lambda answer: answer, publish, **PROCESSING)
+        if not body.get("id"):
+            # It may have gone out: the next attempt looks before publishing again.
+            raise TransientError(
+                f"{self.title} published without saying the post's id", maybe_sent=True
+            )
+        return str(body["id"])
 
     def _permalink(self, client: httpx2.Client, media_id: str) -> str | None:
         try:
