@@ -43,23 +43,18 @@ from autopostr.platforms.base import (
     UnknownOutcome,
 )
 from autopostr.platforms.graph import (
+    Dialect,
     ErrorBody,
     GraphError,
     as_dict,
+    call,
     long_lived_form,
     managed_pages,
-    refusal,
-    secrets_sent,
+    snippet,
     to_int,
 )
 from autopostr.platforms.graph import usage_wait as usage_wait  # where the tests look for it
-from autopostr.platforms.http import (
-    StillProcessing,
-    make_client,
-    poll_until,
-    raise_for_status,
-    send,
-)
+from autopostr.platforms.http import StillProcessing, make_client, poll_until
 
 log = logging.getLogger("autopostr.platforms.facebook")
 
@@ -146,59 +141,22 @@ class FacebookPlatform(Platform):
         token: str | None,
         *,
         auth_scheme: str = "Bearer",
-        writes: bool = False,
+        creates: bool = False,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """One Graph call: its JSON object, or the PlatformError its answer means.
-
-        `writes` marks calls that create something: a garbled success answer to them
-        may hide a post that went out, so the next attempt asks before sending again.
-        """
-        headers = dict(kwargs.pop("headers", None) or {})
-        if token:
-            headers["Authorization"] = f"{auth_scheme} {token}"
+        """One Graph call (see `graph.call`), on a client of its own: the URLs are whole,
+        as videos go to another host."""
         with make_client(self.settings) as client:
-            response = send(
+            return call(
+                FACEBOOK,
                 client,
                 method,
                 url,
-                self.title,
-                shown=f"{method} {_path(url)}",
-                maybe_sent=writes,
-                check_status=False,
-                headers=headers,
+                token=token,
+                auth_scheme=auth_scheme,
+                creates=creates,
                 **kwargs,
             )
-        if response.status_code >= 400:
-            error = refusal(
-                response,
-                self.title,
-                secrets=secrets_sent(token, kwargs.get("data")),
-                specific=_duplicate,
-                maybe_sent=writes,
-            )
-            if error is None:  # not Graph's shape: go by the status code
-                try:
-                    raise_for_status(response, self.title)
-                except TransientError as exc:
-                    if writes and response.status_code >= 500:  # it arrived: maybe posted
-                        raise TransientError(
-                            exc.message, retry_after=exc.retry_after, maybe_sent=True
-                        ) from None
-                    raise
-                error = PermanentError(f"{self.title} answered {response.status_code}")
-            raise error
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise TransientError(
-                f"{self.title} answered {response.status_code} to {method} {_path(url)} "
-                f"with something other than a JSON object: {_snippet(response.text)}",
-                maybe_sent=writes,
-            )
-        return body
 
     # -- connecting -------------------------------------------------------------
 
@@ -384,7 +342,7 @@ class FacebookPlatform(Platform):
                 f"{self.graph_url}/{page_id}/feed",
                 token,
                 data={"message": text},
-                writes=True,
+                creates=True,
             )
             result = self._result(page_id, _id(answer, "id", self.title))
         else:
@@ -402,7 +360,7 @@ class FacebookPlatform(Platform):
             token,
             data=data,
             files={"source": (item.filename, item.content(), item.mime_type)},
-            writes=True,
+            creates=True,
         )
         # The post's id where Facebook gives one; the photo's own id otherwise.
         if answer.get("post_id"):
@@ -431,7 +389,7 @@ class FacebookPlatform(Platform):
         if text:
             data["message"] = text
         answer = self._call(
-            "POST", f"{self.graph_url}/{page_id}/feed", token, data=data, writes=True
+            "POST", f"{self.graph_url}/{page_id}/feed", token, data=data, creates=True
         )
         return self._result(page_id, _id(answer, "id", self.title), photos=photo_ids)
 
@@ -452,7 +410,7 @@ class FacebookPlatform(Platform):
                 f"{self.video_url}/{page_id}/videos",
                 token,
                 data={**data, "fbuploader_video_file_chunk": handle},
-                writes=True,
+                creates=True,
             )
         else:
             # Accounts added with only a page token: the video endpoint takes the file itself.
@@ -463,7 +421,7 @@ class FacebookPlatform(Platform):
                     token,
                     data=data,
                     files={"source": (item.filename, stream, item.mime_type)},
-                    writes=True,
+                    creates=True,
                 )
         video_id = _id(answer, "id", self.title)
         status = self._wait_for_video(token, video_id)
@@ -560,7 +518,7 @@ class FacebookPlatform(Platform):
                 f"{self.graph_url}/{result.remote_id}/comments",
                 token,
                 data={"message": message},
-                writes=True,
+                creates=True,
             )
         except PlatformError as exc:
             log.warning(
@@ -682,6 +640,9 @@ def _duplicate(error: ErrorBody, text: str) -> GraphError | None:
     )
 
 
+FACEBOOK = Dialect(FacebookPlatform.title, specific=_duplicate)
+
+
 def _pick_pages(pages: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
     """The pages named by --page (ids, names or usernames); the only page when none is
     named; otherwise an error that lists the pages to pick from."""
@@ -743,7 +704,7 @@ def _id(answer: dict[str, Any], key: str, title: str) -> str:
     value = answer.get(key)
     if not value:
         raise TransientError(
-            f"{title} answered without {key!r}: {_snippet(json.dumps(answer))}", maybe_sent=True
+            f"{title} answered without {key!r}: {snippet(json.dumps(answer))}", maybe_sent=True
         )
     return str(value)
 
@@ -785,13 +746,3 @@ def _chunks(item: MediaItem, offset: int, size: int = 1024 * 1024) -> Iterator[b
             skip -= len(skipped)
         while chunk := stream.read(size):
             yield chunk
-
-
-def _path(url: str) -> str:
-    """A URL without scheme and host, for messages."""
-    return re.sub(r"^https?://[^/]+", "", url).split("?", 1)[0]
-
-
-def _snippet(text: str) -> str:
-    text = " ".join(text.split())
-    return (text[:200] + "…") if len(text) > 200 else (text or "(empty)")
