@@ -7,6 +7,7 @@ beats the built-in default. Tables in the file flatten with `_`, so
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -56,37 +57,65 @@ KNOWN_SETTINGS: dict[str, str] = {
     "x_client_id": "X OAuth 2.0 app (client id) for `accounts connect x`",
     "x_client_secret": "X OAuth 2.0 app secret (confidential clients)",
     "x_chunk_bytes": "bytes per chunk of X's media upload (default 4 MiB)",
-    "x_poll_seconds": "pause between checks of X's media processing (default: what X asks)",
-    "x_processing_timeout": "seconds X's media processing may take (default 600)",
+    "x_media_poll_seconds": "pause between checks of X's media processing (default: what X asks)",
+    "x_media_wait_seconds": "seconds X's media processing may take before the publish is "
+    "retried later (default 600)",
     "x_lookback_hours": "hours back a post that may have gone out is looked for on X (default 72)",
     "linkedin_client_id": "LinkedIn app for `accounts connect linkedin`",
     "linkedin_client_secret": "LinkedIn app secret",
     "linkedin_version": "LinkedIn-Version header, YYYYMM (default 202609)",
-    "linkedin_poll_seconds": "pause between checks of a LinkedIn video's processing (default 5)",
-    "linkedin_video_wait_seconds": "seconds a LinkedIn video may process (default 900)",
+    "linkedin_media_poll_seconds": "pause between checks of a LinkedIn video's processing "
+    "(default 5)",
+    "linkedin_media_wait_seconds": "seconds a LinkedIn video may process before the publish is "
+    "retried later (default 900)",
     "linkedin_lookback_hours": "hours back a post that may have gone out is looked for on LinkedIn (default 72)",
     "facebook_client_id": "Facebook app for `accounts connect facebook`",
     "facebook_client_secret": "Facebook app secret",
     "facebook_graph_version": "Graph API version (default v23.0)",
     "facebook_video_api_url": "Facebook's video upload host (default graph-video.facebook.com)",
-    "facebook_poll_seconds": "pause between checks of a Facebook video's processing (default 5)",
-    "facebook_video_wait_seconds": "seconds a Facebook video may process (default 900)",
+    "facebook_media_poll_seconds": "pause between checks of a Facebook video's processing "
+    "(default 5)",
+    "facebook_media_wait_seconds": "seconds a Facebook video is watched processing; after them "
+    "it counts as sent and appears when done (default 900)",
     "instagram_client_id": "Facebook app with the Instagram Graph API, for `accounts connect instagram`",
     "instagram_client_secret": "that app's secret",
     "instagram_graph_version": "Graph API version for Instagram (default v23.0)",
     "instagram_scopes": "comma-separated scopes `accounts connect instagram` asks for",
     "instagram_media_base_url": "public URL Instagram fetches media from: <base>/<sha256><ext>",
-    "instagram_poll_seconds": "pause between checks of an Instagram upload's processing (default 5)",
-    "instagram_poll_timeout": "seconds an Instagram upload may process (default 600)",
+    "instagram_media_poll_seconds": "pause between checks of an Instagram upload's processing "
+    "(default 5)",
+    "instagram_media_wait_seconds": "seconds an Instagram upload may process before the publish "
+    "is retried later (default 600)",
     "mastodon_api_url": "default Mastodon server when `accounts connect mastodon` has no --instance",
-    "mastodon_poll_seconds": "pause between checks of a Mastodon upload's processing (default 2)",
-    "mastodon_media_wait_seconds": "seconds a Mastodon upload may process (default 600)",
+    "mastodon_media_poll_seconds": "pause between checks of a Mastodon upload's processing "
+    "(default 2)",
+    "mastodon_media_wait_seconds": "seconds a Mastodon upload may process before the publish is "
+    "retried later (default 600)",
     "bluesky_api_url": "Bluesky PDS (default https://bsky.social)",
     "bluesky_video_url": "Bluesky's video service (default https://video.bsky.app)",
-    "bluesky_poll_seconds": "pause between checks of a Bluesky video's processing (default 2)",
-    "bluesky_video_timeout": "seconds a Bluesky video may process (default 300)",
+    "bluesky_media_poll_seconds": "pause between checks of a Bluesky video's processing "
+    "(default 2)",
+    "bluesky_media_wait_seconds": "seconds a Bluesky video may process before the publish is "
+    "retried later (default 300)",
     "webhook_inline_bytes": "largest media total a webhook body carries inline (default 8 MiB)",
 }
+
+# Old names still read (with a warning naming the new one) when the new one is unset.
+RENAMED_SETTINGS: dict[str, str] = {
+    "x_processing_timeout": "x_media_wait_seconds",
+    "x_poll_seconds": "x_media_poll_seconds",
+    "linkedin_video_wait_seconds": "linkedin_media_wait_seconds",
+    "linkedin_poll_seconds": "linkedin_media_poll_seconds",
+    "facebook_video_wait_seconds": "facebook_media_wait_seconds",
+    "facebook_poll_seconds": "facebook_media_poll_seconds",
+    "instagram_poll_timeout": "instagram_media_wait_seconds",
+    "instagram_poll_seconds": "instagram_media_poll_seconds",
+    "mastodon_poll_seconds": "mastodon_media_poll_seconds",
+    "bluesky_video_timeout": "bluesky_media_wait_seconds",
+    "bluesky_poll_seconds": "bluesky_media_poll_seconds",
+}
+KNOWN_SETTINGS.update({old: f"deprecated: use {new}" for old, new in RENAMED_SETTINGS.items()})
+_OLD_NAMES = {new: old for old, new in RENAMED_SETTINGS.items()}
 
 # Settings every platform may have, `<platform>` standing for its name (x, mastodon, or a
 # plugin's): AUTOPOSTR_X_API_URL is `<platform>_api_url`.
@@ -95,6 +124,9 @@ SETTING_FAMILIES: dict[str, str] = {
     "<platform>_auth_url": "a platform's sign-in base URL (default: the platform's own)",
     "<platform>_client_id": "a platform's OAuth app (client id) for `accounts connect`",
     "<platform>_client_secret": "that OAuth app's secret",
+    "<platform>_media_wait_seconds": "how long a platform may process uploaded media before the "
+    "publish is tried again later",
+    "<platform>_media_poll_seconds": "pause between checks of a platform's media processing",
 }
 _FAMILIES = [
     (re.compile("^" + re.sub(r"<[a-z]+>", "[a-z0-9_]+", family) + "$"), text)
@@ -186,17 +218,35 @@ class Settings:
         self.config_path = config_path
         self.config_source = config_source
         self._values = values
+        self._warned: set[str] = set()
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The raw value; for numbers, sizes, durations and flags use the typed readers."""
         _check_declared(name)
-        resolved = self._values.get(name)
+        resolved = self._resolve(name)
         return resolved.value if resolved is not None else default
 
     def source(self, name: str) -> str:
         _check_declared(name)
-        resolved = self._values.get(name)
+        resolved = self._resolve(name)
         return resolved.source if resolved is not None else "unset"
+
+    def _resolve(self, name: str) -> Resolved | None:
+        """The setting, or its value under the deprecated name it had (warned about once)."""
+        resolved = self._values.get(name)
+        old = _OLD_NAMES.get(name)
+        if resolved is not None or old is None or old not in self._values:
+            return resolved
+        resolved = self._values[old]
+        if old not in self._warned:
+            self._warned.add(old)
+            env = resolved.source.startswith("env ")
+            was = resolved.source[4:] if env else f"{old} ({resolved.source})"
+            now = f"{ENV_PREFIX}{name.upper()}" if env else name
+            logging.getLogger("autopostr.config").warning(
+                "%s is a deprecated name: use %s", was, now
+            )
+        return resolved
 
     def items(self) -> list[tuple[str, Resolved]]:
         return sorted(self._values.items())

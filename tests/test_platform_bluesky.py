@@ -58,7 +58,7 @@ def fake(pds: BlueskyFake, monkeypatch: pytest.MonkeyPatch) -> BlueskyFake:
     pds.handles["alice.test"] = "did:plc:alice"
     monkeypatch.setenv("AUTOPOSTR_BLUESKY_API_URL", pds.url)
     monkeypatch.setenv("AUTOPOSTR_BLUESKY_VIDEO_URL", pds.url)
-    monkeypatch.setenv("AUTOPOSTR_BLUESKY_POLL_SECONDS", "0.01")
+    monkeypatch.setenv("AUTOPOSTR_BLUESKY_MEDIA_POLL_SECONDS", "0.01")
     return pds
 
 

@@ -43,7 +43,7 @@ def fb(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeFacebook]:
         monkeypatch.setenv("AUTOPOSTR_FACEBOOK_AUTH_URL", fake.url)
         monkeypatch.setenv("AUTOPOSTR_FACEBOOK_CLIENT_ID", APP_ID)
         monkeypatch.setenv("AUTOPOSTR_FACEBOOK_CLIENT_SECRET", APP_SECRET)
-        monkeypatch.setenv("AUTOPOSTR_FACEBOOK_POLL_SECONDS", "0.01")
+        monkeypatch.setenv("AUTOPOSTR_FACEBOOK_MEDIA_POLL_SECONDS", "0.01")
         monkeypatch.setattr("webbrowser.open", lambda url: bool(browse(url)))
         yield fake
         # Tokens travel in headers or bodies, never in a URL that an error could quote.

@@ -59,7 +59,7 @@ def env_for(fake: FakeInstagram) -> dict[str, str]:
         "AUTOPOSTR_INSTAGRAM_AUTH_URL": fake.url,
         "AUTOPOSTR_INSTAGRAM_CLIENT_ID": "test-client",
         "AUTOPOSTR_INSTAGRAM_CLIENT_SECRET": "test-secret",
-        "AUTOPOSTR_INSTAGRAM_POLL_SECONDS": "0.01",
+        "AUTOPOSTR_INSTAGRAM_MEDIA_POLL_SECONDS": "0.01",
         "AUTOPOSTR_INSTAGRAM_MEDIA_BASE_URL": fake.url + "/cdn",
     }
 

@@ -45,7 +45,7 @@ def linkedin(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLinkedIn]:
         monkeypatch.setenv("AUTOPOSTR_LINKEDIN_AUTH_URL", fake.url)
         monkeypatch.setenv("AUTOPOSTR_LINKEDIN_CLIENT_ID", "test-client")
         monkeypatch.setenv("AUTOPOSTR_LINKEDIN_CLIENT_SECRET", "test-secret")
-        monkeypatch.setenv("AUTOPOSTR_LINKEDIN_POLL_SECONDS", "0.01")
+        monkeypatch.setenv("AUTOPOSTR_LINKEDIN_MEDIA_POLL_SECONDS", "0.01")
         monkeypatch.setattr("webbrowser.open", lambda url: bool(browse(url)))
         yield fake
 

@@ -47,7 +47,7 @@ one_engine = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMastodon]:
     forget_instance_limits()  # a port may come back in a later test
     with FakeMastodon() as server:
-        monkeypatch.setenv("AUTOPOSTR_MASTODON_POLL_SECONDS", "0.01")
+        monkeypatch.setenv("AUTOPOSTR_MASTODON_MEDIA_POLL_SECONDS", "0.01")
         monkeypatch.setattr("webbrowser.open", lambda url: bool(browse(url)))
         yield server
 

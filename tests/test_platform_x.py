@@ -47,7 +47,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeX]:
         monkeypatch.setenv("AUTOPOSTR_X_AUTH_URL", server.url)
         monkeypatch.setenv("AUTOPOSTR_X_CLIENT_ID", "x-client")
         monkeypatch.setenv("AUTOPOSTR_X_CLIENT_SECRET", "x-secret")
-        monkeypatch.setenv("AUTOPOSTR_X_POLL_SECONDS", "0.01")
+        monkeypatch.setenv("AUTOPOSTR_X_MEDIA_POLL_SECONDS", "0.01")
         monkeypatch.setattr("webbrowser.open", lambda url: bool(browse(url)))
         monkeypatch.setattr(x_module, "_memory", x_module._Memory())
         yield server

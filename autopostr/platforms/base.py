@@ -8,7 +8,6 @@ from a permanent failure without knowing the platform.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +72,20 @@ class MediaItem:
     duration: float | None = None
     alt_text: str | None = None
     open: Callable[[], IO[bytes]] | None = None
+
+    def stream(self) -> IO[bytes]:
+        """The bytes to upload, as a stream to close after use. An item built without
+        them (`open` is None) cannot be uploaded, whichever platform asks."""
+        if self.open is None:
+            raise PermanentError(
+                f"the bytes of {self.filename} (media {self.id}) are not available"
+            )
+        return self.open()
+
+    def content(self) -> bytes:
+        """All the bytes at once, for uploads that need their length up front."""
+        with self.stream() as stream:
+            return stream.read()
 
 
 @dataclass(frozen=True)
@@ -251,33 +264,6 @@ class Platform(ABC):
     @property
     def auth_url(self) -> str:
         return (self.settings.get(f"{self.name}_auth_url") or self.default_auth_url).rstrip("/")
-
-    def number_setting(
-        self, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
-    ) -> float:
-        """A numeric setting such as `<name>_poll_seconds`, or `default` when unset; a
-        value that is no finite number in range stops with a ConfigError that says
-        where it came from, rather than sleeping forever or failing mid-publish."""
-        raw = self.settings.get(name)
-        if raw is None or not raw.strip():
-            return default
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value) and value >= minimum and (maximum is None or value <= maximum):
-            return value
-        from autopostr.errors import ConfigError
-
-        expected = (
-            f"a number from {minimum:g} to {maximum:g}"
-            if maximum is not None
-            else f"a number, {minimum:g} or more"
-        )
-        raise ConfigError(
-            f"AUTOPOSTR_{name.upper()} must be {expected}, "
-            f"not {raw!r} (from {self.settings.source(name)})"
-        )
 
     def client_credentials(self) -> tuple[str, str | None]:
         """This install's OAuth app: AUTOPOSTR_<NAME>_CLIENT_ID and _CLIENT_SECRET."""

@@ -40,7 +40,7 @@ from autopostr.platforms.base import (
     TransientError,
     UnknownOutcome,
 )
-from autopostr.platforms.http import error_message, make_client, retry_after, send
+from autopostr.platforms.http import error_message, make_client, poll_until, retry_after, send
 
 if TYPE_CHECKING:
     import httpx2
@@ -49,8 +49,8 @@ POST = "app.bsky.feed.post"
 WEB_URL = "https://bsky.app"
 DEFAULT_API_URL = "https://bsky.social"
 DEFAULT_VIDEO_URL = "https://video.bsky.app"
-DEFAULT_POLL_SECONDS = 2.0
-DEFAULT_VIDEO_TIMEOUT = 300.0
+DEFAULT_MEDIA_POLL_SECONDS = 2.0
+DEFAULT_MEDIA_WAIT_SECONDS = 300.0
 MAX_TEXT_BYTES = 3000
 MAX_IMAGE_BYTES = 1_000_000
 MAX_VIDEO_BYTES = 100_000_000
@@ -532,13 +532,6 @@ class BlueskyPlatform(Platform):
 
     # -- media --------------------------------------------------------------------
 
-    @staticmethod
-    def _read(item: MediaItem) -> bytes:
-        if item.open is None:
-            raise PermanentError(f"media {item.filename} has no stored bytes")
-        with item.open() as stream:
-            return stream.read()
-
     def _embed(
         self, client: httpx2.Client, account: AccountRef, did: str, media: list[MediaItem]
     ) -> dict[str, Any]:
@@ -562,7 +555,7 @@ class BlueskyPlatform(Platform):
                 "POST",
                 "com.atproto.repo.uploadBlob",
                 token=self.access_token(account),
-                content=self._read(item),
+                content=item.content(),
                 content_type=item.mime_type,
             )
             entry: dict[str, Any] = {"alt": item.alt_text or "", "image": self._blob(uploaded)}
@@ -643,7 +636,7 @@ class BlueskyPlatform(Platform):
                 f"{self.video_url}/xrpc/app.bsky.video.uploadVideo",
                 token=token,
                 params={"did": did, "name": item.filename},
-                content=self._read(item),
+                content=item.content(),
                 content_type="video/mp4",
             )
         except XrpcError as exc:
@@ -665,13 +658,10 @@ class BlueskyPlatform(Platform):
         self, client: httpx2.Client, reply: dict[str, Any], item: MediaItem
     ) -> dict[str, Any]:
         """Polls the processing job until it gives the video's blob."""
-        poll = self.number_setting("bluesky_poll_seconds", DEFAULT_POLL_SECONDS)
-        deadline = time.monotonic() + self.number_setting(
-            "bluesky_video_timeout", DEFAULT_VIDEO_TIMEOUT
-        )
-        # uploadVideo's reply is the job status itself or wraps it, like getJobStatus's.
-        job = reply.get("jobStatus", reply)
-        while True:
+        job_id = ""
+
+        def blob_of(job: Any) -> dict[str, Any] | None:
+            nonlocal job_id
             if not isinstance(job, dict):
                 raise TransientError(f"{self.title} sent a video job status autopostr cannot read")
             # A blob first: a video processed before comes back as a failed job
@@ -682,20 +672,29 @@ class BlueskyPlatform(Platform):
             if job.get("state") == JOB_FAILED:
                 reason = job.get("error") or job.get("message") or "processing failed"
                 raise PermanentError(f"Bluesky could not process video {item.filename}: {reason}")
-            job_id = job.get("jobId")
+            job_id = str(job.get("jobId") or "")
             if not job_id:
                 raise TransientError(f"{self.title} sent a video job status without its job id")
-            if time.monotonic() >= deadline:
-                raise TransientError(
-                    f"Bluesky is still processing video {item.filename} (job {job_id})"
-                )
-            time.sleep(poll)
-            job = self._call(
+            return None
+
+        def status() -> Any:
+            return self._call(
                 client,
                 "GET",
                 f"{self.video_url}/xrpc/app.bsky.video.getJobStatus",
                 params={"jobId": job_id},
             ).get("jobStatus")
+
+        return poll_until(
+            self,
+            blob_of,
+            status,
+            what=f"video {item.filename}",
+            wait=DEFAULT_MEDIA_WAIT_SECONDS,
+            every=DEFAULT_MEDIA_POLL_SECONDS,
+            # uploadVideo's reply is the job status itself or wraps it, like getJobStatus's.
+            first=reply.get("jobStatus", reply),
+        )
 
     # -- after publishing ------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
 from autopostr.platforms.base import (
     UNKNOWN,
@@ -43,17 +43,18 @@ from autopostr.platforms.base import (
     UnknownOutcome,
 )
 from autopostr.platforms.graph import (
+    Dialect,
     ErrorBody,
     GraphError,
     as_dict,
+    call,
     long_lived_form,
     managed_pages,
-    refusal,
-    secrets_sent,
+    snippet,
     to_int,
 )
 from autopostr.platforms.graph import usage_wait as usage_wait  # where the tests look for it
-from autopostr.platforms.http import make_client, raise_for_status, send
+from autopostr.platforms.http import StillProcessing, make_client, poll_until
 
 log = logging.getLogger("autopostr.platforms.facebook")
 
@@ -71,8 +72,8 @@ SCOPES = (
 DUPLICATE_CODE = 506
 MISSING_OBJECT_SUBCODE = 33
 POST_INSIGHTS = ("post_total_media_view_unique", "post_reactions_by_type_total", "post_clicks")
-DEFAULT_POLL_SECONDS = 5.0
-DEFAULT_VIDEO_WAIT_SECONDS = 900.0
+DEFAULT_MEDIA_POLL_SECONDS = 5.0
+DEFAULT_MEDIA_WAIT_SECONDS = 900.0
 UPLOAD_TRIES = 3
 RECENT_POSTS = 25
 # Only posts this recent count as "the one that went out" when looking for a lost publish.
@@ -140,59 +141,22 @@ class FacebookPlatform(Platform):
         token: str | None,
         *,
         auth_scheme: str = "Bearer",
-        writes: bool = False,
+        creates: bool = False,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """One Graph call: its JSON object, or the PlatformError its answer means.
-
-        `writes` marks calls that create something: a garbled success answer to them
-        may hide a post that went out, so the next attempt asks before sending again.
-        """
-        headers = dict(kwargs.pop("headers", None) or {})
-        if token:
-            headers["Authorization"] = f"{auth_scheme} {token}"
+        """One Graph call (see `graph.call`), on a client of its own: the URLs are whole,
+        as videos go to another host."""
         with make_client(self.settings) as client:
-            response = send(
+            return call(
+                FACEBOOK,
                 client,
                 method,
                 url,
-                self.title,
-                shown=f"{method} {_path(url)}",
-                maybe_sent=writes,
-                check_status=False,
-                headers=headers,
+                token=token,
+                auth_scheme=auth_scheme,
+                creates=creates,
                 **kwargs,
             )
-        if response.status_code >= 400:
-            error = refusal(
-                response,
-                self.title,
-                secrets=secrets_sent(token, kwargs.get("data")),
-                specific=_duplicate,
-                maybe_sent=writes,
-            )
-            if error is None:  # not Graph's shape: go by the status code
-                try:
-                    raise_for_status(response, self.title)
-                except TransientError as exc:
-                    if writes and response.status_code >= 500:  # it arrived: maybe posted
-                        raise TransientError(
-                            exc.message, retry_after=exc.retry_after, maybe_sent=True
-                        ) from None
-                    raise
-                error = PermanentError(f"{self.title} answered {response.status_code}")
-            raise error
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise TransientError(
-                f"{self.title} answered {response.status_code} to {method} {_path(url)} "
-                f"with something other than a JSON object: {_snippet(response.text)}",
-                maybe_sent=writes,
-            )
-        return body
 
     # -- connecting -------------------------------------------------------------
 
@@ -378,7 +342,7 @@ class FacebookPlatform(Platform):
                 f"{self.graph_url}/{page_id}/feed",
                 token,
                 data={"message": text},
-                writes=True,
+                creates=True,
             )
             result = self._result(page_id, _id(answer, "id", self.title))
         else:
@@ -389,13 +353,14 @@ class FacebookPlatform(Platform):
 
     def _publish_photo(self, page_id: str, token: str, text: str, item: MediaItem) -> PublishResult:
         data = {"message": text} if text else {}
+        # Photos are small (4 MB at most): read whole, so the upload has a known length.
         answer = self._call(
             "POST",
             f"{self.graph_url}/{page_id}/photos",
             token,
             data=data,
-            files={"source": (item.filename, _read(item, self.title), item.mime_type)},
-            writes=True,
+            files={"source": (item.filename, item.content(), item.mime_type)},
+            creates=True,
         )
         # The post's id where Facebook gives one; the photo's own id otherwise.
         if answer.get("post_id"):
@@ -414,7 +379,7 @@ class FacebookPlatform(Platform):
                 f"{self.graph_url}/{page_id}/photos",
                 token,
                 data={"published": "false"},
-                files={"source": (item.filename, _read(item, self.title), item.mime_type)},
+                files={"source": (item.filename, item.content(), item.mime_type)},
             )
             photo_ids.append(_id(answer, "id", self.title))
         data = {
@@ -424,7 +389,7 @@ class FacebookPlatform(Platform):
         if text:
             data["message"] = text
         answer = self._call(
-            "POST", f"{self.graph_url}/{page_id}/feed", token, data=data, writes=True
+            "POST", f"{self.graph_url}/{page_id}/feed", token, data=data, creates=True
         )
         return self._result(page_id, _id(answer, "id", self.title), photos=photo_ids)
 
@@ -445,18 +410,18 @@ class FacebookPlatform(Platform):
                 f"{self.video_url}/{page_id}/videos",
                 token,
                 data={**data, "fbuploader_video_file_chunk": handle},
-                writes=True,
+                creates=True,
             )
         else:
             # Accounts added with only a page token: the video endpoint takes the file itself.
-            with _open(item, self.title) as stream:
+            with item.stream() as stream:
                 answer = self._call(
                     "POST",
                     f"{self.video_url}/{page_id}/videos",
                     token,
                     data=data,
                     files={"source": (item.filename, stream, item.mime_type)},
-                    writes=True,
+                    creates=True,
                 )
         video_id = _id(answer, "id", self.title)
         status = self._wait_for_video(token, video_id)
@@ -494,7 +459,7 @@ class FacebookPlatform(Platform):
                         "Content-Length": str(item.size - offset),
                         "Content-Type": "application/octet-stream",
                     },
-                    content=_chunks(item, offset, self.title),
+                    content=_chunks(item, offset),
                 )
             except TransientError:
                 if attempt == UPLOAD_TRIES:
@@ -510,11 +475,8 @@ class FacebookPlatform(Platform):
     def _wait_for_video(self, token: str, video_id: str) -> str:
         """Poll the processing status; a video still processing at the deadline is
         published by Facebook when it is done, so it counts as sent."""
-        interval = self.number_setting("facebook_poll_seconds", DEFAULT_POLL_SECONDS)
-        deadline = time.monotonic() + self.number_setting(
-            "facebook_video_wait_seconds", DEFAULT_VIDEO_WAIT_SECONDS
-        )
-        while True:
+
+        def video_status() -> str:
             try:
                 answer = self._call(
                     "GET", f"{self.graph_url}/{video_id}", token, params={"fields": "status"}
@@ -528,19 +490,24 @@ class FacebookPlatform(Platform):
                 )
                 return "unknown"
             status = as_dict(answer.get("status"))
-            video_status = str(status.get("video_status") or "")
-            if video_status == "ready":
-                return video_status
-            if video_status in ("error", "expired"):
+            if status.get("video_status") in ("error", "expired"):
                 raise PermanentError(
                     f"{self.title} could not process the video: {_video_errors(status)}"
                 )
-            if time.monotonic() >= deadline:
-                log.warning(
-                    "facebook video %s is still processing; it will appear when done", video_id
-                )
-                return video_status or "processing"
-            time.sleep(interval)
+            return str(status.get("video_status") or "processing")
+
+        try:
+            return poll_until(
+                self,
+                lambda status: status if status in ("ready", "unknown") else None,
+                video_status,
+                what=f"video {video_id}",
+                wait=DEFAULT_MEDIA_WAIT_SECONDS,
+                every=DEFAULT_MEDIA_POLL_SECONDS,
+            )
+        except StillProcessing as exc:
+            log.warning("facebook video %s is still processing; it will appear when done", video_id)
+            return str(exc.last)
 
     def _comment(self, token: str, result: PublishResult, message: str) -> PublishResult:
         """The post is out whatever happens here: a failed comment is noted, not raised,
@@ -551,7 +518,7 @@ class FacebookPlatform(Platform):
                 f"{self.graph_url}/{result.remote_id}/comments",
                 token,
                 data={"message": message},
-                writes=True,
+                creates=True,
             )
         except PlatformError as exc:
             log.warning(
@@ -673,6 +640,9 @@ def _duplicate(error: ErrorBody, text: str) -> GraphError | None:
     )
 
 
+FACEBOOK = Dialect(FacebookPlatform.title, specific=_duplicate)
+
+
 def _pick_pages(pages: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
     """The pages named by --page (ids, names or usernames); the only page when none is
     named; otherwise an error that lists the pages to pick from."""
@@ -734,7 +704,7 @@ def _id(answer: dict[str, Any], key: str, title: str) -> str:
     value = answer.get(key)
     if not value:
         raise TransientError(
-            f"{title} answered without {key!r}: {_snippet(json.dumps(answer))}", maybe_sent=True
+            f"{title} answered without {key!r}: {snippet(json.dumps(answer))}", maybe_sent=True
         )
     return str(value)
 
@@ -765,21 +735,9 @@ def _video_errors(status: dict[str, Any]) -> str:
     return "; ".join(messages) or f"status {status.get('video_status')}"
 
 
-def _open(item: MediaItem, title: str) -> IO[bytes]:
-    if item.open is None:
-        raise PermanentError(f"{title}: the bytes of {item.filename} are not available")
-    return item.open()
-
-
-def _read(item: MediaItem, title: str) -> bytes:
-    """Photos are small (4 MB at most): read whole, so the upload has a known length."""
-    with _open(item, title) as stream:
-        return stream.read()
-
-
-def _chunks(item: MediaItem, offset: int, title: str, size: int = 1024 * 1024) -> Iterator[bytes]:
+def _chunks(item: MediaItem, offset: int, size: int = 1024 * 1024) -> Iterator[bytes]:
     """The item's bytes from `offset` on, a chunk at a time."""
-    with _open(item, title) as stream:
+    with item.stream() as stream:
         skip = offset
         while skip > 0:
             skipped = stream.read(min(size, skip))
@@ -788,13 +746,3 @@ def _chunks(item: MediaItem, offset: int, title: str, size: int = 1024 * 1024) -
             skip -= len(skipped)
         while chunk := stream.read(size):
             yield chunk
-
-
-def _path(url: str) -> str:
-    """A URL without scheme and host, for messages."""
-    return re.sub(r"^https?://[^/]+", "", url).split("?", 1)[0]
-
-
-def _snippet(text: str) -> str:
-    text = " ".join(text.split())
-    return (text[:200] + "…") if len(text) > 200 else (text or "(empty)")

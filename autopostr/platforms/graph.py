@@ -1,13 +1,15 @@
 """Graph API pieces the Facebook and Instagram adapters share.
 
-Both sign in with Facebook Login, so both meet the same error bodies (whose `code`
-matters more than the HTTP status: throttling and refused tokens come back as 400),
-the same usage headers, the same page listings and the same long-lived tokens.
+Both sign in with Facebook Login, so both make their calls the same way (`call`),
+meet the same error bodies (whose `code` matters more than the HTTP status:
+throttling and refused tokens come back as 400), the same usage headers, the same
+page listings and the same long-lived tokens.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,7 +20,7 @@ from autopostr.platforms.base import (
     PlatformError,
     TransientError,
 )
-from autopostr.platforms.http import retry_after
+from autopostr.platforms.http import may_have_posted, retry_after, send
 
 if TYPE_CHECKING:
     import httpx2
@@ -65,6 +67,72 @@ class ErrorBody:
         return f"{text} ({', '.join(reference)})" if reference else text
 
 
+@dataclass(frozen=True)
+class Dialect:
+    """What one adapter's Graph answers mean: the throttling codes it meets (and the
+    wait to assume when no header says one), and its own codes (`specific`, see
+    `refusal`)."""
+
+    title: str
+    throttle_codes: frozenset[int] = THROTTLE_CODES
+    throttle_default: float | None = None
+    specific: Callable[[ErrorBody, str], PlatformError | None] | None = None
+
+
+def call(
+    dialect: Dialect,
+    client: httpx2.Client,
+    method: str,
+    url: str,
+    *,
+    token: str | None = None,
+    auth_scheme: str = "Bearer",
+    creates: bool = False,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """One Graph call: its JSON object, or the PlatformError its answer means.
+
+    `token` goes in the Authorization header (`auth_scheme`: the upload endpoint wants
+    "OAuth"), where the client does not carry one already. `creates` marks a request
+    that makes a post: a failure after it arrived (a timeout, a server failure, an
+    unreadable success) may hide a post that went out, so the next attempt asks before
+    sending again. The token and any secret in the form are blanked out of messages,
+    since Graph's messages can quote what was sent.
+    """
+    headers = dict(kwargs.pop("headers", None) or {})
+    if token:
+        headers["Authorization"] = f"{auth_scheme} {token}"
+    carried = client.headers.get("authorization", "").partition(" ")[2]
+    hidden = secrets_sent(token or carried, kwargs.get("data"))
+    shown = f"{method} {path_of(url)}"
+    response = send(
+        client,
+        method,
+        url,
+        dialect.title,
+        shown=shown,
+        maybe_sent=creates,
+        creates=creates,
+        refusal=lambda answer: refusal(answer, dialect, secrets=hidden, creates=creates),
+        headers=headers,
+        **kwargs,
+    )
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise TransientError(
+            scrub(
+                f"{dialect.title} gave a malformed answer to {shown} (HTTP "
+                f"{response.status_code}, not a JSON object): {snippet(response.text)}",
+                hidden,
+            ),
+            maybe_sent=creates,
+        )
+    return body
+
+
 def read_error(response: httpx2.Response) -> ErrorBody | None:
     """The Graph error in an answer, or None when the body is not Graph's shape."""
     try:
@@ -86,40 +154,40 @@ def read_error(response: httpx2.Response) -> ErrorBody | None:
 
 def refusal(
     response: httpx2.Response,
-    title: str,
+    dialect: Dialect,
     *,
     secrets: Iterable[str] = (),
-    throttle_codes: frozenset[int] = THROTTLE_CODES,
-    throttle_default: float | None = None,
-    specific: Callable[[ErrorBody, str], PlatformError | None] | None = None,
-    maybe_sent: bool = False,
+    creates: bool = False,
 ) -> PlatformError | None:
     """The error class a Graph error body means, so the publisher knows whether to
     retry, renew the token or give up; None when the body is not Graph's shape.
 
-    `specific` maps the adapter's own codes (after throttling and refused tokens,
-    which mean the same everywhere); `secrets` are blanked out of the message, since
-    Graph's messages can quote what was sent. `maybe_sent` marks a request that makes a
-    post: a server error or "unknown error" is no refusal, so the post may be out.
+    The dialect's `specific` maps the adapter's own codes (after throttling and refused
+    tokens, which mean the same everywhere); `secrets` are blanked out of the message,
+    since Graph's messages can quote what was sent. `creates` marks a request that
+    makes a post: Graph's "unknown error" and other temporary trouble are the server
+    failing, not refusing, so the post may be out (`may_have_posted`).
     """
     error = read_error(response)
     if error is None:
         return None
-    text = scrub(f"{title} answered {response.status_code}: {error.describe()}", secrets)
-    if error.code in throttle_codes:
+    status = response.status_code
+    text = scrub(f"{dialect.title} answered {status}: {error.describe()}", secrets)
+    if error.code in dialect.throttle_codes:
         wait = throttle_wait(response.headers)
         return TransientError(
-            f"{text}: throttled", retry_after=wait if wait is not None else throttle_default
+            f"{text}: throttled", retry_after=wait if wait is not None else dialect.throttle_default
         )
-    if error.code in TOKEN_CODES or (error.code is None and response.status_code == 401):
+    if error.code in TOKEN_CODES or (error.code is None and status == 401):
         return AuthExpired(text)
-    found = specific(error, text) if specific is not None else None
+    found = dialect.specific(error, text) if dialect.specific is not None else None
     if found is not None:
         return found
-    status = response.status_code
     if error.transient or error.code in TEMPORARY_CODES or status >= 500 or status == 429:
         return TransientError(
-            text, retry_after=retry_after(response.headers), maybe_sent=maybe_sent and status != 429
+            text,
+            retry_after=retry_after(response.headers),
+            maybe_sent=may_have_posted(status, creates=creates, server_failed=True),
         )
     return GraphError(text, code=error.code, subcode=error.subcode)
 
@@ -129,6 +197,16 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+def path_of(url: str) -> str:
+    """A URL without scheme, host and query, for messages."""
+    return re.sub(r"^https?://[^/]+", "", url).split("?", 1)[0]
+
+
+def snippet(text: str) -> str:
+    text = " ".join(text.split())
+    return (text[:200] + "…") if len(text) > 200 else (text or "(empty)")
 
 
 def secrets_sent(token: str | None, data: Any) -> list[str]:

@@ -1,22 +1,35 @@
-"""HTTP plumbing shared by the adapters: one client stack (httpx2), and one place that
-turns status codes and rate-limit headers into retryable or permanent errors.
+"""HTTP plumbing shared by the adapters: one client stack (httpx2), one place that
+turns status codes and rate-limit headers into retryable or permanent errors (and
+decides when a failed request may have posted), and one loop that waits for media
+to be processed.
 """
 
 from __future__ import annotations
 
 import email.utils
+import enum
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from autopostr.config import Settings
-from autopostr.platforms.base import AuthExpired, PermanentError, TransientError
+from autopostr.platforms.base import (
+    AuthExpired,
+    PermanentError,
+    Platform,
+    PlatformError,
+    TransientError,
+)
 
 if TYPE_CHECKING:
     import httpx2
+
+S = TypeVar("S")
+R = TypeVar("R")
 
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = "autopostr"
@@ -70,13 +83,7 @@ def keep_out_of_logs(url: str) -> None:
 
 
 def timeout_seconds(settings: Settings) -> float:
-    raw = settings.get("http_timeout")
-    try:
-        return float(raw) if raw else DEFAULT_TIMEOUT
-    except ValueError:
-        from autopostr.errors import ConfigError
-
-        raise ConfigError(f"AUTOPOSTR_HTTP_TIMEOUT: {raw!r} is not a number of seconds") from None
+    return settings.seconds("http_timeout", DEFAULT_TIMEOUT)
 
 
 def make_client(
@@ -152,19 +159,38 @@ def error_message(response: httpx2.Response) -> str:
     return json.dumps(body)[:300]
 
 
-def raise_for_status(response: httpx2.Response, title: str, *, creates: bool = False) -> None:
-    """The PlatformError an error status means. `creates`: the request makes a post, and
-    a 5xx can come after the platform made it (a proxy giving up on a slow server), so
-    the next attempt asks the platform before sending again."""
+def may_have_posted(status: int, *, creates: bool, server_failed: bool = False) -> bool:
+    """Whether an error answer to a request may hide a post that went out: only a request
+    that makes one (`creates`), and only when the server failed while handling it (a
+    5xx, or a failure the platform reports in its body: `server_failed`), which can come
+    after the post was made (a proxy giving up on a slow server). Then the next attempt
+    asks the platform before sending again. A 429 is a refusal: nothing was made."""
+    return creates and status != 429 and (status >= 500 or server_failed)
+
+
+def raise_for_status(
+    response: httpx2.Response,
+    title: str,
+    *,
+    creates: bool = False,
+    refusal: Callable[[httpx2.Response], PlatformError | None] | None = None,
+) -> None:
+    """The PlatformError an error status means. `creates`: the request makes a post (see
+    `may_have_posted`). `refusal` reads the platform's own error body first, for
+    platforms whose body says more than the status (Graph); None leaves it to the status.
+    """
     status = response.status_code
     if status < 400:
         return
+    error = refusal(response) if refusal is not None else None
+    if error is not None:
+        raise error
     message = f"{title} answered {status}: {error_message(response)}"
     if status == 429 or status >= 500 or status == 408:
         raise TransientError(
             message,
             retry_after=retry_after(response.headers),
-            maybe_sent=creates and status >= 500,
+            maybe_sent=may_have_posted(status, creates=creates),
         )
     if status == 401:
         raise AuthExpired(message)
@@ -181,6 +207,7 @@ def send(
     maybe_sent: bool = True,
     check_status: bool = True,
     creates: bool = False,
+    refusal: Callable[[httpx2.Response], PlatformError | None] | None = None,
     **kwargs: Any,
 ) -> httpx2.Response:
     """One request; network trouble and timeouts become TransientError, and error
@@ -189,8 +216,8 @@ def send(
 
     `maybe_sent` marks failures after the request may have arrived, so the next
     attempt asks the platform before sending again; `creates` does the same for a 5xx
-    answer (see `raise_for_status`); `shown` names the call in messages (default:
-    method and URL).
+    answer, and `refusal` reads the platform's error bodies (see `raise_for_status`);
+    `shown` names the call in messages (default: method and URL).
     """
     import httpx2
 
@@ -208,5 +235,60 @@ def send(
             f"{title}: connection failed mid-request ({exc})", maybe_sent=maybe_sent
         ) from None
     if check_status:
-        raise_for_status(response, title, creates=creates)
+        raise_for_status(response, title, creates=creates, refusal=refusal)
     return response
+
+
+class StillProcessing(TransientError):
+    """The platform was still processing media when our wait ran out; `last` is what it
+    said last."""
+
+    def __init__(self, message: str, *, retry_after: float | None, last: object) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.last = last
+
+
+class _Unset(enum.Enum):
+    UNSET = 0
+
+
+def poll_until(
+    platform: Platform,
+    finished: Callable[[S], R | None],
+    read: Callable[[], S],
+    *,
+    what: str,
+    wait: float,
+    every: float,
+    first: S | _Unset = _Unset.UNSET,
+    hint: Callable[[S], Any] | None = None,
+    retry_after: float | None = None,
+) -> R:
+    """Ask the platform (`read`) until `finished` gives a result; `finished` raises when
+    processing failed, and a wait that runs out is StillProcessing ("… was still
+    processing `what` after N s").
+
+    The wait and the pause between asks are the platform's `<name>_media_wait_seconds`
+    and `<name>_media_poll_seconds`, `wait` and `every` when unset; `hint` reads the
+    pause the platform suggests, used unless the setting is made. `first` is what the
+    platform said already (the upload's answer), looked at before asking.
+    """
+    settings, name = platform.settings, platform.name
+    patience = settings.seconds(f"{name}_media_wait_seconds", wait)
+    pause = settings.seconds(f"{name}_media_poll_seconds", every)
+    hinted = hint if not settings.get(f"{name}_media_poll_seconds") else None
+    deadline = time.monotonic() + patience
+    state = read() if isinstance(first, _Unset) else first
+    while True:
+        result = finished(state)
+        if result is not None:
+            return result
+        if time.monotonic() >= deadline:
+            raise StillProcessing(
+                f"{platform.title} was still processing {what} after {patience:g} s",
+                retry_after=retry_after,
+                last=state,
+            )
+        suggested = _number(str(hinted(state))) if hinted is not None else None
+        time.sleep(suggested or pause)
+        state = read()

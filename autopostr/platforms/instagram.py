@@ -12,8 +12,8 @@ until Instagram has processed it, then published; the first comment follows.
 
 Settings (AUTOPOSTR_INSTAGRAM_… or the [instagram] section): client_id and
 client_secret (the Facebook app), media_base_url, graph_version (default
-v23.0), poll_seconds and poll_timeout (container processing), scopes (a
-comma-separated override of the permissions asked for).
+v23.0), media_wait_seconds and media_poll_seconds (container processing), scopes
+(a comma-separated override of the permissions asked for).
 
 `accounts add instagram` takes {"handle", "access_token", "expires_in"} (a
 long-lived user token; without "expires_in" the token is taken to be one that
@@ -24,8 +24,7 @@ without it the Instagram account is looked up among the token's pages.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,20 +52,14 @@ from autopostr.platforms.base import (
 )
 from autopostr.platforms.graph import (
     THROTTLE_CODES,
+    Dialect,
     ErrorBody,
+    call,
     long_lived_form,
     managed_pages,
-    refusal,
-    secrets_sent,
     to_int,
 )
-from autopostr.platforms.http import (
-    error_message,
-    make_client,
-    raise_for_status,
-    retry_after,
-    send,
-)
+from autopostr.platforms.http import make_client, poll_until
 
 if TYPE_CHECKING:
     import httpx2
@@ -100,6 +93,8 @@ NOT_READY_CODE, NOT_READY_SUBCODE = 9007, 2207027
 PUBLISH_CAP_SUBCODE = 2207042
 DOWNLOAD_FAILED_SUBCODE = 2207052
 DEFAULT_THROTTLE_WAIT = 300.0
+# Waiting for a container: media still processing when the wait runs out retries in a minute.
+PROCESSING: dict[str, Any] = {"what": "the media", "wait": 600.0, "every": 5.0, "retry_after": 60.0}
 # Only posts this recent count as "the one that went out" when looking for a lost publish.
 FIND_WINDOW = timedelta(hours=48)
 
@@ -150,6 +145,14 @@ def _instagram_refusal(error: ErrorBody, text: str) -> PlatformError | None:
     return None
 
 
+INSTAGRAM = Dialect(
+    "Instagram",
+    throttle_codes=INSTAGRAM_THROTTLE_CODES,
+    throttle_default=DEFAULT_THROTTLE_WAIT,
+    specific=_instagram_refusal,
+)
+
+
 def _timestamp(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value))
@@ -189,14 +192,6 @@ class InstagramPlatform(Platform):
     def graph_version(self) -> str:
         return (self.settings.get("instagram_graph_version") or GRAPH_VERSION).strip("/ ")
 
-    @property
-    def poll_seconds(self) -> float:
-        return self.number_setting("instagram_poll_seconds", 5.0)
-
-    @property
-    def poll_timeout(self) -> float:
-        return self.number_setting("instagram_poll_timeout", 600.0)
-
     def media_url(self, item: MediaItem) -> str:
         """Where Instagram downloads `item`: `<base>/<sha256><ext>`, or the base as a
         template with {sha256}, {sha2} (its first two characters) and {ext} (".jpg")."""
@@ -218,65 +213,11 @@ class InstagramPlatform(Platform):
         return "/" + "/".join([self.graph_version, *(quote(p, safe="") for p in parts)])
 
     @contextmanager
-    def _graph(self, token: str | None, *, secrets: Iterable[str] = ()) -> Iterator[httpx2.Client]:
-        """A client that sends the token in a header and raises Graph errors by their code,
-        with the token and `secrets` blanked out of their messages."""
+    def _graph(self, token: str | None) -> Iterator[httpx2.Client]:
+        """A client for `graph.call` that sends the token in a header."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        hidden = [s for s in (token, *secrets) if s]
-
-        def raise_refusal(response: httpx2.Response) -> None:
-            if response.status_code < 400:
-                return
-            response.read()
-            # media_publish makes the post: a server error there may hide one that went out.
-            publishing = response.request.method == "POST" and response.request.url.path.endswith(
-                "/media_publish"
-            )
-            error = refusal(
-                response,
-                self.title,
-                secrets=hidden,
-                throttle_codes=INSTAGRAM_THROTTLE_CODES,
-                throttle_default=DEFAULT_THROTTLE_WAIT,
-                specific=_instagram_refusal,
-                maybe_sent=publishing,
-            )
-            if error is not None:
-                raise error
-
         with make_client(self.settings, self.api_url, headers) as client:
-            client.event_hooks = {"request": [], "response": [raise_refusal]}
             yield client
-
-    def _call(
-        self,
-        client: httpx2.Client,
-        method: str,
-        path: str,
-        *,
-        maybe_sent: bool = False,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        response = send(
-            client, method, path, self.title, maybe_sent=maybe_sent, check_status=False, **kwargs
-        )
-        if maybe_sent and response.status_code >= 500:
-            # Not Graph's error shape (a proxy's page): the request arrived, the post may be out.
-            raise TransientError(
-                f"{self.title} answered {response.status_code}: {error_message(response)}",
-                retry_after=retry_after(response.headers),
-                maybe_sent=True,
-            )
-        raise_for_status(response, self.title)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise TransientError(
-                f"{self.title} gave a malformed answer to {method} {path}", maybe_sent=maybe_sent
-            )
-        return body
 
     @staticmethod
     def _ig_user_id(account: AccountRef) -> str:
@@ -309,8 +250,8 @@ class InstagramPlatform(Platform):
         The token travels in the POST body, never in a URL."""
         client_id, secret = self.client_credentials_with_secret()
         form = long_lived_form(client_id, secret, token)
-        with self._graph(None, secrets=secrets_sent(None, form)) as client:
-            body = self._call(client, "POST", self._path("oauth", "access_token"), data=form)
+        with self._graph(None) as client:
+            body = call(INSTAGRAM, client, "POST", self._path("oauth", "access_token"), data=form)
         if not body.get("access_token"):
             raise TransientError(f"{self.title} gave no token for the long-lived exchange")
         return {
@@ -322,8 +263,8 @@ class InstagramPlatform(Platform):
         """The Instagram accounts linked to the pages this token manages."""
         with self._graph(user_token) as client:
             pages = managed_pages(
-                lambda params: self._call(
-                    client, "GET", self._path("me", "accounts"), params=params
+                lambda params: call(
+                    INSTAGRAM, client, "GET", self._path("me", "accounts"), params=params
                 ),
                 "id,name",
                 self.title,
@@ -333,7 +274,8 @@ class InstagramPlatform(Platform):
                 page_id = str(page.get("id") or "")
                 if not page_id:
                     continue
-                body = self._call(
+                body = call(
+                    INSTAGRAM,
                     client,
                     "GET",
                     self._path(page_id),
@@ -345,8 +287,12 @@ class InstagramPlatform(Platform):
                 ig_user_id = str(account["id"])
                 username = account.get("username")
                 if not username:
-                    profile = self._call(
-                        client, "GET", self._path(ig_user_id), params={"fields": "username"}
+                    profile = call(
+                        INSTAGRAM,
+                        client,
+                        "GET",
+                        self._path(ig_user_id),
+                        params={"fields": "username"},
                     )
                     username = profile.get("username") or ig_user_id
                 linked.append(
@@ -467,7 +413,8 @@ class InstagramPlatform(Platform):
 
     def whoami(self, account: AccountRef) -> dict[str, Any]:
         with self._graph(self.access_token(account)) as client:
-            me = self._call(
+            me = call(
+                INSTAGRAM,
                 client,
                 "GET",
                 self._path(self._ig_user_id(account)),
@@ -491,7 +438,8 @@ class InstagramPlatform(Platform):
         ig_user_id = self._ig_user_id(account)
         try:
             with self._graph(self.access_token(account)) as client:
-                body = self._call(
+                body = call(
+                    INSTAGRAM,
                     client,
                     "GET",
                     self._path(ig_user_id, "content_publishing_limit"),
@@ -520,7 +468,8 @@ class InstagramPlatform(Platform):
     def _window_frees_in(
         self, client: httpx2.Client, ig_user_id: str, duration: int, total: int
     ) -> float:
-        body = self._call(
+        body = call(
+            INSTAGRAM,
             client,
             "GET",
             self._path(ig_user_id, "media"),
@@ -559,7 +508,8 @@ class InstagramPlatform(Platform):
                 # The post is live: a failed comment must not make the publish look failed
                 # (a retry would post it twice), so it is logged and reported instead.
                 try:
-                    comment = self._call(
+                    comment = call(
+                        INSTAGRAM,
                         client,
                         "POST",
                         self._path(media_id, "comments"),
@@ -612,20 +562,16 @@ class InstagramPlatform(Platform):
         return params
 
     def _create(self, client: httpx2.Client, ig_user_id: str, params: dict[str, str]) -> str:
-        body = self._call(client, "POST", self._path(ig_user_id, "media"), data=params)
+        body = call(INSTAGRAM, client, "POST", self._path(ig_user_id, "media"), data=params)
         if not body.get("id"):
             raise TransientError(f"{self.title} gave no container id for the media")
         return str(body["id"])
 
     def _wait_until_ready(self, client: httpx2.Client, container: str) -> None:
-        deadline = time.monotonic() + self.poll_timeout
-        while True:
-            body = self._call(
-                client, "GET", self._path(container), params={"fields": "status_code,status"}
-            )
+        def ready(body: dict[str, Any]) -> bool | None:
             status = body.get("status_code")
             if status == "FINISHED":
-                return
+                return True
             if status == "ERROR":
                 reason = body.get("status") or "no reason given"
                 raise PermanentError(f"Instagram could not process the media: {reason}")
@@ -639,39 +585,49 @@ class InstagramPlatform(Platform):
                     f"Instagram says container {container} is already published",
                     maybe_sent=True,
                 )
-            if time.monotonic() >= deadline:
-                raise TransientError(
-                    f"Instagram was still processing the media after {self.poll_timeout:g} s",
-                    retry_after=60.0,
-                )
-            time.sleep(self.poll_seconds)
+            return None
+
+        poll_until(
+            self,
+            ready,
+            lambda: call(
+                INSTAGRAM,
+                client,
+                "GET",
+                self._path(container),
+                params={"fields": "status_code,status"},
+            ),
+            **PROCESSING,
+        )
 
     def _publish_container(self, client: httpx2.Client, ig_user_id: str, container: str) -> str:
-        deadline = time.monotonic() + self.poll_timeout
-        while True:
+        def publish() -> dict[str, Any] | None:
+            """The answer, or None while Instagram is not done with the container."""
             try:
-                body = self._call(
+                return call(
+                    INSTAGRAM,
                     client,
                     "POST",
                     self._path(ig_user_id, "media_publish"),
                     data={"creation_id": container},
-                    maybe_sent=True,
+                    creates=True,
                 )
             except _NotReady:
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(self.poll_seconds)
-                continue
-            if not body.get("id"):
-                # It may have gone out: the next attempt looks before publishing again.
-                raise TransientError(
-                    f"{self.title} published without saying the post's id", maybe_sent=True
-                )
-            return str(body["id"])
+                return None
+
+        body = poll_until(self, lambda answer: answer, publish, **PROCESSING)
+        if not body.get("id"):
+            # It may have gone out: the next attempt looks before publishing again.
+            raise TransientError(
+                f"{self.title} published without saying the post's id", maybe_sent=True
+            )
+        return str(body["id"])
 
     def _permalink(self, client: httpx2.Client, media_id: str) -> str | None:
         try:
-            body = self._call(client, "GET", self._path(media_id), params={"fields": "permalink"})
+            body = call(
+                INSTAGRAM, client, "GET", self._path(media_id), params={"fields": "permalink"}
+            )
         except PlatformError as exc:
             log.warning("Instagram post %s is live but its link is unknown: %s", media_id, exc)
             return None
@@ -686,7 +642,8 @@ class InstagramPlatform(Platform):
         if not caption:
             return UNKNOWN  # any earlier post without a caption would look like this one
         with self._graph(self.access_token(account)) as client:
-            body = self._call(
+            body = call(
+                INSTAGRAM,
                 client,
                 "GET",
                 self._path(self._ig_user_id(account), "media"),
@@ -709,7 +666,7 @@ class InstagramPlatform(Platform):
         so and points at the app."""
         with self._graph(self.access_token(account)) as client:
             try:
-                body = self._call(client, "DELETE", self._path(remote_id))
+                body = call(INSTAGRAM, client, "DELETE", self._path(remote_id))
             except PermanentError as exc:
                 raise NotSupported(
                     f"Instagram did not delete post {remote_id} ({exc.message}); "
@@ -725,7 +682,8 @@ class InstagramPlatform(Platform):
         values: dict[str, int] = {}
         with self._graph(self.access_token(account)) as client:
             try:
-                body = self._call(
+                body = call(
+                    INSTAGRAM,
                     client,
                     "GET",
                     self._path(remote_id, "insights"),
@@ -737,7 +695,8 @@ class InstagramPlatform(Platform):
                 # public counts still tell likes and comments.
                 log.info("Instagram insights for %s unavailable: %s", remote_id, exc.message)
             if "likes" not in values or "comments" not in values:
-                counts = self._call(
+                counts = call(
+                    INSTAGRAM,
                     client,
                     "GET",
                     self._path(remote_id),

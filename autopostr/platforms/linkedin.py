@@ -42,6 +42,7 @@ from autopostr.platforms.base import (
 from autopostr.platforms.http import (
     error_message,
     make_client,
+    poll_until,
     retry_after,
     send,
 )
@@ -55,8 +56,8 @@ log = logging.getLogger("autopostr.platforms.linkedin")
 # AUTOPOSTR_LINKEDIN_VERSION when LinkedIn announces this one's end.
 DEFAULT_VERSION = "202609"
 RESTLI_PROTOCOL = "2.0.0"
-DEFAULT_POLL_SECONDS = 5.0
-DEFAULT_VIDEO_WAIT_SECONDS = 900.0
+DEFAULT_MEDIA_POLL_SECONDS = 5.0
+DEFAULT_MEDIA_WAIT_SECONDS = 900.0
 RECENT_POSTS = 20
 DEFAULT_LOOKBACK_HOURS = 72.0
 
@@ -501,13 +502,6 @@ class LinkedInPlatform(Platform):
             return {"media": uploaded[0]}
         return {"multiImage": {"images": uploaded}}
 
-    @staticmethod
-    def _read(item: MediaItem) -> bytes:
-        if item.open is None:
-            raise PermanentError(f"media {item.filename} has no content to upload")
-        with item.open() as stream:
-            return stream.read()
-
     def _upload_image(self, client: httpx2.Client, token: str, author: str, item: MediaItem) -> str:
         response = send(
             client,
@@ -525,7 +519,7 @@ class LinkedInPlatform(Platform):
                 upload_url,
                 self.title,
                 shown=f"the upload of {item.filename}",  # the URL itself is signed
-                content=self._read(item),
+                content=item.content(),
                 headers={
                     "Content-Type": "application/octet-stream",
                     **self._upload_headers(upload_url, token),
@@ -571,10 +565,8 @@ class LinkedInPlatform(Platform):
         """PUT each byte range where LinkedIn says; the ETags, in order, prove the upload."""
         if not isinstance(instructions, list) or not instructions:
             raise TransientError(f"{self.title} sent no upload instructions for the video")
-        if item.open is None:
-            raise PermanentError(f"media {item.filename} has no content to upload")
         etags = []
-        with item.open() as stream, make_client(self.settings) as uploader:
+        with item.stream() as stream, make_client(self.settings) as uploader:
             for part in instructions:
                 try:
                     url, first, last = (
@@ -607,28 +599,26 @@ class LinkedInPlatform(Platform):
         return etags
 
     def _wait_until_available(self, client: httpx2.Client, urn: str, item: MediaItem) -> None:
-        poll = self.number_setting("linkedin_poll_seconds", DEFAULT_POLL_SECONDS)
-        patience = self.number_setting("linkedin_video_wait_seconds", DEFAULT_VIDEO_WAIT_SECONDS)
-        deadline = time.monotonic() + patience
-        while True:
-            video = self._json(
-                send(client, "GET", f"/rest/videos/{_encoded(urn)}", self.title),
-                "the video status",
-            )
+        def available(video: dict[str, Any]) -> bool | None:
             status = video.get("status")
-            if status == "AVAILABLE":
-                return
             if status == "PROCESSING_FAILED":
                 reason = video.get("processingFailureReason") or "no reason given"
                 raise PermanentError(
                     f"{self.title} could not process the video {item.filename}: {reason}"
                 )
-            if time.monotonic() >= deadline:
-                raise TransientError(
-                    f"{self.title} was still processing the video {item.filename} after "
-                    f"{patience:g} s (status {status})"
-                )
-            time.sleep(poll)
+            return True if status == "AVAILABLE" else None
+
+        poll_until(
+            self,
+            available,
+            lambda: self._json(
+                send(client, "GET", f"/rest/videos/{_encoded(urn)}", self.title),
+                "the video status",
+            ),
+            what=f"the video {item.filename}",
+            wait=DEFAULT_MEDIA_WAIT_SECONDS,
+            every=DEFAULT_MEDIA_POLL_SECONDS,
+        )
 
     # -- after publishing ---------------------------------------------------------
 
@@ -698,7 +688,7 @@ class LinkedInPlatform(Platform):
         if not text.strip():
             return UNKNOWN  # a media-only post looks like any other
         wanted = {escape_little_text(text), text}
-        hours = self.number_setting("linkedin_lookback_hours", DEFAULT_LOOKBACK_HOURS)
+        hours = self.settings.number("linkedin_lookback_hours", DEFAULT_LOOKBACK_HOURS)
         since_ms = (time.time() - hours * 3600) * 1000
         with self._client(self.access_token(account)) as client:
             body = self._json(

@@ -48,7 +48,7 @@ from autopostr.platforms.base import (
     TransientError,
     UnknownOutcome,
 )
-from autopostr.platforms.http import make_client, raise_for_status, send
+from autopostr.platforms.http import make_client, poll_until, raise_for_status, send
 
 if TYPE_CHECKING:
     import httpx2
@@ -69,7 +69,7 @@ DEFAULT_URL_CHARS = 23
 DEFAULT_IMAGE_BYTES = 16 * 1024 * 1024
 DEFAULT_VIDEO_BYTES = 99 * 1024 * 1024
 DEFAULT_DESCRIPTION_CHARS = 1500
-DEFAULT_POLL_SECONDS = 2.0
+DEFAULT_MEDIA_POLL_SECONDS = 2.0
 DEFAULT_MEDIA_WAIT_SECONDS = 600.0
 INSTANCE_CACHE_SECONDS = 3600.0
 # The server keeps an Idempotency-Key for an hour; stay clear of the edge.
@@ -231,16 +231,6 @@ class MastodonPlatform(Platform):
         self._app: dict[str, str] | None = None  # the app oauth() used, for connected_accounts
 
     # -- settings -------------------------------------------------------------
-
-    @property
-    def poll_seconds(self) -> float:
-        """AUTOPOSTR_MASTODON_POLL_SECONDS: the pause between media processing checks."""
-        return self.number_setting("mastodon_poll_seconds", DEFAULT_POLL_SECONDS)
-
-    @property
-    def media_wait_seconds(self) -> float:
-        """AUTOPOSTR_MASTODON_MEDIA_WAIT_SECONDS: how long a video may process."""
-        return self.number_setting("mastodon_media_wait_seconds", DEFAULT_MEDIA_WAIT_SECONDS)
 
     def _default_instance(self) -> str:
         return self.settings.get(f"{self.name}_api_url") or ""
@@ -644,11 +634,9 @@ class MastodonPlatform(Platform):
         return status
 
     def _upload(self, client: httpx2.Client, instance: str, item: MediaItem) -> str:
-        if item.open is None:
-            raise PermanentError(f"{item.filename}: the file's bytes are not available")
         where = self._label(instance)
         data = {"description": item.alt_text} if item.alt_text else {}
-        with item.open() as stream:
+        with item.stream() as stream:
             response = send(
                 client,
                 "POST",
@@ -663,24 +651,24 @@ class MastodonPlatform(Platform):
         media_id = str(media["id"])
         # 202 (or a 200 without url): the server is still processing it.
         if response.status_code == 202 or not media.get("url"):
-            self._wait_processed(client, instance, media_id, item.filename)
-        return media_id
 
-    def _wait_processed(
-        self, client: httpx2.Client, instance: str, media_id: str, filename: str
-    ) -> None:
-        where = self._label(instance)
-        deadline = time.monotonic() + self.media_wait_seconds
-        while True:
-            time.sleep(self.poll_seconds)
-            response = send(client, "GET", f"/api/v1/media/{media_id}", where)
-            media = self._json(response, instance, "the media check")
-            if response.status_code == 200 and isinstance(media, dict) and media.get("url"):
-                return
-            if time.monotonic() >= deadline:
-                raise TransientError(
-                    f"{where} was still processing {filename} after {self.media_wait_seconds:g} s"
+            def processed() -> bool:
+                response = send(client, "GET", f"/api/v1/media/{media_id}", where)
+                media = self._json(response, instance, "the media check")
+                return bool(
+                    response.status_code == 200 and isinstance(media, dict) and media.get("url")
                 )
+
+            poll_until(
+                self,
+                lambda done: done or None,
+                processed,
+                what=f"{item.filename} on {host_of(instance)}",
+                wait=DEFAULT_MEDIA_WAIT_SECONDS,
+                every=DEFAULT_MEDIA_POLL_SECONDS,
+                first=False,  # the upload's answer said: not yet
+            )
+        return media_id
 
     # -- after publishing -------------------------------------------------------
 

@@ -97,17 +97,7 @@ class _Callback:
 def configured_port(settings: Settings) -> int:
     """`--port`'s default: AUTOPOSTR_OAUTH_PORT where the OAuth app's redirect URI uses
     another port, so the printed `accounts connect` fixes run as printed there too."""
-    raw = (settings.get("oauth_port") or "").strip()
-    if not raw:
-        return DEFAULT_PORT
-    if not raw.isdigit() or int(raw) > 65535:
-        from autopostr.errors import ConfigError
-
-        raise ConfigError(
-            f"AUTOPOSTR_OAUTH_PORT must be a port number, not {raw!r} "
-            f"(from {settings.source('oauth_port')})"
-        )
-    return int(raw)
+    return settings.integer("oauth_port", DEFAULT_PORT, maximum=65535)
 
 
 def redirect_uri(port: int) -> str:

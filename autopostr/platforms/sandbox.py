@@ -62,12 +62,12 @@ class SandboxPlatform(Platform):
     @property
     def latency_ms(self) -> float:
         """AUTOPOSTR_SANDBOX_LATENCY_MS, validated: milliseconds of sleep per call."""
-        return self.number_setting("sandbox_latency_ms", 0.0)
+        return self.settings.number("sandbox_latency_ms", 0.0)
 
     @property
     def fail_rate(self) -> float:
         """AUTOPOSTR_SANDBOX_FAIL_RATE, validated: the share of calls that fail transiently."""
-        return self.number_setting("sandbox_fail_rate", 0.0, maximum=1.0)
+        return self.settings.number("sandbox_fail_rate", 0.0, maximum=1.0)
 
     def _call(self, *, may_fail: bool = True) -> None:
         """What every call pays: the configured latency, then maybe a transient failure."""

@@ -88,15 +88,7 @@ class WebhookPlatform(Platform):
         return {"access_token": raw.get("secret") or None, "url": url, "format": fmt}
 
     def _inline_limit(self) -> int:
-        raw = self.settings.get("webhook_inline_bytes")
-        try:
-            return int(raw) if raw else DEFAULT_INLINE_BYTES
-        except ValueError:
-            from autopostr.errors import ConfigError
-
-            raise ConfigError(
-                f"AUTOPOSTR_WEBHOOK_INLINE_BYTES: {raw!r} is not a byte count"
-            ) from None
+        return self.settings.integer("webhook_inline_bytes", DEFAULT_INLINE_BYTES)
 
     def _media(self, request: PublishRequest) -> list[dict[str, Any]]:
         """Media as JSON: the bytes inline (base64) while the post's media stay under the

@@ -39,7 +39,7 @@ from autopostr.platforms.base import (
     TransientError,
     UnknownOutcome,
 )
-from autopostr.platforms.http import make_client, send
+from autopostr.platforms.http import make_client, poll_until, send
 
 if TYPE_CHECKING:
     import httpx2
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access", "media.write")
 POST_URL = "https://x.com/{handle}/status/{id}"
 DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024  # X documents 5 MB per APPEND; stay under it
-DEFAULT_PROCESSING_TIMEOUT = 600.0
+DEFAULT_MEDIA_WAIT_SECONDS = 600.0
 DEFAULT_LOOKBACK_HOURS = 72.0
 TIMELINE_PAGES = 5
 MIN_VIDEO_SECONDS = 0.5
@@ -124,7 +124,7 @@ class XPlatform(Platform):
 
     @property
     def chunk_bytes(self) -> int:
-        return int(self.number_setting("x_chunk_bytes", DEFAULT_CHUNK_BYTES, minimum=1))
+        return self.settings.integer("x_chunk_bytes", DEFAULT_CHUNK_BYTES, minimum=1)
 
     # -- HTTP ---------------------------------------------------------------
 
@@ -439,8 +439,7 @@ class XPlatform(Platform):
         return ids
 
     def _upload_simple(self, api: _Api, item: MediaItem) -> str:
-        with _opened(item) as stream:
-            content = stream.read()
+        content = item.content()
         answer = api.json(
             "POST",
             "/2/media/upload",
@@ -461,7 +460,7 @@ class XPlatform(Platform):
         )
         media_id = _media_id(answer, item)
         sent = 0
-        with _opened(item) as stream:
+        with item.stream() as stream:
             segment = 0
             while chunk := stream.read(self.chunk_bytes):
                 api.json(
@@ -481,16 +480,13 @@ class XPlatform(Platform):
         return media_id
 
     def _wait_for_processing(self, api: _Api, item: MediaItem, media_id: str, info: Any) -> None:
-        """Poll STATUS until X has processed the video; the interval is X's
-        check_after_secs unless AUTOPOSTR_X_POLL_SECONDS says otherwise."""
-        deadline = time.monotonic() + self.number_setting(
-            "x_processing_timeout", DEFAULT_PROCESSING_TIMEOUT
-        )
-        override = self.settings.get("x_poll_seconds")
-        while isinstance(info, dict):
-            state = info.get("state")
+        """Poll STATUS until X has processed the video; the pause is X's
+        check_after_secs unless AUTOPOSTR_X_MEDIA_POLL_SECONDS says otherwise."""
+
+        def processed(info: Any) -> bool | None:
+            state = info.get("state") if isinstance(info, dict) else "succeeded"
             if state == "succeeded":
-                return
+                return True
             if state == "failed":
                 error = info.get("error")
                 reason = (
@@ -501,18 +497,24 @@ class XPlatform(Platform):
                 )
             if state not in ("pending", "in_progress"):
                 raise TransientError(f"X reported an unknown processing state {state!r}")
-            if time.monotonic() > deadline:
-                raise TransientError(f"X is still processing {item.filename}; trying again later")
-            wait = (
-                self.number_setting("x_poll_seconds", 1.0)
-                if override
-                else float(info.get("check_after_secs") or 1)
-            )
-            time.sleep(wait)
+            return None
+
+        def status() -> Any:
             answer = api.json(
                 "GET", "/2/media/upload", params={"command": "STATUS", "media_id": media_id}
             )
-            info = _data(answer).get("processing_info")
+            return _data(answer).get("processing_info")
+
+        poll_until(
+            self,
+            processed,
+            status,
+            what=item.filename,
+            wait=DEFAULT_MEDIA_WAIT_SECONDS,
+            every=1.0,
+            first=info,
+            hint=lambda info: info.get("check_after_secs"),
+        )
 
     # -- delete, metrics ----------------------------------------------------------
 
@@ -614,7 +616,7 @@ class XPlatform(Platform):
     def _recent(self, api: _Api, user_id: str) -> tuple[list[dict[str, Any]], bool]:
         """The account's posts of the look-back window, newest first, and whether the
         whole window was seen."""
-        hours = self.number_setting("x_lookback_hours", DEFAULT_LOOKBACK_HOURS)
+        hours = self.settings.number("x_lookback_hours", DEFAULT_LOOKBACK_HOURS)
         since = datetime.now(UTC) - timedelta(hours=hours)
         params: dict[str, str] = {
             "max_results": "100",
@@ -685,14 +687,6 @@ class _Api:
                 maybe_sent=sent,
             )
         return body
-
-
-@contextmanager
-def _opened(item: MediaItem) -> Iterator[Any]:
-    if item.open is None:
-        raise PermanentError(f"X: the file of {item.filename} cannot be read")
-    with item.open() as stream:
-        yield stream
 
 
 def _kind(item: MediaItem) -> str:
