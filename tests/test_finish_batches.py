@@ -16,8 +16,7 @@ from autopostr.outcomes import Outcome, start_batched_finishing, stop_batched_fi
 from autopostr.platforms.base import PublishResult
 from autopostr.publishing import _finish, prepare
 from autopostr.queue.claims import claim_due
-from tests.conftest import Cli
-from tests.helpers import db_session, make_due
+from tests.helpers import Cli, db_session, make_due
 
 
 @pytest.fixture
