@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -168,7 +169,7 @@ def test_export_round_trips_through_import(
     assert restored["created"] == 1 and restored["skipped"] == 3
     after = cli.ok("posts", "list", "--json").json()
 
-    def shape(posts: list[dict[str, object]]) -> list[tuple[object, ...]]:
+    def shape(posts: list[dict[str, Any]]) -> list[tuple[object, ...]]:
         return sorted(
             (
                 p["text"],
@@ -176,7 +177,7 @@ def test_export_round_trips_through_import(
                 p["status"],
                 p["first_comment"],
                 tuple(sorted(d["account"] for d in p["destinations"])),
-            )  # type: ignore[attr-defined]
+            )
             for p in posts
         )
 

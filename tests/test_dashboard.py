@@ -94,8 +94,8 @@ def test_engagement_sums_each_posts_latest_snapshot(sandbox: str, cli: Cli) -> N
     dest_b = int(second["destinations"][0]["id"])
 
     def snap(account: int, dest: int | None, day: int, **metrics: int) -> AnalyticsSnapshot:
-        return AnalyticsSnapshot(
-            account_id=account, destination_id=dest, day=date(2030, 1, day), **metrics
+        return AnalyticsSnapshot.model_validate(
+            {"account_id": account, "destination_id": dest, "day": date(2030, 1, day), **metrics}
         )
 
     with db_session() as session:

@@ -153,7 +153,8 @@ def test_another_teams_media_is_not_found(initialized: str, cli: Cli, tmp_path: 
     cli.ok(
         "auth", "register", "--email", "b@example.com", "--password-stdin", input="b-password-123\n"
     )
-    for args in (["media", "show", mine["id"]], ["media", "rm", mine["id"]]):
+    media_id = str(mine["id"])
+    for args in (["media", "show", media_id], ["media", "rm", media_id]):
         run = cli(*args)
         assert run.exit_code == 3 and f"media {mine['id']} not found" in run.stderr
     cli.ok("accounts", "add", "sandbox", "--handle", "b")
