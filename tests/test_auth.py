@@ -250,11 +250,22 @@ def test_password_in_argv_is_not_an_option(initialized: str, cli: Cli, command: 
 
 
 def test_two_registrations_of_one_email_at_once_end_in_a_conflict(initialized: str) -> None:
-    """The loser of a race gets the same exit-5 conflict, not a database error."""
+    """The loser of a race gets the same exit-5 conflict, not a database error.
+
+    The second registration runs until the statement that must wait for the first, and
+    only then does the first commit: on SQLite it queues for the write lock (BEGIN
+    IMMEDIATE) and then finds the first; on PostgreSQL its lookup found nothing, so it is
+    the unique index that refuses its INSERT.
+    """
+    from sqlalchemy import event
+
     from autopostr.errors import Conflict
     from autopostr.identity import create_user
 
     db = database()
+    waits_for_the_first = {"sqlite": "BEGIN IMMEDIATE", "postgresql": "INSERT INTO users"}
+    reached = threading.Event()
+    refused: list[str] = []  # what the database refused of the second registration
     outcome: list[BaseException | None] = []
 
     def second_registration() -> None:
@@ -265,15 +276,35 @@ def test_two_registrations_of_one_email_at_once_end_in_a_conflict(initialized: s
         except BaseException as exc:
             outcome.append(exc)
 
-    with db.session() as first:
-        create_user(first, "race@example.com", "First", PASSWORD)
-        racer = threading.Thread(target=second_registration)
-        racer.start()
-        time.sleep(1.5)  # the second one is now waiting on the first's row or lock
-    racer.join(timeout=30)
+    racer = threading.Thread(target=second_registration)
+
+    def before_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if threading.current_thread() is racer and statement.startswith(
+            waits_for_the_first[initialized]
+        ):
+            reached.set()
+
+    def on_error(context: Any) -> None:
+        if threading.current_thread() is racer:
+            error = context.original_exception
+            refused.append(getattr(error, "sqlstate", None) or type(error).__name__)
+
+    event.listen(db.engine, "before_cursor_execute", before_execute)
+    event.listen(db.engine, "handle_error", on_error)
+    try:
+        with db.session() as first:
+            create_user(first, "race@example.com", "First", PASSWORD)
+            racer.start()
+            assert reached.wait(timeout=30), "the second registration never reached the first"
+        racer.join(timeout=30)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before_execute)
+        event.remove(db.engine, "handle_error", on_error)
 
     assert len(outcome) == 1
     assert isinstance(outcome[0], Conflict), repr(outcome[0])
+    # 23505: unique_violation. SQLite refuses nothing: the second waited, then saw the first.
+    assert refused == {"sqlite": [], "postgresql": ["23505"]}[initialized]
     assert user_by_email("race@example.com").name == "First"
     with db_session() as s:
         assert s.exec(select(func.count()).select_from(User)).one() == 2
