@@ -573,7 +573,7 @@ def import_rows(
     if include_deleted:
         _forget_deleted(db, team_id, [p.import_key for p in fresh])
     if any(p.status == PostState.SCHEDULED for p in fresh):
-        from autopostr.publishing import notify_due
+        from autopostr.queue.transitions import notify_due
 
         notify_due(db)
     audit.record(

@@ -2,23 +2,22 @@
 
 PostgreSQL: the run creates its own database on 127.0.0.1:5432 (override with
 AUTOPOSTR_TEST_POSTGRES_URL) and drops it at the end. It fails, never skips,
-when the server cannot be reached.
+when the server cannot be reached. What tests share besides fixtures is in
+tests/helpers.py.
 """
 
 from __future__ import annotations
 
-import functools
+import json
 import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+
+from tests.fakes.http_server import ScriptedServer, scripted_server
+from tests.helpers import Cli, Daemons, KeyringSecrets, reset_postgres
 
 PG_ADMIN_URL = os.environ.get(
     "AUTOPOSTR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -58,17 +57,6 @@ def postgres_database() -> Iterator[str]:
         dispose_engines()
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def reset_postgres(url: str) -> None:
-    import psycopg
-
-    from autopostr.db import dispose_engines
-
-    dispose_engines()
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
 
 
 @pytest.fixture(autouse=True)
@@ -186,62 +174,6 @@ def postgres_only(postgres_database: str, monkeypatch: pytest.MonkeyPatch) -> st
     return "postgresql"
 
 
-@dataclass
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-    exception: BaseException | None
-
-    def json(self) -> Any:
-        import json
-
-        return json.loads(self.stdout)
-
-
-@functools.cache
-def _typer_app() -> Any:
-    """The app, with the Click command Typer builds from it made once per run: Typer
-    rebuilds it on every invocation (~70 ms for our 65 commands), which a test suite of
-    thousands of invocations need not pay."""
-    import typer.main
-    import typer.testing
-
-    from autopostr.cli.app import app
-
-    command = typer.main.get_command(app)
-    build = typer.testing._get_command
-
-    def cached(given: Any) -> Any:
-        return command if given is app else build(given)
-
-    typer.testing._get_command = cached  # type: ignore[attr-defined]
-    return app
-
-
-class Cli:
-    """Runs the real Typer app in-process, stdout and stderr kept apart."""
-
-    def __init__(self) -> None:
-        self.runner = CliRunner()
-
-    def __call__(
-        self, *args: str, input: str | None = None, env: dict[str, str] | None = None
-    ) -> Run:
-        app = _typer_app()
-        result = self.runner.invoke(app, list(args), input=input, env=env, catch_exceptions=True)
-        exception = result.exception if not isinstance(result.exception, SystemExit) else None
-        return Run(result.exit_code, result.stdout, result.stderr, exception)
-
-    def ok(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Run:
-        run = self(*args, input=input, env=env)
-        assert run.exit_code == 0, (
-            f"autopostr {' '.join(args)} exited {run.exit_code}\n"
-            f"stdout: {run.stdout}\nstderr: {run.stderr}\nexception: {run.exception!r}"
-        )
-        return run
-
-
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
@@ -254,16 +186,72 @@ def initialized(engine: str, cli: Cli) -> str:
     return engine
 
 
-def run_autopostr(
-    *args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """The real entry point in a child process, as a user's shell runs it."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "autopostr", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        input=input,
-        timeout=timeout,
-    )
+@pytest.fixture
+def sandbox(initialized: str, cli: Cli) -> str:
+    """An initialised database with one sandbox account, `sandbox:demo`."""
+    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
+    return initialized
+
+
+@pytest.fixture
+def accounts(initialized: str, cli: Cli) -> str:
+    """Two sandbox accounts, `sandbox:demo` and `sandbox:other`."""
+    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
+    cli.ok("accounts", "add", "sandbox", "--handle", "other")
+    return initialized
+
+
+@pytest.fixture
+def hook() -> Iterator[ScriptedServer]:
+    """A local HTTP endpoint that answers as the test scripts it, for webhook destinations."""
+    with scripted_server() as server:
+        yield server
+
+
+@pytest.fixture
+def site(hook: ScriptedServer, initialized: str, cli: Cli) -> ScriptedServer:
+    """`hook`, added as the signed webhook account `webhook:site`."""
+    credentials = {"handle": "site", "url": f"{hook.url}/hook", "secret": "s3cr3t"}
+    cli.ok("accounts", "add", "webhook", input=json.dumps(credentials))
+    return hook
+
+
+@pytest.fixture
+def daemons() -> Iterator[Daemons]:
+    running = Daemons()
+    try:
+        yield running
+    finally:
+        running.kill_all()
+
+
+@pytest.fixture
+def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyringSecrets]:
+    """A keyring that really keeps secrets, in memory, chosen by `AUTOPOSTR_KEYRING=auto`."""
+    import keyring
+    from keyring.backend import KeyringBackend
+    from keyring.errors import PasswordDeleteError
+
+    memory = KeyringSecrets()
+    # Settle keyring's own choice first: a backend class, once defined, could be chosen.
+    previous = keyring.get_keyring()
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return memory.secrets.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            memory.secrets[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            if memory.secrets.pop((service, username), None) is None:
+                raise PasswordDeleteError(username)
+
+    keyring.set_keyring(MemoryKeyring())
+    monkeypatch.setenv("AUTOPOSTR_KEYRING", "auto")
+    try:
+        yield memory
+    finally:
+        keyring.set_keyring(previous)

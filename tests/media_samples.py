@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 IDENTITY = (0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
 ROTATE_90 = (0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
@@ -67,17 +68,31 @@ def video_header(
     return ftyp + moov
 
 
-def video_bytes(payload: bytes = b"\x00\x01" * 2048, **kw: object) -> bytes:
-    return video_header(**kw) + box(b"mdat", payload)  # type: ignore[arg-type]
+class VideoShape(TypedDict, total=False):
+    """What `video_header` takes: the shape of a made-up video."""
+
+    width: int
+    height: int
+    seconds: float
+    brand: bytes
+    timescale: int
+    version: int
+    rotated: bool
+    audio_track: bool
 
 
-def mp4(path: Path, **kw: object) -> Path:
-    path.write_bytes(video_bytes(**kw))
+def video_bytes(payload: bytes = b"\x00\x01" * 2048, **kw: Unpack[VideoShape]) -> bytes:
+    return video_header(**kw) + box(b"mdat", payload)
+
+
+def mp4(path: Path, payload: bytes = b"\x00\x01" * 2048, **kw: Unpack[VideoShape]) -> Path:
+    path.write_bytes(video_bytes(payload, **kw))
     return path
 
 
-def mov(path: Path, **kw: object) -> Path:
-    path.write_bytes(video_bytes(brand=b"qt  ", **kw))  # type: ignore[arg-type]
+def mov(path: Path, **kw: Unpack[VideoShape]) -> Path:
+    kw["brand"] = b"qt  "
+    path.write_bytes(video_bytes(**kw))
     return path
 
 

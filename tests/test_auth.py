@@ -11,7 +11,6 @@ import json
 import stat
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,8 @@ import pytest
 from sqlalchemy import func, text
 from sqlmodel import select
 
-from autopostr.config import load_settings
-from autopostr.db import Database
 from autopostr.models import ApiToken, Session, Team, TeamMember, User
-from tests.conftest import Cli, Run, run_autopostr
+from tests.helpers import Cli, KeyringSecrets, Run, database, db_session, key_file, run_autopostr
 
 PASSWORD = "correct horse battery"
 OTHER_PASSWORD = "another long password"
@@ -32,10 +29,6 @@ BOB = "bob@example.com"
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def db() -> Database:
-    return Database(load_settings())
 
 
 def now() -> datetime:
@@ -99,18 +92,18 @@ def stored_session_token(home: Path) -> str:
 
 
 def session_row_for(token: str) -> Session | None:
-    with db().session() as s:
+    with db_session() as s:
         return s.exec(select(Session).where(Session.token_hash == sha256(token))).first()
 
 
 def user_by_email(email: str) -> User:
-    with db().session() as s:
+    with db_session() as s:
         user = s.exec(select(User).where(User.email == email)).one()
     return user
 
 
 def counts() -> dict[str, int]:
-    with db().session() as s:
+    with db_session() as s:
         return {
             model.__name__: int(s.exec(select(func.count()).select_from(model)).one())
             for model in (User, Team, TeamMember, Session, ApiToken)
@@ -119,13 +112,13 @@ def counts() -> dict[str, int]:
 
 def all_cells(table: str) -> list[str]:
     """Every value of every row of a table, as text, read with plain SQL."""
-    with db().session() as s:
+    with db_session() as s:
         rows = s.connection().execute(text(f"SELECT * FROM {table}")).all()
     return [str(value) for row in rows for value in row]
 
 
 def set_session_times(session_id: int, **times: datetime) -> None:
-    with db().session() as s:
+    with db_session() as s:
         row = s.get(Session, session_id)
         assert row is not None
         for name, value in times.items():
@@ -134,7 +127,7 @@ def set_session_times(session_id: int, **times: datetime) -> None:
 
 
 def set_token_times(token_id: int, **times: datetime) -> None:
-    with db().session() as s:
+    with db_session() as s:
         row = s.get(ApiToken, token_id)
         assert row is not None
         for name, value in times.items():
@@ -166,7 +159,7 @@ def test_register_creates_user_with_personal_team_and_signs_in(initialized: str,
     assert me["team"]["name"] == "Ana's team"
     assert isinstance(me["team"]["id"], str)
 
-    with db().session() as s:
+    with db_session() as s:
         user = s.exec(select(User).where(User.email == ANA)).one()
         team = s.get(Team, int(me["team"]["id"]))
         assert team is not None and team.personal
@@ -257,32 +250,63 @@ def test_password_in_argv_is_not_an_option(initialized: str, cli: Cli, command: 
 
 
 def test_two_registrations_of_one_email_at_once_end_in_a_conflict(initialized: str) -> None:
-    """The loser of a race gets the same exit-5 conflict, not a database error."""
+    """The loser of a race gets the same exit-5 conflict, not a database error.
+
+    The second registration runs until the statement that must wait for the first, and
+    only then does the first commit: on SQLite it queues for the write lock (BEGIN
+    IMMEDIATE) and then finds the first; on PostgreSQL its lookup found nothing, so it is
+    the unique index that refuses its INSERT.
+    """
+    from sqlalchemy import event
+
     from autopostr.errors import Conflict
     from autopostr.identity import create_user
 
-    database = db()
+    db = database()
+    waits_for_the_first = {"sqlite": "BEGIN IMMEDIATE", "postgresql": "INSERT INTO users"}
+    reached = threading.Event()
+    refused: list[str] = []  # what the database refused of the second registration
     outcome: list[BaseException | None] = []
 
     def second_registration() -> None:
         try:
-            with database.session() as s:
+            with db.session() as s:
                 create_user(s, "race@example.com", "Second", PASSWORD)
             outcome.append(None)
         except BaseException as exc:
             outcome.append(exc)
 
-    with database.session() as first:
-        create_user(first, "race@example.com", "First", PASSWORD)
-        racer = threading.Thread(target=second_registration)
-        racer.start()
-        time.sleep(1.5)  # the second one is now waiting on the first's row or lock
-    racer.join(timeout=30)
+    racer = threading.Thread(target=second_registration)
+
+    def before_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if threading.current_thread() is racer and statement.startswith(
+            waits_for_the_first[initialized]
+        ):
+            reached.set()
+
+    def on_error(context: Any) -> None:
+        if threading.current_thread() is racer:
+            error = context.original_exception
+            refused.append(getattr(error, "sqlstate", None) or type(error).__name__)
+
+    event.listen(db.engine, "before_cursor_execute", before_execute)
+    event.listen(db.engine, "handle_error", on_error)
+    try:
+        with db.session() as first:
+            create_user(first, "race@example.com", "First", PASSWORD)
+            racer.start()
+            assert reached.wait(timeout=30), "the second registration never reached the first"
+        racer.join(timeout=30)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before_execute)
+        event.remove(db.engine, "handle_error", on_error)
 
     assert len(outcome) == 1
     assert isinstance(outcome[0], Conflict), repr(outcome[0])
+    # 23505: unique_violation. SQLite refuses nothing: the second waited, then saw the first.
+    assert refused == {"sqlite": [], "postgresql": ["23505"]}[initialized]
     assert user_by_email("race@example.com").name == "First"
-    with database.session() as s:
+    with db_session() as s:
         assert s.exec(select(func.count()).select_from(User)).one() == 2
         assert s.exec(select(func.count()).select_from(Team)).one() == 2
 
@@ -354,12 +378,11 @@ def test_unknown_user_costs_the_same_scrypt_work_as_a_wrong_password(initialized
     from autopostr.errors import PermissionDenied
     from autopostr.identity import authenticate, create_user
 
-    database = db()
-    with database.session() as s:
+    with db_session() as s:
         create_user(s, ANA, "Ana", PASSWORD)
 
     def seconds(email: str) -> float:
-        with database.session() as s:
+        with db_session() as s:
             start = time.perf_counter()
             with pytest.raises(PermissionDenied):
                 authenticate(s, email, OTHER_PASSWORD)
@@ -617,7 +640,7 @@ def test_token_create_returns_the_token_once_and_stores_only_its_hash(
     assert token.startswith(created["prefix"])
     assert len(token) >= 32
 
-    with db().session() as s:
+    with db_session() as s:
         row = s.get(ApiToken, int(created["id"]))
         assert row is not None
         assert row.token_hash == sha256(token)
@@ -666,7 +689,7 @@ def test_a_token_signs_in_without_a_session(initialized: str, cli: Cli, isolated
     assert token not in listed.stdout
     assert len(listed.json()) == 1
 
-    with db().session() as s:
+    with db_session() as s:
         row = s.exec(select(ApiToken)).one()
         assert row.last_used_at is not None
 
@@ -729,7 +752,7 @@ def test_token_commands_need_a_sign_in(initialized: str, cli: Cli) -> None:
     cli.ok("auth", "logout")
     assert_error(cli("auth", "token", "create", "--name", "ci"), 4, "autopostr auth login")
     assert_error(cli("auth", "token", "list"), 4, "autopostr auth login")
-    with db().session() as s:
+    with db_session() as s:
         assert s.exec(select(func.count()).select_from(ApiToken)).one() == 0
 
 
@@ -751,8 +774,7 @@ def test_revoking_unknown_or_someone_elses_token_is_not_found(initialized: str, 
 def test_cleanup_expired_sessions_deletes_only_expired_ones(initialized: str, cli: Cli) -> None:
     from autopostr.identity import cleanup_expired_sessions, start_session
 
-    database = db()
-    with database.session() as s:
+    with db_session() as s:
         user = s.exec(select(User)).one()
         expired_long_ago, _ = start_session(s, user, "old laptop")
         expired_just_now, _ = start_session(s, user, "stolen phone")
@@ -763,17 +785,17 @@ def test_cleanup_expired_sessions_deletes_only_expired_ones(initialized: str, cl
         s.add(expired_just_now)
     before = counts()["Session"]
 
-    with database.session() as s:
+    with db_session() as s:
         assert cleanup_expired_sessions(s) == 2
 
-    with database.session() as s:
+    with db_session() as s:
         remaining = {row.id for row in s.exec(select(Session)).all()}
     assert counts()["Session"] == before - 2
     assert alive.id in remaining
     assert not ({expired_long_ago.id, expired_just_now.id} & remaining)
 
     # Nothing left to clean; the signed-in user and the surviving session still work.
-    with database.session() as s:
+    with db_session() as s:
         assert cleanup_expired_sessions(s) == 0
     assert whoami(cli)["user"]["email"].endswith("@localhost")
     assert session_row_for(alive_token) is not None
@@ -782,12 +804,11 @@ def test_cleanup_expired_sessions_deletes_only_expired_ones(initialized: str, cl
 def test_cleanup_expired_sessions_honours_the_time_it_is_given(initialized: str) -> None:
     from autopostr.identity import cleanup_expired_sessions
 
-    database = db()
-    with database.session() as s:
+    with db_session() as s:
         total = int(s.exec(select(func.count()).select_from(Session)).one())
         assert total == 1
         assert cleanup_expired_sessions(s, now=now() + timedelta(days=1)) == 0
-    with database.session() as s:
+    with db_session() as s:
         assert cleanup_expired_sessions(s, now=now() + timedelta(days=8)) == 1
     assert counts()["Session"] == 0
 
@@ -857,51 +878,14 @@ def test_passwordless_solo_user_login_depends_on_the_engine(initialized: str, cl
 # ---------------------------------------------------------------- keyring
 
 
-class _Memory:
-    """Holds the in-memory keyring's secrets so the test can look inside."""
-
-    def __init__(self) -> None:
-        self.secrets: dict[tuple[str, str], str] = {}
-
-
-@pytest.fixture
-def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Memory]:
-    import keyring
-    from keyring.backend import KeyringBackend
-    from keyring.errors import PasswordDeleteError
-
-    memory = _Memory()
-    previous = keyring.get_keyring()  # settle the real choice before defining a backend
-
-    class MemoryKeyring(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return memory.secrets.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            memory.secrets[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            if memory.secrets.pop((service, username), None) is None:
-                raise PasswordDeleteError("not found")
-
-    keyring.set_keyring(MemoryKeyring())
-    monkeypatch.setenv("AUTOPOSTR_KEYRING", "auto")
-    try:
-        yield memory
-    finally:
-        keyring.set_keyring(previous)
-
-
 def test_with_a_keyring_the_session_token_lives_there_not_in_a_file(
-    engine: str, cli: Cli, isolated_env: Path, memory_keyring: _Memory
+    engine: str, cli: Cli, isolated_env: Path, memory_keyring: KeyringSecrets
 ) -> None:
     init = cli.ok("init", "--json").json()
     assert init["key_source"] == "keyring"
 
     assert session_files(isolated_env) == []
-    assert not (isolated_env / "secrets" / "encryption-keys").exists()
+    assert not key_file(isolated_env).exists()
     session_tokens = [
         value
         for (service, account), value in memory_keyring.secrets.items()

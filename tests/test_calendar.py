@@ -9,15 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from autopostr.calendar import span_bounds
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 BERLIN = ("--tz", "Europe/Berlin")
-
-
-@pytest.fixture
-def sandbox(initialized: str, cli: Cli) -> str:
-    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
-    return initialized
 
 
 def create(cli: Cli, text: str, at: str, *extra: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from autopostr import __version__
-from tests.conftest import Cli, run_autopostr
+from tests.helpers import Cli, run_autopostr
 
 HEAVY_MODULES = (
     "sqlalchemy",

@@ -22,7 +22,7 @@ from autopostr.config import (
 from autopostr.daemon.runner import DaemonConfig
 from autopostr.errors import ConfigError
 from autopostr.queue import claims
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 
 def write_config(path: Path, text: str) -> None:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
-from tests.helpers import db_session
+from tests.helpers import Cli, age_media
 from tests.media_samples import image
 from tests.terminal import run_in_terminal
 
@@ -30,18 +29,6 @@ class World:
     other_session: str
     token: str
     key: str
-
-
-def _age_media(media_id: int, hours: float) -> None:
-    from datetime import timedelta
-
-    from autopostr.models import Media, utcnow
-
-    with db_session() as session:
-        item = session.get(Media, media_id)
-        assert item is not None
-        item.created_at = item.updated_at = utcnow() - timedelta(hours=hours)
-        session.add(item)
 
 
 @pytest.fixture
@@ -79,7 +66,7 @@ def world(initialized: str, cli: Cli, tmp_path: Path) -> World:
         ]["id"]
         for name, seed in (("loose.png", 1), ("aged.png", 2))
     )
-    _age_media(int(orphan), hours=48)
+    age_media(int(orphan), hours=48)
     sessions = cli.ok("auth", "sessions", "--json").json()
     [other] = [s["id"] for s in sessions if not s["current"]]
     token = cli.ok("auth", "token", "create", "--name", "ci", "--json").json()["id"]

@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import Cli
-
-HEADER = "text,accounts,at,timezone,media,first_comment,status,external_id\n"
-
-
-@pytest.fixture
-def accounts(initialized: str, cli: Cli) -> str:
-    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
-    cli.ok("accounts", "add", "sandbox", "--handle", "other")
-    return initialized
-
-
-def write(tmp_path: Path, body: str, name: str = "posts.csv", header: str = HEADER) -> Path:
-    path = tmp_path / name
-    path.write_text(header + body, encoding="utf-8")
-    return path
-
+from tests.helpers import CSV_HEADER, Cli, write_csv
 
 GOOD = (
     "Hello from CSV,sandbox:demo,2030-05-01 09:00,Europe/Berlin,,,scheduled,ext-1\n"
@@ -33,7 +18,7 @@ GOOD = (
 
 
 def test_import_creates_every_row(accounts: str, cli: Cli, tmp_path: Path) -> None:
-    result = cli.ok("posts", "import", str(write(tmp_path, GOOD)), "--json").json()
+    result = cli.ok("posts", "import", str(write_csv(tmp_path, GOOD)), "--json").json()
     assert result["created"] == 3 and result["skipped"] == 0 and len(result["post_ids"]) == 3
     posts = {p["text"]: p for p in cli.ok("posts", "list", "--json").json()}
     assert posts["Hello from CSV"]["scheduled_at"] == "2030-05-01T07:00:00+00:00"
@@ -45,7 +30,7 @@ def test_import_creates_every_row(accounts: str, cli: Cli, tmp_path: Path) -> No
 
 
 def test_reimport_is_idempotent(accounts: str, cli: Cli, tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD)
+    path = write_csv(tmp_path, GOOD)
     cli.ok("posts", "import", str(path))
     again = cli.ok("posts", "import", str(path), "--json").json()
     assert again["created"] == 0 and again["skipped"] == 3
@@ -53,7 +38,7 @@ def test_reimport_is_idempotent(accounts: str, cli: Cli, tmp_path: Path) -> None
 
 
 def test_dry_run_writes_nothing(accounts: str, cli: Cli, tmp_path: Path) -> None:
-    result = cli.ok("posts", "import", str(write(tmp_path, GOOD)), "--dry-run", "--json").json()
+    result = cli.ok("posts", "import", str(write_csv(tmp_path, GOOD)), "--dry-run", "--json").json()
     assert result["created"] == 3 and result["dry_run"] is True
     assert cli.ok("posts", "list", "--json").json() == []
 
@@ -70,7 +55,7 @@ def test_a_bad_row_in_the_middle_imports_nothing_and_every_bad_row_is_named(
         "bad status,sandbox:demo,,,,,published,\n"
         "fine two,sandbox:demo,,,,,,\n"
     )
-    run = cli("posts", "import", str(write(tmp_path, body)))
+    run = cli("posts", "import", str(write_csv(tmp_path, body)))
     assert run.exit_code == 5
     for line, needle in [
         (3, "'sandbox:nobody' is not an account"),
@@ -91,7 +76,7 @@ def test_a_bad_row_in_the_middle_imports_nothing_and_every_bad_row_is_named(
 
 
 def test_rejected_import_in_json_lists_errors(accounts: str, cli: Cli, tmp_path: Path) -> None:
-    run = cli("posts", "import", str(write(tmp_path, "x,sandbox:nobody,,,,,,\n")), "--json")
+    run = cli("posts", "import", str(write_csv(tmp_path, "x,sandbox:nobody,,,,,,\n")), "--json")
     assert run.exit_code == 5
     assert run.json() == {
         "created": 0,
@@ -124,7 +109,7 @@ def test_malformed_files(
 
 def test_duplicate_external_id_in_one_file(accounts: str, cli: Cli, tmp_path: Path) -> None:
     body = "a,sandbox:demo,,,,,,same\nb,sandbox:demo,,,,,,same\n"
-    run = cli("posts", "import", str(write(tmp_path, body)))
+    run = cli("posts", "import", str(write_csv(tmp_path, body)))
     assert run.exit_code == 5 and "line 3: external_id: 'same' already used on line 2" in run.stderr
 
 
@@ -135,7 +120,7 @@ def test_missing_file_and_directory(accounts: str, cli: Cli, tmp_path: Path) -> 
 
 def test_import_from_stdin(accounts: str, cli: Cli) -> None:
     result = cli.ok(
-        "posts", "import", "-", "--json", input=HEADER + "piped,sandbox:demo,,,,,,\n"
+        "posts", "import", "-", "--json", input=CSV_HEADER + "piped,sandbox:demo,,,,,,\n"
     ).json()
     assert result["created"] == 1
 
@@ -146,7 +131,7 @@ def test_rows_with_the_same_content_become_one_post(
     body = (
         "same,sandbox:demo,2030-01-01 10:00,UTC,,,,\nsame,sandbox:demo,2030-01-01 10:00,UTC,,,,\n"
     )
-    result = cli.ok("posts", "import", str(write(tmp_path, body)), "--json").json()
+    result = cli.ok("posts", "import", str(write_csv(tmp_path, body)), "--json").json()
     assert result["created"] == 1 and result["skipped"] == 1
 
 
@@ -154,7 +139,7 @@ def test_rows_with_the_same_content_become_one_post(
 def test_export_round_trips_through_import(
     accounts: str, cli: Cli, tmp_path: Path, fmt: str
 ) -> None:
-    cli.ok("posts", "import", str(write(tmp_path, GOOD)))
+    cli.ok("posts", "import", str(write_csv(tmp_path, GOOD)))
     cli.ok(
         "posts",
         "create",
@@ -184,7 +169,7 @@ def test_export_round_trips_through_import(
     assert restored["created"] == 1 and restored["skipped"] == 3
     after = cli.ok("posts", "list", "--json").json()
 
-    def shape(posts: list[dict[str, object]]) -> list[tuple[object, ...]]:
+    def shape(posts: list[dict[str, Any]]) -> list[tuple[object, ...]]:
         return sorted(
             (
                 p["text"],
@@ -192,7 +177,7 @@ def test_export_round_trips_through_import(
                 p["status"],
                 p["first_comment"],
                 tuple(sorted(d["account"] for d in p["destinations"])),
-            )  # type: ignore[attr-defined]
+            )
             for p in posts
         )
 
@@ -202,9 +187,9 @@ def test_export_round_trips_through_import(
 def test_export_to_stdout_is_csv_with_the_import_header(
     accounts: str, cli: Cli, tmp_path: Path
 ) -> None:
-    cli.ok("posts", "import", str(write(tmp_path, GOOD)))
+    cli.ok("posts", "import", str(write_csv(tmp_path, GOOD)))
     out = cli.ok("posts", "export").stdout
-    assert out.startswith(HEADER)
+    assert out.startswith(CSV_HEADER)
     as_json = json.loads(cli.ok("posts", "export", "--format", "json").stdout)
     assert {row["external_id"] for row in as_json} == {"ext-1", ""}
     assert cli("posts", "export", "--format", "xml").exit_code == 5
@@ -218,7 +203,7 @@ def test_media_column_takes_paths_next_to_the_csv(accounts: str, cli: Cli, tmp_p
     dry = cli.ok(
         "posts",
         "import",
-        str(write(tmp_path, "with pic,sandbox:demo,,,pic.png,,,\n")),
+        str(write_csv(tmp_path, "with pic,sandbox:demo,,,pic.png,,,\n")),
         "--dry-run",
         "--json",
     )
@@ -228,13 +213,16 @@ def test_media_column_takes_paths_next_to_the_csv(accounts: str, cli: Cli, tmp_p
     bad = cli(
         "posts",
         "import",
-        str(write(tmp_path, "a,sandbox:demo,,,pic.png,,,\nb,sandbox:demo,,,notes.txt,,,\n")),
+        str(write_csv(tmp_path, "a,sandbox:demo,,,pic.png,,,\nb,sandbox:demo,,,notes.txt,,,\n")),
     )
     assert bad.exit_code == 5 and "line 3: " in bad.stderr and "notes.txt" in bad.stderr
     assert cli.ok("media", "list", "--json").json() == []  # nothing half-imported
 
     result = cli.ok(
-        "posts", "import", str(write(tmp_path, "with pic,sandbox:demo,,,pic.png,,,\n")), "--json"
+        "posts",
+        "import",
+        str(write_csv(tmp_path, "with pic,sandbox:demo,,,pic.png,,,\n")),
+        "--json",
     ).json()
     assert result["created"] == 1
     (post,) = cli.ok("posts", "list", "--json").json()

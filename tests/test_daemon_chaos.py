@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
-from tests.helpers import db_session
+from autopostr.errors import AutopostrError
+from tests.helpers import Cli, Daemons, db_session, sandbox_lines, wait_until
 
 FAST = {
     "AUTOPOSTR_LEASE_SECONDS": "2",
@@ -25,37 +25,14 @@ FAST = {
 }
 
 
-class Daemons:
-    def __init__(self, env: dict[str, str]):
-        self.env = env
-        self.procs: list[subprocess.Popen[str]] = []
-
-    def start(self, *args: str, **extra_env: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "autopostr", "daemon", "run", *args],
-            env={**self.env, **extra_env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.procs.append(proc)
-        return proc
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=10)
-
-
 @pytest.fixture
 def daemons(postgres_only: str) -> Iterator[Daemons]:
-    env = {**os.environ, **FAST, "NO_COLOR": "1"}
-    group = Daemons(env)
+    # Hundreds of posts: their output would fill a pipe nobody reads.
+    group = Daemons({**FAST, "NO_COLOR": "1"}, stdout=subprocess.DEVNULL)
     try:
         yield group
     finally:
-        group.stop_all()
+        group.kill_all()
 
 
 def schedule_many(
@@ -70,10 +47,7 @@ def schedule_many(
 
 
 def sandbox_calls(home: Path, handle: str) -> Counter[int]:
-    path = home / "sandbox" / f"{handle}.jsonl"
-    if not path.exists():
-        return Counter()
-    return Counter(json.loads(line)["destination_id"] for line in path.read_text().splitlines())
+    return Counter(entry["destination_id"] for entry in sandbox_lines(home, handle))
 
 
 def destination_states() -> Counter[str]:
@@ -85,18 +59,13 @@ def destination_states() -> Counter[str]:
         return Counter(session.exec(select(PostDestination.status)).all())
 
 
-def wait_until(condition: object, timeout: float, what: str) -> None:
-    from autopostr.errors import AutopostrError
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():  # type: ignore[operator]
-                return
-        except AutopostrError:
-            pass  # the database is restarting under us: ask again
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; states: {dict(destination_states())}")
+# The database may be restarting under the test: an error reaching it means "ask again".
+wait = functools.partial(
+    wait_until,
+    every=0.2,
+    retry_on=(AutopostrError,),
+    details=lambda: f"states: {dict(destination_states())}",
+)
 
 
 def settled(total: int) -> bool:
@@ -116,13 +85,13 @@ def test_three_daemons_one_killed_publish_everything_exactly_once(
     for _ in range(2):
         daemons.start("--concurrency", "4", **latency)
 
-    wait_until(
+    wait(
         lambda: sum(sandbox_calls(isolated_env, "chaos").values()) >= 100, 60, "publishing to start"
     )
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
 
-    wait_until(lambda: settled(total), 120, "every destination to settle")
+    wait(lambda: settled(total), 120, "every destination to settle")
     calls = sandbox_calls(isolated_env, "chaos")
     states = destination_states()
     assert states["failed"] == 0
@@ -145,7 +114,7 @@ def test_daemons_carry_on_when_postgres_restarts(
     latency = {"AUTOPOSTR_SANDBOX_LATENCY_MS": "100"}
     for _ in range(2):
         daemons.start("--concurrency", "2", **latency)
-    wait_until(
+    wait(
         lambda: sum(sandbox_calls(isolated_env, "restart").values()) >= 30,
         60,
         "publishing to start",
@@ -159,7 +128,7 @@ def test_daemons_carry_on_when_postgres_restarts(
     from autopostr.db import dispose_engines
 
     dispose_engines()
-    wait_until(lambda: settled(total), 90, "every destination to settle after the restart")
+    wait(lambda: settled(total), 90, "every destination to settle after the restart")
     assert all(proc.poll() is None for proc in daemons.procs), "a daemon died with the database"
     calls = sandbox_calls(isolated_env, "restart")
     states = destination_states()
@@ -178,7 +147,7 @@ def test_sigterm_finishes_in_flight_work_and_exits_0(
     proc = daemons.start(
         "--concurrency", "3", AUTOPOSTR_SANDBOX_LATENCY_MS="1500", AUTOPOSTR_GRACE_SECONDS="10"
     )
-    wait_until(lambda: destination_states()["claimed"] >= 3, 30, "three calls in flight")
+    wait(lambda: destination_states()["claimed"] >= 3, 30, "three calls in flight")
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0
@@ -200,9 +169,7 @@ def test_idle_daemon_wakes_on_notify_not_on_a_timer(
         "posts", "create", "--to", "sandbox:prompt", "--text", "wake up", "--at", "+2s", "--json"
     ).json()
     due = datetime.fromisoformat(post["scheduled_at"])
-    wait_until(
-        lambda: sum(sandbox_calls(isolated_env, "prompt").values()) == 1, 10, "the post to go out"
-    )
+    wait(lambda: sum(sandbox_calls(isolated_env, "prompt").values()) == 1, 10, "the post to go out")
     line = json.loads((isolated_env / "sandbox" / "prompt.jsonl").read_text().splitlines()[0])
     called = datetime.fromisoformat(line["at"].replace("Z", "+00:00"))
     assert timedelta(0) <= called - due < timedelta(seconds=1.5)

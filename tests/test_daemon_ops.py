@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -19,75 +17,21 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli, run_autopostr
-from tests.helpers import db_session, make_due
+from tests.helpers import (
+    QUICK,
+    Cli,
+    Daemons,
+    db_session,
+    doctor,
+    make_due,
+    new_post,
+    run_autopostr,
+    sandbox_lines,
+    wait_until,
+)
 
 DAEMON_CHECK = "a daemon is alive"
 OVERDUE_CHECK = "nothing is overdue"
-QUICK = {"AUTOPOSTR_HEARTBEAT_SECONDS": "1"}
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-class Daemons:
-    """`autopostr daemon run` child processes, always killed at the end of the test."""
-
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen[str]] = []
-
-    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "autopostr", "daemon", "run", *args],
-            env={**os.environ, **QUICK, **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.procs.append(proc)
-        return proc
-
-    def stop(self, proc: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
-        """SIGTERM, then its exit code and stderr."""
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=timeout)
-        return proc.returncode, err
-
-    def kill_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-            try:
-                proc.communicate(timeout=10)
-            except (subprocess.TimeoutExpired, ValueError):
-                pass
-
-
-@pytest.fixture
-def daemons() -> Iterator[Daemons]:
-    running = Daemons()
-    try:
-        yield running
-    finally:
-        running.kill_all()
-
-
-@pytest.fixture
-def sandbox(initialized: str, cli: Cli) -> str:
-    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
-    return initialized
-
-
-def new_post(cli: Cli, *args: str, text: str = "Hello", to: str = "sandbox:demo") -> str:
-    data = cli.ok("posts", "create", "--to", to, "--text", text, *args, "--json").json()
-    return str(data["id"])
 
 
 # -- systemd ------------------------------------------------------------------
@@ -218,12 +162,6 @@ def test_a_second_daemon_on_the_same_sqlite_file_exits_5(cli: Cli, daemons: Daem
 # -- doctor -----------------------------------------------------------------------
 
 
-def doctor(cli: Cli, **env: str) -> tuple[int, dict[str, dict[str, str]]]:
-    run = cli("doctor", "--json", env=env or None)
-    assert run.exception is None, run
-    return run.exit_code, {c["name"]: c for c in run.json()}
-
-
 def add_heartbeat(ago: timedelta, stopped: bool = False) -> None:
     from autopostr.models import Daemon, utcnow
 
@@ -251,7 +189,7 @@ def test_no_daemon_is_only_a_warning_while_nothing_is_scheduled(sandbox: str, cl
 
 
 def test_no_daemon_with_a_scheduled_post_fails(sandbox: str, cli: Cli) -> None:
-    new_post(cli, "--at", "+1h")
+    new_post(cli, "Hello", "--at", "+1h")
     code, checks = doctor(cli)
     assert code == 1
     check = checks[DAEMON_CHECK]
@@ -272,7 +210,7 @@ def test_no_daemon_with_a_scheduled_post_fails(sandbox: str, cli: Cli) -> None:
 
 
 def test_a_recent_cron_run_counts_as_the_publisher(sandbox: str, cli: Cli) -> None:
-    new_post(cli, "--at", "+1h")
+    new_post(cli, "Hello", "--at", "+1h")
     assert doctor(cli)[1][DAEMON_CHECK]["status"] == "fail"
     cli.ok("daemon", "run", "--once")
     code, checks = doctor(cli)
@@ -282,7 +220,7 @@ def test_a_recent_cron_run_counts_as_the_publisher(sandbox: str, cli: Cli) -> No
 
 def test_an_overdue_post_fails_its_check_naming_count_and_oldest(sandbox: str, cli: Cli) -> None:
     add_heartbeat(timedelta(seconds=1))  # a daemon "runs" but publishes nothing
-    recent, old = new_post(cli, "--at", "+1h"), new_post(cli, "--at", "+1h")
+    recent, old = new_post(cli, "Hello", "--at", "+1h"), new_post(cli, "Hello", "--at", "+1h")
     make_due(int(old), ago=timedelta(minutes=20))
     make_due(int(recent), ago=timedelta(minutes=5))
     code, checks = doctor(cli)
@@ -311,7 +249,7 @@ def test_a_retry_waiting_for_its_time_is_not_overdue(sandbox: str, cli: Cli) -> 
     from autopostr.models import PostDestination, utcnow
 
     add_heartbeat(timedelta(seconds=1))
-    post = new_post(cli, "--at", "+1h")
+    post = new_post(cli, "Hello", "--at", "+1h")
     make_due(int(post), ago=timedelta(minutes=20))
     with db_session() as session:
         dest = session.exec(
@@ -346,11 +284,6 @@ def needs_review(post: str) -> tuple[int, str]:
         session.add(row)
         assert dest.id is not None and dest.idempotency_key
         return dest.id, dest.idempotency_key
-
-
-def sandbox_lines(home: Path, handle: str = "demo") -> list[dict[str, Any]]:
-    path = home / "sandbox" / f"{handle}.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def test_reconcile_resolves_what_the_platform_can_tell(

@@ -23,7 +23,7 @@ import pytest
 
 from autopostr.config import load_settings
 from autopostr.db import Database, dispose_engines
-from tests.conftest import Cli, reset_postgres, run_autopostr
+from tests.helpers import Cli, one_error_line, reset_postgres, run_autopostr
 
 INTACT = "database is intact"
 
@@ -106,13 +106,6 @@ def damage_postgres(url: str, table: str, made: list[str]) -> None:
     assert row is not None
     with open(row[0], "r+b") as handle:
         handle.write(b"\xff" * 8192)
-
-
-def one_error_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
-    assert "unexpected" not in lines[0]
-    return lines[0]
 
 
 def test_a_damaged_database_fails_doctor_reads_and_the_daemon(

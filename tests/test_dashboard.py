@@ -4,28 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
 from autopostr.states import PostState
-from tests.conftest import Cli
-from tests.helpers import db_session, make_due
+from tests.helpers import Cli, db_session, make_due, new_post
 
 POST_STATES = [state.value for state in PostState]
 
 FAIL = {"AUTOPOSTR_SANDBOX_FAIL_RATE": "1", "AUTOPOSTR_MAX_ATTEMPTS": "1"}
-
-
-@pytest.fixture
-def sandbox(initialized: str, cli: Cli) -> str:
-    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
-    return initialized
-
-
-def new_post(cli: Cli, text: str, *extra: str) -> str:
-    data = cli.ok(
-        "posts", "create", "--to", "sandbox:demo", "--text", text, *extra, "--json"
-    ).json()
-    return str(data["id"])
 
 
 def test_an_empty_team_has_zeros(sandbox: str, cli: Cli) -> None:
@@ -110,8 +94,8 @@ def test_engagement_sums_each_posts_latest_snapshot(sandbox: str, cli: Cli) -> N
     dest_b = int(second["destinations"][0]["id"])
 
     def snap(account: int, dest: int | None, day: int, **metrics: int) -> AnalyticsSnapshot:
-        return AnalyticsSnapshot(
-            account_id=account, destination_id=dest, day=date(2030, 1, day), **metrics
+        return AnalyticsSnapshot.model_validate(
+            {"account_id": account, "destination_id": dest, "day": date(2030, 1, day), **metrics}
         )
 
     with db_session() as session:

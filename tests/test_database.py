@@ -10,7 +10,7 @@ from autopostr import db as dbmod
 from autopostr.config import load_settings
 from autopostr.db import Database, parse_database_url
 from autopostr.errors import ConfigError
-from tests.conftest import Cli
+from tests.helpers import Cli, key_file
 
 
 @pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+psycopg"])
@@ -25,7 +25,7 @@ def test_every_postgres_spelling_selects_psycopg(scheme: str) -> None:
 def test_every_postgres_spelling_really_connects(
     scheme: str, postgres_database: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.conftest import reset_postgres
+    from tests.helpers import reset_postgres
 
     reset_postgres(postgres_database)
     rest = postgres_database.split("://", 1)[1]
@@ -66,7 +66,7 @@ def test_unreachable_postgres_exits_6_without_the_password(cli: Cli, isolated_en
 def test_unreachable_postgres_on_init_changes_nothing(cli: Cli, isolated_env: Path) -> None:
     run = cli("init", env={"AUTOPOSTR_DATABASE_URL": "postgresql://app@127.0.0.1:1/x"})
     assert run.exit_code == 6
-    assert not (isolated_env / "secrets" / "encryption-keys").exists()
+    assert not key_file(isolated_env).exists()
 
 
 def test_commands_before_init_say_to_run_init(engine: str, cli: Cli) -> None:

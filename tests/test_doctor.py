@@ -10,8 +10,8 @@ from pathlib import Path
 import keyring
 import pytest
 
-from autopostr.db import SCHEMA_HEAD, SCHEMA_HISTORY, Database
-from tests.conftest import Cli
+from autopostr.db import SCHEMA_HEAD, SCHEMA_HISTORY
+from tests.helpers import Cli, database, key_file
 
 CHECK_NAMES = {
     "home is writable",
@@ -49,12 +49,6 @@ def doctor_json(cli: Cli) -> tuple[int, dict[str, dict[str, str]]]:
 
 def failed(checks: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     return {name: c for name, c in checks.items() if c["status"] == "fail"}
-
-
-def database() -> Database:
-    from autopostr.config import load_settings
-
-    return Database(load_settings())
 
 
 def execute(sql: str, **params: str) -> None:
@@ -270,7 +264,7 @@ def test_secrets_never_appear_in_doctor_keys_status_or_config_show(
     assert len(session_files) == 1
     token = session_files[0].read_text().strip()
     assert len(token) >= 20
-    assert not (isolated_env / "secrets" / "encryption-keys").exists()
+    assert not key_file(isolated_env).exists()
 
     secrets = [key, token, password, key.rstrip("=")]
     for args in (

@@ -17,7 +17,7 @@ from autopostr.platforms.base import (
     PlatformError,
     TransientError,
 )
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 PACKAGE = Path(__file__).resolve().parent.parent / "autopostr"
 PLATFORM_ERRORS = {

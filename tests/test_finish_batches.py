@@ -3,8 +3,8 @@ batch that PostgreSQL rolls back to break a deadlock is written again."""
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 from collections.abc import Iterator
 
 import psycopg
@@ -16,8 +16,7 @@ from autopostr.outcomes import Outcome, start_batched_finishing, stop_batched_fi
 from autopostr.platforms.base import PublishResult
 from autopostr.publishing import _finish, prepare
 from autopostr.queue.claims import claim_due
-from tests.conftest import Cli
-from tests.helpers import db_session, make_due
+from tests.helpers import Cli, db_session, due_post, wait_until
 
 
 @pytest.fixture
@@ -30,14 +29,7 @@ def db() -> Iterator[Database]:
 
 def due_posts(cli: Cli, count: int) -> list[int]:
     cli.ok("accounts", "add", "sandbox", "--handle", "demo")
-    ids = []
-    for n in range(count):
-        post = cli.ok(
-            "posts", "create", "--to", "sandbox:demo", "--text", f"n{n}", "--at", "+1h", "--json"
-        ).json()
-        make_due(int(post["id"]))
-        ids.append(int(post["id"]))
-    return ids
+    return [int(due_post(cli, f"n{n}")) for n in range(count)]
 
 
 def states() -> dict[int, tuple[str, str]]:
@@ -86,13 +78,14 @@ def test_outcomes_written_together_stay_fenced_each_on_its_claim(
 
 
 def test_a_batch_rolled_back_by_a_deadlock_is_written_again(
-    postgres_only: str, cli: Cli, db: Database
+    postgres_only: str, cli: Cli, db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     cli.ok("init")
     (post_id,) = due_posts(cli, 1)
     (job,) = prepare(db, load_settings(), claim_due(db, "w1", 10))
+    caplog.set_level(logging.WARNING, logger="autopostr.publishing")
     url = db.url.url.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(url) as other:
+    with psycopg.connect(url) as other, psycopg.connect(url, autocommit=True) as watcher:
         # The other transaction is the one that waits long before looking for a deadlock,
         # so PostgreSQL breaks the cycle by rolling back the batch.
         other.execute("SET deadlock_timeout = '10s'")
@@ -107,9 +100,24 @@ def test_a_batch_rolled_back_by_a_deadlock_is_written_again(
             )
         )
         writer.start()
-        time.sleep(0.3)  # the batch holds the post and waits for the destination
+
+        def batch_waits_for_the_destination() -> bool:
+            """The batch has locked the post and now waits for the row `other` holds."""
+            waiting = watcher.execute(
+                "SELECT query FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                (other.info.backend_pid,),
+            ).fetchall()
+            return any(query.startswith("UPDATE post_destinations") for (query,) in waiting)
+
+        wait_until(batch_waits_for_the_destination, 15, "the batch to wait for the destination")
         other.execute("SELECT 1 FROM posts WHERE id = %s FOR UPDATE", (post_id,))
         other.rollback()
     writer.join(15)
+    retries = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "autopostr.publishing" and "again after" in record.getMessage()
+    ]
+    assert retries == ["writing 1 outcome(s) again after 40P01"]
     assert outcome and outcome[0].status == "published"
     assert states()[post_id] == ("published", "published")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli
+from tests.helpers import Cli, new_post
 
 FAILING = {"AUTOPOSTR_SANDBOX_FAIL_RATE": "1", "AUTOPOSTR_MAX_ATTEMPTS": "1"}
 EVENT_KEYS = {
@@ -29,17 +29,6 @@ EVENT_KEYS = {
     "error",
     "next_attempt_at",
 }
-
-
-@pytest.fixture
-def sandbox(initialized: str, cli: Cli) -> str:
-    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
-    return initialized
-
-
-def new_post(cli: Cli, text: str = "Hello") -> str:
-    data = cli.ok("posts", "create", "--to", "sandbox:demo", "--text", text, "--json").json()
-    return str(data["id"])
 
 
 def publish(cli: Cli, post: str, env: dict[str, str]) -> dict[str, Any]:

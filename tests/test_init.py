@@ -6,7 +6,7 @@ import stat
 from pathlib import Path
 
 from autopostr.db import SCHEMA_HEAD
-from tests.conftest import Cli
+from tests.helpers import Cli, key_file
 
 
 def test_init_creates_everything_and_signs_in_the_solo_user(
@@ -25,8 +25,7 @@ def test_init_creates_everything_and_signs_in_the_solo_user(
     assert set(whoami["user"]) >= {"id", "email", "name"}
     assert isinstance(whoami["user"]["id"], str)
 
-    key_file = isolated_env / "secrets" / "encryption-keys"
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_file(isolated_env).stat().st_mode) == 0o600
 
 
 def test_init_twice_changes_nothing(engine: str, cli: Cli) -> None:

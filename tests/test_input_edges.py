@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
+from tests.helpers import Cli, one_error_line
 
 # Beyond 64 bits (SQLite's integers), and beyond PostgreSQL's INTEGER but not SQLite's.
 TOO_LARGE = ["99999999999999999999999", "3000000000"]
@@ -43,13 +43,6 @@ ID_COMMANDS = [
     "team remove {id}",
     "team audit --user {id}",
 ]
-
-
-def one_error_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
-    assert "unexpected" not in lines[0]
-    return lines[0]
 
 
 def with_yes(cli: Cli, args: list[str]) -> list[str]:

@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Cli
-from tests.helpers import make_due
+from tests.helpers import Cli, make_due
 from tests.media_samples import image
 
 PASSWORD = "correct horse battery"

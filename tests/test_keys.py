@@ -6,55 +6,14 @@ import base64
 import json
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
 
-from autopostr.db import Database
 from autopostr.errors import EncryptionKeyError
 from autopostr.keys import KeySet, key_id, load_keyset
-from tests.conftest import Cli, run_autopostr
-
-# Let keyring pick its backend now, before the test backend below exists: a
-# KeyringBackend subclass registers itself and could otherwise be auto-selected.
-keyring.get_keyring()
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring that really stores secrets, in a dict."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.secrets.pop((service, username), None) is None:
-            raise PasswordDeleteError(username)
-
-
-@pytest.fixture
-def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    monkeypatch.setenv("AUTOPOSTR_KEYRING", "auto")
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
-
+from tests.helpers import Cli, KeyringSecrets, database, key_file, run_autopostr
 
 # --- helpers ---------------------------------------------------------------
 
@@ -67,22 +26,12 @@ def kid_of(text: str) -> str:
     return key_id(base64.b64decode(text))
 
 
-def key_file(home: Path) -> Path:
-    return home / "secrets" / "encryption-keys"
-
-
 def current_keyset() -> KeySet:
     from autopostr.config import load_settings
 
     keyset = load_keyset(load_settings())
     assert keyset is not None
     return keyset
-
-
-def database() -> Database:
-    from autopostr.config import load_settings
-
-    return Database(load_settings())
 
 
 def context(column: str, row_id: int) -> str:
@@ -370,7 +319,7 @@ def test_init_without_a_key_creates_a_private_key_file_and_warns_once(
 
 
 def test_keyring_backend_gets_the_key_and_no_file_is_written(
-    engine: str, cli: Cli, isolated_env: Path, memory_keyring: MemoryKeyring
+    engine: str, cli: Cli, isolated_env: Path, memory_keyring: KeyringSecrets
 ) -> None:
     run = cli.ok("init", "--json")
     data = run.json()

@@ -14,22 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli
-from tests.helpers import db_session
+from tests.helpers import Cli, db_session, new_post
 
 ENTRY_KEYS = {"id", "at", "event", "post", "destination", "account", "attempt", "daemon", "message"}
 FAILING = {"AUTOPOSTR_SANDBOX_FAIL_RATE": "1", "AUTOPOSTR_MAX_ATTEMPTS": "1"}
-
-
-@pytest.fixture
-def sandbox(initialized: str, cli: Cli) -> str:
-    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
-    return initialized
-
-
-def new_post(cli: Cli, to: str = "sandbox:demo", text: str = "Hello") -> str:
-    data = cli.ok("posts", "create", "--to", to, "--text", text, "--json").json()
-    return str(data["id"])
 
 
 def publish(cli: Cli, post: str, fail: bool = False) -> None:

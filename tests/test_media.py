@@ -11,19 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from autopostr.models import Media, MediaChunk, utcnow
+from autopostr.models import Media, MediaChunk
 from tests import media_samples as ms
-from tests.conftest import Cli, run_autopostr
-from tests.helpers import db_session, make_due
+from tests.helpers import Cli, age_media, db_session, make_due, run_autopostr, sandbox_lines
 
 MEDIA_KEYS = {"id", "filename", "mime_type", "size", "sha256", "width", "height", "duration"}
 MEDIA_KEYS |= {"alt_text"}
-
-
-@pytest.fixture
-def sandbox(initialized: str, cli: Cli) -> str:
-    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
-    return initialized
 
 
 def media_rows() -> list[Media]:
@@ -47,20 +40,6 @@ def stored_files(home: Path) -> list[Path]:
 
 def nothing_stored(home: Path) -> bool:
     return media_rows() == [] and chunk_rows() == 0 and stored_files(home) == []
-
-
-def sandbox_lines(home: Path, handle: str = "demo") -> list[dict[str, object]]:
-    path = home / "sandbox" / f"{handle}.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def age(media_id: int, hours: float) -> None:
-    """What time passing does to an upload."""
-    with db_session() as session:
-        item = session.get(Media, media_id)
-        assert item is not None
-        item.created_at = item.updated_at = utcnow() - timedelta(hours=hours)
-        session.add(item)
 
 
 def upload(cli: Cli, *paths: Path, alt: str | None = None) -> list[dict[str, object]]:
@@ -174,7 +153,8 @@ def test_another_teams_media_is_not_found(initialized: str, cli: Cli, tmp_path: 
     cli.ok(
         "auth", "register", "--email", "b@example.com", "--password-stdin", input="b-password-123\n"
     )
-    for args in (["media", "show", mine["id"]], ["media", "rm", mine["id"]]):
+    media_id = str(mine["id"])
+    for args in (["media", "show", media_id], ["media", "rm", media_id]):
         run = cli(*args)
         assert run.exit_code == 3 and f"media {mine['id']} not found" in run.stderr
     cli.ok("accounts", "add", "sandbox", "--handle", "b")
@@ -407,7 +387,7 @@ def test_cleanup_removes_old_orphans_and_dry_run_only_lists(
     )
     cli.ok("posts", "create", "--to", "sandbox:demo", "--text", "x", "--media", str(attached["id"]))
     for item in (old, attached):
-        age(int(str(item["id"])), hours=30)
+        age_media(int(str(item["id"])), hours=30)
     dry = cli.ok("media", "cleanup", "--dry-run", "--json").json()
     assert dry["dry_run"] is True and dry["count"] == 1 and dry["bytes"] == old["size"]
     assert [m["id"] for m in dry["media"]] == [old["id"]]
@@ -422,7 +402,7 @@ def test_cleanup_removes_old_orphans_and_dry_run_only_lists(
     if sandbox == "sqlite":
         assert old["sha256"] not in [p.name for p in stored_files(isolated_env)]
         assert len(stored_files(isolated_env)) == 2
-    age(int(str(fresh["id"])), hours=0.5)
+    age_media(int(str(fresh["id"])), hours=0.5)
     human = cli.ok("media", "cleanup", "--older-than", "10m", "--dry-run")
     assert "Would delete media" in human.stderr and "fresh.png" in human.stderr
     bad = cli("media", "cleanup", "--older-than", "soon")
@@ -434,7 +414,7 @@ def test_reuploading_an_orphan_restarts_its_grace_period(
 ) -> None:
     image = ms.image(tmp_path / "a.png", "PNG")
     (item,) = upload(cli, image)
-    age(int(str(item["id"])), hours=48)
+    age_media(int(str(item["id"])), hours=48)
     upload(cli, image)
     assert cli.ok("media", "cleanup", "--yes", "--json").json()["count"] == 0
 
@@ -455,7 +435,7 @@ def test_the_daemon_cleans_media_daily_across_teams(
     (theirs,) = upload(cli, ms.image(tmp_path / "b.png", "PNG", seed=7))
     (young,) = upload(cli, ms.image(tmp_path / "c.png", "PNG", seed=8))
     for item in (mine, theirs):
-        age(int(str(item["id"])), hours=25)
+        age_media(int(str(item["id"])), hours=25)
     assert job.run(Database(load_settings()), load_settings()) == 2
     assert [m.id for m in media_rows()] == [int(str(young["id"]))]
 

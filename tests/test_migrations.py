@@ -504,7 +504,7 @@ def test_account_level_snapshots_are_unique_per_day(engine: str) -> None:
 
     db = Database(load_settings())
     upgrade(db, "0004_import_tombstones")
-    account_rows = [
+    account_rows: list[dict[str, object]] = [
         {"id": 1, "account_id": 1, "destination_id": None, "day": DAY, "followers": 10},
         {"id": 2, "account_id": 1, "destination_id": None, "day": DAY, "followers": 12},
         {"id": 3, "account_id": 1, "destination_id": None, "day": "2026-01-03", "followers": 13},
@@ -520,7 +520,7 @@ def test_account_level_snapshots_are_unique_per_day(engine: str) -> None:
     with db.engine.connect() as conn:
         kept = conn.execute(text("SELECT id, followers FROM analytics_snapshots ORDER BY id"))
         assert [tuple(row) for row in kept] == [(2, 12), (3, 13)]
-    again = [
+    again: list[dict[str, object]] = [
         {"account_id": 1, "destination_id": None, "day": DAY},  # the account's day again
         {"account_id": 1, "destination_id": 2, "day": DAY},
         {"account_id": 1, "destination_id": 2, "day": DAY},  # the post's day again

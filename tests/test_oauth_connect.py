@@ -29,8 +29,8 @@ from autopostr.platforms.base import (
     PublishResult,
 )
 from autopostr.platforms.http import make_client, send
-from tests.conftest import Cli
 from tests.fakes.platform_server import FakeOAuth, FakePlatform, Request, Response, browse
+from tests.helpers import Cli
 
 
 class DemoFake(FakePlatform):

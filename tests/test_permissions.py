@@ -8,71 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
-from tests.helpers import db_session
+from tests.helpers import Cli, Team
 from tests.media_samples import image
 
 PASSWORD = "correct horse battery"
 ROLE_RANK = {"viewer": 0, "editor": 1, "owner": 2}
-
-
-class Team:
-    def __init__(self, cli: Cli, tmp_path: Path, role: str):
-        self.cli = cli
-        self.tmp_path = tmp_path
-        self.member = {"AUTOPOSTR_HOME": str(tmp_path / "member-home")}
-        cli.ok(
-            "auth",
-            "register",
-            "--email",
-            "m@example.com",
-            "--password-stdin",
-            input=PASSWORD + "\n",
-            env=self.member,
-        )
-        cli.ok("team", "create", "Acme")
-        cli.ok("accounts", "add", "sandbox", "--handle", "acme")
-        token = cli.ok("team", "invite", "m@example.com", "--role", role, "--json").json()["token"]
-        cli.ok("team", "join", "--token-stdin", input=token, env=self.member)
-        self.counter = 0
-
-    def post(self, *extra: str) -> str:
-        self.counter += 1
-        return str(
-            self.cli.ok(
-                "posts",
-                "create",
-                "--to",
-                "sandbox:acme",
-                "--text",
-                f"p{self.counter}",
-                *extra,
-                "--json",
-            ).json()["id"]
-        )
-
-    def published(self) -> str:
-        """A post that went out, for commands that take one down."""
-        post = self.post()
-        self.cli.ok("posts", "publish", post)
-        return post
-
-    def media(self) -> str:
-        self.counter += 1
-        path = image(self.tmp_path / f"m{self.counter}.png", "PNG", seed=self.counter)
-        return str(self.cli.ok("media", "upload", str(path), "--json").json()[0]["id"])
-
-    def pending(self) -> str:
-        """A post waiting for approval, as an editor's post in an approval team would be."""
-        from autopostr.models import Post
-
-        post_id = self.post("--at", "+2h")
-        with db_session() as session:
-            post = session.get(Post, int(post_id))
-            assert post is not None
-            post.status = "pending_approval"
-            session.add(post)
-        return post_id
 
 
 Builder = Callable[[Team], list[str]]

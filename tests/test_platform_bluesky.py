@@ -18,7 +18,6 @@ from autopostr.config import load_settings
 from autopostr.keys import is_secret_extra
 from autopostr.platforms.base import (
     AccountRef,
-    MediaItem,
     Metrics,
     PermanentError,
     PublishRequest,
@@ -34,9 +33,8 @@ from autopostr.platforms.bluesky import (
     record_key,
     tid_instant,
 )
-from tests.conftest import Cli
 from tests.fakes.bluesky_server import CONFLICTS, TID, BlueskyFake
-from tests.helpers import make_due
+from tests.helpers import Cli, destination, due_post, media_item, only_outcome
 from tests.media_samples import image, mp4
 
 HANDLE = "me.bsky.social"
@@ -86,20 +84,6 @@ def request(*parts: str, **kw: Any) -> PublishRequest:
     return PublishRequest(post_id=1, destination_id=1, parts=list(parts), **kw)
 
 
-def media(path: Path, mime: str, width: int, height: int, alt: str | None = None) -> MediaItem:
-    return MediaItem(
-        id=1,
-        filename=path.name,
-        mime_type=mime,
-        size=path.stat().st_size,
-        sha256="",
-        width=width,
-        height=height,
-        alt_text=alt,
-        open=lambda: path.open("rb"),
-    )
-
-
 def covered(text: str, facet: dict[str, Any]) -> str:
     index = facet["index"]
     return text.encode()[index["byteStart"] : index["byteEnd"]].decode()
@@ -115,19 +99,9 @@ def add_account(cli: Cli) -> dict[str, Any]:
 
 
 def publish_due(cli: Cli, text: str, **extra: str) -> tuple[str, dict[str, Any]]:
-    args = ["posts", "create", "--to", ACCOUNT, "--text", text, "--at", "+1h", "--json"]
-    for flag, value in extra.items():
-        args += [f"--{flag.replace('_', '-')}", value]
-    post = cli.ok(*args).json()
-    make_due(int(post["id"]))
-    run = cli("daemon", "run", "--once", "--json")
-    assert run.exit_code in (0, 6), run.stderr
-    [outcome] = run.json()
-    return str(post["id"]), dict(outcome)
-
-
-def destination(cli: Cli, post_id: str) -> dict[str, Any]:
-    return dict(cli.ok("posts", "show", post_id, "--json").json()["destinations"][0])
+    flags = [arg for flag, value in extra.items() for arg in (f"--{flag.replace('_', '-')}", value)]
+    post_id = due_post(cli, text, *flags, to=ACCOUNT)
+    return post_id, only_outcome(cli)
 
 
 def test_connect_with_an_app_password(
@@ -341,8 +315,8 @@ def test_images_carry_alt_text_and_aspect_ratio(fake: BlueskyFake, tmp_path: Pat
         request(
             "two pictures",
             media=[
-                media(first, "image/png", 64, 48, "a noisy square"),
-                media(second, "image/jpeg", 30, 90),
+                media_item(first, "image/png", width=64, height=48, alt_text="a noisy square"),
+                media_item(second, "image/jpeg", width=30, height=90),
             ],
         ),
     )
@@ -367,7 +341,9 @@ def test_an_image_over_one_megabyte_is_refused_before_any_upload(
     big = tmp_path / "big.png"
     big.write_bytes(b"\x89PNG" + b"\0" * 1_000_001)
     with pytest.raises(PermanentError, match="1,000,000"):
-        platform().publish(account, request("big", media=[media(big, "image/png", 10, 10)]))
+        platform().publish(
+            account, request("big", media=[media_item(big, "image/png", width=10, height=10)])
+        )
     assert fake.calls("POST", r"/xrpc/com\.atproto\.repo\.uploadBlob") == []
     assert fake.posts() == []
 
@@ -378,7 +354,7 @@ def test_a_video_is_processed_then_posted(fake: BlueskyFake, tmp_path: Path, wra
     fake.video_polls = 3
     account = connect()
     clip = mp4(tmp_path / "clip.mp4", width=1280, height=720)
-    item = media(clip, "video/mp4", 1280, 720, "a short clip")
+    item = media_item(clip, "video/mp4", width=1280, height=720, alt_text="a short clip")
     platform().publish(account, request("watch this", media=[item]))
     [record] = fake.posts()
     embed = record["value"]["embed"]
@@ -403,7 +379,7 @@ def test_a_video_uploaded_before_is_reused(
     fake.already_exists_blob = blob_in_answer
     account = connect()
     clip = mp4(tmp_path / "clip.mp4")
-    item = media(clip, "video/mp4", 1280, 720)
+    item = media_item(clip, "video/mp4", width=1280, height=720)
     platform().publish(account, request("once", media=[item]))
     # Answered 409 already_exists; its job's status is a failure that carries the blob.
     platform().publish(account, request("twice", media=[item]))
@@ -416,7 +392,7 @@ def test_a_video_post_retried_after_a_refused_create_goes_out(
     fake: BlueskyFake, tmp_path: Path
 ) -> None:
     account = connect()
-    item = media(mp4(tmp_path / "clip.mp4"), "video/mp4", 1280, 720)
+    item = media_item(mp4(tmp_path / "clip.mp4"), "video/mp4", width=1280, height=720)
     post = request("retry me", media=[item])
     fake.throttle_next(CREATE, 60)
     with pytest.raises(TransientError):
@@ -431,7 +407,7 @@ def test_a_video_post_retried_after_a_refused_create_goes_out(
 def test_a_failed_video_job_is_permanent(fake: BlueskyFake, tmp_path: Path) -> None:
     fake.fail_video = "Video is too long"
     account = connect()
-    item = media(mp4(tmp_path / "clip.mp4"), "video/mp4", 1280, 720)
+    item = media_item(mp4(tmp_path / "clip.mp4"), "video/mp4", width=1280, height=720)
     with pytest.raises(PermanentError, match="Video is too long"):
         platform().publish(account, request("nope", media=[item]))
     assert fake.posts() == []
@@ -440,7 +416,7 @@ def test_a_failed_video_job_is_permanent(fake: BlueskyFake, tmp_path: Path) -> N
 def test_a_used_up_daily_video_limit_waits_for_tomorrow(fake: BlueskyFake, tmp_path: Path) -> None:
     fake.video_limits = {"canUpload": False, "remainingDailyVideos": 0, "message": "Daily limit"}
     account = connect()
-    item = media(mp4(tmp_path / "clip.mp4"), "video/mp4", 1280, 720)
+    item = media_item(mp4(tmp_path / "clip.mp4"), "video/mp4", width=1280, height=720)
     with pytest.raises(TransientError, match="Daily limit") as caught:
         platform().publish(account, request("later", media=[item]))
     assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 86400

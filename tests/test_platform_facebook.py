@@ -4,7 +4,6 @@ comments, deletes, metrics, expired page tokens, throttling and malformed answer
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from collections.abc import Iterator
@@ -18,20 +17,19 @@ from autopostr.platforms.base import (
     UNKNOWN,
     AccountRef,
     AuthExpired,
-    MediaItem,
     PermanentError,
     PublishRequest,
     PublishResult,
     TransientError,
 )
 from autopostr.platforms.facebook import FacebookPlatform, usage_wait
-from tests.conftest import Cli
 from tests.fakes.facebook_server import APP_ID, APP_SECRET, FakeFacebook, graph_error
 from tests.fakes.platform_server import browse
-from tests.helpers import db_session, make_due
+from tests.helpers import Cli, db_session, destination, due_post, media_item, run_once
 
 ACME = "111"
 BETA = "222"
+PAGE = "facebook:acmecoffee"  # Acme Coffee, connected
 
 
 @pytest.fixture
@@ -69,17 +67,6 @@ def page_account(fb: FakeFacebook, page_id: str = ACME, **credentials: Any) -> A
 
 def request(text: str = "Fresh beans today", **kwargs: Any) -> PublishRequest:
     return PublishRequest(post_id=1, destination_id=1, parts=[text], idempotency_key="k1", **kwargs)
-
-
-def media(data: bytes, mime: str = "image/png", name: str = "a.png", id: int = 1) -> MediaItem:
-    return MediaItem(
-        id=id,
-        filename=name,
-        mime_type=mime,
-        size=len(data),
-        sha256="",
-        open=lambda: io.BytesIO(data),
-    )
 
 
 # -- connect (through the CLI, both engines) ----------------------------------------
@@ -166,29 +153,13 @@ def test_accounts_add_learns_the_page_from_a_pasted_token(
 # -- publishing end to end (CLI, both engines) ------------------------------------------
 
 
-def due_post(cli: Cli, text: str, to: str = "facebook:acmecoffee") -> str:
-    post = cli.ok("posts", "create", "--to", to, "--text", text, "--at", "+1h", "--json").json()
-    make_due(int(post["id"]))
-    return str(post["id"])
-
-
-def run_once(cli: Cli) -> list[dict[str, Any]]:
-    run = cli("daemon", "run", "--once", "--json")
-    assert run.exit_code in (0, 6), run.stderr
-    return list(run.json())
-
-
-def destination(cli: Cli, post_id: str) -> dict[str, Any]:
-    return dict(cli.ok("posts", "show", post_id, "--json").json()["destinations"][0])
-
-
 def account_status(cli: Cli, name: str = "facebook:acmecoffee") -> str:
     return str(cli.ok("accounts", "show", name, "--json").json()["status"])
 
 
 def test_text_post_goes_to_the_page_feed(initialized: str, cli: Cli, fb: FakeFacebook) -> None:
     connect(cli, "acmecoffee")
-    post_id = due_post(cli, "Fresh beans today")
+    post_id = due_post(cli, "Fresh beans today", to=PAGE)
     [outcome] = run_once(cli)
     assert outcome["status"] == "published"
     remote = outcome["remote_id"]
@@ -206,7 +177,7 @@ def test_a_refused_page_token_is_derived_again_and_the_post_goes_out(
 ) -> None:
     connect(cli, "acmecoffee")
     old = fb.invalidate_page_token(ACME)
-    post_id = due_post(cli, "After a role change")
+    post_id = due_post(cli, "After a role change", to=PAGE)
     [outcome] = run_once(cli)
     assert outcome["status"] == "published", outcome
     assert fb.calls("GET", r"/v\d+\.\d+/me/accounts")  # asked for the page's token again
@@ -222,7 +193,7 @@ def test_a_dead_login_marks_the_account_needs_reconnect_with_the_fix(
     connect(cli, "acmecoffee")
     old = fb.pages[ACME].token
     fb.log_out_everywhere()
-    post_id = due_post(cli, "After a password change")
+    post_id = due_post(cli, "After a password change", to=PAGE)
     [outcome] = run_once(cli)
     assert outcome["status"] == "failed"
     dest = destination(cli, post_id)
@@ -238,7 +209,7 @@ def test_throttling_retries_when_facebook_says_access_returns(
     connect(cli, "acmecoffee")
     usage = {ACME: [{"type": "pages", "call_count": 100, "estimated_time_to_regain_access": 7}]}
     fb.throttle(r"/111/feed", 32, {"X-Business-Use-Case-Usage": json.dumps(usage)})
-    post_id = due_post(cli, "Busy day")
+    post_id = due_post(cli, "Busy day", to=PAGE)
     [outcome] = run_once(cli)
     assert outcome["status"] == "retrying"
     dest = destination(cli, post_id)
@@ -264,7 +235,7 @@ def test_a_refused_post_fails_with_facebooks_message(
     connect(cli, "acmecoffee")
     refusal = graph_error(368, "It looks like you were misusing this feature by going too fast.")
     fb.fail_next(r"/111/feed", refusal.status, refusal.body)
-    post_id = due_post(cli, "Spam spam spam")
+    post_id = due_post(cli, "Spam spam spam", to=PAGE)
     [outcome] = run_once(cli)
     assert outcome["status"] == "failed"
     error = destination(cli, post_id)["error"]
@@ -277,7 +248,9 @@ def test_a_refused_post_fails_with_facebooks_message(
 
 def test_one_photo_is_posted_with_its_message(fb: FakeFacebook) -> None:
     data = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
-    result = platform().publish(page_account(fb), request("Look", media=[media(data)]))
+    result = platform().publish(
+        page_account(fb), request("Look", media=[media_item(data, "image/png", "a.png")])
+    )
     [photo] = fb.photos.values()
     assert photo["bytes"] == data and photo["fields"]["message"] == "Look"
     assert fb.posts[result.remote_id]["photo"] in fb.photos
@@ -286,14 +259,16 @@ def test_one_photo_is_posted_with_its_message(fb: FakeFacebook) -> None:
 
 def test_a_photo_answer_without_post_id_gives_the_photo(fb: FakeFacebook) -> None:
     fb.photo_post_id = False
-    result = platform().publish(page_account(fb), request("Look", media=[media(b"img")]))
+    result = platform().publish(
+        page_account(fb), request("Look", media=[media_item(b"img", "image/png", "a.png")])
+    )
     assert result.remote_id in fb.photos
     assert result.url == f"https://www.facebook.com/photo.php?fbid={result.remote_id}"
 
 
 def test_several_photos_become_one_post(fb: FakeFacebook) -> None:
     contents = [bytes([n]) * 100 for n in range(1, 4)]
-    items = [media(data, id=n, name=f"{n}.png") for n, data in enumerate(contents, 1)]
+    items = [media_item(data, "image/png", f"{n}.png", id=n) for n, data in enumerate(contents, 1)]
     result = platform().publish(page_account(fb), request("Three", media=items))
     post = fb.posts[result.remote_id]
     assert post["message"] == "Three" and len(post["attached_media"]) == 3
@@ -308,7 +283,9 @@ def test_video_uses_the_resumable_upload_and_waits_for_processing(fb: FakeFacebo
     result = platform().publish(
         page_account(fb),
         request(
-            "Our roastery", media=[media(data, "video/mp4", "v.mp4")], first_comment="Menu: link"
+            "Our roastery",
+            media=[media_item(data, "video/mp4", "v.mp4")],
+            first_comment="Menu: link",
         ),
     )
     video = fb.videos[result.remote_id]
@@ -328,7 +305,9 @@ def test_video_without_a_user_token_goes_to_the_video_endpoint(fb: FakeFacebook)
         1, "facebook", "acme", ACME, {"access_token": account.credentials["access_token"]}
     )
     data = b"\x00\x00\x00\x18ftypmp42" + b"\r\n" * 500
-    result = platform().publish(account, request("", media=[media(data, "video/mp4", "v.mp4")]))
+    result = platform().publish(
+        account, request("", media=[media_item(data, "video/mp4", "v.mp4")])
+    )
     assert fb.videos[result.remote_id]["bytes"] == data
     assert fb.videos[result.remote_id]["via"] == "source"
 
@@ -347,7 +326,9 @@ def test_video_after_the_login_ran_out_goes_with_the_page_token(fb: FakeFacebook
         extra={"user_token_expires_at": int(time.time()) - 60},
     )
     data = b"\x00\x00\x00\x18ftypmp42" + b"\r\n" * 500
-    result = platform().publish(account, request("", media=[media(data, "video/mp4", "v.mp4")]))
+    result = platform().publish(
+        account, request("", media=[media_item(data, "video/mp4", "v.mp4")])
+    )
     assert fb.videos[result.remote_id]["via"] == "source"
 
 
@@ -355,7 +336,7 @@ def test_a_video_facebook_cannot_process_fails_with_its_reason(fb: FakeFacebook)
     fb.video_fails = "The video file you selected is in a format that we don't support."
     with pytest.raises(PermanentError, match="format that we don't support"):
         platform().publish(
-            page_account(fb), request("x", media=[media(b"v", "video/mp4", "v.mp4")])
+            page_account(fb), request("x", media=[media_item(b"v", "video/mp4", "v.mp4")])
         )
 
 
@@ -365,7 +346,7 @@ def test_a_failed_status_check_after_the_upload_does_not_upload_the_video_again(
     """The video exists once Facebook gave its id: a throttled or broken status check
     must not make the publisher retry, which would upload it a second time."""
     fb.throttle(r"/v\d+\.\d+/\d+$", 32)
-    item = media(b"\x00\x00\x00\x18ftypmp42" * 50, "video/mp4", "v.mp4")
+    item = media_item(b"\x00\x00\x00\x18ftypmp42" * 50, "video/mp4", "v.mp4")
     result = platform().publish(page_account(fb), request("Roasting", media=[item]))
     assert list(fb.videos) == [result.remote_id]
     assert result.extra["video_status"] == "unknown"
@@ -510,7 +491,7 @@ def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
     monkeypatch.setenv("AUTOPOSTR_OAUTH_PORT", "0")  # the port the OAuth redirect uses here
     connect(cli, "acmecoffee")
     fb.log_out_everywhere()
-    post_id = due_post(cli, "After a password change")
+    post_id = due_post(cli, "After a password change", to=PAGE)
     [outcome] = run_once(cli)
     assert outcome["status"] == "failed"
     assert account_status(cli) == "needs_reconnect"

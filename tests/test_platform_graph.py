@@ -22,6 +22,7 @@ from tests import test_platform_instagram as instagram_tests
 from tests.fakes.facebook_server import APP_ID, APP_SECRET, FakeFacebook, graph_error
 from tests.fakes.instagram_server import FakeInstagram
 from tests.fakes.platform_server import FakePlatform, Response
+from tests.helpers import media_item
 from tests.media_samples import image
 
 
@@ -50,7 +51,9 @@ def graph(
             env("FACEBOOK_CLIENT_SECRET", APP_SECRET)
             account = facebook_tests.page_account(fb)
             photos = [
-                facebook_tests.media(image(tmp_path / f"{n}.png", "PNG", seed=n).read_bytes())
+                media_item(
+                    image(tmp_path / f"{n}.png", "PNG", seed=n).read_bytes(), "image/png", "a.png"
+                )
                 for n in (1, 2)
             ]
             yield Graph(

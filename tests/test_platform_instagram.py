@@ -29,7 +29,6 @@ from autopostr.platforms.base import (
     TransientError,
 )
 from autopostr.platforms.instagram import InstagramPlatform
-from tests.conftest import Cli
 from tests.fakes.instagram_server import (
     FakeInstagram,
     Response,
@@ -38,7 +37,7 @@ from tests.fakes.instagram_server import (
     usage_header,
 )
 from tests.fakes.platform_server import browse
-from tests.helpers import make_due
+from tests.helpers import Cli, due_post, only_outcome
 from tests.media_samples import image, video_bytes
 
 # The CLI tests beyond connect, publish, renewal and throttling run on one engine.
@@ -131,20 +130,8 @@ def connect(cli: Cli, *args: str) -> list[dict[str, Any]]:
     return list(cli.ok("accounts", "connect", "instagram", "--port", "0", "--json", *args).json())
 
 
-def run_once(cli: Cli) -> dict[str, Any]:
-    run = cli("daemon", "run", "--once", "--json")
-    assert run.exit_code in (0, 6), run.stderr
-    (outcome,) = run.json()
-    return dict(outcome)
-
-
-def due_post(cli: Cli, photo: Path, *extra: str, to: str = "instagram:acme.coffee") -> str:
-    post = cli.ok(
-        "posts", "create", "--to", to, "--text", "Fresh beans today", "--media", str(photo),
-        "--at", "+1h", "--json", *extra,
-    ).json()  # fmt: skip
-    make_due(int(post["id"]))
-    return str(post["id"])
+def due_photo(cli: Cli, photo: Path, *extra: str, to: str = "instagram:acme.coffee") -> str:
+    return due_post(cli, "Fresh beans today", "--media", str(photo), *extra, to=to)
 
 
 def photo_file(fake: FakeInstagram, tmp_path: Path, host: bool = True) -> Path:
@@ -192,8 +179,8 @@ def test_image_post_with_first_comment_goes_out(
 ) -> None:
     connect(cli, "--page", "@acme.coffee")
     photo = photo_file(cli_fake, tmp_path)
-    post_id = due_post(cli, photo, "--first-comment", "#coffee #beans")
-    outcome = run_once(cli)
+    post_id = due_photo(cli, photo, "--first-comment", "#coffee #beans")
+    outcome = only_outcome(cli)
     assert outcome["status"] == "published", outcome
     [item] = cli_fake.media.values()
     assert outcome["remote_id"] == item.id
@@ -228,11 +215,11 @@ def test_expired_token_is_renewed_then_the_post_goes_out(
     cli_fake: FakeInstagram, cli: Cli, tmp_path: Path
 ) -> None:
     connect(cli, "--page", "101")
-    due_post(cli, photo_file(cli_fake, tmp_path))
+    due_photo(cli, photo_file(cli_fake, tmp_path))
     old = set(cli_fake.oauth.access_tokens)
     for token in old:
         cli_fake.oauth.expire(token)
-    outcome = run_once(cli)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "published", outcome
     assert len(cli_fake.exchanges) == 2  # connect, then the renewal
     assert cli_fake.exchanges[-1]["fb_exchange_token"] in old
@@ -245,11 +232,11 @@ def test_a_renewal_meta_refuses_asks_for_reconnect(
     cli_fake: FakeInstagram, cli: Cli, tmp_path: Path
 ) -> None:
     connect(cli, "--page", "101")
-    due_post(cli, photo_file(cli_fake, tmp_path))
+    due_photo(cli, photo_file(cli_fake, tmp_path))
     cli_fake.strict_exchange = True  # Meta never renews a token that already expired
     for token in list(cli_fake.oauth.access_tokens):
         cli_fake.oauth.expire(token)
-    outcome = run_once(cli)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "failed"
     assert "autopostr accounts connect instagram" in str(outcome["error"])
     shown = cli.ok("accounts", "show", "instagram:acme.coffee", "--json").json()
@@ -260,9 +247,9 @@ def test_throttling_retries_when_meta_says_access_returns(
     cli_fake: FakeInstagram, cli: Cli, tmp_path: Path
 ) -> None:
     connect(cli, "--page", "101")
-    post_id = due_post(cli, photo_file(cli_fake, tmp_path))
+    post_id = due_photo(cli, photo_file(cli_fake, tmp_path))
     cli_fake.fail_next(r"/\d+/media$", 400, throttle_body(80002), usage_header(minutes=15))
-    outcome = run_once(cli)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "retrying"
     wait = datetime.fromisoformat(str(outcome["next_attempt_at"])).timestamp() - time.time()
     assert 880 <= wait <= 3600
@@ -276,8 +263,8 @@ def test_media_instagram_cannot_download_fails_naming_the_setting(
     cli_fake: FakeInstagram, cli: Cli, tmp_path: Path
 ) -> None:
     connect(cli, "--page", "101")
-    due_post(cli, photo_file(cli_fake, tmp_path, host=False))
-    outcome = run_once(cli)
+    due_photo(cli, photo_file(cli_fake, tmp_path, host=False))
+    outcome = only_outcome(cli)
     assert outcome["status"] == "failed" and outcome["attempt"] == 1
     assert "The media could not be fetched from this uri" in str(outcome["error"])
     assert "AUTOPOSTR_INSTAGRAM_MEDIA_BASE_URL" in str(outcome["error"])
@@ -529,11 +516,11 @@ def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
 
     monkeypatch.setenv("AUTOPOSTR_OAUTH_PORT", "0")  # the port the OAuth redirect uses here
     [connected] = connect(cli, "--page", "101")
-    post_id = due_post(cli, photo_file(cli_fake, tmp_path))
+    post_id = due_photo(cli, photo_file(cli_fake, tmp_path))
     cli_fake.strict_exchange = True  # Meta never renews a token that already expired
     for token in list(cli_fake.oauth.access_tokens):
         cli_fake.oauth.expire(token)
-    outcome = run_once(cli)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "failed"
     shown = cli.ok("accounts", "show", "instagram:acme.coffee", "--json").json()
     assert shown["status"] == "needs_reconnect"

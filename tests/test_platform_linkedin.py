@@ -29,13 +29,13 @@ from autopostr.platforms.linkedin import (
     escape_little_text,
     seconds_until_midnight_utc,
 )
-from tests.conftest import Cli
 from tests.fakes.linkedin_server import MEMBER, FakeLinkedIn, unescape_little_text
 from tests.fakes.platform_server import browse
-from tests.helpers import db_session, make_due
+from tests.helpers import Cli, db_session, destination, due_post, media_item, only_outcome
 from tests.media_samples import image, mp4
 
 ORG = "urn:li:organization:1001"
+JANE = "linkedin:jane"  # the member `_add_member` adds
 
 
 @pytest.fixture
@@ -68,18 +68,6 @@ def account(fake: FakeLinkedIn, author: str = MEMBER, **credentials: Any) -> Acc
 
 def request(*parts: str, media: list[MediaItem] | None = None, **kw: Any) -> PublishRequest:
     return PublishRequest(post_id=1, destination_id=1, parts=list(parts), media=media or [], **kw)
-
-
-def media_item(path: Path, mime: str, item_id: int = 1, alt: str | None = None) -> MediaItem:
-    return MediaItem(
-        id=item_id,
-        filename=path.name,
-        mime_type=mime,
-        size=path.stat().st_size,
-        sha256="",
-        alt_text=alt,
-        open=lambda: path.open("rb"),
-    )
 
 
 # -- through the CLI, on SQLite and PostgreSQL ---------------------------------------
@@ -129,30 +117,11 @@ def _add_member(cli: Cli, fake: FakeLinkedIn, lifetime: int = 5_184_000) -> dict
     return token
 
 
-def _due_post(cli: Cli, text: str, *extra: str) -> str:
-    post = cli.ok(
-        "posts", "create", "--to", "linkedin:jane", "--text", text, "--at", "+1h", "--json", *extra
-    ).json()
-    make_due(int(post["id"]))
-    return str(post["id"])
-
-
-def _run_once(cli: Cli) -> dict[str, Any]:
-    run = cli("daemon", "run", "--once", "--json")
-    assert run.exit_code in (0, 6), run.stderr
-    [outcome] = run.json()
-    return dict(outcome)
-
-
-def _destination(cli: Cli, post_id: str) -> dict[str, Any]:
-    return dict(cli.ok("posts", "show", post_id, "--json").json()["destinations"][0])
-
-
 def test_text_post_end_to_end(initialized: str, cli: Cli, linkedin: FakeLinkedIn) -> None:
     _add_member(cli, linkedin)  # no author given: the adapter asked /v2/userinfo
     text = "Launch day (finally) #coffee @acme [beta] 50% off_now *really* ~ok~ <3 {x} a|b c\\d"
-    post_id = _due_post(cli, text, "--first-comment", "Details: https://acme.test")
-    outcome = _run_once(cli)
+    post_id = due_post(cli, text, "--first-comment", "Details: https://acme.test", to=JANE)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "published"
     post = linkedin.post_by_commentary(text)  # nothing was cut at a reserved character
     assert outcome["remote_id"] == post.urn and post.author == MEMBER
@@ -161,7 +130,7 @@ def test_text_post_end_to_end(initialized: str, cli: Cli, linkedin: FakeLinkedIn
     [sent] = linkedin.calls("POST", "/rest/posts")
     assert sent.headers["x-restli-protocol-version"] == "2.0.0"
     assert sent.headers["linkedin-version"] == "202609"
-    assert _destination(cli, post_id)["url"] == f"https://www.linkedin.com/feed/update/{post.urn}/"
+    assert destination(cli, post_id)["url"] == f"https://www.linkedin.com/feed/update/{post.urn}/"
 
 
 def test_an_expired_token_is_refreshed_then_the_post_goes_out(
@@ -169,8 +138,8 @@ def test_an_expired_token_is_refreshed_then_the_post_goes_out(
 ) -> None:
     token = _add_member(cli, linkedin)
     linkedin.oauth.expire(token["access_token"])
-    _due_post(cli, "After the refresh")
-    outcome = _run_once(cli)
+    due_post(cli, "After the refresh", to=JANE)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "published", outcome
     refresh = linkedin.oauth.token_requests[-1]
     assert refresh["grant_type"] == "refresh_token"
@@ -185,7 +154,7 @@ def test_a_throttled_post_waits_for_the_midnight_reset(
     initialized: str, cli: Cli, linkedin: FakeLinkedIn
 ) -> None:
     _add_member(cli, linkedin)
-    post_id = _due_post(cli, "Throttled")
+    post_id = due_post(cli, "Throttled", to=JANE)
     linkedin.fail_next(
         "/rest/posts",
         429,
@@ -195,11 +164,11 @@ def test_a_throttled_post_waits_for_the_midnight_reset(
         },
         method="POST",
     )
-    outcome = _run_once(cli)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "retrying"
     wait = datetime.fromisoformat(str(outcome["next_attempt_at"])).timestamp() - time.time()
     assert wait >= seconds_until_midnight_utc() - 5
-    assert "midnight UTC" in _destination(cli, post_id)["error"]
+    assert "midnight UTC" in destination(cli, post_id)["error"]
     assert cli.ok("daemon", "run", "--once", "--json").json() == []  # not due before then
 
     from sqlmodel import select
@@ -210,23 +179,23 @@ def test_a_throttled_post_waits_for_the_midnight_reset(
         for dest in session.exec(select(PostDestination)):
             dest.next_attempt_at = utcnow()
             session.add(dest)
-    assert _run_once(cli)["status"] == "published"
+    assert only_outcome(cli)["status"] == "published"
 
 
 def test_a_refused_post_fails_with_linkedins_message(
     initialized: str, cli: Cli, linkedin: FakeLinkedIn
 ) -> None:
     _add_member(cli, linkedin)
-    post_id = _due_post(cli, "Refused")
+    post_id = due_post(cli, "Refused", to=JANE)
     linkedin.fail_next(
         "/rest/posts",
         422,
         {"message": "ERROR :: /commentary :: Content is a duplicate", "status": 422},
         method="POST",
     )
-    outcome = _run_once(cli)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "failed" and outcome["attempt"] == 1
-    assert "Content is a duplicate" in _destination(cli, post_id)["error"]
+    assert "Content is a duplicate" in destination(cli, post_id)["error"]
 
 
 def test_disconnect_revokes_the_token(initialized: str, cli: Cli, linkedin: FakeLinkedIn) -> None:
@@ -257,7 +226,7 @@ def test_accounts_add_learns_the_author(linkedin: FakeLinkedIn) -> None:
 
 
 def test_one_image_with_alt_text(linkedin: FakeLinkedIn, tmp_path: Path) -> None:
-    picture = media_item(image(tmp_path / "a.png", "PNG"), "image/png", alt="A cup")
+    picture = media_item(image(tmp_path / "a.png", "PNG"), "image/png", alt_text="A cup")
     result = adapter().publish(account(linkedin), request("Look", media=[picture]))
     post = linkedin.posts[result.remote_id]
     media = post.body["content"]["media"]
@@ -269,7 +238,8 @@ def test_one_image_with_alt_text(linkedin: FakeLinkedIn, tmp_path: Path) -> None
 
 def test_several_images_become_a_multi_image_post(linkedin: FakeLinkedIn, tmp_path: Path) -> None:
     pictures = [
-        media_item(image(tmp_path / f"{n}.jpg", "JPEG", seed=n), "image/jpeg", n) for n in (1, 2, 3)
+        media_item(image(tmp_path / f"{n}.jpg", "JPEG", seed=n), "image/jpeg", id=n)
+        for n in (1, 2, 3)
     ]
     result = adapter().publish(account(linkedin, ORG), request("Gallery", media=pictures))
     images = linkedin.posts[result.remote_id].body["content"]["multiImage"]["images"]

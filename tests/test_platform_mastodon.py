@@ -32,10 +32,17 @@ from autopostr.platforms.mastodon import (
     instance_url,
     mastodon_length,
 )
-from tests.conftest import Cli
 from tests.fakes.mastodon_server import ACCOUNT_ID, FakeMastodon
 from tests.fakes.platform_server import Response, browse
-from tests.helpers import db_session, make_due
+from tests.helpers import (
+    Cli,
+    db_session,
+    destination,
+    due_again,
+    due_post,
+    media_item,
+    only_outcome,
+)
 from tests.media_samples import image, mp4
 
 # What must hold on both engines (connect, a text publish, the revoked token, throttling)
@@ -80,65 +87,12 @@ def request(
     )
 
 
-def media_item(path: Path, mime_type: str, alt_text: str | None = None) -> MediaItem:
-    data = path.read_bytes()
-    return MediaItem(
-        id=1,
-        filename=path.name,
-        mime_type=mime_type,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        alt_text=alt_text,
-        open=lambda: path.open("rb"),
-    )
-
-
 def connect(cli: Cli, fake: FakeMastodon, port: str = "0") -> dict[str, Any]:
     run = cli.ok(
         "accounts", "connect", "mastodon", "--instance", fake.url, "--port", port, "--json"
     )
     [connected] = json.loads(run.stdout)
     return dict(connected)
-
-
-def due_post(cli: Cli, fake: FakeMastodon, text: str) -> str:
-    post = cli.ok(
-        "posts",
-        "create",
-        "--to",
-        f"mastodon:{fake.handle}",
-        "--text",
-        text,
-        "--at",
-        "+1h",
-        "--json",
-    ).json()
-    make_due(int(post["id"]))
-    return str(post["id"])
-
-
-def run_once(cli: Cli) -> dict[str, Any]:
-    run = cli("daemon", "run", "--once", "--json")
-    assert run.exit_code in (0, 6), run.stderr
-    [outcome] = run.json()
-    return dict(outcome)
-
-
-def destination(cli: Cli, post_id: str) -> dict[str, Any]:
-    return dict(cli.ok("posts", "show", post_id, "--json").json()["destinations"][0])
-
-
-def due_again() -> None:
-    from sqlmodel import select
-
-    from autopostr.models import PostDestination, utcnow
-
-    with db_session() as session:
-        for dest in session.exec(
-            select(PostDestination).where(PostDestination.status == "retrying")
-        ):
-            dest.next_attempt_at = utcnow()
-            session.add(dest)
 
 
 # -- connect ------------------------------------------------------------------
@@ -248,8 +202,8 @@ def test_text_publishes_with_the_destinations_idempotency_key(
     from autopostr.models import PostDestination
 
     connect(cli, fake)
-    post_id = due_post(cli, fake, "Hello fediverse")
-    outcome = run_once(cli)
+    post_id = due_post(cli, "Hello fediverse", to=f"mastodon:{fake.handle}")
+    outcome = only_outcome(cli)
     assert outcome["status"] == "published"
     [status] = fake.posted()
     assert outcome["remote_id"] == status["id"] and outcome["url"] == status["url"]
@@ -285,9 +239,9 @@ def test_a_revoked_token_asks_to_reconnect_and_reconnecting_fixes_it(
     initialized: str, cli: Cli, fake: FakeMastodon
 ) -> None:
     connect(cli, fake)
-    post_id = due_post(cli, fake, "After the revoke")
+    post_id = due_post(cli, "After the revoke", to=f"mastodon:{fake.handle}")
     fake.revoke_all()
-    outcome = run_once(cli)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "failed"
     assert "autopostr accounts connect mastodon" in outcome["error"]
     shown = cli.ok("accounts", "show", f"mastodon:{fake.handle}", "--json").json()
@@ -305,15 +259,15 @@ def test_throttling_retries_at_the_rate_limit_reset(
     initialized: str, cli: Cli, fake: FakeMastodon
 ) -> None:
     connect(cli, fake)
-    post_id = due_post(cli, fake, "Slow down")
+    post_id = due_post(cli, "Slow down", to=f"mastodon:{fake.handle}")
     reset = fake.throttle("/api/v1/statuses", 900, method="POST")
-    outcome = run_once(cli)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "retrying"
     retry_at = datetime.fromisoformat(outcome["next_attempt_at"])
     assert abs((retry_at - reset).total_seconds()) < 5
     assert "Too many requests" in destination(cli, post_id)["error"]
     due_again()
-    assert run_once(cli)["status"] == "published"
+    assert only_outcome(cli)["status"] == "published"
     assert len(fake.posted()) == 1
 
 
@@ -322,14 +276,14 @@ def test_a_refused_post_fails_with_mastodons_message(
     initialized: str, cli: Cli, fake: FakeMastodon
 ) -> None:
     connect(cli, fake)
-    post_id = due_post(cli, fake, "Spam?")
+    post_id = due_post(cli, "Spam?", to=f"mastodon:{fake.handle}")
     fake.fail_next(
         "/api/v1/statuses",
         422,
         {"error": "Validation failed: Text contains a forbidden word"},
         method="POST",
     )
-    outcome = run_once(cli)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "failed" and outcome["attempt"] == 1
     assert "Validation failed: Text contains a forbidden word" in outcome["error"]
     assert destination(cli, post_id)["status"] == "failed"
@@ -340,13 +294,13 @@ def test_a_malformed_answer_is_checked_before_sending_again(
     initialized: str, cli: Cli, fake: FakeMastodon
 ) -> None:
     connect(cli, fake)
-    post_id = due_post(cli, fake, "Did it go out?")
+    post_id = due_post(cli, "Did it go out?", to=f"mastodon:{fake.handle}")
     fake.fail_next("/api/v1/statuses", 200, "<html>Bad gateway page</html>", method="POST")
-    outcome = run_once(cli)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "retrying"
     assert "without a status id" in outcome["error"]
     due_again()
-    assert run_once(cli)["status"] == "published"
+    assert only_outcome(cli)["status"] == "published"
     assert fake.calls("GET", f"/api/v1/accounts/{ACCOUNT_ID}/statuses")  # it looked first
     assert len(fake.posted()) == 1
     assert destination(cli, post_id)["remote_id"] == fake.posted()[0]["id"]
@@ -357,14 +311,14 @@ def test_a_server_error_after_the_status_was_made_never_posts_it_twice(
     initialized: str, cli: Cli, fake: FakeMastodon
 ) -> None:
     connect(cli, fake)
-    post_id = due_post(cli, fake, "Made, then a 502")
+    post_id = due_post(cli, "Made, then a 502", to=f"mastodon:{fake.handle}")
     fake.lost_answer = Response(502, "<html>502 Bad Gateway</html>")
-    outcome = run_once(cli)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "retrying"
     assert outcome["error"].startswith("(may have been sent)")
     fake.forget_idempotency_keys()  # the next attempt comes after the server's hour
     due_again()
-    assert run_once(cli)["status"] == "published"
+    assert only_outcome(cli)["status"] == "published"
     [status] = fake.posted()
     assert destination(cli, post_id)["remote_id"] == status["id"]
 
@@ -374,9 +328,9 @@ def test_a_thread_interrupted_half_way_is_looked_up_before_sending_again(
     initialized: str, cli: Cli, fake: FakeMastodon
 ) -> None:
     connect(cli, fake)
-    post_id = due_post(cli, fake, "Part one\n---\nPart two")
+    post_id = due_post(cli, "Part one\n---\nPart two", to=f"mastodon:{fake.handle}")
     fake.cut_after(1, 429, {"error": "Too many requests"})
-    outcome = run_once(cli)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "retrying"
     assert outcome["error"].startswith("(may have been sent)")
     assert "sent 1 of 2 statuses" in outcome["error"]
@@ -386,7 +340,7 @@ def test_a_thread_interrupted_half_way_is_looked_up_before_sending_again(
     fake.forget_idempotency_keys()
     fake.posted()[0]["created_at"] = "2020-01-01T00:00:00.000Z"
     due_again()
-    assert run_once(cli)["status"] == "needs_review"
+    assert only_outcome(cli)["status"] == "needs_review"
     assert [s["content"] for s in fake.posted()] == ["<p>Part one</p>"]
     assert destination(cli, post_id)["status"] == "needs_review"
 
@@ -395,7 +349,7 @@ def test_a_thread_interrupted_half_way_is_looked_up_before_sending_again(
 
 
 def test_an_image_goes_up_with_its_alt_text(fake: FakeMastodon, tmp_path: Path) -> None:
-    picture = media_item(image(tmp_path / "a.png", "PNG"), "image/png", "A red square")
+    picture = media_item(image(tmp_path / "a.png", "PNG"), "image/png", alt_text="A red square")
     result = platform().publish(account(fake), request("Look", media=[picture]))
     [status] = fake.posted()
     assert result.remote_id == status["id"]
@@ -580,8 +534,8 @@ def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
     monkeypatch.setenv("AUTOPOSTR_OAUTH_PORT", "0")  # the port the OAuth redirect uses here
     connect(cli, fake)
     fake.revoke_all()
-    post_id = due_post(cli, fake, "After the revoke")
-    outcome = run_once(cli)
+    post_id = due_post(cli, "After the revoke", to=f"mastodon:{fake.handle}")
+    outcome = only_outcome(cli)
     assert outcome["status"] == "failed"
     account = f"mastodon:{fake.handle}"
     assert cli.ok("accounts", "show", account, "--json").json()["status"] == "needs_reconnect"

@@ -42,6 +42,7 @@ from tests.fakes.instagram_server import FakeInstagram
 from tests.fakes.linkedin_server import FakeLinkedIn
 from tests.fakes.mastodon_server import FakeMastodon
 from tests.fakes.x_server import FakeX
+from tests.helpers import media_item
 from tests.media_samples import mp4
 
 WAIT: dict[str, Any] = {"what": "media", "wait": 1.0, "every": 1.0}
@@ -71,9 +72,7 @@ def x_rig(env: Callable[[str, str], None]) -> Iterator[Rig]:
             lambda item: XPlatform(load_settings()).publish(
                 x_tests.account(fake), x_tests.request("Clip", media=[item])
             ),
-            lambda path: x_tests.media_item(
-                mp4(path), "video/mp4", duration=12.5, width=1280, height=720
-            ),
+            lambda path: media_item(mp4(path), "video/mp4", duration=12.5, width=1280, height=720),
             endless,
         )
 
@@ -91,7 +90,7 @@ def linkedin_rig(env: Callable[[str, str], None]) -> Iterator[Rig]:
             lambda item: LinkedInPlatform(load_settings()).publish(
                 linkedin_tests.account(fake), linkedin_tests.request("Watch", media=[item])
             ),
-            lambda path: linkedin_tests.media_item(mp4(path), "video/mp4"),
+            lambda path: media_item(mp4(path), "video/mp4"),
             endless,
         )
 
@@ -112,7 +111,7 @@ def facebook_rig(env: Callable[[str, str], None]) -> Iterator[Rig]:
             lambda item: FacebookPlatform(load_settings()).publish(
                 facebook_tests.page_account(fake), facebook_tests.request("Roastery", media=[item])
             ),
-            lambda path: facebook_tests.media(mp4(path).read_bytes(), "video/mp4", path.name),
+            lambda path: media_item(mp4(path).read_bytes(), "video/mp4", path.name),
             endless,
         )
 
@@ -150,7 +149,7 @@ def mastodon_rig(env: Callable[[str, str], None]) -> Iterator[Rig]:
             lambda item: MastodonPlatform(load_settings()).publish(
                 mastodon_tests.account(fake), mastodon_tests.request("Watch", media=[item])
             ),
-            lambda path: mastodon_tests.media_item(mp4(path), "video/mp4"),
+            lambda path: media_item(mp4(path), "video/mp4"),
             endless,
         )
 
@@ -170,7 +169,7 @@ def bluesky_rig(env: Callable[[str, str], None]) -> Iterator[Rig]:
             lambda item: BlueskyPlatform(load_settings()).publish(
                 bluesky_tests.connect(), bluesky_tests.request("watch", media=[item])
             ),
-            lambda path: bluesky_tests.media(mp4(path), "video/mp4", 1280, 720),
+            lambda path: media_item(mp4(path), "video/mp4", width=1280, height=720),
             endless,
         )
 

@@ -5,9 +5,7 @@ described, threads and first comments, Discord's message ids and files, delete e
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +14,13 @@ import pytest
 from autopostr.config import load_settings
 from autopostr.platforms.base import (
     AccountRef,
-    MediaItem,
     NotSupported,
     PublishRequest,
 )
 from autopostr.platforms.webhook import WebhookPlatform, sign
-from tests.conftest import Cli
-from tests.fakes.http_server import Answer, ScriptedServer, scripted_server
+from tests.fakes.http_server import Answer, ScriptedServer
+from tests.helpers import Cli, due_post, media_item
 from tests.media_samples import image, mp4
-
-
-@pytest.fixture
-def hook() -> Iterator[ScriptedServer]:
-    with scripted_server() as server:
-        yield server
 
 
 def account(server: ScriptedServer, fmt: str = "json", secret: str | None = "s3cr3t") -> AccountRef:
@@ -39,19 +30,6 @@ def account(server: ScriptedServer, fmt: str = "json", secret: str | None = "s3c
         handle="site",
         credentials={"url": server.url + "/hook", **({"access_token": secret} if secret else {})},
         extra={"format": fmt},
-    )
-
-
-def media(path: Path, mime: str, **kw: Any) -> MediaItem:
-    data = path.read_bytes()
-    return MediaItem(
-        id=1,
-        filename=path.name,
-        mime_type=mime,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        open=lambda: path.open("rb"),
-        **kw,
     )
 
 
@@ -90,7 +68,7 @@ def test_images_go_inline_and_big_media_are_described(
     hook: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     picture = image(tmp_path / "a.png", "PNG", (60, 40))
-    item = media(picture, "image/png", width=60, height=40, alt_text="a square")
+    item = media_item(picture, "image/png", width=60, height=40, alt_text="a square")
     WebhookPlatform(load_settings()).publish(account(hook), request("pic", media=[item]))
     [sent_media] = hook.received[-1].json()["media"]
     assert base64.b64decode(sent_media["data_base64"]) == picture.read_bytes()
@@ -98,7 +76,7 @@ def test_images_go_inline_and_big_media_are_described(
 
     clip = mp4(tmp_path / "v.mp4")
     monkeypatch.setenv("AUTOPOSTR_WEBHOOK_INLINE_BYTES", "100")
-    video = media(clip, "video/mp4", duration=3.0)
+    video = media_item(clip, "video/mp4", duration=3.0)
     WebhookPlatform(load_settings()).publish(account(hook), request("vid", media=[video]))
     [described] = hook.received[-1].json()["media"]
     assert "data_base64" not in described
@@ -112,7 +90,7 @@ def test_discord_gets_files_and_gives_back_a_message_id_to_delete(
     picture = image(tmp_path / "a.png", "PNG")
     hook.push(Answer(200, {"id": "112233", "channel_id": "9"}))
     result = platform.publish(
-        account(hook, "discord"), request("hello discord", media=[media(picture, "image/png")])
+        account(hook, "discord"), request("hello discord", media=[media_item(picture, "image/png")])
     )
     assert result.remote_id == "112233"
     sent = hook.received[-1]
@@ -204,16 +182,6 @@ def set_stored_extra(value: dict[str, Any], handle: str = "site") -> None:
         )
 
 
-def due_post(cli: Cli, text: str) -> str:
-    from tests.helpers import make_due
-
-    post = cli.ok(
-        "posts", "create", "--to", "webhook:site", "--text", text, "--at", "+1h", "--json"
-    ).json()
-    make_due(int(post["id"]))
-    return str(post["id"])
-
-
 def test_the_url_is_sealed_and_no_error_log_or_hook_line_shows_it(
     initialized: str,
     cli: Cli,
@@ -235,10 +203,10 @@ def test_the_url_is_sealed_and_no_error_log_or_hook_line_shows_it(
     assert URL_TOKEN not in stored_extra()
     assert json.loads(stored_extra())["url"].startswith("sealed:v1.")
 
-    first = due_post(cli, "times out")
+    first = due_post(cli, "times out", to="webhook:site")
     hook.push(Answer(200, {"id": "late"}, delay=1.5))  # the client gives up first
     outputs.append(cli("daemon", "run", "--once", env={"AUTOPOSTR_HTTP_TIMEOUT": "0.3"}))
-    second = due_post(cli, "refused")
+    second = due_post(cli, "refused", to="webhook:site")
     hook.push(Answer(404, {"message": "Unknown Webhook"}))
     outputs.append(cli("daemon", "run", "--once", "--json"))
     hook.push(Answer(500, {"message": "down"}))
@@ -309,7 +277,7 @@ def test_rotating_the_key_reseals_a_sealed_url_and_the_webhook_still_publishes(
     assert sealed_after.startswith(f"sealed:v1.{rotated['new_key']}.")
     assert sealed_after != sealed_before and URL_TOKEN not in stored_extra()
 
-    post = due_post(cli, "after the rotation")
+    post = due_post(cli, "after the rotation", to="webhook:site")
     hook.push(Answer(200, {"id": "r1"}))
     run = cli("daemon", "run", "--once", "--json")
     assert run.exit_code == 0, run.stderr

@@ -6,8 +6,6 @@ comments, delete, metrics, rotating refresh tokens, rate limits and odd answers.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
 import json
 import re
 import time
@@ -24,17 +22,15 @@ from autopostr.platforms.base import (
     UNKNOWN,
     AccountRef,
     AuthExpired,
-    MediaItem,
     PermanentError,
     PublishRequest,
     PublishResult,
     TransientError,
 )
 from autopostr.platforms.x import XPlatform, comparable
-from tests.conftest import Cli
 from tests.fakes.platform_server import browse
 from tests.fakes.x_server import USER, FakeX
-from tests.helpers import make_due
+from tests.helpers import Cli, due_post, media_item, only_outcome
 from tests.media_samples import image, video_bytes
 
 SCOPES = "tweet.read tweet.write users.read offline.access media.write"
@@ -76,19 +72,6 @@ def request(*parts: str, **kw: Any) -> PublishRequest:
     return PublishRequest(post_id=7, destination_id=9, parts=list(parts), idempotency_key="k", **kw)
 
 
-def media_item(path: Path, mime: str, **kw: Any) -> MediaItem:
-    data = path.read_bytes()
-    return MediaItem(
-        id=abs(hash(path)) % 1000,
-        filename=path.name,
-        mime_type=mime,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        open=lambda: io.BytesIO(data),
-        **kw,
-    )
-
-
 # -- end to end through the CLI, on SQLite and PostgreSQL ---------------------------
 
 
@@ -101,19 +84,6 @@ def add_account(cli: Cli, fake: FakeX) -> dict[str, Any]:
     token = fake.token()
     cli.ok("accounts", "add", "x", input=json.dumps({"handle": "acme", **token}))
     return token
-
-
-def due_post(cli: Cli, text: str) -> str:
-    post = cli.ok("posts", "create", "--to", "x:acme", "--text", text, "--at", "+1h", "--json")
-    make_due(int(post.json()["id"]))
-    return str(post.json()["id"])
-
-
-def run_once(cli: Cli) -> dict[str, Any]:
-    run = cli("daemon", "run", "--once", "--json")
-    assert run.exit_code in (0, 6), run.stderr
-    [outcome] = run.json()
-    return dict(outcome)
 
 
 def test_connect_round_trip_with_pkce_and_basic_client_auth(
@@ -141,8 +111,8 @@ def test_connect_round_trip_with_pkce_and_basic_client_auth(
 
 def test_text_post_goes_out_and_links_to_it(initialized: str, cli: Cli, fake: FakeX) -> None:
     add_account(cli, fake)
-    post_id = due_post(cli, "Shipping day & the docs are live")
-    outcome = run_once(cli)
+    post_id = due_post(cli, "Shipping day & the docs are live", to="x:acme")
+    outcome = only_outcome(cli)
     assert outcome["status"] == "published"
     [tweet] = fake.live_tweets()
     assert tweet.text == "Shipping day & the docs are live"
@@ -197,8 +167,8 @@ def test_expired_token_is_refreshed_and_the_new_refresh_token_kept(
 ) -> None:
     first = add_account(cli, fake)
     fake.oauth.expire(first["access_token"])
-    due_post(cli, "After the refresh")
-    assert run_once(cli)["status"] == "published"
+    due_post(cli, "After the refresh", to="x:acme")
+    assert only_outcome(cli)["status"] == "published"
     assert [t.text for t in fake.live_tweets()] == ["After the refresh"]
     [refresh] = [r for r in fake.oauth.token_requests if r["grant_type"] == "refresh_token"]
     assert refresh["refresh_token"] == first["refresh_token"]
@@ -210,7 +180,7 @@ def test_expired_token_is_refreshed_and_the_new_refresh_token_kept(
 
 def test_throttled_post_retries_at_xs_reset_time(initialized: str, cli: Cli, fake: FakeX) -> None:
     add_account(cli, fake)
-    post_id = due_post(cli, "Wait for the window")
+    post_id = due_post(cli, "Wait for the window", to="x:acme")
     reset = int(time.time()) + 900
     fake.fail_next(
         "/2/tweets",
@@ -219,7 +189,7 @@ def test_throttled_post_retries_at_xs_reset_time(initialized: str, cli: Cli, fak
         {"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)},
         method="POST",
     )
-    outcome = run_once(cli)
+    outcome = only_outcome(cli)
     assert outcome["status"] == "retrying"
     wait = datetime.fromisoformat(outcome["next_attempt_at"]).timestamp() - time.time()
     assert abs(wait - 900) < 5
@@ -230,8 +200,8 @@ def test_throttled_post_retries_at_xs_reset_time(initialized: str, cli: Cli, fak
 def test_duplicate_content_fails_with_xs_words(initialized: str, cli: Cli, fake: FakeX) -> None:
     add_account(cli, fake)
     fake.add_tweet("Same again")
-    due_post(cli, "Same again")
-    outcome = run_once(cli)
+    due_post(cli, "Same again", to="x:acme")
+    outcome = only_outcome(cli)
     assert outcome["status"] == "failed" and outcome["attempt"] == 1
     assert "duplicate content" in outcome["error"]
 
@@ -513,19 +483,16 @@ def test_a_gif_may_be_larger_than_a_still_image(tmp_path: Path) -> None:
     from autopostr.posts import validate_destination
 
     x = XPlatform(load_settings())
-    gif = media_item(image(tmp_path / "a.gif", "GIF"), "image/gif")
-    png = media_item(image(tmp_path / "a.png", "PNG"), "image/png")
+    from autopostr.models import Media
+
+    def upload(mime: str, size: int) -> Media:
+        return Media(id=1, team_id=1, filename="a", mime_type=mime, size=size, sha256="")
+
     six_mb = 6 * 2**20
-    assert (
-        validate_destination(x, "x:acme", "hi", None, [dataclasses.replace(gif, size=six_mb)]) == []
-    )
-    [problem] = validate_destination(
-        x, "x:acme", "hi", None, [dataclasses.replace(png, size=six_mb)]
-    )
+    assert validate_destination(x, "x:acme", "hi", None, [upload("image/gif", six_mb)]) == []
+    [problem] = validate_destination(x, "x:acme", "hi", None, [upload("image/png", six_mb)])
     assert "limit is 5242880" in problem
-    [problem] = validate_destination(
-        x, "x:acme", "hi", None, [dataclasses.replace(gif, size=16 * 2**20)]
-    )
+    [problem] = validate_destination(x, "x:acme", "hi", None, [upload("image/gif", 16 * 2**20)])
     assert "limit is 15728640" in problem
 
 
@@ -546,8 +513,8 @@ def test_when_it_needs_reconnecting_the_printed_fix_runs_as_printed(
     for token in list(fake.oauth.access_tokens):
         fake.oauth.expire(token)
     fake.oauth.revoked.update(fake.oauth.refresh_tokens)
-    post_id = due_post(cli, "After the revoke")
-    outcome = run_once(cli)
+    post_id = due_post(cli, "After the revoke", to="x:acme")
+    outcome = only_outcome(cli)
     assert outcome["status"] == "failed"
     assert cli.ok("accounts", "show", "x:acme", "--json").json()["status"] == "needs_reconnect"
     assert "run `autopostr accounts connect x`" in outcome["error"]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
-from tests.helpers import db_session, make_due
+from tests.helpers import Cli, db_session, make_due, sandbox_lines
 
 POST_KEYS = {
     "id",
@@ -23,19 +21,6 @@ POST_KEYS = {
     "updated_at",
 }
 DEST_KEYS = {"id", "account", "status", "text", "remote_id", "url", "error", "attempts"}
-
-
-@pytest.fixture
-def sandbox(initialized: str, cli: Cli) -> str:
-    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
-    return initialized
-
-
-def sandbox_lines(home: Path, handle: str = "demo") -> list[dict[str, object]]:
-    path = home / "sandbox" / f"{handle}.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_create_scheduled_post_has_the_documented_json(sandbox: str, cli: Cli) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from autopostr.config import load_settings
 from autopostr.db import Database
-from tests.conftest import Cli
+from tests.helpers import Cli, doctor
 from tests.media_samples import image
 
 PRIVATE = "files are private"
@@ -30,12 +30,6 @@ def umask_022() -> Iterator[None]:
         yield
     finally:
         os.umask(previous)
-
-
-def doctor(cli: Cli) -> tuple[int, dict[str, dict[str, str]]]:
-    run = cli("doctor", "--json")
-    assert run.exception is None, run
-    return run.exit_code, {c["name"]: c for c in run.json()}
 
 
 def test_database_media_and_secrets_are_private_in_an_existing_open_home(

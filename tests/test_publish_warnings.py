@@ -16,7 +16,7 @@ from autopostr.platforms.base import (
     PublishRequest,
     PublishResult,
 )
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 
 class CommentlessPlatform(Platform):

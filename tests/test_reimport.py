@@ -12,27 +12,17 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import Cli
-from tests.helpers import db_session
+from tests.helpers import CSV_HEADER, Cli, Team, db_session, sandbox_lines, write_csv
 
-HEADER = "text,accounts,at,timezone,media,first_comment,status,external_id\n"
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def soon(seconds: float) -> str:
     moment = datetime.now(UTC) + timedelta(seconds=seconds)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def sandbox_lines(home: Path, handle: str = "demo") -> list[dict[str, Any]]:
-    path = home / "sandbox" / f"{handle}.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def wait_until_past(moment: str) -> None:
@@ -74,7 +64,7 @@ def test_the_readmes_cron_line_keeps_working_after_the_first_rows_time_has_passe
 
     # Times a few seconds ahead, with room for slow process starts on a loaded machine.
     first_at = soon(5)
-    csv_path.write_text(HEADER + f"First row,sandbox:demo,{first_at},,,,,\n", encoding="utf-8")
+    csv_path.write_text(CSV_HEADER + f"First row,sandbox:demo,{first_at},,,,,\n", encoding="utf-8")
     run = cron()
     assert run.returncode == 0, run.stderr
     wait_until_past(first_at)
@@ -99,24 +89,11 @@ def test_the_readmes_cron_line_keeps_working_after_the_first_rows_time_has_passe
     assert len(sandbox_lines(isolated_env)) == 2  # nothing twice
 
 
-@pytest.fixture
-def accounts(initialized: str, cli: Cli) -> str:
-    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
-    cli.ok("accounts", "add", "sandbox", "--handle", "other")
-    return initialized
-
-
-def write(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "week.csv"
-    path.write_text(HEADER + body, encoding="utf-8")
-    return path
-
-
 def test_a_row_whose_time_has_passed_is_skipped_not_refused(
     accounts: str, cli: Cli, tmp_path: Path
 ) -> None:
     at = soon(1.5)
-    path = write(tmp_path, f"Soon,sandbox:demo,{at},,,,,\n")
+    path = write_csv(tmp_path, f"Soon,sandbox:demo,{at},,,,,\n", "week.csv")
     cli.ok("posts", "import", str(path))
     while datetime.now(UTC) <= datetime.fromisoformat(at):
         time.sleep(0.1)
@@ -125,7 +102,7 @@ def test_a_row_whose_time_has_passed_is_skipped_not_refused(
     assert [(r["line"], r["reason"]) for r in again["skipped_rows"]] == [(2, "already imported")]
     # A new row in the past is still refused: only rows imported before are let through.
     path.write_text(
-        HEADER + f"Soon,sandbox:demo,{at},,,,,\nLate,sandbox:demo,2001-01-01 09:00,UTC,,,,\n"
+        CSV_HEADER + f"Soon,sandbox:demo,{at},,,,,\nLate,sandbox:demo,2001-01-01 09:00,UTC,,,,\n"
     )
     late = cli("posts", "import", str(path))
     assert late.exit_code == 5 and "line 3: at: 2001-01-01 09:00 is in the past" in late.stderr
@@ -134,13 +111,14 @@ def test_a_row_whose_time_has_passed_is_skipped_not_refused(
 def test_edits_moves_and_deletes_stick_across_reimports(
     accounts: str, cli: Cli, tmp_path: Path
 ) -> None:
-    path = write(
+    path = write_csv(
         tmp_path,
         "Keep me,sandbox:demo,2030-05-01 09:00,UTC,,,,\n"
         "Edit me,sandbox:demo,2030-05-02 09:00,UTC,,,,\n"
         "Move me,sandbox:other,2030-05-03 09:00,UTC,,,,\n"
         "Delete me,sandbox:demo,2030-05-04 09:00,UTC,,,,\n"
         "Delete me too,sandbox:demo,2030-05-05 09:00,UTC,,,,ext-5\n",
+        "week.csv",
     )
     ids = cli.ok("posts", "import", str(path), "--json").json()["post_ids"]
     keep, edit, move, delete, delete_ext = ids
@@ -194,37 +172,10 @@ def test_a_post_written_by_hand_and_deleted_leaves_no_tombstone(
     result = cli.ok(
         "posts",
         "import",
-        str(write(tmp_path, "Hi,sandbox:demo,2030-05-01 09:00,UTC,,,,\n")),
+        str(write_csv(tmp_path, "Hi,sandbox:demo,2030-05-01 09:00,UTC,,,,\n", "week.csv")),
         "--json",
     ).json()
     assert result["created"] == 1
-
-
-class ApprovalTeam:
-    """A team that requires approval, with an editor signed in from a home of their own."""
-
-    def __init__(self, cli: Cli, tmp_path: Path):
-        self.cli = cli
-        self.editor = {"AUTOPOSTR_HOME": str(tmp_path / "editor-home")}
-        cli.ok(
-            "auth",
-            "register",
-            "--email",
-            "ed@example.com",
-            "--password-stdin",
-            input="correct horse battery\n",
-            env=self.editor,
-        )
-        cli.ok("team", "create", "Acme")
-        cli.ok("accounts", "add", "sandbox", "--handle", "demo")
-        token = cli.ok("team", "invite", "ed@example.com", "--role", "editor", "--json").json()[
-            "token"
-        ]
-        cli.ok("team", "join", "--token-stdin", input=token + "\n", env=self.editor)
-        cli.ok("team", "settings", "--approval-required")
-
-    def as_editor(self, *args: str) -> Any:
-        return self.cli(*args, env=self.editor)
 
 
 def _due_at(post_id: str) -> list[datetime | None]:
@@ -244,16 +195,17 @@ def _due_at(post_id: str) -> list[datetime | None]:
 def test_an_editors_imported_rows_wait_for_approval(
     initialized: str, cli: Cli, tmp_path: Path, isolated_env: Path
 ) -> None:
-    team = ApprovalTeam(cli, tmp_path)
-    path = write(
+    team = Team(cli, tmp_path, email="ed@example.com", handle="demo", approval=True)
+    path = write_csv(
         tmp_path,
         f"Explicit,sandbox:demo,{soon(60)},,,,scheduled,\n"
         f"Implied,sandbox:demo,{soon(60)},,,,,\n"
         "Draft,sandbox:demo,,,,,draft,\n",
+        "week.csv",
     )
-    dry = team.as_editor("posts", "import", str(path), "--dry-run", "--json")
+    dry = team.as_member("posts", "import", str(path), "--dry-run", "--json")
     assert dry.exit_code == 0 and json.loads(dry.stdout)["pending_approval"] == 2
-    run = team.as_editor("posts", "import", str(path), "--json")
+    run = team.as_member("posts", "import", str(path), "--json")
     assert run.exit_code == 0, run.stderr
     explicit, implied, draft = json.loads(run.stdout)["post_ids"]
     statuses = {p["id"]: p["status"] for p in cli.ok("posts", "list", "--json").json()}
@@ -261,9 +213,9 @@ def test_an_editors_imported_rows_wait_for_approval(
     assert _due_at(explicit) == [None]  # no daemon can pick it up
 
     # The editor cannot push it out by any other door.
-    refused = team.as_editor("posts", "publish", explicit)
+    refused = team.as_member("posts", "publish", explicit)
     assert refused.exit_code == 4 and "approv" in refused.stderr
-    assert team.as_editor("posts", "retry", explicit).exit_code in (4, 5)
+    assert team.as_member("posts", "retry", explicit).exit_code in (4, 5)
     cli.ok("daemon", "run", "--once")
     assert sandbox_lines(isolated_env) == []
 
@@ -274,9 +226,9 @@ def test_an_editors_imported_rows_wait_for_approval(
 def test_every_path_an_editor_takes_goes_through_approval(
     initialized: str, cli: Cli, tmp_path: Path
 ) -> None:
-    team = ApprovalTeam(cli, tmp_path)
+    team = Team(cli, tmp_path, email="ed@example.com", handle="demo", approval=True)
     made = json.loads(
-        team.as_editor(
+        team.as_member(
             "posts", "create", "--to", "sandbox:demo", "--text", "x", "--at", "+2h", "--json"
         ).stdout
     )
@@ -284,19 +236,19 @@ def test_every_path_an_editor_takes_goes_through_approval(
     post_id = made["id"]
     assert cli.ok("posts", "approve", post_id, "--json").json()["status"] == "scheduled"
 
-    moved = team.as_editor("calendar", "move", post_id, "+3h", "--json")
+    moved = team.as_member("calendar", "move", post_id, "+3h", "--json")
     assert moved.exit_code == 0, moved.stderr
     assert cli.ok("posts", "show", post_id, "--json").json()["status"] == "pending_approval"
     assert _due_at(post_id) == [None]
 
     cli.ok("posts", "approve", post_id)
-    team.as_editor("posts", "schedule", post_id, "+4h")
+    team.as_member("posts", "schedule", post_id, "+4h")
     assert cli.ok("posts", "show", post_id, "--json").json()["status"] == "pending_approval"
 
     cli.ok("posts", "approve", post_id)
-    team.as_editor("posts", "edit", post_id, "--text", "changed")
+    team.as_member("posts", "edit", post_id, "--text", "changed")
     assert cli.ok("posts", "show", post_id, "--json").json()["status"] == "pending_approval"
-    assert team.as_editor("posts", "publish", post_id).exit_code == 4
+    assert team.as_member("posts", "publish", post_id).exit_code == 4
 
     # The owner's own changes need nobody's approval.
     cli.ok("posts", "approve", post_id)

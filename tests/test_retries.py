@@ -5,57 +5,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 
 from autopostr.platforms.webhook import sign
-from tests.conftest import Cli
 from tests.fakes.http_server import Answer, ScriptedServer, scripted_server
-from tests.helpers import db_session, make_due
+from tests.helpers import Cli, destination, due_again, due_post, run_once
 
-
-@pytest.fixture
-def hook(initialized: str, cli: Cli) -> Iterator[ScriptedServer]:
-    with scripted_server() as server:
-        credentials = json.dumps(
-            {"handle": "site", "url": server.url + "/hook", "secret": "s3cr3t"}
-        )
-        cli.ok("accounts", "add", "webhook", input=credentials)
-        yield server
-
-
-def due_post(cli: Cli, text: str = "Hello hook") -> str:
-    post = cli.ok(
-        "posts", "create", "--to", "webhook:site", "--text", text, "--at", "+1h", "--json"
-    ).json()
-    make_due(int(post["id"]))
-    return str(post["id"])
-
-
-def run_once(cli: Cli, **env: str) -> list[dict[str, object]]:
-    run = cli("daemon", "run", "--once", "--json", env=env or None)
-    assert run.exit_code in (0, 6), run.stderr
-    return list(run.json())
-
-
-def destination(cli: Cli, post_id: str) -> dict[str, object]:
-    return dict(cli.ok("posts", "show", post_id, "--json").json()["destinations"][0])
-
-
-def due_again() -> None:
-    """Time passes until the retry is due."""
-    from sqlmodel import select
-
-    from autopostr.models import PostDestination, utcnow
-
-    with db_session() as session:
-        for dest in session.exec(
-            select(PostDestination).where(PostDestination.status == "retrying")
-        ):
-            dest.next_attempt_at = utcnow()
-            session.add(dest)
+SITE = "webhook:site"  # the `site` fixture's account
+TEXT = "Hello hook"
 
 
 def seconds_until(iso: object) -> float:
@@ -63,21 +22,21 @@ def seconds_until(iso: object) -> float:
     return datetime.fromisoformat(iso).timestamp() - time.time()
 
 
-def test_success_is_signed_and_carries_the_post(hook: ScriptedServer, cli: Cli) -> None:
-    post_id = due_post(cli)
-    hook.push(Answer(200, {"id": "remote-1", "url": "https://example.test/p/1"}))
+def test_success_is_signed_and_carries_the_post(site: ScriptedServer, cli: Cli) -> None:
+    post_id = due_post(cli, TEXT, to=SITE)
+    site.push(Answer(200, {"id": "remote-1", "url": "https://example.test/p/1"}))
     (outcome,) = run_once(cli)
     assert outcome["status"] == "published" and outcome["remote_id"] == "remote-1"
-    (request,) = hook.received
-    assert request.json()["text"] == "Hello hook" and request.json()["post_id"] == int(post_id)
+    (request,) = site.received
+    assert request.json()["text"] == TEXT and request.json()["post_id"] == int(post_id)
     expected = sign("s3cr3t", request.headers["x-autopostr-timestamp"], request.body)
     assert request.headers["x-autopostr-signature"] == expected
     assert destination(cli, post_id)["url"] == "https://example.test/p/1"
 
 
-def test_429_with_retry_after_waits_at_least_that_long(hook: ScriptedServer, cli: Cli) -> None:
-    post_id = due_post(cli)
-    hook.push(Answer(429, {"error": "slow down"}, {"Retry-After": "120"}))
+def test_429_with_retry_after_waits_at_least_that_long(site: ScriptedServer, cli: Cli) -> None:
+    post_id = due_post(cli, TEXT, to=SITE)
+    site.push(Answer(429, {"error": "slow down"}, {"Retry-After": "120"}))
     (outcome,) = run_once(cli)
     assert outcome["status"] == "retrying"
     assert 119 <= seconds_until(outcome["next_attempt_at"]) <= 3600
@@ -86,59 +45,59 @@ def test_429_with_retry_after_waits_at_least_that_long(hook: ScriptedServer, cli
 
 
 def test_429_with_an_epoch_reset_header_waits_until_the_reset(
-    hook: ScriptedServer, cli: Cli
+    site: ScriptedServer, cli: Cli
 ) -> None:
-    due_post(cli)
+    due_post(cli, TEXT, to=SITE)
     reset = int(time.time()) + 900
-    hook.push(Answer(429, {"title": "Too Many Requests"}, {"x-rate-limit-reset": str(reset)}))
+    site.push(Answer(429, {"title": "Too Many Requests"}, {"x-rate-limit-reset": str(reset)}))
     (outcome,) = run_once(cli)
     assert outcome["status"] == "retrying"
     assert abs(seconds_until(outcome["next_attempt_at"]) - 900) < 5
 
 
-def test_503_then_success_sends_the_same_idempotency_key(hook: ScriptedServer, cli: Cli) -> None:
-    post_id = due_post(cli)
-    hook.push(Answer(503, b"upstream down"), Answer(200, {"id": "ok"}))
+def test_503_then_success_sends_the_same_idempotency_key(site: ScriptedServer, cli: Cli) -> None:
+    post_id = due_post(cli, TEXT, to=SITE)
+    site.push(Answer(503, b"upstream down"), Answer(200, {"id": "ok"}))
     assert run_once(cli)[0]["status"] == "retrying"
     due_again()
     assert run_once(cli)[0]["status"] == "published"
     assert destination(cli, post_id)["attempts"] == 2
-    keys = {r.headers["idempotency-key"] for r in hook.received}
-    assert len(hook.received) == 2 and len(keys) == 1
+    keys = {r.headers["idempotency-key"] for r in site.received}
+    assert len(site.received) == 2 and len(keys) == 1
 
 
-def test_gives_up_after_max_attempts(hook: ScriptedServer, cli: Cli) -> None:
-    post_id = due_post(cli)
-    hook.default = Answer(502, b"bad gateway")
+def test_gives_up_after_max_attempts(site: ScriptedServer, cli: Cli) -> None:
+    post_id = due_post(cli, TEXT, to=SITE)
+    site.default = Answer(502, b"bad gateway")
     for attempt in range(1, 4):
         (outcome,) = run_once(cli, AUTOPOSTR_MAX_ATTEMPTS="3")
         assert outcome["attempt"] == attempt
         due_again()
     assert outcome["status"] == "failed" and "gave up after 3 attempts" in str(outcome["error"])
     assert cli.ok("posts", "show", post_id, "--json").json()["status"] == "failed"
-    assert len(hook.received) == 3
+    assert len(site.received) == 3
 
 
 def test_permanent_4xx_fails_at_once_with_the_platforms_message(
-    hook: ScriptedServer, cli: Cli
+    site: ScriptedServer, cli: Cli
 ) -> None:
-    post_id = due_post(cli)
-    hook.push(Answer(400, {"error": {"message": "Text contains a banned word", "code": 100}}))
+    post_id = due_post(cli, TEXT, to=SITE)
+    site.push(Answer(400, {"error": {"message": "Text contains a banned word", "code": 100}}))
     (outcome,) = run_once(cli)
     assert outcome["status"] == "failed" and outcome["attempt"] == 1
     assert "Text contains a banned word" in str(outcome["error"])
     assert destination(cli, post_id)["status"] == "failed"
-    assert len(hook.received) == 1
+    assert len(site.received) == 1
 
 
 def test_401_without_a_way_to_renew_fails_and_asks_for_a_reconnect(
-    hook: ScriptedServer, cli: Cli
+    site: ScriptedServer, cli: Cli
 ) -> None:
-    due_post(cli)
-    hook.default = Answer(401, {"error": "invalid_token"})
+    due_post(cli, TEXT, to=SITE)
+    site.default = Answer(401, {"error": "invalid_token"})
     (outcome,) = run_once(cli)
     assert outcome["status"] == "failed"
-    assert len(hook.received) == 1  # the same refused token is not sent again
+    assert len(site.received) == 1  # the same refused token is not sent again
     assert "autopostr accounts add webhook --handle site" in str(outcome["error"])
     account = cli.ok("accounts", "show", "webhook:site", "--json").json()
     assert account["status"] == "needs_reconnect"
@@ -148,14 +107,14 @@ def test_connection_refused_is_retried(initialized: str, cli: Cli) -> None:
     with scripted_server() as server:
         url = server.url
     cli.ok("accounts", "add", "webhook", input=json.dumps({"handle": "site", "url": url + "/gone"}))
-    due_post(cli)
+    due_post(cli, TEXT, to=SITE)
     (outcome,) = run_once(cli)
     assert outcome["status"] == "retrying" and "cannot reach" in str(outcome["error"])
 
 
-def test_a_timeout_after_sending_is_never_resent_blindly(hook: ScriptedServer, cli: Cli) -> None:
-    post_id = due_post(cli)
-    hook.push(Answer(200, {"id": "late"}, delay=1.5))
+def test_a_timeout_after_sending_is_never_resent_blindly(site: ScriptedServer, cli: Cli) -> None:
+    post_id = due_post(cli, TEXT, to=SITE)
+    site.push(Answer(200, {"id": "late"}, delay=1.5))
     (outcome,) = run_once(cli, AUTOPOSTR_HTTP_TIMEOUT="0.3")
     assert outcome["status"] == "retrying" and "may have been sent" in str(outcome["error"])
     due_again()
@@ -163,7 +122,7 @@ def test_a_timeout_after_sending_is_never_resent_blindly(hook: ScriptedServer, c
     (second,) = run_once(cli, AUTOPOSTR_HTTP_TIMEOUT="0.3")
     assert second["status"] == "needs_review"
     time.sleep(1.3)
-    assert len(hook.received) == 1
+    assert len(site.received) == 1
     assert destination(cli, post_id)["status"] == "needs_review"
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autopostr.db import dispose_engines
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 SIGNED_IN = "someone is signed in"
 

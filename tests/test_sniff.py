@@ -100,13 +100,13 @@ def test_only_headers_are_read_not_the_media_data(tmp_path: Path) -> None:
     class Counting(io.FileIO):
         read_bytes = 0
 
-        def read(self, size: int = -1) -> bytes:
+        def read(self, size: int | None = -1) -> bytes:
             data = super().read(size)
             Counting.read_bytes += len(data)
             return data
 
     with Counting(path, "rb") as handle:
-        found = sniff_file(handle, os.path.getsize(path), str(path))  # type: ignore[arg-type]
+        found = sniff_file(handle, os.path.getsize(path), str(path))
     assert found.duration == 600.0
     assert Counting.read_bytes < 4096
 

@@ -22,8 +22,7 @@ from autopostr.storage import (
     configured_backend,
 )
 from tests import media_samples as ms
-from tests.conftest import Cli
-from tests.helpers import db_session
+from tests.helpers import Cli, db_session
 
 DEFAULT_BACKEND = {"sqlite": "local", "postgresql": "database"}
 OTHER_BACKEND = {"sqlite": "database", "postgresql": "local"}

@@ -9,30 +9,16 @@ import os
 import pty
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
-from tests.fakes.http_server import ScriptedServer, scripted_server
-from tests.helpers import db_session, make_due
+from tests.fakes.http_server import ScriptedServer
+from tests.helpers import Cli, db_session, make_due, one_error_line
 
 
 def key_text() -> str:
     return base64.b64encode(os.urandom(32)).decode("ascii")
-
-
-def one_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
-    return lines[0]
-
-
-@pytest.fixture
-def hook() -> Iterator[ScriptedServer]:
-    with scripted_server() as server:
-        yield server
 
 
 def attempts_of(post_id: str) -> list[tuple[str, int]]:
@@ -73,11 +59,11 @@ def test_a_second_home_opens_the_team_tokens_only_after_importing_the_keys(
     member = {"AUTOPOSTR_HOME": str(tmp_path / "member"), "AUTOPOSTR_TOKEN": token}
     refused = cli("accounts", "test", "webhook:site", env=member)
     assert refused.exit_code == 5
-    line = one_error_line(refused.stderr)
+    line = one_error_line(refused.stderr, never=())
     assert "autopostr keys import" in line and "webhook:site" in line
     daemon = cli("daemon", "run", "--once", env=member)
     assert daemon.exit_code == 5
-    line = one_error_line(daemon.stderr)
+    line = one_error_line(daemon.stderr, never=())
     assert owner_key in line and "not on this machine" in line and "keys import" in line
     assert hook.received == []
     assert attempts_of(post["id"]) == [("pending", 0)]
@@ -132,7 +118,7 @@ def test_import_refuses_what_is_not_a_key_export_and_changes_nothing(
 ) -> None:
     run = cli("keys", "import", input=stdin)
     assert run.exit_code == 5
-    line = one_error_line(run.stderr)
+    line = one_error_line(run.stderr, never=())
     assert says in line
     if len(stdin) > 4:
         assert stdin not in line
@@ -147,7 +133,7 @@ def test_import_with_keys_from_the_environment_names_what_to_change(
     theirs = cli.ok("keys", "export", env={"AUTOPOSTR_ENCRYPTION_KEY": absent}).stdout
     run = cli("keys", "import", input=theirs)
     assert run.exit_code == 5
-    line = one_error_line(run.stderr)
+    line = one_error_line(run.stderr, never=())
     assert "AUTOPOSTR_ENCRYPTION_KEY" in line and json.loads(theirs)["active"] in line
     assert absent not in run.stderr
     # Keys the environment already has: nothing to do.
@@ -191,7 +177,7 @@ def test_export_refuses_a_terminal_unless_yes(
 
     code, shown, stderr = on_a_terminal()
     assert code == 5
-    assert "--yes" in one_error_line(stderr)
+    assert "--yes" in one_error_line(stderr, never=())
     assert key not in shown + stderr
     code, shown, _stderr = on_a_terminal("--yes")
     assert code == 0

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
-from tests.helpers import db_session
+from tests.helpers import Cli, db_session
 
 PASSWORD = "correct horse battery"
 

@@ -23,12 +23,11 @@ import pytest
 from autopostr.config import load_settings
 from autopostr.db import Database
 from autopostr.platforms import x as x_module
-from tests.conftest import Cli, Run
 from tests.fakes.bluesky_server import BlueskyFake
 from tests.fakes.http_server import scripted_server
 from tests.fakes.platform_server import browse
 from tests.fakes.x_server import FakeX
-from tests.helpers import make_due
+from tests.helpers import Cli, Run, make_due
 
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
 WEBHOOK_SECRET = "whsec-7f3a9c2e5b1d"

@@ -15,11 +15,11 @@ import pytest
 
 from autopostr.platforms import x as x_module
 from autopostr.platforms.mastodon import forget_instance_limits
-from tests.conftest import Cli
 from tests.fakes.bluesky_server import BlueskyFake
 from tests.fakes.http_server import ScriptedServer, scripted_server
 from tests.fakes.mastodon_server import FakeMastodon
 from tests.fakes.x_server import FakeX
+from tests.helpers import Cli, sandbox_lines
 from tests.terminal import run_in_terminal
 
 BSKY_HANDLE = "me.bsky.social"
@@ -91,11 +91,6 @@ def published_post(cli: Cli, *to: str, text: str = "Going out, then taken down")
     shown = cli.ok("posts", "show", post, "--json").json()
     assert {d["status"] for d in shown["destinations"]} == {"published"}
     return str(post)
-
-
-def sandbox_lines(home: Path) -> list[dict[str, Any]]:
-    path = home / "sandbox" / "demo.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def by_account(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -5,39 +5,27 @@ daemon says why once."""
 from __future__ import annotations
 
 import base64
-import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from autopostr.keys import KeySet
-from tests.conftest import Cli, run_autopostr
-from tests.fakes.http_server import ScriptedServer, scripted_server
-from tests.helpers import db_session, make_due
-from tests.test_daemon_ops import QUICK, Daemons, wait_until
+from tests.fakes.http_server import ScriptedServer
+from tests.helpers import (
+    QUICK,
+    Cli,
+    Daemons,
+    db_session,
+    due_post,
+    key_file,
+    make_due,
+    new_post,
+    run_autopostr,
+    wait_until,
+)
 
-
-@pytest.fixture
-def daemons() -> Iterator[Daemons]:
-    running = Daemons()
-    try:
-        yield running
-    finally:
-        running.kill_all()
-
-
-@pytest.fixture
-def hook(initialized: str, cli: Cli) -> Iterator[ScriptedServer]:
-    with scripted_server() as server:
-        credentials = {"handle": "site", "url": f"{server.url}/hook", "secret": "s3cr3t"}
-        cli.ok("accounts", "add", "webhook", input=json.dumps(credentials))
-        yield server
-
-
-def key_file(home: Path) -> Path:
-    return home / "secrets" / "encryption-keys"
+SITE = "webhook:site"  # the `site` fixture's account
 
 
 def another_key_file(home: Path) -> str:
@@ -65,19 +53,12 @@ def destinations() -> list[dict[str, object]]:
         ]
 
 
-def new_post(cli: Cli, text: str) -> int:
-    post = cli.ok(
-        "posts", "create", "--to", "webhook:site", "--text", text, "--at", "+1h", "--json"
-    ).json()
-    return int(post["id"])
-
-
 @pytest.mark.parametrize("key", ["wrong", "none"])
 def test_a_daemon_whose_key_cannot_open_the_database_exits_5_with_the_fix(
-    hook: ScriptedServer, cli: Cli, isolated_env: Path, key: str
+    site: ScriptedServer, cli: Cli, isolated_env: Path, key: str
 ) -> None:
     needed = cli.ok("keys", "status", "--json").json()["active"]
-    make_due(new_post(cli, "Hello"))
+    due_post(cli, "Hello", to=SITE)
     env = dict(QUICK)
     if key == "wrong":
         env["AUTOPOSTR_ENCRYPTION_KEY"] = base64.b64encode(os.urandom(32)).decode()
@@ -91,13 +72,13 @@ def test_a_daemon_whose_key_cannot_open_the_database_exits_5_with_the_fix(
         assert needed in lines[0] and "autopostr keys import" in lines[0]
     assert cli.ok("daemon", "status", "--all", "--json").json() == []
     assert [(d["status"], d["attempts"]) for d in destinations()] == [("pending", 0)]
-    assert hook.received == []
+    assert site.received == []
 
 
 def test_destinations_that_meet_a_missing_key_wait_without_using_attempts(
-    hook: ScriptedServer, cli: Cli, isolated_env: Path, daemons: Daemons
+    site: ScriptedServer, cli: Cli, isolated_env: Path, daemons: Daemons
 ) -> None:
-    posts = [new_post(cli, "first"), new_post(cli, "second")]
+    posts = [int(new_post(cli, text, "--at", "+1h", to=SITE)) for text in ("first", "second")]
     proc = daemons.start(AUTOPOSTR_POLL_SECONDS="0.5")
     wait_until(lambda: cli.ok("daemon", "status", "--json").json(), 30, "the daemon to start")
     # The key changes under the running daemon (a rotation on another machine, say).
@@ -115,7 +96,7 @@ def test_destinations_that_meet_a_missing_key_wait_without_using_attempts(
     rows = destinations()
     assert [(d["status"], d["attempts"]) for d in rows] == [("pending", 0)] * 2
     assert all(d["next_attempt_at"] is not None for d in rows)
-    assert hook.received == []
+    assert site.received == []
     assert stderr.count("posts wait, without using attempts, until this machine has the key") == 1
     shown = cli.ok("posts", "show", str(posts[0]), "--json").json()["destinations"][0]
     assert shown["status"] == "pending" and "autopostr keys import" in str(shown["error"])
@@ -130,11 +111,11 @@ def test_destinations_that_meet_a_missing_key_wait_without_using_attempts(
         session.execute(text("UPDATE post_destinations SET next_attempt_at = due_at"))
     outcomes = cli.ok("daemon", "run", "--once", "--json").json()
     assert sorted((o["status"], o["attempt"]) for o in outcomes) == [("published", 1)] * 2
-    assert len(hook.received) == 2
+    assert len(site.received) == 2
 
 
 def test_a_post_that_may_have_gone_out_is_still_asked_about_after_waiting_for_the_key(
-    hook: ScriptedServer, cli: Cli, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+    site: ScriptedServer, cli: Cli, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sqlalchemy import text
 
@@ -143,8 +124,7 @@ def test_a_post_that_may_have_gone_out_is_still_asked_about_after_waiting_for_th
     from autopostr.platforms.base import MAYBE_SENT
     from autopostr.publishing import publish_due
 
-    post_id = new_post(cli, "maybe sent")
-    make_due(post_id)
+    due_post(cli, "maybe sent", to=SITE)
     with db_session() as session:  # the last attempt timed out after sending
         session.execute(
             text("UPDATE post_destinations SET attempts = 1, error = :e"),
@@ -163,4 +143,4 @@ def test_a_post_that_may_have_gone_out_is_still_asked_about_after_waiting_for_th
     (asked,) = publish_due(Database(load_settings()), load_settings())
     # A webhook cannot tell whether it got the post: a person decides, nothing is re-sent.
     assert asked.status == "needs_review"
-    assert hook.received == []
+    assert site.received == []

@@ -228,7 +228,7 @@ def revoke(
     from autopostr.cli import output
     from autopostr.cli.common import confirm
     from autopostr.identity import find_session, revoke_session
-    from autopostr.views import iso
+    from autopostr.timeparse import iso
 
     with signed_in() as (session, actor):
         row = find_session(session, actor.user_id, session_id)

@@ -212,7 +212,7 @@ def next_wake_at(db: Database) -> datetime | None:
     return min(moments) if moments else None
 
 
-def aware(moment: Any) -> datetime:
+def aware(moment: datetime | str) -> datetime:
     from datetime import UTC
 
     if isinstance(moment, str):  # SQLite returns aggregates of DATETIME columns as text

@@ -98,7 +98,7 @@ class _Js:
         ch = self.s[self.i]
         if ch == "[":
             self.i += 1
-            items = []
+            items: list[Any] = []
             while True:
                 self._skip()
                 if self.s[self.i] == "]":
@@ -110,7 +110,7 @@ class _Js:
                     self.i += 1
         if ch == "{":
             self.i += 1
-            obj = {}
+            obj: dict[str, Any] = {}
             while True:
                 self._skip()
                 if self.s[self.i] == "}":

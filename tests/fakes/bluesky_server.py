@@ -521,7 +521,7 @@ class BlueskyFake(FakePlatform):
                     "job-" + secrets.token_hex(6), did, digest, 0, job.blob, already_exists=True
                 )
                 self.jobs[again.job_id] = again
-                answer = {
+                answer: dict[str, Any] = {
                     "did": did,
                     "error": "already_exists",
                     "jobId": again.job_id,

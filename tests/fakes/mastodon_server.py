@@ -323,7 +323,8 @@ class FakeMastodon(FakePlatform):
         server = self._server
         if server is None:
             return
-        address = server.server_address[:2]
+        host, port = server.server_address[:2]
+        address = (str(host), int(port))  # an AF_INET server: (host, port)
         stopped = threading.Event()
 
         def wake() -> None:
@@ -648,6 +649,7 @@ class FakeMastodon(FakePlatform):
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
             payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes), "a form field that is not a multipart itself"
             if name == "file":
                 upload = (part.get_filename() or "file", part.get_content_type(), payload)
             elif name == "description":
