@@ -86,6 +86,11 @@ KNOWN_SETTINGS: dict[str, str] = {
     "bluesky_poll_seconds": "pause between checks of a Bluesky video's processing (default 2)",
     "bluesky_video_timeout": "seconds a Bluesky video may process (default 300)",
     "webhook_inline_bytes": "largest media total a webhook body carries inline (default 8 MiB)",
+    "ai_api_key": "key for the AI server (OPENAI_API_KEY works too); none needed for a local server",
+    "ai_base_url": "any OpenAI-compatible server, e.g. http://localhost:11434/v1 (default: OpenAI)",
+    "ai_model": "model the ai commands ask (default gpt-4o); --model picks another per call",
+    "ai_timeout": "seconds an AI request may take (default 60)",
+    "ai_requests_per_minute": "AI requests each user may make a minute, all processes together (default 10)",
 }
 
 # Settings every platform may have, `<platform>` standing for its name (x, mastodon, or a
