@@ -288,6 +288,19 @@ def test_a_timeout_is_retried_once_then_exit_6(
     assert len(fake.completions()) == 2
 
 
+def test_a_stream_that_stalls_is_a_timeout_tried_once_more(fake: FakeOpenAI) -> None:
+    from autopostr.ai.server import Client, Server
+    from autopostr.errors import ExternalServiceError
+
+    fake.pause = 1.0  # after each chunk
+    seen: list[str] = []
+    client = Client(Server(fake.url, "gpt-4o", timeout=0.3, key=fake.key, key_from="test"))
+    with pytest.raises(ExternalServiceError, match=r"did not answer within 0\.3 s"):
+        client.complete([{"role": "user", "content": "hi"}], on_text=seen.append)
+    assert len(fake.completions()) == 2
+    assert seen == ["", ""]  # each attempt starts the display over
+
+
 def test_an_unreachable_server_is_exit_6_naming_the_setting(
     initialized: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -676,3 +689,37 @@ def test_the_real_program_reaches_the_server(initialized: str, fake: FakeOpenAI)
     assert json.loads(proc.stdout)["candidates"][0]["text"].startswith("Candidate 1")
     (request,) = fake.completions()
     assert request.at > started
+
+
+@pytest.mark.slow
+def test_a_terminal_sees_the_candidates_as_the_model_writes_them(
+    initialized: str, fake: FakeOpenAI
+) -> None:
+    import re
+
+    from tests.terminal import run_in_terminal
+
+    fake.piece, fake.pause = 4, 0.03
+    screen = run_in_terminal(
+        "ai", "ideas", "--topic", "tea", "-n", "2", env={"TERM": "xterm", "NO_COLOR": ""}
+    )
+    assert screen.exit_code == 0, screen.output
+
+    (request,) = fake.completions()
+    assert request.body["stream"] is True
+    assert request.body["stream_options"] == {"include_usage": True}
+    lines = re.split(r"[\r\n]+", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.output))
+    full = "1. Candidate 1: fresh words for you."
+    # Drawn while it was being written, then shown whole.
+    assert any(
+        line.startswith("1. Cand") and full.startswith(line) and line != full for line in lines
+    )
+    assert full in lines and "2. Candidate 2: fresh words for you." in lines
+    # The usage came in the stream's last chunk.
+    from sqlmodel import select
+
+    from autopostr.models import AiUsage
+
+    with db_session() as session:
+        (row,) = session.exec(select(AiUsage)).all()
+    assert row.ok and row.completion_tokens > 0 and row.prompt_tokens > 0

@@ -180,7 +180,8 @@ def _record(db: Database, job: Job, spent: Reply, started: float, *, ok: bool) -
 def _prepare(session: DbSession, actor: Actor, settings: Settings, ask: Ask, model: str) -> Job:
     team_id = require(actor, "ai.use")
     if not 1 <= ask.count <= MAX_CANDIDATES:
-        raise InvalidInput(f"-n: ask for 1 to {MAX_CANDIDATES} candidates, not {ask.count}")
+        flag = "--max" if ask.feature == AiFeature.HASHTAGS else "-n"
+        raise InvalidInput(f"{flag}: ask for 1 to {MAX_CANDIDATES}, not {ask.count}")
     if ask.apply is not None and ask.apply > ask.count and ask.feature != AiFeature.VARIANTS:
         raise InvalidInput(f"--apply {ask.apply}: only {ask.count} candidates are asked for")
     prepare = _PREPARE[ask.feature]
@@ -324,12 +325,11 @@ def _prepare_hashtags(
     session: DbSession, actor: Actor, settings: Settings, team_id: int, ask: Ask
 ) -> Job:
     text, post, target, _label = _prepare_text_source(session, actor, settings, team_id, ask)
-    rule = _rules(target, ask.tone)
-    user = prompts.HASHTAGS.substitute(count=ask.count, text=text, rules=rule)
+    where = prompts.TAGS_FOR.substitute(platform=target.binding.title) if target.binding else ""
+    user = prompts.HASHTAGS.substitute(count=ask.count, text=text, rules=where)
     job = _job(ask, ask.count, user, [target])
-    job.post_id, job.existing_text = ask.post_id, text
-    if post is not None:
-        job.existing_text = post.text
+    # Tags the post has already are not suggested again; --apply adds to the post's text.
+    job.post_id, job.existing_text = ask.post_id, post.text if post is not None else text
     return job
 
 
@@ -471,15 +471,11 @@ def _generate(client: Client, job: Job, spent: Reply, on_text: OnText | None) ->
         texts = _shorten(client, job, messages, reply.text, texts, spent, result.notes)
         result.candidates = [fit.fitted(text, job.target(i)) for i, text in enumerate(texts)]
         for number, item in enumerate(result.candidates, start=1):
-            where = f" on {item.account}" if item.account else ""
-            if item.trimmed:
-                result.notes.append(
-                    f"candidate {number} was trimmed to fit{where}: {item.limit} characters"
-                )
-            elif not item.fits:
+            if not item.fits:  # (a trimmed one says so in its own line and its JSON)
+                where = f" on {item.account}" if item.account else ""
                 result.notes.append(
                     f"candidate {number} does not fit{where}: {item.length} characters of "
-                    f"{item.limit}, and it cannot be cut on a word boundary"
+                    f"{item.limit}, and it cannot be cut without cutting a link or mention"
                 )
     result.prompt_tokens, result.completion_tokens = spent.prompt_tokens, spent.completion_tokens
     return result

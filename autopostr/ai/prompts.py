@@ -81,6 +81,7 @@ LIMIT_RULE = Template(
 )
 NO_LIMIT_RULE = "Keep each one short enough for any social network."
 TONE_RULE = Template("Tone: $tone.")
+TAGS_FOR = Template("They are for $platform.")
 
 FORMAT_RETRY = Template(
     """That reply was not in the asked format. Reply again with only a JSON object of the form {"candidates": ["...", "..."]} holding $count strings."""

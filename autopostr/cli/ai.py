@@ -81,7 +81,13 @@ def _run(ask: Ask, show_prompt: bool, as_json: bool) -> None:
         return
     with _streaming(not as_json) as on_text:
         result = assist.run(db, actor, s, ask, on_text=on_text)
-    output.emit(ai_result_json(result), as_json, _show_result, notes=result.notes)
+
+    def human(data: dict[str, Any]) -> None:
+        _show_result(data)
+        for note in result.notes:
+            output.warn(note)
+
+    output.emit(ai_result_json(result), as_json, human, notes=result.notes)
 
 
 @contextmanager
