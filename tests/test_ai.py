@@ -147,6 +147,14 @@ def test_show_prompt_sends_nothing_and_needs_no_server(initialized: str, cli: Cl
     assert usage_rows() == []
 
 
+def test_config_show_masks_the_key(cli: Cli) -> None:
+    env = {"AUTOPOSTR_AI_API_KEY": "sk-secret-123456", "AUTOPOSTR_AI_BASE_URL": "http://h:1/v1"}
+    shown = {s["name"]: s for s in cli.ok("config", "show", "--json", env=env).json()}
+    assert shown["ai_api_key"]["value"] == "****"
+    assert shown["ai_base_url"]["value"] == "http://h:1/v1"
+    assert shown["ai_requests_per_minute"]["source"] == "unset"
+
+
 # -- fitting and retries ---------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from autopostr.ai import fit, prompts
+from autopostr.ai import fit, prompts, usage
 from autopostr.ai.fit import Candidate, Target
 from autopostr.ai.server import OPENAI_URL, Message, OnText, Reply, model_for, server_for
 from autopostr.config import Settings
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlmodel import Session as DbSession
 
-    from autopostr.ai.server import Client, Server
+    from autopostr.ai.server import Client
     from autopostr.db import Database
     from autopostr.models import Post, PostDestination, SocialAccount
     from autopostr.platforms.base import Platform
@@ -131,10 +131,9 @@ def run(
     ask: Ask,
     *,
     on_text: OnText | None = None,
-    client: Callable[[Server], Client] | None = None,
 ) -> Result:
     """Ask the model, fit what it wrote, record the request, and apply when asked."""
-    from autopostr.ai import usage
+    from autopostr.ai.server import Client
 
     server = server_for(settings, ask.model)
     limit = usage.per_minute(settings)
@@ -144,11 +143,7 @@ def run(
     started = time.monotonic()
     spent = Reply("")
     try:
-        if client is None:
-            from autopostr.ai.server import Client
-
-            client = Client
-        result = _generate(client(server), job, spent, on_text)
+        result = _generate(Client(server), job, spent, on_text)
     except BaseException:
         _record(db, job, spent, started, ok=False)
         raise
@@ -160,8 +155,6 @@ def run(
 
 
 def _record(db: Database, job: Job, spent: Reply, started: float, *, ok: bool) -> None:
-    from autopostr.ai import usage
-
     assert job.usage_id is not None
     with db.session() as session:
         usage.finish(
@@ -200,14 +193,15 @@ def _job(ask: Ask, count: int, user: str | list[dict[str, Any]], targets: list[T
 
 
 def _rules(target: Target, tone: str = "") -> str:
-    rule = target.rule()
-    lines = [
-        prompts.LIMIT_RULE.substitute(
-            limit=target.binding.limits.max_chars, platform=target.binding.title
-        )
-        if target.binding is not None
-        else (f"Each must be {rule}." if rule else prompts.NO_LIMIT_RULE)
-    ]
+    if target.binding is not None:
+        limits = target.binding.limits
+        lines = [
+            prompts.LIMIT_RULE.substitute(limit=limits.max_chars, platform=target.binding.title)
+        ]
+    elif target.limit is not None:
+        lines = [prompts.PLAIN_LIMIT_RULE.substitute(limit=target.limit)]
+    else:
+        lines = [prompts.NO_LIMIT_RULE]
     if tone.strip():
         lines.append(prompts.TONE_RULE.substitute(tone=tone.strip()))
     return "\n".join(lines)
@@ -422,7 +416,7 @@ def _prepare_variants(
                 number=number,
                 account=target.account,
                 platform=platform.title,
-                rule=target.rule(),
+                limit=platform.limits.max_chars,
             )
         )
     user = prompts.VARIANTS.substitute(destinations="\n".join(lines), text=post.text)
@@ -523,10 +517,11 @@ def _shorten(
     lines = []
     for i in over:
         measured = job.target(i).measure(texts[i])
+        account = job.target(i).account
         which = (
-            f"the text for {job.target(i).account}"
-            if job.target(i).account
-            else (f"candidate {i + 1}")
+            prompts.WHICH_VARIANT.substitute(account=account)
+            if account
+            else prompts.WHICH_CANDIDATE.substitute(number=i + 1)
         )
         lines.append(
             prompts.TOO_LONG_LINE.substitute(
@@ -628,8 +623,9 @@ def _with_tags(
             text, separator = longer, " "
             added.append(i + 1)
     if not added:
+        limit = target.measure(text).limit
         raise InvalidInput(
             f"post {post.id}: no suggested hashtag fits in its text "
-            f"({target.rule() or 'its limit'})"
+            f"({limit} characters on {target.binding.title if target.binding else 'its platform'})"
         )
     return text, added

@@ -69,12 +69,6 @@ class Target:
             return all(platform.text_fits(text) for platform in self.platforms)
         return self.limit is None or len(text) <= self.limit
 
-    def rule(self) -> str | None:
-        """The limit in words for a prompt: "at most 280 characters as X counts them"."""
-        if self.binding is not None:
-            return f"at most {self.binding.limits.max_chars} characters as {self.binding.title} counts them"
-        return f"at most {self.limit} characters" if self.limit is not None else None
-
 
 def _measured(platform: Platform, text: str, *, fits: bool) -> Measure:
     return Measure(platform.count_text(text), platform.limits.max_chars, fits, platform.title)

@@ -73,12 +73,15 @@ Post:
 $text"""
 )
 
-VARIANT_LINE = Template("$number. $account on $platform: $rule")
+VARIANT_LINE = Template(
+    "$number. $account on $platform: at most $limit characters as $platform counts them"
+)
 
 # The rules line of a caption, hashtags or improve prompt.
 LIMIT_RULE = Template(
     "Each must be at most $limit characters as $platform counts them; stay well under it."
 )
+PLAIN_LIMIT_RULE = Template("Each must be at most $limit characters.")
 NO_LIMIT_RULE = "Keep each one short enough for any social network."
 TONE_RULE = Template("Tone: $tone.")
 TAGS_FOR = Template("They are for $platform.")
@@ -95,3 +98,5 @@ Rewrite each so that it fits, keeping its meaning, links, mentions and hashtags.
 )
 
 TOO_LONG_LINE = Template('- $which is $length characters; $platform allows at most $limit: "$text"')
+WHICH_CANDIDATE = Template("candidate $number")
+WHICH_VARIANT = Template("the text for $account")
