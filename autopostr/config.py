@@ -98,6 +98,11 @@ KNOWN_SETTINGS: dict[str, str] = {
     "bluesky_media_wait_seconds": "seconds a Bluesky video may process before the publish is "
     "retried later (default 300)",
     "webhook_inline_bytes": "largest media total a webhook body carries inline (default 8 MiB)",
+    "ai_api_key": "key for the AI server (OPENAI_API_KEY works too); none needed for a local server",
+    "ai_base_url": "any OpenAI-compatible server, e.g. http://localhost:11434/v1 (default: OpenAI)",
+    "ai_model": "model the ai commands ask (default gpt-4o); --model picks another per call",
+    "ai_timeout": "seconds an AI request may take (default 60)",
+    "ai_requests_per_minute": "AI requests each user may make a minute, all processes together (default 10)",
 }
 
 # Old names still read (with a warning naming the new one) when the new one is unset.

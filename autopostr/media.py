@@ -380,6 +380,31 @@ def _unsent_users(db: DbSession, media_id: int) -> tuple[list[Post], bool]:
     return unsent, claimed
 
 
+def set_alt_text(db: DbSession, actor: Actor, media_id: int, text: str) -> Media:
+    """A new alt text for an item. Its alt text goes out with every post that carries it,
+    so this is an edit of those not yet sent: an approved one goes back for approval, by
+    the rule every edit asks (`approval.Approval`)."""
+    from autopostr import approval
+
+    team_id = require(actor, "media.write")
+    item = get(db, team_id, media_id, lock=True)
+    unsent, claimed = _unsent_users(db, media_id)
+    if claimed:
+        raise Conflict(f"media {media_id} is being published right now; try again in a moment")
+    item.alt_text = text.strip() or None
+    item.updated_at = utcnow()
+    db.add(item)
+    rule = approval.Approval.for_actor(db, actor)
+    held = []
+    for post in unsent:
+        if rule.status_for(post.status, approval.EDIT) != post.status:
+            approval.hold_for_approval(db, post)
+            held.append(post.id)
+    audit.record(db, actor, "media.alt_text", "media", media_id, held_for_approval=held)
+    db.flush()
+    return item
+
+
 def to_remove(db: DbSession, actor: Actor, media_id: int, *, force: bool = False) -> MediaView:
     """What `media rm` would delete, checked as it checks, before anyone is asked."""
     item, unsent = _removable(db, actor, media_id, force=force)

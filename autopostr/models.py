@@ -332,16 +332,35 @@ class AnalyticsSnapshot(SQLModel, table=True):
     captured_at: datetime = Field(default_factory=utcnow)
 
 
+class AiFeature(StrEnum):
+    """What an AI request was for (`autopostr ai <feature>`)."""
+
+    CAPTION = "caption"
+    HASHTAGS = "hashtags"
+    IMPROVE = "improve"
+    IDEAS = "ideas"
+    ALT_TEXT = "alt-text"
+    VARIANTS = "variants"
+
+
 class AiUsage(SQLModel, table=True):
+    """One row per AI request, written before the request is sent: the rate limit counts
+    a user's rows of the last minute, and billing a team's rows of the month."""
+
     __tablename__ = "ai_usage"
-    id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
-    team_id: int | None = Field(
-        default=None, foreign_key="teams.id", index=True, ondelete="CASCADE"
+    __table_args__ = (
+        Index("ix_ai_usage_user_id_created_at", "user_id", "created_at"),
+        Index("ix_ai_usage_team_id_created_at", "team_id", "created_at"),
     )
-    kind: str = Field(max_length=32)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE")
+    team_id: int | None = Field(default=None, foreign_key="teams.id", ondelete="CASCADE")
+    feature: str = Field(max_length=32)
     model: str = Field(default="", max_length=100)
-    tokens: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    duration_ms: int = 0
+    ok: bool = False  # the server answered; False while in flight or after a failure
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 

@@ -463,6 +463,14 @@ def _require_editable(post: Post, verb: str) -> None:
         raise Conflict(f"post {post.id} is {post.status}; only posts not yet sent can be {verb}")
 
 
+def editable(db: DbSession, actor: Actor, post_id: int) -> Post:
+    """The post `edit` would change, checked as it checks, before work is spent on a change
+    (an AI request) that `edit` would then refuse."""
+    post = get(db, require(actor, "posts.write"), post_id)
+    _require_editable(post, "edited")
+    return post
+
+
 def schedule(
     db: DbSession,
     actor: Actor,

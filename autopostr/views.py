@@ -17,6 +17,10 @@ from autopostr.timeparse import iso
 # Only the standard library at import: `version`, `config` and `keys` print their
 # documents without loading SQLAlchemy.
 if TYPE_CHECKING:
+    from autopostr.ai.assist import Applied, Preview, Result
+    from autopostr.ai.fit import Candidate
+    from autopostr.ai.usage import Summary as AiSummary
+    from autopostr.ai.usage import Totals
     from autopostr.calendar import Calendar
     from autopostr.config import Settings
     from autopostr.csvio import ImportResult, RowError
@@ -395,6 +399,77 @@ def daemon_json(row: Daemon) -> Document:
         "heartbeat_at": iso(row.heartbeat_at),
         "stopped_at": iso(row.stopped_at),
         "in_flight": row.in_flight,
+    }
+
+
+# -- AI assistance (PRODUCT §8) -------------------------------------------------------
+
+
+def ai_result_json(result: Result) -> Document:
+    """A generating `ai` command: its candidates, fitted; `applied` says what --apply wrote."""
+    return {
+        "feature": str(result.feature),
+        "model": result.model,
+        "platform": result.platform,
+        "candidates": [ai_candidate_json(item) for item in result.candidates],
+        "usage": {
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+        },
+        "applied": ai_applied_json(result.applied) if result.applied else None,
+    }
+
+
+def ai_candidate_json(item: Candidate) -> Document:
+    """`length` in the platform's own counting, `limit` its limit (null: none applies);
+    `platform` and `account` name where it goes (`account` for variants)."""
+    return {
+        "text": item.text,
+        "length": item.length,
+        "limit": item.limit,
+        "fits": item.fits,
+        "trimmed": item.trimmed,
+        "platform": item.platform,
+        "account": item.account,
+    }
+
+
+def ai_applied_json(applied: Applied) -> Document:
+    return {
+        "candidates": list(applied.candidates),
+        "post": str(applied.post_id) if applied.post_id is not None else None,
+        "media": str(applied.media_id) if applied.media_id is not None else None,
+        "account": applied.account,
+        "status": applied.status,
+    }
+
+
+def ai_prompt_json(preview: Preview) -> Document:
+    """`--show-prompt`: the request as it would be sent, image data included."""
+    return {"url": preview.url, "model": preview.model, "messages": preview.messages}
+
+
+def ai_usage_json(summary: AiSummary) -> Document:
+    """`ai usage`: answered requests and tokens since `since`, in total and by feature."""
+    total = summary.total
+    return {
+        "requests": total.requests,
+        "prompt_tokens": total.prompt_tokens,
+        "completion_tokens": total.completion_tokens,
+        "by_feature": {name: _ai_totals(t) for name, t in sorted(summary.by_feature.items())},
+        "since": iso(summary.since),
+        "failed": total.failed,
+        "team": summary.team,
+        "user": summary.user,
+    }
+
+
+def _ai_totals(totals: Totals) -> Document:
+    return {
+        "requests": totals.requests,
+        "prompt_tokens": totals.prompt_tokens,
+        "completion_tokens": totals.completion_tokens,
+        "failed": totals.failed,
     }
 
 

@@ -66,6 +66,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         if key.startswith("AUTOPOSTR_") and key != "AUTOPOSTR_TEST_POSTGRES_URL":
             monkeypatch.delenv(key)
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
+        monkeypatch.delenv(key, raising=False)  # the AI commands must not reach a real server
     home = tmp_path / "home"
     monkeypatch.setenv("AUTOPOSTR_HOME", str(home))
     monkeypatch.setenv("AUTOPOSTR_CONFIG", str(tmp_path / "config.toml"))

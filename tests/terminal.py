@@ -35,7 +35,7 @@ def run_in_terminal(
     hidden prompt flushes what was typed before it turned echo off."""
     import pty
 
-    full_env = {**os.environ, **(env or {}), "TERM": "dumb"}
+    full_env = {**os.environ, "TERM": "dumb", **(env or {})}
     pid, fd = pty.fork()
     if pid == 0:  # the child: becomes autopostr, never returns
         try:

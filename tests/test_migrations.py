@@ -445,8 +445,11 @@ def _insert(conn: Connection, table: str, row: dict[str, object]) -> None:
     from sqlalchemy import DateTime, Integer
 
     values = dict(row)
+    present = {c["name"] for c in inspect(conn).get_columns(table)}  # the revision's columns
     for column in metadata.tables[table].columns:
         if column.nullable or column.primary_key or column.name in values:
+            continue
+        if column.name not in present:  # a column of a later revision
             continue
         kind = getattr(column.type, "impl", column.type)  # sqlmodel wraps DateTime
         if isinstance(kind, DateTime):
@@ -486,7 +489,7 @@ def test_0005_keeps_every_row_up_and_down(engine: str) -> None:
         t: len(rows) for t, rows in ROWS_AT_0004.items()
     }
 
-    assert upgrade(db) == ("0004_import_tombstones", SCHEMA_HEAD)
+    assert upgrade(db, "0005_integrity") == ("0004_import_tombstones", "0005_integrity")
     assert every_row(db) == before
 
     downgrade(db, "0004_import_tombstones")
@@ -495,6 +498,42 @@ def test_0005_keeps_every_row_up_and_down(engine: str) -> None:
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn)
         assert compare_metadata(context, metadata) != []  # the 0004 schema, not head's
+
+
+def test_0006_keeps_each_ai_request_up_and_down(engine: str) -> None:
+    """0006 renames kind to feature and splits tokens: a request recorded before keeps its
+    feature and its total, and nothing else in the database moves, either way."""
+    from autopostr.migrate import downgrade
+
+    db = Database(load_settings())
+    upgrade(db, "0004_import_tombstones")
+    with db.engine.begin() as conn:
+        for table, rows in ROWS_AT_0004.items():
+            for row in rows:
+                _insert(conn, table, row)
+    upgrade(db, "0005_integrity")
+    before = every_row(db)
+
+    assert upgrade(db, "0006_ai_usage") == ("0005_integrity", "0006_ai_usage")
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT user_id, team_id, feature, model, prompt_tokens, completion_tokens, "
+                "duration_ms, ok FROM ai_usage"
+            )
+        ).one()
+    assert tuple(row) == (1, 1, "draft", "m", 0, 3, 0, True)
+    assert {t: r for t, r in every_row(db).items() if t != "ai_usage"} == {
+        t: r for t, r in before.items() if t != "ai_usage"
+    }
+
+    downgrade(db, "0005_integrity")
+    after = every_row(db)
+    del after["ai_usage"], before["ai_usage"]  # its columns come back in another order
+    assert after == before
+    with db.engine.connect() as conn:
+        old = conn.execute(text("SELECT id, user_id, team_id, kind, model, tokens FROM ai_usage"))
+        assert [tuple(r) for r in old] == [(1, 1, 1, "draft", "m", 3)]
 
 
 def test_account_level_snapshots_are_unique_per_day(engine: str) -> None:

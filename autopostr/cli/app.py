@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from autopostr import __version__
 from autopostr.cli import (
     accounts,
+    ai,
     auth,
     calendar,
     config_cmd,
@@ -137,6 +138,7 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(posts.app, name="posts")
 app.add_typer(team.app, name="team")
 app.add_typer(media.app, name="media")
+app.add_typer(ai.app, name="ai")
 app.add_typer(calendar.app, name="calendar")
 dashboard.register(app)
 app.add_typer(daemon.app, name="daemon")

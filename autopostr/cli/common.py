@@ -46,6 +46,17 @@ def signed_in() -> Iterator[tuple[DbSession, Actor]]:
         yield session, actor
 
 
+def signed_in_database() -> tuple[Database, Actor]:
+    """The database and the user running the command, for a command that opens its own
+    transactions (an AI request holds none while the model writes)."""
+    from autopostr.local_session import current_actor
+
+    s = settings()
+    db = database(s)
+    with db.session() as session:
+        return db, current_actor(s, db, session)
+
+
 def read_secret_from_stdin(what: str) -> str:
     from autopostr.errors import InvalidInput
 

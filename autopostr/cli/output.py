@@ -192,3 +192,18 @@ def progress(label: str, total: int, enabled: bool = True) -> Iterator[Callable[
     with Progress(console=stderr(), transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def live_text(enabled: bool = True) -> Iterator[Callable[[str], None] | None]:
+    """Text redrawn on stdout as it grows (a model's reply streaming in), removed when the
+    block ends so the final rendering takes its place. None where stdout is no terminal:
+    a pipe gets only the final document."""
+    if not enabled or not sys.stdout.isatty():
+        yield None
+        return
+    from rich.live import Live
+    from rich.text import Text
+
+    with Live(console=stdout(), transient=True, auto_refresh=False) as live:
+        yield lambda text: live.update(Text(text), refresh=True)
