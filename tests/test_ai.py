@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli, run_autopostr
 from tests.fakes.openai_server import FakeOpenAI, candidates
-from tests.helpers import db_session
+from tests.helpers import Cli, db_session, run_autopostr
 from tests.media_samples import image
 
 PASSWORD = "correct horse battery"

@@ -63,7 +63,11 @@ def test_trimming_never_cuts_a_url_mention_or_hashtag() -> None:
         words = ["filler"] * 40 + [token] + ["tail"] * 40
         text = " ".join(words)
         for limit in range(len("filler ") * 40, len("filler ") * 40 + len(token) + 2):
-            short = trim(text, lambda t, limit=limit: bluesky.fits(t) and len(t) <= limit)
+
+            def fits(t: str, limit: int = limit) -> bool:
+                return bluesky.fits(t) and len(t) <= limit
+
+            short = trim(text, fits)
             assert short is not None
             kept = short.split()
             assert all(w in ("filler", "filler…", token, "tail", "tail…") for w in kept), short

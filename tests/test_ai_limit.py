@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
 from tests.fakes.openai_server import FakeOpenAI
-from tests.helpers import db_session
+from tests.helpers import Cli, db_session
 
 LIMIT_MESSAGE = "Error: AI limit: 10 requests a minute; try again in {} s"
 

@@ -516,13 +516,15 @@ def test_0006_keeps_each_ai_request_up_and_down(engine: str) -> None:
 
     assert upgrade(db, "0006_ai_usage") == ("0005_integrity", "0006_ai_usage")
     with db.engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT user_id, team_id, feature, model, prompt_tokens, completion_tokens, "
-                "duration_ms, ok FROM ai_usage"
-            )
-        ).one()
-    assert tuple(row) == (1, 1, "draft", "m", 0, 3, 0, True)
+        usage = tuple(
+            conn.execute(
+                text(
+                    "SELECT user_id, team_id, feature, model, prompt_tokens, completion_tokens, "
+                    "duration_ms, ok FROM ai_usage"
+                )
+            ).one()
+        )
+    assert usage == (1, 1, "draft", "m", 0, 3, 0, True)
     assert {t: r for t, r in every_row(db).items() if t != "ai_usage"} == {
         t: r for t, r in before.items() if t != "ai_usage"
     }

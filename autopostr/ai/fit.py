@@ -195,7 +195,7 @@ def clean_hashtag(raw: str) -> str | None:
     body = words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])
     if body.replace("_", "").isdigit() or len(body) > TAG_LIMIT:
         return None
-    return "#" + body
+    return "#" + str(body)
 
 
 def hashtags(items: Sequence[str], most: int, already: str = "") -> list[str]:

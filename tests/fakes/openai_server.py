@@ -263,7 +263,9 @@ class FakeOpenAI:
                     fake.requests.append(seen)
                 return seen
 
-            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None):
+            def _send(
+                self, status: int, payload: Any, headers: dict[str, str] | None = None
+            ) -> None:
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
