@@ -45,6 +45,8 @@ from autopostr.states import DestinationState
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
 
+    from autopostr.identity import Actor
+
 log = logging.getLogger("autopostr.analytics")
 
 DEFAULT_INTERVAL = timedelta(hours=6)
@@ -678,3 +680,40 @@ def _day(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
+
+
+def by_hand(
+    db: Database,
+    settings: Settings,
+    actor: Actor,
+    *,
+    account: str | None = None,
+    since: str | None = None,
+    zone_name: str = "UTC",
+    on_total: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> SyncReport:
+    """`analytics sync`: the team's posts and accounts, now, whether due or not (posts
+    published since `since` only: a date, a time or a duration back from now)."""
+    from autopostr import accounts
+    from autopostr.permissions import require
+
+    now = utcnow()
+    with db.session() as session:
+        team_id = require(actor, "analytics.sync")
+        account_ids = [accounts.resolve(session, team_id, account).id or 0] if account else None
+    moment = since_moment(since, zone_name, now) if since else None
+    scope = Scope(team_id, account_ids, moment, force=True)
+    return sync(db, settings, scope=scope, now=now, on_total=on_total, on_progress=on_progress)
+
+
+def since_moment(text: str, zone_name: str, now: datetime) -> datetime:
+    """A date (midnight in `zone_name`), or what `logs --since` takes (2h, 1d, a time)."""
+    from autopostr.publog import since_moment as moment
+    from autopostr.timeparse import localize, zone
+
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        return moment(text, zone_name, now)
+    return localize(datetime(day.year, day.month, day.day), zone(zone_name), "--since")

@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from autopostr import __version__
 from autopostr.cli import (
     accounts,
+    analytics,
     auth,
     calendar,
     config_cmd,
@@ -139,5 +140,6 @@ app.add_typer(team.app, name="team")
 app.add_typer(media.app, name="media")
 app.add_typer(calendar.app, name="calendar")
 dashboard.register(app)
+app.add_typer(analytics.app, name="analytics")
 app.add_typer(daemon.app, name="daemon")
 logs.register(app)
