@@ -254,6 +254,7 @@ def _claimable(scope: Scope, worker: str, now: datetime) -> Any:
             exists().where(
                 col(PostDestination.id) == col(target.destination_id),
                 col(PostDestination.status) == DestinationState.PUBLISHED,
+                col(PostDestination.published_at) <= now,
                 *(
                     [col(PostDestination.published_at) >= scope.since]
                     if scope.since is not None
