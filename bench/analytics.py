@@ -120,7 +120,8 @@ class Site:
 
     def history(self, destinations: list[tuple[int, int]], days: int) -> int:
         """`days` daily snapshots for each (destination, account), running totals that
-        grow every day, with their gains; returns the rows written."""
+        grow every day, with their gains, written day after day as the sync does; returns
+        the rows written."""
         today = datetime.now(UTC).date()
         fetched = datetime.now(UTC)
         columns = [
@@ -133,14 +134,19 @@ class Site:
         ]
 
         def rows() -> Any:
+            # Day by day, every post each day, as the sync writes them.
             rng = random.Random(11)
-            for dest, account in destinations:
-                rates = [rng.randrange(1, 200), *(rng.randrange(0, 12) for _ in METRICS[1:])]
-                totals = [0] * len(METRICS)
-                for back in range(days - 1, -1, -1):
-                    gains = [rng.randrange(0, r + 1) for r in rates]
-                    totals = [t + g for t, g in zip(totals, gains, strict=True)]
-                    yield (account, dest, today - timedelta(days=back), *totals, *gains, fetched)
+            rates = [
+                [rng.randrange(1, 200), *(rng.randrange(0, 12) for _ in METRICS[1:])]
+                for _ in destinations
+            ]
+            totals = [[0] * len(METRICS) for _ in destinations]
+            for back in range(days - 1, -1, -1):
+                day = today - timedelta(days=back)
+                for n, (dest, account) in enumerate(destinations):
+                    gains = [rng.randrange(0, r + 1) for r in rates[n]]
+                    totals[n] = [t + g for t, g in zip(totals[n], gains, strict=True)]
+                    yield (account, dest, day, *totals[n], *gains, fetched)
 
         written = 0
         if self.db.url.dialect == "postgresql":

@@ -324,7 +324,11 @@ def test_sync_by_hand_reports_and_viewers_read_but_do_not_sync(
 ) -> None:
     cli.ok("accounts", "add", "sandbox", "--handle", "demo")
     post, _dest = publish(cli, "Seen", to="sandbox:demo")
-    data = cli.ok("analytics", "sync", "--json").json()
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    # Only posts published since tomorrow: none; the account is still asked.
+    data = cli.ok("analytics", "sync", "--since", tomorrow, "--json").json()
+    assert (data["posts"], data["accounts"]) == (0, 1)
+    data = cli.ok("analytics", "sync", "--since", "1d", "--json").json()
     assert (data["posts"], data["accounts"]) == (1, 1) and data["fetched_at"]
     assert "Synced 1 post(s) and 1 account(s)" in cli.ok("analytics", "sync").stderr
 
@@ -522,3 +526,16 @@ def test_overview_draws_charts_in_an_80_column_terminal(initialized: str, cli: C
     assert "impressions per day" in screen.output and "┤" in screen.output
     assert max(len(line) for line in screen.output.splitlines()) <= 80
     assert "Data as of" in screen.output
+
+
+def test_the_daemon_runs_the_sync_on_a_beat_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from autopostr.daemon.jobs import JOBS
+
+    [job] = [j for j in JOBS if j.name == "analytics-sync"]
+    assert job.interval(load_settings()) == timedelta(minutes=15)
+    monkeypatch.setenv("AUTOPOSTR_ANALYTICS_INTERVAL", "5m")
+    assert job.interval(load_settings()) == timedelta(minutes=5)
+    from autopostr.analytics.sync import next_period
+
+    moment = datetime(2026, 12, 2, 7, 30, tzinfo=UTC)
+    assert next_period(moment, timedelta(hours=6)) == datetime(2026, 12, 2, 12, tzinfo=UTC)

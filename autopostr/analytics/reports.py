@@ -62,6 +62,17 @@ class Scope:
     account_id: int | None = None
     platform: str | None = None
 
+    def accounts(self, session: DbSession) -> dict[int, str]:
+        """The accounts in scope and their platforms: snapshot queries filter on these
+        ids rather than join every row to its account."""
+        from sqlalchemy import select
+        from sqlmodel import col
+
+        rows = session.execute(
+            self.where(select(col(SocialAccount.id), col(SocialAccount.platform)))
+        ).all()
+        return {int(account_id): platform for account_id, platform in rows}
+
     def where(self, query: Any) -> Any:
         from sqlmodel import col
 
@@ -125,25 +136,25 @@ def overview(
     before = first - timedelta(days=days)  # the previous period's first day
     snap = AnalyticsSnapshot
     gains = [func.sum(getattr(snap, f"{m}_gain")) for m in FLOWS]
+    platforms = scope.accounts(session)
     rows = session.execute(
-        scope.where(
-            select(col(snap.day), col(SocialAccount.platform), func.max(snap.fetched_at), *gains)
-            .join(SocialAccount, col(SocialAccount.id) == col(snap.account_id))
-            .where(
-                col(snap.destination_id).is_not(None),
-                col(snap.day) >= before,
-                col(snap.day) <= last,
-            )
-            .group_by(col(snap.day), col(SocialAccount.platform))
+        select(col(snap.day), col(snap.account_id), func.max(snap.fetched_at), *gains)
+        .where(
+            col(snap.account_id).in_(sorted(platforms)),
+            col(snap.destination_id).is_not(None),
+            col(snap.day) >= before,
+            col(snap.day) <= last,
         )
+        .group_by(col(snap.day), col(snap.account_id))
     ).all()
     totals: Values = dict.fromkeys(METRICS)
     previous: Values = dict.fromkeys(METRICS)
     by_platform: dict[str, Values] = {}
     per_day: dict[date, Values] = defaultdict(lambda: dict.fromkeys(FLOWS))
     fetched: list[datetime] = []
-    for day, platform, fetched_at, *sums in rows:
+    for day, account_id, fetched_at, *sums in rows:
         day = _day(day)
+        platform = platforms[int(account_id)]
         values = dict(zip(FLOWS, (_int(v) for v in sums), strict=True))
         if fetched_at is not None:
             fetched.append(_aware(fetched_at))
@@ -197,16 +208,14 @@ def _top_posts(session: DbSession, scope: Scope, first: date, last: date) -> lis
     ).label("engagement")
     impressions = func.coalesce(func.sum(snap.impressions_gain), 0)
     ranked = (
-        scope.where(
-            select(col(snap.destination_id), engagement, *sums)
-            .join(SocialAccount, col(SocialAccount.id) == col(snap.account_id))
-            .where(
-                col(snap.destination_id).is_not(None),
-                col(snap.day) >= first,
-                col(snap.day) <= last,
-            )
-            .group_by(col(snap.destination_id))
+        select(col(snap.destination_id), engagement, *sums)
+        .where(
+            col(snap.account_id).in_(sorted(scope.accounts(session))),
+            col(snap.destination_id).is_not(None),
+            col(snap.day) >= first,
+            col(snap.day) <= last,
         )
+        .group_by(col(snap.destination_id))
         .order_by(engagement.desc(), impressions.desc(), col(snap.destination_id))
         .limit(TOP_POSTS)
     )

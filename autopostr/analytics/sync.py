@@ -668,6 +668,8 @@ def run_job(db: Database, settings: Settings) -> SyncReport:
         log.info(
             "analytics: %s post and %s account snapshots written", report.posts, report.accounts
         )
+    for account, until in report.paused.items():
+        log.warning("analytics: %s is rate-limited; asked again at %s", account, until.isoformat())
     return report
 
 
