@@ -352,6 +352,28 @@ class AnalyticsSnapshot(SQLModel, table=True):
     fetched_at: datetime = Field(default_factory=utcnow)
 
 
+class AnalyticsDaily(SQLModel, table=True):
+    """What an account's posts gained on one day, added up (the posts' snapshot gains):
+    kept as they are written, so reports over months read a row per account and day
+    instead of one per post and day."""
+
+    __tablename__ = "analytics_daily"
+    __table_args__ = (UniqueConstraint("account_id", "day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="social_accounts.id", ondelete="CASCADE")
+    day: date = Field(index=True)
+    posts: int = 0  # post snapshots of the day
+    impressions_gain: int | None = None
+    reach_gain: int | None = None
+    likes_gain: int | None = None
+    comments_gain: int | None = None
+    shares_gain: int | None = None
+    clicks_gain: int | None = None
+    saves_gain: int | None = None
+    video_views_gain: int | None = None
+    fetched_at: datetime = Field(default_factory=utcnow)
+
+
 class AnalyticsTarget(SQLModel, table=True):
     """What the analytics sync asks a platform about: one published post, or one account
     (destination_id NULL). Claimed like a publish (a lease and a fencing token in

@@ -144,6 +144,10 @@ def test_a_second_sync_the_same_day_updates_that_days_row(
     assert second.id == first.id and second.day == first.day
     assert second.likes == first.likes + 1 and second.impressions > first.impressions
     assert second.fetched_at > first.fetched_at
+    # The day's sums take the rewrite's difference only: the post counts once.
+    overview = cli.ok("analytics", "overview", "--json").json()
+    assert overview["totals"]["likes"] == second.likes == second.likes_gain
+    assert overview["totals"]["impressions"] == second.impressions
     # Nothing is due again in this period: the daemon's next look asks nothing.
     reads = dict(fake.metric_reads)
     assert run_sync().posts == 0 and dict(fake.metric_reads) == reads

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -108,8 +109,10 @@ def test_accounts_show_their_status(sandbox: str, cli: Cli) -> None:
 
 
 def test_engagement_is_what_the_last_30_days_added_in_this_team(sandbox: str, cli: Cli) -> None:
-    from autopostr.analytics.snapshots import Tracker, count_gains
-    from autopostr.models import AnalyticsSnapshot, Post, PostDestination, SocialAccount, Team
+    from autopostr.analytics.snapshots import Tracker, count_gains, row, write
+    from autopostr.config import load_settings
+    from autopostr.db import Database
+    from autopostr.models import Post, PostDestination, SocialAccount, Team
     from autopostr.platforms.base import Metrics
 
     first = cli.ok("posts", "create", "--to", "sandbox:demo", "--text", "a", "--json").json()
@@ -119,34 +122,29 @@ def test_engagement_is_what_the_last_30_days_added_in_this_team(sandbox: str, cl
     dest_b = int(second["destinations"][0]["id"])
     today = date.today()
 
-    def days(account: int, dest: int | None, *seen: tuple[int, Metrics]) -> list[AnalyticsSnapshot]:
-        """The rows the sync writes for a post seen from the day it went out."""
-        tracker, rows = Tracker(), []
+    def days(session: Any, account: int, dest: int, *seen: tuple[int, Metrics]) -> None:
+        """What the sync writes for a post seen from the day it went out."""
+        tracker = Tracker()
         published = today - timedelta(days=seen[0][0])
         for days_ago, metrics in seen:
             day = today - timedelta(days=days_ago)
             written = count_gains(metrics, day, tracker, published)
             tracker = written.tracker
-            gains = {f"{k}_gain": v for k, v in written.gains.items()}
-            rows.append(
-                AnalyticsSnapshot(
-                    account_id=account, destination_id=dest, day=day, **written.values, **gains
-                )
-            )
-        return rows
+            now = datetime.now(UTC)
+            snapshot = row(account, dest, day, written, {}, now)
+            write(session, Database(load_settings()), day, [snapshot], [], now)
 
     with db_session() as session:
         # Running totals: the 5 likes of 40 days ago are inside the 7 of yesterday, and
         # only the 2 added since count for the last 30 days.
-        session.add_all(
-            days(
-                account_id,
-                dest_a,
-                (40, Metrics(likes=5, comments=1, shares=0, impressions=50)),
-                (1, Metrics(likes=7, comments=2, shares=1, impressions=80)),
-            )
+        days(
+            session,
+            account_id,
+            dest_a,
+            (40, Metrics(likes=5, comments=1, shares=0, impressions=50)),
+            (1, Metrics(likes=7, comments=2, shares=1, impressions=80)),
         )
-        session.add_all(days(account_id, dest_b, (3, Metrics(likes=2, comments=0, shares=3))))
+        days(session, account_id, dest_b, (3, Metrics(likes=2, comments=0, shares=3)))
         # Another team's numbers stay theirs.
         other_team = Team(name="Other")
         session.add(other_team)
@@ -163,7 +161,8 @@ def test_engagement_is_what_the_last_30_days_added_in_this_team(sandbox: str, cl
         their_destination = PostDestination(post_id=theirs.id, account_id=other.id)
         session.add(their_destination)
         session.flush()
-        session.add_all(days(other.id, their_destination.id, (2, Metrics(likes=500))))
+        assert their_destination.id is not None
+        days(session, other.id, their_destination.id, (2, Metrics(likes=500)))
 
     data = cli.ok("dashboard", "--json").json()
     assert data["engagement"] == {"likes": 2 + 2, "comments": 1, "shares": 1 + 3, "impressions": 30}

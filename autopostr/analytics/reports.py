@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from autopostr.errors import NotFound
 from autopostr.identity import Actor
 from autopostr.models import (
+    AnalyticsDaily,
     AnalyticsSnapshot,
     AnalyticsTarget,
     Post,
@@ -128,34 +129,36 @@ class Overview:
 def overview(
     session: DbSession, scope: Scope, days: int = 30, last: date | None = None
 ) -> Overview:
-    from sqlalchemy import func, select
+    from sqlalchemy import select
     from sqlmodel import col
 
     last = last or today()
     first = last - timedelta(days=days - 1)
     before = first - timedelta(days=days)  # the previous period's first day
-    snap = AnalyticsSnapshot
-    gains = [func.sum(getattr(snap, f"{m}_gain")) for m in FLOWS]
+    # Each account's daily sums of its posts' gains: a row per account and day.
+    sums = AnalyticsDaily
     platforms = scope.accounts(session)
     rows = session.execute(
-        select(col(snap.day), col(snap.account_id), func.max(snap.fetched_at), *gains)
-        .where(
-            col(snap.account_id).in_(sorted(platforms)),
-            col(snap.destination_id).is_not(None),
-            col(snap.day) >= before,
-            col(snap.day) <= last,
+        select(
+            col(sums.day),
+            col(sums.account_id),
+            col(sums.fetched_at),
+            *(getattr(sums, f"{m}_gain") for m in FLOWS),
+        ).where(
+            col(sums.account_id).in_(sorted(platforms)),
+            col(sums.day) >= before,
+            col(sums.day) <= last,
         )
-        .group_by(col(snap.day), col(snap.account_id))
     ).all()
     totals: Values = dict.fromkeys(METRICS)
     previous: Values = dict.fromkeys(METRICS)
     by_platform: dict[str, Values] = {}
     per_day: dict[date, Values] = defaultdict(lambda: dict.fromkeys(FLOWS))
     fetched: list[datetime] = []
-    for day, account_id, fetched_at, *sums in rows:
+    for day, account_id, fetched_at, *gained in rows:
         day = _day(day)
         platform = platforms[int(account_id)]
-        values = dict(zip(FLOWS, (_int(v) for v in sums), strict=True))
+        values = dict(zip(FLOWS, (_int(v) for v in gained), strict=True))
         if fetched_at is not None:
             fetched.append(_aware(fetched_at))
         if day >= first:

@@ -135,14 +135,96 @@ def _totals(text: str | None) -> Totals:
 
 
 def delete_older_than(db: Database, cutoff: date) -> int:
-    """Retention: snapshots of days before `cutoff` go."""
+    """Retention: snapshots (and daily sums) of days before `cutoff` go."""
     from sqlalchemy import delete
     from sqlmodel import col
 
-    from autopostr.models import AnalyticsSnapshot
+    from autopostr.models import AnalyticsDaily, AnalyticsSnapshot
 
     with db.session() as session:
+        session.execute(delete(AnalyticsDaily).where(col(AnalyticsDaily.day) < cutoff))
         result = session.execute(
             delete(AnalyticsSnapshot).where(col(AnalyticsSnapshot.day) < cutoff)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+FLOWS = tuple(m for m in METRICS if m != "followers")
+
+
+def write(
+    session: DbSession,
+    db: Database,
+    day: date,
+    post_rows: list[dict[str, Any]],
+    account_rows: list[dict[str, Any]],
+    fetched_at: datetime,
+) -> None:
+    """The day's snapshots (see `row`), and what they change in each account's daily
+    sums (`analytics_daily`): a rewrite the same day adds only its difference."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from autopostr.models import AnalyticsSnapshot as Snap
+
+    gains = [f"{m}_gain" for m in FLOWS]
+    before: dict[int, tuple[Any, ...]] = {}
+    ids = [r["destination_id"] for r in post_rows]
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        for dest, *earlier in session.execute(
+            select(col(Snap.destination_id), *(getattr(Snap, g) for g in gains)).where(
+                col(Snap.destination_id).in_(chunk), col(Snap.day) == day
+            )
+        ).all():
+            before[int(dest)] = tuple(earlier)
+    sums: dict[int, dict[str, Any]] = {}
+    for new in post_rows:
+        total = sums.setdefault(
+            new["account_id"],
+            {"account_id": new["account_id"], "day": day, "posts": 0, "fetched_at": fetched_at,
+             **dict.fromkeys(gains)},
+        )  # fmt: skip
+        had = before.get(new["destination_id"])
+        if had is None:
+            total["posts"] += 1
+        for n, name in enumerate(gains):
+            value, was = new[name], (had[n] if had is not None else None)
+            if value is None and was is None:
+                continue
+            total[name] = (total[name] or 0) + (value or 0) - (was or 0)
+    upsert(session, db, post_rows, posts=True)
+    upsert(session, db, account_rows, posts=False)
+    _add_daily(session, db, [sums[k] for k in sorted(sums)])
+
+
+def _add_daily(session: DbSession, db: Database, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    from sqlalchemy import case, literal_column
+
+    from autopostr.models import AnalyticsDaily
+
+    if db.url.dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+
+    table = AnalyticsDaily.__table__  # type: ignore[attr-defined]
+    statement = insert(table)
+    added: dict[str, Any] = {"posts": table.c.posts + statement.excluded.posts}
+    for name in (f"{m}_gain" for m in FLOWS):
+        mine, theirs = table.c[name], statement.excluded[name]
+        # A metric this write says nothing about keeps its sum (NULL stays NULL).
+        added[name] = case(
+            (theirs.is_(None), mine), else_=literal_column("0") + _coalesce(mine) + theirs
+        )
+    added["fetched_at"] = statement.excluded.fetched_at
+    statement = statement.on_conflict_do_update(index_elements=["account_id", "day"], set_=added)
+    session.connection().execute(statement, rows)
+
+
+def _coalesce(column: Any) -> Any:
+    from sqlalchemy import func
+
+    return func.coalesce(column, 0)

@@ -573,8 +573,7 @@ def finish(
                 .values({name: bindparam(name) for name in changes[0] if name != "tid"}),
                 changes,
             )
-        snapshots.upsert(session, db, post_rows, posts=True)
-        snapshots.upsert(session, db, account_rows, posts=False)
+        snapshots.write(session, db, day, post_rows, account_rows, now)
         for account_id, until in sorted(pauses.items()):
             # The platform's limit holds for the account's other targets too.
             session.execute(

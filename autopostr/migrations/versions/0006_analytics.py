@@ -7,6 +7,9 @@ added to the running total, so reports sum days), `raw` (the platform's own fiel
 as JSON), an index on `day` for reports over ranges of days, and `captured_at` is
 named `fetched_at`. Rows already there keep their numbers.
 
+analytics_daily adds up, per account and day, what its posts gained: reports over
+months read it instead of every post's rows.
+
 analytics_targets holds what the sync asks the platforms about: one row per
 published post and one per account, each claimed with a lease and a fencing token
 like a publish, so that several daemons fetch each once per period.
@@ -39,6 +42,7 @@ METRICS = (
     "video_views",
     "followers",
 )
+FLOWS = METRICS[:-1]  # all but followers
 ACCOUNT_ROWS = "destination_id IS NULL"
 DESTINATION_ROWS = "destination_id IS NOT NULL"
 SNAPSHOT_KEYS = (
@@ -81,6 +85,25 @@ def upgrade() -> None:
         batch.add_column(sa.Column("raw", sa.Text(), nullable=True))
     _snapshot_keys(create=True)
     op.create_index(op.f("ix_analytics_snapshots_day"), "analytics_snapshots", ["day"])
+
+    op.create_table(
+        "analytics_daily",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("posts", sa.Integer(), nullable=False),
+        *(sa.Column(f"{name}_gain", sa.Integer(), nullable=True) for name in FLOWS),
+        sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["social_accounts.id"],
+            name=op.f("fk_analytics_daily_account_id_social_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_analytics_daily")),
+        sa.UniqueConstraint("account_id", "day", name=op.f("uq_analytics_daily_account_id_day")),
+    )
+    op.create_index(op.f("ix_analytics_daily_day"), "analytics_daily", ["day"])
 
     op.create_table(
         "analytics_targets",
@@ -140,6 +163,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("analytics_targets")
+    op.drop_index(op.f("ix_analytics_daily_day"), table_name="analytics_daily")
+    op.drop_table("analytics_daily")
     op.drop_index(op.f("ix_analytics_snapshots_day"), table_name="analytics_snapshots")
     # The old columns take no NULL: a metric nobody reported goes back to 0.
     for name in OLD_METRICS:
