@@ -97,6 +97,9 @@ KNOWN_SETTINGS: dict[str, str] = {
     "(default 2)",
     "bluesky_media_wait_seconds": "seconds a Bluesky video may process before the publish is "
     "retried later (default 300)",
+    "analytics_interval": "each post's and account's numbers are fetched once per period of "
+    "this length, UTC-aligned (default 6h)",
+    "analytics_retention_days": "days of analytics snapshots kept (default 730)",
     "webhook_inline_bytes": "largest media total a webhook body carries inline (default 8 MiB)",
     "ai_api_key": "key for the AI server (OPENAI_API_KEY works too); none needed for a local server",
     "ai_base_url": "any OpenAI-compatible server, e.g. http://localhost:11434/v1 (default: OpenAI)",

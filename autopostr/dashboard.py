@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from autopostr import accounts as accounts_mod
 from autopostr import posts
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 NEXT_DUE = 10
 FAILURES = 10
 ENGAGEMENT_METRICS = ("likes", "comments", "shares", "impressions")
+ENGAGEMENT_DAYS = 30
 
 
 @dataclass
@@ -48,17 +49,24 @@ class Summary:
     next_due: list[DueItem] = field(default_factory=list)
     failures: list[FailureItem] = field(default_factory=list)
     accounts: list[SocialAccount] = field(default_factory=list)
-    engagement: dict[str, int] = field(default_factory=dict)
+    engagement: dict[str, int | None] = field(default_factory=dict)
+    engagement_from: date | None = None
+    engagement_to: date | None = None
+    engagement_fetched_at: datetime | None = None
 
 
 def summary(db: DbSession, actor: Actor, now: datetime) -> Summary:
     team_id = require(actor, "posts.read")
+    engagement, period = _engagement(db, team_id)
     return Summary(
         counts=_counts(db, team_id),
         next_due=_next_due(db, actor, now),
         failures=_failures(db, team_id),
         accounts=_accounts(db, team_id),
-        engagement=_engagement(db, team_id),
+        engagement=engagement,
+        engagement_from=period.first,
+        engagement_to=period.last,
+        engagement_fetched_at=period.fetched_at,
     )
 
 
@@ -138,36 +146,11 @@ def _accounts(db: DbSession, team_id: int) -> list[SocialAccount]:
     return list(db.exec(query.order_by(col(SocialAccount.platform), col(SocialAccount.handle))))
 
 
-def _engagement(db: DbSession, team_id: int) -> dict[str, int]:
-    """Totals over the team's posts, from each post destination's latest snapshot.
+def _engagement(db: DbSession, team_id: int) -> tuple[dict[str, int | None], Any]:
+    """What the team's posts gained over the last ENGAGEMENT_DAYS days, as `analytics
+    overview` counts it (None: no platform in scope reports that number), and when
+    those numbers were fetched."""
+    from autopostr.analytics.reports import Scope, overview
 
-    Platforms report running totals, and a snapshot is taken every day, so
-    adding up every row would count yesterday's likes again today. Account-level
-    rows (no destination) hold account figures such as followers, not engagement.
-    """
-    from sqlalchemy import func
-    from sqlmodel import col, select
-
-    from autopostr.models import AnalyticsSnapshot as Snap
-
-    latest = (
-        select(
-            col(Snap.account_id).label("account_id"),
-            col(Snap.destination_id).label("destination_id"),
-            func.max(Snap.day).label("day"),
-        )
-        .join(SocialAccount, col(SocialAccount.id) == col(Snap.account_id))
-        .where(SocialAccount.team_id == team_id, col(Snap.destination_id).is_not(None))
-        .group_by(col(Snap.account_id), col(Snap.destination_id))
-        .subquery()
-    )
-    sums = [func.coalesce(func.sum(getattr(Snap, metric)), 0) for metric in ENGAGEMENT_METRICS]
-    row = db.exec(
-        select(*sums).join(
-            latest,
-            (col(Snap.account_id) == latest.c.account_id)
-            & (col(Snap.destination_id) == latest.c.destination_id)
-            & (col(Snap.day) == latest.c.day),
-        )
-    ).one()
-    return {metric: int(value or 0) for metric, value in zip(ENGAGEMENT_METRICS, row, strict=True)}
+    view = overview(db, Scope(team_id), days=ENGAGEMENT_DAYS)
+    return {metric: view.totals[metric] for metric in ENGAGEMENT_METRICS}, view

@@ -17,6 +17,7 @@ REQUIRED_ROLE: dict[str, str] = {
     "posts.write": "editor",
     "media.write": "editor",
     "ai.use": "editor",
+    "analytics.sync": "editor",
     "posts.approve": "owner",
     "accounts.manage": "owner",
     "team.manage": "owner",

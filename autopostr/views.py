@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from autopostr.ai.fit import Candidate
     from autopostr.ai.usage import Summary as AiSummary
     from autopostr.ai.usage import Totals
+    from autopostr.analytics.reports import AccountReport, BestTimes, Overview, PostReport
+    from autopostr.analytics.sync import SyncReport
     from autopostr.calendar import Calendar
     from autopostr.config import Settings
     from autopostr.csvio import ImportResult, RowError
@@ -367,6 +369,11 @@ def summary_json(result: Summary) -> Document:
         ],
         "accounts": [account_json(account) for account in result.accounts],
         "engagement": result.engagement,
+        "engagement_period": {
+            "from": result.engagement_from.isoformat() if result.engagement_from else None,
+            "to": result.engagement_to.isoformat() if result.engagement_to else None,
+            "fetched_at": iso(result.engagement_fetched_at),
+        },
     }
 
 
@@ -559,4 +566,130 @@ def key_import_json(result: KeyImport) -> Document:
         "keys": list(result.keys),
         "source": result.source,
         "changed": result.changed,
+    }
+
+
+# -- analytics ---------------------------------------------------------------------------
+
+
+def analytics_overview_json(view: Overview) -> Document:
+    """`analytics overview --json`: counters are what the period added, followers the
+    audience at its end; `change` is against the previous period of the same length."""
+    return {
+        "from": view.first.isoformat(),
+        "to": view.last.isoformat(),
+        "fetched_at": iso(view.fetched_at),
+        "totals": view.totals,
+        "previous": view.previous,
+        "change": view.change,
+        "by_platform": view.by_platform,
+        "top_posts": [
+            {
+                "post": str(top.post_id),
+                "destination": str(top.destination_id),
+                "account": top.account,
+                "url": top.url,
+                **top.values,
+                "engagement": top.engagement,
+            }
+            for top in view.top_posts
+        ],
+        "daily": {
+            metric: [{"day": day.isoformat(), "value": value} for day, value in series]
+            for metric, series in view.daily.items()
+        },
+    }
+
+
+def analytics_post_json(report: PostReport) -> Document:
+    return {
+        "post": str(report.post_id),
+        "fetched_at": iso(report.fetched_at),
+        "destinations": [
+            {
+                "id": str(dest.id),
+                "account": dest.account,
+                "platform": dest.platform,
+                "status": dest.status,
+                "url": dest.url,
+                "metrics": dest.metrics,
+                "history": [{"day": day.isoformat(), **values} for day, values in dest.history],
+                "fetched_at": iso(dest.fetched_at),
+                "gone": dest.gone_at is not None,
+                "gone_at": iso(dest.gone_at),
+            }
+            for dest in report.destinations
+        ],
+    }
+
+
+def analytics_account_json(report: AccountReport) -> Document:
+    return {
+        "account": report.account,
+        "platform": report.platform,
+        "from": report.first.isoformat(),
+        "to": report.last.isoformat(),
+        "fetched_at": iso(report.fetched_at),
+        "followers": report.followers,
+        "followers_history": [
+            {"day": day.isoformat(), "followers": value} for day, value in report.followers_history
+        ],
+        "posts": report.posts,
+        "totals": report.totals,
+        "gained": report.gained,
+    }
+
+
+def best_times_json(report: BestTimes) -> Document:
+    """`analytics best-times --json`: `heatmap[weekday][hour]` is engagement per
+    impression (null: no post then), Monday first, hours in `timezone`."""
+
+    def cell(weekday: int, hour: int) -> Any:
+        slot = report.slots.get((weekday, hour))
+        return slot.rate if slot is not None else None
+
+    def posts(weekday: int, hour: int) -> int:
+        slot = report.slots.get((weekday, hour))
+        return slot.posts if slot is not None else 0
+
+    return {
+        "from": report.first.isoformat(),
+        "to": report.last.isoformat(),
+        "timezone": report.timezone,
+        "fetched_at": iso(report.fetched_at),
+        "posts": report.posts,
+        "weekdays": list(report.weekdays),
+        "heatmap": [[cell(d, h) for h in range(24)] for d in range(7)],
+        "counts": [[posts(d, h) for h in range(24)] for d in range(7)],
+        "top": [
+            {
+                "slot": slot.name,
+                "weekday": slot.day_name,
+                "hour": slot.hour,
+                "rate": slot.rate,
+                "posts": slot.posts,
+                "impressions": slot.impressions,
+                "engagement": slot.engagement,
+            }
+            for slot in report.top
+        ],
+        "note": report.note,
+    }
+
+
+def analytics_sync_json(report: SyncReport) -> Document:
+    return {
+        "posts": report.posts,
+        "accounts": report.accounts,
+        "gone": list(report.gone),
+        "paused": [
+            {"account": account, "until": iso(until)} for account, until in report.paused.items()
+        ],
+        "failed": [
+            {"account": account, "error": error} for account, error in report.failed.items()
+        ],
+        "unsupported": sorted(set(report.unsupported)),
+        "errors": list(report.errors),
+        "deleted": report.deleted,
+        "fetched_at": iso(report.fetched_at),
     }

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from autopostr.states import PostState
 from tests.helpers import Cli, db_session, make_due, new_post
@@ -17,7 +18,14 @@ def test_an_empty_team_has_zeros(sandbox: str, cli: Cli) -> None:
     assert set(data) >= {"counts", "next_due", "failures", "accounts", "engagement"}
     assert data["counts"] == dict.fromkeys(POST_STATES, 0)
     assert data["next_due"] == [] and data["failures"] == []
-    assert data["engagement"] == {"likes": 0, "comments": 0, "shares": 0, "impressions": 0}
+    # No numbers yet: unknown, not zero.
+    assert data["engagement"] == {
+        "likes": None,
+        "comments": None,
+        "shares": None,
+        "impressions": None,
+    }
+    assert data["engagement_period"]["fetched_at"] is None
     (account,) = data["accounts"]
     assert account["platform"] == "sandbox" and account["handle"] == "demo"
     assert account["status"] == "active"
@@ -84,27 +92,43 @@ def test_accounts_show_their_status(sandbox: str, cli: Cli) -> None:
     }
 
 
-def test_engagement_sums_each_posts_latest_snapshot(sandbox: str, cli: Cli) -> None:
-    from autopostr.models import AnalyticsSnapshot, Post, PostDestination, SocialAccount, Team
+def test_engagement_is_what_the_last_30_days_added_in_this_team(sandbox: str, cli: Cli) -> None:
+    from autopostr.analytics.snapshots import Tracker, count_gains, row, write
+    from autopostr.config import load_settings
+    from autopostr.db import Database
+    from autopostr.models import Post, PostDestination, SocialAccount, Team
+    from autopostr.platforms.base import Metrics
 
     first = cli.ok("posts", "create", "--to", "sandbox:demo", "--text", "a", "--json").json()
     second = cli.ok("posts", "create", "--to", "sandbox:demo", "--text", "b", "--json").json()
     account_id = int(first["destinations"][0]["account_id"])
     dest_a = int(first["destinations"][0]["id"])
     dest_b = int(second["destinations"][0]["id"])
+    today = date.today()
 
-    def snap(account: int, dest: int | None, day: int, **metrics: int) -> AnalyticsSnapshot:
-        return AnalyticsSnapshot.model_validate(
-            {"account_id": account, "destination_id": dest, "day": date(2030, 1, day), **metrics}
-        )
+    def days(session: Any, account: int, dest: int, *seen: tuple[int, Metrics]) -> None:
+        """What the sync writes for a post seen from the day it went out."""
+        tracker = Tracker()
+        published = today - timedelta(days=seen[0][0])
+        for days_ago, metrics in seen:
+            day = today - timedelta(days=days_ago)
+            written = count_gains(metrics, day, tracker, published)
+            tracker = written.tracker
+            now = datetime.now(UTC)
+            snapshot = row(account, dest, day, written, {}, now)
+            write(session, Database(load_settings()), day, [snapshot], [], now)
 
     with db_session() as session:
-        # Running totals: yesterday's 5 likes are inside today's 7.
-        session.add(snap(account_id, dest_a, 1, likes=5, comments=1, shares=0, impressions=50))
-        session.add(snap(account_id, dest_a, 2, likes=7, comments=2, shares=1, impressions=80))
-        session.add(snap(account_id, dest_b, 1, likes=2, comments=0, shares=3, impressions=20))
-        # Account-level figures are not post engagement.
-        session.add(snap(account_id, None, 2, likes=1000, impressions=9999, followers=42))
+        # Running totals: the 5 likes of 40 days ago are inside the 7 of yesterday, and
+        # only the 2 added since count for the last 30 days.
+        days(
+            session,
+            account_id,
+            dest_a,
+            (40, Metrics(likes=5, comments=1, shares=0, impressions=50)),
+            (1, Metrics(likes=7, comments=2, shares=1, impressions=80)),
+        )
+        days(session, account_id, dest_b, (3, Metrics(likes=2, comments=0, shares=3)))
         # Another team's numbers stay theirs.
         other_team = Team(name="Other")
         session.add(other_team)
@@ -121,8 +145,9 @@ def test_engagement_sums_each_posts_latest_snapshot(sandbox: str, cli: Cli) -> N
         their_destination = PostDestination(post_id=theirs.id, account_id=other.id)
         session.add(their_destination)
         session.flush()
-        session.add(snap(other.id, their_destination.id, 1, likes=500))
+        assert their_destination.id is not None
+        days(session, other.id, their_destination.id, (2, Metrics(likes=500)))
 
     data = cli.ok("dashboard", "--json").json()
-    assert data["engagement"] == {"likes": 9, "comments": 2, "shares": 4, "impressions": 100}
+    assert data["engagement"] == {"likes": 2 + 2, "comments": 1, "shares": 1 + 3, "impressions": 30}
     assert "Engagement" in cli.ok("dashboard").stdout

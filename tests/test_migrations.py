@@ -440,22 +440,20 @@ PARENTS = ("teams", "users", "social_accounts", "posts", "post_destinations")
 
 
 def _insert(conn: Connection, table: str, row: dict[str, object]) -> None:
-    """Insert with raw SQL (the models describe head, not 0004); unset timestamps and
-    counters get a value."""
-    from sqlalchemy import DateTime, Integer
+    """Insert with raw SQL (the models describe head, not the revision the database is
+    at); unset timestamps and counters of the table as it is now get a value."""
+    from sqlalchemy import DateTime, Integer, inspect
 
     values = dict(row)
-    present = {c["name"] for c in inspect(conn).get_columns(table)}  # the revision's columns
-    for column in metadata.tables[table].columns:
-        if column.nullable or column.primary_key or column.name in values:
+    for column in inspect(conn).get_columns(table):
+        if column["nullable"] or column.get("autoincrement") is True or column["name"] in values:
             continue
-        if column.name not in present:  # a column of a later revision
+        if column["name"] == "id":
             continue
-        kind = getattr(column.type, "impl", column.type)  # sqlmodel wraps DateTime
-        if isinstance(kind, DateTime):
-            values[column.name] = AT
-        elif isinstance(kind, Integer):
-            values[column.name] = 0
+        if isinstance(column["type"], DateTime):
+            values[column["name"]] = AT
+        elif isinstance(column["type"], Integer):
+            values[column["name"]] = 0
     names = ", ".join(values)
     conn.execute(
         text(f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + n for n in values)})"),
@@ -623,3 +621,32 @@ def test_the_schema_check_on_every_command_needs_no_alembic(initialized: str) ->
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_0007_keeps_snapshots_and_lets_metrics_be_null(engine: str) -> None:
+    """0007 copies analytics_snapshots on SQLite: the numbers and their fetch time stay,
+    a metric may now be NULL, and going back turns NULL into the 0 the old schema had."""
+    from autopostr.migrate import downgrade
+
+    db = Database(load_settings())
+    upgrade(db, "0006_ai_usage")
+    with db.engine.begin() as conn:
+        for table in PARENTS:
+            for row in ROWS_AT_0004[table]:
+                _insert(conn, table, row)
+        for row in ROWS_AT_0004["analytics_snapshots"]:
+            _insert(conn, "analytics_snapshots", row)
+    upgrade(db)
+    with db.engine.begin() as conn:
+        kept = conn.execute(
+            text("SELECT id, impressions, reach, fetched_at FROM analytics_snapshots ORDER BY id")
+        ).all()
+        assert [(r[0], r[1], r[2]) for r in kept] == [(1, 5, None), (2, 7, None), (3, 9, None)]
+        assert all(r[3] is not None for r in kept)
+        conn.execute(text("UPDATE analytics_snapshots SET likes = NULL WHERE id = 2"))
+    downgrade(db, "0006_ai_usage")
+    with db.engine.connect() as conn:
+        back = conn.execute(
+            text("SELECT id, impressions, likes, captured_at FROM analytics_snapshots ORDER BY id")
+        ).all()
+    assert [(r[0], r[1], r[2]) for r in back] == [(1, 5, 0), (2, 7, 0), (3, 9, 0)]

@@ -18,6 +18,7 @@ from autopostr.config import load_settings
 from autopostr.keys import is_secret_extra
 from autopostr.platforms.base import (
     AccountRef,
+    Gone,
     Metrics,
     PermanentError,
     PublishRequest,
@@ -508,12 +509,16 @@ def test_delete_and_metrics(fake: BlueskyFake) -> None:
     account = connect()
     sent = platform().publish(account, request("count me", first_comment="a reply"))
     fake.counts[sent.remote_id] = {"likeCount": 5, "repostCount": 2, "quoteCount": 1}
-    assert platform().metrics(account, sent.remote_id) == Metrics(likes=5, comments=1, shares=3)
+    assert platform().metrics(account, sent.remote_id) == Metrics(
+        likes=5, comments=1, shares=3, saves=0
+    )
+    assert platform().metrics(account, sent.remote_id).likes == 6  # liked once more since
+    assert platform().account_metrics(account).followers == 310
     assert platform().delete(account, sent.remote_id) is True
     assert [p["value"]["text"] for p in fake.posts()] == ["a reply"]
     [deleted] = fake.calls("POST", r"/xrpc/com\.atproto\.repo\.deleteRecord")
     assert deleted.json()["rkey"] == sent.remote_id.rsplit("/", 1)[1]
-    with pytest.raises(PermanentError, match="no longer has"):
+    with pytest.raises(Gone, match="no longer has"):
         platform().metrics(account, sent.remote_id)
     assert platform().delete(account, sent.remote_id) is False  # already gone
 

@@ -17,6 +17,7 @@ from autopostr.platforms.base import (
     UNKNOWN,
     AccountRef,
     AuthExpired,
+    Gone,
     PermanentError,
     PublishRequest,
     PublishResult,
@@ -376,10 +377,17 @@ def test_metrics_use_the_current_insights_names(fb: FakeFacebook) -> None:
     account = page_account(fb)
     result = platform().publish(account, request("Counted", first_comment="first"))
     metrics = platform().metrics(account, result.remote_id)
-    assert metrics.impressions == 1234 and metrics.clicks == 56
+    # Unique media views are the post's reach; Graph has no total impressions any more.
+    assert metrics.reach == 1234 and metrics.impressions is None and metrics.clicks == 56
     assert metrics.likes == 40 and metrics.comments == 1 and metrics.shares == 7
+    assert metrics.raw["insights"]["post_clicks"] == 56 and metrics.raw["shares"] == {"count": 7}
     [asked] = fb.calls("GET", r"/v\d+\.\d+/\d+_\d+/insights")
     assert "impressions" not in asked.query["metric"]
+    assert platform().metrics(account, result.remote_id).clicks == 61  # it grew meanwhile
+    assert platform().account_metrics(account).followers == 321
+    platform().delete(account, result.remote_id)
+    with pytest.raises(Gone):
+        platform().metrics(account, result.remote_id)
 
 
 def test_throttle_codes_and_usage_headers(fb: FakeFacebook) -> None:

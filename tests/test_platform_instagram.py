@@ -10,7 +10,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,10 @@ from autopostr.platforms.base import (
     UNKNOWN,
     AccountRef,
     AuthExpired,
+    Gone,
     MediaItem,
+    Metrics,
+    MetricsTarget,
     NotSupported,
     PermanentError,
     PublishRequest,
@@ -490,6 +493,8 @@ def test_metrics_from_insights(
     item.likes, item.comments = 12, ["nice", "yum"]
     metrics = adapter.metrics(account(fake), item.id)
     assert (metrics.impressions, metrics.likes, metrics.comments, metrics.shares) == (912, 12, 2, 4)
+    assert (metrics.reach, metrics.saves, metrics.clicks) == (700, 6, None)
+    assert metrics.raw["insights"]["total_interactions"] == 24
 
 
 def test_metrics_without_insights_fall_back_to_counts(
@@ -499,7 +504,35 @@ def test_metrics_without_insights_fall_back_to_counts(
     item.likes, item.comments = 3, ["first"]
     fake.too_few_viewers.add(item.id)
     metrics = adapter.metrics(account(fake), item.id)
-    assert (metrics.impressions, metrics.likes, metrics.comments) == (0, 3, 1)
+    assert (metrics.impressions, metrics.likes, metrics.comments) == (None, 3, 1)
+
+
+def test_insights_wait_for_their_delay_and_a_deleted_post_is_gone(
+    fake: FakeInstagram, adapter: InstagramPlatform
+) -> None:
+    fresh = fake.add_media(COFFEE_IG, "fresh")
+    settled = fake.add_media(COFFEE_IG, "settled", age=timedelta(days=3))
+    fresh.likes = settled.likes = 5
+    gone = fake.add_media(COFFEE_IG, "deleted")
+    del fake.media[gone.id]
+    now = datetime.now(UTC)
+    found = adapter.post_metrics(
+        account(fake),
+        [
+            MetricsTarget(fresh.id, now - timedelta(hours=3)),
+            MetricsTarget(settled.id, now - timedelta(days=3)),
+            MetricsTarget(gone.id, now - timedelta(days=3)),
+        ],
+    )
+    young, old = found[fresh.id], found[settled.id]
+    assert isinstance(young, Metrics) and isinstance(old, Metrics)
+    # Three hours old: Meta's insights are not in yet, so only the public counts.
+    assert (young.likes, young.impressions, young.reach) == (5, None, None)
+    assert (old.likes, old.impressions, old.reach) == (5, 905, 700)
+    assert isinstance(found[gone.id], Gone)
+    insights = fake.calls("GET", r"/v\d+\.\d+/\d+/insights")
+    assert fresh.id not in {r.path.split("/")[2] for r in insights}
+    assert adapter.account_metrics(account(fake)).followers == 1234
 
 
 def test_whoami_and_a_malformed_answer(fake: FakeInstagram, adapter: InstagramPlatform) -> None:

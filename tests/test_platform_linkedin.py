@@ -18,7 +18,9 @@ from autopostr.platforms.base import (
     UNKNOWN,
     AccountRef,
     AuthExpired,
+    Gone,
     MediaItem,
+    NotSupported,
     PermanentError,
     PublishRequest,
     PublishResult,
@@ -307,7 +309,9 @@ def test_metrics_for_members_and_organizations(linkedin: FakeLinkedIn) -> None:
     member = account(linkedin)
     posted = adapter().publish(member, request("Member post"))
     got = adapter().metrics(member, posted.remote_id)
-    assert (got.likes, got.comments, got.impressions) == (7, 2, 0)
+    assert (got.likes, got.comments, got.impressions) == (7, 2, None)
+    with pytest.raises(NotSupported):
+        adapter().account_metrics(member)
 
     org = account(linkedin, ORG)
     posted = adapter().publish(org, request("Company post"))
@@ -319,8 +323,14 @@ def test_metrics_for_members_and_organizations(linkedin: FakeLinkedIn) -> None:
         3,
         31,
     )
+    assert got.reach == 900 and got.raw["totalShareStatistics"]["engagement"] == 0.066
     [call] = linkedin.calls("GET", "/rest/organizationalEntityShareStatistics")
     assert call.query["shares"] == f"List({posted.remote_id})"
+    assert adapter().metrics(org, posted.remote_id).impressions == 1210  # seen more since
+    assert adapter().account_metrics(org).followers == 5400
+    adapter().delete(org, posted.remote_id)
+    with pytest.raises(Gone):
+        adapter().metrics(org, posted.remote_id)
 
 
 def test_refresh_returns_a_fresh_60_day_token(linkedin: FakeLinkedIn) -> None:

@@ -20,6 +20,7 @@ from autopostr.platforms.base import (
     UNKNOWN,
     AccountRef,
     AuthExpired,
+    Gone,
     MediaItem,
     PermanentError,
     PublishRequest,
@@ -432,7 +433,19 @@ def test_metrics_read_the_status_counts(fake: FakeMastodon) -> None:
     status = fake.statuses[result.remote_id]
     status.update(favourites_count=12, reblogs_count=3, replies_count=4, quotes_count=1)
     metrics = platform().metrics(ref, result.remote_id)
-    assert (metrics.likes, metrics.shares, metrics.comments, metrics.impressions) == (12, 4, 4, 0)
+    # Mastodon counts no impressions: unknown, never zero.
+    assert (metrics.likes, metrics.shares, metrics.comments, metrics.impressions) == (
+        12,
+        4,
+        4,
+        None,
+    )
+    assert metrics.raw["favourites_count"] == 12
+    assert platform().metrics(ref, result.remote_id).likes == 13  # favourited once more
+    assert platform().account_metrics(ref).followers == 42
+    platform().delete(ref, result.remote_id)
+    with pytest.raises(Gone):
+        platform().metrics(ref, result.remote_id)
 
 
 def test_the_instances_own_limits_are_checked_before_sending(fake: FakeMastodon) -> None:

@@ -10,7 +10,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,9 @@ from autopostr.platforms.base import (
     UNKNOWN,
     AccountRef,
     AuthExpired,
+    Gone,
+    Metrics,
+    MetricsTarget,
     PermanentError,
     PublishRequest,
     PublishResult,
@@ -350,8 +353,14 @@ def test_metrics_public_and_private(x: XPlatform, fake: FakeX, naming: str) -> N
     metrics = x.metrics(me, result.remote_id)
     assert (metrics.likes, metrics.comments, metrics.shares) == (12, 3, 5)
     assert (metrics.impressions, metrics.clicks) == (950, 7)
-    [asked, *_] = fake.calls("GET", rf"/2/tweets/{result.remote_id}")
-    assert asked.query["tweet.fields"] == "public_metrics,non_public_metrics"
+    [asked] = fake.calls("GET", "/2/tweets")
+    assert asked.query == {
+        "ids": result.remote_id,
+        "tweet.fields": "public_metrics,non_public_metrics",
+    }
+    # X's own fields are kept beside the normalized numbers.
+    assert metrics.raw["non_public_metrics"]["url_link_clicks"] == 7
+    assert metrics.raw["public_metrics"]["like_count"] == 12
 
 
 def test_metrics_of_an_old_post_fall_back_to_public_counts(x: XPlatform, fake: FakeX) -> None:
@@ -360,9 +369,57 @@ def test_metrics_of_an_old_post_fall_back_to_public_counts(x: XPlatform, fake: F
     fake.tweets[result.remote_id].metrics.update(like_count=2, impression_count=40)
     fake.non_public_allowed = False
     metrics = x.metrics(me, result.remote_id)
-    assert (metrics.likes, metrics.impressions, metrics.clicks) == (2, 40, 0)
-    with pytest.raises(PermanentError, match="no post"):
+    # Clicks come only with the private metrics: unknown, not zero.
+    assert (metrics.likes, metrics.impressions, metrics.clicks) == (2, 40, None)
+    with pytest.raises(Gone, match="no post"):
         x.metrics(me, "1")
+
+
+def test_posts_older_than_30_days_are_asked_for_public_metrics_only(
+    x: XPlatform, fake: FakeX
+) -> None:
+    me = account(fake)
+    now = datetime.now(UTC)
+    new = x.publish(me, request("New one")).remote_id
+    old_tweet = fake.add_tweet("Old one", age_hours=40 * 24)
+    found = x.post_metrics(
+        me,
+        [
+            MetricsTarget(new, now - timedelta(days=2)),
+            MetricsTarget(old_tweet.id, now - timedelta(days=40)),
+        ],
+    )
+    asked = {r.query["ids"]: r.query["tweet.fields"] for r in fake.calls("GET", "/2/tweets")}
+    assert asked == {new: "public_metrics,non_public_metrics", old_tweet.id: "public_metrics"}
+    recent, old = found[new], found[old_tweet.id]
+    assert isinstance(recent, Metrics) and isinstance(old, Metrics)
+    assert recent.clicks == 0 and old.clicks is None
+    assert "non_public_metrics" not in old.raw
+
+
+def test_metrics_are_asked_100_posts_at_a_time_and_gone_posts_say_so(
+    x: XPlatform, fake: FakeX
+) -> None:
+    me = account(fake)
+    tweets = [fake.add_tweet(f"post {n}") for n in range(150)]
+    fake.tweets[tweets[7].id].deleted = True
+    found = x.post_metrics(me, [MetricsTarget(t.id) for t in tweets])
+    lookups = fake.calls("GET", "/2/tweets")
+    assert [len(r.query["ids"].split(",")) for r in lookups] == [100, 50]
+    assert isinstance(found[tweets[7].id], Gone)
+    assert sum(isinstance(m, Metrics) for m in found.values()) == 149
+
+
+def test_metrics_grow_between_reads_and_followers_are_counted(x: XPlatform, fake: FakeX) -> None:
+    me = account(fake)
+    remote_id = x.publish(me, request("Growing")).remote_id
+    first, second = x.metrics(me, remote_id), x.metrics(me, remote_id)
+    assert first.likes is not None and second.likes is not None and second.likes > first.likes
+    followers = x.account_metrics(me)
+    assert (
+        followers.followers == 1200 and followers.raw["public_metrics"]["followers_count"] == 1200
+    )
+    assert x.account_metrics(me).followers == 1203
 
 
 def test_find_published_matches_texts_x_rewrote(x: XPlatform, fake: FakeX) -> None:

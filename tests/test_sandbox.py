@@ -204,6 +204,7 @@ def test_metrics_are_deterministic(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     others = {sandbox.metrics(ACCOUNT, f"sbx_{n:016x}") for n in range(20)}
     assert len(others) > 15
     for m in [first, *others]:
+        assert m.impressions is not None and m.likes is not None and m.clicks is not None
         assert m.impressions > 0
         assert 0 <= m.likes <= m.impressions
         assert 0 <= m.clicks <= m.impressions

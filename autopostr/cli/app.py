@@ -17,6 +17,7 @@ from autopostr import __version__
 from autopostr.cli import (
     accounts,
     ai,
+    analytics,
     auth,
     calendar,
     config_cmd,
@@ -141,5 +142,6 @@ app.add_typer(media.app, name="media")
 app.add_typer(ai.app, name="ai")
 app.add_typer(calendar.app, name="calendar")
 dashboard.register(app)
+app.add_typer(analytics.app, name="analytics")
 app.add_typer(daemon.app, name="daemon")
 logs.register(app)

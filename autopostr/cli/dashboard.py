@@ -12,7 +12,8 @@ from autopostr.cli.common import JSON_OPTION, signed_in
 def dashboard(as_json: bool = JSON_OPTION) -> None:
     """Show posts by state, the next posts due, recent failures, accounts and engagement.
 
-    With --json: {"counts", "next_due", "failures", "accounts", "engagement"}.
+    With --json: {"counts", "next_due", "failures", "accounts", "engagement"}; engagement
+    is what the last 30 days added, as `analytics overview` counts it.
 
     \b
     Example:
@@ -74,8 +75,16 @@ def _render(data: dict[str, Any]) -> None:
         title="Accounts",
         empty="No accounts. Add one with `autopostr accounts add sandbox --handle demo`.",
     )
-    engagement = data["engagement"]
-    output.print_table([engagement], [(key, key) for key in engagement], title="Engagement")
+    from autopostr.cli.analytics import freshness
+
+    engagement = {k: "-" if v is None else f"{v:,}" for k, v in data["engagement"].items()}
+    period = data["engagement_period"]
+    output.print_table(
+        [engagement],
+        [(key, key) for key in engagement],
+        title=f"Engagement {period['from']} – {period['to']}",
+    )
+    output.info(freshness(period["fetched_at"]))
 
 
 def register(app: typer.Typer) -> None:

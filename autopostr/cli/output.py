@@ -207,3 +207,31 @@ def live_text(enabled: bool = True) -> Iterator[Callable[[str], None] | None]:
 
     with Live(console=stdout(), transient=True, auto_refresh=False) as live:
         yield lambda text: live.update(Text(text), refresh=True)
+
+
+class Progress:
+    """A progress bar whose total is known only once the work has started."""
+
+    def __init__(self, bar: Any = None, task: Any = None) -> None:
+        self.bar, self.task = bar, task
+
+    def total(self, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, total=total)
+
+    def advance(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, done)
+
+
+@contextmanager
+def open_progress(label: str, enabled: bool = True) -> Iterator[Progress]:
+    """`progress` with the total told later (`Progress.total`); nothing when stderr is
+    not a terminal."""
+    if not enabled or not sys.stderr.isatty() or _no_color():
+        yield Progress()
+        return
+    from rich.progress import Progress as RichProgress
+
+    with RichProgress(console=stderr(), transient=True) as bar:
+        yield Progress(bar, bar.add_task(label, total=None))

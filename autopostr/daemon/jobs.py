@@ -15,6 +15,11 @@ class PeriodicJob:
     name: str
     every: timedelta
     run: Callable[[Database, Settings], object]
+    # A beat that depends on settings (the analytics sync's): overrides `every`.
+    beat: Callable[[Settings], timedelta] | None = None
+
+    def interval(self, settings: Settings) -> timedelta:
+        return self.beat(settings) if self.beat is not None else self.every
 
 
 def _cleanup_sessions(db: Database, _settings: Settings) -> int:
@@ -38,11 +43,26 @@ def _refresh_tokens(db: Database, settings: Settings) -> object:
     return refresh_expiring(db, settings)
 
 
+def _sync_analytics(db: Database, settings: Settings) -> object:
+    from autopostr.analytics.sync import run_job
+
+    return run_job(db, settings)
+
+
+def _analytics_beat(settings: Settings) -> timedelta:
+    from autopostr.analytics.sync import check_every
+
+    return check_every(settings)
+
+
 JOBS: list[PeriodicJob] = [
     PeriodicJob("session-cleanup", timedelta(hours=1), _cleanup_sessions),
     # Hourly against a 24 h horizon: every token gets many chances before it runs out.
     PeriodicJob("token-refresh", timedelta(hours=1), _refresh_tokens),
     PeriodicJob("media-cleanup", timedelta(days=1), _cleanup_media),
+    # Looks every 15 minutes; each post and account is fetched once per
+    # AUTOPOSTR_ANALYTICS_INTERVAL period, however many daemons look.
+    PeriodicJob("analytics-sync", timedelta(minutes=15), _sync_analytics, _analytics_beat),
 ]
 
 

@@ -159,7 +159,7 @@ class DaemonRunner:
             self.scheduler.add_job(
                 self._periodic,
                 "interval",
-                seconds=job.every.total_seconds(),
+                seconds=job.interval(self.settings).total_seconds(),
                 args=[job.name],
                 id=f"job:{job.name}",
                 next_run_time=utcnow() + timedelta(seconds=5),

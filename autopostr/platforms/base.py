@@ -9,9 +9,9 @@ from a permanent failure without knowing the platform.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any, ClassVar
 
 from autopostr.config import Settings
@@ -154,13 +154,71 @@ class ConnectedAccount:
     scopes: str = ""
 
 
+# The normalized metric names (PRODUCT §9), in the order reports show them.
+METRICS = (
+    "impressions",
+    "reach",
+    "likes",
+    "comments",
+    "shares",
+    "clicks",
+    "saves",
+    "video_views",
+    "followers",
+)
+
+
 @dataclass(frozen=True)
 class Metrics:
-    impressions: int = 0
-    likes: int = 0
-    comments: int = 0
-    shares: int = 0
-    clicks: int = 0
+    """Running totals as a platform reports them. None means the platform did not report
+    that number (it has no such metric, or not for this post now), never zero; `raw`
+    keeps the platform's own fields as it sent them."""
+
+    impressions: int | None = None
+    reach: int | None = None
+    likes: int | None = None
+    comments: int | None = None
+    shares: int | None = None
+    clicks: int | None = None
+    saves: int | None = None
+    video_views: int | None = None
+    followers: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def values(self) -> dict[str, int | None]:
+        return {name: getattr(self, name) for name in METRICS}
+
+
+@dataclass(frozen=True)
+class MetricsTarget:
+    """A published post whose numbers are asked for; its age decides what some
+    platforms can tell (X's private metrics for 30 days, Instagram's insights after
+    their delay)."""
+
+    remote_id: str
+    published_at: datetime | None = None
+
+    def age(self, now: datetime) -> timedelta | None:
+        return now - self.published_at if self.published_at is not None else None
+
+
+def count(value: Any) -> int | None:
+    """A platform's number as an int; None for anything that is not one (missing, null, text)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def added(*values: int | None) -> int | None:
+    """The sum of the numbers the platform reported; None when it reported none of them."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 class PlatformError(Exception):
@@ -222,6 +280,10 @@ class NotSupported(PermanentError):
     """The platform has no such operation."""
 
 
+class Gone(PermanentError):
+    """The platform no longer has this post (deleted there): asking again cannot help."""
+
+
 def raise_for_results(*, failed: bool, unsupported: bool = False) -> None:
     """After a command has shown its per-destination results (posts publish and retry,
     posts unpublish, daemon run --once): exit 6 when a platform failed or refused any,
@@ -253,6 +315,10 @@ class Platform(ABC):
     # them at local fakes).
     default_api_url: ClassVar[str] = ""
     default_auth_url: ClassVar[str] = ""
+    # Metrics as data: how many posts one metrics call may ask about, and for how long
+    # after publishing the platform keeps a post's numbers (None: as long as it exists).
+    metrics_batch: ClassVar[int] = 1
+    metrics_window: ClassVar[timedelta | None] = None
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -360,7 +426,38 @@ class Platform(ABC):
         raise NotSupported(f"{self.title} posts cannot be deleted through autopostr")
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
+        """One post's running totals; Gone when the platform no longer has it."""
         raise NotSupported(f"{self.title} has no metrics")
+
+    def post_metrics(
+        self, account: AccountRef, posts: Sequence[MetricsTarget]
+    ) -> dict[str, Metrics | PermanentError]:
+        """Several posts' metrics, by remote id, in as few calls as the platform allows
+        (at most `metrics_batch` posts are given at once). A post the platform no longer
+        has maps to Gone, one it refuses alone to its PermanentError; a failure of the
+        call itself (a rate limit, an expired token, the network) raises, as it concerns
+        the whole account."""
+        found: dict[str, Metrics | PermanentError] = {}
+        for post in posts:
+            try:
+                found[post.remote_id] = self.metrics(account, post.remote_id)
+            except AuthExpired:
+                raise
+            except PermanentError as exc:
+                found[post.remote_id] = exc
+        return found
+
+    def account_metrics(self, account: AccountRef) -> Metrics:
+        """The account's own numbers (followers) as they are now."""
+        raise NotSupported(f"{self.title} reports no account metrics")
+
+    @classmethod
+    def has_post_metrics(cls) -> bool:
+        return cls.metrics is not Platform.metrics or cls.post_metrics is not Platform.post_metrics
+
+    @classmethod
+    def has_account_metrics(cls) -> bool:
+        return cls.account_metrics is not Platform.account_metrics
 
     def refresh(self, account: AccountRef) -> dict[str, Any] | None:
         """New credentials for an expiring token, or None where tokens do not expire."""

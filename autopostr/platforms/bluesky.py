@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -28,10 +28,12 @@ from autopostr.platforms.base import (
     IMAGE_TYPES,
     AccountRef,
     AuthExpired,
+    Gone,
     Limits,
     MediaItem,
     MediaLimits,
     Metrics,
+    MetricsTarget,
     PermanentError,
     Platform,
     PlatformError,
@@ -39,6 +41,8 @@ from autopostr.platforms.base import (
     PublishResult,
     TransientError,
     UnknownOutcome,
+    added,
+    count,
 )
 from autopostr.platforms.http import error_message, make_client, poll_until, retry_after, send
 
@@ -55,6 +59,8 @@ MAX_TEXT_BYTES = 3000
 MAX_IMAGE_BYTES = 1_000_000
 MAX_VIDEO_BYTES = 100_000_000
 SERVICE_TOKEN_SECONDS = 30 * 60
+POST_COUNTS = ("likeCount", "replyCount", "repostCount", "quoteCount", "bookmarkCount")
+PROFILE_COUNTS = ("followersCount", "followsCount", "postsCount")
 # Errors that mean "this token is no good": refresh, then try again.
 TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
 JOB_COMPLETED = "JOB_STATE_COMPLETED"
@@ -172,6 +178,7 @@ class BlueskyPlatform(Platform):
     name: ClassVar[str] = "bluesky"
     title: ClassVar[str] = "Bluesky"
     default_api_url: ClassVar[str] = DEFAULT_API_URL
+    metrics_batch: ClassVar[int] = 25  # uris per app.bsky.feed.getPosts
     limits: ClassVar[Limits] = Limits(
         max_chars=300,
         counting="graphemes",
@@ -719,31 +726,57 @@ class BlueskyPlatform(Platform):
         return bool(answer.get("commit"))
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
-        self._parse_uri(remote_id)
+        found = self.post_metrics(account, [MetricsTarget(remote_id)])[remote_id]
+        if isinstance(found, PlatformError):
+            raise found
+        return found
+
+    def post_metrics(
+        self, account: AccountRef, posts: Sequence[MetricsTarget]
+    ) -> dict[str, Metrics | PermanentError]:
+        """`app.bsky.feed.getPosts`, 25 posts a call; a post it leaves out is Gone.
+        Bluesky counts no impressions, reach or clicks (None)."""
+        found: dict[str, Metrics | PermanentError] = {}
+        uris: list[str] = []
+        for post in posts:
+            try:
+                self._parse_uri(post.remote_id)
+                uris.append(post.remote_id)
+            except PermanentError as exc:
+                found[post.remote_id] = exc
+        token = self.access_token(account)
         with self._client() as client:
-            found = self._call(
+            for start in range(0, len(uris), self.metrics_batch):
+                chunk = uris[start : start + self.metrics_batch]
+                answer = self._call(
+                    client, "GET", "app.bsky.feed.getPosts", token=token, params={"uris": chunk}
+                )
+                listed = answer.get("posts")
+                if not isinstance(listed, list):
+                    raise TransientError(
+                        f"{self.title} sent a getPosts reply autopostr cannot read"
+                    )
+                by_uri = {p.get("uri"): p for p in listed if isinstance(p, dict)}
+                for uri in chunk:
+                    listed_post = by_uri.get(uri)
+                    found[uri] = (
+                        _post_metrics(listed_post)
+                        if listed_post is not None
+                        else Gone(f"Bluesky no longer has the post {uri}")
+                    )
+        return found
+
+    def account_metrics(self, account: AccountRef) -> Metrics:
+        with self._client() as client:
+            profile = self._call(
                 client,
                 "GET",
-                "app.bsky.feed.getPosts",
+                "app.bsky.actor.getProfile",
                 token=self.access_token(account),
-                params={"uris": remote_id},
+                params={"actor": self._did(client, account)},
             )
-        posts = found.get("posts")
-        if not isinstance(posts, list):
-            raise TransientError(f"{self.title} sent a getPosts reply autopostr cannot read")
-        post = next((p for p in posts if isinstance(p, dict) and p.get("uri") == remote_id), None)
-        if post is None:
-            raise PermanentError(f"Bluesky no longer has the post {remote_id}")
-
-        def count(key: str) -> int:
-            value = post.get(key)
-            return value if isinstance(value, int) else 0
-
-        return Metrics(
-            likes=count("likeCount"),
-            comments=count("replyCount"),
-            shares=count("repostCount") + count("quoteCount"),
-        )
+        raw = {key: profile[key] for key in PROFILE_COUNTS if key in profile}
+        return Metrics(followers=count(profile.get("followersCount")), raw=raw)
 
     def find_published(
         self, account: AccountRef, request: PublishRequest
@@ -765,3 +798,13 @@ class BlueskyPlatform(Platform):
                 found.append(post)
         comment = found.pop() if request.first_comment else None
         return self._result(account, found, comment)
+
+
+def _post_metrics(post: dict[str, Any]) -> Metrics:
+    return Metrics(
+        likes=count(post.get("likeCount")),
+        comments=count(post.get("replyCount")),
+        shares=added(count(post.get("repostCount")), count(post.get("quoteCount"))),
+        saves=count(post.get("bookmarkCount")),
+        raw={key: post[key] for key in POST_COUNTS if key in post},
+    )

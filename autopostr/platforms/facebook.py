@@ -29,6 +29,7 @@ from autopostr.platforms.base import (
     AccountRef,
     AuthExpired,
     ConnectedAccount,
+    Gone,
     Limits,
     MediaItem,
     MediaLimits,
@@ -41,6 +42,8 @@ from autopostr.platforms.base import (
     PublishResult,
     TransientError,
     UnknownOutcome,
+    added,
+    count,
 )
 from autopostr.platforms.graph import (
     Dialect,
@@ -555,13 +558,30 @@ class FacebookPlatform(Platform):
         return True
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
+        """A post's insights by their current names (the `*_impressions*` ones were
+        removed in 2025: unique media views are its reach, and Graph has no total
+        impressions for a post any more, so those are None) and its public counts."""
         token = self.access_token(account)
-        insights = self._call(
-            "GET",
-            f"{self.graph_url}/{remote_id}/insights",
-            token,
-            params={"metric": ",".join(POST_INSIGHTS)},
-        )
+        try:
+            insights = self._call(
+                "GET",
+                f"{self.graph_url}/{remote_id}/insights",
+                token,
+                params={"metric": ",".join(POST_INSIGHTS)},
+            )
+            counts = self._call(
+                "GET",
+                f"{self.graph_url}/{remote_id}",
+                token,
+                params={
+                    "fields": "shares,comments.summary(true).limit(0),"
+                    "reactions.summary(total_count).limit(0)"
+                },
+            )
+        except GraphError as exc:
+            if exc.subcode == MISSING_OBJECT_SUBCODE:
+                raise Gone(f"{self.title} no longer has post {remote_id}") from None
+            raise
         values: dict[str, Any] = {}
         for metric in insights.get("data") or []:
             if isinstance(metric, dict) and metric.get("values"):
@@ -569,27 +589,33 @@ class FacebookPlatform(Platform):
                 values[str(metric.get("name"))] = (
                     latest.get("value") if isinstance(latest, dict) else None
                 )
-        counts = self._call(
-            "GET",
-            f"{self.graph_url}/{remote_id}",
-            token,
-            params={
-                "fields": "shares,comments.summary(true).limit(0),"
-                "reactions.summary(total_count).limit(0)"
-            },
-        )
         reactions = values.get("post_reactions_by_type_total")
         if isinstance(reactions, dict):
-            likes = sum(to_int(v) or 0 for v in reactions.values())
+            likes = added(*(count(v) for v in reactions.values()))
         else:
             likes = _summary(counts.get("reactions"))
         shares = counts.get("shares")
         return Metrics(
-            impressions=to_int(values.get("post_total_media_view_unique")) or 0,
+            reach=count(values.get("post_total_media_view_unique")),
             likes=likes,
             comments=_summary(counts.get("comments")),
-            shares=(to_int(shares.get("count")) or 0) if isinstance(shares, dict) else 0,
-            clicks=to_int(values.get("post_clicks")) or 0,
+            # Graph leaves `shares` out of a post nobody shared.
+            shares=count(shares.get("count")) if isinstance(shares, dict) else 0,
+            clicks=count(values.get("post_clicks")),
+            raw={"insights": values, **{k: v for k, v in counts.items() if k != "id"}},
+        )
+
+    def account_metrics(self, account: AccountRef) -> Metrics:
+        """The page's followers (`followers_count`; `page_fans` is gone since 2025)."""
+        page = self._call(
+            "GET",
+            f"{self.graph_url}/{self._page_id(account)}",
+            self.access_token(account),
+            params={"fields": "followers_count"},
+        )
+        return Metrics(
+            followers=count(page.get("followers_count")),
+            raw={k: v for k, v in page.items() if k != "id"},
         )
 
     def find_published(
@@ -718,10 +744,11 @@ def _created(value: Any) -> datetime | None:
     return created if created.tzinfo is not None else created.replace(tzinfo=UTC)
 
 
-def _summary(edge: Any) -> int:
+def _summary(edge: Any) -> int | None:
+    """An edge's `summary.total_count`; None when Graph sent none (not zero: unknown)."""
     if isinstance(edge, dict) and isinstance(edge.get("summary"), dict):
-        return to_int(edge["summary"].get("total_count")) or 0
-    return 0
+        return count(edge["summary"].get("total_count"))
+    return None
 
 
 def _video_errors(status: dict[str, Any]) -> str:

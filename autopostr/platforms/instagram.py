@@ -24,7 +24,7 @@ without it the Instagram account is looked up among the token's pages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,10 +36,12 @@ from autopostr.platforms.base import (
     AccountRef,
     AuthExpired,
     ConnectedAccount,
+    Gone,
     Limits,
     MediaItem,
     MediaLimits,
     Metrics,
+    MetricsTarget,
     NotSupported,
     OAuthSpec,
     PermanentError,
@@ -54,6 +56,7 @@ from autopostr.platforms.graph import (
     THROTTLE_CODES,
     Dialect,
     ErrorBody,
+    GraphError,
     call,
     long_lived_form,
     managed_pages,
@@ -78,6 +81,9 @@ SCOPES = (
     "pages_read_engagement",
 )
 MAX_CAROUSEL_ITEMS = 10
+# Meta's insights lag up to 48 h behind and come back empty before: not asked sooner.
+INSIGHTS_DELAY = timedelta(hours=48)
+MISSING_OBJECT_SUBCODE = 33
 MEDIA_METRICS = ("views", "reach", "likes", "comments", "shares", "saved", "total_interactions")
 EXTENSIONS = {
     "image/jpeg": ".jpg",
@@ -165,6 +171,7 @@ class InstagramPlatform(Platform):
     title: ClassVar[str] = "Instagram"
     default_api_url: ClassVar[str] = "https://graph.facebook.com"
     default_auth_url: ClassVar[str] = "https://www.facebook.com"
+    metrics_window: ClassVar[timedelta | None] = timedelta(days=730)  # Meta keeps 2 years
     limits: ClassVar[Limits] = Limits(
         max_chars=2200,
         counting="codepoints",
@@ -679,8 +686,33 @@ class InstagramPlatform(Platform):
         return True
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
-        values: dict[str, int] = {}
         with self._graph(self.access_token(account)) as client:
+            return self._media_metrics(client, remote_id, insights=True)
+
+    def post_metrics(
+        self, account: AccountRef, posts: Sequence[MetricsTarget]
+    ) -> dict[str, Metrics | PermanentError]:
+        """Insights only once a post is older than their delay (Meta's numbers lag up to
+        48 h, and it answers an empty set until then); before that the public counts
+        alone, the rest unknown (None)."""
+        now = datetime.now(UTC)
+        found: dict[str, Metrics | PermanentError] = {}
+        with self._graph(self.access_token(account)) as client:
+            for post in posts:
+                age = post.age(now)
+                try:
+                    found[post.remote_id] = self._media_metrics(
+                        client, post.remote_id, insights=age is None or age >= INSIGHTS_DELAY
+                    )
+                except AuthExpired:
+                    raise
+                except PermanentError as exc:
+                    found[post.remote_id] = exc
+        return found
+
+    def _media_metrics(self, client: httpx2.Client, remote_id: str, *, insights: bool) -> Metrics:
+        values: dict[str, int] = {}
+        if insights:
             try:
                 body = call(
                     INSTAGRAM,
@@ -690,11 +722,17 @@ class InstagramPlatform(Platform):
                     params={"metric": ",".join(MEDIA_METRICS)},
                 )
                 values = _insight_values(body)
+            except (AuthExpired, NotSupported):
+                raise
             except PermanentError as exc:
+                if _missing(exc):
+                    raise Gone(f"Instagram no longer has post {remote_id}") from None
                 # Too few viewers (#10), no insights permission, a carousel child: the
                 # public counts still tell likes and comments.
                 log.info("Instagram insights for %s unavailable: %s", remote_id, exc.message)
-            if "likes" not in values or "comments" not in values:
+        raw: dict[str, Any] = {"insights": dict(values)}
+        if "likes" not in values or "comments" not in values:
+            try:
                 counts = call(
                     INSTAGRAM,
                     client,
@@ -702,14 +740,43 @@ class InstagramPlatform(Platform):
                     self._path(remote_id),
                     params={"fields": "like_count,comments_count"},
                 )
-                values.setdefault("likes", to_int(counts.get("like_count")) or 0)
-                values.setdefault("comments", to_int(counts.get("comments_count")) or 0)
+            except PermanentError as exc:
+                if _missing(exc):
+                    raise Gone(f"Instagram no longer has post {remote_id}") from None
+                raise
+            raw.update({k: v for k, v in counts.items() if k != "id"})
+            for name, field_name in (("likes", "like_count"), ("comments", "comments_count")):
+                number = to_int(counts.get(field_name))
+                if name not in values and number is not None:
+                    values[name] = number
         return Metrics(
-            impressions=values.get("views", values.get("reach", 0)),
-            likes=values.get("likes", 0),
-            comments=values.get("comments", 0),
-            shares=values.get("shares", 0),
+            impressions=values.get("views"),
+            reach=values.get("reach"),
+            likes=values.get("likes"),
+            comments=values.get("comments"),
+            shares=values.get("shares"),
+            saves=values.get("saved"),
+            raw=raw,
         )
+
+    def account_metrics(self, account: AccountRef) -> Metrics:
+        with self._graph(self.access_token(account)) as client:
+            me = call(
+                INSTAGRAM,
+                client,
+                "GET",
+                self._path(self._ig_user_id(account)),
+                params={"fields": "followers_count,media_count"},
+            )
+        return Metrics(
+            followers=to_int(me.get("followers_count")),
+            raw={k: v for k, v in me.items() if k != "id"},
+        )
+
+
+def _missing(exc: PermanentError) -> bool:
+    """Graph's "object does not exist" (code 100, subcode 33): the post was deleted."""
+    return isinstance(exc, GraphError) and exc.subcode == MISSING_OBJECT_SUBCODE
 
 
 def _insight_values(body: dict[str, Any]) -> dict[str, int]:

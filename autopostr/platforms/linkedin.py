@@ -26,10 +26,12 @@ from autopostr.platforms.base import (
     AccountRef,
     AuthExpired,
     ConnectedAccount,
+    Gone,
     Limits,
     MediaItem,
     MediaLimits,
     Metrics,
+    NotSupported,
     OAuthSpec,
     PermanentError,
     Platform,
@@ -38,6 +40,7 @@ from autopostr.platforms.base import (
     PublishResult,
     TransientError,
     UnknownOutcome,
+    count,
 )
 from autopostr.platforms.http import (
     error_message,
@@ -107,6 +110,8 @@ class LinkedInPlatform(Platform):
     title: ClassVar[str] = "LinkedIn"
     default_api_url: ClassVar[str] = "https://api.linkedin.com"
     default_auth_url: ClassVar[str] = "https://www.linkedin.com"
+    # Organization share statistics cover a rolling 12 months.
+    metrics_window: ClassVar[timedelta | None] = timedelta(days=365)
     limits: ClassVar[Limits] = Limits(
         max_chars=3000,
         counting="codepoints",
@@ -638,28 +643,34 @@ class LinkedInPlatform(Platform):
         return True
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
-        """Organizations get share statistics (impressions, clicks); members get the
-        likes and comments every post has, as member analytics need a partner scope."""
+        """Organizations get share statistics (impressions, reach, clicks); members get
+        the likes and comments every post has, as member analytics need a partner scope
+        (the rest is None). A post LinkedIn no longer has is Gone."""
         author = self._author(account)
         with self._client(self.access_token(account)) as client:
             if author.startswith(ORGANIZATION):
-                return self._share_statistics(client, author, remote_id)
-            actions = self._json(
-                send(client, "GET", f"/rest/socialActions/{_encoded(remote_id)}", self.title),
-                "the post's social actions",
-            )
+                stats = self._share_statistics(client, author, remote_id)
+                if stats is not None:
+                    return stats
+            try:
+                actions = self._json(
+                    send(client, "GET", f"/rest/socialActions/{_encoded(remote_id)}", self.title),
+                    "the post's social actions",
+                )
+            except NotFound:
+                raise Gone(f"{self.title} no longer has post {remote_id}") from None
         likes = actions.get("likesSummary") or {}
         comments = actions.get("commentsSummary") or {}
         return Metrics(
-            likes=int(likes.get("totalLikes") or 0),
-            comments=int(
-                comments.get("aggregatedTotalComments")
-                or comments.get("totalFirstLevelComments")
-                or 0
+            likes=count(likes.get("totalLikes")),
+            comments=count(
+                comments.get("aggregatedTotalComments", comments.get("totalFirstLevelComments"))
             ),
+            raw={"likesSummary": likes, "commentsSummary": comments},
         )
 
-    def _share_statistics(self, client: httpx2.Client, author: str, urn: str) -> Metrics:
+    def _share_statistics(self, client: httpx2.Client, author: str, urn: str) -> Metrics | None:
+        """The post's organic statistics; None when LinkedIn lists none for it."""
         kind = "ugcPosts" if urn.startswith("urn:li:ugcPost:") else "shares"
         # Rest.li 2.0 lists: List(…) stays literal, the URNs inside are encoded.
         path = (
@@ -668,14 +679,37 @@ class LinkedInPlatform(Platform):
         )
         body = self._json(send(client, "GET", path, self.title), "the share statistics")
         elements = body.get("elements") or []
-        stats = (elements[0].get("totalShareStatistics") if elements else None) or {}
+        stats = elements[0].get("totalShareStatistics") if elements else None
+        if not isinstance(stats, dict):
+            return None
         return Metrics(
-            impressions=int(stats.get("impressionCount") or 0),
-            likes=int(stats.get("likeCount") or 0),
-            comments=int(stats.get("commentCount") or 0),
-            shares=int(stats.get("shareCount") or 0),
-            clicks=int(stats.get("clickCount") or 0),
+            impressions=count(stats.get("impressionCount")),
+            reach=count(stats.get("uniqueImpressionsCount")),
+            likes=count(stats.get("likeCount")),
+            comments=count(stats.get("commentCount")),
+            shares=count(stats.get("shareCount")),
+            clicks=count(stats.get("clickCount")),
+            raw={"totalShareStatistics": stats},
         )
+
+    def account_metrics(self, account: AccountRef) -> Metrics:
+        """An organization's followers (network size); LinkedIn tells members' only to
+        partner apps."""
+        author = self._author(account)
+        if not author.startswith(ORGANIZATION):
+            raise NotSupported("LinkedIn tells a member's followers only to partner apps")
+        with self._client(self.access_token(account)) as client:
+            body = self._json(
+                send(
+                    client,
+                    "GET",
+                    f"/rest/networkSizes/{_encoded(author)}",
+                    self.title,
+                    params={"edgeType": "COMPANY_FOLLOWED_BY_MEMBER"},
+                ),
+                "the network size",
+            )
+        return Metrics(followers=count(body.get("firstDegreeSize")), raw=body)
 
     def find_published(
         self, account: AccountRef, request: PublishRequest

@@ -35,6 +35,7 @@ from autopostr.platforms.base import (
     UNKNOWN,
     AccountRef,
     ConnectedAccount,
+    Gone,
     Limits,
     MediaItem,
     MediaLimits,
@@ -47,6 +48,8 @@ from autopostr.platforms.base import (
     PublishResult,
     TransientError,
     UnknownOutcome,
+    added,
+    count,
 )
 from autopostr.platforms.http import make_client, poll_until, raise_for_status, send
 
@@ -74,6 +77,8 @@ DEFAULT_MEDIA_WAIT_SECONDS = 600.0
 INSTANCE_CACHE_SECONDS = 3600.0
 # The server keeps an Idempotency-Key for an hour; stay clear of the edge.
 IDEMPOTENCY_WINDOW_SECONDS = 50 * 60
+STATUS_COUNTS = ("favourites_count", "replies_count", "reblogs_count", "quotes_count")
+ACCOUNT_COUNTS = ("followers_count", "following_count", "statuses_count")
 RECENT_STATUSES = 40
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -720,22 +725,27 @@ class MastodonPlatform(Platform):
         return chain
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
+        """A status's counts; Mastodon has no impressions, reach or clicks (None)."""
         instance = self._instance_of(account)
         with self._client(instance, self._token(account)) as client:
-            response = send(client, "GET", f"/api/v1/statuses/{remote_id}", self._label(instance))
+            response = self._unless_gone(client, instance, "GET", f"/api/v1/statuses/{remote_id}")
+        if response is None:
+            raise Gone(f"{self._label(instance)} no longer has status {remote_id}")
         status = self._json(response, instance, "the status")
         if not isinstance(status, dict):
             raise TransientError(f"{self._label(instance)} answered the status without one")
-
-        def number(key: str) -> int:
-            value = status.get(key)
-            return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
+        raw = {key: status.get(key) for key in STATUS_COUNTS if key in status}
         return Metrics(
-            likes=number("favourites_count"),
-            comments=number("replies_count"),
-            shares=number("reblogs_count") + number("quotes_count"),
+            likes=count(status.get("favourites_count")),
+            comments=count(status.get("replies_count")),
+            shares=added(count(status.get("reblogs_count")), count(status.get("quotes_count"))),
+            raw=raw,
         )
+
+    def account_metrics(self, account: AccountRef) -> Metrics:
+        me = self._verify(self._instance_of(account), self._token(account))
+        raw = {key: me.get(key) for key in ACCOUNT_COUNTS if key in me}
+        return Metrics(followers=count(me.get("followers_count")), raw=raw)
 
     def find_published(
         self, account: AccountRef, request: PublishRequest

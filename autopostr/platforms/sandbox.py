@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import secrets
 import time
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -27,6 +29,7 @@ from autopostr.platforms.base import (
     MediaItem,
     MediaLimits,
     Metrics,
+    MetricsTarget,
     PermanentError,
     Platform,
     PublishRequest,
@@ -35,6 +38,8 @@ from autopostr.platforms.base import (
 )
 
 URL_BASE = "https://sandbox.autopostr.invalid"
+GROWTH_MINUTES = 14 * 24 * 60
+FOLLOWERS_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 REMOTE_ID_PREFIX = "sbx_"
 
 
@@ -51,6 +56,7 @@ class SandboxPlatform(Platform):
         threads=True,
         first_comment=True,
     )
+    metrics_batch: ClassVar[int] = 100
 
     # -- settings -----------------------------------------------------------
 
@@ -163,22 +169,30 @@ class SandboxPlatform(Platform):
         return live
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
-        """Derived from the id's SHA-256: the same id always reports the same numbers."""
+        """Derived from the id's SHA-256: the same id always reports the same numbers,
+        those a post settles at (see `post_metrics` for a post still growing)."""
         self._call()
-        digest = hashlib.sha256(remote_id.encode("utf-8")).digest()
+        return _post_numbers(remote_id, None)
 
-        def part(i: int, modulus: int) -> int:
-            return int.from_bytes(digest[4 * i : 4 * i + 4], "big") % max(modulus, 1)
+    def post_metrics(
+        self, account: AccountRef, posts: Sequence[MetricsTarget]
+    ) -> dict[str, Metrics | PermanentError]:
+        """Like X, up to 100 posts a call. A post grows towards its settled numbers over
+        its first two weeks, so each day's snapshot differs; the numbers depend only on
+        the id and the post's age, never on chance."""
+        self._call()
+        now = datetime.now(UTC)
+        return {post.remote_id: _post_numbers(post.remote_id, post.age(now)) for post in posts}
 
-        impressions = 50 + part(0, 20_000)
-        likes = part(1, impressions // 10 + 1)
-        return Metrics(
-            impressions=impressions,
-            likes=likes,
-            comments=part(2, likes // 3 + 1),
-            shares=part(3, likes // 4 + 1),
-            clicks=part(4, impressions // 20 + 1),
-        )
+    def account_metrics(self, account: AccountRef) -> Metrics:
+        """Followers from the handle's SHA-256 and the minute: a steady, repeatable growth."""
+        self._call()
+        digest = hashlib.sha256(account.handle.encode("utf-8")).digest()
+        base = 100 + int.from_bytes(digest[:4], "big") % 5000
+        per_day = 1 + digest[4] % 40
+        minutes = int((datetime.now(UTC) - FOLLOWERS_EPOCH).total_seconds() // 60)
+        followers = base + minutes * per_day // (24 * 60)
+        return Metrics(followers=followers, raw={"followers_count": followers})
 
     def find_published(self, account: AccountRef, request: PublishRequest) -> PublishResult | None:
         """The sandbox can always tell: its log holds every successful publish."""
@@ -270,6 +284,40 @@ class SandboxPlatform(Platform):
             raise PermanentError(f"sandbox: at most {media.max_videos} video per post")
         if images and videos and not media.mixed:
             raise PermanentError("sandbox: images and a video cannot share a post")
+
+
+def _post_numbers(remote_id: str, age: timedelta | None) -> Metrics:
+    """X-like numbers from the id's SHA-256, scaled by how far the post is through its
+    first two weeks (None: all the way). The sandbox has no reach or video views."""
+    digest = hashlib.sha256(remote_id.encode("utf-8")).digest()
+
+    def part(i: int, modulus: int) -> int:
+        return int.from_bytes(digest[4 * i : 4 * i + 4], "big") % max(modulus, 1)
+
+    impressions = 50 + part(0, 20_000)
+    likes = part(1, impressions // 10 + 1)
+    settled = {
+        "impression_count": impressions,
+        "like_count": likes,
+        "reply_count": part(2, likes // 3 + 1),
+        "repost_count": part(3, likes // 4 + 1),
+        "url_link_clicks": part(4, impressions // 20 + 1),
+        "bookmark_count": part(5, likes // 5 + 1),
+    }
+    if age is not None:
+        # Minute by minute towards the settled numbers: 1 - e^(-t/2 days), full after 14.
+        minutes = max(0.0, age.total_seconds() // 60)
+        share = 1.0 if minutes >= GROWTH_MINUTES else 1 - math.exp(-minutes / (2 * 24 * 60))
+        settled = {name: int(value * share) for name, value in settled.items()}
+    return Metrics(
+        impressions=settled["impression_count"],
+        likes=settled["like_count"],
+        comments=settled["reply_count"],
+        shares=settled["repost_count"],
+        clicks=settled["url_link_clicks"],
+        saves=settled["bookmark_count"],
+        raw=settled,
+    )
 
 
 def _now() -> str:

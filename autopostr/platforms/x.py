@@ -16,7 +16,7 @@ import html
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -26,10 +26,12 @@ from autopostr.platforms.base import (
     AccountRef,
     AuthExpired,
     ConnectedAccount,
+    Gone,
     Limits,
     MediaItem,
     MediaLimits,
     Metrics,
+    MetricsTarget,
     OAuthSpec,
     PermanentError,
     Platform,
@@ -38,6 +40,8 @@ from autopostr.platforms.base import (
     PublishResult,
     TransientError,
     UnknownOutcome,
+    added,
+    count,
 )
 from autopostr.platforms.http import make_client, poll_until, send
 
@@ -50,6 +54,10 @@ DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024  # X documents 5 MB per APPEND; stay under
 DEFAULT_MEDIA_WAIT_SECONDS = 600.0
 DEFAULT_LOOKBACK_HOURS = 72.0
 TIMELINE_PAGES = 5
+# X gives the owner's private metrics (impressions, link clicks) for posts up to 30 days old.
+PRIVATE_METRICS_AGE = timedelta(days=30)
+PUBLIC_FIELDS = "public_metrics"
+PRIVATE_FIELDS = "public_metrics,non_public_metrics"
 MIN_VIDEO_SECONDS = 0.5
 
 # Headers X sends with each answer; the 24-hour pairs appear on tiers with daily caps.
@@ -119,6 +127,7 @@ class XPlatform(Platform):
         first_comment=True,
         max_thread_parts=25,
     )
+    metrics_batch: ClassVar[int] = 100  # ids per GET /2/tweets
 
     # -- settings -----------------------------------------------------------
 
@@ -531,47 +540,76 @@ class XPlatform(Platform):
         return True
 
     def metrics(self, account: AccountRef, remote_id: str) -> Metrics:
-        """Public counts for any post; impressions and clicks from the non-public ones,
-        which X gives only for the owner's posts of the last 30 days."""
+        """One post: the private metrics when X grants them (own posts of the last 30
+        days), else the public ones."""
+        found = self.post_metrics(account, [MetricsTarget(remote_id)])[remote_id]
+        if isinstance(found, PlatformError):
+            raise found
+        return found
+
+    def post_metrics(
+        self, account: AccountRef, posts: Sequence[MetricsTarget]
+    ) -> dict[str, Metrics | PermanentError]:
+        """Up to 100 posts per lookup (`GET /2/tweets?ids=`). X gives the non-public
+        metrics (impressions as counted for the owner, link clicks) only for the owner's
+        posts of the last 30 days: older posts are asked for the public ones alone, and
+        their clicks are unknown (None). A post X no longer has is Gone."""
+        now = datetime.now(UTC)
+        recent = [p.remote_id for p in posts if _private_allowed(p, now)]
+        old = [p.remote_id for p in posts if not _private_allowed(p, now)]
+        found: dict[str, Metrics | PermanentError] = {}
         with self._client(account) as api:
-            post = self._lookup(api, remote_id, "public_metrics,non_public_metrics")
-            if post is None:
-                post = self._lookup(api, remote_id, "public_metrics")
-        if post is None:
-            raise PermanentError(f"X has no post {remote_id} (deleted?)")
-        public = post.get("public_metrics") or {}
-        private = post.get("non_public_metrics") or {}
+            for ids, fields in ((recent, PRIVATE_FIELDS), (old, PUBLIC_FIELDS)):
+                for start in range(0, len(ids), self.metrics_batch):
+                    chunk = ids[start : start + self.metrics_batch]
+                    answers, refused = self._lookup_many(api, chunk, fields)
+                    if refused:  # not ours, or older than X allows: the public ones only
+                        again, _ = self._lookup_many(api, refused, PUBLIC_FIELDS)
+                        answers.update(again)
+                    found.update(answers)
+        return found
 
-        def number(source: dict[str, Any], *names: str) -> int:
-            for name in names:
-                value = source.get(name)
-                if isinstance(value, int):
-                    return value
-            return 0
-
-        return Metrics(
-            impressions=number(private, "impression_count") or number(public, "impression_count"),
-            likes=number(public, "like_count"),
-            comments=number(public, "reply_count"),
-            shares=number(public, "retweet_count", "repost_count") + number(public, "quote_count"),
-            clicks=number(private, "url_link_clicks"),
-        )
-
-    def _lookup(self, api: _Api, remote_id: str, fields: str) -> dict[str, Any] | None:
-        answer = api.json("GET", f"/2/tweets/{remote_id}", params={"tweet.fields": fields})
+    def _lookup_many(
+        self, api: _Api, ids: list[str], fields: str
+    ) -> tuple[dict[str, Metrics | PermanentError], list[str]]:
+        """The posts X answered for, and the ids it refused the non-public fields of."""
+        if not ids:
+            return {}, []
+        params = {"ids": ",".join(ids), "tweet.fields": fields}
+        answer = api.json("GET", "/2/tweets", params=params)
         data = answer.get("data")
-        if isinstance(data, dict):
-            return data
-        errors = answer.get("errors")
-        if isinstance(errors, list) and errors:
-            kinds = {
-                str(e.get("type", "")).rsplit("/", 1)[-1] for e in errors if isinstance(e, dict)
-            }
-            if "not-authorized-for-field" in kinds and "non_public" in fields:
-                return None
-            if "resource-not-found" in kinds:
-                raise PermanentError(f"X has no post {remote_id} (deleted?)")
-        raise PermanentError(f"X answered the lookup of {remote_id} oddly: {_clip(answer)}")
+        posts = [p for p in data if isinstance(p, dict)] if isinstance(data, list) else []
+        found: dict[str, Metrics | PermanentError] = {
+            str(p["id"]): _post_metrics(p) for p in posts if p.get("id")
+        }
+        refused: set[str] = set()
+        for error in answer.get("errors") or []:
+            if not isinstance(error, dict):
+                continue
+            post_id = str(error.get("resource_id") or error.get("value") or "")
+            kind = str(error.get("type", "")).rsplit("/", 1)[-1]
+            if post_id not in ids or post_id in found:
+                continue
+            if kind == "not-authorized-for-field" and "non_public" in fields:
+                refused.add(post_id)
+            elif kind == "resource-not-found":
+                found[post_id] = Gone(f"X has no post {post_id} (deleted there)")
+            else:
+                found[post_id] = PermanentError(
+                    f"X would not tell the metrics of {post_id}: {error.get('detail') or kind}"
+                )
+        for post_id in ids:
+            if post_id not in found and post_id not in refused:
+                found[post_id] = PermanentError(
+                    f"X's lookup left out post {post_id}: {_clip(answer)}"
+                )
+        return found, sorted(refused)
+
+    def account_metrics(self, account: AccountRef) -> Metrics:
+        public = self._me(account, "public_metrics").get("public_metrics") or {}
+        return Metrics(
+            followers=count(public.get("followers_count")), raw={"public_metrics": public}
+        )
 
     # -- find_published ----------------------------------------------------
 
@@ -687,6 +725,31 @@ class _Api:
                 maybe_sent=sent,
             )
         return body
+
+
+def _private_allowed(post: MetricsTarget, now: datetime) -> bool:
+    age = post.age(now)
+    return age is None or age <= PRIVATE_METRICS_AGE
+
+
+def _post_metrics(post: dict[str, Any]) -> Metrics:
+    """X's fields, normalized: impressions as the owner sees them where X gives them,
+    shares as reposts and quotes, saves as bookmarks; clicks only from the private ones."""
+    public = post.get("public_metrics") or {}
+    private = post.get("non_public_metrics") or {}
+    reposts = count(public.get("retweet_count", public.get("repost_count")))
+    impressions = count(private.get("impression_count"))
+    if impressions is None:
+        impressions = count(public.get("impression_count"))
+    return Metrics(
+        impressions=impressions,
+        likes=count(public.get("like_count")),
+        comments=count(public.get("reply_count")),
+        shares=added(reposts, count(public.get("quote_count"))),
+        clicks=count(private.get("url_link_clicks")),
+        saves=count(public.get("bookmark_count")),
+        raw={key: post[key] for key in ("public_metrics", "non_public_metrics") if key in post},
+    )
 
 
 def _kind(item: MediaItem) -> str:

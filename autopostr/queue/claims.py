@@ -14,6 +14,7 @@ import os
 import random
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -73,27 +74,51 @@ def take(
 ) -> list[Claim]:
     """The claim itself: one UPDATE … WHERE id IN (candidates) RETURNING, which takes a
     lease and a new fencing token; SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite."""
-    from sqlalchemy import update
     from sqlmodel import col
+
+    returning = (
+        col(PostDestination.id),
+        col(PostDestination.post_id),
+        col(PostDestination.attempts),
+    )
+    rows = take_rows(
+        session, db, PostDestination, candidates, worker, now, lease, returning, **values
+    )
+    return [Claim(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+
+def take_rows(
+    session: DbSession,
+    db: Database,
+    model: Any,
+    candidates: Any,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    returning: Sequence[Any],
+    **values: Any,
+) -> list[Any]:
+    """`take` for any table with the queue's claim columns (`id`, `claimed_by`,
+    `lease_expires_at`, `attempts` as the fencing token, `updated_at`): other periodic
+    work (the analytics sync) claims its rows the same way, with `returning` naming
+    what it needs of each."""
+    from sqlalchemy import update
 
     if db.url.dialect == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     statement = (
-        update(PostDestination)
-        .where(col(PostDestination.id).in_(candidates.scalar_subquery()))
+        update(model)
+        .where(model.id.in_(candidates.scalar_subquery()))
         .values(
             claimed_by=worker,
             lease_expires_at=now + lease,
-            attempts=PostDestination.attempts + 1,
+            attempts=model.attempts + 1,
             updated_at=now,
             **values,
         )
-        .returning(
-            col(PostDestination.id), col(PostDestination.post_id), col(PostDestination.attempts)
-        )
+        .returning(*returning)
     )
-    rows = session.execute(statement).all()
-    return [Claim(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+    return list(session.execute(statement).all())
 
 
 def claim_due(

@@ -16,6 +16,7 @@ import re
 import secrets
 import time
 import urllib.parse
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -96,6 +97,7 @@ class BlueskyFake(FakePlatform):
             ("GET", "com.atproto.repo.getRecord", self._get_record),
             ("POST", "com.atproto.repo.deleteRecord", self._delete_record),
             ("GET", "app.bsky.feed.getPosts", self._get_posts),
+            ("GET", "app.bsky.actor.getProfile", self._get_profile),
             ("POST", "app.bsky.video.uploadVideo", self._upload_video),
             ("GET", "app.bsky.video.getJobStatus", self._job_status),
             ("GET", "app.bsky.video.getUploadLimits", self._upload_limits),
@@ -130,6 +132,9 @@ class BlueskyFake(FakePlatform):
         self.blobs: dict[str, dict[str, Any]] = {}  # cid -> blob, with bytes
         self.jobs: dict[str, Job] = {}
         self.counts: dict[str, dict[str, int]] = {}  # uri -> likeCount, repostCount …
+        self.metrics_growth = True
+        self.metric_reads: Counter[str] = Counter()
+        self.followers = 310
         self.video_limits: dict[str, Any] = {
             "canUpload": True,
             "remainingDailyVideos": 25,
@@ -438,15 +443,39 @@ class BlueskyFake(FakePlatform):
             return Response(200, b"")  # the PDS makes no commit for a record already gone
         return Response(200, {"commit": {"cid": cid_of(b"delete"), "rev": "3ldelete"}})
 
+    def _get_profile(self, request: Request) -> Response:
+        did = self._user(request)
+        if isinstance(did, Response):
+            return did
+        actor = request.query.get("actor", "")
+        account = self.accounts.get(actor) or self.accounts.get(self.handles.get(actor, ""))
+        if account is None:
+            return Response(400, {"error": "InvalidRequest", "message": "Profile not found"})
+        self.followers += 2
+        return Response(
+            200,
+            {
+                "did": account.did,
+                "handle": account.handle,
+                "followersCount": self.followers - 2,
+                "followsCount": 12,
+                "postsCount": sum(1 for (owner, _k) in self.records if owner == account.did),
+            },
+        )
+
     def _get_posts(self, request: Request) -> Response:
         did = self._user(request)
         if isinstance(did, Response):
             return did
         views = []
-        for uri in request.query.get("uris", "").split(","):
+        uris = request.query_all.get("uris") or request.query.get("uris", "").split(",")
+        if len(uris) > 25:
+            return Response(400, {"error": "InvalidRequest", "message": "uris: at most 25"})
+        for uri in uris:
             record = self._by_uri(uri)
             if record is None:
                 continue
+            self.metric_reads[uri] += 1
             owner = self.accounts.get(uri.split("/")[2])
             replies = sum(
                 1
@@ -455,6 +484,9 @@ class BlueskyFake(FakePlatform):
             )
             counts = {"likeCount": 0, "repostCount": 0, "quoteCount": 0, "bookmarkCount": 0}
             counts.update({"replyCount": replies, **self.counts.get(uri, {})})
+            if self.metrics_growth:  # people go on liking between two reads
+                grown = self.counts.setdefault(uri, {})
+                grown["likeCount"] = counts["likeCount"] + 1
             views.append(
                 {
                     "uri": uri,

@@ -97,6 +97,8 @@ class FakeFacebook(FakePlatform):
         self.video_fails: str | None = None  # processing error message, if any
         self.accounts_page_size = 25
         self.insights: dict[str, int] = {"views": 1234, "clicks": 56}
+        self.metrics_growth = True  # each insights read finds the numbers grown
+        self.followers = 321
         self.ids = itertools.count(9000)
 
         self.route("GET", V + r"/dialog/oauth", lambda r, _m: self.oauth.authorize(r))
@@ -246,7 +248,7 @@ class FakeFacebook(FakePlatform):
                 {
                     "id": target.id,
                     "name": target.name,
-                    "followers_count": 321,
+                    "followers_count": self._followers(),
                     **({"username": target.username} if target.username else {}),
                 },
             )
@@ -266,6 +268,10 @@ class FakeFacebook(FakePlatform):
                 },
             )
         return _missing(object_id)
+
+    def _followers(self) -> int:
+        self.followers += 2
+        return self.followers - 2
 
     def _video_status(self, video_id: str) -> dict[str, Any]:
         video = self.videos[video_id]
@@ -313,6 +319,8 @@ class FakeFacebook(FakePlatform):
             data.append(
                 {"name": metric, "period": "lifetime", "values": [{"value": value}], "id": "x"}
             )
+        if self.metrics_growth:
+            self.insights = {name: value + 5 for name, value in self.insights.items()}
         return Response(200, {"data": data, "paging": {}})
 
     # -- writing -------------------------------------------------------------------

@@ -141,6 +141,8 @@ class FakeInstagram(FakePlatform):
         self.delete_supported = True
         self.insights_total_value = False
         self.too_few_viewers: set[str] = set()
+        self.metrics_growth = True  # each insights read finds the post liked once more
+        self.followers = 1234
         self.strict_exchange = False  # True: an expired token cannot be exchanged (Meta's rule)
         self.hosted: dict[str, bytes] = {}
         self.fetched: list[str] = []
@@ -342,7 +344,7 @@ class FakeInstagram(FakePlatform):
                     "id": object_id,
                     "username": owner.username,
                     "name": owner.name,
-                    "followers_count": 1234,
+                    "followers_count": self._followers(),
                     "media_count": media_count,
                 },
             )
@@ -363,6 +365,10 @@ class FakeInstagram(FakePlatform):
                 },
             )
         return self._missing(object_id)
+
+    def _followers(self) -> int:
+        self.followers += 4
+        return self.followers - 4
 
     def _status(self, container: Container) -> dict[str, Any]:
         if container.status == "IN_PROGRESS":
@@ -575,6 +581,8 @@ class FakeInstagram(FakePlatform):
             else:
                 entry["values"] = [{"value": numbers[name]}]
             data.append(entry)
+        if self.metrics_growth:
+            item.likes += 1
         return Response(200, {"data": data})
 
     def _delete(self, request: Request, match: re.Match[str]) -> Response:

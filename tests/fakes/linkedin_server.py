@@ -111,6 +111,8 @@ class FakeLinkedIn(FakePlatform):
             "shareCount": 3,
             "engagement": 0.066,
         }
+        self.metrics_growth = True  # each read of a post's numbers finds them grown
+        self.followers = 5400
         self._ids = itertools.count(7100000000000000001)
 
         self.route("GET", "/oauth/v2/authorization", lambda r, _m: self.oauth.authorize(r))
@@ -134,6 +136,7 @@ class FakeLinkedIn(FakePlatform):
         self.route(
             "GET", "/rest/organizationalEntityShareStatistics", self._rest(self._share_statistics)
         )
+        self.route("GET", r"/rest/networkSizes/(?P<urn>[^/]+)", self._rest(self._network_size))
 
     def stop(self) -> None:
         """As the base, without waiting out serve_forever's half-second poll: a connection
@@ -489,14 +492,17 @@ class FakeLinkedIn(FakePlatform):
         urn = urllib.parse.unquote(match["urn"])
         if urn not in self.posts:
             return self._error(404, f"Post {urn} not found")
+        likes, comments = self.social["likes"], self.social["comments"]
+        if self.metrics_growth:
+            self.social["likes"] += 1
         return Response(
             200,
             {
                 "target": urn,
-                "likesSummary": {"totalLikes": self.social["likes"], "likedByCurrentUser": False},
+                "likesSummary": {"totalLikes": likes, "likedByCurrentUser": False},
                 "commentsSummary": {
-                    "totalFirstLevelComments": self.social["comments"],
-                    "aggregatedTotalComments": self.social["comments"],
+                    "totalFirstLevelComments": comments,
+                    "aggregatedTotalComments": comments,
                 },
             },
         )
@@ -523,4 +529,16 @@ class FakeLinkedIn(FakePlatform):
                     "totalShareStatistics": dict(self.share_stats),
                 }
             )
+        if self.metrics_growth and elements:
+            self.share_stats["impressionCount"] += 10
+            self.share_stats["likeCount"] += 1
         return Response(200, {"elements": elements, "paging": {"start": 0, "count": 10}})
+
+    def _network_size(self, request: Request, match: re.Match[str]) -> Response:
+        urn = urllib.parse.unquote(match["urn"])
+        if not urn.startswith("urn:li:organization:"):
+            return self._error(400, "networkSizes takes an organization")
+        if request.query.get("edgeType") != "COMPANY_FOLLOWED_BY_MEMBER":
+            return self._error(400, "edgeType=COMPANY_FOLLOWED_BY_MEMBER expected")
+        self.followers += 5
+        return Response(200, {"firstDegreeSize": self.followers - 5})

@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 import urllib.parse
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -262,6 +263,9 @@ class FakeMastodon(FakePlatform):
         self.created = 0
         self.cut: tuple[int, Response] | None = None
         self.lost_answer: Response | None = None  # the next status is made, this is answered
+        self.metrics_growth = True  # each look at a status finds it favourited once more
+        self.metric_reads: Counter[str] = Counter()
+        self.followers = 42
         self._ids = itertools.count(111_000_000_000_000_001)
         self._id_lock = threading.Lock()
         self.route("POST", "/api/v1/apps", self._apps)
@@ -414,13 +418,14 @@ class FakeMastodon(FakePlatform):
             "note": "<p>Posting from the terminal.</p>",
             "url": f"{self.url}/@{USERNAME}",
             "avatar": f"{self.url}/avatars/original/missing.png",
-            "followers_count": 42,
+            "followers_count": self.followers,
             "following_count": 7,
             "statuses_count": len(self.statuses),
         }
 
     def _me(self, _request: Request, _match: re.Match[str]) -> Response:
         me = self._account()
+        self.followers += 1
         me["source"] = {"privacy": "public", "sensitive": False, "language": "en", "note": ""}
         return Response(200, me)
 
@@ -587,7 +592,11 @@ class FakeMastodon(FakePlatform):
         status = self.statuses.get(match["id"])
         if status is None:
             return Response(404, {"error": "Record not found"})
-        return Response(200, status)
+        answer = Response(200, dict(status))
+        self.metric_reads[status["id"]] += 1
+        if self.metrics_growth:  # favourites keep coming between two looks
+            status["favourites_count"] = status.get("favourites_count", 0) + 1
+        return answer
 
     def _delete(self, _request: Request, match: re.Match[str]) -> Response:
         status = self.statuses.pop(match["id"], None)

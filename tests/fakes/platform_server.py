@@ -39,6 +39,8 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
     body: bytes
+    # Every value of each query parameter, in order (`?uris=a&uris=b`): `query` keeps one.
+    query_all: dict[str, list[str]] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -328,6 +330,7 @@ class FakePlatform:
                     dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True)),
                     {k.lower(): v for k, v in self.headers.items()},
                     body,
+                    urllib.parse.parse_qs(split.query, keep_blank_values=True),
                 )
                 try:
                     response = fake.dispatch(request)

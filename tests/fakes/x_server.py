@@ -19,8 +19,9 @@ import html
 import itertools
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.fakes.platform_server import FakeOAuth, FakePlatform, Request, Response
@@ -43,6 +44,8 @@ TWEET_FIELDS = {
     "geo",
 }
 MAX_CHUNK = 5 * 1024 * 1024
+PRIVATE = {"private_impressions", "url_link_clicks", "user_profile_clicks", "engagements"}
+GROWTH = {"like_count": 1, "impression_count": 20, "private_impressions": 25, "url_link_clicks": 1}
 _URL = re.compile(r"https?://\S+")
 
 
@@ -149,6 +152,11 @@ class FakeX(FakePlatform):
         self.fail_processing: str | None = None
         self.metrics_naming = "retweet"  # or "repost", the newest spec's name
         self.non_public_allowed = True
+        self.metrics_growth = True  # each read of a post's metrics finds them grown
+        self.metric_reads: Counter[str] = Counter()  # post id -> reads of its metrics
+        self.lookups = 0  # GET /2/tweets?ids= answered so far
+        self.rate_limit_after: int | None = None  # lookups allowed before 429s
+        self.followers = 1200
         self.tweets_per_window = tweets_per_window
         self.window_reset = int(time.time()) + 900
         self.sent_in_window = 0
@@ -164,6 +172,7 @@ class FakeX(FakePlatform):
         self.route("GET", "/2/users/me", self._authed(self._me))
         self.route("GET", r"/2/users/(\d+)/tweets", self._authed(self._timeline))
         self.route("POST", "/2/tweets", self._authed(self._create))
+        self.route("GET", "/2/tweets", self._authed(self._lookup_many))
         self.route("GET", r"/2/tweets/(\d+)", self._authed(self._lookup))
         self.route("DELETE", r"/2/tweets/(\d+)", self._authed(self._delete))
         self.route("POST", "/2/media/upload", self._authed(self._upload))
@@ -223,8 +232,9 @@ class FakeX(FakePlatform):
     def _me(self, request: Request, _match: re.Match[str]) -> Response:
         data: dict[str, Any] = dict(USER)
         if "public_metrics" in request.query.get("user.fields", ""):
+            self.followers += 3  # people follow between two looks
             data["public_metrics"] = {
-                "followers_count": 1200,
+                "followers_count": self.followers - 3,
                 "following_count": 80,
                 "tweet_count": len(self.live_tweets()),
                 "listed_count": 3,
@@ -336,61 +346,105 @@ class FakeX(FakePlatform):
         )
 
     def _lookup(self, request: Request, match: re.Match[str]) -> Response:
-        tweet_id = match.group(1)
-        tweet = self.tweets.get(tweet_id)
-        if tweet is None or tweet.deleted:
-            return Response(
-                200,
-                {
-                    "errors": [
-                        {
-                            "value": tweet_id,
-                            "detail": f"Could not find tweet with id: [{tweet_id}].",
-                            "title": "Not Found Error",
-                            "resource_type": "tweet",
-                            "parameter": "id",
-                            "resource_id": tweet_id,
-                            "type": "https://api.twitter.com/2/problems/resource-not-found",
-                        }
-                    ]
-                },
+        data, errors = self._metrics_of(request, [match.group(1)])
+        if errors:
+            return Response(200, {"errors": errors})
+        return Response(200, {"data": data[0]})
+
+    def _lookup_many(self, request: Request, _match: re.Match[str]) -> Response:
+        """`GET /2/tweets?ids=` (at most 100): the posts found in `data`, the others (and
+        refused fields) in `errors`, as X answers."""
+        ids = [i for i in request.query.get("ids", "").split(",") if i]
+        if not 1 <= len(ids) <= 100:
+            return invalid_request("ids holds 1 to 100 ids")
+        self.lookups += 1
+        if self.rate_limit_after is not None and self.lookups > self.rate_limit_after:
+            response = problem(
+                429,
+                "Too Many Requests",
+                "Too Many Requests",
+                "https://api.twitter.com/2/problems/rate-limit-exceeded",
             )
+            response.headers = {
+                "x-rate-limit-limit": "15",
+                "x-rate-limit-remaining": "0",
+                "x-rate-limit-reset": str(self.window_reset),
+            }
+            return response
+        data, errors = self._metrics_of(request, ids)
+        body: dict[str, Any] = {}
+        if data:
+            body["data"] = data
+        if errors:
+            body["errors"] = errors
+        return Response(200, body)
+
+    def _metrics_of(
+        self, request: Request, ids: list[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         asked_post = "post.fields" in request.query
         fields = request.query.get("post.fields") or request.query.get("tweet.fields", "")
-        data: dict[str, Any] = {"id": tweet.id, "text": tweet.rendered_text()}
-        if "public_metrics" in fields:
-            public = dict(tweet.metrics)
-            if asked_post or self.metrics_naming == "repost":
-                public["repost_count"] = public.pop("retweet_count", 0)
-            public.setdefault("bookmark_count", 0)
-            public.setdefault("impression_count", public.get("impression_count", 0))
-            data["public_metrics"] = public
-        if "non_public_metrics" in fields:
-            if not self.non_public_allowed:
-                return Response(
-                    200,
+        data: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for tweet_id in ids:
+            tweet = self.tweets.get(tweet_id)
+            if tweet is None or tweet.deleted:
+                errors.append(
                     {
-                        "errors": [
-                            {
-                                "value": tweet_id,
-                                "detail": "Sorry, you are not authorized to access "
-                                f"'non_public_metrics' on the Tweet with ids: {tweet_id}.",
-                                "title": "Field Authorization Error",
-                                "resource_type": "tweet",
-                                "parameter": "non_public_metrics",
-                                "resource_id": tweet_id,
-                                "type": "https://api.twitter.com/2/problems/not-authorized-for-field",
-                            }
-                        ]
-                    },
+                        "value": tweet_id,
+                        "detail": f"Could not find tweet with id: [{tweet_id}].",
+                        "title": "Not Found Error",
+                        "resource_type": "tweet",
+                        "parameter": "id",
+                        "resource_id": tweet_id,
+                        "type": "https://api.twitter.com/2/problems/resource-not-found",
+                    }
                 )
-            data["non_public_metrics"] = {
-                "impression_count": tweet.metrics.get("private_impressions", 0),
-                "url_link_clicks": tweet.metrics.get("url_link_clicks", 0),
-                "user_profile_clicks": tweet.metrics.get("user_profile_clicks", 0),
-                "engagements": tweet.metrics.get("engagements", 0),
-            }
-        return Response(200, {"data": data})
+                continue
+            private_allowed = self.non_public_allowed and (
+                datetime.now(UTC) - tweet.created_at <= timedelta(days=30)
+            )
+            if "non_public_metrics" in fields and not private_allowed:
+                errors.append(
+                    {
+                        "value": tweet_id,
+                        "detail": "Sorry, you are not authorized to access "
+                        f"'non_public_metrics' on the Tweet with ids: {tweet_id}.",
+                        "title": "Field Authorization Error",
+                        "resource_type": "tweet",
+                        "parameter": "non_public_metrics",
+                        "resource_id": tweet_id,
+                        "type": "https://api.twitter.com/2/problems/not-authorized-for-field",
+                    }
+                )
+                continue
+            item: dict[str, Any] = {"id": tweet.id, "text": tweet.rendered_text()}
+            if "public_metrics" in fields:
+                public = {k: v for k, v in tweet.metrics.items() if k not in PRIVATE}
+                if asked_post or self.metrics_naming == "repost":
+                    public["repost_count"] = public.pop("retweet_count", 0)
+                public.setdefault("bookmark_count", 0)
+                public.setdefault("impression_count", 0)
+                item["public_metrics"] = public
+            if "non_public_metrics" in fields:
+                item["non_public_metrics"] = {
+                    "impression_count": tweet.metrics.get("private_impressions", 0),
+                    "url_link_clicks": tweet.metrics.get("url_link_clicks", 0),
+                    "user_profile_clicks": tweet.metrics.get("user_profile_clicks", 0),
+                    "engagements": tweet.metrics.get("engagements", 0),
+                }
+            if "public_metrics" in fields or "non_public_metrics" in fields:
+                self.metric_reads[tweet_id] += 1
+                if self.metrics_growth:
+                    self._grow(tweet)
+            data.append(item)
+        return data, errors
+
+    @staticmethod
+    def _grow(tweet: Tweet) -> None:
+        """Engagement goes on between two reads, as on a live post."""
+        for name, step in GROWTH.items():
+            tweet.metrics[name] = tweet.metrics.get(name, 0) + step
 
     def _delete(self, _request: Request, match: re.Match[str]) -> Response:
         tweet = self.tweets.get(match.group(1))
