@@ -31,13 +31,33 @@ fi
 # The import contract (pyproject.toml [tool.importlinter]): no cycles, layers respected.
 .venv/bin/lint-imports --no-logo --no-cache
 
+# The suite runs in worker processes (most tests wait on subprocesses, sockets and the
+# database, so 3 workers keep 2 cores busy; AUTOPOSTR_TEST_WORKERS=0 runs in one process),
+# a test file per worker; tests marked `serial` restart the shared PostgreSQL server and
+# run alone afterwards. Extra arguments go to both runs.
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
+workers="${AUTOPOSTR_TEST_WORKERS:-3}"
+parallel=()
+if [ "$workers" != "0" ]; then
+  parallel=(-n "$workers" --dist loadfile)
+fi
 set +e
-.venv/bin/python -m pytest -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -p no:cacheprovider "${parallel[@]}" -m "not serial" "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests" >&2
   exit 1
+fi
+if [ "$status" -ne 0 ]; then
+  exit "$status"
+fi
+set +e
+.venv/bin/python -m pytest -p no:cacheprovider -m serial "$@"
+status=$?
+set -e
+# A selection with no serial test in it is fine: the parallel run above had tests.
+if [ "$status" -eq 5 ]; then
+  status=0
 fi
 exit "$status"

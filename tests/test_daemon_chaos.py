@@ -101,6 +101,7 @@ def test_three_daemons_one_killed_publish_everything_exactly_once(
     assert len(calls) >= states["published"]
 
 
+@pytest.mark.serial
 def test_daemons_carry_on_when_postgres_restarts(
     daemons: Daemons, cli: Cli, tmp_path: Path, isolated_env: Path
 ) -> None:
