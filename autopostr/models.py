@@ -97,6 +97,9 @@ class Team(SQLModel, table=True):
     name: str = Field(max_length=200)
     personal: bool = False
     approval_required: bool = False
+    # Who approves an editor's post: None, an owner in autopostr; "git", a merged pull
+    # request of the team's content folder (`apply --as-approved` by an owner).
+    approval_by: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -172,8 +175,23 @@ class Post(SQLModel, table=True):
     import_key: str | None = Field(default=None, max_length=64, index=True)
     origin: str | None = Field(default=None, max_length=16)  # import; None: written by hand
     review_comment: str | None = Field(default=None, sa_type=Text)
+    labels: str | None = Field(default=None, sa_type=Text)  # a JSON array of strings
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CodePost(SQLModel, table=True):
+    """A post that came from the team's content folder (`autopostr apply DIR`): its file's
+    key (the path in the folder, or the file's `id:`) and a hash of the content the last
+    apply gave it, so a later change by hand is told from a change of the file."""
+
+    __tablename__ = "code_posts"
+    team_id: int = Field(foreign_key="teams.id", primary_key=True, ondelete="CASCADE")
+    key: str = Field(primary_key=True, max_length=500)
+    post_id: int = Field(foreign_key="posts.id", unique=True, ondelete="CASCADE")
+    content_hash: str = Field(max_length=64)
+    applied_at: datetime = Field(default_factory=utcnow)
+    commit: str | None = Field(default=None, max_length=64)
 
 
 class ImportTombstone(SQLModel, table=True):
