@@ -81,6 +81,8 @@ class PlannedPost:
     status: str
     external_id: str | None
     import_key: str
+    variants: dict[int, str] = field(default_factory=dict)  # account id -> its own text
+    labels: str | None = None  # a JSON array of strings
 
 
 # Why a row of a re-imported file creates nothing.
@@ -206,7 +208,7 @@ def _json_rows(text: str, source: str) -> list[SourceRow]:
     return rows
 
 
-class _Planner:
+class Planner:
     """Validates rows against the team's accounts and their platforms, with caches."""
 
     def __init__(
@@ -487,7 +489,7 @@ def _why_skipped(
     return None
 
 
-def _lock_team_imports(db: DbSession, team_id: int) -> None:
+def lock_team_imports(db: DbSession, team_id: int) -> None:
     """Two imports of one file at once must not both create its posts."""
     from sqlalchemy import text
 
@@ -515,12 +517,12 @@ def import_rows(
     team_id = require(actor, "posts.write")
     now = now or utcnow()
     gate = approval.Approval.for_actor(db, actor)
-    planner = _Planner(db, team_id, settings, default_tz, now)
+    planner = Planner(db, team_id, settings, default_tz, now)
     planner.actor, planner.base_dir = actor, base_dir
     # Keys first, under the team's import lock: a row imported before is skipped
     # whatever has happened since (its time passed, its post was edited or deleted),
     # and only new rows are checked as new.
-    _lock_team_imports(db, team_id)
+    lock_team_imports(db, team_id)
     identities = [planner.identity(row) for row in rows]
     keys = [identity.key for identity in identities if identity is not None]
     imported = _already_imported(db, team_id, keys)
@@ -569,7 +571,7 @@ def import_rows(
         return result
     if not fresh:
         return result
-    result.post_ids = [str(i) for i in _insert(db, actor, team_id, fresh, now)]
+    result.post_ids = [str(i) for i in insert_posts(db, actor, team_id, fresh, now)]
     if include_deleted:
         _forget_deleted(db, team_id, [p.import_key for p in fresh])
     if any(p.status == PostState.SCHEDULED for p in fresh):
@@ -589,10 +591,15 @@ def import_rows(
     return result
 
 
-def _insert(
-    db: DbSession, actor: Actor, team_id: int, fresh: Sequence[PlannedPost], now: datetime
+def insert_posts(
+    db: DbSession,
+    actor: Actor,
+    team_id: int,
+    fresh: Sequence[PlannedPost],
+    now: datetime,
+    origin: str = "import",
 ) -> list[int]:
-    """Three bulk writes: posts, destinations, media links."""
+    """Three bulk writes: posts, destinations, media links (imports and `apply DIR`)."""
     from autopostr.bulk import allocate_ids, insert_rows
 
     ids = allocate_ids(db, "posts", len(fresh))
@@ -611,6 +618,7 @@ def _insert(
             "external_id",
             "import_key",
             "origin",
+            "labels",
             "created_at",
             "updated_at",
         ),
@@ -626,7 +634,8 @@ def _insert(
                 p.first_comment,
                 p.external_id,
                 p.import_key,
-                "import",
+                origin,
+                p.labels,
                 now,
                 now,
             )
@@ -642,6 +651,7 @@ def _insert(
                 (
                     post_id,
                     account.id,
+                    p.variants.get(account.id or 0),
                     DestinationState.PENDING.value,
                     due,
                     0,
@@ -660,6 +670,7 @@ def _insert(
             "id",
             "post_id",
             "account_id",
+            "text",
             "status",
             "due_at",
             "attempts",

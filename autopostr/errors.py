@@ -133,6 +133,10 @@ class AttentionNeeded(Reported):
     """Some accounts need attention: they are listed with what to do."""
 
 
+class ChangesPending(Reported):
+    """`plan --exit-code`: the plan shown has changes to apply."""
+
+
 class NothingChanged(Reported):
     """The confirmation was declined: nothing was changed."""
 

@@ -191,7 +191,7 @@ class CodePost(SQLModel, table=True):
     post_id: int = Field(foreign_key="posts.id", unique=True, ondelete="CASCADE")
     content_hash: str = Field(max_length=64)
     applied_at: datetime = Field(default_factory=utcnow)
-    commit: str | None = Field(default=None, max_length=64)
+    commit_id: str | None = Field(default=None, max_length=64)  # GITHUB_SHA, CI_COMMIT_SHA
 
 
 class ImportTombstone(SQLModel, table=True):

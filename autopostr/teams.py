@@ -226,8 +226,18 @@ def remove(db: DbSession, actor: Actor, who: str) -> User:
     return user
 
 
+# Who approves an editor's post: an owner in autopostr, or (also) a merged pull request
+# of the team's content folder, applied by an owner with `apply --as-approved`.
+APPROVERS = ("owner", "git")
+
+
 def update_settings(
-    db: DbSession, actor: Actor, *, approval_required: bool | None = None, name: str | None = None
+    db: DbSession,
+    actor: Actor,
+    *,
+    approval_required: bool | None = None,
+    name: str | None = None,
+    approval_by: str | None = None,
 ) -> Team:
     team_id = require(actor, "team.manage")
     team = db.get(Team, team_id)
@@ -236,6 +246,15 @@ def update_settings(
     if approval_required is not None and approval_required != team.approval_required:
         team.approval_required = approval_required
         changes["approval_required"] = approval_required
+    if approval_by is not None:
+        if approval_by not in APPROVERS:
+            raise InvalidInput(
+                f"--approval-by: {approval_by!r} is not one of {', '.join(APPROVERS)}"
+            )
+        stored = None if approval_by == "owner" else approval_by
+        if stored != team.approval_by:
+            team.approval_by = stored
+            changes["approval_by"] = approval_by
     if name is not None and name.strip() and name.strip() != team.name:
         team.name = name.strip()[:200]
         changes["name"] = team.name

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from autopostr.ai.usage import Totals
     from autopostr.analytics.reports import AccountReport, BestTimes, Overview, PostReport
     from autopostr.analytics.sync import SyncReport
+    from autopostr.ascode.apply import Applied as CodeApplied
+    from autopostr.ascode.export import Exported
+    from autopostr.ascode.files import FileError
+    from autopostr.ascode.plan import Item, Plan
     from autopostr.calendar import Calendar
     from autopostr.config import Settings
     from autopostr.csvio import ImportResult, RowError
@@ -113,6 +117,7 @@ def team_json(team: Team, role: str, current: int | None = None) -> Document:
         "role": role,
         "current": team.id == current,
         "approval_required": team.approval_required,
+        "approval_by": team.approval_by or "owner",
     }
 
 
@@ -235,6 +240,7 @@ def post_json(view: PostView) -> Document:
         "destinations": [destination_json(d, a) for d, a in view.destinations],
         "media": [media_json(m) for m in view.media],
         "review_comment": post.review_comment,
+        "labels": json.loads(post.labels) if post.labels else [],
         "created_at": iso(post.created_at),
         "updated_at": iso(post.updated_at),
     }
@@ -311,6 +317,56 @@ def import_rejected_json(errors: list[RowError]) -> Document:
 
 
 # -- the calendar, the dashboard and the publish log ----------------------------------
+
+
+# -- content as code ---------------------------------------------------------------
+
+
+def plan_item_json(item: Item) -> Document:
+    return {
+        "key": item.key,
+        "file": item.file,
+        "action": item.action.value,
+        "post": str(item.post_id) if item.post_id is not None else None,
+        "status": item.status,
+        "fields": [{"field": f.field, "before": f.before, "after": f.after} for f in item.fields],
+        "note": item.note or None,
+    }
+
+
+def plan_json(plan: Plan) -> Document:
+    """`plan DIR --json`: every file and every post of the folder, with what apply does."""
+    return {
+        "dir": plan.root,
+        "changes": plan.has_changes,
+        "counts": plan.counts(),
+        "prune": plan.prune,
+        "as_approved": plan.as_approved,
+        "fingerprint": plan.fingerprint(),
+        "items": [plan_item_json(item) for item in plan.items],
+    }
+
+
+def plan_rejected_json(errors: list[FileError]) -> Document:
+    return {
+        "errors": [{"file": e.path, "line": e.line, "message": e.message} for e in errors],
+    }
+
+
+def applied_json(result: CodeApplied) -> Document:
+    return {
+        **plan_json(result.plan),
+        "created": [str(i) for i in result.created],
+        "changed": [str(i) for i in result.changed],
+        "deleted": [str(i) for i in result.deleted],
+        "approved": [str(i) for i in result.approved],
+        "pending_approval": result.pending_approval,
+        "commit": result.commit,
+    }
+
+
+def exported_json(result: Exported) -> Document:
+    return {"dir": result.root, "files": result.files, "media": result.media}
 
 
 def calendar_json(cal: Calendar) -> Document:

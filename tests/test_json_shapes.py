@@ -18,7 +18,14 @@ PASSWORD = "correct horse battery"
 
 # PRODUCT §2, in the order the documents print them.
 USER = {"id": str, "email": str, "name": str}
-TEAM = {"id": str, "name": str, "role": str, "current": bool, "approval_required": bool}
+TEAM = {
+    "id": str,
+    "name": str,
+    "role": str,
+    "current": bool,
+    "approval_required": bool,
+    "approval_by": str,
+}
 ACCOUNT = {
     "id": str,
     "platform": str,
@@ -66,6 +73,7 @@ POST = {
     "destinations": [DESTINATION],
     "media": [MEDIA],
     "review_comment": None,
+    "labels": [],
     "created_at": str,
     "updated_at": str,
 }

@@ -18,6 +18,7 @@ from autopostr.cli import (
     accounts,
     ai,
     analytics,
+    ascode,
     auth,
     calendar,
     config_cmd,
@@ -131,6 +132,7 @@ def root(
 
 
 setup_cmd.register(app)
+ascode.register(app)
 app.add_typer(auth.app, name="auth")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")

@@ -261,31 +261,47 @@ def team_settings(
         help="Editors' posts need an owner's approval.",
     ),
     name: str = typer.Option("", "--name", help="Rename the team."),
+    approval_by: str = typer.Option(
+        "",
+        "--approval-by",
+        help="owner, or git: a merged pull request of the content folder counts as the "
+        "approval (`apply --as-approved` by an owner).",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show or change the current team's settings.
 
     \b
-    Example:
+    Examples:
       autopostr team settings --approval-required
+      autopostr team settings --approval-by git
     """
     from autopostr import teams
     from autopostr.cli import output
     from autopostr.views import team_json
 
     with signed_in() as (session, actor):
-        if approval is None and not name:
+        if approval is None and not name and not approval_by:
             team = teams.current_team(session, actor)
         else:
             team = teams.update_settings(
-                session, actor, approval_required=approval, name=name or None
+                session,
+                actor,
+                approval_required=approval,
+                name=name or None,
+                approval_by=approval_by or None,
             )
         data = team_json(team, actor.role or "", team.id)
     output.emit(
         data,
         as_json,
         lambda d: output.print_fields(
-            [("team", d["name"]), ("id", d["id"]), ("approval required", d["approval_required"])]
+            [
+                ("team", d["name"]),
+                ("id", d["id"]),
+                ("approval required", d["approval_required"]),
+                ("approval by", d["approval_by"]),
+            ]
         ),
     )
 

@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("post_id", sa.Integer(), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("commit", sa.String(length=64), nullable=True),
+        sa.Column("commit_id", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["post_id"], ["posts.id"], name=op.f("fk_code_posts_post_id_posts"), ondelete="CASCADE"
         ),
