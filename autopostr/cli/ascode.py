@@ -50,7 +50,14 @@ WORDS = {
 }
 
 
-def _build(directory: str, tz: str, prune: bool, as_approved: bool, force: bool = False) -> Plan:
+def _build(
+    directory: str,
+    tz: str,
+    prune: bool,
+    as_approved: bool,
+    force: bool = False,
+    as_json: bool = False,
+) -> Plan:
     from autopostr.ascode import plan as plan_mod
 
     with signed_in() as (session, actor):
@@ -66,17 +73,20 @@ def _build(directory: str, tz: str, prune: bool, as_approved: bool, force: bool 
                 force=force,
             )
         except plan_mod.PlanRejected as exc:
-            _report_rejected(exc)
+            _report_rejected(exc, as_json)
             raise
         finally:
             session.rollback()  # media files new to the library were uploaded to be checked
 
 
-def _report_rejected(exc: Any) -> None:
+def _report_rejected(exc: Any, as_json: bool) -> None:
+    """Every problem with its file and line on stderr; with --json, also as a document."""
     from autopostr.cli import output
+    from autopostr.views import plan_rejected_json
 
     for error in exc.errors:
         output.info(str(error))
+    output.emit(plan_rejected_json(exc.errors), as_json)
 
 
 def _show_plan(data: dict[str, Any], verbose: bool = False) -> None:
@@ -139,7 +149,7 @@ def plan(
     from autopostr.errors import ChangesPending
     from autopostr.views import plan_json
 
-    result = _build(directory, tz, prune, as_approved)
+    result = _build(directory, tz, prune, as_approved, as_json=as_json)
     output.emit(plan_json(result), as_json, lambda d: _show_plan(d, verbose))
     if exit_code and result.has_changes:
         raise ChangesPending()
@@ -173,7 +183,7 @@ def apply(
     from autopostr.cli import output
     from autopostr.views import applied_json, plan_json
 
-    shown = _build(directory, tz, prune, as_approved, force)
+    shown = _build(directory, tz, prune, as_approved, force, as_json)
     if not shown.has_changes:
         if not as_json and not quiet:
             output.info("No changes: the posts are what the folder says.")
@@ -196,7 +206,7 @@ def apply(
                 commit=apply_mod.commit_id(),
             )
         except plan_mod.PlanRejected as exc:
-            _report_rejected(exc)
+            _report_rejected(exc, as_json)
             raise
     output.emit(
         applied_json(result), as_json, None if quiet else lambda d: _applied(d, show_plan=yes)
