@@ -24,7 +24,7 @@ from autopostr.ascode.plan import Action, Item, Plan, build
 from autopostr.config import Settings
 from autopostr.errors import Conflict
 from autopostr.identity import Actor
-from autopostr.models import CodePost, utcnow
+from autopostr.models import utcnow
 from autopostr.permissions import require
 from autopostr.queue.transitions import set_due
 from autopostr.states import PostState
@@ -117,7 +117,7 @@ def apply(
             posts_mod.approve(db, actor, item.post_id, note)
             result.approved.append(item.post_id)
         elif item.action == Action.FORGET:
-            record = db.get(CodePost, (team_id, item.key))
+            record = plan.records.get(item.key)
             if record is not None:
                 db.delete(record)
     _remember(db, team_id, plan, now, commit)
@@ -301,7 +301,7 @@ def _remember(db: DbSession, team_id: int, plan: Plan, now: datetime, commit: st
         ):
             continue
         digest = want.content.digest()
-        record = db.get(CodePost, (team_id, item.key))
+        record = plan.records.get(item.key)
         if record is None:
             new_rows.append((team_id, item.key, item.post_id, digest, now, commit))
         elif record.content_hash != digest or record.post_id != item.post_id:

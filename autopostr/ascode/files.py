@@ -21,6 +21,7 @@ problem is collected with its file and line, so one run reports them all.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,30 +122,57 @@ def _load_yaml(text: str) -> tuple[Any, dict[str, int]]:
                 elif isinstance(value_node, yaml.MappingNode):
                     for sub_key, _sub_value in value_node.value:
                         lines[f"{name}.{sub_key.value}"] = sub_key.start_mark.line
-        return loader.construct_document(node), lines
+        return _value(node, loader), lines
     finally:
         loader.dispose()
 
 
-def list_files(root: Path) -> list[Path]:
-    """The folder's Markdown files in path order; hidden folders (.git) and READMEs are
-    not posts."""
-    found = []
-    for path in root.rglob("*.md"):
-        relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if path.name.lower() == "readme.md" or not path.is_file():
-            continue
-        found.append(path)
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+_STR = "tag:yaml.org,2002:str"
 
 
-def read_file(root: Path, path: Path, errors: list[FileError]) -> PostFile | None:
-    """One file, or None when it cannot be read at all (the reason is in `errors`)."""
+def _value(node: Any, loader: Any) -> Any:
+    """The node as plain Python: texts, lists and mappings walked here, other scalars
+    (numbers, booleans, null) by the safe constructor. Constructing every scalar through
+    PyYAML's generic path costs more than parsing the file."""
     import yaml
 
-    relative = path.relative_to(root).as_posix()
+    if isinstance(node, yaml.ScalarNode):
+        return node.value if node.tag == _STR else loader.construct_object(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return [_value(item, loader) for item in node.value]
+    if isinstance(node, yaml.MappingNode):
+        result = {}
+        for key, value in node.value:
+            name = _value(key, loader)
+            try:
+                result[name] = _value(value, loader)
+            except TypeError:  # a list or mapping as a key
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a text", key.start_mark
+                ) from None
+        return result
+    return loader.construct_object(node, deep=True)
+
+
+def list_files(root: Path) -> list[tuple[str, Path]]:
+    """The folder's Markdown files (path in the folder with /, and the file) in path order;
+    hidden folders (.git) and READMEs are not posts."""
+    found = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        base = Path(folder)
+        prefix = base.relative_to(root).as_posix()
+        for name in names:
+            if not name.endswith(".md") or name.startswith(".") or name.lower() == "readme.md":
+                continue
+            found.append((name if prefix == "." else f"{prefix}/{name}", base / name))
+    return sorted(found)
+
+
+def read_file(relative: str, path: Path, errors: list[FileError]) -> PostFile | None:
+    """One file, or None when it has problems (each one is in `errors`)."""
+    import yaml
+
     before = len(errors)
 
     def problem(line: int, message: str) -> None:
@@ -270,8 +298,8 @@ def _read_fields(post: PostFile, data: dict[str, Any], problem: Any) -> None:
 def read_folder(root: Path) -> tuple[list[PostFile], list[FileError]]:
     errors: list[FileError] = []
     files = []
-    for path in list_files(root):
-        post = read_file(root, path, errors)
+    for relative, path in list_files(root):
+        post = read_file(relative, path, errors)
         if post is not None:
             files.append(post)
     return files, errors

@@ -139,6 +139,7 @@ class Plan:
     prune: bool = False
     as_approved: bool = False
     force: bool = False
+    records: dict[str, CodePost] = field(default_factory=dict)  # by key, as planned
 
     def counts(self) -> dict[str, int]:
         counts = {action.value: 0 for action in Action}
@@ -174,11 +175,12 @@ def _labels_json(labels: Sequence[str]) -> str | None:
     return json.dumps(list(labels), ensure_ascii=False) if labels else None
 
 
-def post_labels(post: Post) -> tuple[str, ...]:
-    if not post.labels:
+def post_labels(labels: str | None) -> tuple[str, ...]:
+    """`posts.labels` (a JSON array) as a tuple."""
+    if not labels:
         return ()
     try:
-        value = json.loads(post.labels)
+        value = json.loads(labels)
     except ValueError:
         return ()
     return tuple(str(v) for v in value) if isinstance(value, list) else ()
@@ -187,16 +189,35 @@ def post_labels(post: Post) -> tuple[str, ...]:
 def content_of(view: PostView) -> Content:
     """A post's content as a file would state it."""
     post = view.post
-    labels = {accounts_mod.label(a): d.text for d, a in view.destinations}
+    return _content(
+        _Row(post.status, post.text, post.scheduled_at, post.first_comment, post.labels),
+        [(accounts_mod.label(a), d.text) for d, a in view.destinations],
+        [m.sha256 for m in view.media],
+    )
+
+
+@dataclass
+class _Row:
+    status: str
+    text: str
+    at: datetime | None
+    first_comment: str | None
+    labels: str | None
+
+
+def _content(
+    post: _Row, destinations: Sequence[tuple[str, str | None]], media: Sequence[str]
+) -> Content:
+    labels = dict(destinations)
     return Content(
         text=post.text.strip(),
         accounts=tuple(sorted(labels)),
-        at=post.scheduled_at,
+        at=post.at,
         status=(PostState.DRAFT if post.status == PostState.DRAFT else PostState.SCHEDULED).value,
         first_comment=(post.first_comment or "").strip() or None,
         variants=tuple(sorted((k, v.strip()) for k, v in labels.items() if v and v.strip())),
-        media=tuple(m.sha256 for m in view.media),
-        labels=post_labels(post),
+        media=tuple(media),
+        labels=post_labels(post.labels),
     )
 
 
@@ -415,6 +436,66 @@ def check_as_approved(db: DbSession, actor: Actor) -> None:
         )
 
 
+# Where the plan shows the fields that differ.
+DIFFERING = frozenset({Action.CHANGE, Action.CONFLICT, Action.PUBLISHED, Action.REPUBLISH})
+
+
+@dataclass
+class Current:
+    """A post of the folder as it is now, read for comparing only."""
+
+    post_id: int
+    status: str
+    content: Content
+
+
+def current_posts(db: DbSession, ids: Sequence[int]) -> dict[int, Current]:
+    """The posts' content in three queries per thousand posts, read as plain rows (whole
+    ORM objects for 5,000 posts cost more than everything else a plan does)."""
+    from sqlalchemy import select as sa_select
+    from sqlmodel import col
+
+    from autopostr.models import PostDestination, PostMedia
+
+    rows: dict[int, tuple[_Row, list[tuple[str, str | None]], list[str]]] = {}
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), 1000):
+        chunk = unique[start : start + 1000]
+        for post_id, status, text, at, first, labels in db.execute(
+            sa_select(
+                col(Post.id),
+                col(Post.status),
+                col(Post.text),
+                col(Post.scheduled_at),
+                col(Post.first_comment),
+                col(Post.labels),
+            ).where(col(Post.id).in_(chunk))
+        ):
+            rows[post_id] = (_Row(status, text, at, first, labels), [], [])
+        for post_id, platform, handle, text in db.execute(
+            sa_select(
+                col(PostDestination.post_id),
+                col(SocialAccount.platform),
+                col(SocialAccount.handle),
+                col(PostDestination.text),
+            )
+            .join(SocialAccount, col(SocialAccount.id) == col(PostDestination.account_id))
+            .where(col(PostDestination.post_id).in_(chunk))
+        ):
+            rows[post_id][1].append((f"{platform}:{handle}", text))
+        for post_id, sha in db.execute(
+            sa_select(col(PostMedia.post_id), col(Media.sha256))
+            .join(Media, col(Media.id) == col(PostMedia.media_id))
+            .where(col(PostMedia.post_id).in_(chunk))
+            .order_by(col(PostMedia.post_id), col(PostMedia.position))
+        ):
+            rows[post_id][2].append(sha)
+    return {
+        post_id: Current(post_id, post.status, _content(post, dests, media))
+        for post_id, (post, dests, media) in rows.items()
+    }
+
+
 def records(db: DbSession, team_id: int) -> dict[str, CodePost]:
     from sqlmodel import select
 
@@ -458,23 +539,27 @@ def build(
     resolver = _Resolver(db, actor, settings, team_id, default_tz, now)
     desired = [d for d in (resolver.resolve(post, errors) for post in files) if d is not None]
     known = records(db, team_id)
-    posts_by_id = {
-        view.post.id: view
-        for view in views_for(db, _posts(db, [r.post_id for r in known.values()]))
-    }
+    current = current_posts(db, [r.post_id for r in known.values()])
     items: list[Item] = []
     for want in desired:
         record = known.get(want.file.key)
-        view = posts_by_id.get(record.post_id) if record else None
-        item = _classify(want, record, view, force, as_approved)
+        now_is = current.get(record.post_id) if record else None
+        item = _classify(want, record, now_is, force, as_approved)
         if item.action in (Action.CREATE, Action.REPUBLISH, Action.CHANGE):
-            _check_time(item, want, view, now, errors)
+            _check_time(item, want, now_is, now, errors)
         items.append(item)
+    # Field by field only where something differs: reading whole posts costs more than
+    # comparing them.
+    differing = [i for i in items if i.action in DIFFERING and i.post_id is not None]
+    views = {v.post.id: v for v in views_for(db, _posts(db, [i.post_id or 0 for i in differing]))}
+    for item in differing:
+        assert item.desired is not None
+        item.fields = diff(views[item.post_id], item.desired)
     for key, record in sorted(known.items()):
         if key in seen:
             continue
-        view = posts_by_id.get(record.post_id)
-        status = view.post.status if view else None
+        found = current.get(record.post_id)
+        status = found.status if found else None
         went_out = status is not None and status not in EDITABLE_POSTS
         if not prune:
             action = Action.KEEP
@@ -484,7 +569,7 @@ def build(
     if errors:
         errors.sort(key=lambda e: (e.path, e.line))
         raise PlanRejected(str(root), errors)
-    return Plan(str(root), items, prune=prune, as_approved=as_approved, force=force)
+    return Plan(str(root), items, prune=prune, as_approved=as_approved, force=force, records=known)
 
 
 def _posts(db: DbSession, ids: Sequence[int]) -> list[Post]:
@@ -501,32 +586,28 @@ def _posts(db: DbSession, ids: Sequence[int]) -> list[Post]:
 def _classify(
     want: Desired,
     record: CodePost | None,
-    view: PostView | None,
+    current: Current | None,
     force: bool,
     as_approved: bool,
 ) -> Item:
     key, path = want.file.key, want.file.path
-    if record is None or view is None:
+    if record is None or current is None:
         return Item(key, Action.CREATE, path, desired=want)
-    post = view.post
-    have = content_of(view)
-    same = have == want.content
-    base = Item(key, Action.UNCHANGED, path, post.id, desired=want, status=post.status)
-    if post.status not in EDITABLE_POSTS:
+    have = current.content
+    base = Item(key, Action.UNCHANGED, path, current.post_id, desired=want, status=current.status)
+    if current.status not in EDITABLE_POSTS:
         if have.digest() == want.content.digest():
             return base
-        base.fields = diff(view, want)
         if want.file.republish:
-            base.action, base.note = Action.REPUBLISH, f"post {post.id} is {post.status}"
+            base.action, base.note = Action.REPUBLISH, f"post {current.post_id} is {current.status}"
         else:
             base.action = Action.PUBLISHED
-            base.note = f"{post.status}: not changed (add `republish: true` to post it again)"
+            base.note = f"{current.status}: not changed (add `republish: true` to post it again)"
         return base
-    if same:
-        if as_approved and post.status == PostState.PENDING_APPROVAL:
+    if have == want.content:
+        if as_approved and current.status == PostState.PENDING_APPROVAL:
             base.action, base.note = Action.APPROVE, "approved by the merged pull request"
         return base
-    base.fields = diff(view, want)
     if have.digest() != record.content_hash and not force:
         base.action = Action.CONFLICT
         base.note = "edited by hand since the last apply (apply --force makes it the file's)"
@@ -536,7 +617,7 @@ def _classify(
 
 
 def _check_time(
-    item: Item, want: Desired, view: PostView | None, now: datetime, errors: list[FileError]
+    item: Item, want: Desired, current: Current | None, now: datetime, errors: list[FileError]
 ) -> None:
     """A time in the past is refused where the post would be scheduled at it now: a new
     post, or a changed time (as `posts create` and `posts edit` refuse it)."""
@@ -544,10 +625,10 @@ def _check_time(
     if at is None or want.content.status != PostState.SCHEDULED or at > now:
         return
     if (
-        view is not None
+        current is not None
         and item.action == Action.CHANGE
-        and view.post.scheduled_at == at
-        and view.post.status != PostState.DRAFT
+        and current.content.at == at
+        and current.status != PostState.DRAFT
     ):
         return
     errors.append(

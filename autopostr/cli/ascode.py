@@ -183,14 +183,15 @@ def apply(
     from autopostr.cli import output
     from autopostr.views import applied_json, plan_json
 
-    shown = _build(directory, tz, prune, as_approved, force, as_json)
-    if not shown.has_changes:
-        if not as_json and not quiet:
-            output.info("No changes: the posts are what the folder says.")
-    elif not yes:
-        if not as_json and sys.stdin.isatty():
-            _show_plan(plan_json(shown))
-        confirm(f"apply {directory}", yes)
+    expected = None
+    if not yes:
+        # A person is asked about this plan; apply then writes exactly it, or nothing.
+        shown = _build(directory, tz, prune, as_approved, force, as_json)
+        expected = shown.fingerprint()
+        if shown.has_changes:
+            if not as_json and sys.stdin.isatty():
+                _show_plan(plan_json(shown))
+            confirm(f"apply {directory}", yes)
     with signed_in() as (session, actor):
         try:
             result = apply_mod.apply(
@@ -202,7 +203,7 @@ def apply(
                 prune=prune,
                 force=force,
                 as_approved=as_approved,
-                expected=shown.fingerprint(),
+                expected=expected,
                 commit=apply_mod.commit_id(),
             )
         except plan_mod.PlanRejected as exc:
@@ -216,10 +217,11 @@ def apply(
 def _applied(data: dict[str, Any], show_plan: bool) -> None:
     from autopostr.cli import output
 
+    if not data["changes"]:
+        output.info("No changes: the posts are what the folder says.")
+        return
     if show_plan:
         _show_plan(data)
-    if not data["changes"]:
-        return
     waiting = (
         f" ({data['pending_approval']} waiting for an owner's approval)"
         if data["pending_approval"]
