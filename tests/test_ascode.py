@@ -372,3 +372,11 @@ def test_approval_paths(initialized: str, cli: Cli, tmp_path: Path) -> None:
     assert changed.exit_code == 0, changed.stderr
     assert changed.json()["pending_approval"] == 1
     assert posts(cli)[0]["status"] == "pending_approval"
+
+
+def test_the_example_folder_plans_and_applies(accounts: str, cli: Cli) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "content"
+    first = plan(cli, example)
+    assert set(actions(first).values()) == {"create"} and len(first["items"]) == 3
+    apply(cli, example)
+    assert plan(cli, example)["changes"] is False
