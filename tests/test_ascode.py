@@ -380,3 +380,22 @@ def test_the_example_folder_plans_and_applies(accounts: str, cli: Cli) -> None:
     assert set(actions(first).values()) == {"create"} and len(first["items"]) == 3
     apply(cli, example)
     assert plan(cli, example)["changes"] is False
+
+
+@pytest.mark.slow
+def test_in_a_terminal_apply_shows_the_plan_and_asks(
+    accounts: str, cli: Cli, content: Path
+) -> None:
+    from tests.terminal import run_in_terminal
+
+    declined = run_in_terminal("apply", str(content), answers=[("[y/N]", "n")])
+    assert declined.exit_code != 0
+    assert "+ 2027/launch.md: create" in declined.output
+    assert "Nothing was changed" in declined.output
+    assert posts(cli) == []
+    accepted = run_in_terminal("apply", str(content), answers=[("[y/N]", "y")])
+    assert accepted.exit_code == 0, accepted.output
+    assert "Applied: 2 created" in accepted.output
+    assert len(posts(cli)) == 2
+    again = run_in_terminal("apply", str(content))  # nothing to do: nothing to ask
+    assert again.exit_code == 0 and "No changes" in again.output
