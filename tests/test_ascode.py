@@ -179,6 +179,8 @@ def test_a_file_renamed_with_an_id_keeps_its_post(accounts: str, cli: Cli, tmp_p
     data = plan(cli, root)
     assert actions(data) == {"launch": "unchanged", "b2.md": "create", "b.md": "keep"}
     assert [i["post"] for i in data["items"] if i["key"] == "launch"] == [created[0]]
+    [hint] = [i["note"] for i in data["items"] if i["key"] == "b2.md"]
+    assert "same post as b.md" in hint and "id: b.md" in hint
     pruned = plan(cli, root, "--prune")
     assert actions(pruned)["b.md"] == "delete"
 

@@ -454,3 +454,80 @@ def test_a_refused_import_still_prints_its_document(
     assert run.exit_code == 5
     expected = {"created": int, "skipped": int, "errors": [{"line": int, "error": str}]}
     assert ordered(shape(run.json())) == ordered(expected)
+
+
+COUNTS = {
+    name: int
+    for name in (
+        "create",
+        "change",
+        "delete",
+        "unchanged",
+        "published",
+        "republish",
+        "conflict",
+        "keep",
+        "forget",
+        "approve",
+    )
+}
+PLAN_ITEM = {
+    "key": str,
+    "file": str,
+    "action": str,
+    "post": None,
+    "status": None,
+    "fields": [],
+    "note": None,
+}
+PLAN = {
+    "dir": str,
+    "changes": bool,
+    "counts": COUNTS,
+    "prune": bool,
+    "as_approved": bool,
+    "fingerprint": str,
+    "items": [PLAN_ITEM],
+}
+
+
+def test_content_as_code_documents(initialized: str, cli: Cli, tmp_path: Path) -> None:
+    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
+    root = tmp_path / "content"
+    root.mkdir()
+    post = root / "a.md"
+    post.write_text("---\nto: sandbox:demo\nat: 2031-01-01 09:00\n---\nHello\n", encoding="utf-8")
+    docs = Documents(cli)
+    docs("plan", str(root))
+    docs("apply", str(root), "--yes")
+    post.write_text("---\nto: sandbox:demo\nat: 2031-01-01 09:00\n---\nHello!\n", encoding="utf-8")
+    changed = cli.ok("plan", str(root), "--json").json()
+    docs("export-dir", str(tmp_path / "out"))
+    docs.check(
+        {
+            "plan": PLAN,
+            "apply --yes": {
+                **PLAN,
+                "items": [{**PLAN_ITEM, "post": str}],  # the post each file made
+                "created": [str],
+                "changed": [],
+                "deleted": [],
+                "approved": [],
+                "pending_approval": int,
+                "commit": None,
+            },
+            "export-dir": {"dir": str, "files": [str], "media": int},
+        }
+    )
+    change = {
+        **PLAN_ITEM,
+        "post": str,
+        "status": str,
+        "fields": [{"field": str, "before": str, "after": str}],
+    }
+    assert ordered(shape(changed)) == ordered({**PLAN, "items": [change]})
+    post.write_text("---\nto: sandbox:nobody\n---\nHello\n", encoding="utf-8")
+    run = cli("plan", str(root), "--json")
+    assert run.exit_code == 5
+    expected = {"errors": [{"file": str, "line": int, "message": str}]}
+    assert ordered(shape(run.json())) == ordered(expected)

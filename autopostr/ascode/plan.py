@@ -555,6 +555,7 @@ def build(
     for item in differing:
         assert item.desired is not None
         item.fields = diff(views[item.post_id], item.desired)
+    gone: dict[str, str] = {}  # content digest -> key, of unsent posts whose file is gone
     for key, record in sorted(known.items()):
         if key in seen:
             continue
@@ -566,10 +567,26 @@ def build(
         else:
             action = Action.FORGET if went_out else Action.DELETE
         items.append(Item(key, action, post_id=record.post_id, status=status))
+        if found is not None and found.status in EDITABLE_POSTS:
+            gone[found.content.digest()] = key
+    _name_renames(items, gone)
     if errors:
         errors.sort(key=lambda e: (e.path, e.line))
         raise PlanRejected(str(root), errors)
     return Plan(str(root), items, prune=prune, as_approved=as_approved, force=force, records=known)
+
+
+def _name_renames(items: list[Item], gone: dict[str, str]) -> None:
+    """A new file with the very content of a post whose file is gone was most likely
+    renamed: without `id:` (or --prune) both posts would go out."""
+    for item in items:
+        if item.action == Action.CREATE and item.desired is not None:
+            old = gone.get(item.desired.content.digest())
+            if old is not None:
+                item.note = (
+                    f"the same post as {old}, whose file is gone: if the file was renamed, "
+                    f"give it `id: {old}` (or apply --prune to delete the old post)"
+                )
 
 
 def _posts(db: DbSession, ids: Sequence[int]) -> list[Post]:
