@@ -471,7 +471,7 @@ COUNTS = {
         "approve",
     )
 }
-PLAN_ITEM = {
+PLAN_ITEM: dict[str, Any] = {
     "key": str,
     "file": str,
     "action": str,
