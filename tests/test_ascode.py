@@ -172,7 +172,7 @@ def test_a_change_is_shown_field_by_field_and_applied(
 def test_a_file_renamed_with_an_id_keeps_its_post(accounts: str, cli: Cli, tmp_path: Path) -> None:
     root = tmp_path / "content"
     write(root, "a.md", f"id: launch\nto: sandbox:demo\nat: {LATER_LOCAL}", "Launch")
-    write(root, "b.md", f"to: sandbox:demo\nat: {LATER_LOCAL}", "Other")
+    write(root, "b.md", f"to: sandbox:demo, sandbox:other\nat: {LATER_LOCAL}", "Other")
     created = apply(cli, root)["created"]
     (root / "a.md").rename(root / "renamed.md")
     (root / "b.md").rename(root / "b2.md")
@@ -241,6 +241,8 @@ def test_every_invalid_file_is_reported_with_its_line_and_nothing_is_applied(
     write(root, "yaml.md", "to: [sandbox:demo\nat: 1", "Hi")
     write(root, "past.md", "to: sandbox:demo\nat: 2020-01-01 09:00", "Hi")
     write(root, "typo.md", f"to: sandbox:demo\nwhen: {LATER_LOCAL}", "Hi")
+    write(root, "queue.md", "to: sandbox:demo\nqueue: true", "Hi")
+    write(root, "relative.md", "to: sandbox:demo\nat: +2h", "Hi")
     (root / "nofront.md").write_text("just text\n")
     for command in ("plan", "apply"):
         run = cli(command, str(root), "--yes") if command == "apply" else cli(command, str(root))
@@ -254,10 +256,12 @@ def test_every_invalid_file_is_reported_with_its_line_and_nothing_is_applied(
             "past.md:3: at: 2020-01-01 09:00 is in the past",
             "typo.md:3: unknown field 'when'",
             "nofront.md:1: no front matter",
+            "queue.md:3: queue:",
+            "relative.md:3: at: +2h would move every time",
         ):
             assert any(line.startswith(where) for line in lines), (where, run.stderr)
         assert not any(line.startswith("good.md") for line in lines)
-        assert lines[-1].startswith("Error: ") and "7 problems" in lines[-1]
+        assert lines[-1].startswith("Error: ") and "9 problems" in lines[-1]
     assert posts(cli) == []
     json_run = cli("plan", str(root), "--json")
     assert json_run.exit_code == 5
@@ -273,12 +277,15 @@ def test_a_post_edited_by_hand_is_a_conflict_until_forced(
     [item] = [i for i in data["items"] if i["action"] == "conflict"]
     assert item["post"] == created[0] and "by hand" in item["note"]
     assert data["changes"] is True
-    refused = cli("apply", str(content), "--yes")
+    write(content, "new.md", f"to: sandbox:demo\nat: {LATER_LOCAL}", "Also new")
+    (content / "notes" / "idea.md").unlink()
+    refused = cli("apply", str(content), "--yes", "--prune")
     assert refused.exit_code == 5 and "edited by hand" in refused.stderr
     assert "--force" in refused.stderr
+    assert len(posts(cli)) == 2  # nothing at all was applied: no create, no delete
     assert cli.ok("posts", "show", created[0], "--json").json()["text"] == "Edited in the terminal"
-    forced = apply(cli, content, "--force")
-    assert forced["changed"] == [created[0]]
+    forced = apply(cli, content, "--force", "--prune")
+    assert forced["changed"] == [created[0]] and len(forced["created"]) == 1
     assert cli.ok("posts", "show", created[0], "--json").json()["text"].startswith("We launch")
     assert plan(cli, content)["changes"] is False
 

@@ -269,6 +269,7 @@ def _change(
     elif goal.status == PostState.SCHEDULED and post.status in (
         PostState.DRAFT,
         PostState.APPROVED,
+        PostState.FAILED,  # changed by its file: it starts afresh at its time
     ):
         assert goal.at is not None
         posts_mod.schedule(db, actor, settings, post_id, goal.at, now=now)

@@ -255,7 +255,8 @@ def _read_fields(post: PostFile, data: dict[str, Any], problem: Any) -> None:
     if to is None:
         problem(1, "to: name at least one account, e.g. `to: [x:acme]`")
     else:
-        post.to = [name for name in _strings(to, "to", post, problem) if name.strip()]
+        names = to.split(",") if isinstance(to, str) else _strings(to, "to", post, problem)
+        post.to = [name.strip() for name in names if name.strip()]
         if not post.to and isinstance(to, str | list):
             problem(post.line("to"), "to: name at least one account, e.g. `to: [x:acme]`")
     for name in ("at", "timezone", "first_comment", "status"):
