@@ -235,6 +235,7 @@ def _applied(data: dict[str, Any], show_plan: bool) -> None:
 
 def export_dir(
     directory: str = typer.Argument(..., help="A new (or empty) folder to write."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no summary."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Write the team's posts not yet sent as a content folder (then `plan` shows no changes).
@@ -252,7 +253,9 @@ def export_dir(
     output.emit(
         exported_json(result),
         as_json,
-        lambda d: output.success(
+        None
+        if quiet
+        else lambda d: output.success(
             f"Wrote {len(d['files'])} posts and {d['media']} media files to {d['dir']}"
         ),
     )
