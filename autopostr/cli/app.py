@@ -36,6 +36,12 @@ from autopostr.cli import (
 class AutopostrGroup(TyperGroup):
     """Turns every error into one `Error:` line and its exit code (PRODUCT §2)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from autopostr.cli.options import conventions
+
+        conventions(self)  # metavars and value completion, the same in every group
+
     def invoke(self, ctx: Any) -> Any:
         from autopostr.errors import AutopostrError, ExitCode, Reported
 

@@ -55,11 +55,13 @@ def show(
     output.emit(data, as_json, _render)
 
 
-def _cell_line(post: dict[str, Any]) -> str:
+def _cell_lines(post: dict[str, Any]) -> list[str]:
+    """A post in a day's cell: `#12 09:00` (the id `calendar move` takes), its accounts,
+    the start of its text; each line is cut to the cell's width, never broken."""
     accounts = post["accounts"]
     who = accounts[0] + (f" +{len(accounts) - 1}" if len(accounts) > 1 else "") if accounts else ""
-    marker = f" [{post['status']}]" if post["status"] != PostState.SCHEDULED else ""
-    return f"{post['time']} {who} {post['text']}{marker}"
+    marker = f" {post['status']}" if post["status"] != PostState.SCHEDULED else ""
+    return [f"#{post['id']} {post['time']}{marker}", who, post["text"]]
 
 
 def _render(data: dict[str, Any]) -> None:
@@ -80,7 +82,7 @@ def _render(data: dict[str, Any]) -> None:
     for days_of_week in weeks:
         row = []
         for d in days_of_week:
-            lines = [_cell_line(post) for post in d["posts"]]
+            lines = [line for post in d["posts"] for line in _cell_lines(post)]
             if data["view"] == "month":
                 lines.insert(0, f"{date.fromisoformat(d['date']):%d %b}")
             row.append(lines)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from autopostr.cli import options
 from autopostr.cli.common import (
     JSON_OPTION,
     YES_OPTION,
@@ -74,6 +75,23 @@ def _parse_variants(values: list[str]) -> dict[str, str]:
     return variants
 
 
+def post_zone(data: dict[str, Any], user_zone: str | None = None) -> str:
+    """The zone a post's time is shown in: its own, else the user's."""
+    from autopostr.timeparse import default_zone_name
+
+    return data.get("timezone") or user_zone or default_zone_name(settings().get("timezone"), None)
+
+
+def destinations_cell(destinations: list[dict[str, Any]]) -> str:
+    """Accounts of a post; a destination's state only where it says something (not
+    the `pending` every unsent destination has)."""
+    quiet = {DestinationState.PENDING, DestinationState.CLAIMED}
+    return ", ".join(
+        d["account"] if d["status"] in quiet else f"{d['account']} ({d['status']})"
+        for d in destinations
+    )
+
+
 def _emit_post(data: dict[str, Any], as_json: bool, verb: str) -> None:
     """A post a command changed: the post document, or one line saying what it is now."""
     from autopostr.cli import output
@@ -82,7 +100,9 @@ def _emit_post(data: dict[str, Any], as_json: bool, verb: str) -> None:
         from autopostr.states import PostState
 
         targets = ", ".join(d["account"] for d in data["destinations"])
-        when = f" for {data['scheduled_at']}" if data["status"] == PostState.SCHEDULED else ""
+        when = ""
+        if data["status"] == PostState.SCHEDULED:
+            when = f" for {output.local_time(data['scheduled_at'], post_zone(data))}"
         output.success(f"Post {data['id']} {verb} ({data['status']}{when}) to {targets}")
 
     output.emit(data, as_json, render)
@@ -145,16 +165,16 @@ def create(
     _emit_post(data, as_json, "created")
 
 
-def _render_list(rows: list[dict[str, Any]]) -> None:
+def _render_list(rows: list[dict[str, Any]], zone_name: str) -> None:
     from autopostr.cli import output
 
     table = [
         {
             "id": r["id"],
             "status": r["status"],
-            "scheduled_at": r["scheduled_at"],
-            "to": ", ".join(f"{d['account']} ({d['status']})" for d in r["destinations"]),
-            "text": (r["text"][:50] + "…") if len(r["text"]) > 50 else r["text"],
+            "scheduled_at": output.local_time(r["scheduled_at"], zone_name, compact=True),
+            "to": destinations_cell(r["destinations"]),
+            "text": " ".join(r["text"].split()),
         }
         for r in rows
     ]
@@ -163,47 +183,62 @@ def _render_list(rows: list[dict[str, Any]]) -> None:
         [
             ("id", "ID"),
             ("status", "Status"),
-            ("scheduled_at", "When (UTC)"),
+            ("scheduled_at", f"When ({output.zone_label(zone_name)})"),
             ("to", "To"),
             ("text", "Text"),
         ],
         empty="No posts. Create one with `autopostr posts create --to ACCOUNT --text …`.",
+        squeeze=("to", "text"),
     )
 
 
 @app.command("list")
 def list_(
-    status: str = typer.Option(
-        "", "--status", help="Only posts in this state, e.g. scheduled or failed."
+    status: list[str] = typer.Option(
+        [], "--status", help="Only posts in this state, e.g. scheduled or failed; repeat."
     ),
-    account: str = typer.Option("", "--account", help="Only posts to this account."),
-    start: str = typer.Option("", "--from", help="Scheduled at or after this time."),
-    end: str = typer.Option("", "--to", help="Scheduled before this time."),
-    limit: int = typer.Option(100, "--limit", min=1, help="At most this many posts."),
+    to: str = typer.Option("", "--to", "--account", help="Only posts to this account."),
+    start: str = typer.Option(
+        "", "--from", help="Scheduled at or after this time or date (2026-12-01)."
+    ),
+    until: str = typer.Option("", "--until", help="Scheduled before this time or date."),
+    limit: int = options.limit_option(100, "posts"),
     tz: str = TZ_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List posts, soonest first.
+    """List posts, soonest first; says how many there are when -n/--limit cuts the list.
+
+    Times are shown in your zone (--tz), the zone named in the header.
 
     \b
     Examples:
       autopostr posts list --status scheduled
-      autopostr posts list --from 2026-12-01T00:00 --to 2026-12-08T00:00 --json
+      autopostr posts list --to x:acme --from 2026-12-01 --until 2026-12-08 --json
     """
     from autopostr import posts
     from autopostr.cli import output
+    from autopostr.models import utcnow
     from autopostr.views import post_json
 
     with signed_in() as (session, actor):
+        zone_name = zone_for(session, actor, tz)
+        now = utcnow()
+        if to and options.looks_like_time(to) and not until:
+            # `--to TIME` was the upper bound before `--to` named an account everywhere.
+            output.warn(f"--to {to}: --to names an account; read as --until {to}")
+            to, until = "", to
         filters = posts.PostFilter(
-            status=status or None,
-            account=account or None,
-            start=when_for(start, session, actor, tz, "--from")[0] if start else None,
-            end=when_for(end, session, actor, tz, "--to")[0] if end else None,
+            status=options.many_of(status, PostState, "--status") or None,
+            account=to or None,
+            start=options.moment(start, zone_name, now, "--from") if start else None,
+            end=options.moment(until, zone_name, now, "--until") if until else None,
             limit=limit,
         )
-        rows = [post_json(v) for v in posts.list_posts(session, actor, filters)]
-    output.emit(rows, as_json, _render_list)
+        views = posts.list_posts(session, actor, filters)
+        total = posts.count_posts(session, actor, filters) if len(views) >= limit else 0
+        rows = [post_json(v) for v in views]
+    output.emit(rows, as_json, lambda rows: _render_list(rows, zone_name))
+    output.shown(options.shown(len(rows), total, "posts"))
 
 
 @app.command("show")
@@ -230,7 +265,7 @@ def _show_post(data: dict[str, Any]) -> None:
         [
             ("id", data["id"]),
             ("status", data["status"]),
-            ("scheduled at", data["scheduled_at"]),
+            ("scheduled at", output.local_time(data["scheduled_at"], post_zone(data))),
             ("author", data["author"]),
             ("text", data["text"]),
             ("first comment", data["first_comment"]),
@@ -442,8 +477,11 @@ def _summary(data: dict[str, Any]) -> str:
     """One line that tells a person which post this is, before it goes."""
     text = " ".join(data["text"].split())
     text = text[:60] + "…" if len(text) > 60 else text
-    when = f" for {data['scheduled_at']}" if data["scheduled_at"] else ""
-    targets = ", ".join(f"{d['account']} ({d['status']})" for d in data["destinations"])
+    from autopostr.cli import output
+
+    when = f" for {output.local_time(data['scheduled_at'], post_zone(data))}"
+    when = when if data["scheduled_at"] else ""
+    targets = destinations_cell(data["destinations"])
     return f"Post {data['id']} ({data['status']}{when}) to {targets}: {text!r}"
 
 
