@@ -398,7 +398,7 @@ def count_posts(db: DbSession, actor: Actor, filters: PostFilter) -> int:
     from sqlalchemy import func, select
 
     inner = _post_query(db, actor, filters).subquery()
-    return int(db.exec(select(func.count()).select_from(inner)).one()[0])  # type: ignore[call-overload]
+    return int(db.execute(select(func.count()).select_from(inner)).scalar_one())
 
 
 def _post_query(db: DbSession, actor: Actor, filters: PostFilter) -> Any:

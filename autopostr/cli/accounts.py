@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from autopostr.cli import options
 from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, database, settings, signed_in
 
 app = typer.Typer(
@@ -315,6 +316,7 @@ def _works(data: dict[str, Any]) -> None:
 @app.command("refresh")
 def refresh(
     account: str = typer.Argument(..., help="Account id or platform:handle."),
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Renew the account's access token now (the daemon does this within 24 h of expiry).

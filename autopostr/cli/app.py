@@ -117,6 +117,9 @@ def _version_callback(value: bool) -> None:
 def root(
     ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    quiet: bool = typer.Option(
+        False, "-q", "--quiet", help="Print only errors, whatever the command (for cron)."
+    ),
     version: bool = typer.Option(
         False,
         "--version",
@@ -133,6 +136,7 @@ def root(
     from autopostr.cli import output
 
     output.reset_consoles()
+    output.set_quiet(quiet)
     ctx.obj = {"debug": debug}
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from autopostr.cli import options
 from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, settings, signed_in
 
 app = typer.Typer(help="Upload, list and remove images and videos.", no_args_is_help=True)
@@ -36,6 +37,7 @@ def upload(
         ..., help="Image or video files (JPEG, PNG, GIF, WebP, MP4, MOV)."
     ),
     alt: str | None = typer.Option(None, "--alt", help="Alt text describing the media."),
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Upload files to the team's library: all of them, or none when one is refused.
@@ -174,6 +176,7 @@ def cleanup(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would go; delete nothing."),
     yes: bool = YES_OPTION,
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Delete the team's orphaned media: items no post uses, older than --older-than.

@@ -35,10 +35,23 @@ def limit_option(default: int, what: str = "items") -> Any:
 
 
 def quiet_option() -> Any:
-    """`-q/--quiet`: only errors, for cron; data a command was asked for still goes out."""
+    """`-q/--quiet`: only errors, for cron; data a command was asked for still goes out.
+    It takes effect as soon as it is parsed, so the command body need not pass it on."""
     return typer.Option(
-        False, "-q", "--quiet", help="Print only errors (for cron: no mail when all is well)."
+        False,
+        "-q",
+        "--quiet",
+        callback=_set_quiet,
+        help="Print only errors (for cron: no mail when all went well).",
     )
+
+
+def _set_quiet(value: bool) -> bool:
+    if value:
+        from autopostr.cli import output
+
+        output.set_quiet(True)
+    return value
 
 
 def shown(count: int, total: int, what: str) -> str | None:

@@ -82,6 +82,20 @@ def stderr() -> Console:
 def reset_consoles() -> None:
     """Consoles bind to the streams of the moment; tests swap streams between runs."""
     _console.cache_clear()
+    set_quiet(False)
+
+
+_quiet = [False]
+
+
+def set_quiet(quiet: bool) -> None:
+    """-q/--quiet: from now on only errors reach stderr (no info, success, warning or
+    progress), so a cron job that went well mails nothing. Data on stdout is unchanged."""
+    _quiet[0] = quiet
+
+
+def is_quiet() -> bool:
+    return _quiet[0]
 
 
 def emit(
@@ -239,8 +253,11 @@ def _cell(value: Any) -> str:
     return escape(str(value))
 
 
-def _message(prefix: str, style: str, text: str) -> None:
+def _message(prefix: str, style: str, text: str, *, even_quiet: bool = False) -> None:
     from rich.markup import escape
+
+    if _quiet[0] and not even_quiet:
+        return
 
     stderr().print(f"[{style}]{prefix}[/{style}]{escape(text)}" if prefix else escape(text))
 
@@ -259,8 +276,10 @@ def success(text: str) -> None:
     _message("✔ ", "green", text)
 
 
-def warn(text: str) -> None:
-    _message("Warning: ", "yellow", text)
+def warn(text: str, *, even_quiet: bool = False) -> None:
+    """`Warning: …` on stderr; `even_quiet` for what went wrong (a destination that
+    failed for good), which --quiet still shows before the command's exit code says so."""
+    _message("Warning: ", "yellow", text, even_quiet=even_quiet)
 
 
 def error(text: str) -> None:
@@ -272,7 +291,7 @@ def error(text: str) -> None:
 @contextmanager
 def progress(label: str, total: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr for long work; nothing when stderr is not a terminal."""
-    if not enabled or not sys.stderr.isatty() or _no_color():
+    if not enabled or not sys.stderr.isatty() or _no_color() or _quiet[0]:
         yield lambda _n: None
         return
     from rich.progress import Progress
@@ -316,7 +335,7 @@ class Progress:
 def open_progress(label: str, enabled: bool = True) -> Iterator[Progress]:
     """`progress` with the total told later (`Progress.total`); nothing when stderr is
     not a terminal."""
-    if not enabled or not sys.stderr.isatty() or _no_color():
+    if not enabled or not sys.stderr.isatty() or _no_color() or _quiet[0]:
         yield Progress()
         return
     from rich.progress import Progress as RichProgress

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, TYPE_CHECKING, Any
 
 import typer
 
@@ -85,9 +87,9 @@ def post_zone(data: dict[str, Any], user_zone: str | None = None) -> str:
 def destinations_cell(destinations: list[dict[str, Any]]) -> str:
     """Accounts of a post; a destination's state only where it says something (not
     the `pending` every unsent destination has)."""
-    quiet = {DestinationState.PENDING, DestinationState.CLAIMED}
+    unsent = {DestinationState.PENDING, DestinationState.CLAIMED}
     return ", ".join(
-        d["account"] if d["status"] in quiet else f"{d['account']} ({d['status']})"
+        d["account"] if d["status"] in unsent else f"{d['account']} ({d['status']})"
         for d in destinations
     )
 
@@ -131,6 +133,7 @@ def create(
         "", "--first-comment", help="Comment posted right after the post."
     ),
     draft: bool = typer.Option(False, "--draft", help="Keep it as a draft even with --at."),
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a post for one or more accounts; with --at it is scheduled.
@@ -308,6 +311,7 @@ def edit(
     remove_media: list[str] = typer.Option(
         [], "--remove-media", help="Detach this media id (it stays in the library)."
     ),
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change a post that has not gone out yet; it is validated again.
@@ -490,6 +494,7 @@ def schedule(
     post_id: int = typer.Argument(..., help="Post id."),
     when: str = typer.Argument(..., help="2026-12-01T09:00, '2026-12-01 09:00', +2h …"),
     tz: str = TZ_OPTION,
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Schedule a draft (or move a scheduled post) to WHEN.
@@ -547,7 +552,10 @@ def _publish_and_report(post_id: int, as_json: bool) -> None:
                 where = outcome["url"] or outcome["remote_id"]
                 output.success(f"{outcome['account']}: published {where}")
             else:
-                output.warn(f"{outcome['account']}: {outcome['status']}: {outcome['error']}")
+                output.warn(
+                    f"{outcome['account']}: {outcome['status']}: {outcome['error']}",
+                    even_quiet=True,
+                )
         output.info(f"Post {data['id']} is {data['status']}")
 
     output.emit(data, as_json, render)
@@ -556,7 +564,9 @@ def _publish_and_report(post_id: int, as_json: bool) -> None:
 
 @app.command("publish")
 def publish(
-    post_id: int = typer.Argument(..., help="Post id."), as_json: bool = JSON_OPTION
+    quiet: bool = options.quiet_option(),
+    post_id: int = typer.Argument(..., help="Post id."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Publish a post now, through the same path the daemon uses.
 
@@ -574,7 +584,11 @@ def publish(
 
 
 @app.command("retry")
-def retry(post_id: int = typer.Argument(..., help="Post id."), as_json: bool = JSON_OPTION) -> None:
+def retry(
+    post_id: int = typer.Argument(..., help="Post id."),
+    quiet: bool = options.quiet_option(),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Send a post's failed or unconfirmed destinations again, now.
 
     \b
@@ -600,12 +614,22 @@ def import_(
         "--include-deleted",
         help="Also re-create rows whose posts were deleted since (restoring a backup).",
     ),
+    date_format: str = typer.Option(
+        "",
+        "--date-format",
+        help="How the at column writes times, e.g. '%m/%d/%Y %H:%M', '%d.%m.%Y %H:%M' "
+        "or '%m/%d/%Y %I:%M %p' (default: ISO 8601).",
+    ),
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import posts from CSV: all rows or none; re-importing the same file adds nothing.
 
     Columns: text, accounts (;-separated), at, timezone, media, first_comment,
-    status (draft|scheduled), external_id. Only text and accounts are required.
+    status (draft|scheduled), external_id, variants ({"x:acme": "its own text"}).
+    Only text and accounts are required. The separator may be , or ; (as German
+    and French spreadsheets save) or a tab. Rows that went out (published, failed:
+    an export's history) are skipped with the reason.
     A row imported before is skipped whatever happened since: its time passed, its
     post was edited, or deleted (deletions stick unless --include-deleted).
 
@@ -613,6 +637,7 @@ def import_(
     Examples:
       autopostr posts import week.csv --dry-run
       autopostr posts import week.csv --tz Europe/Berlin --json
+      autopostr posts import excel.csv --date-format '%d.%m.%Y %H:%M' --dry-run
     """
     from pathlib import Path
 
@@ -638,19 +663,32 @@ def import_(
                     progress=advance,
                     base_dir=None if file == "-" else Path(file).resolve().parent,
                     include_deleted=include_deleted,
+                    date_format=date_format or None,
                 )
         except csvio.ImportRejected as exc:
             for error in exc.errors:
                 output.info(f"{source}: {error}")
             output.emit(import_rejected_json(exc.errors), as_json)  # people have read it above
             raise
-    output.emit(import_json(result), as_json, lambda _data: _report_import(result, source))
+    output.emit(
+        import_json(result),
+        as_json,
+        lambda _data: _report_import(result, source),
+        notes=result.warnings,
+    )
 
 
 def _report_import(result: ImportResult, source: str) -> None:
     from autopostr.cli import output
 
+    for warning in result.warnings:
+        output.warn(warning)
     if result.dry_run:
+        for planned in result.planned:
+            zone_name = planned.timezone or "UTC"
+            when = output.local_time(planned.at.isoformat(), zone_name) if planned.at else "draft"
+            accounts = ", ".join(planned.accounts)
+            output.print_line(f"line {planned.line}: {planned.status} {when} → {accounts}")
         for row in result.skipped_rows:
             output.info(f"{source}: {row}")
     verb = "would create" if result.dry_run else "created"
@@ -667,38 +705,54 @@ def export(
         [], "--status", help="Posts in this state (default: draft and scheduled); repeat."
     ),
     output_file: str = typer.Option("-", "--output", "-o", help="File to write (default: stdout)."),
+    excel: bool = typer.Option(
+        False,
+        "--excel",
+        help="Start the CSV with a byte-order mark, so Excel reads it as UTF-8 (☕, —).",
+    ),
+    quiet: bool = options.quiet_option(),
 ) -> None:
     """Export posts in the import format, so the file imports back unchanged.
+
+    Written as it is read, a batch of posts at a time: memory stays flat however
+    many posts there are. `at` is in each post's own zone (the timezone column),
+    per-account texts are in the variants column; exported history (published,
+    failed) is skipped with its reason when imported back.
 
     \b
     Examples:
       autopostr posts export > backup.csv
       autopostr posts export --format json --status published -o published.json
+      autopostr posts export --excel -o posts.csv
     """
-    import json
+    from autopostr import csvio
+    from autopostr.cli import output
+
+    fmt = options.one_of(fmt, options.FORMATS, "--format")
+    statuses = options.many_of(status, PostState, "--status")
+    with signed_in() as (session, actor), _export_target(output_file) as out:
+        if excel and fmt == "csv":
+            out.write("\ufeff")
+        rows = csvio.export_rows(session, actor, statuses or None)
+        count = (csvio.write_json if fmt == "json" else csvio.write_csv)(rows, out)
+    if output_file != "-":
+        output.success(f"{count:,} post(s) exported to {output_file}")
+
+
+@contextmanager
+def _export_target(path: str) -> Iterator[IO[str]]:
+    """Stdout, or a file written beside its final name and moved there when complete,
+    so a failed export never leaves half a backup behind."""
     import sys
 
-    from autopostr import csvio
-    from autopostr.errors import InvalidInput
+    if path == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    from autopostr.access import streamed_output
 
-    if fmt not in ("csv", "json"):
-        raise InvalidInput(f"--format: {fmt!r} is not csv or json")
-    with signed_in() as (session, actor):
-        rows = csvio.export_rows(session, actor, status or None)
-    if fmt == "json":
-        content = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
-    else:
-        import io
-
-        buffer = io.StringIO()
-        csvio.write_csv(rows, buffer)
-        content = buffer.getvalue()
-    if output_file == "-":
-        sys.stdout.write(content)
-    else:
-        from autopostr.access import write_output
-
-        write_output(output_file, content)
+    with streamed_output(path) as handle:
+        yield handle
 
 
 RECONCILED: dict[str, str] = {
@@ -709,7 +763,7 @@ RECONCILED: dict[str, str] = {
 
 
 @app.command("reconcile")
-def reconcile(as_json: bool = JSON_OPTION) -> None:
+def reconcile(quiet: bool = options.quiet_option(), as_json: bool = JSON_OPTION) -> None:
     """Ask the platforms about destinations that need review, and resolve them.
 
     A destination needs review when its publisher died mid-call. Those the

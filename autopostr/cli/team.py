@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from autopostr.cli import options
 from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, settings, signed_in
 
 JOIN_COMMAND = "autopostr team join"
@@ -292,12 +293,14 @@ def team_settings(
 
 @app.command("audit")
 def audit(
-    since: str = typer.Option("", "--since", help="Only the last DURATION, e.g. 24h or 7d."),
+    since: str = typer.Option(
+        "", "--since", help="Only the last 24h, 7d … or since a date or time (2026-12-01)."
+    ),
     user: str = typer.Option("", "--user", help="Only this member (e-mail or id)."),
     action: str = typer.Option(
         "", "--action", help="Only actions starting with this, e.g. post. or team.role."
     ),
-    limit: int = typer.Option(200, "--limit", min=1, help="At most this many entries (newest)."),
+    limit: int = options.limit_option(200, "entries (the newest)"),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Who did what and when in the current team (owners).
@@ -308,19 +311,23 @@ def audit(
     """
     from autopostr import teams
     from autopostr.cli import output
+    from autopostr.cli.common import zone_for
     from autopostr.models import utcnow
-    from autopostr.timeparse import parse_duration
     from autopostr.views import audit_json
 
-    start = utcnow() - parse_duration(since, "--since") if since else None
     with signed_in() as (session, actor):
-        rows = [
-            audit_json(e, email)
-            for e, email in teams.audit_entries(
-                session, actor, since=start, user=user or None, action=action or None, limit=limit
-            )
-        ]
+        zone_name = zone_for(session, actor, "")
+        start = options.since(since, zone_name, utcnow()) if since else None
+        who, what = user or None, action or None
+        entries = teams.audit_entries(
+            session, actor, since=start, user=who, action=what, limit=limit
+        )
+        total = 0
+        if len(entries) >= limit:
+            total = teams.count_audit_entries(session, actor, since=start, user=who, action=what)
+        rows = [audit_json(e, email) for e, email in entries]
     output.emit(rows, as_json, _show_audit)
+    output.shown(options.shown(len(rows), total, "entries"))
 
 
 def _show_audit(rows: list[dict[str, Any]]) -> None:
