@@ -98,7 +98,12 @@ def _first_line(exc: BaseException) -> str:
 app = typer.Typer(
     name="autopostr",
     cls=AutopostrGroup,
-    help="Schedule and publish social-media posts from your terminal.",
+    help="Schedule and publish social-media posts from your terminal.\n\n"
+    "\b\nExample:\n"
+    "  autopostr init\n"
+    "  autopostr accounts add sandbox --handle demo\n"
+    '  autopostr posts create --to sandbox:demo --text "Hello" --at +1h\n'
+    "  autopostr daemon run",
     epilog="Start with `autopostr init`, then `autopostr doctor`. Docs: README.md.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from autopostr.cli import options
 from autopostr.cli.common import JSON_OPTION, settings, signed_in
 from autopostr.cli.posts import TZ_OPTION
 from autopostr.states import PostState
@@ -21,7 +22,7 @@ def show(
     week: bool = typer.Option(False, "--week", help="Show one week, Monday to Sunday (default)."),
     month: bool = typer.Option(False, "--month", help="Show the month, as whole weeks."),
     start: str = typer.Option(
-        "", "--from", help="A day in the week or month to show, YYYY-MM-DD (default: today)."
+        "", "--from", help="A day in the week or month to show: a date or time (default: today)."
     ),
     tz: str = TZ_OPTION,
     as_json: bool = JSON_OPTION,
@@ -49,7 +50,12 @@ def show(
         raise UsageError("give --week or --month, not both")
     with signed_in() as (session, actor):
         zone_name = zone_for(session, actor, tz)
-        day = calendar.parse_date(start) if start else calendar.today(zone_name, utcnow())
+        now = utcnow()
+        day = (
+            options.day(start, zone_name, now, "--from")
+            if start
+            else calendar.today(zone_name, now)
+        )
         cal = calendar.build(session, actor, day, "month" if month else "week", zone_name)
         data = calendar_json(cal)
     output.emit(data, as_json, _render)

@@ -277,6 +277,10 @@ ARGUMENT_COMPLETERS: dict[str, Callable[[Any], Iterable[str]]] = {
 }
 
 
+def _no_type(ctx: Any = None) -> None:
+    return None
+
+
 def conventions(command: Any, path: str = "autopostr") -> None:
     """Metavars and completion for every option of every command under `command`.
 
@@ -299,6 +303,8 @@ def conventions(command: Any, path: str = "autopostr") -> None:
             name = param.name or ""
             if param.metavar is None:
                 param.metavar = name.upper()
+            # The name says what it is (POST_ID); Python's type (<int>) says nothing more.
+            param.display_type_rich = _no_type
             completer = ARGUMENT_COMPLETERS.get(name)
             if completer is not None and param._custom_shell_complete is None:
                 param._custom_shell_complete = _completer(completer)
