@@ -298,6 +298,17 @@ def import_json(result: ImportResult) -> Document:
             for row in result.skipped_rows
         ],
         "pending_approval": result.pending_approval,
+        "planned": [
+            {
+                "line": row.line,
+                "at": iso(row.at),
+                "timezone": row.timezone,
+                "accounts": list(row.accounts),
+                "status": row.status,
+            }
+            for row in result.planned
+        ],
+        "warnings": list(result.warnings),
     }
 
 
