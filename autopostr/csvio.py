@@ -11,6 +11,7 @@ one ORM object at a time.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -795,47 +796,94 @@ def export_rows(
     million posts stays small); what has not gone out yet unless other states are asked.
 
     `at` is written in the post's own zone with its offset, `timezone` names that zone,
-    and `variants` holds the per-account texts as a JSON object ({"x:acme": "…"})."""
-    from sqlmodel import col, select
-
-    from autopostr.posts import views_for
+    and `variants` holds the per-account texts as a JSON object ({"x:acme": "…"}).
+    Plain column queries, not ORM objects: building objects was most of the time."""
+    from sqlalchemy import select
+    from sqlmodel import col
 
     team_id = require(actor, "posts.read")
     wanted = list(statuses) if statuses else list(IMPORT_STATES)
     query = (
-        select(Post)
-        .where(Post.team_id == team_id, col(Post.status).in_(wanted))
+        select(
+            col(Post.id),
+            col(Post.text),
+            col(Post.scheduled_at),
+            col(Post.timezone),
+            col(Post.first_comment),
+            col(Post.status),
+            col(Post.external_id),
+        )
+        .where(col(Post.team_id) == team_id, col(Post.status).in_(wanted))
         .order_by(col(Post.scheduled_at).is_(None), col(Post.scheduled_at), col(Post.id))
         .execution_options(yield_per=EXPORT_BATCH)
     )
-    for batch in db.exec(query).partitions(EXPORT_BATCH):
-        for view in views_for(db, batch):
-            yield _export_row(view)
-        db.expunge_all()  # what was written need not stay in the session's identity map
+    for batch in db.execute(query).partitions(EXPORT_BATCH):
+        ids = [row[0] for row in batch]
+        destinations = _export_destinations(db, ids)
+        media = _export_media(db, ids)
+        for post_id, text, at, zone_name, first_comment, status, external_id in batch:
+            targets = destinations.get(post_id, [])
+            variants = {name: own for name, own in targets if own is not None}
+            local = ""
+            if at is not None:
+                local = at.astimezone(_zone(zone_name or "UTC")).isoformat(timespec="seconds")
+            yield {
+                "text": text,
+                "accounts": ";".join(name for name, _own in targets),
+                "at": local,
+                "timezone": zone_name or "",
+                "media": ";".join(str(m) for m in media.get(post_id, [])),
+                "first_comment": first_comment or "",
+                "status": status,
+                "external_id": external_id or "",
+                "variants": json.dumps(variants, ensure_ascii=False) if variants else "",
+            }
 
 
-def _export_row(view: Any) -> dict[str, str]:
-    post = view.post
-    at = ""
-    if post.scheduled_at is not None:
-        zone_name = post.timezone or "UTC"
-        at = post.scheduled_at.astimezone(ZoneInfo(zone_name)).isoformat(timespec="seconds")
-    variants = {
-        accounts_mod.label(account): dest.text
-        for dest, account in view.destinations
-        if dest.text is not None
-    }
-    return {
-        "text": post.text,
-        "accounts": ";".join(accounts_mod.label(a) for _d, a in view.destinations),
-        "at": at,
-        "timezone": post.timezone or "",
-        "media": ";".join(str(m.id) for m in view.media),
-        "first_comment": post.first_comment or "",
-        "status": post.status,
-        "external_id": post.external_id or "",
-        "variants": json.dumps(variants, ensure_ascii=False) if variants else "",
-    }
+def _export_destinations(db: DbSession, ids: list[int]) -> dict[int, list[tuple[str, str | None]]]:
+    """Each post's accounts (`platform:handle`) with their own text, in destination order."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from autopostr.models import PostDestination
+
+    found: dict[int, list[tuple[str, str | None]]] = {}
+    rows = db.execute(
+        select(
+            col(PostDestination.post_id),
+            col(SocialAccount.platform),
+            col(SocialAccount.handle),
+            col(PostDestination.text),
+        )
+        .join(SocialAccount, col(SocialAccount.id) == col(PostDestination.account_id))
+        .where(col(PostDestination.post_id).in_(ids))
+        .order_by(col(PostDestination.id))
+    )
+    for post_id, platform, handle, own in rows:
+        found.setdefault(post_id, []).append((f"{platform}:{handle}", own))
+    return found
+
+
+def _export_media(db: DbSession, ids: list[int]) -> dict[int, list[int]]:
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from autopostr.models import PostMedia
+
+    found: dict[int, list[int]] = {}
+    rows = db.execute(
+        select(col(PostMedia.post_id), col(PostMedia.media_id))
+        .where(col(PostMedia.post_id).in_(ids))
+        .order_by(col(PostMedia.post_id), col(PostMedia.position))
+    )
+    for post_id, media_id in rows:
+        found.setdefault(post_id, []).append(media_id)
+    return found
+
+
+@functools.cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def write_csv(rows: Iterable[dict[str, str]], out: IO[str]) -> int:
