@@ -188,3 +188,14 @@ def parse_with_format(
 def default_zone_name(configured: str | None, user_zone: str | None) -> str:
     """--tz's default: the configured zone, else the user's, else the machine's."""
     return configured or user_zone or system_zone_name()
+
+
+def describe_duration(seconds: float) -> str:
+    """`3h 5m`, `2d 4h`, `45s`: a duration as people say it, to two units."""
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    units = [(days, "d"), (hours, "h"), (minutes, "m")]
+    shown = [f"{n}{unit}" for n, unit in units if n][:2]
+    return " ".join(shown) if shown else f"{secs}s"

@@ -54,35 +54,36 @@ def _columns(db: sqlite3.Connection, table: str) -> list[str]:
 
 
 def grow(database: Path, posts: int) -> int:
-    """Copy the seed posts (and their destinations) until there are `posts` of them."""
+    """Copy the seed posts (and their destinations), a block at a time, until there are
+    `posts` of them. Ids stay contiguous, so a copy's ids are the seed's plus an offset."""
     db = sqlite3.connect(database)
-    base = db.execute("SELECT count(*) FROM posts").fetchone()[0]
     post_cols = [c for c in _columns(db, "posts") if c != "id"]
     dest_cols = [c for c in _columns(db, "post_destinations") if c != "id"]
     first_id = db.execute("SELECT min(id) FROM posts").fetchone()[0]
-    copies = 1
-    while base * (copies + 1) <= posts:
-        offset = base * copies
-        chosen = [f"import_key || '-{copies}'" if c == "import_key" else c for c in post_cols]
+    total = db.execute("SELECT count(*) FROM posts").fetchone()[0]
+    chosen = [f"import_key || '-' || :offset" if c == "import_key" else c for c in post_cols]
+    dest_chosen = [
+        "post_id + :offset"
+        if c == "post_id"
+        else "idempotency_key || '-' || :offset"
+        if c == "idempotency_key"
+        else c
+        for c in dest_cols
+    ]
+    while total < posts:
+        block = min(SEED, posts - total)
+        values = {"offset": total, "limit": first_id + block}
         db.execute(
             f"INSERT INTO posts (id, {', '.join(post_cols)}) "
             f"SELECT id + :offset, {', '.join(chosen)} FROM posts WHERE id < :limit",
-            {"offset": offset, "limit": first_id + base},
+            values,
         )
-        dest_chosen = [
-            "post_id + :offset"
-            if c == "post_id"
-            else f"idempotency_key || '-{copies}'"
-            if c == "idempotency_key"
-            else c
-            for c in dest_cols
-        ]
         db.execute(
             f"INSERT INTO post_destinations ({', '.join(dest_cols)}) "
             f"SELECT {', '.join(dest_chosen)} FROM post_destinations WHERE post_id < :limit",
-            {"offset": offset, "limit": first_id + base},
+            values,
         )
-        copies += 1
+        total += block
     db.commit()
     total = int(db.execute("SELECT count(*) FROM posts").fetchone()[0])
     db.close()

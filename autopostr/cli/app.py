@@ -142,6 +142,7 @@ def root(
 
     output.reset_consoles()
     output.set_quiet(quiet)
+    output.route_warnings()
     ctx.obj = {"debug": debug}
 
 

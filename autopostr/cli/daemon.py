@@ -55,6 +55,7 @@ def run(
 
         from autopostr.daemon.runner import run_forever
 
+        output.unroute_warnings()  # the log below carries them, with times
         logging.basicConfig(
             level=logging.DEBUG if s.debug else logging.INFO,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",

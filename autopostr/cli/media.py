@@ -36,7 +36,9 @@ def upload(
     paths: list[str] = typer.Argument(
         ..., help="Image or video files (JPEG, PNG, GIF, WebP, MP4, MOV)."
     ),
-    alt: str | None = typer.Option(None, "--alt", help="Alt text describing the media."),
+    alt: list[str] = typer.Option(
+        [], "--alt", help="Alt text describing a file; one per file, in order."
+    ),
     quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -49,7 +51,8 @@ def upload(
 
     \b
     Example:
-      autopostr media upload launch.png teaser.mp4 --alt "The new logo" --json
+      autopostr media upload logo.png --alt "The new logo"
+      autopostr media upload a.png b.png --alt "Our team" --alt "The office" --json
     """
     from autopostr import media
     from autopostr.cli import output

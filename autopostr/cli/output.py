@@ -370,3 +370,34 @@ def local_time(value: str | None, zone_name: str, *, compact: bool = False) -> s
 def zone_label(zone_name: str) -> str:
     """A zone as a table header names it: `Berlin` for Europe/Berlin, `UTC` for Etc/UTC."""
     return zone_name.rsplit("/", 1)[-1].replace("_", " ")
+
+
+class _WarningsToStderr:
+    """Warnings the domain logs (a hook that failed) as the CLI's own `Warning:` lines;
+    the daemon's foreground run has its own logging and takes these back."""
+
+    def __init__(self) -> None:
+        import logging
+
+        class Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                warn(record.getMessage())
+
+        self.handler = Handler(level=logging.WARNING)
+
+    def install(self) -> None:
+        import logging
+
+        logger = logging.getLogger("autopostr")
+        if self.handler not in logger.handlers:
+            logger.addHandler(self.handler)
+
+    def remove(self) -> None:
+        import logging
+
+        logging.getLogger("autopostr").removeHandler(self.handler)
+
+
+_warnings = _WarningsToStderr()
+route_warnings = _warnings.install
+unroute_warnings = _warnings.remove

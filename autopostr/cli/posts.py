@@ -275,13 +275,19 @@ def _show_post(data: dict[str, Any]) -> None:
             ("media", ", ".join(m["filename"] for m in data["media"]) or None),
         ]
     )
+    from autopostr.timeparse import describe_duration
+
     output.print_table(
-        data["destinations"],
+        [
+            {**d, "late": describe_duration(d["late_seconds"]) if d["late_seconds"] else None}
+            for d in data["destinations"]
+        ],
         [
             ("id", "Dest"),
             ("account", "Account"),
             ("status", "Status"),
             ("attempts", "Tries"),
+            ("late", "Late"),
             ("url", "URL"),
             ("error", "Error"),
         ],
