@@ -61,7 +61,7 @@ def grow(database: Path, posts: int) -> int:
     dest_cols = [c for c in _columns(db, "post_destinations") if c != "id"]
     first_id = db.execute("SELECT min(id) FROM posts").fetchone()[0]
     total = db.execute("SELECT count(*) FROM posts").fetchone()[0]
-    chosen = [f"import_key || '-' || :offset" if c == "import_key" else c for c in post_cols]
+    chosen = ["import_key || '-' || :offset" if c == "import_key" else c for c in post_cols]
     dest_chosen = [
         "post_id + :offset"
         if c == "post_id"
