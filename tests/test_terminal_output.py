@@ -125,3 +125,32 @@ def test_times_are_told_in_the_users_zone_and_json_stays_iso(sandbox: str, cli: 
         "America/New_York",
     )
     assert "2030-06-30 09:00 -04:00 (America/New_York)" in cli.ok("posts", "show", "2").stdout
+
+
+def test_a_first_run_in_a_terminal_ends_with_the_next_three_commands(
+    engine: str, cli: Cli
+) -> None:
+    screen = run_in_terminal("init", env={"COLUMNS": "80"})
+    assert screen.exit_code == 0, screen.output
+    steps = screen.output[screen.output.index("Next steps:") :]
+    for command in (
+        "autopostr accounts add sandbox --handle demo",
+        'autopostr posts create --to sandbox:demo --text "Hello" --at +5m',
+        "autopostr daemon run",
+    ):
+        assert command in steps
+    _fits(steps, 80)
+    # A script (no terminal) gets no lesson; the dashboard gives it while nothing is set up.
+    assert "Next steps" not in cli.ok("init").stderr
+    empty = cli.ok("dashboard")
+    assert "No accounts yet" in empty.stderr and "accounts add sandbox" in empty.stderr
+    cli.ok("accounts", "add", "sandbox", "--handle", "demo")
+    assert "Next steps" not in cli.ok("dashboard").stderr
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_dashboard_fits_and_tells_local_times(sandbox: str, cli: Cli, width: int) -> None:
+    _posts(cli)
+    run = cli.ok("dashboard", env={**BERLIN, "COLUMNS": str(width)})
+    _fits(run.stdout, width)
+    assert "When (Berlin)" in run.stdout and "07-01 09:00" in run.stdout

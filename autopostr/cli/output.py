@@ -401,3 +401,20 @@ class _WarningsToStderr:
 _warnings = _WarningsToStderr()
 route_warnings = _warnings.install
 unroute_warnings = _warnings.remove
+
+
+FIRST_STEPS = (
+    ("autopostr accounts add sandbox --handle demo", "an account to post to (offline)"),
+    ('autopostr posts create --to sandbox:demo --text "Hello" --at +5m', "a post"),
+    ("autopostr daemon run", "publish it when its time comes (Ctrl-C stops)"),
+)
+
+
+def first_steps() -> None:
+    """The three commands of a first run, on stderr: what `init` and an empty dashboard
+    leave a new user to do next. A block to paste (the comments are shell comments),
+    narrower than 80 columns."""
+    info("Next steps:")
+    for command, why in FIRST_STEPS:
+        info(f"  # {why}")
+        info(f"  {command}")
