@@ -127,9 +127,7 @@ def test_times_are_told_in_the_users_zone_and_json_stays_iso(sandbox: str, cli: 
     assert "2030-06-30 09:00 -04:00 (America/New_York)" in cli.ok("posts", "show", "2").stdout
 
 
-def test_a_first_run_in_a_terminal_ends_with_the_next_three_commands(
-    engine: str, cli: Cli
-) -> None:
+def test_a_first_run_in_a_terminal_ends_with_the_next_three_commands(engine: str, cli: Cli) -> None:
     screen = run_in_terminal("init", env={"COLUMNS": "80"})
     assert screen.exit_code == 0, screen.output
     steps = screen.output[screen.output.index("Next steps:") :]
