@@ -101,8 +101,14 @@ def measure(env: dict[str, str], out: Path, fmt: str) -> tuple[float, float, int
         "print(elapsed, peak, proc.returncode)\n"
     )
     args = [sys.executable, "-m", "autopostr", "posts", "export", "--format", fmt, "-o", str(out)]
+    # From the home, not the checkout: `python -m` puts the working folder first on the
+    # path, which would shadow --source.
     proc = subprocess.run(
-        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True
+        [sys.executable, "-c", code, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=out.parent,
     )
     elapsed, peak_kb, status = proc.stdout.split()
     if status != "0":

@@ -102,10 +102,11 @@ def _emit_post(data: dict[str, Any], as_json: bool, verb: str) -> None:
         from autopostr.states import PostState
 
         targets = ", ".join(d["account"] for d in data["destinations"])
-        when = ""
         if data["status"] == PostState.SCHEDULED:
-            when = f" for {output.local_time(data['scheduled_at'], post_zone(data))}"
-        output.success(f"Post {data['id']} {verb} ({data['status']}{when}) to {targets}")
+            when = output.local_time(data["scheduled_at"], post_zone(data))
+            output.success(f"Post {data['id']} {verb}, scheduled for {when}, to {targets}")
+        else:
+            output.success(f"Post {data['id']} {verb} ({data['status']}) to {targets}")
 
     output.emit(data, as_json, render)
 
