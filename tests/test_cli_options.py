@@ -92,6 +92,9 @@ def test_to_names_an_account_in_lists_as_in_create(accounts: str, cli: Cli) -> N
     cli.ok("posts", "create", "--to", "sandbox:other", "--text", "to other")
     rows = cli.ok("posts", "list", "--to", "sandbox:other", "--json").json()
     assert [r["text"] for r in rows] == ["to other"]
+    listed = cli.ok("accounts", "list", "-n", "1", "--json")
+    assert len(listed.json()) == 1 and "1 of 2 accounts shown" in listed.stderr
+    assert "shown" not in cli.ok("media", "list", "-n", "1").stderr
     # The old `--to TIME` still works, and says what it became.
     old = cli.ok("posts", "list", "--to", "2030-01-01T00:00", "--json")
     assert "--until" in old.stderr

@@ -59,7 +59,8 @@ def logs(
 
     events = options.many_of(event, publog.KNOWN_EVENTS, "--event")
     with signed_in() as (session, actor):
-        cutoff = options.since(since, zone_for(session, actor, ""), utcnow()) if since else None
+        zone_name = zone_for(session, actor, "")
+        cutoff = options.since(since, zone_name, utcnow()) if since else None
         view = publog.read(
             session,
             actor,
@@ -72,6 +73,7 @@ def logs(
         cut = len(view.entries) >= limit and not follow
         total = publog.count(session, view.team_id, view.filters) if cut else 0
     entries = [log_entry_json(e) for e in view.entries]
+    _ZONE[0] = zone_name
     try:
         if not follow:
             output.emit(entries, as_json, _show)
@@ -93,8 +95,11 @@ def _show(entries: list[dict[str, Any]]) -> None:
         output.info("No log entries. Publishing writes them: `autopostr daemon run`.")
 
 
+_ZONE = ["UTC"]  # the zone lines are told in: the user's, set by the command
+
+
 def _line(entry: dict[str, Any]) -> str:
-    at = (entry["at"] or "")[:19] + "Z"
+    at = _local(entry["at"])
     where = f"post {entry['post']}" if entry["post"] is not None else "post -"
     parts = [at, f"{entry['event']:<12}", f"{where:<9}", entry["account"] or "-"]
     parts.append(f"#{entry['attempt']}")
@@ -104,6 +109,18 @@ def _line(entry: dict[str, Any]) -> str:
     if entry["daemon"]:
         parts.append(f"[{entry['daemon']}]")
     return "  ".join(parts)
+
+
+def _local(value: str | None) -> str:
+    """A log time in the user's zone, to the second, with its offset."""
+    if not value:
+        return "-"
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    moment = datetime.fromisoformat(value).astimezone(ZoneInfo(_ZONE[0]))
+    offset = moment.strftime("%z")
+    return f"{moment:%Y-%m-%d %H:%M:%S}{offset[:3]}:{offset[3:]}"
 
 
 def _follow(follower: Follower, as_json: bool) -> None:

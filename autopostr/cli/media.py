@@ -73,8 +73,8 @@ def _uploaded(rows: list[dict[str, Any]]) -> None:
 
 
 @app.command("list")
-def list_(as_json: bool = JSON_OPTION) -> None:
-    """List the team's media, oldest first.
+def list_(limit: int = options.limit_option(200, "items"), as_json: bool = JSON_OPTION) -> None:
+    """List the team's media, oldest first; says how many there are when -n cuts the list.
 
     \b
     Example:
@@ -85,8 +85,10 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     from autopostr.views import library_item_json
 
     with signed_in() as (session, actor):
-        rows = [library_item_json(item) for item in media.list_media(session, actor)]
+        found = media.list_media(session, actor)
+        rows = [library_item_json(item) for item in found[:limit]]
     output.emit(rows, as_json, _show_library)
+    output.shown(options.shown(len(rows), len(found), "media items"))
 
 
 def _show_library(rows: list[dict[str, Any]]) -> None:

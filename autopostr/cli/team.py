@@ -326,15 +326,27 @@ def audit(
         if len(entries) >= limit:
             total = teams.count_audit_entries(session, actor, since=start, user=who, action=what)
         rows = [audit_json(e, email) for e, email in entries]
-    output.emit(rows, as_json, _show_audit)
+    output.emit(rows, as_json, lambda rows: _show_audit(rows, zone_name))
     output.shown(options.shown(len(rows), total, "entries"))
 
 
-def _show_audit(rows: list[dict[str, Any]]) -> None:
+def _show_audit(rows: list[dict[str, Any]], zone_name: str) -> None:
     from autopostr.cli import output
 
     output.print_table(
-        [{**row, "target": f"{row['target_type']} {row['target_id']}".strip()} for row in rows],
-        [("at", "When"), ("user", "Who"), ("action", "Action"), ("target", "Target")],
+        [
+            {
+                **row,
+                "at": output.local_time(row["at"], zone_name, compact=True),
+                "target": f"{row['target_type']} {row['target_id']}".strip(),
+            }
+            for row in rows
+        ],
+        [
+            ("at", f"When ({output.zone_label(zone_name)})"),
+            ("user", "Who"),
+            ("action", "Action"),
+            ("target", "Target"),
+        ],
         empty="No audit entries match.",
     )
