@@ -52,10 +52,6 @@ class LogEntry:
     message: str
 
 
-def unknown_events(events: tuple[str, ...]) -> list[str]:
-    return [e for e in events if e not in KNOWN_EVENTS]
-
-
 def since_moment(text: str, zone_name: str, now: datetime) -> datetime:
     """`--since`: a duration back from now (`2h`, `1d`) or a moment (ISO 8601, local time)."""
     from autopostr.errors import InvalidInput
