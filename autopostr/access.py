@@ -83,6 +83,8 @@ def streamed_output(raw: str, option: str = "--output") -> Iterator[IO[str]]:
     import tempfile
 
     path = Path(raw).expanduser()
+    if path.is_dir():
+        raise _cannot_write(raw, path, "it is a folder", option)
     try:
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
@@ -91,7 +93,10 @@ def streamed_output(raw: str, option: str = "--output") -> Iterator[IO[str]]:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             yield handle
         os.chmod(temporary, 0o644 & ~_umask())
-        os.replace(temporary, path)
+        try:
+            os.replace(temporary, path)
+        except OSError as exc:
+            raise _cannot_write(raw, path, exc.strerror or str(exc), option) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -381,7 +381,15 @@ class _WarningsToStderr:
 
         class Handler(logging.Handler):
             def emit(self, record: logging.LogRecord) -> None:
-                warn(record.getMessage())
+                # Plain, to the stderr of the moment: the handler outlives the command
+                # that installed it (tests run many in one process).
+                if _quiet[0]:
+                    return
+                try:
+                    sys.stderr.write(f"Warning: {record.getMessage()}\n")
+                    sys.stderr.flush()
+                except (ValueError, OSError):
+                    pass
 
         self.handler = Handler(level=logging.WARNING)
 
