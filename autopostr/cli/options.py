@@ -94,7 +94,7 @@ def moment(text: str, zone_name: str, now: datetime, field: str) -> datetime:
     (its local midnight), so `--from 2026-12-01` works wherever a time does."""
     from autopostr.timeparse import localize, parse_when, zone
 
-    day_only = _as_date(text)
+    day_only = _as_date(text, field)
     if day_only is not None:
         return localize(datetime.combine(day_only, datetime.min.time()), zone(zone_name), field)
     return parse_when(text, zone_name, now, field)
@@ -120,12 +120,19 @@ def since(text: str, zone_name: str, now: datetime, field: str = "--since") -> d
 
 def day(text: str, zone_name: str, now: datetime, field: str) -> date:
     """A calendar day: YYYY-MM-DD, or any time `moment` reads (its local date)."""
+    from autopostr.errors import InvalidInput
     from autopostr.timeparse import zone
 
-    found = _as_date(text)
+    found = _as_date(text, field)
     if found is not None:
         return found
-    return moment(text, zone_name, now, field).astimezone(zone(zone_name)).date()
+    try:
+        return moment(text, zone_name, now, field).astimezone(zone(zone_name)).date()
+    except InvalidInput:
+        raise InvalidInput(
+            f"{field}: {text!r} is not a date or a time; use YYYY-MM-DD (e.g. 2030-01-07) "
+            "or a time such as 2030-01-07T09:00"
+        ) from None
 
 
 def looks_like_time(text: str) -> bool:
@@ -133,7 +140,7 @@ def looks_like_time(text: str) -> bool:
     return bool(re.match(r"\s*(\d{4}-\d{2}-\d{2}|\+\d)", text))
 
 
-def _as_date(text: str) -> date | None:
+def _as_date(text: str, field: str) -> date | None:
     if not re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", text):
         return None
     try:
@@ -141,7 +148,9 @@ def _as_date(text: str) -> date | None:
     except ValueError:
         from autopostr.errors import InvalidInput
 
-        raise InvalidInput(f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2030-01-07") from None
+        raise InvalidInput(
+            f"{field}: {text!r} is not a date; use YYYY-MM-DD, e.g. 2030-01-07"
+        ) from None
 
 
 # -- metavars and completion ---------------------------------------------------------
