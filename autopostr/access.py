@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 BITS = (("r", os.R_OK), ("w", os.W_OK), ("x", os.X_OK))
 
@@ -62,7 +65,6 @@ def explain(path: Path, need: int, what: str) -> tuple[str, str] | None:
 def write_output(raw: str, content: str, option: str = "--output") -> None:
     """Write a file the user named; a missing folder or a path this user cannot write is
     invalid input (exit 5) that names the path, never a crash."""
-    from autopostr.errors import InvalidInput
 
     path = Path(raw).expanduser()
     try:
@@ -70,6 +72,45 @@ def write_output(raw: str, content: str, option: str = "--output") -> None:
         return
     except OSError as exc:
         reason = exc.strerror or str(exc)
+    raise _cannot_write(raw, path, reason, option)
+
+
+@contextmanager
+def streamed_output(raw: str, option: str = "--output") -> Iterator[IO[str]]:
+    """A file the user named, written as the data comes: into a hidden file beside it,
+    moved over the name only when the block completes (a failed export leaves nothing
+    half-written); errors as `write_output` says them."""
+    import tempfile
+
+    path = Path(raw).expanduser()
+    if path.is_dir():
+        raise _cannot_write(raw, path, "it is a folder", option)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise _cannot_write(raw, path, exc.strerror or str(exc), option) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        os.chmod(temporary, 0o644 & ~_umask())
+        try:
+            os.replace(temporary, path)
+        except OSError as exc:
+            raise _cannot_write(raw, path, exc.strerror or str(exc), option) from None
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _cannot_write(raw: str, path: Path, reason: str, option: str) -> Exception:
+    from autopostr.errors import InvalidInput
+
     problem = reach_problem(path)
     if problem is None and not path.parent.exists():
         problem = (
@@ -83,5 +124,5 @@ def write_output(raw: str, content: str, option: str = "--output") -> None:
             path.parent, os.W_OK | os.X_OK, "is not a folder you can write"
         )
     if problem is None:
-        raise InvalidInput(f"{option} {raw}: cannot write it: {reason}") from None
-    raise InvalidInput(f"{option} {raw}: cannot write it: {problem[0]}: {problem[1]}") from None
+        return InvalidInput(f"{option} {raw}: cannot write it: {reason}")
+    return InvalidInput(f"{option} {raw}: cannot write it: {problem[0]}: {problem[1]}")

@@ -39,7 +39,12 @@ NEEDS_RECONNECT = AccountStatus.NEEDS_RECONNECT
 
 def normalize_handle(handle: str) -> str:
     handle = handle.strip().lstrip("@").strip()
-    if not handle or any(ch.isspace() for ch in handle):
+    if not handle:
+        raise InvalidInput(
+            "--handle: no handle was given; name the account, e.g. --handle acme "
+            '(or "handle" in the JSON on stdin)'
+        )
+    if any(ch.isspace() for ch in handle):
         raise InvalidInput(f"--handle: {handle!r} is not a handle (no spaces, e.g. acme)")
     return handle
 

@@ -7,7 +7,6 @@ shown as the whole weeks that cover it, the way a wall calendar does.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
 
 SPANS = ("week", "month")
 EXCERPT_CHARS = 40
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass
@@ -53,18 +51,6 @@ class Calendar:
     timezone: str
     days: list[Day]
     month: date | None = None  # the 1st of the month shown, for the month view
-
-
-def parse_date(text: str, field_name: str = "--from") -> date:
-    raw = text.strip()
-    try:
-        if not _DATE.match(raw):
-            raise ValueError(raw)
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(
-            f"{field_name}: {text!r} is not a date; use YYYY-MM-DD, e.g. 2030-01-07"
-        ) from None
 
 
 def today(zone_name: str, now: datetime) -> date:

@@ -44,6 +44,8 @@ KNOWN_SETTINGS: dict[str, str] = {
     "smtp_starttls": "upgrade the SMTP connection with STARTTLS (default off)",
     "http_timeout": "seconds a platform call may take (default 30)",
     "max_attempts": "publish attempts before a destination fails (default 5)",
+    "max_lateness": "a destination this overdue fails as too late instead of going out "
+    "(e.g. 2h; default: none)",
     "on_event": "command or http(s) URL given each publish event as JSON (published, failed …)",
     "overdue_minutes": "doctor fails when a post is this many minutes overdue (default 10)",
     "lease_seconds": "how long a daemon's claim lasts without renewal (default 60)",

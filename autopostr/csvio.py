@@ -11,10 +11,11 @@ one ORM object at a time.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +37,20 @@ if TYPE_CHECKING:
 
     from autopostr.platforms.base import Platform
 
-COLUMNS = ("text", "accounts", "at", "timezone", "media", "first_comment", "status", "external_id")
+COLUMNS = (
+    "text",
+    "accounts",
+    "at",
+    "timezone",
+    "media",
+    "first_comment",
+    "status",
+    "external_id",
+    "variants",
+)
+DELIMITERS = (",", ";", "\t")  # German and French spreadsheets save with ;
+# Rows of an export that went out already: history, never sent again by an import.
+HISTORY_STATES = (PostState.PUBLISHED, PostState.PARTIALLY_PUBLISHED, PostState.FAILED)
 REQUIRED = ("text", "accounts")
 IMPORT_STATES = (PostState.DRAFT, PostState.SCHEDULED)
 KEY_CHUNK = 1000
@@ -85,7 +99,19 @@ class PlannedPost:
     labels: str | None = None  # a JSON array of strings
 
 
+@dataclass
+class PlannedRow:
+    """What a row resolved to, for `--dry-run` to show: its time and its accounts."""
+
+    line: int
+    at: datetime | None
+    timezone: str | None
+    accounts: list[str]
+    status: str
+
+
 # Why a row of a re-imported file creates nothing.
+HISTORY = "already went out (history is not sent again)"
 ALREADY_IMPORTED = "already imported"
 CHANGED_SINCE = "changed since"  # the post was edited after the import (or the row was)
 DELETED_SINCE = "deleted since"  # someone deleted the imported post: it stays deleted
@@ -123,6 +149,8 @@ class ImportResult:
     skipped_lines: list[int] = field(default_factory=list)
     skipped_rows: list[SkippedRow] = field(default_factory=list)
     pending_approval: int = 0  # created rows that wait for an owner's approval
+    planned: list[PlannedRow] = field(default_factory=list)  # each new row, resolved
+    warnings: list[str] = field(default_factory=list)  # e.g. a zone given as `EST`
 
     def skip(self, row: SkippedRow) -> None:
         self.skipped += 1
@@ -149,7 +177,7 @@ def read_rows(raw: bytes, source: str) -> list[SourceRow]:
         )
     if source.lower().endswith(".json") or text.lstrip().startswith("["):
         return _json_rows(text, source)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
         header = [name.strip().lower() for name in next(reader)]
     except csv.Error as exc:
@@ -169,6 +197,18 @@ def read_rows(raw: bytes, source: str) -> list[SourceRow]:
     except csv.Error as exc:
         raise InvalidInput(f"{source}: line {start}: {exc}") from None
     return rows
+
+
+def _delimiter(text: str) -> str:
+    """The header row's separator: the one of `DELIMITERS` that splits it into the most
+    known column names (a comma when none does better)."""
+    first = text.split("\n", 1)[0]
+
+    def known(delimiter: str) -> int:
+        names = next(csv.reader([first], delimiter=delimiter), [])
+        return sum(1 for name in names if name.strip().lower() in COLUMNS)
+
+    return max(DELIMITERS, key=lambda d: (known(d), d == ","))
 
 
 def _check_header(header: Sequence[str], source: str) -> None:
@@ -236,6 +276,8 @@ class Planner:
         self.media: dict[str, Media | None] = {}
         self.actor: Actor | None = None
         self.base_dir: Path | None = None
+        self.date_format: str | None = None
+        self.warnings: dict[str, str] = {}  # zone abbreviation → its warning, once each
 
     def platform(self, account: SocialAccount) -> Platform:
         found = self.platforms.get(account.platform)
@@ -274,15 +316,51 @@ class Planner:
         return self.media[raw]
 
     def when(self, raw_at: str, tz_name: str) -> datetime:
-        from autopostr.timeparse import parse_when, zone
+        from autopostr.timeparse import parse_when, parse_with_format
 
-        if tz_name not in self.zones:
-            self.zones[tz_name] = zone(tz_name, "timezone")
+        self.zone(tz_name)
         cache_key = (raw_at, tz_name)
         at = self.times.get(cache_key)
         if at is None:
-            at = self.times[cache_key] = parse_when(raw_at, tz_name, self.now, "at")
+            if self.date_format:
+                at = parse_with_format(raw_at, self.date_format, tz_name, self.now, "at")
+            else:
+                at = parse_when(raw_at, tz_name, self.now, "at")
+            self.times[cache_key] = at
         return at
+
+    def zone(self, tz_name: str) -> ZoneInfo:
+        from autopostr.timeparse import abbreviation_warning, zone
+
+        if tz_name not in self.zones:
+            self.zones[tz_name] = zone(tz_name, "timezone")
+            warning = abbreviation_warning(tz_name, "timezone")
+            if warning:
+                self.warnings[tz_name] = warning
+        return self.zones[tz_name]
+
+    def variants(
+        self, raw: str, chosen: list[SocialAccount], problems: list[str]
+    ) -> dict[int, str]:
+        """The `variants` column: {"x:acme": "its own text"} for accounts of the row."""
+        if not raw:
+            return {}
+        example = 'a JSON object such as {"x:acme": "Shorter text"}'
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            problems.append(f"variants: not {example}")
+            return {}
+        found: dict[int, str] = {}
+        for name, text in parsed.items():
+            account = self.account(str(name))
+            if account is None or all(account.id != a.id for a in chosen):
+                problems.append(f"variants: {name!r} is not one of this row's accounts")
+            else:
+                found[account.id or 0] = str(text)
+        return found
 
     def identity(self, row: SourceRow) -> RowIdentity | None:
         """The row's import key, read before any other check, so that a row imported an
@@ -316,7 +394,6 @@ class Planner:
         return RowIdentity(key, text, frozenset(chosen), at)
 
     def plan(self, row: SourceRow) -> PlannedPost:
-        from autopostr.timeparse import zone
 
         v = row.values
         problems: list[str] = []
@@ -340,8 +417,8 @@ class Planner:
         try:
             if raw_at:
                 at = self.when(raw_at, tz_name)
-            elif tz_name not in self.zones:
-                self.zones[tz_name] = zone(tz_name, "timezone")
+            else:
+                self.zone(tz_name)
         except AutopostrError as exc:
             problems.append(exc.message)
         if status and status not in IMPORT_STATES:
@@ -362,9 +439,11 @@ class Planner:
             elif all(item.id != other.id for other in media):
                 media.append(item)
         first_comment = v.get("first_comment", "").strip() or None
+        variants = self.variants(v.get("variants", "").strip(), chosen, problems)
         for account in chosen:
+            own = variants.get(account.id or 0, text)
             problems += validate_destination(
-                self.platform(account), self.labels[account.id or 0], text, first_comment, media
+                self.platform(account), self.labels[account.id or 0], own, first_comment, media
             )
         if problems:
             raise InvalidInput("; ".join(problems))
@@ -381,6 +460,7 @@ class Planner:
             status=status,
             external_id=external_id,
             import_key=external_id or content_key(text, labels, at),
+            variants=variants,
         )
 
 
@@ -511,14 +591,18 @@ def import_rows(
     progress: Progress | None = None,
     base_dir: Path | None = None,
     include_deleted: bool = False,
+    date_format: str | None = None,
 ) -> ImportResult:
     """Import the rows, all or none. `include_deleted` brings back rows whose posts were
-    deleted since (restoring a backup); otherwise a deletion sticks."""
+    deleted since (restoring a backup); otherwise a deletion sticks. `date_format`
+    (strftime) reads the `at` column as a spreadsheet wrote it, instead of guessing.
+    Rows of an export that went out (published, failed) are history: skipped, with
+    the reason."""
     team_id = require(actor, "posts.write")
     now = now or utcnow()
     gate = approval.Approval.for_actor(db, actor)
     planner = Planner(db, team_id, settings, default_tz, now)
-    planner.actor, planner.base_dir = actor, base_dir
+    planner.actor, planner.base_dir, planner.date_format = actor, base_dir, date_format
     # Keys first, under the team's import lock: a row imported before is skipped
     # whatever has happened since (its time passed, its post was edited or deleted),
     # and only new rows are checked as new.
@@ -545,6 +629,9 @@ def import_rows(
             continue
         if external_id:
             external_line[external_id] = row.line
+        if row.values.get("status", "").strip().lower() in HISTORY_STATES:
+            result.skip(SkippedRow(row.line, HISTORY))
+            continue
         skipped = identity and _why_skipped(row.line, identity, imported, deleted, first_line)
         if skipped:
             result.skip(skipped)
@@ -557,10 +644,15 @@ def import_rows(
                 post.status = gate.status_for(None, post.status)
                 first_line.setdefault(post.import_key, row.line)
                 fresh.append(post)
+                labels = [planner.labels[a.id or 0] for a in post.accounts]
+                result.planned.append(
+                    PlannedRow(row.line, post.at, post.timezone, labels, post.status)
+                )
         if progress is not None and index % 1000 == 0:
             progress(1000)
     if progress is not None:
         progress(len(rows) % 1000)
+    result.warnings = list(planner.warnings.values())
     if errors:
         raise ImportRejected(source, errors)
 
@@ -701,46 +793,125 @@ def read_source(path: str) -> tuple[bytes, str]:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
 
 
+EXPORT_COLUMNS = COLUMNS
+EXPORT_BATCH = 1000
+
+
 def export_rows(
     db: DbSession, actor: Actor, statuses: Iterable[str] | None
-) -> list[dict[str, str]]:
-    """Posts as import rows; what has not gone out yet unless other states are asked for."""
-    from sqlmodel import col, select
+) -> Iterator[dict[str, str]]:
+    """Posts as import rows, one batch of posts in memory at a time (an export of a
+    million posts stays small); what has not gone out yet unless other states are asked.
 
-    from autopostr.posts import views_for
+    `at` is written in the post's own zone with its offset, `timezone` names that zone,
+    and `variants` holds the per-account texts as a JSON object ({"x:acme": "…"}).
+    Plain column queries, not ORM objects: building objects was most of the time."""
+    from sqlalchemy import select
+    from sqlmodel import col
 
     team_id = require(actor, "posts.read")
     wanted = list(statuses) if statuses else list(IMPORT_STATES)
-    posts = list(
-        db.exec(
-            select(Post)
-            .where(Post.team_id == team_id, col(Post.status).in_(wanted))
-            .order_by(col(Post.scheduled_at).is_(None), col(Post.scheduled_at), col(Post.id))
+    query = (
+        select(
+            col(Post.id),
+            col(Post.text),
+            col(Post.scheduled_at),
+            col(Post.timezone),
+            col(Post.first_comment),
+            col(Post.status),
+            col(Post.external_id),
         )
+        .where(col(Post.team_id) == team_id, col(Post.status).in_(wanted))
+        .order_by(col(Post.scheduled_at).is_(None), col(Post.scheduled_at), col(Post.id))
+        .execution_options(yield_per=EXPORT_BATCH)
     )
-    rows = []
-    for view in views_for(db, posts):
-        post = view.post
-        at = ""
-        if post.scheduled_at is not None:
-            zone_name = post.timezone or "UTC"
-            at = post.scheduled_at.astimezone(ZoneInfo(zone_name)).isoformat(timespec="seconds")
-        rows.append(
-            {
-                "text": post.text,
-                "accounts": ";".join(accounts_mod.label(a) for _d, a in view.destinations),
-                "at": at,
-                "timezone": post.timezone or "",
-                "media": ";".join(str(m.id) for m in view.media),
-                "first_comment": post.first_comment or "",
-                "status": post.status,
-                "external_id": post.external_id or "",
+    for batch in db.execute(query).partitions(EXPORT_BATCH):
+        ids = [row[0] for row in batch]
+        destinations = _export_destinations(db, ids)
+        media = _export_media(db, ids)
+        for post_id, text, at, zone_name, first_comment, status, external_id in batch:
+            targets = destinations.get(post_id, [])
+            variants = {name: own for name, own in targets if own is not None}
+            local = ""
+            if at is not None:
+                local = at.astimezone(_zone(zone_name or "UTC")).isoformat(timespec="seconds")
+            yield {
+                "text": text,
+                "accounts": ";".join(name for name, _own in targets),
+                "at": local,
+                "timezone": zone_name or "",
+                "media": ";".join(str(m) for m in media.get(post_id, [])),
+                "first_comment": first_comment or "",
+                "status": status,
+                "external_id": external_id or "",
+                "variants": json.dumps(variants, ensure_ascii=False) if variants else "",
             }
+
+
+def _export_destinations(db: DbSession, ids: list[int]) -> dict[int, list[tuple[str, str | None]]]:
+    """Each post's accounts (`platform:handle`) with their own text, in destination order."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from autopostr.models import PostDestination
+
+    found: dict[int, list[tuple[str, str | None]]] = {}
+    rows = db.execute(
+        select(
+            col(PostDestination.post_id),
+            col(SocialAccount.platform),
+            col(SocialAccount.handle),
+            col(PostDestination.text),
         )
-    return rows
+        .join(SocialAccount, col(SocialAccount.id) == col(PostDestination.account_id))
+        .where(col(PostDestination.post_id).in_(ids))
+        .order_by(col(PostDestination.id))
+    )
+    for post_id, platform, handle, own in rows:
+        found.setdefault(post_id, []).append((f"{platform}:{handle}", own))
+    return found
 
 
-def write_csv(rows: Sequence[dict[str, str]], out: IO[str]) -> None:
-    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
+def _export_media(db: DbSession, ids: list[int]) -> dict[int, list[int]]:
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from autopostr.models import PostMedia
+
+    found: dict[int, list[int]] = {}
+    rows = db.execute(
+        select(col(PostMedia.post_id), col(PostMedia.media_id))
+        .where(col(PostMedia.post_id).in_(ids))
+        .order_by(col(PostMedia.post_id), col(PostMedia.position))
+    )
+    for post_id, media_id in rows:
+        found.setdefault(post_id, []).append(media_id)
+    return found
+
+
+@functools.cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def write_csv(rows: Iterable[dict[str, str]], out: IO[str]) -> int:
+    """Rows as CSV, written as they come; how many were written."""
+    writer = csv.DictWriter(out, fieldnames=list(EXPORT_COLUMNS), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def write_json(rows: Iterable[dict[str, str]], out: IO[str]) -> int:
+    """Rows as one JSON array, written an element at a time; how many were written."""
+    count = 0
+    out.write("[")
+    for row in rows:
+        out.write(",\n  " if count else "\n  ")
+        out.write(json.dumps(row, ensure_ascii=False))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count

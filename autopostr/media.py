@@ -259,12 +259,21 @@ def upload_many(
     actor: Actor,
     settings: Settings,
     paths: Sequence[str],
-    alt_text: str | None = None,
+    alt_texts: Sequence[str] = (),
 ) -> list[Uploaded]:
-    """All or nothing: one bad file and the caller's transaction stores none."""
+    """All or nothing: one bad file and the caller's transaction stores none.
+
+    `alt_texts` are one per file, in order: one text describes one picture, so a
+    single --alt for several files is refused rather than copied onto all of them."""
     if not paths:
         raise InvalidInput("PATH: give at least one file to upload")
-    return [upload(db, actor, settings, path, alt_text) for path in paths]
+    if alt_texts and len(alt_texts) != len(paths):
+        raise InvalidInput(
+            f"--alt: give one per file, in the same order ({len(paths)} files, "
+            f"{len(alt_texts)} --alt); or upload them one at a time"
+        )
+    texts: list[str | None] = list(alt_texts) or [None] * len(paths)
+    return [upload(db, actor, settings, p, t) for p, t in zip(paths, texts, strict=True)]
 
 
 # -- reading the library ------------------------------------------------------------

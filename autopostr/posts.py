@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autopostr import accounts as accounts_mod
 from autopostr import approval, audit
@@ -374,7 +374,7 @@ def show(db: DbSession, actor: Actor, post_id: int) -> PostView:
 
 @dataclass
 class PostFilter:
-    status: str | None = None
+    status: tuple[str, ...] | str | None = None  # one state or several
     account: str | None = None
     start: datetime | None = None
     end: datetime | None = None
@@ -383,14 +383,35 @@ class PostFilter:
 
 def list_posts(db: DbSession, actor: Actor, filters: PostFilter) -> list[PostView]:
     """Posts of the actor's team, soonest first, with destinations in two queries, not N."""
+    from sqlmodel import col
+
+    query = _post_query(db, actor, filters)
+    query = query.order_by(col(Post.scheduled_at).is_(None), col(Post.scheduled_at), col(Post.id))
+    if filters.limit:
+        query = query.limit(filters.limit)
+    posts = list(db.exec(query))
+    return views_for(db, posts)
+
+
+def count_posts(db: DbSession, actor: Actor, filters: PostFilter) -> int:
+    """How many posts match `filters`, whatever the limit: lists say `100 of 120,000`."""
+    from sqlalchemy import func, select
+
+    inner = _post_query(db, actor, filters).subquery()
+    return int(db.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+def _post_query(db: DbSession, actor: Actor, filters: PostFilter) -> Any:
     from sqlmodel import col, select
 
     team_id = require(actor, "posts.read")
     query = select(Post).where(Post.team_id == team_id)
     if filters.status:
-        if filters.status not in list(PostState):
-            raise InvalidInput(f"--status: {filters.status!r} is not one of {', '.join(PostState)}")
-        query = query.where(Post.status == filters.status)
+        wanted = (filters.status,) if isinstance(filters.status, str) else filters.status
+        for status in wanted:
+            if status not in list(PostState):
+                raise InvalidInput(f"--status: {status!r} is not one of {', '.join(PostState)}")
+        query = query.where(col(Post.status).in_(wanted))
     if filters.account:
         account = accounts_mod.resolve(db, team_id, filters.account)
         query = query.where(
@@ -402,11 +423,7 @@ def list_posts(db: DbSession, actor: Actor, filters: PostFilter) -> list[PostVie
         query = query.where(col(Post.scheduled_at) >= filters.start)
     if filters.end:
         query = query.where(col(Post.scheduled_at) < filters.end)
-    query = query.order_by(col(Post.scheduled_at).is_(None), col(Post.scheduled_at), col(Post.id))
-    if filters.limit:
-        query = query.limit(filters.limit)
-    posts = list(db.exec(query))
-    return views_for(db, posts)
+    return query
 
 
 def views_for(db: DbSession, posts: Sequence[Post]) -> list[PostView]:

@@ -47,6 +47,7 @@ from autopostr.queue.claims import (
 )
 from autopostr.queue.transitions import notify_due, refresh_status
 from autopostr.states import DestinationState, LogEvent
+from autopostr.timeparse import describe_duration
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
@@ -100,6 +101,8 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
                 col(Post.text),
                 col(Post.first_comment),
                 col(Post.team_id),
+                col(Post.scheduled_at),
+                col(PostDestination.due_at),
                 has_media,
             )
             .join(Post, col(Post.id) == col(PostDestination.post_id))
@@ -116,20 +119,33 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
             for post_id in sorted(with_media)
         }
         jobs = []
+        max_lateness = settings.seconds("max_lateness", 0)
+        now = utcnow()
         for claim in claims:
-            account, dest_text, dest_error, key, post_text, first_comment, team_id, _ = found[
-                claim.destination_id
-            ]
+            (
+                account,
+                dest_text,
+                dest_error,
+                key,
+                post_text,
+                first_comment,
+                team_id,
+                scheduled_at,
+                due_at,
+                _has_media,
+            ) = found[claim.destination_id]
             label = accounts_mod.label(account)
             problem = None
+            if not (dest_error or "").startswith(MAYBE_SENT):  # that one is asked about first
+                problem = too_late(scheduled_at, due_at, now, max_lateness, claim.post_id)
             request = None
-            if account.status != accounts_mod.ACTIVE:
+            if problem is None and account.status != accounts_mod.ACTIVE:
                 problem = (
                     f"{label} is {account.status}: to reconnect it, "
                     f"{accounts_mod.reconnect_fix(account, settings)}; then run "
                     f"`autopostr posts retry {claim.post_id}`"
                 )
-            else:
+            elif problem is None:
                 request = PublishRequest(
                     post_id=claim.post_id,
                     destination_id=claim.destination_id,
@@ -144,6 +160,30 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
             )
         session.expunge_all()
     return jobs
+
+
+def too_late(
+    scheduled_at: datetime | None,
+    due_at: datetime | None,
+    now: datetime,
+    max_lateness: float,
+    post_id: int,
+) -> str | None:
+    """Why a destination must not go out any more: AUTOPOSTR_MAX_LATENESS (seconds; 0 is
+    no limit) has passed since it was due. Lateness counts from the later of the post's
+    time and the destination's due time, so `posts retry` and `posts publish`, which make
+    it due now, send it."""
+    moments = [m for m in (scheduled_at, due_at) if m is not None]
+    if not max_lateness or not moments:
+        return None
+    late = (now - max(moments)).total_seconds()
+    if late <= max_lateness:
+        return None
+    return (
+        f"too late: it was due {describe_duration(late)} ago, more than AUTOPOSTR_MAX_LATENESS "
+        f"({describe_duration(max_lateness)}); to send it anyway, "
+        f"`autopostr posts retry {post_id}`"
+    )
 
 
 def _first_claims(session: DbSession, claims: list[Claim]) -> dict[int, datetime]:
@@ -334,13 +374,20 @@ def _wait_for_key(
 
 
 def refresh_account(
-    db: Database, settings: Settings, account_id: int, *, failed: str | None = None
+    db: Database,
+    settings: Settings,
+    account_id: int,
+    *,
+    failed: str | None = None,
+    log_refusal: bool = True,
 ) -> AccountRef:
     """Refresh an account's token while holding its row, so two daemons never spend
     the same rotating refresh token; a refused refresh marks it needs_reconnect.
 
     `failed` is the access token the platform just refused: when the stored one is
     already another, a concurrent refresh won and its token is used as it is.
+    A refusal is logged for the daemon's log; `log_refusal=False` where the caller
+    shows the error itself (`accounts refresh`), so it is not said twice.
     """
     from sqlmodel import select
 
@@ -369,7 +416,8 @@ def refresh_account(
                 f"{accounts_mod.label(account)} needs re-authorisation ({exc.message}): "
                 f"{accounts_mod.reconnect_fix(account, settings)}"
             )
-            log.warning("%s", message)
+            if log_refusal:
+                log.warning("%s", message)
             raise PermanentError(message) from None
         if fresh:
             accounts_mod.store_credentials(session, settings, account, {**ref.credentials, **fresh})

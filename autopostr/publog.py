@@ -13,7 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autopostr.db import Database
 from autopostr.identity import Actor
@@ -50,10 +50,6 @@ class LogEntry:
     attempt: int
     daemon: str | None
     message: str
-
-
-def unknown_events(events: tuple[str, ...]) -> list[str]:
-    return [e for e in events if e not in KNOWN_EVENTS]
 
 
 def since_moment(text: str, zone_name: str, now: datetime) -> datetime:
@@ -103,10 +99,8 @@ def read(
     return LogView(team_id, filters, query(session, team_id, filters))
 
 
-def query(
-    session: DbSession, team_id: int, filters: LogFilter, after_id: int | None = None
-) -> list[LogEntry]:
-    """Matching rows, oldest first: the newest `limit`, or every row after `after_id`."""
+def _matching(team_id: int, filters: LogFilter) -> Any:
+    """The log rows of a team that `filters` select, with each row's account."""
     from sqlalchemy import func, or_, select
     from sqlmodel import col
 
@@ -127,6 +121,25 @@ def query(
         statement = statement.where(col(PublishLog.event).in_(filters.events))
     if filters.since is not None:
         statement = statement.where(col(PublishLog.created_at) >= filters.since)
+    return statement
+
+
+def count(session: DbSession, team_id: int, filters: LogFilter) -> int:
+    """How many entries match `filters` whatever the limit: `50 of 1,234 entries shown`."""
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    inner = _matching(team_id, filters).with_only_columns(col(PublishLog.id)).subquery()
+    return int(session.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+def query(
+    session: DbSession, team_id: int, filters: LogFilter, after_id: int | None = None
+) -> list[LogEntry]:
+    """Matching rows, oldest first: the newest `limit`, or every row after `after_id`."""
+    from sqlmodel import col
+
+    statement = _matching(team_id, filters)
     if after_id is None:
         statement = statement.order_by(col(PublishLog.id).desc()).limit(filters.limit)
     else:

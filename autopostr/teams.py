@@ -280,6 +280,29 @@ def audit_entries(
     action: str | None = None,
     limit: int = 200,
 ) -> list[tuple[AuditLog, str | None]]:
+    from sqlmodel import col
+
+    query = _audit_query(actor, since, user, action)
+    rows = db.exec(query.order_by(col(AuditLog.id).desc()).limit(limit)).all()
+    return [(entry, email) for entry, email in reversed(rows)]
+
+
+def count_audit_entries(
+    db: DbSession,
+    actor: Actor,
+    *,
+    since: datetime | None = None,
+    user: str | None = None,
+    action: str | None = None,
+) -> int:
+    """How many entries match, whatever the limit: `200 of 5,000 entries shown`."""
+    from sqlalchemy import func, select
+
+    inner = _audit_query(actor, since, user, action).subquery()
+    return int(db.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+def _audit_query(actor: Actor, since: datetime | None, user: str | None, action: str | None) -> Any:
     from sqlmodel import col, select
 
     team_id = require(actor, "team.manage")
@@ -303,5 +326,4 @@ def audit_entries(
     if action:
         # autoescape: % and _ in the prefix match themselves, not any text.
         query = query.where(col(AuditLog.action).startswith(action.strip(), autoescape=True))
-    rows = db.exec(query.order_by(col(AuditLog.id).desc()).limit(limit)).all()
-    return [(entry, email) for entry, email in reversed(rows)]
+    return query

@@ -35,12 +35,50 @@ _RELATIVE = re.compile(r"^\s*\+\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 _LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 
+# Zone abbreviations people type, and the IANA zone they usually mean. Those zoneinfo
+# knows (EST, MST, HST, CET, EET, WET, MET) are fixed offsets or one country's rules,
+# which puts a New York summer post an hour off: say so, and name the zone to use.
+ABBREVIATIONS = {
+    "EST": "America/New_York",
+    "EDT": "America/New_York",
+    "CST": "America/Chicago",
+    "CDT": "America/Chicago",
+    "MST": "America/Denver",
+    "MDT": "America/Denver",
+    "PST": "America/Los_Angeles",
+    "PDT": "America/Los_Angeles",
+    "HST": "Pacific/Honolulu",
+    "CET": "Europe/Berlin",
+    "CEST": "Europe/Berlin",
+    "MET": "Europe/Berlin",
+    "EET": "Europe/Athens",
+    "EEST": "Europe/Athens",
+    "WET": "Europe/Lisbon",
+    "WEST": "Europe/Lisbon",
+    "BST": "Europe/London",
+    "IST": "Asia/Kolkata",
+}
+
+
+def abbreviation_warning(name: str, field: str) -> str | None:
+    """A warning for a zone given as an abbreviation (`EST`), naming the IANA zone."""
+    suggested = ABBREVIATIONS.get(name.strip().upper())
+    if suggested is None:
+        return None
+    return (
+        f"{field}: {name.strip()} is an abbreviation, a fixed offset that is an hour off "
+        f"half the year; use an IANA name such as {suggested}"
+    )
+
+
 def zone(name: str, field: str = "--tz") -> ZoneInfo:
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError):
+        suggested = ABBREVIATIONS.get(name.strip().upper())
+        example = suggested or "Europe/Berlin or UTC"
         raise InvalidInput(
-            f"{field}: {name!r} is not a time zone; use an IANA name such as Europe/Berlin or UTC"
+            f"{field}: {name!r} is not a time zone; use an IANA name such as {example}"
         ) from None
 
 
@@ -114,10 +152,34 @@ def parse_when(text: str, tz_name: str, now: datetime, field: str = "--at") -> d
             except ValueError:
                 continue
     if parsed is None or (len(raw) <= 10 and "T" not in raw and " " not in raw):
+        hint = ""
+        if "/" in raw or "." in raw[:6]:
+            hint = "; for a spreadsheet's dates give --date-format, e.g. '%m/%d/%Y %H:%M'"
         raise InvalidInput(
             f"{field}: {raw!r} is not a time; use ISO 8601 (2026-12-01T09:00 or "
-            "2026-12-01T09:00+01:00), '2026-12-01 09:00', or +90m/+2h/+1d"
+            f"2026-12-01T09:00+01:00), '2026-12-01 09:00', or +90m/+2h/+1d{hint}"
         )
+    if parsed.tzinfo is not None:
+        return parsed.astimezone(UTC)
+    return localize(parsed, zone(tz_name), field)
+
+
+def parse_with_format(
+    text: str, date_format: str, tz_name: str, now: datetime, field: str
+) -> datetime:
+    """A spreadsheet's date (`03/22/2027 9:00 PM`) read with an explicit strftime format
+    in `tz_name`; ISO 8601 and +2h are still understood. Nothing is guessed."""
+    raw = text.strip()
+    try:
+        parsed = datetime.strptime(raw, date_format)
+    except ValueError:
+        try:
+            return parse_when(raw, tz_name, now, field)
+        except InvalidInput:
+            raise InvalidInput(
+                f"{field}: {raw!r} does not match --date-format {date_format} "
+                f"(today would be {now.astimezone(zone(tz_name)).strftime(date_format)})"
+            ) from None
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
     return localize(parsed, zone(tz_name), field)
@@ -126,3 +188,14 @@ def parse_when(text: str, tz_name: str, now: datetime, field: str = "--at") -> d
 def default_zone_name(configured: str | None, user_zone: str | None) -> str:
     """--tz's default: the configured zone, else the user's, else the machine's."""
     return configured or user_zone or system_zone_name()
+
+
+def describe_duration(seconds: float) -> str:
+    """`3h 5m`, `2d 4h`, `45s`: a duration as people say it, to two units."""
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    units = [(days, "d"), (hours, "h"), (minutes, "m")]
+    shown = [f"{n}{unit}" for n, unit in units if n][:2]
+    return " ".join(shown) if shown else f"{secs}s"

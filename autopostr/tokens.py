@@ -109,7 +109,7 @@ def refresh_now(db: Database, settings: Settings, account_id: int) -> datetime |
     from autopostr.publishing import refresh_account
 
     try:
-        refresh_account(db, settings, account_id)
+        refresh_account(db, settings, account_id, log_refusal=False)
     except PlatformError as exc:
         raise exc.as_error() from None
     with db.session() as session:

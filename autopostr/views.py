@@ -17,6 +17,8 @@ from autopostr.timeparse import iso
 # Only the standard library at import: `version`, `config` and `keys` print their
 # documents without loading SQLAlchemy.
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from autopostr.ai.assist import Applied, Preview, Result
     from autopostr.ai.fit import Candidate
     from autopostr.ai.usage import Summary as AiSummary
@@ -224,6 +226,14 @@ def destination_json(dest: PostDestination, account: SocialAccount) -> Document:
     }
 
 
+def _late(scheduled_at: datetime | None, published_at: datetime | None) -> int | None:
+    """How long after its time a destination went out (None: on time, or not out yet)."""
+    if scheduled_at is None or published_at is None:
+        return None
+    late = int((published_at - scheduled_at).total_seconds())
+    return late if late >= 60 else None
+
+
 def post_json(view: PostView) -> Document:
     post = view.post
     return {
@@ -237,7 +247,10 @@ def post_json(view: PostView) -> Document:
         "team": str(post.team_id),
         "team_name": view.team_name,
         "author": view.author_email,
-        "destinations": [destination_json(d, a) for d, a in view.destinations],
+        "destinations": [
+            {**destination_json(d, a), "late_seconds": _late(post.scheduled_at, d.published_at)}
+            for d, a in view.destinations
+        ],
         "media": [media_json(m) for m in view.media],
         "review_comment": post.review_comment,
         "labels": json.loads(post.labels) if post.labels else [],
@@ -304,6 +317,17 @@ def import_json(result: ImportResult) -> Document:
             for row in result.skipped_rows
         ],
         "pending_approval": result.pending_approval,
+        "planned": [
+            {
+                "line": row.line,
+                "at": iso(row.at),
+                "timezone": row.timezone,
+                "accounts": list(row.accounts),
+                "status": row.status,
+            }
+            for row in result.planned
+        ],
+        "warnings": list(result.warnings),
     }
 
 

@@ -52,7 +52,7 @@ def test_a_bad_row_in_the_middle_imports_nothing_and_every_bad_row_is_named(
         "past,sandbox:demo,2001-01-01 09:00,UTC,,,,\n"
         "gap,sandbox:demo,2030-03-31 02:30,Europe/Berlin,,,,\n"
         "bad zone,sandbox:demo,2030-03-31 02:30,Mars/Base,,,,\n"
-        "bad status,sandbox:demo,,,,,published,\n"
+        "bad status,sandbox:demo,,,,,bogus,\n"
         "fine two,sandbox:demo,,,,,,\n"
     )
     run = cli("posts", "import", str(write_csv(tmp_path, body)))
@@ -189,7 +189,7 @@ def test_export_to_stdout_is_csv_with_the_import_header(
 ) -> None:
     cli.ok("posts", "import", str(write_csv(tmp_path, GOOD)))
     out = cli.ok("posts", "export").stdout
-    assert out.startswith(CSV_HEADER)
+    assert out.startswith(CSV_HEADER.rstrip("\n") + ",variants\n")
     as_json = json.loads(cli.ok("posts", "export", "--format", "json").stdout)
     assert {row["external_id"] for row in as_json} == {"ext-1", ""}
     assert cli("posts", "export", "--format", "xml").exit_code == 5

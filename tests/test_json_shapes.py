@@ -59,6 +59,8 @@ DESTINATION = {
     "next_attempt_at": None,
     "published_at": None,
 }
+# In a post's document each destination also says how late it went out (null: on time).
+POST_DESTINATION = {**DESTINATION, "late_seconds": None}
 POST = {
     "id": str,
     "status": str,
@@ -70,7 +72,7 @@ POST = {
     "team": str,
     "team_name": str,
     "author": str,
-    "destinations": [DESTINATION],
+    "destinations": [POST_DESTINATION],
     "media": [MEDIA],
     "review_comment": None,
     "labels": [],
@@ -81,7 +83,7 @@ PUBLISHED_POST = {
     **POST,
     "timezone": None,
     "destinations": [
-        {**DESTINATION, "remote_id": str, "url": str, "published_at": str},
+        {**POST_DESTINATION, "remote_id": str, "url": str, "published_at": str},
     ],
     "media": [],
 }
@@ -422,6 +424,10 @@ def test_account_media_post_and_publishing_documents(
                 "skipped_lines": [],
                 "skipped_rows": [],
                 "pending_approval": int,
+                "planned": [
+                    {"line": int, "at": None, "timezone": None, "accounts": [str], "status": str}
+                ],
+                "warnings": [],
             },
             "posts import --dry-run": {
                 "created": int,
@@ -432,6 +438,8 @@ def test_account_media_post_and_publishing_documents(
                 "skipped_lines": [int],
                 "skipped_rows": [{"line": int, "reason": str, "post": str}],
                 "pending_approval": int,
+                "planned": [],
+                "warnings": [],
             },
             "media cleanup --dry-run --older-than 1s": {
                 "dry_run": bool,

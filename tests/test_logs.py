@@ -128,9 +128,10 @@ def test_bad_filters_exit_with_their_code(
     assert run.stdout == ""
 
 
-def test_unknown_event_is_a_warning_not_an_error(sandbox: str, cli: Cli) -> None:
-    run = cli.ok("logs", "--json", "--event", "publishd")
-    assert run.json() == []
+def test_unknown_event_is_refused_like_any_unknown_value(sandbox: str, cli: Cli) -> None:
+    # One behaviour for an unknown value everywhere (cli/options.py): exit 5, naming them.
+    run = cli("logs", "--json", "--event", "publishd")
+    assert run.exit_code == 5 and run.stdout == ""
     assert "publishd" in run.stderr and "published" in run.stderr
 
 

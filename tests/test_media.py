@@ -42,8 +42,10 @@ def nothing_stored(home: Path) -> bool:
     return media_rows() == [] and chunk_rows() == 0 and stored_files(home) == []
 
 
-def upload(cli: Cli, *paths: Path, alt: str | None = None) -> list[dict[str, object]]:
-    extra = ["--alt", alt] if alt is not None else []
+def upload(cli: Cli, *paths: Path, alt: str | list[str] | None = None) -> list[dict[str, object]]:
+    """`media upload --json`; `alt` is one text, or one per file."""
+    texts = [alt] if isinstance(alt, str) else alt or []
+    extra = [arg for text in texts for arg in ("--alt", text)]
     return list(cli.ok("media", "upload", *map(str, paths), *extra, "--json").json())
 
 
@@ -57,7 +59,7 @@ def test_upload_list_show_with_the_documented_keys(
     png.write_bytes(ms.image(tmp_path / "x.png", "PNG", size=(300, 200)).read_bytes())
     video = ms.mov(tmp_path / "clip.mov", width=1080, height=1920, seconds=7.5)
     gif = ms.animated_gif(tmp_path / "loop.gif", frames=3)
-    rows = upload(cli, png, video, gif, alt="Our logo")
+    rows = upload(cli, png, video, gif, alt=["Our logo", "A clip", "A loop"])
     for row in rows:
         assert MEDIA_KEYS <= set(row) and isinstance(row["id"], str) and row["created"] is True
     logo, clip, loop = rows

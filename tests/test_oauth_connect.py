@@ -304,6 +304,7 @@ def test_a_refused_refresh_marks_needs_reconnect_with_the_fix(
     run = cli("accounts", "refresh", "demo:acme")
     assert run.exit_code == 6
     assert "autopostr accounts connect demo" in run.stderr
+    assert run.stderr.count("autopostr accounts connect demo") == 1  # said once, not twice
     assert cli("accounts", "list", "--expiring-within", "1h").exit_code == 1
 
 

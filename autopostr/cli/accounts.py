@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from autopostr.cli import options
 from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, database, settings, signed_in
 
 app = typer.Typer(
@@ -91,9 +92,10 @@ def list_(
         "someone acts: a token nothing can renew runs out, or they need reconnecting; "
         "exit 1 when there is any (for cron alerts).",
     ),
+    limit: int = options.limit_option(200, "accounts"),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List the current team's accounts.
+    """List the current team's accounts; says how many there are when -n cuts the list.
 
     \b
     Examples:
@@ -116,9 +118,10 @@ def list_(
             if within is not None
             else accounts.list_accounts(session, actor, platform or None)
         )
-        rows = [account_json(a) for a in found]
+        rows = [account_json(a) for a in found[:limit]]
     if within is None:
         output.emit(rows, as_json, _render)
+        output.shown(options.shown(len(rows), len(found), "accounts"))
         return
 
     def render(rows: list[dict[str, object]]) -> None:
@@ -315,6 +318,7 @@ def _works(data: dict[str, Any]) -> None:
 @app.command("refresh")
 def refresh(
     account: str = typer.Argument(..., help="Account id or platform:handle."),
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Renew the account's access token now (the daemon does this within 24 h of expiry).

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer.core import TyperCommand
 
+from autopostr.cli import options
 from autopostr.cli.common import JSON_OPTION, settings, signed_in_database
 
 if TYPE_CHECKING:
@@ -366,11 +367,10 @@ def usage(
     from autopostr.cli import output
     from autopostr.cli.common import signed_in, zone_for
     from autopostr.models import utcnow
-    from autopostr.publog import since_moment
     from autopostr.views import ai_usage_json
 
     with signed_in() as (session, actor):
-        cutoff = since_moment(since, zone_for(session, actor, ""), utcnow()) if since else None
+        cutoff = options.since(since, zone_for(session, actor, ""), utcnow()) if since else None
         data = ai_usage_json(usage_mod.summary(session, actor, team=team, since=cutoff))
     output.emit(data, as_json, _show_usage)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from autopostr.cli import options
 from autopostr.cli.common import JSON_OPTION, database, settings, signed_in, zone_for
 
 app = typer.Typer(
@@ -299,7 +300,7 @@ def sync(
     since: str = typer.Option(
         "", "--since", help="Only posts published since a date (2026-12-01), a time or 7d."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Fetch the team's post and account numbers now (the daemon does it every 6 h).

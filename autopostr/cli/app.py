@@ -37,6 +37,12 @@ from autopostr.cli import (
 class AutopostrGroup(TyperGroup):
     """Turns every error into one `Error:` line and its exit code (PRODUCT §2)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from autopostr.cli.options import conventions
+
+        conventions(self)  # metavars and value completion, the same in every group
+
     def invoke(self, ctx: Any) -> Any:
         from autopostr.errors import AutopostrError, ExitCode, Reported
 
@@ -93,7 +99,12 @@ def _first_line(exc: BaseException) -> str:
 app = typer.Typer(
     name="autopostr",
     cls=AutopostrGroup,
-    help="Schedule and publish social-media posts from your terminal.",
+    help="Schedule and publish social-media posts from your terminal.\n\n"
+    "\b\nExample:\n"
+    "  autopostr init\n"
+    "  autopostr accounts add sandbox --handle demo\n"
+    '  autopostr posts create --to sandbox:demo --text "Hello" --at +1h\n'
+    "  autopostr daemon run",
     epilog="Start with `autopostr init`, then `autopostr doctor`. Docs: README.md.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -112,6 +123,9 @@ def _version_callback(value: bool) -> None:
 def root(
     ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    quiet: bool = typer.Option(
+        False, "-q", "--quiet", help="Print only errors, whatever the command (for cron)."
+    ),
     version: bool = typer.Option(
         False,
         "--version",
@@ -128,6 +142,8 @@ def root(
     from autopostr.cli import output
 
     output.reset_consoles()
+    output.set_quiet(quiet)
+    output.route_warnings()
     ctx.obj = {"debug": debug}
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from autopostr.cli import options
 from autopostr.cli.common import JSON_OPTION, settings, signed_in
 from autopostr.cli.posts import TZ_OPTION
 from autopostr.states import PostState
@@ -21,7 +22,7 @@ def show(
     week: bool = typer.Option(False, "--week", help="Show one week, Monday to Sunday (default)."),
     month: bool = typer.Option(False, "--month", help="Show the month, as whole weeks."),
     start: str = typer.Option(
-        "", "--from", help="A day in the week or month to show, YYYY-MM-DD (default: today)."
+        "", "--from", help="A day in the week or month to show: a date or time (default: today)."
     ),
     tz: str = TZ_OPTION,
     as_json: bool = JSON_OPTION,
@@ -49,17 +50,24 @@ def show(
         raise UsageError("give --week or --month, not both")
     with signed_in() as (session, actor):
         zone_name = zone_for(session, actor, tz)
-        day = calendar.parse_date(start) if start else calendar.today(zone_name, utcnow())
+        now = utcnow()
+        day = (
+            options.day(start, zone_name, now, "--from")
+            if start
+            else calendar.today(zone_name, now)
+        )
         cal = calendar.build(session, actor, day, "month" if month else "week", zone_name)
         data = calendar_json(cal)
     output.emit(data, as_json, _render)
 
 
-def _cell_line(post: dict[str, Any]) -> str:
+def _cell_lines(post: dict[str, Any]) -> list[str]:
+    """A post in a day's cell: `#12 09:00` (the id `calendar move` takes), its accounts,
+    the start of its text; each line is cut to the cell's width, never broken."""
     accounts = post["accounts"]
     who = accounts[0] + (f" +{len(accounts) - 1}" if len(accounts) > 1 else "") if accounts else ""
-    marker = f" [{post['status']}]" if post["status"] != PostState.SCHEDULED else ""
-    return f"{post['time']} {who} {post['text']}{marker}"
+    marker = f" {post['status']}" if post["status"] != PostState.SCHEDULED else ""
+    return [f"#{post['id']} {post['time']}{marker}", who, post["text"]]
 
 
 def _render(data: dict[str, Any]) -> None:
@@ -80,7 +88,7 @@ def _render(data: dict[str, Any]) -> None:
     for days_of_week in weeks:
         row = []
         for d in days_of_week:
-            lines = [_cell_line(post) for post in d["posts"]]
+            lines = [line for post in d["posts"] for line in _cell_lines(post)]
             if data["view"] == "month":
                 lines.insert(0, f"{date.fromisoformat(d['date']):%d %b}")
             row.append(lines)

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from autopostr.cli import options
 from autopostr.cli.common import JSON_OPTION, settings
 
 app = typer.Typer(help="The publishing daemon: run it, see it, install it.", no_args_is_help=True)
@@ -19,6 +20,7 @@ def run(
     concurrency: int = typer.Option(
         8, "--concurrency", min=1, max=64, help="Publish calls in parallel."
     ),
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Publish due posts: in the foreground until SIGTERM, or --once for cron.
@@ -31,7 +33,7 @@ def run(
     \b
     Examples:
       autopostr daemon run
-      * * * * * autopostr daemon run --once >> ~/autopostr.log 2>&1
+      * * * * * autopostr daemon run --once --quiet
     """
     from autopostr.cli import output
     from autopostr.cli.common import database
@@ -53,6 +55,7 @@ def run(
 
         from autopostr.daemon.runner import run_forever
 
+        output.unroute_warnings()  # the log below carries them, with times
         logging.basicConfig(
             level=logging.DEBUG if s.debug else logging.INFO,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -95,7 +98,8 @@ def _report(outcome: dict[str, Any]) -> None:
     if outcome["status"] == DestinationState.PUBLISHED:
         output.info(f"{where}: published {outcome['url'] or ''}")
     else:
-        output.warn(f"{where}: {outcome['status']}: {outcome['error']}")
+        final = outcome["status"] != DestinationState.RETRYING
+        output.warn(f"{where}: {outcome['status']}: {outcome['error']}", even_quiet=final)
 
 
 def _summary(outcomes: list[dict[str, Any]]) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from autopostr.cli.common import JSON_OPTION, signed_in
+from autopostr.cli.common import JSON_OPTION, signed_in, zone_for
 
 
 def dashboard(as_json: bool = JSON_OPTION) -> None:
@@ -25,12 +25,20 @@ def dashboard(as_json: bool = JSON_OPTION) -> None:
     from autopostr.views import summary_json
 
     with signed_in() as (session, actor):
+        zone_name = zone_for(session, actor, "")
         data = summary_json(dashboard_mod.summary(session, actor, utcnow()))
-    output.emit(data, as_json, _render)
+    output.emit(data, as_json, lambda data: _render(data, zone_name))
 
 
-def _render(data: dict[str, Any]) -> None:
+def _render(data: dict[str, Any], zone_name: str) -> None:
     from autopostr.cli import output
+
+    if not data["accounts"]:
+        # Nothing can be posted yet: say how to begin rather than show empty tables.
+        output.info("No accounts yet.")
+        output.first_steps()
+        return
+    when = f"When ({output.zone_label(zone_name)})"
 
     counts = data["counts"]
     output.print_table(
@@ -40,6 +48,7 @@ def _render(data: dict[str, Any]) -> None:
         {
             **item,
             "accounts": ", ".join(item["accounts"]),
+            "scheduled_at": output.local_time(item["scheduled_at"], zone_name, compact=True),
             "overdue": "overdue" if item["overdue"] else "",
         }
         for item in data["next_due"]
@@ -48,25 +57,30 @@ def _render(data: dict[str, Any]) -> None:
         due,
         [
             ("id", "ID"),
-            ("scheduled_at", "When (UTC)"),
+            ("scheduled_at", when),
             ("overdue", ""),
             ("accounts", "To"),
             ("text", "Text"),
         ],
         title="Next due",
         empty="Nothing scheduled.",
+        squeeze=("accounts", "text"),
     )
     output.print_table(
-        data["failures"],
+        [
+            {**f, "at": output.local_time(f["at"], zone_name, compact=True)}
+            for f in data["failures"]
+        ],
         [
             ("post", "Post"),
             ("account", "Account"),
             ("status", "Status"),
-            ("at", "When (UTC)"),
+            ("at", when),
             ("error", "Error"),
         ],
         title="Recent failures",
         empty="No failures.",
+        squeeze=("error",),
     )
     accounts = [{**a, "account": f"{a['platform']}:{a['handle']}"} for a in data["accounts"]]
     output.print_table(

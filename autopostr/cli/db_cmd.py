@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from autopostr.cli import options
 from autopostr.cli.common import JSON_OPTION, settings
 
 app = typer.Typer(
@@ -14,7 +15,7 @@ app = typer.Typer(
 
 
 @app.command("upgrade")
-def upgrade(as_json: bool = JSON_OPTION) -> None:
+def upgrade(quiet: bool = options.quiet_option(), as_json: bool = JSON_OPTION) -> None:
     """Migrate the database to the newest schema (safe to run on every deploy).
 
     \b

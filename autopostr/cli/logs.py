@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from autopostr.cli import options
 from autopostr.cli.common import database, signed_in, zone_for
 
 if TYPE_CHECKING:
@@ -26,9 +27,9 @@ def logs(
         "recovering, lease_lost); repeat for more.",
     ),
     since: str = typer.Option(
-        "", "--since", help="Only the last 2h, 1d … or since a time (2026-12-01T09:00)."
+        "", "--since", help="Only the last 2h, 1d … or since a date or time (2026-12-01)."
     ),
-    limit: int = typer.Option(50, "--limit", min=1, help="Show the most recent N entries."),
+    limit: int = options.limit_option(50, "entries (the most recent)"),
     follow: bool = typer.Option(
         False, "--follow", "-f", help="Keep printing new entries as they arrive, until Ctrl-C."
     ),
@@ -56,14 +57,10 @@ def logs(
     from autopostr.models import utcnow
     from autopostr.views import log_entry_json
 
-    events = tuple(e.strip().lower() for e in event if e.strip())
-    for name in publog.unknown_events(events):
-        known = ", ".join(publog.KNOWN_EVENTS)
-        output.warn(f"--event {name}: autopostr writes no such event; known: {known}")
+    events = options.many_of(event, publog.KNOWN_EVENTS, "--event")
     with signed_in() as (session, actor):
-        cutoff = (
-            publog.since_moment(since, zone_for(session, actor, ""), utcnow()) if since else None
-        )
+        zone_name = zone_for(session, actor, "")
+        cutoff = options.since(since, zone_name, utcnow()) if since else None
         view = publog.read(
             session,
             actor,
@@ -73,10 +70,14 @@ def logs(
             since=cutoff,
             limit=limit,
         )
+        cut = len(view.entries) >= limit and not follow
+        total = publog.count(session, view.team_id, view.filters) if cut else 0
     entries = [log_entry_json(e) for e in view.entries]
+    _ZONE[0] = zone_name
     try:
         if not follow:
             output.emit(entries, as_json, _show)
+            output.shown(options.shown(len(entries), total, "entries"))
             return
         # A follow is a stream: JSON Lines for scripts, one line per entry for people.
         output.emit_lines(entries, as_json, _line)
@@ -94,8 +95,11 @@ def _show(entries: list[dict[str, Any]]) -> None:
         output.info("No log entries. Publishing writes them: `autopostr daemon run`.")
 
 
+_ZONE = ["UTC"]  # the zone lines are told in: the user's, set by the command
+
+
 def _line(entry: dict[str, Any]) -> str:
-    at = (entry["at"] or "")[:19] + "Z"
+    at = _local(entry["at"])
     where = f"post {entry['post']}" if entry["post"] is not None else "post -"
     parts = [at, f"{entry['event']:<12}", f"{where:<9}", entry["account"] or "-"]
     parts.append(f"#{entry['attempt']}")
@@ -105,6 +109,18 @@ def _line(entry: dict[str, Any]) -> str:
     if entry["daemon"]:
         parts.append(f"[{entry['daemon']}]")
     return "  ".join(parts)
+
+
+def _local(value: str | None) -> str:
+    """A log time in the user's zone, to the second, with its offset."""
+    if not value:
+        return "-"
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    moment = datetime.fromisoformat(value).astimezone(ZoneInfo(_ZONE[0]))
+    offset = moment.strftime("%z")
+    return f"{moment:%Y-%m-%d %H:%M:%S}{offset[:3]}:{offset[3:]}"
 
 
 def _follow(follower: Follower, as_json: bool) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from autopostr.cli import options
 from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, settings, signed_in
 
 app = typer.Typer(help="Upload, list and remove images and videos.", no_args_is_help=True)
@@ -35,7 +36,10 @@ def upload(
     paths: list[str] = typer.Argument(
         ..., help="Image or video files (JPEG, PNG, GIF, WebP, MP4, MOV)."
     ),
-    alt: str | None = typer.Option(None, "--alt", help="Alt text describing the media."),
+    alt: list[str] = typer.Option(
+        [], "--alt", help="Alt text describing a file; one per file, in order."
+    ),
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Upload files to the team's library: all of them, or none when one is refused.
@@ -47,7 +51,8 @@ def upload(
 
     \b
     Example:
-      autopostr media upload launch.png teaser.mp4 --alt "The new logo" --json
+      autopostr media upload logo.png --alt "The new logo"
+      autopostr media upload a.png b.png --alt "Our team" --alt "The office" --json
     """
     from autopostr import media
     from autopostr.cli import output
@@ -68,8 +73,8 @@ def _uploaded(rows: list[dict[str, Any]]) -> None:
 
 
 @app.command("list")
-def list_(as_json: bool = JSON_OPTION) -> None:
-    """List the team's media, oldest first.
+def list_(limit: int = options.limit_option(200, "items"), as_json: bool = JSON_OPTION) -> None:
+    """List the team's media, oldest first; says how many there are when -n cuts the list.
 
     \b
     Example:
@@ -80,8 +85,10 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     from autopostr.views import library_item_json
 
     with signed_in() as (session, actor):
-        rows = [library_item_json(item) for item in media.list_media(session, actor)]
+        found = media.list_media(session, actor)
+        rows = [library_item_json(item) for item in found[:limit]]
     output.emit(rows, as_json, _show_library)
+    output.shown(options.shown(len(rows), len(found), "media items"))
 
 
 def _show_library(rows: list[dict[str, Any]]) -> None:
@@ -174,6 +181,7 @@ def cleanup(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would go; delete nothing."),
     yes: bool = YES_OPTION,
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Delete the team's orphaned media: items no post uses, older than --older-than.

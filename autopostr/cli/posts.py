@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, TYPE_CHECKING, Any
 
 import typer
 
+from autopostr.cli import options
 from autopostr.cli.common import (
     JSON_OPTION,
     YES_OPTION,
@@ -74,6 +77,23 @@ def _parse_variants(values: list[str]) -> dict[str, str]:
     return variants
 
 
+def post_zone(data: dict[str, Any], user_zone: str | None = None) -> str:
+    """The zone a post's time is shown in: its own, else the user's."""
+    from autopostr.timeparse import default_zone_name
+
+    return data.get("timezone") or user_zone or default_zone_name(settings().get("timezone"), None)
+
+
+def destinations_cell(destinations: list[dict[str, Any]]) -> str:
+    """Accounts of a post; a destination's state only where it says something (not
+    the `pending` every unsent destination has)."""
+    unsent = {DestinationState.PENDING, DestinationState.CLAIMED}
+    return ", ".join(
+        d["account"] if d["status"] in unsent else f"{d['account']} ({d['status']})"
+        for d in destinations
+    )
+
+
 def _emit_post(data: dict[str, Any], as_json: bool, verb: str) -> None:
     """A post a command changed: the post document, or one line saying what it is now."""
     from autopostr.cli import output
@@ -82,8 +102,11 @@ def _emit_post(data: dict[str, Any], as_json: bool, verb: str) -> None:
         from autopostr.states import PostState
 
         targets = ", ".join(d["account"] for d in data["destinations"])
-        when = f" for {data['scheduled_at']}" if data["status"] == PostState.SCHEDULED else ""
-        output.success(f"Post {data['id']} {verb} ({data['status']}{when}) to {targets}")
+        if data["status"] == PostState.SCHEDULED:
+            when = output.local_time(data["scheduled_at"], post_zone(data))
+            output.success(f"Post {data['id']} {verb}, scheduled for {when}, to {targets}")
+        else:
+            output.success(f"Post {data['id']} {verb} ({data['status']}) to {targets}")
 
     output.emit(data, as_json, render)
 
@@ -111,6 +134,7 @@ def create(
         "", "--first-comment", help="Comment posted right after the post."
     ),
     draft: bool = typer.Option(False, "--draft", help="Keep it as a draft even with --at."),
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a post for one or more accounts; with --at it is scheduled.
@@ -145,16 +169,16 @@ def create(
     _emit_post(data, as_json, "created")
 
 
-def _render_list(rows: list[dict[str, Any]]) -> None:
+def _render_list(rows: list[dict[str, Any]], zone_name: str) -> None:
     from autopostr.cli import output
 
     table = [
         {
             "id": r["id"],
             "status": r["status"],
-            "scheduled_at": r["scheduled_at"],
-            "to": ", ".join(f"{d['account']} ({d['status']})" for d in r["destinations"]),
-            "text": (r["text"][:50] + "…") if len(r["text"]) > 50 else r["text"],
+            "scheduled_at": output.local_time(r["scheduled_at"], zone_name, compact=True),
+            "to": destinations_cell(r["destinations"]),
+            "text": " ".join(r["text"].split()),
         }
         for r in rows
     ]
@@ -163,47 +187,62 @@ def _render_list(rows: list[dict[str, Any]]) -> None:
         [
             ("id", "ID"),
             ("status", "Status"),
-            ("scheduled_at", "When (UTC)"),
+            ("scheduled_at", f"When ({output.zone_label(zone_name)})"),
             ("to", "To"),
             ("text", "Text"),
         ],
         empty="No posts. Create one with `autopostr posts create --to ACCOUNT --text …`.",
+        squeeze=("to", "text"),
     )
 
 
 @app.command("list")
 def list_(
-    status: str = typer.Option(
-        "", "--status", help="Only posts in this state, e.g. scheduled or failed."
+    status: list[str] = typer.Option(
+        [], "--status", help="Only posts in this state, e.g. scheduled or failed; repeat."
     ),
-    account: str = typer.Option("", "--account", help="Only posts to this account."),
-    start: str = typer.Option("", "--from", help="Scheduled at or after this time."),
-    end: str = typer.Option("", "--to", help="Scheduled before this time."),
-    limit: int = typer.Option(100, "--limit", min=1, help="At most this many posts."),
+    to: str = typer.Option("", "--to", "--account", help="Only posts to this account."),
+    start: str = typer.Option(
+        "", "--from", help="Scheduled at or after this time or date (2026-12-01)."
+    ),
+    until: str = typer.Option("", "--until", help="Scheduled before this time or date."),
+    limit: int = options.limit_option(100, "posts"),
     tz: str = TZ_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List posts, soonest first.
+    """List posts, soonest first; says how many there are when -n/--limit cuts the list.
+
+    Times are shown in your zone (--tz), the zone named in the header.
 
     \b
     Examples:
       autopostr posts list --status scheduled
-      autopostr posts list --from 2026-12-01T00:00 --to 2026-12-08T00:00 --json
+      autopostr posts list --to x:acme --from 2026-12-01 --until 2026-12-08 --json
     """
     from autopostr import posts
     from autopostr.cli import output
+    from autopostr.models import utcnow
     from autopostr.views import post_json
 
     with signed_in() as (session, actor):
+        zone_name = zone_for(session, actor, tz)
+        now = utcnow()
+        if to and options.looks_like_time(to) and not until:
+            # `--to TIME` was the upper bound before `--to` named an account everywhere.
+            output.warn(f"--to {to}: --to names an account; read as --until {to}")
+            to, until = "", to
         filters = posts.PostFilter(
-            status=status or None,
-            account=account or None,
-            start=when_for(start, session, actor, tz, "--from")[0] if start else None,
-            end=when_for(end, session, actor, tz, "--to")[0] if end else None,
+            status=options.many_of(status, PostState, "--status") or None,
+            account=to or None,
+            start=options.moment(start, zone_name, now, "--from") if start else None,
+            end=options.moment(until, zone_name, now, "--until") if until else None,
             limit=limit,
         )
-        rows = [post_json(v) for v in posts.list_posts(session, actor, filters)]
-    output.emit(rows, as_json, _render_list)
+        views = posts.list_posts(session, actor, filters)
+        total = posts.count_posts(session, actor, filters) if len(views) >= limit else 0
+        rows = [post_json(v) for v in views]
+    output.emit(rows, as_json, lambda rows: _render_list(rows, zone_name))
+    output.shown(options.shown(len(rows), total, "posts"))
 
 
 @app.command("show")
@@ -230,20 +269,26 @@ def _show_post(data: dict[str, Any]) -> None:
         [
             ("id", data["id"]),
             ("status", data["status"]),
-            ("scheduled at", data["scheduled_at"]),
+            ("scheduled at", output.local_time(data["scheduled_at"], post_zone(data))),
             ("author", data["author"]),
             ("text", data["text"]),
             ("first comment", data["first_comment"]),
             ("media", ", ".join(m["filename"] for m in data["media"]) or None),
         ]
     )
+    from autopostr.timeparse import describe_duration
+
     output.print_table(
-        data["destinations"],
+        [
+            {**d, "late": describe_duration(d["late_seconds"]) if d["late_seconds"] else None}
+            for d in data["destinations"]
+        ],
         [
             ("id", "Dest"),
             ("account", "Account"),
             ("status", "Status"),
             ("attempts", "Tries"),
+            ("late", "Late"),
             ("url", "URL"),
             ("error", "Error"),
         ],
@@ -273,6 +318,7 @@ def edit(
     remove_media: list[str] = typer.Option(
         [], "--remove-media", help="Detach this media id (it stays in the library)."
     ),
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change a post that has not gone out yet; it is validated again.
@@ -442,8 +488,11 @@ def _summary(data: dict[str, Any]) -> str:
     """One line that tells a person which post this is, before it goes."""
     text = " ".join(data["text"].split())
     text = text[:60] + "…" if len(text) > 60 else text
-    when = f" for {data['scheduled_at']}" if data["scheduled_at"] else ""
-    targets = ", ".join(f"{d['account']} ({d['status']})" for d in data["destinations"])
+    from autopostr.cli import output
+
+    when = f" for {output.local_time(data['scheduled_at'], post_zone(data))}"
+    when = when if data["scheduled_at"] else ""
+    targets = destinations_cell(data["destinations"])
     return f"Post {data['id']} ({data['status']}{when}) to {targets}: {text!r}"
 
 
@@ -452,6 +501,7 @@ def schedule(
     post_id: int = typer.Argument(..., help="Post id."),
     when: str = typer.Argument(..., help="2026-12-01T09:00, '2026-12-01 09:00', +2h …"),
     tz: str = TZ_OPTION,
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Schedule a draft (or move a scheduled post) to WHEN.
@@ -509,7 +559,10 @@ def _publish_and_report(post_id: int, as_json: bool) -> None:
                 where = outcome["url"] or outcome["remote_id"]
                 output.success(f"{outcome['account']}: published {where}")
             else:
-                output.warn(f"{outcome['account']}: {outcome['status']}: {outcome['error']}")
+                output.warn(
+                    f"{outcome['account']}: {outcome['status']}: {outcome['error']}",
+                    even_quiet=True,
+                )
         output.info(f"Post {data['id']} is {data['status']}")
 
     output.emit(data, as_json, render)
@@ -518,7 +571,9 @@ def _publish_and_report(post_id: int, as_json: bool) -> None:
 
 @app.command("publish")
 def publish(
-    post_id: int = typer.Argument(..., help="Post id."), as_json: bool = JSON_OPTION
+    quiet: bool = options.quiet_option(),
+    post_id: int = typer.Argument(..., help="Post id."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Publish a post now, through the same path the daemon uses.
 
@@ -536,7 +591,11 @@ def publish(
 
 
 @app.command("retry")
-def retry(post_id: int = typer.Argument(..., help="Post id."), as_json: bool = JSON_OPTION) -> None:
+def retry(
+    post_id: int = typer.Argument(..., help="Post id."),
+    quiet: bool = options.quiet_option(),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Send a post's failed or unconfirmed destinations again, now.
 
     \b
@@ -562,12 +621,22 @@ def import_(
         "--include-deleted",
         help="Also re-create rows whose posts were deleted since (restoring a backup).",
     ),
+    date_format: str = typer.Option(
+        "",
+        "--date-format",
+        help="How the at column writes times, e.g. '%m/%d/%Y %H:%M', '%d.%m.%Y %H:%M' "
+        "or '%m/%d/%Y %I:%M %p' (default: ISO 8601).",
+    ),
+    quiet: bool = options.quiet_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import posts from CSV: all rows or none; re-importing the same file adds nothing.
 
     Columns: text, accounts (;-separated), at, timezone, media, first_comment,
-    status (draft|scheduled), external_id. Only text and accounts are required.
+    status (draft|scheduled), external_id, variants ({"x:acme": "its own text"}).
+    Only text and accounts are required. The separator may be , or ; (as German
+    and French spreadsheets save) or a tab. Rows that went out (published, failed:
+    an export's history) are skipped with the reason.
     A row imported before is skipped whatever happened since: its time passed, its
     post was edited, or deleted (deletions stick unless --include-deleted).
 
@@ -575,6 +644,7 @@ def import_(
     Examples:
       autopostr posts import week.csv --dry-run
       autopostr posts import week.csv --tz Europe/Berlin --json
+      autopostr posts import excel.csv --date-format '%d.%m.%Y %H:%M' --dry-run
     """
     from pathlib import Path
 
@@ -600,19 +670,32 @@ def import_(
                     progress=advance,
                     base_dir=None if file == "-" else Path(file).resolve().parent,
                     include_deleted=include_deleted,
+                    date_format=date_format or None,
                 )
         except csvio.ImportRejected as exc:
             for error in exc.errors:
                 output.info(f"{source}: {error}")
             output.emit(import_rejected_json(exc.errors), as_json)  # people have read it above
             raise
-    output.emit(import_json(result), as_json, lambda _data: _report_import(result, source))
+    output.emit(
+        import_json(result),
+        as_json,
+        lambda _data: _report_import(result, source),
+        notes=result.warnings,
+    )
 
 
 def _report_import(result: ImportResult, source: str) -> None:
     from autopostr.cli import output
 
+    for warning in result.warnings:
+        output.warn(warning)
     if result.dry_run:
+        for planned in result.planned:
+            zone_name = planned.timezone or "UTC"
+            when = output.local_time(planned.at.isoformat(), zone_name) if planned.at else "draft"
+            accounts = ", ".join(planned.accounts)
+            output.print_line(f"line {planned.line}: {planned.status} {when} → {accounts}")
         for row in result.skipped_rows:
             output.info(f"{source}: {row}")
     verb = "would create" if result.dry_run else "created"
@@ -629,38 +712,54 @@ def export(
         [], "--status", help="Posts in this state (default: draft and scheduled); repeat."
     ),
     output_file: str = typer.Option("-", "--output", "-o", help="File to write (default: stdout)."),
+    excel: bool = typer.Option(
+        False,
+        "--excel",
+        help="Start the CSV with a byte-order mark, so Excel reads it as UTF-8 (☕, —).",
+    ),
+    quiet: bool = options.quiet_option(),
 ) -> None:
     """Export posts in the import format, so the file imports back unchanged.
+
+    Written as it is read, a batch of posts at a time: memory stays flat however
+    many posts there are. `at` is in each post's own zone (the timezone column),
+    per-account texts are in the variants column; exported history (published,
+    failed) is skipped with its reason when imported back.
 
     \b
     Examples:
       autopostr posts export > backup.csv
       autopostr posts export --format json --status published -o published.json
+      autopostr posts export --excel -o posts.csv
     """
-    import json
+    from autopostr import csvio
+    from autopostr.cli import output
+
+    fmt = options.one_of(fmt, options.FORMATS, "--format")
+    statuses = options.many_of(status, PostState, "--status")
+    with signed_in() as (session, actor), _export_target(output_file) as out:
+        if excel and fmt == "csv":
+            out.write("\ufeff")
+        rows = csvio.export_rows(session, actor, statuses or None)
+        count = (csvio.write_json if fmt == "json" else csvio.write_csv)(rows, out)
+    if output_file != "-":
+        output.success(f"{count:,} post(s) exported to {output_file}")
+
+
+@contextmanager
+def _export_target(path: str) -> Iterator[IO[str]]:
+    """Stdout, or a file written beside its final name and moved there when complete,
+    so a failed export never leaves half a backup behind."""
     import sys
 
-    from autopostr import csvio
-    from autopostr.errors import InvalidInput
+    if path == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    from autopostr.access import streamed_output
 
-    if fmt not in ("csv", "json"):
-        raise InvalidInput(f"--format: {fmt!r} is not csv or json")
-    with signed_in() as (session, actor):
-        rows = csvio.export_rows(session, actor, status or None)
-    if fmt == "json":
-        content = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
-    else:
-        import io
-
-        buffer = io.StringIO()
-        csvio.write_csv(rows, buffer)
-        content = buffer.getvalue()
-    if output_file == "-":
-        sys.stdout.write(content)
-    else:
-        from autopostr.access import write_output
-
-        write_output(output_file, content)
+    with streamed_output(path) as handle:
+        yield handle
 
 
 RECONCILED: dict[str, str] = {
@@ -671,7 +770,7 @@ RECONCILED: dict[str, str] = {
 
 
 @app.command("reconcile")
-def reconcile(as_json: bool = JSON_OPTION) -> None:
+def reconcile(quiet: bool = options.quiet_option(), as_json: bool = JSON_OPTION) -> None:
     """Ask the platforms about destinations that need review, and resolve them.
 
     A destination needs review when its publisher died mid-call. Those the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import typer
@@ -43,7 +44,9 @@ def _initialized(data: dict[str, Any]) -> None:
         output.success(f"Signed in as {data['signed_in_as']} again")
     for note in data["notes"]:
         output.warn(note)
-    output.info("Next: `autopostr doctor` checks everything is in place.")
+    output.info("`autopostr doctor` checks everything is in place.")
+    if sys.stdin.isatty() and sys.stdout.isatty():  # a person, not a script or a deploy
+        output.first_steps()
 
 
 def doctor(as_json: bool = JSON_OPTION) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from autopostr.cli import options
 from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, settings, signed_in
 
 JOIN_COMMAND = "autopostr team join"
@@ -308,12 +309,14 @@ def team_settings(
 
 @app.command("audit")
 def audit(
-    since: str = typer.Option("", "--since", help="Only the last DURATION, e.g. 24h or 7d."),
+    since: str = typer.Option(
+        "", "--since", help="Only the last 24h, 7d … or since a date or time (2026-12-01)."
+    ),
     user: str = typer.Option("", "--user", help="Only this member (e-mail or id)."),
     action: str = typer.Option(
         "", "--action", help="Only actions starting with this, e.g. post. or team.role."
     ),
-    limit: int = typer.Option(200, "--limit", min=1, help="At most this many entries (newest)."),
+    limit: int = options.limit_option(200, "entries (the newest)"),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Who did what and when in the current team (owners).
@@ -324,26 +327,42 @@ def audit(
     """
     from autopostr import teams
     from autopostr.cli import output
+    from autopostr.cli.common import zone_for
     from autopostr.models import utcnow
-    from autopostr.timeparse import parse_duration
     from autopostr.views import audit_json
 
-    start = utcnow() - parse_duration(since, "--since") if since else None
     with signed_in() as (session, actor):
-        rows = [
-            audit_json(e, email)
-            for e, email in teams.audit_entries(
-                session, actor, since=start, user=user or None, action=action or None, limit=limit
-            )
-        ]
-    output.emit(rows, as_json, _show_audit)
+        zone_name = zone_for(session, actor, "")
+        start = options.since(since, zone_name, utcnow()) if since else None
+        who, what = user or None, action or None
+        entries = teams.audit_entries(
+            session, actor, since=start, user=who, action=what, limit=limit
+        )
+        total = 0
+        if len(entries) >= limit:
+            total = teams.count_audit_entries(session, actor, since=start, user=who, action=what)
+        rows = [audit_json(e, email) for e, email in entries]
+    output.emit(rows, as_json, lambda rows: _show_audit(rows, zone_name))
+    output.shown(options.shown(len(rows), total, "entries"))
 
 
-def _show_audit(rows: list[dict[str, Any]]) -> None:
+def _show_audit(rows: list[dict[str, Any]], zone_name: str) -> None:
     from autopostr.cli import output
 
     output.print_table(
-        [{**row, "target": f"{row['target_type']} {row['target_id']}".strip()} for row in rows],
-        [("at", "When"), ("user", "Who"), ("action", "Action"), ("target", "Target")],
+        [
+            {
+                **row,
+                "at": output.local_time(row["at"], zone_name, compact=True),
+                "target": f"{row['target_type']} {row['target_id']}".strip(),
+            }
+            for row in rows
+        ],
+        [
+            ("at", f"When ({output.zone_label(zone_name)})"),
+            ("user", "Who"),
+            ("action", "Action"),
+            ("target", "Target"),
+        ],
         empty="No audit entries match.",
     )

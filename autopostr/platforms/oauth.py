@@ -106,6 +106,11 @@ def redirect_uri(port: int) -> str:
 
 def authorization_code(redirected_url: str, state: str) -> str:
     """The code from the address the platform sent the browser to, after checking `state`."""
+    if not redirected_url.strip():
+        raise InvalidInput(
+            "nothing was pasted: open the link, approve, then paste the whole address the "
+            "browser was sent to (it starts with http://127.0.0.1)"
+        )
     query = parse_qs(urlsplit(redirected_url.strip()).query)
     if "error" in query:
         reason = query.get("error_description", query["error"])[0]
