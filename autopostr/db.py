@@ -67,6 +67,8 @@ SCHEMA_HISTORY = read_history()
 SCHEMA_HEAD = SCHEMA_HISTORY[-1]
 
 _engines: dict[str, Engine] = {}
+# Per URL: whether its role may not read the token columns (a member's database role).
+_tokens_hidden: dict[str, bool] = {}
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,24 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+    _tokens_hidden.clear()
+
+
+def _defer_tokens(state: Any) -> None:
+    """Leave the token columns out of every query of accounts: a member's database role
+    may not read them, and naming them would fail the whole query. Reading one later
+    asks the database for it, which only a daemon's role may do."""
+    if not state.is_select:
+        return
+    from sqlalchemy.orm import defer
+
+    from autopostr.models import SocialAccount
+
+    if any(mapper.class_ is SocialAccount for mapper in state.all_mappers):
+        state.statement = state.statement.options(
+            defer(SocialAccount.access_token),  # type: ignore[arg-type]
+            defer(SocialAccount.refresh_token),  # type: ignore[arg-type]
+        )
 
 
 def unreachable(db: DatabaseUrl, exc: BaseException) -> DatabaseUnreachable:
@@ -259,6 +279,26 @@ class Database:
             f"the database schema {revision} is newer than this autopostr knows: upgrade autopostr"
         )
 
+    def tokens_hidden(self) -> bool:
+        """Whether this connection's role may not read account tokens (a member's role on
+        a PostgreSQL set up with `db setup-roles`); False on SQLite."""
+        if self.url.dialect != "postgresql":
+            return False
+        hidden = _tokens_hidden.get(self.url.url)
+        if hidden is None:
+            from sqlalchemy.exc import DBAPIError
+
+            from autopostr.dbroles import hides_tokens
+
+            try:
+                with self.engine.connect() as conn:
+                    hidden = hides_tokens(conn)
+            except DBAPIError as exc:
+                raise unreachable(self.url, exc) from None
+            if hidden or self.revision() is not None:  # no tables yet: ask again later
+                _tokens_hidden[self.url.url] = hidden
+        return hidden
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back on any exception."""
@@ -266,6 +306,10 @@ class Database:
         from sqlmodel import Session
 
         with Session(self.engine, expire_on_commit=False) as session:
+            if self.tokens_hidden():
+                from sqlalchemy import event
+
+                event.listen(session, "do_orm_execute", _defer_tokens)
             try:
                 yield session
                 session.commit()

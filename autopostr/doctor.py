@@ -586,6 +586,50 @@ CHECKS: list[Check] = [
 ]
 
 
+def check_row_security(ctx: Context) -> CheckResult:
+    """On a shared PostgreSQL, the database (not only the CLI) keeps teams apart."""
+    from autopostr.dbroles import posture
+
+    name = "row-level security"
+    db = ctx.database()
+    if db is None or db.url.dialect != "postgresql":
+        return CheckResult(name, "ok", "SQLite: one person's database, no roles needed")
+    if not ctx.reachable or not ctx.schema_ok:
+        return CheckResult(name, "warn", "no schema to look at", "fix the checks above first")
+    with db.engine.connect() as conn:
+        found = posture(conn, ctx.settings.get("db_role_prefix"))
+    setup = "autopostr db setup-roles (with the tables' owner in AUTOPOSTR_ADMIN_DATABASE_URL)"
+    if not found.set_up:
+        return CheckResult(
+            name,
+            "warn",
+            "every member connects with the same database role: the CLI alone keeps teams apart",
+            setup,
+        )
+    if found.unguarded:
+        return CheckResult(
+            name,
+            "fail",
+            f"row-level security is off (or not forced) on {', '.join(found.unguarded)}",
+            setup,
+        )
+    if found.superuser or found.owner:
+        what = "a superuser" if found.superuser else "the owner of autopostr's tables"
+        return CheckResult(
+            name,
+            "warn",
+            f"connected as {found.role}, {what}, which row-level security does not hold back",
+            "connect as your own role: AUTOPOSTR_DATABASE_URL from `autopostr db grant EMAIL` "
+            "(daemons: `autopostr db grant --daemon NAME`); keep the owner's URL in "
+            "AUTOPOSTR_ADMIN_DATABASE_URL",
+        )
+    who = "a daemon's role" if found.daemon else "a member's role"
+    return CheckResult(name, "ok", f"on for every team table; connected as {found.role} ({who})")
+
+
+CHECKS.append(check_row_security)
+
+
 def _run(check: Check, ctx: Context) -> CheckResult:
     """A check that trips over an unreadable file or a broken database fails; doctor goes on."""
     try:
