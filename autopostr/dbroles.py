@@ -244,9 +244,13 @@ def _member_policies() -> dict[str, list[tuple[str, str | None, str | None]]]:
         "sessions": own,
         "api_tokens": own,
         "teams": [
-            ("SELECT", f"autopostr_rank(id) >= {VIEW} OR autopostr_team_is_new(id) "
+            (
+                "SELECT",
+                f"autopostr_rank(id) >= {VIEW} OR autopostr_team_is_new(id) "
                 # A team one is invited to: its name, so the invitee knows what they join.
-                "OR autopostr_invited(id, NULL)", None),
+                "OR autopostr_invited(id, NULL)",
+                None,
+            ),
             ("INSERT", None, "true"),
             ("UPDATE", f"autopostr_rank(id) >= {OWN}", f"autopostr_rank(id) >= {OWN}"),
             ("DELETE", f"autopostr_rank(id) >= {OWN}", None),
