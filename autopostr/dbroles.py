@@ -173,6 +173,11 @@ def _functions(admin: str) -> list[str]:
         f"""CREATE OR REPLACE FUNCTION autopostr_approval_required(team integer) RETURNS boolean
             {definer} AS $$ SELECT COALESCE((SELECT approval_required FROM teams
             WHERE id = team), false) $$""",
+        # Whether the login is a member's (superusers are members of every role to
+        # pg_has_role: the mapping decides).
+        f"""CREATE OR REPLACE FUNCTION autopostr_is_member() RETURNS boolean {definer} AS $$
+            SELECT EXISTS (SELECT 1 FROM {LOGINS_TABLE} WHERE role_name = session_user
+            AND kind = '{MEMBER}') $$""",
         # Whether an account of the member's teams has a token, without reading it.
         f"""CREATE OR REPLACE FUNCTION autopostr_has_token(account integer, which text)
             RETURNS boolean {definer} AS $$
@@ -194,8 +199,68 @@ def _functions(admin: str) -> list[str]:
                 "autopostr_shares_team(integer)",
                 "autopostr_approval_required(integer)",
                 "autopostr_has_token(integer, text)",
+                "autopostr_is_member()",
             )
         ),
+    ]
+
+
+def _in(values: list[str] | frozenset[str]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
+
+
+def _approval_guard() -> list[str]:
+    """What a member's role may not do to a post, which needs the row as it was: reach a
+    publish's outcome (only daemons publish), and, as an editor in a team that requires
+    approval, approve a post (move it into approved content) or change approved content.
+    Policies see only the new row, hence triggers."""
+    approved = _in([s.value for s in APPROVED_CONTENT])
+    outcomes = _in([PostState.PUBLISHING, PostState.PUBLISHED, PostState.PARTIALLY_PUBLISHED])
+    return [
+        f"""CREATE OR REPLACE FUNCTION autopostr_guard_post() RETURNS trigger LANGUAGE plpgsql
+        SET search_path = public, pg_temp AS $$
+        DECLARE
+            before text := CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END;
+        BEGIN
+            IF NOT autopostr_is_member() THEN
+                RETURN NEW;
+            END IF;
+            IF NEW.status IN {outcomes} AND NEW.status IS DISTINCT FROM before THEN
+                RAISE EXCEPTION 'only a daemon publishes: a post becomes % by publishing',
+                    NEW.status USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            RETURN NEW;
+        END $$""",
+        # Checked at commit, against the row as it ends up: the application edits a post
+        # and then sends it back for approval in two statements.
+        f"""CREATE OR REPLACE FUNCTION autopostr_check_approval() RETURNS trigger
+        LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+        DECLARE
+            now_status text;
+            now_text text;
+            now_comment text;
+        BEGIN
+            SELECT status, text, first_comment INTO now_status, now_text, now_comment
+                FROM posts WHERE id = NEW.id;
+            IF NOT FOUND OR now_status NOT IN {approved} OR autopostr_rank(NEW.team_id) >= {OWN}
+                OR NOT autopostr_approval_required(NEW.team_id) THEN
+                RETURN NULL;
+            END IF;
+            IF TG_OP = 'INSERT' OR OLD.status NOT IN {approved}
+                OR now_text IS DISTINCT FROM OLD.text
+                OR now_comment IS DISTINCT FROM OLD.first_comment THEN
+                RAISE EXCEPTION 'approving a post (or changing approved content) needs the owner role'
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            RETURN NULL;
+        END $$""",
+        "DROP TRIGGER IF EXISTS autopostr_check_approval ON posts",
+        "CREATE CONSTRAINT TRIGGER autopostr_check_approval AFTER INSERT OR UPDATE ON posts "
+        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (autopostr_is_member()) "
+        "EXECUTE FUNCTION autopostr_check_approval()",
+        "DROP TRIGGER IF EXISTS autopostr_guard_post ON posts",
+        "CREATE TRIGGER autopostr_guard_post BEFORE INSERT OR UPDATE ON posts "
+        "FOR EACH ROW EXECUTE FUNCTION autopostr_guard_post()",
     ]
 
 
@@ -203,12 +268,8 @@ def _member_policies() -> dict[str, list[tuple[str, str | None, str | None]]]:
     """Per table: (command, USING, WITH CHECK) of the member group's policies."""
     me = "autopostr_user_id()"
     team = "autopostr_rank(team_id)"
-    approved = sql_in("status", [PostState(s) for s in sorted(APPROVED_CONTENT)])
-    # An editor's post: never approved or scheduled by them in a team that requires approval.
-    post_ok = (
-        f"({team} >= {OWN} OR ({team} >= {EDIT} AND "
-        f"(NOT autopostr_approval_required(team_id) OR NOT ({approved}))))"
-    )
+    # Approval needs the row before the change: a trigger (`_approval_guard`) checks it.
+    post_ok = f"{team} >= {EDIT}"
     dest_ok = (
         f"autopostr_post_rank(post_id) >= {EDIT} AND "
         f"{sql_in('status', list(MEMBER_DESTINATION_STATES))}"
@@ -408,7 +469,7 @@ def setup_roles(engine: Engine, prefix: str | None) -> SetupResult:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('autopostr setup-roles'))"))
         _ensure_group(conn, names.member)
         _ensure_group(conn, names.daemon)
-        for statement in _functions(admin):
+        for statement in _functions(admin) + _approval_guard():
             conn.execute(text(statement))
         conn.execute(
             text(f"GRANT USAGE ON SCHEMA public TO {_q(names.member)}, {_q(names.daemon)}")

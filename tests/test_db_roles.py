@@ -18,7 +18,16 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.helpers import PASSWORD, Cli, make_due, new_post, run_once
+from tests.helpers import (
+    PASSWORD,
+    Cli,
+    Team,
+    approval_workflow,
+    make_due,
+    matrix_failures,
+    new_post,
+    run_once,
+)
 
 ACME = "team_id = (SELECT id FROM teams WHERE name = 'Acme')"
 
@@ -85,9 +94,10 @@ def _drop_roles(admin_url: str, prefix: str) -> None:
 
 
 @pytest.fixture
-def shared(
+def roles(
     postgres_only: str, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Shared]:
+    """A PostgreSQL after `init` and `db setup-roles`, the solo user its administrator."""
     from tests.helpers import reset_postgres
 
     admin_url = os.environ["AUTOPOSTR_DATABASE_URL"]
@@ -95,8 +105,6 @@ def shared(
     monkeypatch.setenv("AUTOPOSTR_DB_ROLE_PREFIX", prefix)
     monkeypatch.setenv("AUTOPOSTR_ADMIN_DATABASE_URL", admin_url)
     cli.ok("init")
-    cli.ok("team", "create", "Acme")
-    cli.ok("accounts", "add", "sandbox", "--handle", "acme")
     cli.ok("db", "setup-roles")
     try:
         yield Shared(cli, tmp_path, admin_url, prefix)
@@ -104,6 +112,14 @@ def shared(
         # The policies name the roles: the schema goes first, then the roles.
         reset_postgres(admin_url)
         _drop_roles(admin_url, prefix)
+
+
+@pytest.fixture
+def shared(roles: Shared, cli: Cli) -> Shared:
+    """The administrator's team "Acme" with a sandbox account `sandbox:acme`."""
+    cli.ok("team", "create", "Acme")
+    cli.ok("accounts", "add", "sandbox", "--handle", "acme")
+    return roles
 
 
 def _posts(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
@@ -286,3 +302,22 @@ def test_doctor_before_setup_warns_and_sqlite_is_unchanged(initialized: str, cli
         assert run.exit_code != 0 and "PostgreSQL" in run.stderr
     else:
         assert check["status"] == "warn" and "setup-roles" in check["fix"]
+
+
+def _own_role(roles: Shared, email: str = "m@example.com") -> dict[str, str]:
+    return {"AUTOPOSTR_DATABASE_URL": roles.grant(email), "AUTOPOSTR_ADMIN_DATABASE_URL": ""}
+
+
+@pytest.mark.parametrize("role", ["viewer", "editor", "owner"])
+def test_the_permission_matrix_holds_with_the_member_on_their_own_role(
+    roles: Shared, cli: Cli, tmp_path: Path, role: str
+) -> None:
+    team = Team(cli, tmp_path, role, member_env=_own_role(roles))
+    failures = matrix_failures(cli, team, role, frozenset({"posts unpublish"}))
+    assert not failures, "\n".join(failures)
+
+
+def test_the_approval_workflow_holds_with_the_editor_on_their_own_role(
+    roles: Shared, cli: Cli, tmp_path: Path
+) -> None:
+    approval_workflow(cli, Team(cli, tmp_path, "editor", member_env=_own_role(roles)))
