@@ -176,6 +176,19 @@ def dispose_engines() -> None:
     _tokens_hidden.clear()
 
 
+def hides_tokens(conn: Any) -> bool:
+    """Whether this connection may not read the token columns (a member's role)."""
+    from sqlalchemy import text
+
+    if conn.dialect.name != "postgresql":
+        return False
+    if conn.execute(text("SELECT to_regclass('social_accounts')")).scalar() is None:
+        return False
+    return not conn.execute(
+        text("SELECT has_column_privilege('social_accounts', 'access_token', 'SELECT')")
+    ).scalar()
+
+
 def _defer_tokens(state: Any) -> None:
     """Leave the token columns out of every query of accounts: a member's database role
     may not read them, and naming them would fail the whole query. Reading one later
@@ -287,8 +300,6 @@ class Database:
         hidden = _tokens_hidden.get(self.url.url)
         if hidden is None:
             from sqlalchemy.exc import DBAPIError
-
-            from autopostr.dbroles import hides_tokens
 
             try:
                 with self.engine.connect() as conn:

@@ -705,19 +705,6 @@ def posture(conn: Connection, prefix: str | None) -> Posture:
     )
 
 
-def hides_tokens(conn: Connection) -> bool:
-    """Whether this connection may not read the token columns (a member's role)."""
-    from sqlalchemy import text
-
-    if conn.dialect.name != "postgresql":
-        return False
-    if conn.execute(text("SELECT to_regclass('social_accounts')")).scalar() is None:
-        return False
-    return not conn.execute(
-        text("SELECT has_column_privilege('social_accounts', 'access_token', 'SELECT')")
-    ).scalar()
-
-
 # ---------------------------------------------------------------- from the settings
 
 

@@ -76,7 +76,7 @@ class Unpublished:
 def targets(db: DbSession, actor: Actor, post_id: int, account: str | None = None) -> list[Target]:
     """What `posts unpublish` would take down, checked before anyone is asked: empty when
     every destination that went out is already down; refused when none ever went out."""
-    from autopostr.dbroles import hides_tokens
+    from autopostr.db import hides_tokens
 
     team_id = require(actor, "posts.write")
     posts_mod.get(db, team_id, post_id)  # not found: exit 3, as for any other team's post

@@ -144,7 +144,7 @@ def test_setup_roles_guards_every_team_table_and_is_repeatable(shared: Shared, c
     assert set(again["tables"]) == set(RLS_TABLES)
     assert again["member_role"] == f"{shared.prefix}_member"
     with psycopg.connect(shared.admin_url) as conn:
-        rows = dict(
+        rows: dict[str, bool] = dict(
             conn.execute(
                 "SELECT relname, relrowsecurity AND relforcerowsecurity FROM pg_class "
                 "WHERE relname = ANY(%s)",
@@ -204,8 +204,8 @@ def test_an_editor_in_raw_sql_cannot_approve_change_roles_or_touch_another_team(
     ).json()["status"]
     assert post == "pending_approval"
     with shared.sql("ed@example.com") as conn:
-        (post_id,) = conn.execute("SELECT id FROM posts WHERE text = 'mine'").fetchone() or ()
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # RLS: new row refused
+        post_id = _one(conn, "SELECT id FROM posts WHERE text = 'mine'")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # approving: the owner's
             conn.execute("UPDATE posts SET status = 'scheduled' WHERE id = %s", (post_id,))
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE posts SET status = 'approved' WHERE id = %s", (post_id,))
