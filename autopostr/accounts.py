@@ -18,9 +18,9 @@ from autopostr.keys import (
     is_sealed,
     is_secret_extra,
     load_keyset,
-    require_keyset,
     seal,
     seal_extra,
+    sealer_for,
     unseal,
     unseal_extra,
     unsealed_extras,
@@ -274,7 +274,8 @@ def _aware(value: datetime) -> datetime:
 def store_credentials(
     db: DbSession, settings: Settings, account: SocialAccount, credentials: dict[str, Any]
 ) -> None:
-    keyset = require_keyset(settings)
+    # The database's public key where one is published: a member seals without any key.
+    keyset = sealer_for(settings, db)
     assert account.id is not None
     for field in TOKEN_COLUMNS:
         value = credentials.get(field)
@@ -317,9 +318,9 @@ def _no_key(account: SocialAccount) -> Exception:
 
 
 DAEMON_ONLY = (
-    "{handle}: this connection's database role cannot read account tokens (only the "
-    "daemons' role can): a daemon does this for you; run it on a machine whose "
-    "AUTOPOSTR_DATABASE_URL is a daemon's (`autopostr db grant --daemon NAME`)"
+    "{handle}: this connection's database role cannot read account tokens, only the "
+    "daemons' role can (they publish with them and renew them hourly on their own): run "
+    "this where AUTOPOSTR_DATABASE_URL is a daemon's (`autopostr db grant --daemon NAME`)"
 )
 
 
@@ -396,12 +397,23 @@ def to_test(db: DbSession, actor: Actor, name: str) -> SocialAccount:
     account = resolve(db, require(actor, "accounts.read"), name)
     if account.status == DISCONNECTED:
         raise InvalidInput(f"{label(account)} is disconnected: {reconnect_fix(account)}")
+    _require_token_access(db, account)
     return account
+
+
+def _require_token_access(db: DbSession, account: SocialAccount) -> None:
+    """Refused before any work on a member's database role, which cannot read tokens."""
+    from autopostr.db import hides_tokens
+
+    if hides_tokens(db.connection()):
+        raise PermissionDenied(DAEMON_ONLY.format(handle=label(account)))
 
 
 def to_refresh(db: DbSession, actor: Actor, name: str) -> SocialAccount:
     """The account `accounts refresh` renews: renewing writes tokens, an owner's right."""
-    return resolve(db, require(actor, "accounts.manage"), name)
+    account = resolve(db, require(actor, "accounts.manage"), name)
+    _require_token_access(db, account)
+    return account
 
 
 def to_disconnect(db: DbSession, actor: Actor, name: str) -> SocialAccount:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from autopostr.doctor import CheckResult
     from autopostr.identity import Actor
     from autopostr.keys import ImportResult as KeyImport
-    from autopostr.keys import KeySet, RotationResult
+    from autopostr.keys import KeySet, MigrationResult, RotationResult
     from autopostr.media import CleanupResult, MediaView, Uploaded
     from autopostr.models import (
         ApiToken,
@@ -560,6 +560,16 @@ def login_json(login: Login) -> Document:
         "email": login.email,
         "created": login.created,
         "connection_url": login.connection_url,
+    }
+
+
+def key_migration_json(result: MigrationResult) -> Document:
+    """`keys migrate`: the key whose public half secrets are now sealed to."""
+    return {
+        "key": result.key,
+        "public_key": result.public_key,
+        "resealed": result.resealed,
+        "already": result.already,
     }
 
 

@@ -8,6 +8,7 @@ carries a prefix of this run's and test's own, and is dropped at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.fakes.http_server import Answer, ScriptedServer
 from tests.helpers import (
     PASSWORD,
     Cli,
@@ -321,3 +323,75 @@ def test_the_approval_workflow_holds_with_the_editor_on_their_own_role(
     roles: Shared, cli: Cli, tmp_path: Path
 ) -> None:
     approval_workflow(cli, Team(cli, tmp_path, "editor", member_env=_own_role(roles)))
+
+
+def test_db_documents(roles: Shared, cli: Cli) -> None:
+    setup = cli.ok("db", "setup-roles", "--json").json()
+    assert list(setup) == ["member_role", "daemon_role", "admin_role", "tables", "policies"]
+    login = cli.ok("db", "grant", "x@example.com", "--json").json()
+    assert list(login) == ["role", "kind", "email", "created", "connection_url"]
+    assert login["created"] and login["kind"] == "member" and login["email"] == "x@example.com"
+    again = cli.ok("db", "grant", "x@example.com", "--json").json()
+    assert not again["created"] and again["connection_url"] != login["connection_url"]
+    revoked = cli.ok("db", "grant", "x@example.com", "--revoke", "--json").json()
+    assert revoked == {"role": login["role"], "revoked": True}
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(again["connection_url"], connect_timeout=5).close()
+
+
+def test_an_invitation_brings_the_invitees_own_database_url(
+    shared: Shared, cli: Cli, tmp_path: Path
+) -> None:
+    invited = cli.ok("team", "invite", "new@example.com", "--role", "viewer", "--json").json()
+    url = invited["connection_url"]
+    assert url and f"{shared.prefix}_new_example_com" in url
+    human = cli.ok("team", "invite", "other@example.com", "--role", "viewer")
+    assert "postgresql://" in human.stdout and "never on a command line" in human.stderr
+    env = {
+        "AUTOPOSTR_HOME": str(tmp_path / "new"),
+        "AUTOPOSTR_DATABASE_URL": url,
+        "AUTOPOSTR_ADMIN_DATABASE_URL": "",
+    }
+    cli.ok(
+        "auth",
+        "register",
+        "--email",
+        "new@example.com",
+        "--password-stdin",
+        input=PASSWORD,
+        env=env,
+    )
+    cli.ok("team", "join", "--token-stdin", input=invited["token"], env=env)
+    assert cli.ok("team", "members", "--json", env=env).json()
+
+
+def test_a_member_on_their_role_without_keys_connects_an_account_the_daemon_role_publishes(
+    roles: Shared, cli: Cli, tmp_path: Path, hook: ScriptedServer
+) -> None:
+    cli.ok("keys", "migrate")
+    team = Team(cli, tmp_path, "owner", member_env=_own_role(roles))
+    credentials = json.dumps(
+        {"handle": "site", "url": f"{hook.url}/api/webhooks/7/SECRETPATH", "secret": "s3cr3t"}
+    )
+    cli.ok("accounts", "add", "webhook", input=credentials, env=team.member)
+    post = cli.ok(
+        "posts",
+        "create",
+        "--to",
+        "webhook:site",
+        "--text",
+        "hi",
+        "--at",
+        "+1h",
+        "--json",
+        env=team.member,
+    ).json()["id"]
+    refused = cli("accounts", "test", "webhook:site", env=team.member)
+    assert refused.exit_code == 4 and "daemon" in refused.stderr
+    assert "SECRETPATH" not in cli.ok("accounts", "list", "--json", env=team.member).stdout
+    make_due(int(post))
+    daemon_url = cli.ok("db", "grant", "--daemon", "host1", "--json").json()["connection_url"]
+    hook.push(Answer(200, {"id": "r1"}))
+    outcomes = run_once(cli, AUTOPOSTR_DATABASE_URL=daemon_url, AUTOPOSTR_ADMIN_DATABASE_URL="")
+    assert [o["status"] for o in outcomes] == ["published"]
+    assert hook.received[-1].path == "/api/webhooks/7/SECRETPATH"
