@@ -190,20 +190,26 @@ def hides_tokens(conn: Any) -> bool:
 
 
 def _defer_tokens(state: Any) -> None:
-    """Leave the token columns out of every query of accounts: a member's database role
-    may not read them, and naming them would fail the whole query. Reading one later
-    asks the database for it, which only a daemon's role may do."""
+    """Leave the token columns out of every query of accounts (and password hashes out of
+    users): a member's database role may not read them, and naming them would fail the
+    whole query. Reading one later asks the database for it, which only a daemon's role
+    may do."""
     if not state.is_select:
         return
     from sqlalchemy.orm import defer
 
-    from autopostr.models import SocialAccount
+    from autopostr.models import SocialAccount, User
 
-    if any(mapper.class_ is SocialAccount for mapper in state.all_mappers):
+    # Only where the whole row is loaded: a query of one column (`User.email`) names none.
+    described = getattr(state.statement, "column_descriptions", [])
+    classes = {d.get("type") for d in described if d.get("type") in (SocialAccount, User)}
+    if SocialAccount in classes:
         state.statement = state.statement.options(
             defer(SocialAccount.access_token),  # type: ignore[arg-type]
             defer(SocialAccount.refresh_token),  # type: ignore[arg-type]
         )
+    if User in classes:  # nor anyone's password hash
+        state.statement = state.statement.options(defer(User.password_hash))  # type: ignore[arg-type]
 
 
 def unreachable(db: DatabaseUrl, exc: BaseException) -> DatabaseUnreachable:

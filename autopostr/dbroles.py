@@ -173,6 +173,9 @@ def _functions(admin: str) -> list[str]:
         f"""CREATE OR REPLACE FUNCTION autopostr_approval_required(team integer) RETURNS boolean
             {definer} AS $$ SELECT COALESCE((SELECT approval_required FROM teams
             WHERE id = team), false) $$""",
+        f"""CREATE OR REPLACE FUNCTION autopostr_password_hash(who integer) RETURNS text
+            {definer} AS $$ SELECT password_hash FROM users
+            WHERE id = who AND id = autopostr_user_id() $$""",
         # Whether an account of the member's teams has a token, without reading it.
         f"""CREATE OR REPLACE FUNCTION autopostr_has_token(account integer, which text)
             RETURNS boolean {definer} AS $$
@@ -194,6 +197,7 @@ def _functions(admin: str) -> list[str]:
                 "autopostr_shares_team(integer)",
                 "autopostr_approval_required(integer)",
                 "autopostr_has_token(integer, text)",
+                "autopostr_password_hash(integer)",
             )
         ),
     ]
@@ -330,7 +334,9 @@ def _member_policies() -> dict[str, list[tuple[str, str | None, str | None]]]:
             (
                 "UPDATE",
                 f"{team} >= {OWN} OR lower(email) = lower(autopostr_email())",
-                f"{team} >= {OWN} OR lower(email) = lower(autopostr_email())",
+                # The invitee only marks it used: never unused again, to join once more.
+                f"{team} >= {OWN} OR (lower(email) = lower(autopostr_email()) "
+                "AND used_at IS NOT NULL)",
             ),
             ("DELETE", f"{team} >= {OWN}", None),
         ],
@@ -361,12 +367,16 @@ def _member_policies() -> dict[str, list[tuple[str, str | None, str | None]]]:
         ],
         "audit_log": [
             ("SELECT", f"{team} >= {OWN} OR user_id = {me}", None),
-            ("INSERT", None, f"user_id = {me}"),
+            ("INSERT", None, f"user_id = {me} AND (team_id IS NULL OR {team} >= {VIEW})"),
         ],
         "ai_usage": [
             ("SELECT", f"user_id = {me} OR {team} >= {VIEW}", None),
-            ("INSERT", None, f"user_id = {me}"),
-            ("UPDATE", f"user_id = {me}", f"user_id = {me}"),
+            ("INSERT", None, f"user_id = {me} AND (team_id IS NULL OR {team} >= {VIEW})"),
+            (
+                "UPDATE",
+                f"user_id = {me}",
+                f"user_id = {me} AND (team_id IS NULL OR {team} >= {VIEW})",
+            ),
         ],
     }
 
@@ -388,12 +398,15 @@ def _columns(conn: Connection, table: str) -> list[str]:
 
 def _member_grants(conn: Connection, member: str) -> list[str]:
     m = _q(member)
+    readable_users = ", ".join(c for c in _columns(conn, "users") if c != "password_hash")
     readable_accounts = ", ".join(
         c for c in _columns(conn, "social_accounts") if c not in TOKEN_COLUMNS
     )
     grants = [
         f"GRANT SELECT ON {', '.join(SHARED_READ)} TO {m}",
-        f"GRANT SELECT, INSERT, UPDATE (name, password_hash, timezone, current_team_id) ON users TO {m}",
+        # A password hash is read through autopostr_password_hash(), one's own only.
+        f"GRANT SELECT ({readable_users}), INSERT, "
+        f"UPDATE (name, password_hash, timezone, current_team_id) ON users TO {m}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON sessions, api_tokens TO {m}",
         f"GRANT SELECT, INSERT, UPDATE (name, approval_required), DELETE ON teams TO {m}",
         f"GRANT SELECT, INSERT, UPDATE (role), DELETE ON team_members TO {m}",

@@ -175,6 +175,8 @@ def test_a_viewer_in_raw_sql_cannot_write_nor_see_other_teams_nor_read_secrets(
         _denied(conn, "SELECT access_token FROM social_accounts")
         _denied(conn, "SELECT id FROM social_accounts WHERE refresh_token IS NOT NULL")
         _denied(conn, "SELECT * FROM autopostr_logins")
+        _denied(conn, "SELECT password_hash FROM users")
+        assert _one(conn, "SELECT count(autopostr_password_hash(id)) FROM users") == 1  # own
         # Sessions and invitations: only their own rows.
         sessions = conn.execute("SELECT DISTINCT user_id FROM sessions").fetchall()
         me = _one(conn, "SELECT autopostr_user_id()")
@@ -263,6 +265,21 @@ def test_removal_from_the_team_cuts_raw_access_at_once(shared: Shared, cli: Cli)
         assert len(_posts(conn)) == 1
         cli.ok("team", "remove", "--yes", "ed@example.com")
         assert _posts(conn) == []  # the same open connection
+        # Nor can they join again with the invitation they used.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE team_invites SET used_at = NULL, used_by = NULL")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                "INSERT INTO team_members (team_id, user_id, role, created_at) SELECT "
+                "team_id, autopostr_user_id(), role, now() FROM team_invites"
+            )
+        # Nor write into the team's audit trail.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                "INSERT INTO audit_log (team_id, user_id, action, target_type, target_id, "
+                "details, created_at) SELECT team_id, autopostr_user_id(), 'x', '', '', '{}', "
+                "now() FROM team_invites"
+            )
 
 
 def test_a_member_removing_themselves_or_others_is_checked(shared: Shared, cli: Cli) -> None:
@@ -395,3 +412,14 @@ def test_a_member_on_their_role_without_keys_connects_an_account_the_daemon_role
     outcomes = run_once(cli, AUTOPOSTR_DATABASE_URL=daemon_url, AUTOPOSTR_ADMIN_DATABASE_URL="")
     assert [o["status"] for o in outcomes] == ["published"]
     assert hook.received[-1].path == "/api/webhooks/7/SECRETPATH"
+
+
+def test_a_member_signs_in_on_their_role_by_their_own_password_hash_alone(
+    shared: Shared, cli: Cli
+) -> None:
+    env = shared.person("ed@example.com")
+    cli.ok("auth", "logout", env=env)
+    login = ("auth", "login", "--email", "ed@example.com", "--password-stdin")
+    assert cli(*login, input="wrong password\n", env=env).exit_code == 4
+    cli.ok(*login, input=PASSWORD + "\n", env=env)
+    assert cli.ok("auth", "whoami", "--json", env=env).json()["user"]["email"] == "ed@example.com"
