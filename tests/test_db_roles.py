@@ -13,6 +13,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,11 @@ def test_a_viewer_in_raw_sql_cannot_write_nor_see_other_teams_nor_read_secrets(
         assert "Acme" in teams and not any("out" in t for t in teams)
     with psycopg.connect(shared.admin_url) as admin:
         assert [t for _, t, _ in _posts(admin)] == ["acme post", "outside post"]
+    # The member's own doctor: every check passes, row security names their role.
+    code, checks = _doctor(cli, **shared.homes["vi@example.com"])
+    assert code == 0, {n: c for n, c in checks.items() if c["status"] == "fail"}
+    assert checks["row-level security"]["status"] == "ok"
+    assert "a member's role" in checks["row-level security"]["detail"]
 
 
 def test_an_editor_in_raw_sql_cannot_approve_change_roles_or_touch_another_team(
@@ -423,3 +429,64 @@ def test_a_member_signs_in_on_their_role_by_their_own_password_hash_alone(
     assert cli(*login, input="wrong password\n", env=env).exit_code == 4
     cli.ok(*login, input=PASSWORD + "\n", env=env)
     assert cli.ok("auth", "whoami", "--json", env=env).json()["user"]["email"] == "ed@example.com"
+
+
+def test_daemons_on_the_daemon_role_one_killed_publish_everything_exactly_once(
+    roles: Shared, cli: Cli, tmp_path: Path, isolated_env: Path
+) -> None:
+    """The chaos test of test_daemon_chaos, the daemons connected as the daemon role."""
+    import signal
+    import subprocess
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from sqlmodel import select
+
+    from autopostr.models import PostDestination
+    from tests.helpers import Daemons, db_session, sandbox_lines, wait_until
+
+    cli.ok("accounts", "add", "sandbox", "--handle", "chaos")
+    total = 300
+    due = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0).isoformat()
+    path = tmp_path / "many.csv"
+    rows = "".join(f"post {i},sandbox:chaos,{due}\n" for i in range(total))
+    path.write_text("text,accounts,at\n" + rows, encoding="utf-8")
+    cli.ok("posts", "import", str(path))
+    daemon_url = cli.ok("db", "grant", "--daemon", "chaos", "--json").json()["connection_url"]
+
+    def states() -> Counter[str]:
+        with db_session() as session:
+            return Counter(session.exec(select(PostDestination.status)).all())
+
+    def calls() -> Counter[int]:
+        return Counter(e["destination_id"] for e in sandbox_lines(isolated_env, "chaos"))
+
+    fast = {
+        "AUTOPOSTR_LEASE_SECONDS": "2",
+        "AUTOPOSTR_HEARTBEAT_SECONDS": "0.5",
+        "AUTOPOSTR_POLL_SECONDS": "1",
+        "NO_COLOR": "1",
+        "AUTOPOSTR_DATABASE_URL": daemon_url,
+        "AUTOPOSTR_ADMIN_DATABASE_URL": "",
+        "AUTOPOSTR_SANDBOX_LATENCY_MS": "100",
+    }
+    group = Daemons(fast, stdout=subprocess.DEVNULL)
+    try:
+        victim = group.start("--concurrency", "4")
+        for _ in range(2):
+            group.start("--concurrency", "4")
+        wait_until(lambda: sum(calls().values()) >= 60, 60, "publishing to start", every=0.2)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        wait_until(
+            lambda: sum(states()[s] for s in ("published", "needs_review", "failed")) == total,
+            120,
+            "every destination to settle",
+            every=0.2,
+        )
+    finally:
+        group.kill_all()
+    final = states()
+    assert final["failed"] == 0 and final["needs_review"] <= 4
+    assert final["published"] + final["needs_review"] == total
+    assert max(calls().values()) == 1, "a destination was published twice"
