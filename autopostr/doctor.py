@@ -242,6 +242,14 @@ def check_key(ctx: Context) -> CheckResult:
                 f"no key here (none needed): secrets are sealed to the database's public key "
                 f"{public}, which only the daemons' keys open",
             )
+        db = ctx.database()
+        if db is not None and ctx.schema_ok and db.tokens_hidden():
+            return CheckResult(
+                name,
+                "fail",
+                "no encryption key here, and the database publishes no public key to seal to",
+                "run `autopostr keys migrate` on a daemon's machine: members then need no key",
+            )
         return CheckResult(
             name,
             "fail",

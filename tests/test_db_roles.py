@@ -188,7 +188,11 @@ def test_a_viewer_in_raw_sql_cannot_write_nor_see_other_teams_nor_read_secrets(
         assert "Acme" in teams and not any("out" in t for t in teams)
     with psycopg.connect(shared.admin_url) as admin:
         assert [t for _, t, _ in _posts(admin)] == ["acme post", "outside post"]
-    # The member's own doctor: every check passes, row security names their role.
+    # The member's own doctor: no key here, so it asks for the public key to seal to …
+    _, checks = _doctor(cli, **shared.homes["vi@example.com"])
+    assert "keys migrate" in checks["encryption key decrypts stored secrets"]["fix"]
+    # … after which every check passes, and row security names their role.
+    cli.ok("keys", "migrate")
     code, checks = _doctor(cli, **shared.homes["vi@example.com"])
     assert code == 0, {n: c for n, c in checks.items() if c["status"] == "fail"}
     assert checks["row-level security"]["status"] == "ok"
