@@ -360,6 +360,14 @@ def test_db_documents(roles: Shared, cli: Cli) -> None:
     assert login["created"] and login["kind"] == "member" and login["email"] == "x@example.com"
     again = cli.ok("db", "grant", "x@example.com", "--json").json()
     assert not again["created"] and again["connection_url"] != login["connection_url"]
+    # A member's URL cannot set up roles nor hand out logins.
+    as_member = {
+        "AUTOPOSTR_DATABASE_URL": again["connection_url"],
+        "AUTOPOSTR_ADMIN_DATABASE_URL": "",
+    }
+    for args in (("db", "setup-roles"), ("db", "grant", "y@example.com")):
+        refused = cli(*args, env=as_member)
+        assert refused.exit_code == 4 and "administrative URL" in refused.stderr, refused
     revoked = cli.ok("db", "grant", "x@example.com", "--revoke", "--json").json()
     assert revoked == {"role": login["role"], "revoked": True}
     with pytest.raises(psycopg.OperationalError):
