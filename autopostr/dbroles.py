@@ -207,7 +207,7 @@ def _in(values: list[str] | frozenset[str]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
 
 
-def _approval_guard(daemon: str, admin: str) -> list[str]:
+def _approval_guard(daemon: str, admins: list[str]) -> list[str]:
     """What a member's role may not do to a post, which needs the row as it was: reach a
     publish's outcome (only daemons publish), and, as an editor in a team that requires
     approval, approve a post (move it into approved content) or change approved content.
@@ -215,9 +215,8 @@ def _approval_guard(daemon: str, admin: str) -> list[str]:
     approved = _in([s.value for s in APPROVED_CONTENT])
     # Who the guards leave alone: daemons, the administrator and superusers (members of
     # every role). Catalog lookups pg_has_role caches: the daemons' claim loop pays ~nothing.
-    members_only = (
-        f"NOT pg_has_role(session_user, '{daemon}', 'USAGE') "
-        f"AND NOT pg_has_role(session_user, '{admin}', 'USAGE')"
+    members_only = " AND ".join(
+        f"NOT pg_has_role(session_user, '{name}', 'USAGE')" for name in [daemon, *admins]
     )
     outcomes = _in([PostState.PUBLISHING, PostState.PUBLISHED, PostState.PARTIALLY_PUBLISHED])
     return [
@@ -442,6 +441,11 @@ def _admin_checks(conn: Connection) -> str:
             "database roles and row-level security are for a shared PostgreSQL; SQLite is one "
             "person's database and needs none"
         )
+    if conn.execute(text("SELECT to_regclass('posts')")).scalar() is None:
+        raise ConfigError(
+            "the database has no autopostr schema yet: run `autopostr db upgrade` (or "
+            "`autopostr init`) with the administrative URL first"
+        )
     row = conn.execute(
         text(
             "SELECT current_user, r.rolsuper OR r.rolcreaterole, "
@@ -479,7 +483,19 @@ def setup_roles(engine: Engine, prefix: str | None) -> SetupResult:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('autopostr setup-roles'))"))
         _ensure_group(conn, names.member)
         _ensure_group(conn, names.daemon)
-        for statement in _functions(admin) + _approval_guard(names.daemon, admin):
+        # The tables' owner (who migrates; may be a role the administrator belongs to)
+        # is held back by forced RLS too: it sees every row, like the administrator.
+        owner = str(
+            conn.execute(
+                text(
+                    "SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() "
+                    "AND tablename = 'posts'"
+                )
+            ).scalar()
+        )
+        admin_roles = sorted({admin, owner})
+        admins = ", ".join(f'"{name}"' for name in admin_roles)
+        for statement in _functions(admin) + _approval_guard(names.daemon, admin_roles):
             conn.execute(text(statement))
         conn.execute(
             text(f"GRANT USAGE ON SCHEMA public TO {_q(names.member)}, {_q(names.daemon)}")
@@ -527,7 +543,7 @@ def setup_roles(engine: Engine, prefix: str | None) -> SetupResult:
             # The administrator (who migrates) and the daemons see every row.
             conn.execute(
                 text(
-                    f"CREATE POLICY autopostr_admin ON {table} TO {_q(admin)} "
+                    f"CREATE POLICY autopostr_admin ON {table} TO {admins} "
                     "USING (true) WITH CHECK (true)"
                 )
             )
