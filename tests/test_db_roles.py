@@ -502,3 +502,18 @@ def test_daemons_on_the_daemon_role_one_killed_publish_everything_exactly_once(
     assert final["failed"] == 0 and final["needs_review"] <= 4
     assert final["published"] + final["needs_review"] == total
     assert max(calls().values()) == 1, "a destination was published twice"
+
+
+def test_the_password_reaches_the_server_only_as_the_verifier_libpq_would_make(
+    postgres_database: str,
+) -> None:
+    import base64
+    from unittest import mock
+
+    from autopostr import dbroles
+
+    with psycopg.connect(postgres_database) as conn:
+        reference = conn.pgconn.encrypt_password(b"s3cret-pw", b"x", b"scram-sha-256").decode()
+    iterations, salt = reference.split("$")[1].split(":")
+    with mock.patch.object(dbroles.secrets, "token_bytes", return_value=base64.b64decode(salt)):
+        assert dbroles.scram_verifier("s3cret-pw", int(iterations)) == reference
