@@ -515,5 +515,5 @@ def test_the_password_reaches_the_server_only_as_the_verifier_libpq_would_make(
     with psycopg.connect(postgres_database) as conn:
         reference = conn.pgconn.encrypt_password(b"s3cret-pw", b"x", b"scram-sha-256").decode()
     iterations, salt = reference.split("$")[1].split(":")
-    with mock.patch.object(dbroles.secrets, "token_bytes", return_value=base64.b64decode(salt)):
+    with mock.patch("autopostr.dbroles.secrets.token_bytes", return_value=base64.b64decode(salt)):
         assert dbroles.scram_verifier("s3cret-pw", int(iterations)) == reference
