@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from autopostr import audit
 from autopostr.config import Settings
-from autopostr.errors import ConfigError, Conflict, InvalidInput, NotFound
+from autopostr.errors import ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied
 from autopostr.identity import Actor
 from autopostr.keys import (
     TOKEN_COLUMNS,
@@ -18,9 +18,9 @@ from autopostr.keys import (
     is_sealed,
     is_secret_extra,
     load_keyset,
-    require_keyset,
     seal,
     seal_extra,
+    sealer_for,
     unseal,
     unseal_extra,
     unsealed_extras,
@@ -242,15 +242,20 @@ def expiring(
 
 def renewable(account: SocialAccount) -> bool:
     """Whether the daemon can renew this account's token without a person."""
+    from sqlalchemy.orm import object_session
+
     from autopostr.platforms.registry import get_platform_class
 
     extra = json.loads(account.extra or "{}")
+    session = object_session(account)
+    if tokens_readable(account) or session is None:
+        refreshable = bool(account.refresh_token) if tokens_readable(account) else False
+    else:
+        refreshable = holds_token(session, account, "refresh_token")  # type: ignore[arg-type]
     try:
-        return get_platform_class(account.platform).renews_itself(
-            extra, bool(account.refresh_token)
-        )
+        return get_platform_class(account.platform).renews_itself(extra, refreshable)
     except InvalidInput:  # a plugin that is gone: judge by the token alone
-        return bool(account.refresh_token)
+        return refreshable
 
 
 def stops_by(account: SocialAccount, horizon: datetime) -> bool:
@@ -274,7 +279,8 @@ def _aware(value: datetime) -> datetime:
 def store_credentials(
     db: DbSession, settings: Settings, account: SocialAccount, credentials: dict[str, Any]
 ) -> None:
-    keyset = require_keyset(settings)
+    # The database's public key where one is published: a member seals without any key.
+    keyset = sealer_for(settings, db)
     assert account.id is not None
     for field in TOKEN_COLUMNS:
         value = credentials.get(field)
@@ -316,9 +322,40 @@ def _no_key(account: SocialAccount) -> Exception:
     )
 
 
+DAEMON_ONLY = (
+    "{handle}: this connection's database role cannot read account tokens, only the "
+    "daemons' role can (they publish with them and renew them hourly on their own): run "
+    "this where AUTOPOSTR_DATABASE_URL is a daemon's (`autopostr db grant --daemon NAME`)"
+)
+
+
+def tokens_readable(account: SocialAccount) -> bool:
+    """False when the tokens were left out of the query because this connection's role may
+    not read them (see `db.Database.tokens_hidden`): reading them would fail."""
+    from sqlalchemy import inspect
+
+    state = inspect(account)
+    return state.transient or state.pending or not (set(TOKEN_COLUMNS) & state.unloaded)
+
+
+def holds_token(db: DbSession, account: SocialAccount, column: str) -> bool:
+    """Whether the account has this token, asked without reading it where it is hidden."""
+    from sqlalchemy import text
+
+    if tokens_readable(account):
+        return bool(getattr(account, column))
+    return bool(
+        db.execute(
+            text("SELECT autopostr_has_token(:id, :column)"), {"id": account.id, "column": column}
+        ).scalar()
+    )
+
+
 def account_ref(account: SocialAccount, keyset: KeySet | None) -> AccountRef:
     """The account as an adapter sees it, with its tokens decrypted."""
     assert account.id is not None
+    if not tokens_readable(account):
+        raise PermissionDenied(DAEMON_ONLY.format(handle=f"{account.platform}:{account.handle}"))
     credentials: dict[str, Any] = {}
     for field in TOKEN_COLUMNS:
         sealed = getattr(account, field)
@@ -365,12 +402,23 @@ def to_test(db: DbSession, actor: Actor, name: str) -> SocialAccount:
     account = resolve(db, require(actor, "accounts.read"), name)
     if account.status == DISCONNECTED:
         raise InvalidInput(f"{label(account)} is disconnected: {reconnect_fix(account)}")
+    _require_token_access(db, account)
     return account
+
+
+def _require_token_access(db: DbSession, account: SocialAccount) -> None:
+    """Refused before any work on a member's database role, which cannot read tokens."""
+    from autopostr.db import hides_tokens
+
+    if hides_tokens(db.connection()):
+        raise PermissionDenied(DAEMON_ONLY.format(handle=label(account)))
 
 
 def to_refresh(db: DbSession, actor: Actor, name: str) -> SocialAccount:
     """The account `accounts refresh` renews: renewing writes tokens, an owner's right."""
-    return resolve(db, require(actor, "accounts.manage"), name)
+    account = resolve(db, require(actor, "accounts.manage"), name)
+    _require_token_access(db, account)
+    return account
 
 
 def to_disconnect(db: DbSession, actor: Actor, name: str) -> SocialAccount:
@@ -386,7 +434,11 @@ def disconnect(
     why revoking failed, if it did (the tokens are forgotten all the same)."""
     account = to_disconnect(db, actor, name)
     problem = None
-    if settings is not None and account.status == ACTIVE and account.access_token:
+    if not tokens_readable(account):
+        # A member's role cannot read the token to revoke it: forgetting it still works.
+        if account.status == ACTIVE and holds_token(db, account, "access_token"):
+            problem = "the platform was not asked to revoke the token (only a daemon can read it)"
+    elif settings is not None and account.status == ACTIVE and account.access_token:
         problem = _revoke(settings, account)
     account.status = DISCONNECTED
     account.access_token = None

@@ -28,6 +28,9 @@ APP_NAME = "autopostr"
 KNOWN_SETTINGS: dict[str, str] = {
     "home": "data folder: database, media, logs (default: the platform's user data dir)",
     "database_url": "SQLite in the home (the default), or postgresql://…",
+    "admin_database_url": "PostgreSQL URL of the tables' owner, for `db setup-roles`, `db grant` "
+    "and invitations that create a member's database role",
+    "db_role_prefix": "prefix of the database roles `db setup-roles` creates (default autopostr)",
     "encryption_key": "base64 of 32 bytes; else keyring, else a key file in the home",
     "keyring": "off keeps secrets in 0600 files even where a keyring exists (default auto)",
     "token": "personal access token used instead of a login",

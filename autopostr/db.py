@@ -67,6 +67,8 @@ SCHEMA_HISTORY = read_history()
 SCHEMA_HEAD = SCHEMA_HISTORY[-1]
 
 _engines: dict[str, Engine] = {}
+# Per URL: whether its role may not read the token columns (a member's database role).
+_tokens_hidden: dict[str, bool] = {}
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,43 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+    _tokens_hidden.clear()
+
+
+def hides_tokens(conn: Any) -> bool:
+    """Whether this connection may not read the token columns (a member's role)."""
+    from sqlalchemy import text
+
+    if conn.dialect.name != "postgresql":
+        return False
+    if conn.execute(text("SELECT to_regclass('social_accounts')")).scalar() is None:
+        return False
+    return not conn.execute(
+        text("SELECT has_column_privilege('social_accounts', 'access_token', 'SELECT')")
+    ).scalar()
+
+
+def _defer_tokens(state: Any) -> None:
+    """Leave the token columns out of every query of accounts (and password hashes out of
+    users): a member's database role may not read them, and naming them would fail the
+    whole query. Reading one later asks the database for it, which only a daemon's role
+    may do."""
+    if not state.is_select:
+        return
+    from sqlalchemy.orm import defer
+
+    from autopostr.models import SocialAccount, User
+
+    # Only where the whole row is loaded: a query of one column (`User.email`) names none.
+    described = getattr(state.statement, "column_descriptions", [])
+    classes = {d.get("type") for d in described if d.get("type") in (SocialAccount, User)}
+    if SocialAccount in classes:
+        state.statement = state.statement.options(
+            defer(SocialAccount.access_token),  # type: ignore[arg-type]
+            defer(SocialAccount.refresh_token),  # type: ignore[arg-type]
+        )
+    if User in classes:  # nor anyone's password hash
+        state.statement = state.statement.options(defer(User.password_hash))  # type: ignore[arg-type]
 
 
 def unreachable(db: DatabaseUrl, exc: BaseException) -> DatabaseUnreachable:
@@ -259,6 +298,24 @@ class Database:
             f"the database schema {revision} is newer than this autopostr knows: upgrade autopostr"
         )
 
+    def tokens_hidden(self) -> bool:
+        """Whether this connection's role may not read account tokens (a member's role on
+        a PostgreSQL set up with `db setup-roles`); False on SQLite."""
+        if self.url.dialect != "postgresql":
+            return False
+        hidden = _tokens_hidden.get(self.url.url)
+        if hidden is None:
+            from sqlalchemy.exc import DBAPIError
+
+            try:
+                with self.engine.connect() as conn:
+                    hidden = hides_tokens(conn)
+            except DBAPIError as exc:
+                raise unreachable(self.url, exc) from None
+            if hidden or self.revision() is not None:  # no tables yet: ask again later
+                _tokens_hidden[self.url.url] = hidden
+        return hidden
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back on any exception."""
@@ -266,6 +323,10 @@ class Database:
         from sqlmodel import Session
 
         with Session(self.engine, expire_on_commit=False) as session:
+            if self.tokens_hidden():
+                from sqlalchemy import event
+
+                event.listen(session, "do_orm_execute", _defer_tokens)
             try:
                 yield session
                 session.commit()

@@ -207,6 +207,17 @@ def check_intact(ctx: Context) -> CheckResult:
     return CheckResult(name, "ok", f"{how}: no damage")
 
 
+def _published_key(ctx: Context) -> str | None:
+    from autopostr.keys import published_key
+
+    db = ctx.database()
+    if db is None or not ctx.schema_ok:
+        return None
+    with db.session() as session:
+        public = published_key(session)
+    return public.kid if public is not None else None
+
+
 def check_key(ctx: Context) -> CheckResult:
     from autopostr.keys import check_probe, load_keyset
 
@@ -223,6 +234,22 @@ def check_key(ctx: Context) -> CheckResult:
         )
         return CheckResult(name, "fail", exc.message, fix)
     if keyset is None:
+        public = _published_key(ctx)
+        if public is not None:  # a member's machine: it seals, the daemons open
+            return CheckResult(
+                name,
+                "ok",
+                f"no key here (none needed): secrets are sealed to the database's public key "
+                f"{public}, which only the daemons' keys open",
+            )
+        db = ctx.database()
+        if db is not None and ctx.schema_ok and db.tokens_hidden():
+            return CheckResult(
+                name,
+                "fail",
+                "no encryption key here, and the database publishes no public key to seal to",
+                "run `autopostr keys migrate` on a daemon's machine: members then need no key",
+            )
         return CheckResult(
             name,
             "fail",
@@ -584,6 +611,50 @@ CHECKS: list[Check] = [
     check_sealed,
     check_instagram_media,
 ]
+
+
+def check_row_security(ctx: Context) -> CheckResult:
+    """On a shared PostgreSQL, the database (not only the CLI) keeps teams apart."""
+    from autopostr.dbroles import posture
+
+    name = "row-level security"
+    db = ctx.database()
+    if db is None or db.url.dialect != "postgresql":
+        return CheckResult(name, "ok", "SQLite: one person's database, no roles needed")
+    if not ctx.reachable or not ctx.schema_ok:
+        return CheckResult(name, "warn", "no schema to look at", "fix the checks above first")
+    with db.engine.connect() as conn:
+        found = posture(conn, ctx.settings.get("db_role_prefix"))
+    setup = "autopostr db setup-roles (with the tables' owner in AUTOPOSTR_ADMIN_DATABASE_URL)"
+    if not found.set_up:
+        return CheckResult(
+            name,
+            "warn",
+            "every member connects with the same database role: the CLI alone keeps teams apart",
+            setup,
+        )
+    if found.unguarded:
+        return CheckResult(
+            name,
+            "fail",
+            f"row-level security is off (or not forced) on {', '.join(found.unguarded)}",
+            setup,
+        )
+    if found.superuser or found.owner:
+        what = "a superuser" if found.superuser else "the owner of autopostr's tables"
+        return CheckResult(
+            name,
+            "warn",
+            f"connected as {found.role}, {what}, which row-level security does not hold back",
+            "connect as your own role: AUTOPOSTR_DATABASE_URL from `autopostr db grant EMAIL` "
+            "(daemons: `autopostr db grant --daemon NAME`); keep the owner's URL in "
+            "AUTOPOSTR_ADMIN_DATABASE_URL",
+        )
+    who = "a daemon's role" if found.daemon else "a member's role"
+    return CheckResult(name, "ok", f"on for every team table; connected as {found.role} ({who})")
+
+
+CHECKS.append(check_row_security)
 
 
 def _run(check: Check, ctx: Context) -> CheckResult:

@@ -129,6 +129,17 @@ def create_user(db: DbSession, email: str, name: str, password: str | None) -> U
     return user
 
 
+def stored_password_hash(db: DbSession, user: User) -> str | None:
+    """The user's password hash. A member's database role reads no one's (the column is
+    left out of its queries): the database hands it only its own, for signing in."""
+    from sqlalchemy import inspect, text
+
+    if "password_hash" not in inspect(user).unloaded:
+        return user.password_hash
+    value = db.execute(text("SELECT autopostr_password_hash(:id)"), {"id": user.id}).scalar()
+    return None if value is None else str(value)
+
+
 def count_users(db: DbSession) -> int:
     from sqlalchemy import func
     from sqlmodel import select
@@ -147,14 +158,15 @@ def authenticate(
         # Spend the same time as a real check, so timing does not reveal who exists.
         verify_password(password, _DUMMY_HASH)
         raise PermissionDenied(BAD_CREDENTIALS)
-    if user.password_hash is None:
+    stored = stored_password_hash(db, user)
+    if stored is None:
         if passwordless_ok:
             return user
         raise PermissionDenied(
             f"{user.email} has no password yet: set one with `autopostr auth password` "
             "from a machine where you are signed in"
         )
-    if not verify_password(password, user.password_hash):
+    if not verify_password(password, stored):
         raise PermissionDenied(BAD_CREDENTIALS)
     return user
 
@@ -164,7 +176,7 @@ def needs_password(db: DbSession, email: str, *, passwordless_ok: bool) -> bool:
     from sqlmodel import select
 
     user = db.exec(select(User).where(User.email == email.strip().lower())).first()
-    return not (passwordless_ok and user is not None and user.password_hash is None)
+    return not (passwordless_ok and user is not None and stored_password_hash(db, user) is None)
 
 
 def set_password(db: DbSession, user_id: int, password: str) -> None:

@@ -8,6 +8,14 @@ another row fails to decrypt. An account's tokens have columns of their own;
 its other credentials (app passwords, page tokens, a webhook's URL) sit sealed
 in its `extra` JSON, marked with `SEALED_PREFIX`.
 
+Sealed boxes (`v2.<key id>.<base64url(ephemeral public key + nonce + ciphertext + tag)>`):
+once `keys migrate` has run on a database, secrets are sealed to its public key (X25519,
+published in `app_meta`) instead: an ephemeral X25519 key agreement, HKDF-SHA256, then
+AES-256-GCM with the same associated data. Anyone connected may seal (a member adding
+an account); only a holder of the key set opens, since the private key is derived from
+the key with that id (HKDF), so the daemons' key set opens both formats and rotating it
+re-seals everything to a new public key.
+
 Keys come from, in order: `AUTOPOSTR_ENCRYPTION_KEY` (comma-separated, newest
 first), systemd's `$CREDENTIALS_DIRECTORY/autopostr-encryption-key`, keyring,
 then a 0600 file in the home.
@@ -37,6 +45,8 @@ CREDENTIAL_NAME = "autopostr-encryption-key"
 PROBE_META_KEY = "key_probe"
 PROBE_PLAINTEXT = "autopostr key probe"
 VERSION = "v1"
+SEALED_BOX_VERSION = "v2"
+PUBLIC_KEY_META_KEY = "sealing_public_key"  # app_meta: `<key id>.<base64 public key>`
 
 IMPORT_HINT = (
     "import it with `autopostr keys import` (pipe in what `autopostr keys export` prints on "
@@ -119,6 +129,10 @@ class KeySet:
         blob = base64.urlsafe_b64encode(nonce + sealed).decode("ascii").rstrip("=")
         return f"{VERSION}.{self.active}.{blob}"
 
+    def public_key(self) -> PublicKey:
+        """The public key members seal to; its private half is derived from the active key."""
+        return PublicKey(self.active, _public_bytes(self.keys[self.active]))
+
     def decrypt(self, ciphertext: str, context: str) -> str:
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -129,6 +143,8 @@ class KeySet:
             raise EncryptionKeyError(
                 f"a stored secret ({context}) is not an autopostr ciphertext"
             ) from None
+        if version == SEALED_BOX_VERSION:
+            return self._open_box(kid, blob, context)
         if version != VERSION:
             raise EncryptionKeyError(f"a stored secret ({context}) uses unknown format {version!r}")
         key = self.keys.get(kid)
@@ -155,6 +171,125 @@ class KeySet:
                 "or copied from another row"
             ) from None
 
+    def _open_box(self, kid: str, blob: str, context: str) -> str:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        key = self.keys.get(kid)
+        if key is None:
+            raise KeyMissing(
+                f"a stored secret ({context}) was sealed to the public key of key {kid}, whose "
+                f"private half is not among the keys from {self.source}: only the daemons' "
+                f"machines hold it; {IMPORT_HINT}",
+                key_id=kid,
+            )
+        raw = _b64decode(blob)
+        if len(raw) < 32 + 12 + 16:
+            raise EncryptionKeyError(
+                f"a stored secret ({context}) is not an autopostr sealed box: it was truncated "
+                "or altered"
+            )
+        ephemeral, nonce, sealed = raw[:32], raw[32:44], raw[44:]
+        private = _private_key(key)
+        recipient = _public_bytes(key)
+        shared = private.exchange(X25519PublicKey.from_public_bytes(ephemeral))
+        try:
+            box_key = _box_key(shared, ephemeral, recipient)
+            return AESGCM(box_key).decrypt(nonce, sealed, context.encode("utf-8")).decode("utf-8")
+        except (InvalidTag, UnicodeDecodeError):
+            raise EncryptionKeyError(
+                f"a stored secret ({context}) does not open with key {kid}: it was altered "
+                "or copied from another row"
+            ) from None
+
+
+def _b64decode(blob: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def _private_key(key: bytes) -> Any:
+    """The X25519 private key of a key set's key: derived, so nothing new to keep or copy."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    seed = HKDF(hashes.SHA256(), 32, salt=None, info=b"autopostr x25519 private key").derive(key)
+    return X25519PrivateKey.from_private_bytes(seed)
+
+
+def _public_bytes(key: bytes) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return bytes(
+        _private_key(key)
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+
+
+def _box_key(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    # Both public keys in the salt bind the box key to this exchange (as libsodium's
+    # sealed boxes bind their nonce to them).
+    return HKDF(
+        hashes.SHA256(), 32, salt=ephemeral + recipient, info=b"autopostr sealed box v2"
+    ).derive(shared)
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A database's public key: seals secrets that only its key set's holders open."""
+
+    kid: str
+    raw: bytes
+
+    def to_text(self) -> str:
+        return f"{self.kid}.{base64.b64encode(self.raw).decode('ascii')}"
+
+    @classmethod
+    def from_text(cls, text: str) -> PublicKey:
+        kid, _, encoded = text.partition(".")
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if not kid or len(raw) != 32:
+            raise EncryptionKeyError(
+                "the database's public key (app_meta sealing_public_key) is damaged: run "
+                "`autopostr keys migrate` on a daemon's machine to publish it again"
+            )
+        return cls(kid, raw)
+
+    def encrypt(self, plaintext: str, context: str) -> str:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.x25519 import (
+            X25519PrivateKey,
+            X25519PublicKey,
+        )
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        ephemeral = X25519PrivateKey.generate()
+        ephemeral_public = ephemeral.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(self.raw))
+        nonce = os.urandom(12)
+        sealed = AESGCM(_box_key(shared, ephemeral_public, self.raw)).encrypt(
+            nonce, plaintext.encode("utf-8"), context.encode("utf-8")
+        )
+        blob = base64.urlsafe_b64encode(ephemeral_public + nonce + sealed).decode("ascii")
+        return f"{SEALED_BOX_VERSION}.{self.kid}.{blob.rstrip('=')}"
+
+
+# What seals: a key set (symmetric, v1) or a database's public key (sealed box, v2).
+Sealer = KeySet | PublicKey
+
 
 @dataclass(frozen=True)
 class Slot:
@@ -180,7 +315,7 @@ class Slot:
 PROBE_SLOT = Slot("app_meta", "value", PROBE_META_KEY)
 
 
-def seal(keyset: KeySet, plaintext: str, slot: Slot) -> str:
+def seal(keyset: Sealer, plaintext: str, slot: Slot) -> str:
     return keyset.encrypt(plaintext, str(slot))
 
 
@@ -193,7 +328,7 @@ def is_sealed(value: object) -> bool:
     return isinstance(value, str) and value.startswith(SEALED_PREFIX)
 
 
-def seal_extra(keyset: KeySet, account_id: int, key: str, value: str) -> str:
+def seal_extra(keyset: Sealer, account_id: int, key: str, value: str) -> str:
     return SEALED_PREFIX + seal(keyset, value, Slot.extra(account_id, key))
 
 
@@ -270,6 +405,33 @@ def create_keyset(settings: Settings) -> tuple[KeySet, Stored]:
     return keyset, stored
 
 
+def published_key(session: Session) -> PublicKey | None:
+    """The public key secrets are sealed to here, once `keys migrate` ran; else None."""
+    from autopostr.models import AppMeta
+
+    row = session.get(AppMeta, PUBLIC_KEY_META_KEY)
+    return PublicKey.from_text(row.value) if row is not None else None
+
+
+def publish_key(session: Session, public: PublicKey) -> None:
+    from autopostr.models import AppMeta, utcnow
+
+    row = session.get(AppMeta, PUBLIC_KEY_META_KEY)
+    if row is None:
+        session.add(AppMeta(key=PUBLIC_KEY_META_KEY, value=public.to_text()))
+    else:
+        row.value = public.to_text()
+        row.updated_at = utcnow()
+        session.add(row)
+
+
+def sealer_for(settings: Settings, session: Session) -> Sealer:
+    """What new secrets are sealed with: the database's public key where one is published
+    (no private key needed: members seal, daemons open), else this machine's key set."""
+    public = published_key(session)
+    return public if public is not None else require_keyset(settings)
+
+
 def write_probe(session: Session, keyset: KeySet) -> None:
     from autopostr.models import AppMeta, utcnow
 
@@ -336,9 +498,16 @@ class RotationResult:
     env_instructions: bool
 
 
-def _reencrypt_all(session: Session, old: KeySet, new: KeySet) -> int:
+def _reencrypt_all(
+    session: Session, old: KeySet, new: KeySet, *, sealed_box: bool | None = None
+) -> int:
+    """Every stored secret opened with `old` and sealed again with `new` (to its public key
+    when the database seals to one, or when `sealed_box` says so)."""
     from sqlalchemy import text
 
+    if sealed_box is None:
+        sealed_box = published_key(session) is not None
+    target: Sealer = new.public_key() if sealed_box else new
     count = 0
     if session.get_bind().dialect.name == "postgresql":
         # Writers of tokens wait for the rotation, so none lands under a key being retired.
@@ -352,16 +521,18 @@ def _reencrypt_all(session: Session, old: KeySet, new: KeySet) -> int:
             slot = Slot(table, column, row_id)
             session.execute(
                 text(f"UPDATE {table} SET {column} = :value WHERE {pk} = :id"),
-                {"value": seal(new, unseal(old, ciphertext, slot), slot), "id": row_id},
+                {"value": seal(target, unseal(old, ciphertext, slot), slot), "id": row_id},
             )
             count += 1
-    count += _reencrypt_account_extras(session, old, new)
+    count += _reencrypt_account_extras(session, old, target)
     check_probe(session, old)  # raises when the old key is not this database's key
     write_probe(session, new)
+    if sealed_box:
+        publish_key(session, new.public_key())
     return count
 
 
-def _reencrypt_account_extras(session: Session, old: KeySet, new: KeySet) -> int:
+def _reencrypt_account_extras(session: Session, old: KeySet, new: Sealer) -> int:
     """Secrets kept inside an account's `extra` JSON (app passwords, page tokens, webhook
     URLs); those an older autopostr kept in clear are sealed on the way."""
     from sqlalchemy import text
@@ -515,3 +686,23 @@ def import_keys(settings: Settings, text: str) -> ImportResult:
         return ImportResult([], before.active, sorted(before.keys), before.source, False)
     stored = _store(settings).set(KEYSET_SECRET, merged.to_json())
     return ImportResult(added, merged.active, sorted(merged.keys), stored.where, True)
+
+
+@dataclass
+class MigrationResult:
+    key: str
+    public_key: str
+    resealed: int
+    already: bool
+
+
+def migrate_to_sealed_boxes(settings: Settings, db: Database) -> MigrationResult:
+    """One transaction: publish the public key of this machine's active key and re-seal
+    every stored secret to it, each opened first (nothing is lost: the same key set opens
+    the new boxes). Afterwards members seal without any key; only daemons need the set."""
+    keyset = require_keyset(settings)
+    with db.session() as session:
+        already = published_key(session) is not None
+        count = _reencrypt_all(session, keyset, keyset, sealed_box=True)
+    public = keyset.public_key()
+    return MigrationResult(keyset.active, public.to_text(), count, already)

@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING
 from autopostr.config import Settings
 from autopostr.db import Database
 from autopostr.errors import NotLoggedIn
-from autopostr.identity import Actor, actor_from_api_token, actor_from_session_token
+from autopostr.identity import (
+    Actor,
+    actor_from_api_token,
+    actor_from_session_token,
+    stored_password_hash,
+)
 from autopostr.models import User
 from autopostr.secretstore import SecretStore, Stored
 
@@ -57,7 +62,7 @@ def sign_in_fix(db: Database, session: DbSession) -> str:
     user = solo_user(db, session)
     if user is None:
         return "run `autopostr auth login --email YOUR-EMAIL` (or set AUTOPOSTR_TOKEN)"
-    if user.password_hash is None:
+    if stored_password_hash(session, user) is None:
         return (
             f"run `autopostr init` to sign in as {user.email} again "
             f"(or `autopostr auth login --email {user.email}`)"

@@ -10,7 +10,14 @@ from autopostr.errors import ExternalServiceError
 from autopostr.identity import Actor
 
 
-def send_invitation(settings: Settings, email: str, inviter: Actor, token: str, role: str) -> None:
+def send_invitation(
+    settings: Settings,
+    email: str,
+    inviter: Actor,
+    token: str,
+    role: str,
+    connection_url: str | None = None,
+) -> None:
     host = settings.get("smtp_host") or "localhost"
     port = settings.integer("smtp_port", 25, minimum=1, maximum=65535)
     message = EmailMessage()
@@ -24,6 +31,14 @@ def send_invitation(settings: Settings, email: str, inviter: Actor, token: str, 
         "and paste this invitation token when it asks:\n\n"
         f"    {token}\n\n"
         "The invitation works once and expires in 7 days.\n"
+        + (
+            "\nThe team's database is shared: connect to it as your own database role.\n"
+            "Put this URL in AUTOPOSTR_DATABASE_URL (in your environment or config file,\n"
+            "never on a command line); it is sent only this once:\n\n"
+            f"    {connection_url}\n"
+            if connection_url
+            else ""
+        )
     )
     try:
         with smtplib.SMTP(host, port, timeout=10) as smtp:

@@ -436,7 +436,11 @@ def publish_due(
     batch: int = 100,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Publish everything due now (or only `post_id`'s destinations), then return."""
+    """Publish everything due now (or only `post_id`'s destinations), then return. On a
+    member's database role (which cannot read tokens nor write outcomes) nothing: the
+    daemons publish what is due."""
+    if db.tokens_hidden():
+        return []
     worker = worker or new_worker_id()
     done: list[Outcome] = []
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:

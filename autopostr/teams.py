@@ -98,6 +98,8 @@ class Invitation:
     invite: TeamInvite
     token: str
     emailed: bool = False
+    # The invitee's own PostgreSQL URL (a login role of theirs), shown or e-mailed once.
+    connection_url: str | None = None
 
 
 def invite(
@@ -124,10 +126,15 @@ def invite(
     db.flush()
     audit.record(db, actor, "team.invite", "invite", row.id, email=email, role=role)
     result = Invitation(row, token)
+    from autopostr.dbroles import grant_on_invite
+
+    login = grant_on_invite(settings, email)
+    if login is not None:
+        result.connection_url = login.connection_url
     if settings.get("smtp_host"):
         from autopostr.mail import send_invitation
 
-        send_invitation(settings, email, actor, token, role)
+        send_invitation(settings, email, actor, token, role, result.connection_url)
         result.emailed = True
     return result
 
@@ -157,6 +164,9 @@ def join(db: DbSession, actor: Actor, token: str) -> tuple[Team, str]:
     if existing is not None:
         raise Conflict(f"you are already a member of {team.name!r} ({existing.role})")
     db.add(TeamMember(team_id=row.team_id, user_id=actor.user_id, role=row.role))
+    # The membership first: on a PostgreSQL with row-level security, joining is allowed
+    # only while the invitation is still unused.
+    db.flush()
     row.used_at = utcnow()
     row.used_by = actor.user_id
     db.add(row)

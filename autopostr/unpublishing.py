@@ -17,7 +17,7 @@ from autopostr import audit
 from autopostr import posts as posts_mod
 from autopostr.config import Settings
 from autopostr.db import Database
-from autopostr.errors import AutopostrError, Conflict, InvalidInput
+from autopostr.errors import AutopostrError, Conflict, InvalidInput, PermissionDenied
 from autopostr.identity import Actor
 from autopostr.models import PostDestination, PublishLog, SocialAccount, utcnow
 from autopostr.permissions import require
@@ -76,8 +76,16 @@ class Unpublished:
 def targets(db: DbSession, actor: Actor, post_id: int, account: str | None = None) -> list[Target]:
     """What `posts unpublish` would take down, checked before anyone is asked: empty when
     every destination that went out is already down; refused when none ever went out."""
+    from autopostr.db import hides_tokens
+
     team_id = require(actor, "posts.write")
     posts_mod.get(db, team_id, post_id)  # not found: exit 3, as for any other team's post
+    if hides_tokens(db.connection()):
+        raise PermissionDenied(
+            f"taking post {post_id} down needs its accounts' tokens, which only the daemons' "
+            "database role can read: run `autopostr posts unpublish` where "
+            "AUTOPOSTR_DATABASE_URL is a daemon's (`autopostr db grant --daemon NAME`)"
+        )
     destinations = posts_mod.destinations_of(db, post_id)
     if account:
         wanted = accounts_mod.resolve(db, team_id, account)

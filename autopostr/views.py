@@ -33,10 +33,11 @@ if TYPE_CHECKING:
     from autopostr.config import Settings
     from autopostr.csvio import ImportResult, RowError
     from autopostr.dashboard import Summary
+    from autopostr.dbroles import Login, SetupResult
     from autopostr.doctor import CheckResult
     from autopostr.identity import Actor
     from autopostr.keys import ImportResult as KeyImport
-    from autopostr.keys import KeySet, RotationResult
+    from autopostr.keys import KeySet, MigrationResult, RotationResult
     from autopostr.media import CleanupResult, MediaView, Uploaded
     from autopostr.models import (
         ApiToken,
@@ -134,6 +135,7 @@ def invitation_json(result: Invitation) -> Document:
         "role": result.invite.role,
         "expires_at": iso(result.invite.expires_at),
         "emailed": result.emailed,
+        "connection_url": result.connection_url,
     }
 
 
@@ -617,6 +619,43 @@ def config_path_json(settings: Settings) -> Document:
 def upgrade_json(database: str, before: str | None, after: str | None) -> Document:
     """`db upgrade`: the schema revision before and after."""
     return {"database": database, "before": before, "after": after}
+
+
+def setup_roles_json(result: SetupResult) -> Document:
+    """`db setup-roles`: the group roles and the tables under row-level security."""
+    return {
+        "member_role": result.member_group,
+        "daemon_role": result.daemon_group,
+        "admin_role": result.admin,
+        "tables": result.tables,
+        "policies": result.policies,
+    }
+
+
+def login_json(login: Login) -> Document:
+    """`db grant`: the login role and its URL (holding the password: shown this once)."""
+    return {
+        "role": login.role_name,
+        "kind": login.kind,
+        "email": login.email,
+        "created": login.created,
+        "connection_url": login.connection_url,
+    }
+
+
+def key_migration_json(result: MigrationResult) -> Document:
+    """`keys migrate`: the key whose public half secrets are now sealed to."""
+    return {
+        "key": result.key,
+        "public_key": result.public_key,
+        "resealed": result.resealed,
+        "already": result.already,
+    }
+
+
+def revoked_login_json(role: str) -> Document:
+    """`db grant --revoke`: the login role dropped."""
+    return {"role": role, "revoked": True}
 
 
 def revision_json(database: str, current: str | None, head: str) -> Document:

@@ -178,6 +178,7 @@ def test_home_settings_and_keys_documents(engine: str, cli: Cli) -> None:
     docs("keys", "status")
     docs("keys", "rotate", "--yes")
     docs("keys", "import", input=cli.ok("keys", "export").stdout)
+    docs("keys", "migrate")
     docs.check(
         {
             "init": {
@@ -212,6 +213,7 @@ def test_home_settings_and_keys_documents(engine: str, cli: Cli) -> None:
                 "source": str,
                 "changed": bool,
             },
+            "keys migrate": {"key": str, "public_key": str, "resealed": int, "already": bool},
         }
     )
 
@@ -258,6 +260,8 @@ def test_people_and_team_documents(initialized: str, cli: Cli, tmp_path: Path) -
                 "role": str,
                 "expires_at": str,
                 "emailed": bool,
+                # Only with AUTOPOSTR_ADMIN_DATABASE_URL on PostgreSQL: see test_db_roles.
+                "connection_url": None,
             },
             "team join --token-stdin": TEAM,
             "team members": [MEMBER],

@@ -73,3 +73,76 @@ def _revision(data: dict[str, Any]) -> None:
         output.info("No schema yet: run `autopostr init`.")
     elif not data["up_to_date"]:
         output.info("Behind: run `autopostr db upgrade`.")
+
+
+@app.command("setup-roles")
+def setup_roles(as_json: bool = JSON_OPTION) -> None:
+    """Put row-level security on a shared PostgreSQL and create the member and daemon group
+    roles; run with the tables' owner in AUTOPOSTR_ADMIN_DATABASE_URL (or
+    AUTOPOSTR_DATABASE_URL), again after every `db upgrade`.
+
+    \b
+    Example:
+      AUTOPOSTR_ADMIN_DATABASE_URL=postgresql://admin@db/social autopostr db setup-roles
+    """
+    from autopostr.cli import output
+    from autopostr.dbroles import setup_from
+    from autopostr.views import setup_roles_json
+
+    output.emit(setup_roles_json(setup_from(settings())), as_json, _set_up)
+
+
+def _set_up(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
+    output.success(
+        f"row-level security on {len(data['tables'])} tables ({data['policies']} policies); "
+        f"members connect in {data['member_role']}, daemons in {data['daemon_role']}"
+    )
+    output.info(
+        "Give each member a role of their own with `autopostr db grant EMAIL` (or invite them "
+        "with AUTOPOSTR_ADMIN_DATABASE_URL set), and each daemon host with "
+        "`autopostr db grant --daemon NAME`."
+    )
+
+
+@app.command("grant")
+def grant(
+    who: str = typer.Argument(..., help="The member's e-mail, or a daemon's name with --daemon."),
+    daemon: bool = typer.Option(False, "--daemon", help="A login role for daemons."),
+    revoke: bool = typer.Option(False, "--revoke", help="Drop the login role instead."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Give a member (or a daemon) a PostgreSQL login role of their own and print its
+    connection URL once; run again for a new password. Needs the administrative URL.
+
+    \b
+    Example:
+      autopostr db grant ana@example.com --json
+    """
+    from autopostr.cli import output
+    from autopostr.dbroles import grant_from, revoke_from
+    from autopostr.views import login_json, revoked_login_json
+
+    if revoke:
+        role = revoke_from(settings(), who, daemon=daemon)
+        output.emit(revoked_login_json(role), as_json, _revoked)
+        return
+    output.emit(login_json(grant_from(settings(), who, daemon=daemon)), as_json, _granted)
+
+
+def _granted(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
+    output.print_line(data["connection_url"])
+    output.info(
+        f"Database role {data['role']} for {data['email'] or 'daemons'} (shown only now): "
+        "give this URL to them by a private channel; they put it in AUTOPOSTR_DATABASE_URL "
+        "in their environment or config file, never on a command line."
+    )
+
+
+def _revoked(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
+    output.success(f"dropped the database role {data['role']}")

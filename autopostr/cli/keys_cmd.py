@@ -96,6 +96,39 @@ def _rotated(data: dict[str, Any]) -> None:
         )
 
 
+@app.command("migrate")
+def migrate(as_json: bool = JSON_OPTION) -> None:
+    """Seal every stored secret to the database's public key (X25519 sealed boxes), in one
+    transaction, so members add accounts without holding any key and only daemons open
+    tokens. Run once, on a daemon's machine; nothing is lost, the same keys open both.
+
+    \b
+    Example:
+      autopostr keys migrate --json
+    """
+    from autopostr.cli import output
+    from autopostr.db import open_database
+    from autopostr.keys import migrate_to_sealed_boxes
+    from autopostr.views import key_migration_json
+
+    s = settings()
+    result = migrate_to_sealed_boxes(s, open_database(s))
+    output.emit(key_migration_json(result), as_json, _migrated)
+
+
+def _migrated(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
+    output.success(
+        f"Sealed {data['resealed']} secret(s) to the public key of key {data['key']}"
+        + (" (again)" if data["already"] else "")
+    )
+    output.info(
+        "Members now need no key: they seal to this public key. Keep the key set only where "
+        "daemons run (delete it from members' machines: `autopostr keys status` says where it is)."
+    )
+
+
 @app.command("export")
 def export(
     yes: bool = typer.Option(

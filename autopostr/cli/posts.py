@@ -563,6 +563,13 @@ def _publish_and_report(post_id: int, as_json: bool) -> None:
                     f"{outcome['account']}: {outcome['status']}: {outcome['error']}",
                     even_quiet=True,
                 )
+        if not outcomes and database(s).tokens_hidden():
+            output.info(
+                f"Post {data['id']} is due now: the daemons publish it (this connection's "
+                "database role leaves publishing to them); `autopostr posts show "
+                f"{data['id']}` tells the outcome"
+            )
+            return
         output.info(f"Post {data['id']} is {data['status']}")
 
     output.emit(data, as_json, render)

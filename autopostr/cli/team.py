@@ -143,6 +143,12 @@ def _show_invitation(data: dict[str, Any]) -> None:
     from autopostr.cli import output
 
     output.print_line(data["token"])
+    if data["connection_url"]:
+        output.print_line(data["connection_url"])
+        output.info(
+            "The second line is their own database URL (shown only now): they put it in "
+            "AUTOPOSTR_DATABASE_URL in their environment or config file, never on a command line."
+        )
     output.info(
         f"Invitation for {data['email']} as {data['role']}, valid until {data['expires_at']}"
         + (" (e-mailed)" if data["emailed"] else "")
