@@ -68,6 +68,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
         monkeypatch.delenv(key, raising=False)  # the AI commands must not reach a real server
+    for key in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+        monkeypatch.delenv(key, raising=False)  # billing is off unless a test turns it on
     home = tmp_path / "home"
     monkeypatch.setenv("AUTOPOSTR_HOME", str(home))
     monkeypatch.setenv("AUTOPOSTR_CONFIG", str(tmp_path / "config.toml"))

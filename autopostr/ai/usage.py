@@ -40,6 +40,7 @@ def reserve(
     model: str,
     limit: int,
     now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> int:
     """Record a request about to be sent, or exit 5 saying how long to wait. The caller
     commits at once, so the other processes count it."""
@@ -59,6 +60,10 @@ def reserve(
         frees = _aware(recent[len(recent) - limit]) + WINDOW
         wait = max(1, math.ceil((frees - now).total_seconds()))
         raise InvalidInput(f"AI limit: {limit} requests a minute; try again in {wait} s")
+    if actor.team_id is not None and settings is not None:
+        from autopostr.billing.limits import check_ai
+
+        check_ai(db, settings, actor.team_id, now)
     row = AiUsage(
         user_id=actor.user_id,
         team_id=actor.team_id,

@@ -19,6 +19,7 @@ from autopostr.cli import (
     ai,
     analytics,
     auth,
+    billing,
     calendar,
     config_cmd,
     daemon,
@@ -143,5 +144,6 @@ app.add_typer(ai.app, name="ai")
 app.add_typer(calendar.app, name="calendar")
 dashboard.register(app)
 app.add_typer(analytics.app, name="analytics")
+app.add_typer(billing.app, name="billing")
 app.add_typer(daemon.app, name="daemon")
 logs.register(app)
