@@ -76,9 +76,7 @@ def _lists(value: Any) -> Any:
 
 
 def _error(status: int, message: str, param: str | None = None) -> tuple[int, dict[str, Any]]:
-    return status, {
-        "error": {"type": "invalid_request_error", "message": message, "param": param}
-    }
+    return status, {"error": {"type": "invalid_request_error", "message": message, "param": param}}
 
 
 class FakeStripe:
@@ -127,9 +125,7 @@ class FakeStripe:
 
     # -- talking to localstripe -------------------------------------------------------
 
-    def ls(
-        self, method: str, path: str, params: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    def ls(self, method: str, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """A call to localstripe itself (as the test's own Stripe dashboard)."""
         body = urllib.parse.urlencode(_flatten(params or {})).encode() if params else None
         url = self.ls_url + path
@@ -161,9 +157,7 @@ class FakeStripe:
 
     # -- the parts localstripe lacks ----------------------------------------------------
 
-    def emit(
-        self, kind: str, obj: dict[str, Any], created: int | None = None
-    ) -> dict[str, Any]:
+    def emit(self, kind: str, obj: dict[str, Any], created: int | None = None) -> dict[str, Any]:
         """An event of ours in the Events API (the kinds localstripe never sends)."""
         event = {
             "id": "evt_" + secrets.token_hex(12),
@@ -246,8 +240,7 @@ class FakeStripe:
             "url": f"{self.url}/c/pay/{session_id}",
             "created": int(time.time()),
             "_price": price,
-            "_subscription_metadata": (params.get("subscription_data") or {}).get("metadata")
-            or {},
+            "_subscription_metadata": (params.get("subscription_data") or {}).get("metadata") or {},
         }
         with self.lock:
             self.sessions[session_id] = session
@@ -340,12 +333,15 @@ class FakeStripe:
                 url = urllib.parse.urlsplit(self.path)
                 fake.requests.append((self.command, url.path))
                 if self.headers.get("Authorization") != f"Bearer {KEY}":
-                    status, doc = 401, {
-                        "error": {
-                            "type": "invalid_request_error",
-                            "message": "Invalid API Key provided: sk_test_****",
-                        }
-                    }
+                    status, doc = (
+                        401,
+                        {
+                            "error": {
+                                "type": "invalid_request_error",
+                                "message": "Invalid API Key provided: sk_test_****",
+                            }
+                        },
+                    )
                     self._send(status, json.dumps(doc).encode())
                     return
                 key = self.headers.get("Idempotency-Key")
