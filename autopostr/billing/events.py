@@ -239,7 +239,10 @@ def _handle(
             handled.detail = f"an invoice of another subscription ({sub_id})"
             db.add(row)
             return handled
-        if not newer and fetch is not None and sub_id:
+        # An invoice of the same second as the last event applied still counts: Stripe
+        # sends a first payment's failure with the subscription's creation.
+        older = row.event_at is not None and created < _aware(row.event_at)
+        if older and fetch is not None and sub_id:
             subscription = fetch(sub_id)
         elif kind == "invoice.payment_failed":
             _set_status(row, SubscriptionState.PAST_DUE, created)

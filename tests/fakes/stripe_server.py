@@ -172,9 +172,8 @@ class FakeStripe:
             self.own_events.append(event)
         return event
 
-    def complete_checkout(self, session_id: str, card: str = "4242424242424242") -> str:
-        """The customer pays: returns the new subscription's id."""
-        session = self.sessions[session_id]
+    def pay_with_card(self, customer: str, card: str = "4242424242424242") -> None:
+        """The customer's default payment method: a card."""
         pm = self.ls(
             "POST",
             "/v1/payment_methods",
@@ -183,20 +182,29 @@ class FakeStripe:
                 "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"},
             },
         )
-        self.ls("POST", f"/v1/payment_methods/{pm['id']}/attach", {"customer": session["customer"]})
+        self.ls("POST", f"/v1/payment_methods/{pm['id']}/attach", {"customer": customer})
         self.ls(
             "POST",
-            f"/v1/customers/{session['customer']}",
+            f"/v1/customers/{customer}",
             {"invoice_settings": {"default_payment_method": pm["id"]}},
         )
-        sub = self.ls(
+
+    def subscribe(
+        self, customer: str, price: str, metadata: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """A subscription of a paying customer, as Stripe makes it after Checkout."""
+        self.pay_with_card(customer)
+        return self.ls(
             "POST",
             "/v1/subscriptions",
-            {
-                "customer": session["customer"],
-                "items": [{"plan": session["_price"]}],
-                "metadata": session["_subscription_metadata"],
-            },
+            {"customer": customer, "items": [{"plan": price}], "metadata": metadata or {}},
+        )
+
+    def complete_checkout(self, session_id: str) -> str:
+        """The customer pays: returns the new subscription's id."""
+        session = self.sessions[session_id]
+        sub = self.subscribe(
+            session["customer"], session["_price"], session["_subscription_metadata"]
         )
         with self.lock:
             session.update(status="complete", payment_status="paid", subscription=sub["id"])
