@@ -473,8 +473,8 @@ BILLING_STATUS = {
 
 def test_billing_documents(initialized: str, cli: Cli, stripe: FakeStripe) -> None:
     docs = Documents(cli)
-    docs("billing", "plans")
     docs("billing", "status")
+    docs("billing", "plans")
     docs("billing", "checkout", "pro", "--no-browser")
     docs("billing", "portal", "--no-browser")
     docs("billing", "sync")
