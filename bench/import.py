@@ -6,7 +6,8 @@ Each engine gets a fresh home/database; the real CLI is timed as a user runs it.
 `--billing on` imports with billing on (a Stripe key set, a plan whose monthly limit
 the file fits under, Stripe pointed at a closed port so that any call would fail): the
 limit checks' cost. `--billing both` runs each engine off and on, alternating,
-`--repeat` times, and prints the best of each and how much slower on is.
+`--repeat` times, and prints the best of each and how much slower on is, then times
+the limit check alone in-process (`--billing check` does only that).
 """
 
 from __future__ import annotations
@@ -146,9 +147,57 @@ def compare(name: str, pg: str, csv_path: Path, rows: int, repeat: int) -> None:
     )
 
 
+# The limit check alone, in-process, after the import: the check an import of the same
+# posts again would make (every scheduled time counted per billing month, under the lock).
+CHECK_ALONE = """
+import time
+from sqlmodel import select
+from autopostr.billing.limits import check_posts
+from autopostr.config import load_settings
+from autopostr.db import open_database
+from autopostr.local_session import current_actor
+from autopostr.models import Post
+settings = load_settings()
+db = open_database(settings)
+with db.session() as session:
+    actor = current_actor(settings, db, session)
+    times = [t for t in session.exec(select(Post.scheduled_at).where(Post.status == "scheduled"))]
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        check_posts(session, settings, actor.team_id, times, importing=True)
+        best = min(best, time.perf_counter() - start)
+        session.rollback()
+print(f"{len(times)} {best * 1000:.0f}")
+"""
+
+
+def check_alone(name: str, pg: str, csv_path: Path, rows: int) -> None:
+    with fresh_database(name, pg) as url, tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, **BILLING_ON, "AUTOPOSTR_HOME": home, "AUTOPOSTR_KEYRING": "off"}
+        env["AUTOPOSTR_PLANS_FREE_POSTS_PER_MONTH"] = "10000000"
+        if url:
+            env["AUTOPOSTR_DATABASE_URL"] = url
+        cli(env, "init")
+        cli(env, "accounts", "add", "sandbox", "--handle", "alpha")
+        cli(env, "accounts", "add", "sandbox", "--handle", "beta")
+        cli(env, "posts", "import", str(csv_path))
+        proc = subprocess.run(
+            [sys.executable, "-c", CHECK_ALONE], env=env, capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise SystemExit(proc.stderr)
+        count, ms = proc.stdout.split()
+        print(
+            f"{name:<19} the posts_per_month check alone, {count} times over {rows} posts: {ms} ms"
+        )
+
+
 def run(name: str, csv_path: Path, args: argparse.Namespace) -> None:
-    if args.billing == "both":
-        compare(name, args.pg, csv_path, args.rows, args.repeat)
+    if args.billing in ("both", "check"):
+        if args.billing == "both":
+            compare(name, args.pg, csv_path, args.rows, args.repeat)
+        check_alone(name, args.pg, csv_path, args.rows)
         return
     with fresh_database(name, args.pg) as url:
         run_engine(name, url, csv_path, args.rows, args.list_rows, args.billing == "on")
@@ -159,7 +208,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--list-rows", type=int, default=10_000)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--billing", choices=("off", "on", "both"), default="off")
+    parser.add_argument("--billing", choices=("off", "on", "both", "check"), default="off")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each with --billing both")
     parser.add_argument("--engines", default="sqlite,postgresql")
     args = parser.parse_args()

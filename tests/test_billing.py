@@ -343,6 +343,8 @@ def test_checkout_sync_status_and_portal_through_stripe(
         assert len({row.id for row in rows}) == len(rows)
         assert any(row.outcome == "unknown" for row in rows)
 
+    twice = cli("billing", "checkout", "team")
+    assert twice.exit_code == 5 and "billing portal" in one_error_line(twice.stderr)
     portal = cli.ok("billing", "portal", "--no-browser", "--json").json()
     assert portal["url"].startswith(stripe.url) and portal["id"].startswith("bps_")
 

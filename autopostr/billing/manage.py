@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from autopostr.billing import limits
 from autopostr.billing import plans as plans_mod
-from autopostr.billing.events import LAST_SYNC, instance_id, meta
+from autopostr.billing.events import LAST_SYNC, LIVE, instance_id, meta
 from autopostr.billing.plans import LIMITS, Plan
 from autopostr.config import Settings
-from autopostr.errors import ConfigError, InvalidInput
+from autopostr.errors import ConfigError, Conflict, InvalidInput
 from autopostr.identity import Actor
 from autopostr.models import Subscription, Team, User, utcnow
 from autopostr.permissions import require
@@ -129,6 +129,12 @@ def checkout(
         raise InvalidInput(
             f"PLAN: the {plan.name} plan has no {'yearly' if yearly else 'monthly'} Stripe price; "
             f"set [plans.{plan.name}] {key} (AUTOPOSTR_PLANS_{plan.name.upper()}_{key.upper()})"
+        )
+    where = limits.standing(db, settings, team_id)
+    if where.status in LIVE:
+        raise Conflict(
+            f"the team already has a {where.status} {where.subscribed} subscription: change "
+            "or cancel it in Stripe's billing portal, `autopostr billing portal`"
         )
     customer = _customer(db, actor, settings, team_id)
     db.commit()  # the customer is kept even if Checkout fails below

@@ -9,6 +9,10 @@ billing_events keeps each Stripe event's id, type, time and what was done with i
 so an event delivered twice (by `billing sync`, the daemon and the webhook listener)
 is applied once.
 
+posts: the index on team_id becomes one on (team_id, scheduled_at, status), which a
+plan's monthly count of a team's posts reads as a range without touching the table (the
+team's foreign key still has its index in it).
+
 Revision ID: 0008_billing
 Revises: 0007_analytics
 Create Date: 2026-12-02
@@ -32,6 +36,13 @@ OUTCOMES = "outcome IN ('applied', 'ignored', 'unknown')"
 
 
 def upgrade() -> None:
+    op.create_index(
+        op.f("ix_posts_team_id_scheduled_at_status"),
+        "posts",
+        ["team_id", "scheduled_at", "status"],
+        unique=False,
+    )
+    op.drop_index(op.f("ix_posts_team_id"), table_name="posts")
     with op.batch_alter_table("subscriptions") as batch:
         batch.add_column(
             sa.Column("current_period_start", sa.DateTime(timezone=True), nullable=True)
@@ -75,3 +86,5 @@ def downgrade() -> None:
         batch.drop_column("event_at")
         batch.drop_column("past_due_since")
         batch.drop_column("current_period_start")
+    op.create_index(op.f("ix_posts_team_id"), "posts", ["team_id"], unique=False)
+    op.drop_index(op.f("ix_posts_team_id_scheduled_at_status"), table_name="posts")
