@@ -402,3 +402,23 @@ def test_the_daemon_runs_the_billing_sync() -> None:
 
     job = next(job for job in JOBS if job.name == "billing-sync")
     assert job.every <= timedelta(minutes=10)
+
+
+def test_approving_a_post_counts_it(
+    initialized: str, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team = Team(cli, tmp_path, "editor", approval=True)
+    billing_config(tmp_path)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", KEY)
+    monkeypatch.setenv("AUTOPOSTR_STRIPE_API_URL", "http://127.0.0.1:9")
+    held = team.as_member(
+        "posts", "create", "--text", "an editor's", "--to", "sandbox:acme", "--at", "+2h", "--json"
+    )
+    assert held.exit_code == 0 and held.json()["status"] == "pending_approval"  # not counted
+    team.post("--at", "+1h")
+    team.post("--at", "+1h")  # the free plan's 2 posts
+    refused = cli("posts", "approve", held.json()["id"])
+    assert refused.exit_code == 5 and "posts_per_month" in one_error_line(refused.stderr)
+    assert (
+        cli.ok("posts", "show", held.json()["id"], "--json").json()["status"] == "pending_approval"
+    )
