@@ -370,7 +370,15 @@ def test_checkout_refuses_a_plan_without_a_price_and_a_bad_key(
 
 def test_only_owners_manage_billing(initialized: str, cli: Cli, tmp_path: Path) -> None:
     team = Team(cli, tmp_path, "editor")
-    for verb in (("status",), ("plans",), ("checkout", "pro"), ("portal",), ("sync",)):
+    verbs = (
+        ("status",),
+        ("plans",),
+        ("checkout", "pro"),
+        ("portal",),
+        ("sync",),
+        ("webhook", "--listen", "127.0.0.1:9"),
+    )
+    for verb in verbs:
         run = team.as_member("billing", *verb)
         assert run.exit_code == 4, (verb, run)
         assert "owner role" in one_error_line(run.stderr) and "you are editor" in run.stderr
