@@ -166,6 +166,10 @@ def add(
     if account is not None and account.status == ACTIVE:
         raise Conflict(f"account {platform_class.name}:{account.handle} is already connected")
     now = utcnow()
+    if account is None or account.status == DISCONNECTED:
+        from autopostr.billing.limits import check_accounts
+
+        check_accounts(db, settings, team_id, now)
     if account is None:
         account = SocialAccount(team_id=team_id, platform=platform_class.name, handle=handle)
     account.name = name or account.name or handle
@@ -217,6 +221,10 @@ def save_connected(
         )
     ).all()
     account = next((a for a in existing if a.handle.lower() == handle.lower()), None)
+    if account is None or account.status == DISCONNECTED:
+        from autopostr.billing.limits import check_accounts
+
+        check_accounts(db, settings, team_id)
     if account is None:
         account = SocialAccount(team_id=team_id, platform=platform, handle=handle)
     account.name = connected.name or account.name or handle

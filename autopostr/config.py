@@ -111,6 +111,15 @@ KNOWN_SETTINGS: dict[str, str] = {
     "ai_model": "model the ai commands ask (default gpt-4o); --model picks another per call",
     "ai_timeout": "seconds an AI request may take (default 60)",
     "ai_requests_per_minute": "AI requests each user may make a minute, all processes together (default 10)",
+    "stripe_secret_key": "Stripe secret key (STRIPE_SECRET_KEY works too); unset: billing is off "
+    "and nothing is limited",
+    "stripe_webhook_secret": "signing secret `billing webhook --listen` checks "
+    "(STRIPE_WEBHOOK_SECRET works too)",
+    "stripe_api_url": "Stripe API base URL (default https://api.stripe.com)",
+    "billing_grace_days": "days a past_due subscription keeps its plan before free limits apply "
+    "(default 7)",
+    "billing_return_url": "page Stripe Checkout and the billing portal send the browser back to "
+    "(default https://example.com/)",
 }
 
 # Old names still read (with a warning naming the new one) when the new one is unset.
@@ -140,6 +149,12 @@ SETTING_FAMILIES: dict[str, str] = {
     "<platform>_media_wait_seconds": "how long a platform may process uploaded media before the "
     "publish is tried again later",
     "<platform>_media_poll_seconds": "pause between checks of a platform's media processing",
+    "plans_<plan>_accounts": "a plan's most connected accounts (`[plans.NAME]`; unlimited: -1)",
+    "plans_<plan>_posts_per_month": "a plan's most posts scheduled or published in a billing month",
+    "plans_<plan>_ai_requests_per_month": "a plan's most answered AI requests in a billing month",
+    "plans_<plan>_seats": "a plan's most members plus open invitations",
+    "plans_<plan>_stripe_price_monthly": "the Stripe price id of a plan's monthly subscription",
+    "plans_<plan>_stripe_price_yearly": "the Stripe price id of a plan's yearly subscription",
 }
 _FAMILIES = [
     (re.compile("^" + re.sub(r"<[a-z]+>", "[a-z0-9_]+", family) + "$"), text)

@@ -656,6 +656,11 @@ def import_rows(
     if errors:
         raise ImportRejected(source, errors)
 
+    if fresh:
+        from autopostr.billing import limits as billing
+
+        times = [p.at for p in fresh if p.status == PostState.SCHEDULED and p.at is not None]
+        billing.check_posts(db, settings, team_id, times, now=now, importing=True)
     result.created = len(fresh)
     result.pending_approval = sum(1 for p in fresh if p.status == PostState.PENDING_APPROVAL)
     if dry_run:

@@ -6,6 +6,7 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from autopostr.config import Settings
@@ -53,7 +54,7 @@ class Context:
         return self._db
 
 
-Check = Callable[[Context], CheckResult]
+Check = Callable[[Context], "CheckResult | None"]  # None: nothing to say here
 
 
 def check_home(ctx: Context) -> CheckResult:
@@ -595,6 +596,85 @@ def check_instagram_media(ctx: Context) -> CheckResult:
     )
 
 
+BILLING_SYNC_LATE = timedelta(minutes=30)
+
+
+def check_billing(ctx: Context) -> CheckResult:
+    """Off (nothing limited), or on with a key Stripe accepts."""
+    from autopostr.billing import plans
+    from autopostr.billing.stripe_api import check_key
+
+    name = "billing"
+    if not plans.enabled(ctx.settings):
+        return CheckResult(name, "ok", "off (no STRIPE_SECRET_KEY): nothing is limited")
+    source = plans.key_source(ctx.settings)
+    try:
+        check_key(ctx.settings)
+    except AutopostrError as exc:
+        return CheckResult(
+            name,
+            "fail",
+            f"the Stripe key from {source}: {exc.message}",
+            "set a valid STRIPE_SECRET_KEY",
+        )
+    return CheckResult(name, "ok", f"on; Stripe accepts the key from {source}")
+
+
+def check_billing_webhook(ctx: Context) -> CheckResult | None:
+    """The webhook's signing secret, where the listener is used."""
+    from autopostr.billing import events, plans
+
+    if not plans.enabled(ctx.settings):
+        return None
+    name = "billing webhook"
+    has_secret = plans.webhook_secret(ctx.settings) is not None
+    used = _billing_meta(ctx, events.LAST_WEBHOOK)
+    if has_secret:
+        return CheckResult(name, "ok", "STRIPE_WEBHOOK_SECRET is set")
+    if used:
+        return CheckResult(
+            name,
+            "fail",
+            "the webhook listener has been used but STRIPE_WEBHOOK_SECRET is unset",
+            "set STRIPE_WEBHOOK_SECRET to the endpoint's signing secret (whsec_…)",
+        )
+    return CheckResult(
+        name, "ok", "no STRIPE_WEBHOOK_SECRET: events come through `billing sync` and the daemon"
+    )
+
+
+def check_billing_sync(ctx: Context) -> CheckResult | None:
+    """When Stripe's events were last applied."""
+    from datetime import datetime
+
+    from autopostr.billing import events, plans
+    from autopostr.models import utcnow
+
+    if not plans.enabled(ctx.settings):
+        return None
+    name = "billing sync"
+    last = _billing_meta(ctx, events.LAST_SYNC)
+    if last is None:
+        return CheckResult(
+            name, "warn", "never synced", "run `autopostr billing sync` (or a daemon)"
+        )
+    if utcnow() - datetime.fromisoformat(last) > BILLING_SYNC_LATE:
+        return CheckResult(
+            name, "warn", f"last synced {last}", "run a daemon, or `autopostr billing sync`"
+        )
+    return CheckResult(name, "ok", f"last synced {last}")
+
+
+def _billing_meta(ctx: Context, key: str) -> str | None:
+    from autopostr.billing.events import meta
+
+    db = ctx.database()
+    if not ctx.schema_ok or db is None:
+        return None
+    with db.session() as session:
+        return meta(session, key)
+
+
 CHECKS: list[Check] = [
     check_home,
     check_database,
@@ -610,6 +690,9 @@ CHECKS: list[Check] = [
     check_accounts,
     check_sealed,
     check_instagram_media,
+    check_billing,
+    check_billing_webhook,
+    check_billing_sync,
 ]
 
 
@@ -657,7 +740,7 @@ def check_row_security(ctx: Context) -> CheckResult:
 CHECKS.append(check_row_security)
 
 
-def _run(check: Check, ctx: Context) -> CheckResult:
+def _run(check: Check, ctx: Context) -> CheckResult | None:
     """A check that trips over an unreadable file or a broken database fails; doctor goes on."""
     try:
         return check(ctx)
@@ -673,4 +756,4 @@ def _run(check: Check, ctx: Context) -> CheckResult:
 
 def run_checks(settings: Settings) -> list[CheckResult]:
     ctx = Context(settings)
-    return [_run(check, ctx) for check in CHECKS]
+    return [result for check in CHECKS if (result := _run(check, ctx)) is not None]

@@ -63,6 +63,10 @@ class Conflict(InvalidInput):
     """That conflicts with what is already there."""
 
 
+class LimitReached(InvalidInput):
+    """The team's plan does not allow more of that: see `autopostr billing status`."""
+
+
 class ConfigError(InvalidInput):
     """The configuration is invalid: run `autopostr config show` to see where each value comes from."""
 

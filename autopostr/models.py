@@ -14,7 +14,14 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Index, LargeBinary, MetaData, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from autopostr.states import DUE_STATES, DestinationState, PostState, sql_in
+from autopostr.states import (
+    DUE_STATES,
+    BillingEventOutcome,
+    DestinationState,
+    PostState,
+    SubscriptionState,
+    sql_in,
+)
 
 # Named constraints let Alembic's SQLite batch mode drop and recreate them.
 SQLModel.metadata.naming_convention = {
@@ -160,9 +167,14 @@ class SocialAccount(SQLModel, table=True):
 
 class Post(SQLModel, table=True):
     __tablename__ = "posts"
-    __table_args__ = (one_of("status", PostState),)
+    __table_args__ = (
+        one_of("status", PostState),
+        # A team's posts of a period (billing's monthly count reads only this index, no
+        # table row); it serves the team's foreign key too.
+        Index("ix_posts_team_id_scheduled_at_status", "team_id", "scheduled_at", "status"),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    team_id: int = Field(foreign_key="teams.id", index=True, ondelete="CASCADE")
+    team_id: int = Field(foreign_key="teams.id", ondelete="CASCADE")
     author_id: int | None = Field(
         default=None, foreign_key="users.id", index=True, ondelete="SET NULL"
     )
@@ -478,15 +490,44 @@ class AiUsage(SQLModel, table=True):
 
 
 class Subscription(SQLModel, table=True):
+    """A team's plan and Stripe subscription, as the billing events last left it.
+
+    No row, or billing off: the team is on the free plan (or unlimited, billing off).
+    `event_at` is the creation time of the newest event applied: an older event is not
+    trusted, the subscription is read from Stripe instead (events arrive in any order).
+    """
+
     __tablename__ = "subscriptions"
+    __table_args__ = (one_of("status", SubscriptionState),)
     id: int | None = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="teams.id", unique=True, ondelete="CASCADE")
     plan: str = Field(default="free", max_length=32)
-    status: str = Field(default="active", max_length=32)
-    stripe_customer_id: str | None = Field(default=None, max_length=100)
+    status: str = Field(default=SubscriptionState.ACTIVE.value, max_length=32)
+    stripe_customer_id: str | None = Field(default=None, max_length=100, unique=True)
     stripe_subscription_id: str | None = Field(default=None, max_length=100)
+    current_period_start: datetime | None = None
     current_period_end: datetime | None = None
+    past_due_since: datetime | None = None  # the grace period runs from here
+    event_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class BillingEvent(SQLModel, table=True):
+    """Every Stripe event seen, by its id: the key that applies each event once, whether
+    it came through `billing sync`, the daemon or the webhook listener."""
+
+    __tablename__ = "billing_events"
+    __table_args__ = (one_of("outcome", BillingEventOutcome),)
+    id: str = Field(primary_key=True, max_length=255)
+    type: str = Field(max_length=100)
+    created: datetime = Field(index=True)  # Stripe's creation time of the event
+    team_id: int | None = Field(
+        default=None, foreign_key="teams.id", index=True, ondelete="SET NULL"
+    )
+    outcome: str = Field(max_length=16)
+    source: str = Field(default="", max_length=16)  # sync | webhook
+    detail: str = Field(default="", sa_type=Text)
+    received_at: datetime = Field(default_factory=utcnow)
 
 
 class Daemon(SQLModel, table=True):

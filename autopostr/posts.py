@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from autopostr import accounts as accounts_mod
 from autopostr import approval, audit
+from autopostr.billing import limits as billing
 from autopostr.config import Settings
 from autopostr.errors import Conflict, InvalidInput, NotFound
 from autopostr.identity import Actor
@@ -282,6 +283,8 @@ def create(
         _check_future(at, now)
     wanted = approval.SCHEDULE if at is not None and not draft else approval.DRAFT
     status = approval.Approval.for_actor(db, actor).status_for(None, wanted)
+    if status == PostState.SCHEDULED and at is not None:
+        billing.check_posts(db, settings, team_id, [at], now=now)
     labels = [accounts_mod.label(spec.account) for spec in specs]
     post = Post(
         team_id=team_id,
@@ -509,6 +512,7 @@ def schedule(
         approval.hold_for_approval(db, post)
         audit.record(db, actor, "post.schedule", "post", post.id, at=at.isoformat(), held=True)
         return post
+    billing.check_posts(db, settings, team_id, [at], exclude=post.id, now=now)
     post.status = PostState.SCHEDULED
     post.updated_at = now
     db.add(post)
@@ -604,6 +608,8 @@ def edit(
     _revalidate(db, settings, post)
     if at is not None:
         _check_future(at, now)
+        if post.status == PostState.SCHEDULED:
+            billing.check_posts(db, settings, team_id, [at], exclude=post.id, now=now)
         post.scheduled_at = at
         if post.status == PostState.SCHEDULED:
             set_due(db, post, at)
@@ -697,6 +703,7 @@ def make_due_now(db: DbSession, actor: Actor, settings: Settings, post_id: int) 
     approval.Approval.for_actor(db, actor).check_send_now(post)
     _revalidate(db, settings, post)
     now = utcnow()
+    billing.check_posts(db, settings, team_id, [now], exclude=post.id, now=now)
     post.scheduled_at = now
     post.status = PostState.SCHEDULED
     post.updated_at = now
@@ -753,7 +760,13 @@ def submit(db: DbSession, actor: Actor, post_id: int) -> Post:
     return post
 
 
-def approve(db: DbSession, actor: Actor, post_id: int, comment: str | None = None) -> Post:
+def approve(
+    db: DbSession,
+    actor: Actor,
+    post_id: int,
+    comment: str | None = None,
+    settings: Settings | None = None,
+) -> Post:
     team_id = require(actor, "posts.approve")
     post = get(db, team_id, post_id)
     if post.status != PostState.PENDING_APPROVAL:
@@ -762,6 +775,11 @@ def approve(db: DbSession, actor: Actor, post_id: int, comment: str | None = Non
     post.review_comment = (comment or "").strip() or None
     post.updated_at = now
     if post.scheduled_at is not None and post.scheduled_at > now:
+        if settings is None:
+            from autopostr.config import load_settings
+
+            settings = load_settings()
+        billing.check_posts(db, settings, team_id, [post.scheduled_at], exclude=post.id, now=now)
         post.status = PostState.SCHEDULED
         set_due(db, post, post.scheduled_at)
         notify_due(db)

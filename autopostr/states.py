@@ -72,6 +72,27 @@ class LogEvent(StrEnum):
     DELETE_FAILED = "delete_failed"
 
 
+class SubscriptionState(StrEnum):
+    """A team's Stripe subscription, as Stripe names its states (billing/)."""
+
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"  # a payment failed: the plan holds for a grace period
+    CANCELED = "canceled"
+    INCOMPLETE = "incomplete"  # the first payment has not gone through yet
+    INCOMPLETE_EXPIRED = "incomplete_expired"
+    UNPAID = "unpaid"
+    PAUSED = "paused"
+
+
+class BillingEventOutcome(StrEnum):
+    """What the billing handler did with a Stripe event (each event id once)."""
+
+    APPLIED = "applied"  # it changed (or confirmed) a team's subscription
+    IGNORED = "ignored"  # a handled type about no team of this database
+    UNKNOWN = "unknown"  # a type autopostr does not handle: recorded, nothing done
+
+
 P = PostState
 D = DestinationState
 
@@ -92,6 +113,10 @@ ON_THE_CALENDAR = frozenset(
 MAY_GO_OUT = UNDECIDED_POSTS | {P.SCHEDULED, P.PUBLISHING}
 # Some destination did not go out.
 UNSUCCESSFUL_POSTS = frozenset({P.FAILED, P.PARTIALLY_PUBLISHED})
+
+# -- subscriptions ---------------------------------------------------------
+# The plan's limits hold in full.
+PAYING = frozenset({SubscriptionState.TRIALING, SubscriptionState.ACTIVE})
 
 # -- destinations ----------------------------------------------------------
 # Waiting for a daemon to claim them once due.

@@ -113,6 +113,9 @@ def invite(
     team_id = require(actor, "team.manage")
     email = normalize_email(email)
     role = _role(role)
+    from autopostr.billing.limits import check_seats
+
+    check_seats(db, settings, team_id)
     token = new_token(INVITE_PREFIX)
     row = TeamInvite(
         team_id=team_id,

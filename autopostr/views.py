@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from autopostr.ascode.export import Exported
     from autopostr.ascode.files import FileError
     from autopostr.ascode.plan import Item, Plan
+    from autopostr.billing.events import SyncResult as BillingSync
+    from autopostr.billing.manage import Session as BillingSession
+    from autopostr.billing.manage import Status as BillingStatus
+    from autopostr.billing.plans import Plan as BillingPlan
     from autopostr.calendar import Calendar
     from autopostr.config import Settings
     from autopostr.csvio import ImportResult, RowError
@@ -811,4 +815,62 @@ def analytics_sync_json(report: SyncReport) -> Document:
         "errors": list(report.errors),
         "deleted": report.deleted,
         "fetched_at": iso(report.fetched_at),
+    }
+
+
+# -- billing ---------------------------------------------------------------------------
+
+
+def billing_status_json(status: BillingStatus) -> Document:
+    """`billing status`: PRODUCT §10's keys, then more."""
+    window = status.window
+    return {
+        "enabled": status.enabled,
+        "plan": status.plan,
+        "status": status.status,
+        "period_end": iso(status.period_end),
+        "limits": dict(status.limits),
+        "usage": dict(status.usage),
+        "team": status.team,
+        "subscribed_plan": status.subscribed,
+        "period_start": iso(status.period_start),
+        "grace_until": iso(status.grace_until),
+        "billing_month": (
+            {"from": iso(window[0]), "to": iso(window[1])} if window is not None else None
+        ),
+        "last_sync": status.last_sync,
+    }
+
+
+def billing_plan_json(plan: BillingPlan) -> Document:
+    return {
+        "name": plan.name,
+        "limits": {name: plan.limits.get(name) for name in plan.limits},
+        "stripe_price_monthly": plan.prices.get("monthly"),
+        "stripe_price_yearly": plan.prices.get("yearly"),
+    }
+
+
+def billing_session_json(session: BillingSession) -> Document:
+    return {"id": session.id, "url": session.url, "plan": session.plan, "yearly": session.yearly}
+
+
+def billing_sync_json(result: BillingSync) -> Document:
+    return {
+        "events": result.events,
+        "applied": result.applied,
+        "duplicates": result.duplicates,
+        "ignored": result.ignored,
+        "unknown": result.unknown,
+        "synced_at": iso(result.synced_at),
+        "handled": [
+            {
+                "id": item.event_id,
+                "type": item.type,
+                "outcome": "duplicate" if item.duplicate else item.outcome,
+                "team": str(item.team_id) if item.team_id is not None else None,
+                "detail": item.detail,
+            }
+            for item in result.handled
+        ],
     }

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.http_server import ScriptedServer, scripted_server
+from tests.fakes.stripe_server import FakeStripe, fake_stripe
 from tests.helpers import Cli, Daemons, KeyringSecrets, reset_postgres
 
 PG_ADMIN_URL = os.environ.get(
@@ -68,6 +69,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
         monkeypatch.delenv(key, raising=False)  # the AI commands must not reach a real server
+    for key in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+        monkeypatch.delenv(key, raising=False)  # billing is off unless a test turns it on
     home = tmp_path / "home"
     monkeypatch.setenv("AUTOPOSTR_HOME", str(home))
     monkeypatch.setenv("AUTOPOSTR_CONFIG", str(tmp_path / "config.toml"))
@@ -257,3 +260,27 @@ def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyringSecrets]:
         yield memory
     finally:
         keyring.set_keyring(previous)
+
+
+@pytest.fixture(scope="module")
+def stripe_server() -> Iterator[FakeStripe]:
+    """localstripe with our Checkout/portal/events front, one per test file, with the
+    prices of `tests.helpers.BILLING_PLANS`."""
+    with fake_stripe() as fake:
+        for price in ("price_pro_monthly", "price_pro_yearly", "price_team_monthly"):
+            fake.plan(price, interval="year" if "yearly" in price else "month")
+        yield fake
+
+
+@pytest.fixture
+def stripe(
+    stripe_server: FakeStripe, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> FakeStripe:
+    """Billing on, against `stripe_server`, with the small plans of BILLING_PLANS."""
+    from tests.fakes.stripe_server import KEY
+    from tests.helpers import billing_config
+
+    billing_config(tmp_path)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", KEY)
+    monkeypatch.setenv("AUTOPOSTR_STRIPE_API_URL", stripe_server.url)
+    return stripe_server

@@ -661,3 +661,59 @@ def run_printed_fixes(cli: Cli, message: str, secrets: dict[str, Any] | None = N
             assert not missing, f"the test does not know {missing} for `{command}`"
             data = json.dumps({k: (secrets or {})[k] if v == "…" else v for k, v in stdin.items()})
         cli.ok(*args[1:], input=data)
+
+
+# ---------------------------------------------------------------- billing
+
+# Small plans, so each limit is reached in a few steps.
+BILLING_PLANS = """
+[plans.free]
+accounts = 2
+posts_per_month = 2
+ai_requests_per_month = 2
+seats = 2
+
+[plans.pro]
+accounts = 5
+posts_per_month = 5
+stripe_price_monthly = "price_pro_monthly"
+stripe_price_yearly = "price_pro_yearly"
+
+[plans.team]
+stripe_price_monthly = "price_team_monthly"
+"""
+
+
+def billing_config(tmp_path: Path, extra: str = "") -> Path:
+    """The test's config file (AUTOPOSTR_CONFIG) with BILLING_PLANS."""
+    path = tmp_path / "config.toml"
+    path.write_text(BILLING_PLANS + extra)
+    return path
+
+
+def billing_event(
+    kind: str, obj: dict[str, Any], created: int | None = None, event_id: str | None = None
+) -> dict[str, Any]:
+    """A Stripe event as the Events API and webhooks carry it."""
+    import secrets as _secrets
+
+    return {
+        "id": event_id or "evt_" + _secrets.token_hex(10),
+        "object": "event",
+        "type": kind,
+        "created": int(time.time()) if created is None else created,
+        "data": {"object": obj},
+    }
+
+
+def own_team() -> tuple[int, str]:
+    """The signed-in user's current team id and this database's billing instance."""
+    from autopostr.billing.events import instance_id
+    from autopostr.local_session import current_actor
+
+    settings = load_settings()
+    db = database()
+    with db.session() as session:
+        actor = current_actor(settings, db, session)
+        assert actor.team_id is not None
+        return actor.team_id, instance_id(session)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.stripe_server import FakeStripe
 from tests.helpers import Cli, make_due
 from tests.media_samples import image
 
@@ -543,3 +544,59 @@ def test_content_as_code_documents(initialized: str, cli: Cli, tmp_path: Path) -
     assert run.exit_code == 5
     expected = {"errors": [{"file": str, "line": int, "message": str}]}
     assert ordered(shape(run.json())) == ordered(expected)
+
+
+BILLING_LIMITS = {
+    "accounts": int,
+    "posts_per_month": int,
+    "ai_requests_per_month": int,
+    "seats": int,
+}
+BILLING_STATUS = {
+    "enabled": bool,
+    "plan": str,
+    "status": None,
+    "period_end": None,
+    "limits": BILLING_LIMITS,
+    "usage": BILLING_LIMITS,
+    "team": str,
+    "subscribed_plan": str,
+    "period_start": None,
+    "grace_until": None,
+    "billing_month": {"from": str, "to": str},
+    "last_sync": None,
+}
+
+
+def test_billing_documents(initialized: str, cli: Cli, stripe: FakeStripe) -> None:
+    docs = Documents(cli)
+    docs("billing", "status")
+    docs("billing", "plans")
+    docs("billing", "checkout", "pro", "--no-browser")
+    docs("billing", "portal", "--no-browser")
+    docs("billing", "sync")
+    session = {"id": str, "url": str, "plan": str, "yearly": bool}
+    docs.check(
+        {
+            "billing status": BILLING_STATUS,
+            "billing plans": [
+                {
+                    "name": str,
+                    "limits": BILLING_LIMITS,
+                    "stripe_price_monthly": None,
+                    "stripe_price_yearly": None,
+                }
+            ],
+            "billing checkout pro --no-browser": session,
+            "billing portal --no-browser": {**session, "plan": None},
+            "billing sync": {
+                "events": int,
+                "applied": int,
+                "duplicates": int,
+                "ignored": int,
+                "unknown": int,
+                "synced_at": str,
+                "handled": [{"id": str, "type": str, "outcome": str, "team": None, "detail": str}],
+            },
+        }
+    )

@@ -139,7 +139,9 @@ def run(
     limit = usage.per_minute(settings)
     with db.session() as session:
         job = _prepare(session, actor, settings, ask, server.model)
-        job.usage_id = usage.reserve(session, actor, ask.feature, server.model, limit)
+        job.usage_id = usage.reserve(
+            session, actor, ask.feature, server.model, limit, settings=settings
+        )
     started = time.monotonic()
     spent = Reply("")
     try:

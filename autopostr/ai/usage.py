@@ -7,6 +7,8 @@ FOR UPDATE` on PostgreSQL; on SQLite every transaction is `BEGIN IMMEDIATE`, one
 writer at a time): two processes asking at once are counted one after the other,
 never both given the last slot. Once answered (or failed) the row gets its tokens,
 duration and outcome; one row per request however many times it was retried.
+With billing on, the team's plan also limits its answered requests a billing month
+(`billing.limits.check_ai`, in the same transaction).
 """
 
 from __future__ import annotations
@@ -40,12 +42,20 @@ def reserve(
     model: str,
     limit: int,
     now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> int:
     """Record a request about to be sent, or exit 5 saying how long to wait. The caller
     commits at once, so the other processes count it."""
     from sqlmodel import col, select
 
     now = now or utcnow()
+    if actor.team_id is not None and settings is not None:
+        # The plan's monthly count first: it holds the team's row, and every transaction
+        # that holds both takes the team's before the user's (no deadlock with a post
+        # being written, whose author key needs the user's row).
+        from autopostr.billing.limits import check_ai
+
+        check_ai(db, settings, actor.team_id, now)
     db.exec(select(User.id).where(User.id == actor.user_id).with_for_update()).first()
     recent = list(
         db.exec(

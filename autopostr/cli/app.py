@@ -20,6 +20,7 @@ from autopostr.cli import (
     analytics,
     ascode,
     auth,
+    billing,
     calendar,
     config_cmd,
     daemon,
@@ -161,5 +162,6 @@ app.add_typer(ai.app, name="ai")
 app.add_typer(calendar.app, name="calendar")
 dashboard.register(app)
 app.add_typer(analytics.app, name="analytics")
+app.add_typer(billing.app, name="billing")
 app.add_typer(daemon.app, name="daemon")
 logs.register(app)

@@ -852,7 +852,7 @@ def approve(
     from autopostr.views import post_json
 
     with signed_in() as (session, actor):
-        post = posts.approve(session, actor, post_id, comment)
+        post = posts.approve(session, actor, post_id, comment, settings())
         data = post_json(posts.view(session, post))
     _emit_post(data, as_json, PostState.APPROVED)
 
