@@ -323,10 +323,11 @@ def check_daemon(ctx: Context) -> CheckResult:
     from sqlalchemy import func, select
     from sqlmodel import col
 
-    from autopostr.daemons import STALE_AFTER
+    from autopostr.daemons import stale_after
     from autopostr.models import Daemon, PostDestination, utcnow
 
     name = "a daemon is alive"
+    stale = stale_after(ctx.settings)
     db = ctx.database()
     if not ctx.schema_ok or db is None:
         return CheckResult(name, "warn", "no schema to look in", "autopostr init")
@@ -338,7 +339,7 @@ def check_daemon(ctx: Context) -> CheckResult:
                     select(Daemon)
                     .where(
                         col(Daemon.stopped_at).is_(None),
-                        col(Daemon.heartbeat_at) >= now - STALE_AFTER,
+                        col(Daemon.heartbeat_at) >= now - stale,
                     )
                     .order_by(col(Daemon.heartbeat_at).desc())
                 )
@@ -368,7 +369,7 @@ def check_daemon(ctx: Context) -> CheckResult:
             "ok",
             f"cron: `daemon run --once` last ran at {cron.isoformat(timespec='seconds')}",
         )
-    seconds = int(STALE_AFTER.total_seconds())
+    seconds = int(stale.total_seconds())
     if not waiting:
         return CheckResult(
             name,

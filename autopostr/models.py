@@ -483,6 +483,9 @@ class Daemon(SQLModel, table=True):
     heartbeat_at: datetime = Field(default_factory=utcnow, index=True)
     in_flight: int = 0
     stopped_at: datetime | None = None
+    # The advisory-lock key a long-running daemon holds on PostgreSQL while it lives (0 on
+    # SQLite: the file lock); NULL for runs that hold none (`--once`).
+    lock_key: int | None = None
 
 
 class AuditLog(SQLModel, table=True):

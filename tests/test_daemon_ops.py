@@ -159,6 +159,37 @@ def test_a_second_daemon_on_the_same_sqlite_file_exits_5(cli: Cli, daemons: Daem
     assert code == 0, err
 
 
+def test_a_restarted_daemon_takes_over_its_killed_predecessors_claims_at_once(
+    sandbox: str, cli: Cli, daemons: Daemons, isolated_env: Path
+) -> None:
+    """The liveness lock (SQLite's file lock, PostgreSQL's advisory lock) says the killed
+    daemon is gone: its claims need not wait out the minute-long lease."""
+    post = new_post(cli, "killed mid-call", "--at", "+1s")
+    slow = {**QUICK, "AUTOPOSTR_LEASE_SECONDS": "60", "AUTOPOSTR_SANDBOX_LATENCY_MS": "60000"}
+    victim = daemons.start(**slow)
+
+    def claimed() -> bool:
+        from sqlmodel import select
+
+        from autopostr.models import PostDestination
+
+        with db_session() as session:
+            return session.exec(select(PostDestination.status)).all() == ["claimed"]
+
+    wait_until(claimed, 30, "the destination to be claimed")
+    victim.kill()
+    victim.wait(timeout=10)
+    started = time.monotonic()
+    daemons.start(**QUICK, AUTOPOSTR_LEASE_SECONDS="60")
+    wait_until(
+        lambda: cli.ok("posts", "show", post, "--json").json()["status"] == "published",
+        20,
+        "the new daemon to take the claim over",
+    )
+    assert time.monotonic() - started < 15
+    assert len(sandbox_lines(isolated_env, "demo")) == 1
+
+
 # -- doctor -----------------------------------------------------------------------
 
 

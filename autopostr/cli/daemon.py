@@ -123,7 +123,7 @@ def status(
     from autopostr.views import daemon_json
 
     s = settings()
-    rows = [daemon_json(d) for d in list_daemons(database(s), include_dead=show_all)]
+    rows = [daemon_json(d.row, d.state) for d in list_daemons(database(s), s, show_all)]
     output.emit(rows, as_json, _show_daemons)
 
 

@@ -7,7 +7,9 @@ workers, then sleeps exactly until the next due time (or lease expiry). On
 PostgreSQL a LISTEN connection wakes it the moment something is scheduled; a
 polling fallback keeps it correct when a notification is lost. Workers renew
 their leases with every heartbeat, so an expired lease means its daemon died:
-the living take such destinations over and ask the platform before sending.
+the living take such destinations over and ask the platform before sending. Each
+daemon also holds a liveness lock for its whole life (`liveness.py`): when a daemon's
+lock is free, the others take over its claims at once rather than at lease expiry.
 """
 
 from __future__ import annotations
@@ -28,17 +30,29 @@ from autopostr import __version__, hooks
 from autopostr.config import Settings
 from autopostr.daemon import systemd
 from autopostr.daemon.jobs import JOBS
+from autopostr.daemon.liveness import liveness_for
 from autopostr.db import Database
-from autopostr.errors import Conflict, DatabaseCorrupt
+from autopostr.errors import DatabaseCorrupt
 from autopostr.models import Daemon as DaemonRow
 from autopostr.models import utcnow
 from autopostr.outcomes import Outcome, start_batched_finishing, stop_batched_finishing
 from autopostr.publishing import prepare, publish_claim, publish_job, recover_claim
-from autopostr.queue.claims import Claim, claim_due, claim_expired, new_worker_id, next_wake_at
+from autopostr.queue.claims import (
+    Claim,
+    claim_due,
+    claim_expired,
+    new_worker_id,
+    next_wake_at,
+    orphaned,
+)
 from autopostr.queue.transitions import NOTIFY_CHANNEL
 from autopostr.states import DestinationState
 
 log = logging.getLogger("autopostr.daemon")
+
+# How often a daemon on PostgreSQL looks for claims of daemons whose lock is free (at
+# most; never less often than it beats).
+TAKEOVER_LOOK_SECONDS = 1.0
 
 
 @dataclass
@@ -75,42 +89,6 @@ def refuse_damaged(db: Database) -> None:
         raise DatabaseCorrupt(f"the daemon refuses to run: {error.detail}", error.fix)
 
 
-class SqliteDaemonLock:
-    """One long-running daemon per SQLite file (its single writer would serialise them anyway)."""
-
-    def __init__(self, db: Database):
-        self.path = (
-            db.url.sqlite_path.with_name(db.url.sqlite_path.name + ".daemon.lock")
-            if db.url.sqlite_path
-            else None
-        )
-        self.handle: Any = None
-
-    def acquire(self) -> None:
-        if self.path is None:
-            return
-        import fcntl
-
-        self.handle = self.path.open("a+")
-        try:
-            fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.seek(0)
-            holder = self.handle.read().strip() or "another process"
-            self.handle.close()
-            raise Conflict(
-                f"a daemon already runs on this SQLite database ({holder}); use PostgreSQL to run "
-                "several, or `autopostr daemon run --once` alongside"
-            ) from None
-        self.handle.truncate(0)
-        self.handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-        self.handle.flush()
-
-    def release(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-
-
 class DaemonRunner:
     def __init__(self, settings: Settings, db: Database, config: DaemonConfig):
         self.settings = settings
@@ -132,6 +110,8 @@ class DaemonRunner:
         self.lease = timedelta(seconds=config.lease)
         self._next_recovery = 0.0
         self.fatal: DatabaseCorrupt | None = None
+        # Judging others only after holding our own lock for a heartbeat interval.
+        self.liveness = liveness_for(db, config.heartbeat, on_lost=self.stopping.set)
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
@@ -155,6 +135,13 @@ class DaemonRunner:
         self.scheduler.add_job(
             self.heartbeat, "interval", seconds=self.config.heartbeat, id="heartbeat"
         )
+        if self.db.url.dialect == "postgresql":
+            self.scheduler.add_job(
+                self.look_for_orphans,
+                "interval",
+                seconds=min(self.config.heartbeat, TAKEOVER_LOOK_SECONDS),
+                id="takeover",
+            )
         for job in JOBS:
             self.scheduler.add_job(
                 self._periodic,
@@ -281,7 +268,9 @@ class DaemonRunner:
             recovered: list[Claim] = []
             if time.monotonic() >= self._next_recovery:
                 # Leases last `lease` seconds: looking for expired ones once a heartbeat is enough.
-                recovered = claim_expired(self.db, self.id, free, lease=self.lease)
+                recovered = claim_expired(
+                    self.db, self.id, free, lease=self.lease, orphans=self.liveness.may_judge()
+                )
                 if not recovered:
                     self._next_recovery = time.monotonic() + self.config.heartbeat
             for claim in recovered:
@@ -356,6 +345,18 @@ class DaemonRunner:
                 self.stopping.wait(delay)
                 delay = min(delay * 2, 10.0)
 
+    def look_for_orphans(self) -> None:
+        """Claims of a daemon whose lock is free: take them over now (PostgreSQL)."""
+        if not self.liveness.may_judge():
+            return
+        try:
+            if orphaned(self.db, self.id):
+                self._next_recovery = 0.0
+                self.wake()
+        except Exception as exc:
+            if not self._damaged(exc):
+                log.warning("looking for a gone daemon's claims: %s", exc)
+
     # -- heartbeat and other jobs ------------------------------------------
     def _register(self) -> None:
         with self.db.session() as session:
@@ -368,6 +369,7 @@ class DaemonRunner:
                     started_at=utcnow(),
                     heartbeat_at=utcnow(),
                     in_flight=0,
+                    lock_key=self.liveness.key,
                 )
             )
 
@@ -469,18 +471,18 @@ def run_forever(settings: Settings, db: Database, concurrency: int | None) -> in
     """
     config = DaemonConfig.from_settings(settings, db, concurrency)
     refuse_damaged(db)
-    lock = SqliteDaemonLock(db) if db.url.dialect == "sqlite" else None
-    if lock is not None:
-        lock.acquire()
     runner = DaemonRunner(settings, db, config)
+    runner.liveness.acquire()  # a second daemon on one SQLite file stops here (exit 5)
     runner.install_signal_handlers()
     try:
         runner.start()
         runner.wait()
     finally:
         left = runner.stop()
-        if lock is not None:
-            lock.release()
+        if not left:
+            # With calls still running, the lock goes with the process (os._exit follows),
+            # not before: the others must not ask the platform while a call is in flight.
+            runner.liveness.release()
     if runner.fatal is not None:
         raise runner.fatal
     return left

@@ -6,6 +6,11 @@ SQLite), so two publishers never take the same row. Every later write about that
 row is fenced on (claimed_by, attempts): a publisher whose lease was taken over
 cannot overwrite its successor's result. Leases of publishers that died are taken
 over the same way (`claim_expired`).
+
+A long-running daemon also holds a liveness lock for its whole life (a session-level
+advisory lock on PostgreSQL whose key is in its `daemons` row, the file lock beside a
+SQLite database): a daemon whose lock is free is gone, and its claims are taken over
+at once instead of when their leases run out (`gone_daemons`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from autopostr.config import Settings
 from autopostr.db import Database
-from autopostr.models import Post, PostDestination, PublishLog, utcnow
+from autopostr.models import Daemon, Post, PostDestination, PublishLog, utcnow
 from autopostr.states import DUE_STATES, DestinationState, LogEvent, PostState
 
 if TYPE_CHECKING:
@@ -33,6 +38,10 @@ DEFAULT_LEASE = timedelta(minutes=5)
 CLAIM_SPACING = timedelta(microseconds=64)
 
 DEFAULT_MAX_ATTEMPTS = 5
+
+# The first half of every daemon's two-part advisory-lock key ("apos"); the second half is
+# the daemon's own `lock_key`, positive so that pg_locks' unsigned `objid` shows it as is.
+LOCK_NAMESPACE = 0x61706F73
 
 BACKOFF_BASE_SECONDS = 30.0
 
@@ -172,23 +181,84 @@ def claim_due(
     return sorted(claims, key=lambda c: c.destination_id)
 
 
+def gone_daemons(db: Database, me: str) -> Any:
+    """A SELECT of the ids of long-running daemons known to be gone, for use in a WHERE.
+
+    On PostgreSQL: those whose advisory lock nobody holds (a lock dies with its session,
+    so with the process). On SQLite: every other daemon that held the file lock, which is
+    only right for the caller that holds that lock now (the one daemon per file).
+    Daemons that hold no lock (`lock_key` NULL: `--once` runs, older versions) are never
+    in it: their claims wait for the lease."""
+    from sqlalchemy import BigInteger, cast, column, select, table
+    from sqlmodel import col
+
+    gone = select(col(Daemon.id)).where(col(Daemon.lock_key).is_not(None), col(Daemon.id) != me)
+    if db.url.dialect == "postgresql":
+        locks = table(
+            "pg_locks",
+            column("locktype"),
+            column("database"),
+            column("classid"),
+            column("objid"),
+            column("objsubid"),
+        )
+        databases = table("pg_database", column("oid"), column("datname"))
+        from sqlalchemy import func
+
+        held = select(cast(locks.c.objid, BigInteger)).where(
+            locks.c.locktype == "advisory",
+            locks.c.objsubid == 2,
+            cast(locks.c.classid, BigInteger) == LOCK_NAMESPACE,
+            locks.c.database
+            == select(databases.c.oid)
+            .where(databases.c.datname == func.current_database())
+            .scalar_subquery(),
+        )
+        gone = gone.where(col(Daemon.lock_key).not_in(held))
+    return gone
+
+
+def orphaned(db: Database, me: str) -> int:
+    """How many claims belong to daemons that are gone (a cheap look before taking them)."""
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    with db.session() as session:
+        return int(
+            session.execute(
+                select(func.count())
+                .select_from(PostDestination)
+                .where(
+                    col(PostDestination.status) == DestinationState.CLAIMED,
+                    col(PostDestination.claimed_by).in_(gone_daemons(db, me)),
+                )
+            ).scalar_one()
+        )
+
+
 def claim_expired(
     db: Database,
     worker: str,
     limit: int,
     now: datetime | None = None,
     lease: timedelta = DEFAULT_LEASE,
+    *,
+    orphans: bool = False,
 ) -> list[Claim]:
-    """Take over destinations whose publisher stopped renewing its lease (it died)."""
-    from sqlalchemy import select
+    """Take over destinations whose publisher stopped renewing its lease (it died), and
+    with `orphans` also those of daemons known to be gone (`gone_daemons`), lease or not."""
+    from sqlalchemy import or_, select
     from sqlmodel import col
 
     now = now or utcnow()
+    lapsed = col(PostDestination.lease_expires_at) < now
     expired = (
         select(col(PostDestination.id))
         .where(
             col(PostDestination.status) == DestinationState.CLAIMED,
-            col(PostDestination.lease_expires_at) < now,
+            or_(lapsed, col(PostDestination.claimed_by).in_(gone_daemons(db, worker)))
+            if orphans
+            else lapsed,
         )
         .order_by(col(PostDestination.lease_expires_at))
         .limit(limit)
@@ -203,7 +273,7 @@ def claim_expired(
                 claim,
                 LogEvent.RECOVERING,
                 worker,
-                "its publisher stopped renewing the lease",
+                "its publisher is gone" if orphans else "its publisher stopped renewing the lease",
             )
     return claims
 

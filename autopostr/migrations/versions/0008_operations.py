@@ -1,0 +1,33 @@
+"""operations: a daemon's liveness lock
+
+daemons gains `lock_key`: the key of the session-level advisory lock a running
+daemon holds on PostgreSQL for its whole life (on SQLite, set to 0: the daemon
+holds the file lock beside the database). A daemon whose lock is free is gone,
+and the others take over its claims at once instead of waiting out the lease.
+Rows of daemons that never took a lock (older versions, `daemon run --once`)
+keep NULL and are recovered by lease expiry only.
+
+Revision ID: 0008_operations
+Revises: 0007_analytics
+Create Date: 2026-12-02
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0008_operations"
+down_revision: str | None = "0007_analytics"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("daemons") as batch:
+        batch.add_column(sa.Column("lock_key", sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("daemons") as batch:
+        batch.drop_column("lock_key")
