@@ -188,7 +188,7 @@ def claims_by() -> dict[int, str]:
                 col(PostDestination.status) == "claimed"
             )
         ).all()
-    return {int(i): str(by) for i, by in rows}
+    return {int(i or 0): str(by) for i, by in rows}
 
 
 def settled_ids(ids: set[int]) -> bool:
@@ -223,7 +223,9 @@ def test_a_killed_daemons_claims_are_taken_over_within_15_s_not_at_lease_expiry(
         # The victim's calls hang for a minute: killed mid-call, its claims may have been sent.
         victim = group.start("--concurrency", "4", AUTOPOSTR_SANDBOX_LATENCY_MS="60000")
         schedule_many(cli, tmp_path, 6, "takeover", seconds_ahead=1)
-        held = wait(lambda: len(claims_by()) == 6 and claims_by(), 30, "the victim to claim all")
+        held: dict[int, str] = wait(
+            lambda: claims_by() if len(claims_by()) == 6 else {}, 30, "the victim to claim all"
+        )
         ids, dead = set(held), set(held.values())
         assert len(dead) == 1
         group.start("--concurrency", "4", AUTOPOSTR_SANDBOX_LATENCY_MS="50")
