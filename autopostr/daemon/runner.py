@@ -31,7 +31,7 @@ from autopostr.config import Settings
 from autopostr.daemon import systemd
 from autopostr.daemon.jobs import JOBS
 from autopostr.daemon.liveness import liveness_for
-from autopostr.db import Database
+from autopostr.db import ChangeProbe, Database
 from autopostr.errors import DatabaseCorrupt
 from autopostr.models import Daemon as DaemonRow
 from autopostr.models import utcnow
@@ -112,6 +112,13 @@ class DaemonRunner:
         self.fatal: DatabaseCorrupt | None = None
         # Judging others only after holding our own lock for a heartbeat interval.
         self.liveness = liveness_for(db, config.heartbeat, on_lost=self.stopping.set)
+        # SQLite has no notifications: the loop looks often, but queries the queue only
+        # when something committed since its last look or the next due time has come.
+        path = db.url.sqlite_path if db.url.dialect == "sqlite" else None
+        self.changes = ChangeProbe(path) if path is not None else None
+        self._seen_version: int | None = None
+        self._next_due: datetime | None = None
+        self._look = threading.Event()  # set: the next tick queries whatever the probe says
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
@@ -193,6 +200,8 @@ class DaemonRunner:
         hooks.stop_background_delivery(max(1.0, deadline - time.monotonic()))
         self._release_unstarted()
         self._unregister()
+        if self.changes is not None:
+            self.changes.close()
         with self._lock:
             still_running = sum(1 for f in self.in_flight.values() if f.running())
         log.info("daemon %s stopped (%s call(s) left to lease recovery)", self.id, still_running)
@@ -221,6 +230,7 @@ class DaemonRunner:
         """Run the publish job at `at` (now by default); safe from any thread."""
         if self.stopping.is_set() or self.scheduler is None:
             return
+        self._look.set()
         if self._ticking.locked():
             self._rerun.set()  # the running tick will loop once more
             return
@@ -234,6 +244,9 @@ class DaemonRunner:
             self._rerun.set()
             return
         try:
+            if self._nothing_new():
+                self._reschedule(self._quiet_until())
+                return
             while True:
                 self._rerun.clear()
                 self._claim_and_submit()
@@ -244,10 +257,35 @@ class DaemonRunner:
             if self._damaged(exc):
                 return
             log.warning("publish loop: %s", exc)
+            self._look.set()
             self._reschedule(utcnow() + timedelta(seconds=min(2.0, self.config.poll)))
         finally:
             self._ticking.release()
+        if self._rerun.is_set():
+            # A wake-up arrived after the loop's last pass (while it planned its next
+            # run): honour it now rather than at the planned time.
+            self.wake()
         self._ping_watchdog()
+
+    def _nothing_new(self) -> bool:
+        """SQLite: true when no commit happened since the last look and nothing is due yet.
+
+        The version is read before the queries it vouches for, so a commit racing them
+        shows as a new version at the next tick."""
+        if self.changes is None:
+            return False
+        forced = self._look.is_set()
+        self._look.clear()
+        version = self.changes.version()
+        unchanged = version == self._seen_version
+        self._seen_version = version
+        if forced or not unchanged:
+            return False
+        return self._next_due is None or utcnow() < self._next_due
+
+    def _quiet_until(self) -> datetime:
+        fallback = utcnow() + timedelta(seconds=self.config.poll)
+        return fallback if self._next_due is None else min(self._next_due, fallback)
 
     def _free_slots(self) -> int:
         """Room for claims: the workers, plus as many again waiting in the pool's queue,
@@ -314,9 +352,11 @@ class DaemonRunner:
         now = utcnow()
         fallback = now + timedelta(seconds=self.config.poll)
         if self._free_slots() <= 0:
+            self._look.set()
             self._reschedule(fallback)  # busy: a finishing worker wakes the loop
             return
         upcoming = next_wake_at(self.db)
+        self._next_due = upcoming
         self._reschedule(fallback if upcoming is None else max(now, min(upcoming, fallback)))
 
     def _reschedule(self, at: datetime) -> None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from autopostr.config import Settings
 from autopostr.db import Database
 from autopostr.models import Daemon, Post, PostDestination, PublishLog, utcnow
-from autopostr.states import DUE_STATES, DestinationState, LogEvent, PostState
+from autopostr.states import DUE_STATES, DestinationState, LogEvent, PostState, sql_in
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
@@ -42,6 +42,12 @@ DEFAULT_MAX_ATTEMPTS = 5
 # The first half of every daemon's two-part advisory-lock key ("apos"); the second half is
 # the daemon's own `lock_key`, positive so that pg_locks' unsigned `objid` shows it as is.
 LOCK_NAMESPACE = 0x61706F73
+
+# The queue's filters as literal SQL, the very text of the partial indexes' WHERE: a
+# planner uses a partial index only when it can prove the query implies its WHERE, and
+# it cannot with bound parameters (SQLite never; PostgreSQL not in a generic plan).
+UNSENT = sql_in("status", DUE_STATES)
+CLAIMED = sql_in("status", [DestinationState.CLAIMED])
 
 BACKOFF_BASE_SECONDS = 30.0
 
@@ -139,14 +145,14 @@ def claim_due(
     lease: timedelta = DEFAULT_LEASE,
 ) -> list[Claim]:
     """Claim up to `limit` due destinations in one statement."""
-    from sqlalchemy import insert, or_, select, update
+    from sqlalchemy import insert, or_, select, text, update
     from sqlmodel import col
 
     now = now or utcnow()
     due = (
         select(col(PostDestination.id))
         .where(
-            col(PostDestination.status).in_(DUE_STATES),
+            text(UNSENT),
             col(PostDestination.due_at) <= now,
             or_(
                 col(PostDestination.next_attempt_at).is_(None),
@@ -220,7 +226,7 @@ def gone_daemons(db: Database, me: str) -> Any:
 
 def orphaned(db: Database, me: str) -> int:
     """How many claims belong to daemons that are gone (a cheap look before taking them)."""
-    from sqlalchemy import func, select
+    from sqlalchemy import func, select, text
     from sqlmodel import col
 
     with db.session() as session:
@@ -229,7 +235,7 @@ def orphaned(db: Database, me: str) -> int:
                 select(func.count())
                 .select_from(PostDestination)
                 .where(
-                    col(PostDestination.status) == DestinationState.CLAIMED,
+                    text(CLAIMED),
                     col(PostDestination.claimed_by).in_(gone_daemons(db, me)),
                 )
             ).scalar_one()
@@ -247,7 +253,7 @@ def claim_expired(
 ) -> list[Claim]:
     """Take over destinations whose publisher stopped renewing its lease (it died), and
     with `orphans` also those of daemons known to be gone (`gone_daemons`), lease or not."""
-    from sqlalchemy import or_, select
+    from sqlalchemy import or_, select, text
     from sqlmodel import col
 
     now = now or utcnow()
@@ -255,7 +261,7 @@ def claim_expired(
     expired = (
         select(col(PostDestination.id))
         .where(
-            col(PostDestination.status) == DestinationState.CLAIMED,
+            text(CLAIMED),
             or_(lapsed, col(PostDestination.claimed_by).in_(gone_daemons(db, worker)))
             if orphans
             else lapsed,
@@ -279,31 +285,31 @@ def claim_expired(
 
 
 def next_wake_at(db: Database) -> datetime | None:
-    """The soonest moment something needs a publisher: a due time, a retry, or a lease running out."""
-    from sqlalchemy import case, func, select
+    """The soonest moment something needs a publisher: a due time, a retry, or a lease running out.
+
+    Three reads of a few index entries each, however many posts are scheduled: the first
+    due row with no retry time (in due order), the retries (their own partial index) and
+    the leases (claimed rows only)."""
+    from sqlalchemy import case, func, select, text
     from sqlmodel import col
 
-    due = case(
-        (
-            col(PostDestination.next_attempt_at).is_not(None)
-            & (col(PostDestination.next_attempt_at) > col(PostDestination.due_at)),
-            col(PostDestination.next_attempt_at),
-        ),
-        else_=col(PostDestination.due_at),
-    )
+    due_at, retry_at = col(PostDestination.due_at), col(PostDestination.next_attempt_at)
     with db.session() as session:
         pending = session.execute(
-            select(func.min(due)).where(
-                col(PostDestination.status).in_(DUE_STATES),
-                col(PostDestination.due_at).is_not(None),
+            select(due_at)
+            .where(text(UNSENT), due_at.is_not(None), retry_at.is_(None))
+            .order_by(due_at)
+            .limit(1)
+        ).scalar()
+        retry = session.execute(
+            select(func.min(case((retry_at > due_at, retry_at), else_=due_at))).where(
+                text(f"{UNSENT} AND next_attempt_at IS NOT NULL"), due_at.is_not(None)
             )
         ).scalar()
         leases = session.execute(
-            select(func.min(PostDestination.lease_expires_at)).where(
-                col(PostDestination.status) == DestinationState.CLAIMED
-            )
+            select(func.min(PostDestination.lease_expires_at)).where(text(CLAIMED))
         ).scalar()
-    moments = [aware(m) for m in (pending, leases) if m is not None]
+    moments = [aware(m) for m in (pending, retry, leases) if m is not None]
     return min(moments) if moments else None
 
 

@@ -7,6 +7,10 @@ and the others take over its claims at once instead of waiting out the lease.
 Rows of daemons that never took a lock (older versions, `daemon run --once`)
 keep NULL and are recovered by lease expiry only.
 
+post_destinations gains a partial index on `next_attempt_at` of unsent rows waiting
+for a retry time, so that a daemon's "when is the next thing due?" reads a few index
+entries however many posts are scheduled.
+
 Revision ID: 0008_operations
 Revises: 0007_analytics
 Create Date: 2026-12-02
@@ -23,11 +27,22 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+RETRY_WAITING = "status IN ('pending', 'retrying') AND next_attempt_at IS NOT NULL"
+
+
 def upgrade() -> None:
     with op.batch_alter_table("daemons") as batch:
         batch.add_column(sa.Column("lock_key", sa.Integer(), nullable=True))
+    op.create_index(
+        "ix_post_destinations_retry_unsent",
+        "post_destinations",
+        ["next_attempt_at"],
+        postgresql_where=sa.text(RETRY_WAITING),
+        sqlite_where=sa.text(RETRY_WAITING),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_post_destinations_retry_unsent", table_name="post_destinations")
     with op.batch_alter_table("daemons") as batch:
         batch.drop_column("lock_key")
