@@ -19,6 +19,19 @@ def run(
     concurrency: int = typer.Option(
         8, "--concurrency", min=1, max=64, help="Publish calls in parallel."
     ),
+    log_format: str = typer.Option(
+        "",
+        "--log-format",
+        help="text or json (one object per line); default AUTOPOSTR_LOG_FORMAT, else text.",
+        show_default=False,
+    ),
+    metrics: str = typer.Option(
+        "",
+        "--metrics",
+        metavar="HOST:PORT",
+        help="Serve /metrics, /healthz and /readyz there (default AUTOPOSTR_METRICS, else off).",
+        show_default=False,
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Publish due posts: in the foreground until SIGTERM, or --once for cron.
@@ -30,9 +43,12 @@ def run(
 
     \b
     Examples:
-      autopostr daemon run
+      autopostr daemon run --log-format json --metrics 127.0.0.1:9464
       * * * * * autopostr daemon run --once >> ~/autopostr.log 2>&1
     """
+    import logging
+
+    from autopostr import logsetup
     from autopostr.cli import output
     from autopostr.cli.common import database
     from autopostr.keys import load_keyset, require_database_key
@@ -42,23 +58,25 @@ def run(
     from autopostr.views import outcome_json
 
     s = settings()
+    # Forever: the log is the daemon's voice. --once: outcomes are reported below, so
+    # stderr only gets warnings; the log file (if any) gets everything.
+    logsetup.configure(
+        s,
+        fmt=log_format or None,
+        level=logging.DEBUG if s.debug else logging.INFO,
+        stream_level=None if not once else logging.WARNING,
+    )
     db = database(s)
     # A key that cannot open the database's secrets would make every destination wait:
     # say so now, with the fix, rather than start.
     require_database_key(db, load_keyset(s))
     if not once:
-        import logging
         import os
         import sys
 
         from autopostr.daemon.runner import run_forever
 
-        logging.basicConfig(
-            level=logging.DEBUG if s.debug else logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
-        left = run_forever(s, db, concurrency)
+        left = run_forever(s, db, concurrency, metrics=metrics or s.get("metrics") or None)
         if left:
             # Calls still running past the grace period are recovered by other daemons.
             sys.stderr.flush()

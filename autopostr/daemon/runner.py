@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from autopostr import __version__, hooks
+from autopostr import __version__, hooks, logsetup, telemetry
 from autopostr.config import Settings
 from autopostr.daemon import systemd
+from autopostr.daemon.health import Health
 from autopostr.daemon.jobs import JOBS
 from autopostr.daemon.liveness import liveness_for
+from autopostr.daemon.metrics import metrics_server
 from autopostr.db import ChangeProbe, Database
 from autopostr.errors import DatabaseCorrupt
 from autopostr.models import Daemon as DaemonRow
@@ -119,12 +121,14 @@ class DaemonRunner:
         self._seen_version: int | None = None
         self._next_due: datetime | None = None
         self._look = threading.Event()  # set: the next tick queries whatever the probe says
+        self.health = Health(settings, db, config.heartbeat, self.stopping)
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
+        logsetup.bind(daemon=self.id)
         self._register()
         start_batched_finishing(self.db)
         hooks.start_background_delivery()
@@ -339,7 +343,18 @@ class DaemonRunner:
         try:
             outcome = future.result()
             self.outcomes.append(outcome)
-            log.info("post %s → %s: %s", outcome.post_id, outcome.account, outcome.status)
+            log.info(
+                "post %s → %s: %s",
+                outcome.post_id,
+                outcome.account,
+                outcome.status,
+                extra={
+                    "post": outcome.post_id,
+                    "destination": outcome.destination_id,
+                    "account": outcome.account,
+                    "attempt": outcome.attempt,
+                },
+            )
         except Exception as exc:
             # Recording the outcome failed (database down): the lease expires and the
             # destination is recovered by asking the platform, never re-sent blindly.
@@ -421,6 +436,8 @@ class DaemonRunner:
         from autopostr.models import PostDestination
 
         now = utcnow()
+        self.health.beat()
+        telemetry.emit("in_flight", len(self.in_flight))
         try:
             with self.db.session() as session:
                 row = session.get(DaemonRow, self.id)
@@ -443,6 +460,7 @@ class DaemonRunner:
                         .values(lease_expires_at=now + self.lease)
                     )
             systemd.notify(f"STATUS=publishing, {len(self.in_flight)} in flight")
+            telemetry.emit("heartbeat", time.time())
         except Exception as exc:
             if not self._damaged(exc):
                 log.warning("heartbeat: %s", exc)
@@ -456,11 +474,15 @@ class DaemonRunner:
 
     def _periodic(self, name: str) -> None:
         job = next(j for j in JOBS if j.name == name)
+        started = time.monotonic()
         try:
             job.run(self.db, self.settings)
         except Exception as exc:
+            telemetry.emit("job_run", time.monotonic() - started, job=name, result="failed")
             if not self._damaged(exc):
                 log.warning("job %s: %s", name, exc)
+        else:
+            telemetry.emit("job_run", time.monotonic() - started, job=name, result="ok")
 
     def _release_unstarted(self) -> None:
         """Claims no worker started go back to the queue for the others."""
@@ -504,7 +526,9 @@ class DaemonRunner:
             log.warning("unregister: %s", exc)
 
 
-def run_forever(settings: Settings, db: Database, concurrency: int | None) -> int:
+def run_forever(
+    settings: Settings, db: Database, concurrency: int | None, metrics: str | None = None
+) -> int:
     """Run until SIGTERM/SIGINT; returns the number of calls still running at exit.
 
     Raises DatabaseCorrupt when the database is found damaged, at start or later.
@@ -512,13 +536,18 @@ def run_forever(settings: Settings, db: Database, concurrency: int | None) -> in
     config = DaemonConfig.from_settings(settings, db, concurrency)
     refuse_damaged(db)
     runner = DaemonRunner(settings, db, config)
+    server = metrics_server(settings, db, runner.health, metrics)  # a bad address stops here
     runner.liveness.acquire()  # a second daemon on one SQLite file stops here (exit 5)
     runner.install_signal_handlers()
     try:
+        if server is not None:
+            server.start()
         runner.start()
         runner.wait()
     finally:
         left = runner.stop()
+        if server is not None:
+            server.stop()
         if not left:
             # With calls still running, the lock goes with the process (os._exit follows),
             # not before: the others must not ask the platform while a call is in flight.
