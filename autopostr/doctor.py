@@ -311,6 +311,26 @@ def check_plugins(ctx: Context) -> CheckResult:
     return CheckResult(name, "ok", ", ".join(names))
 
 
+def check_error_reporting(_ctx: Context) -> CheckResult:
+    """SENTRY_DSN needs the optional extra; without it nothing is reported."""
+    from urllib.parse import urlsplit
+
+    from autopostr.reporting import DSN_VARIABLE, dsn, extra_installed
+
+    name = "error reporting"
+    address = dsn()
+    if address is None:
+        return CheckResult(name, "ok", f"off ({DSN_VARIABLE} is not set)")
+    if not extra_installed():
+        return CheckResult(
+            name,
+            "warn",
+            f"{DSN_VARIABLE} is set but the sentry extra is not installed: nothing is reported",
+            "pip install 'autopostr[sentry]'",
+        )
+    return CheckResult(name, "ok", f"to Sentry at {urlsplit(address).hostname or '?'}")
+
+
 DAEMON_FIX = (
     "autopostr daemon run (or a cron line: * * * * * autopostr daemon run --once); "
     "see `autopostr daemon systemd-unit`"
@@ -584,6 +604,7 @@ CHECKS: list[Check] = [
     check_accounts,
     check_sealed,
     check_instagram_media,
+    check_error_reporting,
 ]
 
 

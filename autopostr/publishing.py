@@ -353,6 +353,9 @@ def _call(db: Database, settings: Settings, worker: str, job: _Job, timer: _Call
         )
     except Exception as exc:
         # The call may or may not have reached the platform: never re-send blindly.
+        from autopostr import reporting
+
+        reporting.report(exc)
         return _finish(
             db,
             worker,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from autopostr import __version__, hooks, logsetup, telemetry
+from autopostr import __version__, hooks, logsetup, reporting, telemetry
 from autopostr.config import Settings
 from autopostr.daemon import systemd
 from autopostr.daemon.health import Health
@@ -34,7 +34,7 @@ from autopostr.daemon.jobs import JOBS
 from autopostr.daemon.liveness import liveness_for
 from autopostr.daemon.metrics import metrics_server
 from autopostr.db import ChangeProbe, Database
-from autopostr.errors import DatabaseCorrupt
+from autopostr.errors import AutopostrError, DatabaseCorrupt
 from autopostr.models import Daemon as DaemonRow
 from autopostr.models import utcnow
 from autopostr.outcomes import Outcome, start_batched_finishing, stop_batched_finishing
@@ -360,6 +360,8 @@ class DaemonRunner:
             # destination is recovered by asking the platform, never re-sent blindly.
             if not self._damaged(exc):
                 log.warning("destination %s: %s", claim.destination_id, exc)
+                if not isinstance(exc, AutopostrError):
+                    reporting.report(exc)
         if self._queue_low():
             self.wake()  # a worker is about to be free: claim the next batch at once
 
@@ -481,6 +483,8 @@ class DaemonRunner:
             telemetry.emit("job_run", time.monotonic() - started, job=name, result="failed")
             if not self._damaged(exc):
                 log.warning("job %s: %s", name, exc)
+                if not isinstance(exc, AutopostrError):
+                    reporting.report(exc)
         else:
             telemetry.emit("job_run", time.monotonic() - started, job=name, result="ok")
 
@@ -535,6 +539,7 @@ def run_forever(
     """
     config = DaemonConfig.from_settings(settings, db, concurrency)
     refuse_damaged(db)
+    reporting.init("daemon")  # with SENTRY_DSN and the sentry extra
     runner = DaemonRunner(settings, db, config)
     server = metrics_server(settings, db, runner.health, metrics)  # a bad address stops here
     runner.liveness.acquire()  # a second daemon on one SQLite file stops here (exit 5)
