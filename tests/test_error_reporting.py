@@ -134,7 +134,7 @@ def test_a_dsn_without_the_extra_is_a_doctor_warning(
     _, checks = doctor(cli)
     assert checks["error reporting"]["status"] == "ok"
     monkeypatch.setitem(sys.modules, "sentry_sdk", None)  # as if the extra were not installed
-    code, checks = doctor(cli)
+    _, checks = doctor(cli)
     check = checks["error reporting"]
     assert check["status"] == "warn" and "autopostr[sentry]" in check["fix"]
     monkeypatch.delenv("SENTRY_DSN")
