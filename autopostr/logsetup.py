@@ -178,6 +178,7 @@ def reset() -> None:
         handler.close()
     _installed.clear()
     _process.clear()
+    logging.getLogger("autopostr").setLevel(logging.NOTSET)
 
 
 def log_format(settings: Settings, override: str | None = None) -> str:
@@ -242,5 +243,7 @@ def configure(
         handler.addFilter(redact)
         root.addHandler(handler)
         _installed.append(handler)
-    root.setLevel(level)
+    # Our own loggers at `level`; the root (libraries) stays at its WARNING, so that no
+    # client library's request lines (URLs that may carry a webhook's token) are written.
+    logging.getLogger("autopostr").setLevel(level)
     return chosen

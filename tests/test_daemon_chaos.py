@@ -222,7 +222,7 @@ def test_a_killed_daemons_claims_are_taken_over_within_15_s_not_at_lease_expiry(
         cli.ok("accounts", "add", "sandbox", "--handle", "takeover")
         # The victim's calls hang for a minute: killed mid-call, its claims may have been sent.
         victim = group.start("--concurrency", "4", AUTOPOSTR_SANDBOX_LATENCY_MS="60000")
-        schedule_many(cli, tmp_path, 6, "takeover", seconds_ahead=1)
+        schedule_many(cli, tmp_path, 6, "takeover", seconds_ahead=3)
         held: dict[int, str] = wait(
             lambda: claims_by() if len(claims_by()) == 6 else {}, 30, "the victim to claim all"
         )

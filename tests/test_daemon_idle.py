@@ -77,7 +77,7 @@ def test_a_commit_by_another_connection_makes_the_next_tick_look(
 def test_the_due_time_coming_makes_a_tick_look_without_any_commit(
     runner: DaemonRunner, cli: Cli
 ) -> None:
-    new_post(cli, "soon", "--at", "+1s")
+    new_post(cli, "soon", "--at", "+3s")
     runner.publish_tick()
     with statements(runner.db) as early:
         runner.publish_tick()
