@@ -10,9 +10,9 @@ SQLite: the `fcntl` lock on a file beside the database, one daemon per file. The
 daemon that gets it knows every other daemon of that file is gone, so it takes over
 their claims at start-up.
 
-A daemon only judges others once it has held its own lock for a heartbeat interval:
-after a database restart every daemon has lost its lock for a moment, and the others
-must have had time to take theirs again.
+A daemon only judges others once it has held its own lock for a heartbeat interval (5 s
+at least): after a database restart every daemon has lost its lock for a moment, and
+the others must have had time to take theirs again.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ log = logging.getLogger("autopostr.daemon")
 # How often a daemon on PostgreSQL looks for claims of daemons whose lock is free (at
 # most; never less often than it beats).
 TAKEOVER_LOOK_SECONDS = 1.0
+SETTLE_SECONDS = 5.0
 
 
 @dataclass
@@ -112,8 +113,12 @@ class DaemonRunner:
         self.lease = timedelta(seconds=config.lease)
         self._next_recovery = 0.0
         self.fatal: DatabaseCorrupt | None = None
-        # Judging others only after holding our own lock for a heartbeat interval.
-        self.liveness = liveness_for(db, config.heartbeat, on_lost=self.stopping.set)
+        # Judging others only after holding our own lock for a while: a heartbeat interval,
+        # and never less than the time a daemon takes to take its lock again after the
+        # database restarts (its watcher retries every 2 s at most).
+        self.liveness = liveness_for(
+            db, max(config.heartbeat, SETTLE_SECONDS), on_lost=self.stopping.set
+        )
         # SQLite has no notifications: the loop looks often, but queries the queue only
         # when something committed since its last look or the next due time has come.
         path = db.url.sqlite_path if db.url.dialect == "sqlite" else None
