@@ -398,3 +398,20 @@ def test_reconcile_with_nothing_to_review_says_so(sandbox: str, cli: Cli) -> Non
     assert cli.ok("posts", "reconcile", "--json").json() == []
     run = cli.ok("posts", "reconcile")
     assert "Nothing needs review" in run.stderr and run.stdout == ""
+
+
+def test_a_daemon_counts_as_silent_after_three_of_its_heartbeat_intervals(
+    initialized: str, cli: Cli
+) -> None:
+    add_heartbeat(timedelta(seconds=5))
+    add_heartbeat(timedelta(seconds=40))
+    states = {
+        d["heartbeat_at"][:19]: d["state"]
+        for d in cli.ok("daemon", "status", "--all", "--json").json()
+    }
+    assert sorted(states.values()) == ["alive", "silent"]  # 10 s beats: silent after 30 s
+    fast = {"AUTOPOSTR_HEARTBEAT_SECONDS": "1"}
+    rows = cli.ok("daemon", "status", "--all", "--json", env=fast).json()
+    assert [d["state"] for d in rows] == ["silent", "silent"]  # 1 s beats: after 3 s
+    code, checks = doctor(cli, **fast)
+    assert "3 s" in checks[DAEMON_CHECK]["detail"]
