@@ -413,5 +413,5 @@ def test_a_daemon_counts_as_silent_after_three_of_its_heartbeat_intervals(
     fast = {"AUTOPOSTR_HEARTBEAT_SECONDS": "1"}
     rows = cli.ok("daemon", "status", "--all", "--json", env=fast).json()
     assert [d["state"] for d in rows] == ["silent", "silent"]  # 1 s beats: after 3 s
-    code, checks = doctor(cli, **fast)
+    _, checks = doctor(cli, **fast)
     assert "3 s" in checks[DAEMON_CHECK]["detail"]
