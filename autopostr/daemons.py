@@ -3,31 +3,57 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from autopostr.config import Settings
 from autopostr.db import Database
 from autopostr.models import Daemon, utcnow
 
-# A daemon beats every 10 s by default; three missed beats and it counts as gone.
-STALE_AFTER = timedelta(seconds=60)
+# A daemon counts as silent after missing this many heartbeats (its interval is the
+# `heartbeat_seconds` setting, 10 s by default).
+MISSED_BEATS = 3
+DEFAULT_HEARTBEAT_SECONDS = 10.0
 # A cron job (`daemon run --once`) counts as the publisher while its last run is this recent.
 CRON_FRESH = timedelta(minutes=15)
 CRON_MARK = "once"
 
 
-def state_of(row: Daemon, now: datetime) -> str:
+def stale_after(settings: Settings) -> timedelta:
+    """How long without a heartbeat before a daemon counts as silent: follows the interval."""
+    beat = settings.seconds("heartbeat_seconds", DEFAULT_HEARTBEAT_SECONDS, above=0)
+    return timedelta(seconds=MISSED_BEATS * beat)
+
+
+def state_of(row: Daemon, now: datetime, stale: timedelta, gone: bool = False) -> str:
+    """alive, silent (no recent heartbeat, or its liveness lock is free) or stopped."""
     if row.stopped_at is not None:
         return "stopped"
-    return "alive" if now - row.heartbeat_at <= STALE_AFTER else "silent"
+    return "alive" if now - row.heartbeat_at <= stale and not gone else "silent"
 
 
-def list_daemons(db: Database, include_dead: bool = False) -> list[Daemon]:
+@dataclass
+class DaemonView:
+    row: Daemon
+    state: str
+
+
+def list_daemons(db: Database, settings: Settings, include_dead: bool = False) -> list[DaemonView]:
+    """The daemons with their state; on PostgreSQL one whose lock is free is silent at once."""
     from sqlmodel import col, select
 
-    now = utcnow()
+    from autopostr.queue.claims import gone_daemons
+
+    now, stale = utcnow(), stale_after(settings)
     with db.session() as session:
         rows = list(session.exec(select(Daemon).order_by(col(Daemon.started_at))))
-    return [r for r in rows if include_dead or state_of(r, now) == "alive"]
+        gone = (
+            set(session.execute(gone_daemons(db, "")).scalars())
+            if db.url.dialect == "postgresql"
+            else set()
+        )
+    views = [DaemonView(r, state_of(r, now, stale, r.id in gone)) for r in rows]
+    return [v for v in views if include_dead or v.state == "alive"]
 
 
 def record_cron_run(db: Database, worker: str, started: datetime) -> None:

@@ -344,6 +344,30 @@ def _is_connection_error(exc: Any) -> bool:
     return bool(getattr(exc, "connection_invalidated", False)) or "connect" in str(exc).lower()
 
 
+class ChangeProbe:
+    """SQLite: has another connection committed since the last look? (`PRAGMA data_version`)
+
+    The number changes only when another connection commits, so it must be read on a
+    connection of its own, kept open: this one never writes, and in autocommit mode it
+    holds no read transaction that would keep the WAL from being checkpointed. Reading
+    it costs microseconds, where the queue's queries cost milliseconds."""
+
+    def __init__(self, path: Path):
+        import sqlite3
+        import threading
+
+        self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()
+
+    def version(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
 def open_database(settings: Settings) -> Database:
     """The database, ready for use, or an error that tells the user what to run."""
     db = Database(settings)

@@ -339,6 +339,26 @@ def check_plugins(ctx: Context) -> CheckResult:
     return CheckResult(name, "ok", ", ".join(names))
 
 
+def check_error_reporting(_ctx: Context) -> CheckResult:
+    """SENTRY_DSN needs the optional extra; without it nothing is reported."""
+    from urllib.parse import urlsplit
+
+    from autopostr.reporting import DSN_VARIABLE, dsn, extra_installed
+
+    name = "error reporting"
+    address = dsn()
+    if address is None:
+        return CheckResult(name, "ok", f"off ({DSN_VARIABLE} is not set)")
+    if not extra_installed():
+        return CheckResult(
+            name,
+            "warn",
+            f"{DSN_VARIABLE} is set but the sentry extra is not installed: nothing is reported",
+            "pip install 'autopostr[sentry]'",
+        )
+    return CheckResult(name, "ok", f"to Sentry at {urlsplit(address).hostname or '?'}")
+
+
 DAEMON_FIX = (
     "autopostr daemon run (or a cron line: * * * * * autopostr daemon run --once); "
     "see `autopostr daemon systemd-unit`"
@@ -351,10 +371,11 @@ def check_daemon(ctx: Context) -> CheckResult:
     from sqlalchemy import func, select
     from sqlmodel import col
 
-    from autopostr.daemons import STALE_AFTER
+    from autopostr.daemons import stale_after
     from autopostr.models import Daemon, PostDestination, utcnow
 
     name = "a daemon is alive"
+    stale = stale_after(ctx.settings)
     db = ctx.database()
     if not ctx.schema_ok or db is None:
         return CheckResult(name, "warn", "no schema to look in", "autopostr init")
@@ -366,7 +387,7 @@ def check_daemon(ctx: Context) -> CheckResult:
                     select(Daemon)
                     .where(
                         col(Daemon.stopped_at).is_(None),
-                        col(Daemon.heartbeat_at) >= now - STALE_AFTER,
+                        col(Daemon.heartbeat_at) >= now - stale,
                     )
                     .order_by(col(Daemon.heartbeat_at).desc())
                 )
@@ -396,7 +417,7 @@ def check_daemon(ctx: Context) -> CheckResult:
             "ok",
             f"cron: `daemon run --once` last ran at {cron.isoformat(timespec='seconds')}",
         )
-    seconds = int(STALE_AFTER.total_seconds())
+    seconds = int(stale.total_seconds())
     if not waiting:
         return CheckResult(
             name,
@@ -693,6 +714,7 @@ CHECKS: list[Check] = [
     check_billing,
     check_billing_webhook,
     check_billing_sync,
+    check_error_reporting,
 ]
 
 

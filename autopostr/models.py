@@ -217,6 +217,9 @@ class ImportTombstone(SQLModel, table=True):
     deleted_at: datetime = Field(default_factory=utcnow)
 
 
+RETRY_WAITING = f"{sql_in('status', DUE_STATES)} AND next_attempt_at IS NOT NULL"
+
+
 class PostDestination(SQLModel, table=True):
     """One post on one account: the unit the daemons claim, publish and retry."""
 
@@ -229,6 +232,13 @@ class PostDestination(SQLModel, table=True):
             "due_at",
             postgresql_where=text(sql_in("status", DUE_STATES)),
             sqlite_where=text(sql_in("status", DUE_STATES)),
+        ),
+        # Unsent rows waiting for a retry time, for the next-wake query.
+        Index(
+            "ix_post_destinations_retry_unsent",
+            "next_attempt_at",
+            postgresql_where=text(RETRY_WAITING),
+            sqlite_where=text(RETRY_WAITING),
         ),
         Index(
             "ix_post_destinations_lease_claimed",
@@ -542,6 +552,9 @@ class Daemon(SQLModel, table=True):
     heartbeat_at: datetime = Field(default_factory=utcnow, index=True)
     in_flight: int = 0
     stopped_at: datetime | None = None
+    # The advisory-lock key a long-running daemon holds on PostgreSQL while it lives (0 on
+    # SQLite: the file lock); NULL for runs that hold none (`--once`).
+    lock_key: int | None = None
 
 
 class AuditLog(SQLModel, table=True):

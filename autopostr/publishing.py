@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from autopostr import accounts as accounts_mod
-from autopostr import outcomes
+from autopostr import logsetup, outcomes, telemetry
 from autopostr.config import Settings
 from autopostr.db import Database
 from autopostr.errors import AutopostrError, KeyMissing
@@ -69,6 +70,18 @@ class _Job:
     problem: str | None  # a reason to fail without calling the platform
     settings: Settings | None = None
     previous_error: str = ""
+    due_at: datetime | None = None
+
+    def context(self) -> Any:
+        """The log context of everything this job logs (logsetup's keys)."""
+        return logsetup.context(
+            team=self.team_id,
+            post=self.claim.post_id,
+            destination=self.claim.destination_id,
+            account=self.account_label,
+            platform=self.account.platform,
+            attempt=self.claim.attempt,
+        )
 
 
 def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
@@ -156,7 +169,17 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
                     first_claimed_at=first_claims.get(claim.destination_id),
                 )
             jobs.append(
-                _Job(claim, account, label, team_id, request, problem, settings, dest_error or "")
+                _Job(
+                    claim,
+                    account,
+                    label,
+                    team_id,
+                    request,
+                    problem,
+                    settings,
+                    dest_error or "",
+                    aware(due_at) if due_at is not None else None,
+                )
             )
         session.expunge_all()
     return jobs
@@ -239,6 +262,9 @@ def _finish(
     refund: bool = False,
 ) -> Outcome:
     """Record what came of the job (see `outcomes.finish`)."""
+    telemetry.emit("publish", platform=job.account.platform, result=status)
+    if status == DestinationState.RETRYING:
+        telemetry.emit("retry", platform=job.account.platform)
     item = Finishing(
         worker,
         job.claim,
@@ -261,6 +287,11 @@ def publish_claim(db: Database, settings: Settings, worker: str, claim: Claim) -
 
 def publish_job(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:
     """Publish a prepared claim (see `prepare`) and record what happened."""
+    with job.context():
+        return _publish_job(db, settings, worker, job)
+
+
+def _publish_job(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:
     if job.request is None:
         return _finish(db, worker, job, status=DestinationState.FAILED, error=job.problem)
     if job.previous_error.startswith(MAYBE_SENT):
@@ -277,7 +308,35 @@ def open_account(settings: Settings, account: SocialAccount) -> AccountRef:
     return accounts_mod.account_ref(account, load_keyset(settings) if sealed else None)
 
 
+class _CallTimer:
+    """Seconds spent in the platform's calls (however they end)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.monotonic()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.seconds += time.monotonic() - self._started
+
+
 def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:
+    """Call the platform, and tell telemetry how late and how long (and the log, at DEBUG)."""
+    platform = job.account.platform
+    if job.due_at is not None:
+        telemetry.emit("due_to_call", (utcnow() - job.due_at).total_seconds(), platform=platform)
+    timer = _CallTimer()
+    outcome = _call(db, settings, worker, job, timer)
+    telemetry.emit("platform_call", timer.seconds, platform=platform, result=outcome.status)
+    log.debug(
+        "publish call: %s", outcome.status, extra={"duration_ms": round(timer.seconds * 1000, 1)}
+    )
+    return outcome
+
+
+def _call(db: Database, settings: Settings, worker: str, job: _Job, timer: _CallTimer) -> Outcome:
     from autopostr.platforms.registry import get_platform
 
     claim = job.claim
@@ -287,14 +346,16 @@ def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> 
         platform = get_platform(job.account.platform, settings)
         try:
             platform.check_quota(ref, job.request)
-            result = platform.publish(ref, job.request)
+            with timer:
+                result = platform.publish(ref, job.request)
         except AuthExpired:
             # An expired token is refreshed once; a second refusal is a real failure.
             ref = refresh_account(
                 db, settings, job.account.id or 0, failed=ref.credentials.get("access_token")
             )
             platform.check_quota(ref, job.request)
-            result = platform.publish(ref, job.request)
+            with timer:
+                result = platform.publish(ref, job.request)
     except (PermanentError, AuthExpired) as exc:
         return _finish(db, worker, job, status=DestinationState.FAILED, error=exc.message)
     except KeyMissing as exc:
@@ -331,6 +392,9 @@ def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> 
         )
     except Exception as exc:
         # The call may or may not have reached the platform: never re-send blindly.
+        from autopostr import reporting
+
+        reporting.report(exc)
         return _finish(
             db,
             worker,
@@ -406,6 +470,7 @@ def refresh_account(
             if fresh is None and failed is not None:
                 raise PermanentError(f"{platform.title} refused the token and it cannot be renewed")
         except PlatformError as exc:
+            telemetry.emit("token_refresh", platform=account.platform, result="failed")
             if exc.transient and not isinstance(exc, AuthExpired):
                 raise  # the platform was unreachable: the token may still be good
             account.status = accounts_mod.NEEDS_RECONNECT
@@ -422,6 +487,7 @@ def refresh_account(
         if fresh:
             accounts_mod.store_credentials(session, settings, account, {**ref.credentials, **fresh})
             account.updated_at = utcnow()
+            telemetry.emit("token_refresh", platform=account.platform, result="ok")
         session.flush()
         return open_account(settings, account)
 
@@ -459,9 +525,10 @@ def publish_due(
 def recover_claim(db: Database, settings: Settings, worker: str, claim: Claim) -> Outcome:
     """A destination whose publisher died, maybe mid-call: ask the platform before re-sending."""
     job = _prepare(db, settings, claim)
-    if job.request is None:
-        return _finish(db, worker, job, status=DestinationState.FAILED, error=job.problem)
-    return _recover(db, settings, worker, job)
+    with job.context():
+        if job.request is None:
+            return _finish(db, worker, job, status=DestinationState.FAILED, error=job.problem)
+        return _recover(db, settings, worker, job)
 
 
 def _recover(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:

@@ -477,17 +477,14 @@ def log_entry_json(entry: LogEntry) -> Document:
     }
 
 
-def daemon_json(row: Daemon) -> Document:
+def daemon_json(row: Daemon, state: str) -> Document:
     """`daemon status`: one daemon's heartbeat; state is alive, silent or stopped."""
-    from autopostr.daemons import state_of
-    from autopostr.models import utcnow
-
     return {
         "id": row.id,
         "host": row.host,
         "pid": row.pid,
         "version": row.version,
-        "state": state_of(row, utcnow()),
+        "state": state,
         "started_at": iso(row.started_at),
         "heartbeat_at": iso(row.heartbeat_at),
         "stopped_at": iso(row.stopped_at),

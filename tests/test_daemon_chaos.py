@@ -174,3 +174,76 @@ def test_idle_daemon_wakes_on_notify_not_on_a_timer(
     line = json.loads((isolated_env / "sandbox" / "prompt.jsonl").read_text().splitlines()[0])
     called = datetime.fromisoformat(line["at"].replace("Z", "+00:00"))
     assert timedelta(0) <= called - due < timedelta(seconds=1.5)
+
+
+def claims_by() -> dict[int, str]:
+    """Claimed destinations and who holds them."""
+    from sqlmodel import col, select
+
+    from autopostr.models import PostDestination
+
+    with db_session() as session:
+        rows = session.exec(
+            select(PostDestination.id, PostDestination.claimed_by).where(
+                col(PostDestination.status) == "claimed"
+            )
+        ).all()
+    return {int(i or 0): str(by) for i, by in rows}
+
+
+def settled_ids(ids: set[int]) -> bool:
+    from sqlmodel import col, select
+
+    from autopostr.models import PostDestination
+
+    with db_session() as session:
+        states = session.exec(
+            select(PostDestination.status).where(col(PostDestination.id).in_(ids))
+        ).all()
+    return len(states) == len(ids) and all(
+        s in ("published", "needs_review", "failed") for s in states
+    )
+
+
+def test_a_killed_daemons_claims_are_taken_over_within_15_s_not_at_lease_expiry(
+    postgres_only: str, cli: Cli, tmp_path: Path, isolated_env: Path
+) -> None:
+    """The lease is a minute; the dead daemon's lock is free at once, so its claims are not."""
+    group = Daemons(
+        {
+            "AUTOPOSTR_LEASE_SECONDS": "60",
+            "AUTOPOSTR_HEARTBEAT_SECONDS": "2",
+            "NO_COLOR": "1",
+        },
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        cli.ok("init")
+        cli.ok("accounts", "add", "sandbox", "--handle", "takeover")
+        # The victim's calls hang for a minute: killed mid-call, its claims may have been sent.
+        victim = group.start("--concurrency", "4", AUTOPOSTR_SANDBOX_LATENCY_MS="60000")
+        schedule_many(cli, tmp_path, 6, "takeover", seconds_ahead=3)
+        held: dict[int, str] = wait(
+            lambda: claims_by() if len(claims_by()) == 6 else {}, 30, "the victim to claim all"
+        )
+        ids, dead = set(held), set(held.values())
+        assert len(dead) == 1
+        group.start("--concurrency", "4", AUTOPOSTR_SANDBOX_LATENCY_MS="50")
+        # The survivor judges others once it has held its own lock for a heartbeat (5 s at least).
+        wait(lambda: len(cli.ok("daemon", "status", "--json").json()) == 2, 20, "two daemons alive")
+        time.sleep(6)  # past its settling time: it judges others now
+        assert claims_by() == held, "the survivor took claims of a living daemon"
+
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        killed = time.monotonic()
+        wait(lambda: settled_ids(ids), 30, "the dead daemon's claims to be resolved")
+        took = time.monotonic() - killed
+        assert took < 15, f"took {took:.1f} s"
+        assert max(sandbox_calls(isolated_env, "takeover").values()) == 1
+        states = Counter(destination_states())
+        assert states["published"] == 6  # the sandbox can tell: nothing needs review
+        status = {d["id"]: d["state"] for d in cli.ok("daemon", "status", "--all", "--json").json()}
+        assert status[dead.pop()] == "silent"  # its lock is free: not alive, at once
+    finally:
+        group.kill_all()

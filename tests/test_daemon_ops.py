@@ -159,6 +159,42 @@ def test_a_second_daemon_on_the_same_sqlite_file_exits_5(cli: Cli, daemons: Daem
     assert code == 0, err
 
 
+def test_a_restarted_daemon_takes_over_its_killed_predecessors_claims_at_once(
+    sandbox: str, cli: Cli, daemons: Daemons, isolated_env: Path
+) -> None:
+    """The liveness lock (SQLite's file lock, PostgreSQL's advisory lock) says the killed
+    daemon is gone: its claims need not wait out the minute-long lease."""
+    post = new_post(cli, "killed mid-call", "--at", "+1s")
+    slow = {**QUICK, "AUTOPOSTR_LEASE_SECONDS": "60", "AUTOPOSTR_SANDBOX_LATENCY_MS": "60000"}
+    victim = daemons.start(**slow)
+
+    def claimed() -> bool:
+        from sqlmodel import select
+
+        from autopostr.models import PostDestination
+
+        with db_session() as session:
+            return session.exec(select(PostDestination.status)).all() == ["claimed"]
+
+    wait_until(claimed, 30, "the destination to be claimed")
+    victim.kill()
+    victim.wait(timeout=10)
+    successor = daemons.start(**QUICK, AUTOPOSTR_LEASE_SECONDS="60")
+    wait_until(
+        lambda: mine(cli.ok("daemon", "status", "--json").json(), successor.pid),
+        30,
+        "the new daemon to start",
+    )
+    started = time.monotonic()  # from its start: how long a process takes to load is not ours
+    wait_until(
+        lambda: cli.ok("posts", "show", post, "--json").json()["status"] == "published",
+        20,
+        "the new daemon to take the claim over",
+    )
+    assert time.monotonic() - started < 15
+    assert len(sandbox_lines(isolated_env, "demo")) == 1
+
+
 # -- doctor -----------------------------------------------------------------------
 
 
@@ -362,3 +398,20 @@ def test_reconcile_with_nothing_to_review_says_so(sandbox: str, cli: Cli) -> Non
     assert cli.ok("posts", "reconcile", "--json").json() == []
     run = cli.ok("posts", "reconcile")
     assert "Nothing needs review" in run.stderr and run.stdout == ""
+
+
+def test_a_daemon_counts_as_silent_after_three_of_its_heartbeat_intervals(
+    initialized: str, cli: Cli
+) -> None:
+    add_heartbeat(timedelta(seconds=5))
+    add_heartbeat(timedelta(seconds=40))
+    states = {
+        d["heartbeat_at"][:19]: d["state"]
+        for d in cli.ok("daemon", "status", "--all", "--json").json()
+    }
+    assert sorted(states.values()) == ["alive", "silent"]  # 10 s beats: silent after 30 s
+    fast = {"AUTOPOSTR_HEARTBEAT_SECONDS": "1"}
+    rows = cli.ok("daemon", "status", "--all", "--json", env=fast).json()
+    assert [d["state"] for d in rows] == ["silent", "silent"]  # 1 s beats: after 3 s
+    _, checks = doctor(cli, **fast)
+    assert "3 s" in checks[DAEMON_CHECK]["detail"]

@@ -75,6 +75,10 @@ class AutopostrGroup(TyperGroup):
                     f"conflict with a concurrent change, nothing was saved: {_first_line(exc)}"
                 )
                 ctx.exit(int(ExitCode.INVALID))
+            from autopostr import reporting
+
+            reporting.report(exc, "cli")  # with SENTRY_DSN and the sentry extra
+            reporting.flush()
             output.error(
                 f"unexpected {type(exc).__name__}: {_first_line(exc)}. "
                 "Run again with --debug for the traceback"

@@ -21,6 +21,19 @@ def run(
         8, "--concurrency", min=1, max=64, help="Publish calls in parallel."
     ),
     quiet: bool = options.quiet_option(),
+    log_format: str = typer.Option(
+        "",
+        "--log-format",
+        help="text or json (one object per line); default AUTOPOSTR_LOG_FORMAT, else text.",
+        show_default=False,
+    ),
+    metrics: str = typer.Option(
+        "",
+        "--metrics",
+        metavar="HOST:PORT",
+        help="Serve /metrics, /healthz and /readyz there (default AUTOPOSTR_METRICS, else off).",
+        show_default=False,
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Publish due posts: in the foreground until SIGTERM, or --once for cron.
@@ -32,9 +45,12 @@ def run(
 
     \b
     Examples:
-      autopostr daemon run
+      autopostr daemon run --log-format json --metrics 127.0.0.1:9464
       * * * * * autopostr daemon run --once --quiet
     """
+    import logging
+
+    from autopostr import logsetup
     from autopostr.cli import output
     from autopostr.cli.common import database
     from autopostr.keys import load_keyset, require_database_key
@@ -44,24 +60,28 @@ def run(
     from autopostr.views import outcome_json
 
     s = settings()
+    # Forever: the log is the daemon's voice, warnings included. --once: outcomes are
+    # reported below and warnings are the CLI's `Warning:` lines (silenced by --quiet),
+    # so the log's stderr only gets errors; the log file (if any) gets everything.
+    if not once:
+        output.unroute_warnings()
+    logsetup.configure(
+        s,
+        fmt=log_format or None,
+        level=logging.DEBUG if s.debug else logging.INFO,
+        stream_level=None if not once else logging.ERROR,
+    )
     db = database(s)
     # A key that cannot open the database's secrets would make every destination wait:
     # say so now, with the fix, rather than start.
     require_database_key(db, load_keyset(s))
     if not once:
-        import logging
         import os
         import sys
 
         from autopostr.daemon.runner import run_forever
 
-        output.unroute_warnings()  # the log below carries them, with times
-        logging.basicConfig(
-            level=logging.DEBUG if s.debug else logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
-        left = run_forever(s, db, concurrency)
+        left = run_forever(s, db, concurrency, metrics=metrics or s.get("metrics") or None)
         if left:
             # Calls still running past the grace period are recovered by other daemons.
             sys.stderr.flush()
@@ -127,7 +147,7 @@ def status(
     from autopostr.views import daemon_json
 
     s = settings()
-    rows = [daemon_json(d) for d in list_daemons(database(s), include_dead=show_all)]
+    rows = [daemon_json(d.row, d.state) for d in list_daemons(database(s), s, show_all)]
     output.emit(rows, as_json, _show_daemons)
 
 

@@ -7,7 +7,9 @@ workers, then sleeps exactly until the next due time (or lease expiry). On
 PostgreSQL a LISTEN connection wakes it the moment something is scheduled; a
 polling fallback keeps it correct when a notification is lost. Workers renew
 their leases with every heartbeat, so an expired lease means its daemon died:
-the living take such destinations over and ask the platform before sending.
+the living take such destinations over and ask the platform before sending. Each
+daemon also holds a liveness lock for its whole life (`liveness.py`): when a daemon's
+lock is free, the others take over its claims at once rather than at lease expiry.
 """
 
 from __future__ import annotations
@@ -24,21 +26,36 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from autopostr import __version__, hooks
+from autopostr import __version__, hooks, logsetup, reporting, telemetry
 from autopostr.config import Settings
 from autopostr.daemon import systemd
+from autopostr.daemon.health import Health
 from autopostr.daemon.jobs import JOBS
-from autopostr.db import Database
-from autopostr.errors import Conflict, DatabaseCorrupt
+from autopostr.daemon.liveness import liveness_for
+from autopostr.daemon.metrics import metrics_server
+from autopostr.db import ChangeProbe, Database
+from autopostr.errors import AutopostrError, DatabaseCorrupt
 from autopostr.models import Daemon as DaemonRow
 from autopostr.models import utcnow
 from autopostr.outcomes import Outcome, start_batched_finishing, stop_batched_finishing
 from autopostr.publishing import prepare, publish_claim, publish_job, recover_claim
-from autopostr.queue.claims import Claim, claim_due, claim_expired, new_worker_id, next_wake_at
+from autopostr.queue.claims import (
+    Claim,
+    claim_due,
+    claim_expired,
+    new_worker_id,
+    next_wake_at,
+    orphaned,
+)
 from autopostr.queue.transitions import NOTIFY_CHANNEL
 from autopostr.states import DestinationState
 
 log = logging.getLogger("autopostr.daemon")
+
+# How often a daemon on PostgreSQL looks for claims of daemons whose lock is free (at
+# most; never less often than it beats).
+TAKEOVER_LOOK_SECONDS = 1.0
+SETTLE_SECONDS = 5.0
 
 
 @dataclass
@@ -75,42 +92,6 @@ def refuse_damaged(db: Database) -> None:
         raise DatabaseCorrupt(f"the daemon refuses to run: {error.detail}", error.fix)
 
 
-class SqliteDaemonLock:
-    """One long-running daemon per SQLite file (its single writer would serialise them anyway)."""
-
-    def __init__(self, db: Database):
-        self.path = (
-            db.url.sqlite_path.with_name(db.url.sqlite_path.name + ".daemon.lock")
-            if db.url.sqlite_path
-            else None
-        )
-        self.handle: Any = None
-
-    def acquire(self) -> None:
-        if self.path is None:
-            return
-        import fcntl
-
-        self.handle = self.path.open("a+")
-        try:
-            fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.seek(0)
-            holder = self.handle.read().strip() or "another process"
-            self.handle.close()
-            raise Conflict(
-                f"a daemon already runs on this SQLite database ({holder}); use PostgreSQL to run "
-                "several, or `autopostr daemon run --once` alongside"
-            ) from None
-        self.handle.truncate(0)
-        self.handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-        self.handle.flush()
-
-    def release(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-
-
 class DaemonRunner:
     def __init__(self, settings: Settings, db: Database, config: DaemonConfig):
         self.settings = settings
@@ -132,12 +113,27 @@ class DaemonRunner:
         self.lease = timedelta(seconds=config.lease)
         self._next_recovery = 0.0
         self.fatal: DatabaseCorrupt | None = None
+        # Judging others only after holding our own lock for a while: a heartbeat interval,
+        # and never less than the time a daemon takes to take its lock again after the
+        # database restarts (its watcher retries every 2 s at most).
+        self.liveness = liveness_for(
+            db, max(config.heartbeat, SETTLE_SECONDS), on_lost=self.stopping.set
+        )
+        # SQLite has no notifications: the loop looks often, but queries the queue only
+        # when something committed since its last look or the next due time has come.
+        path = db.url.sqlite_path if db.url.dialect == "sqlite" else None
+        self.changes = ChangeProbe(path) if path is not None else None
+        self._seen_version: int | None = None
+        self._next_due: datetime | None = None
+        self._look = threading.Event()  # set: the next tick queries whatever the probe says
+        self.health = Health(settings, db, config.heartbeat, self.stopping)
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
+        logsetup.bind(daemon=self.id)
         self._register()
         start_batched_finishing(self.db)
         hooks.start_background_delivery()
@@ -155,6 +151,13 @@ class DaemonRunner:
         self.scheduler.add_job(
             self.heartbeat, "interval", seconds=self.config.heartbeat, id="heartbeat"
         )
+        if self.db.url.dialect == "postgresql":
+            self.scheduler.add_job(
+                self.look_for_orphans,
+                "interval",
+                seconds=min(self.config.heartbeat, TAKEOVER_LOOK_SECONDS),
+                id="takeover",
+            )
         for job in JOBS:
             self.scheduler.add_job(
                 self._periodic,
@@ -206,6 +209,8 @@ class DaemonRunner:
         hooks.stop_background_delivery(max(1.0, deadline - time.monotonic()))
         self._release_unstarted()
         self._unregister()
+        if self.changes is not None:
+            self.changes.close()
         with self._lock:
             still_running = sum(1 for f in self.in_flight.values() if f.running())
         log.info("daemon %s stopped (%s call(s) left to lease recovery)", self.id, still_running)
@@ -234,6 +239,7 @@ class DaemonRunner:
         """Run the publish job at `at` (now by default); safe from any thread."""
         if self.stopping.is_set() or self.scheduler is None:
             return
+        self._look.set()
         if self._ticking.locked():
             self._rerun.set()  # the running tick will loop once more
             return
@@ -247,6 +253,9 @@ class DaemonRunner:
             self._rerun.set()
             return
         try:
+            if self._nothing_new():
+                self._reschedule(self._quiet_until())
+                return
             while True:
                 self._rerun.clear()
                 self._claim_and_submit()
@@ -257,10 +266,35 @@ class DaemonRunner:
             if self._damaged(exc):
                 return
             log.warning("publish loop: %s", exc)
+            self._look.set()
             self._reschedule(utcnow() + timedelta(seconds=min(2.0, self.config.poll)))
         finally:
             self._ticking.release()
+        if self._rerun.is_set():
+            # A wake-up arrived after the loop's last pass (while it planned its next
+            # run): honour it now rather than at the planned time.
+            self.wake()
         self._ping_watchdog()
+
+    def _nothing_new(self) -> bool:
+        """SQLite: true when no commit happened since the last look and nothing is due yet.
+
+        The version is read before the queries it vouches for, so a commit racing them
+        shows as a new version at the next tick."""
+        if self.changes is None:
+            return False
+        forced = self._look.is_set()
+        self._look.clear()
+        version = self.changes.version()
+        unchanged = version == self._seen_version
+        self._seen_version = version
+        if forced or not unchanged:
+            return False
+        return self._next_due is None or utcnow() < self._next_due
+
+    def _quiet_until(self) -> datetime:
+        fallback = utcnow() + timedelta(seconds=self.config.poll)
+        return fallback if self._next_due is None else min(self._next_due, fallback)
 
     def _free_slots(self) -> int:
         """Room for claims: the workers, plus as many again waiting in the pool's queue,
@@ -281,7 +315,9 @@ class DaemonRunner:
             recovered: list[Claim] = []
             if time.monotonic() >= self._next_recovery:
                 # Leases last `lease` seconds: looking for expired ones once a heartbeat is enough.
-                recovered = claim_expired(self.db, self.id, free, lease=self.lease)
+                recovered = claim_expired(
+                    self.db, self.id, free, lease=self.lease, orphans=self.liveness.may_judge()
+                )
                 if not recovered:
                     self._next_recovery = time.monotonic() + self.config.heartbeat
             for claim in recovered:
@@ -312,12 +348,25 @@ class DaemonRunner:
         try:
             outcome = future.result()
             self.outcomes.append(outcome)
-            log.info("post %s → %s: %s", outcome.post_id, outcome.account, outcome.status)
+            log.info(
+                "post %s → %s: %s",
+                outcome.post_id,
+                outcome.account,
+                outcome.status,
+                extra={
+                    "post": outcome.post_id,
+                    "destination": outcome.destination_id,
+                    "account": outcome.account,
+                    "attempt": outcome.attempt,
+                },
+            )
         except Exception as exc:
             # Recording the outcome failed (database down): the lease expires and the
             # destination is recovered by asking the platform, never re-sent blindly.
             if not self._damaged(exc):
                 log.warning("destination %s: %s", claim.destination_id, exc)
+                if not isinstance(exc, AutopostrError):
+                    reporting.report(exc)
         if self._queue_low():
             self.wake()  # a worker is about to be free: claim the next batch at once
 
@@ -325,9 +374,11 @@ class DaemonRunner:
         now = utcnow()
         fallback = now + timedelta(seconds=self.config.poll)
         if self._free_slots() <= 0:
+            self._look.set()
             self._reschedule(fallback)  # busy: a finishing worker wakes the loop
             return
         upcoming = next_wake_at(self.db)
+        self._next_due = upcoming
         self._reschedule(fallback if upcoming is None else max(now, min(upcoming, fallback)))
 
     def _reschedule(self, at: datetime) -> None:
@@ -356,6 +407,18 @@ class DaemonRunner:
                 self.stopping.wait(delay)
                 delay = min(delay * 2, 10.0)
 
+    def look_for_orphans(self) -> None:
+        """Claims of a daemon whose lock is free: take them over now (PostgreSQL)."""
+        if not self.liveness.may_judge():
+            return
+        try:
+            if orphaned(self.db, self.id):
+                self._next_recovery = 0.0
+                self.wake()
+        except Exception as exc:
+            if not self._damaged(exc):
+                log.warning("looking for a gone daemon's claims: %s", exc)
+
     # -- heartbeat and other jobs ------------------------------------------
     def _register(self) -> None:
         with self.db.session() as session:
@@ -368,6 +431,7 @@ class DaemonRunner:
                     started_at=utcnow(),
                     heartbeat_at=utcnow(),
                     in_flight=0,
+                    lock_key=self.liveness.key,
                 )
             )
 
@@ -379,6 +443,8 @@ class DaemonRunner:
         from autopostr.models import PostDestination
 
         now = utcnow()
+        self.health.beat()
+        telemetry.emit("in_flight", len(self.in_flight))
         try:
             with self.db.session() as session:
                 row = session.get(DaemonRow, self.id)
@@ -401,6 +467,7 @@ class DaemonRunner:
                         .values(lease_expires_at=now + self.lease)
                     )
             systemd.notify(f"STATUS=publishing, {len(self.in_flight)} in flight")
+            telemetry.emit("heartbeat", time.time())
         except Exception as exc:
             if not self._damaged(exc):
                 log.warning("heartbeat: %s", exc)
@@ -414,11 +481,17 @@ class DaemonRunner:
 
     def _periodic(self, name: str) -> None:
         job = next(j for j in JOBS if j.name == name)
+        started = time.monotonic()
         try:
             job.run(self.db, self.settings)
         except Exception as exc:
+            telemetry.emit("job_run", time.monotonic() - started, job=name, result="failed")
             if not self._damaged(exc):
                 log.warning("job %s: %s", name, exc)
+                if not isinstance(exc, AutopostrError):
+                    reporting.report(exc)
+        else:
+            telemetry.emit("job_run", time.monotonic() - started, job=name, result="ok")
 
     def _release_unstarted(self) -> None:
         """Claims no worker started go back to the queue for the others."""
@@ -462,25 +535,33 @@ class DaemonRunner:
             log.warning("unregister: %s", exc)
 
 
-def run_forever(settings: Settings, db: Database, concurrency: int | None) -> int:
+def run_forever(
+    settings: Settings, db: Database, concurrency: int | None, metrics: str | None = None
+) -> int:
     """Run until SIGTERM/SIGINT; returns the number of calls still running at exit.
 
     Raises DatabaseCorrupt when the database is found damaged, at start or later.
     """
     config = DaemonConfig.from_settings(settings, db, concurrency)
     refuse_damaged(db)
-    lock = SqliteDaemonLock(db) if db.url.dialect == "sqlite" else None
-    if lock is not None:
-        lock.acquire()
+    reporting.init("daemon")  # with SENTRY_DSN and the sentry extra
     runner = DaemonRunner(settings, db, config)
+    server = metrics_server(settings, db, runner.health, metrics)  # a bad address stops here
+    runner.liveness.acquire()  # a second daemon on one SQLite file stops here (exit 5)
     runner.install_signal_handlers()
     try:
+        if server is not None:
+            server.start()
         runner.start()
         runner.wait()
     finally:
         left = runner.stop()
-        if lock is not None:
-            lock.release()
+        if server is not None:
+            server.stop()
+        if not left:
+            # With calls still running, the lock goes with the process (os._exit follows),
+            # not before: the others must not ask the platform while a call is in flight.
+            runner.liveness.release()
     if runner.fatal is not None:
         raise runner.fatal
     return left

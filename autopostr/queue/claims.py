@@ -6,6 +6,11 @@ SQLite), so two publishers never take the same row. Every later write about that
 row is fenced on (claimed_by, attempts): a publisher whose lease was taken over
 cannot overwrite its successor's result. Leases of publishers that died are taken
 over the same way (`claim_expired`).
+
+A long-running daemon also holds a liveness lock for its whole life (a session-level
+advisory lock on PostgreSQL whose key is in its `daemons` row, the file lock beside a
+SQLite database): a daemon whose lock is free is gone, and its claims are taken over
+at once instead of when their leases run out (`gone_daemons`).
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from autopostr.config import Settings
 from autopostr.db import Database
-from autopostr.models import Post, PostDestination, PublishLog, utcnow
-from autopostr.states import DUE_STATES, DestinationState, LogEvent, PostState
+from autopostr.models import Daemon, Post, PostDestination, PublishLog, utcnow
+from autopostr.states import DUE_STATES, DestinationState, LogEvent, PostState, sql_in
 
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
@@ -33,6 +38,16 @@ DEFAULT_LEASE = timedelta(minutes=5)
 CLAIM_SPACING = timedelta(microseconds=64)
 
 DEFAULT_MAX_ATTEMPTS = 5
+
+# The first half of every daemon's two-part advisory-lock key ("apos"); the second half is
+# the daemon's own `lock_key`, positive so that pg_locks' unsigned `objid` shows it as is.
+LOCK_NAMESPACE = 0x61706F73
+
+# The queue's filters as literal SQL, the very text of the partial indexes' WHERE: a
+# planner uses a partial index only when it can prove the query implies its WHERE, and
+# it cannot with bound parameters (SQLite never; PostgreSQL not in a generic plan).
+UNSENT = sql_in("status", DUE_STATES)
+CLAIMED = sql_in("status", [DestinationState.CLAIMED])
 
 BACKOFF_BASE_SECONDS = 30.0
 
@@ -130,14 +145,14 @@ def claim_due(
     lease: timedelta = DEFAULT_LEASE,
 ) -> list[Claim]:
     """Claim up to `limit` due destinations in one statement."""
-    from sqlalchemy import insert, or_, select, update
+    from sqlalchemy import insert, or_, select, text, update
     from sqlmodel import col
 
     now = now or utcnow()
     due = (
         select(col(PostDestination.id))
         .where(
-            col(PostDestination.status).in_(DUE_STATES),
+            text(UNSENT),
             col(PostDestination.due_at) <= now,
             or_(
                 col(PostDestination.next_attempt_at).is_(None),
@@ -172,23 +187,84 @@ def claim_due(
     return sorted(claims, key=lambda c: c.destination_id)
 
 
+def gone_daemons(db: Database, me: str) -> Any:
+    """A SELECT of the ids of long-running daemons known to be gone, for use in a WHERE.
+
+    On PostgreSQL: those whose advisory lock nobody holds (a lock dies with its session,
+    so with the process). On SQLite: every other daemon that held the file lock, which is
+    only right for the caller that holds that lock now (the one daemon per file).
+    Daemons that hold no lock (`lock_key` NULL: `--once` runs, older versions) are never
+    in it: their claims wait for the lease."""
+    from sqlalchemy import BigInteger, cast, column, select, table
+    from sqlmodel import col
+
+    gone = select(col(Daemon.id)).where(col(Daemon.lock_key).is_not(None), col(Daemon.id) != me)
+    if db.url.dialect == "postgresql":
+        locks = table(
+            "pg_locks",
+            column("locktype"),
+            column("database"),
+            column("classid"),
+            column("objid"),
+            column("objsubid"),
+        )
+        databases = table("pg_database", column("oid"), column("datname"))
+        from sqlalchemy import func
+
+        held = select(cast(locks.c.objid, BigInteger)).where(
+            locks.c.locktype == "advisory",
+            locks.c.objsubid == 2,
+            cast(locks.c.classid, BigInteger) == LOCK_NAMESPACE,
+            locks.c.database
+            == select(databases.c.oid)
+            .where(databases.c.datname == func.current_database())
+            .scalar_subquery(),
+        )
+        gone = gone.where(col(Daemon.lock_key).not_in(held))
+    return gone
+
+
+def orphaned(db: Database, me: str) -> int:
+    """How many claims belong to daemons that are gone (a cheap look before taking them)."""
+    from sqlalchemy import func, select, text
+    from sqlmodel import col
+
+    with db.session() as session:
+        return int(
+            session.execute(
+                select(func.count())
+                .select_from(PostDestination)
+                .where(
+                    text(CLAIMED),
+                    col(PostDestination.claimed_by).in_(gone_daemons(db, me)),
+                )
+            ).scalar_one()
+        )
+
+
 def claim_expired(
     db: Database,
     worker: str,
     limit: int,
     now: datetime | None = None,
     lease: timedelta = DEFAULT_LEASE,
+    *,
+    orphans: bool = False,
 ) -> list[Claim]:
-    """Take over destinations whose publisher stopped renewing its lease (it died)."""
-    from sqlalchemy import select
+    """Take over destinations whose publisher stopped renewing its lease (it died), and
+    with `orphans` also those of daemons known to be gone (`gone_daemons`), lease or not."""
+    from sqlalchemy import or_, select, text
     from sqlmodel import col
 
     now = now or utcnow()
+    lapsed = col(PostDestination.lease_expires_at) < now
     expired = (
         select(col(PostDestination.id))
         .where(
-            col(PostDestination.status) == DestinationState.CLAIMED,
-            col(PostDestination.lease_expires_at) < now,
+            text(CLAIMED),
+            or_(lapsed, col(PostDestination.claimed_by).in_(gone_daemons(db, worker)))
+            if orphans
+            else lapsed,
         )
         .order_by(col(PostDestination.lease_expires_at))
         .limit(limit)
@@ -203,37 +279,37 @@ def claim_expired(
                 claim,
                 LogEvent.RECOVERING,
                 worker,
-                "its publisher stopped renewing the lease",
+                "its publisher is gone" if orphans else "its publisher stopped renewing the lease",
             )
     return claims
 
 
 def next_wake_at(db: Database) -> datetime | None:
-    """The soonest moment something needs a publisher: a due time, a retry, or a lease running out."""
-    from sqlalchemy import case, func, select
+    """The soonest moment something needs a publisher: a due time, a retry, or a lease running out.
+
+    Three reads of a few index entries each, however many posts are scheduled: the first
+    due row with no retry time (in due order), the retries (their own partial index) and
+    the leases (claimed rows only)."""
+    from sqlalchemy import case, func, select, text
     from sqlmodel import col
 
-    due = case(
-        (
-            col(PostDestination.next_attempt_at).is_not(None)
-            & (col(PostDestination.next_attempt_at) > col(PostDestination.due_at)),
-            col(PostDestination.next_attempt_at),
-        ),
-        else_=col(PostDestination.due_at),
-    )
+    due_at, retry_at = col(PostDestination.due_at), col(PostDestination.next_attempt_at)
     with db.session() as session:
         pending = session.execute(
-            select(func.min(due)).where(
-                col(PostDestination.status).in_(DUE_STATES),
-                col(PostDestination.due_at).is_not(None),
+            select(due_at)
+            .where(text(UNSENT), due_at.is_not(None), retry_at.is_(None))
+            .order_by(due_at)
+            .limit(1)
+        ).scalar()
+        retry = session.execute(
+            select(func.min(case((retry_at > due_at, retry_at), else_=due_at))).where(
+                text(f"{UNSENT} AND next_attempt_at IS NOT NULL"), due_at.is_not(None)
             )
         ).scalar()
         leases = session.execute(
-            select(func.min(PostDestination.lease_expires_at)).where(
-                col(PostDestination.status) == DestinationState.CLAIMED
-            )
+            select(func.min(PostDestination.lease_expires_at)).where(text(CLAIMED))
         ).scalar()
-    moments = [aware(m) for m in (pending, leases) if m is not None]
+    moments = [aware(m) for m in (pending, retry, leases) if m is not None]
     return min(moments) if moments else None
 
 

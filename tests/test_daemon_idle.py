@@ -1,0 +1,105 @@
+"""An idle daemon on SQLite queries the queue only when something committed or came due."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+
+from autopostr.config import load_settings
+from autopostr.daemon.runner import DaemonConfig, DaemonRunner
+from autopostr.db import Database
+from autopostr.models import utcnow
+from tests.helpers import Cli, new_post
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """The SQL the engine runs meanwhile (observed, not altered)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def runner(sandbox: str) -> Iterator[DaemonRunner]:
+    if sandbox != "sqlite":
+        pytest.skip("PostgreSQL wakes daemons with NOTIFY; the change probe is SQLite's")
+    settings = load_settings()
+    db = Database(settings)
+    # No scheduler: each test drives the publish loop by hand.
+    made = DaemonRunner(settings, db, DaemonConfig(concurrency=1))
+    yield made
+    made.workers.shutdown(wait=True)
+    assert made.changes is not None
+    made.changes.close()
+
+
+def test_a_tick_with_nothing_committed_and_nothing_due_runs_no_query(
+    runner: DaemonRunner, cli: Cli
+) -> None:
+    new_post(cli, "in an hour", "--at", "+1h")
+    with statements(runner.db) as first:
+        runner.publish_tick()
+    assert any("post_destinations" in s for s in first)  # the first look queries
+    assert runner._next_due is not None and runner._next_due > utcnow() + timedelta(minutes=50)
+    with statements(runner.db) as idle:
+        for _ in range(5):
+            runner.publish_tick()
+    assert idle == []
+
+
+def test_a_commit_by_another_connection_makes_the_next_tick_look(
+    runner: DaemonRunner, cli: Cli
+) -> None:
+    runner.publish_tick()
+    assert runner._next_due is None  # nothing scheduled
+    new_post(cli, "soon", "--at", "+2s")
+    with statements(runner.db) as looked:
+        runner.publish_tick()
+    assert any("post_destinations" in s for s in looked)
+    due = runner._next_due
+    assert due is not None and due - utcnow() < timedelta(seconds=3)
+
+
+def test_the_due_time_coming_makes_a_tick_look_without_any_commit(
+    runner: DaemonRunner, cli: Cli
+) -> None:
+    new_post(cli, "soon", "--at", "+3s")
+    runner.publish_tick()
+    with statements(runner.db) as early:
+        runner.publish_tick()
+    assert early == []
+    time.sleep(max(0.0, (runner._next_due - utcnow()).total_seconds()) + 0.05)  # type: ignore[operator]
+    with statements(runner.db) as due:
+        runner.publish_tick()
+    assert any("UPDATE post_destinations" in s for s in due)  # the claim
+
+
+def test_a_wake_up_makes_the_next_tick_look(runner: DaemonRunner, cli: Cli) -> None:
+    new_post(cli, "in an hour", "--at", "+1h")
+    runner.publish_tick()
+    runner.scheduler = _NoScheduler()
+    runner.wake()  # a worker finished, or a takeover is due
+    with statements(runner.db) as looked:
+        runner.publish_tick()
+    assert any("post_destinations" in s for s in looked)
+
+
+class _NoScheduler:
+    """wake() asks the scheduler to run the loop now; here the test runs it."""
+
+    def modify_job(self, *_args: object, **_kwargs: object) -> None:
+        return None
