@@ -50,6 +50,8 @@ KNOWN_SETTINGS: dict[str, str] = {
     "heartbeat_seconds": "how often a daemon beats and renews its leases (default 10)",
     "poll_seconds": "a daemon's longest sleep between looks (default 0.5 SQLite, 30 PostgreSQL)",
     "grace_seconds": "on SIGTERM, how long in-flight publishes may finish (default 30)",
+    "publish_concurrency": "publish calls a daemon keeps in flight at once (default 256; "
+    "`daemon run --concurrency` overrides it)",
     "oauth_port": "loopback port `accounts connect` takes the redirect on (default 8765)",
     "sandbox_dir": "where the sandbox platform writes (default: $AUTOPOSTR_HOME/sandbox)",
     "sandbox_latency_ms": "latency the sandbox adds to each call (default 0)",
@@ -135,6 +137,8 @@ SETTING_FAMILIES: dict[str, str] = {
     "<platform>_media_wait_seconds": "how long a platform may process uploaded media before the "
     "publish is tried again later",
     "<platform>_media_poll_seconds": "pause between checks of a platform's media processing",
+    "<platform>_max_in_flight": "publish calls one daemon has in flight to a platform at once "
+    "(default 200)",
 }
 _FAMILIES = [
     (re.compile("^" + re.sub(r"<[a-z]+>", "[a-z0-9_]+", family) + "$"), text)

@@ -406,7 +406,11 @@ def publish_due(
 
 def recover_claim(db: Database, settings: Settings, worker: str, claim: Claim) -> Outcome:
     """A destination whose publisher died, maybe mid-call: ask the platform before re-sending."""
-    job = _prepare(db, settings, claim)
+    return recover_job(db, settings, worker, _prepare(db, settings, claim))
+
+
+def recover_job(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:
+    """`recover_claim` for a prepared claim (see `prepare`)."""
     if job.request is None:
         return _finish(db, worker, job, status=DestinationState.FAILED, error=job.problem)
     return _recover(db, settings, worker, job)

@@ -19,7 +19,7 @@ import signal
 import socket
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,13 +27,19 @@ from typing import Any
 from autopostr import __version__, hooks
 from autopostr.config import Settings
 from autopostr.daemon import systemd
+from autopostr.daemon.executor import (
+    DEFAULT_CONCURRENCY,
+    PlatformBounds,
+    PublishExecutor,
+    task_for,
+)
 from autopostr.daemon.jobs import JOBS
 from autopostr.db import Database
 from autopostr.errors import Conflict, DatabaseCorrupt
 from autopostr.models import Daemon as DaemonRow
 from autopostr.models import utcnow
 from autopostr.outcomes import Outcome, start_batched_finishing, stop_batched_finishing
-from autopostr.publishing import prepare, publish_claim, publish_job, recover_claim
+from autopostr.publishing import prepare
 from autopostr.queue.claims import Claim, claim_due, claim_expired, new_worker_id, next_wake_at
 from autopostr.queue.transitions import NOTIFY_CHANNEL
 from autopostr.states import DestinationState
@@ -43,7 +49,7 @@ log = logging.getLogger("autopostr.daemon")
 
 @dataclass
 class DaemonConfig:
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY  # publish calls in flight at once
     lease: float = 60.0  # seconds a claim lasts without renewal
     heartbeat: float = 10.0
     poll: float = 30.0  # the longest sleep: correctness when a notification is lost
@@ -55,7 +61,8 @@ class DaemonConfig:
     ) -> DaemonConfig:
         sqlite = db.url.dialect == "sqlite"
         return cls(
-            concurrency=concurrency or 8,
+            concurrency=concurrency
+            or settings.integer("publish_concurrency", DEFAULT_CONCURRENCY, minimum=1),
             lease=settings.seconds("lease_seconds", 60.0, above=0),
             heartbeat=settings.seconds("heartbeat_seconds", 10.0, above=0),
             # SQLite has no notifications: look often; the query is one index probe.
@@ -122,8 +129,11 @@ class DaemonRunner:
         self._lock = threading.Lock()
         self._rerun = threading.Event()
         self._ticking = threading.Lock()
-        self.workers = ThreadPoolExecutor(
-            max_workers=config.concurrency, thread_name_prefix="publish"
+        self.bounds = PlatformBounds(settings)
+        self.workers = PublishExecutor(
+            config.concurrency,
+            account_limit=self.bounds.posts_at_once,
+            platform_ceiling=self.bounds.ceiling,
         )
         self.scheduler: Any = None
         self.outcomes: list[Outcome] = []
@@ -199,7 +209,7 @@ class DaemonRunner:
                 future.result(timeout=remaining)
             except Exception:  # timeouts and worker errors alike: the lease covers them
                 pass
-        self.workers.shutdown(wait=False, cancel_futures=True)
+        self.workers.shutdown()
         # Outcomes still being written land now; a call still running writes its own.
         stop_batched_finishing(self.db)
         # Events already queued go out, within what is left of the grace period.
@@ -263,15 +273,12 @@ class DaemonRunner:
         self._ping_watchdog()
 
     def _free_slots(self) -> int:
-        """Room for claims: the workers, plus as many again waiting in the pool's queue,
-        so one claim statement feeds a whole batch and no worker waits for the next."""
-        with self._lock:
-            return 2 * self.config.concurrency - len(self.in_flight)
+        """Room for claims: what the executor could start now (see daemon/executor.py)."""
+        return self.workers.free()
 
     def _queue_low(self) -> bool:
-        """True once nothing waits in the pool's queue: the moment to claim a batch."""
-        with self._lock:
-            return len(self.in_flight) <= self.config.concurrency
+        """True once enough calls finished to make a claim worth its round trip."""
+        return self.workers.free() >= max(1, min(32, self.config.concurrency // 8))
 
     def _claim_and_submit(self) -> None:
         while not self.stopping.is_set():
@@ -284,22 +291,23 @@ class DaemonRunner:
                 recovered = claim_expired(self.db, self.id, free, lease=self.lease)
                 if not recovered:
                     self._next_recovery = time.monotonic() + self.config.heartbeat
-            for claim in recovered:
-                self._submit(claim, recover=True)
+            for job in prepare(self.db, self.settings, recovered):
+                self._submit_job(job, recover=True)
             free -= len(recovered)
-            claims = claim_due(self.db, self.id, free, lease=self.lease) if free > 0 else []
+            per_account = self.bounds.claim_map(self.db)
+            claims = (
+                claim_due(self.db, self.id, free, lease=self.lease, per_account=per_account)
+                if free > 0
+                else []
+            )
             for job in prepare(self.db, self.settings, claims):
                 self._submit_job(job)
             if not recovered and len(claims) < free:
                 return
 
-    def _submit(self, claim: Claim, recover: bool) -> None:
-        work = recover_claim if recover else publish_claim
-        self._track(claim, self.workers.submit(work, self.db, self.settings, self.id, claim))
-
-    def _submit_job(self, job: Any) -> None:
-        future = self.workers.submit(publish_job, self.db, self.settings, self.id, job)
-        self._track(job.claim, future)
+    def _submit_job(self, job: Any, recover: bool = False) -> None:
+        task = task_for(self.db, self.settings, self.id, job, recover=recover)
+        self._track(job.claim, self.workers.submit(task))
 
     def _track(self, claim: Claim, future: Future[Outcome]) -> None:
         with self._lock:

@@ -319,6 +319,10 @@ class Platform(ABC):
     # after publishing the platform keeps a post's numbers (None: as long as it exists).
     metrics_batch: ClassVar[int] = 1
     metrics_window: ClassVar[timedelta | None] = None
+    # How many publishes to one account may run at once. One for the platforms that
+    # want an account's posts one after another (and in order); a daemon never sends
+    # more, and the claim never takes more than that of one account.
+    posts_at_once: ClassVar[int] = 1
 
     def __init__(self, settings: Settings):
         self.settings = settings

@@ -57,6 +57,8 @@ class SandboxPlatform(Platform):
         first_comment=True,
     )
     metrics_batch: ClassVar[int] = 100
+    # An offline log takes several posts of one account at once (rehearsing a burst).
+    posts_at_once: ClassVar[int] = 4
 
     # -- settings -----------------------------------------------------------
 

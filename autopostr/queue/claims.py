@@ -14,7 +14,7 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -128,25 +128,32 @@ def claim_due(
     now: datetime | None = None,
     post_id: int | None = None,
     lease: timedelta = DEFAULT_LEASE,
+    per_account: Mapping[str, int] | None = None,
 ) -> list[Claim]:
-    """Claim up to `limit` due destinations in one statement."""
+    """Claim up to `limit` due destinations in one statement.
+
+    `per_account` (a daemon's claim) takes only what can be sent now: no more of one
+    account's destinations than its platform takes at once (platform name -> posts at
+    once; 1 for a platform not named), counting those claimed already by anyone, the
+    account's earliest first. Without it (`daemon run --once`, `posts publish`) every
+    due destination may be taken.
+    """
     from sqlalchemy import insert, or_, select, update
     from sqlmodel import col
 
     now = now or utcnow()
-    due = (
-        select(col(PostDestination.id))
-        .where(
-            col(PostDestination.status).in_(DUE_STATES),
-            col(PostDestination.due_at) <= now,
-            or_(
-                col(PostDestination.next_attempt_at).is_(None),
-                col(PostDestination.next_attempt_at) <= now,
-            ),
-        )
-        .order_by(col(PostDestination.due_at), col(PostDestination.id))
-        .limit(limit)
+    is_due = (
+        col(PostDestination.status).in_(DUE_STATES),
+        col(PostDestination.due_at) <= now,
+        or_(
+            col(PostDestination.next_attempt_at).is_(None),
+            col(PostDestination.next_attempt_at) <= now,
+        ),
     )
+    due = select(col(PostDestination.id)).where(*is_due)
+    if per_account is not None:
+        due = due.where(col(PostDestination.id).in_(_sendable_now(is_due, per_account)))
+    due = due.order_by(col(PostDestination.due_at), col(PostDestination.id)).limit(limit)
     if post_id is not None:
         due = due.where(col(PostDestination.post_id) == post_id)
     with db.session() as session:
@@ -170,6 +177,51 @@ def claim_due(
                 ],
             )
     return sorted(claims, key=lambda c: c.destination_id)
+
+
+def _sendable_now(is_due: Any, per_account: Mapping[str, int]) -> Any:
+    """The due destinations each account has room for: ranked per account by due time,
+    kept while rank + already claimed <= what its platform takes at once."""
+    from sqlalchemy import case, func, literal, select
+    from sqlmodel import col
+
+    from autopostr.models import SocialAccount
+
+    claimed = (
+        select(
+            col(PostDestination.account_id).label("account_id"),
+            func.count().label("busy"),
+        )
+        .where(col(PostDestination.status) == DestinationState.CLAIMED)
+        .group_by(col(PostDestination.account_id))
+        .subquery()
+    )
+    wider = {name: n for name, n in per_account.items() if n != 1}
+    at_once: Any = (
+        case(
+            *((col(SocialAccount.platform) == name, n) for name, n in sorted(wider.items())),
+            else_=1,
+        )
+        if wider
+        else literal(1)
+    )
+    ranked = (
+        select(
+            col(PostDestination.id).label("id"),
+            func.row_number()
+            .over(
+                partition_by=col(PostDestination.account_id),
+                order_by=(col(PostDestination.due_at), col(PostDestination.id)),
+            )
+            .label("rank"),
+            (at_once - func.coalesce(claimed.c.busy, 0)).label("room"),
+        )
+        .join(SocialAccount, col(SocialAccount.id) == col(PostDestination.account_id))
+        .outerjoin(claimed, claimed.c.account_id == col(PostDestination.account_id))
+        .where(*is_due)
+        .subquery()
+    )
+    return select(ranked.c.id).where(ranked.c.rank <= ranked.c.room)
 
 
 def claim_expired(
