@@ -119,7 +119,47 @@ class Site:
             for handle in HANDLES:
                 accounts.add(session, self.actor, self.settings, "sandbox", handle)
 
-    def create(self, to: list[str], at: datetime, count: int = 1) -> list[int]:
+    def add_accounts(self, count: int, prefix: str = "acct") -> list[str]:
+        """`count` more sandbox accounts (made once per prefix); returns their handles."""
+        from autopostr import accounts
+
+        handles = [f"{prefix}{i:04d}" for i in range(count)]
+        made = getattr(self, "_made", set())
+        todo = [h for h in handles if h not in made]
+        if todo:
+            with self.db.session() as session:
+                for handle in todo:
+                    accounts.add(session, self.actor, self.settings, "sandbox", handle)
+            self._made = made | set(todo)
+        return handles
+
+    def image(self) -> str:
+        """One small PNG in the media library; returns its id."""
+        import struct
+        import zlib
+
+        from autopostr import media
+
+        def chunk(kind: bytes, data: bytes) -> bytes:
+            body = kind + data
+            return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+        raw = b"".join(b"\x00" + bytes([200, 80, 40]) * 16 for _ in range(16))
+        png = (
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b"")
+        )
+        path = self.home / "bench.png"
+        path.write_bytes(png)
+        with self.db.session() as session:
+            uploaded = media.upload(session, self.actor, self.settings, path)
+            return str(uploaded.item.id)
+
+    def create(
+        self, to: list[str], at: datetime, count: int = 1, media_ids: tuple[str, ...] = ()
+    ) -> list[int]:
         """`count` posts in one transaction (one NOTIFY on PostgreSQL); returns their ids."""
         from autopostr import posts
 
@@ -127,7 +167,9 @@ class Site:
         with self.db.session() as session:
             for i in range(count):
                 text = f"bench post {secrets.token_hex(4)} #{i}"
-                post = posts.create(session, self.actor, self.settings, text=text, to=to, at=at)
+                post = posts.create(
+                    session, self.actor, self.settings, text=text, to=to, at=at, media_ids=media_ids
+                )
                 ids.append(post.id)
         return ids
 
@@ -153,6 +195,23 @@ class Site:
                 session.execute(update(Post).where(col(Post.id).in_(chunk)).values(scheduled_at=at))
             notify_due(session)
 
+    def recorded(self, post_ids: list[int], due: datetime) -> list[float]:
+        """Seconds from `due` to each destination's published_at (its outcome written)."""
+        from sqlalchemy import select
+        from sqlmodel import col
+
+        from autopostr.models import PostDestination
+        from autopostr.queue.claims import aware
+
+        with self.db.session() as session:
+            rows = session.execute(
+                select(col(PostDestination.published_at)).where(
+                    col(PostDestination.post_id).in_(post_ids),
+                    col(PostDestination.published_at).is_not(None),
+                )
+            ).scalars()
+            return [(aware(at) - due).total_seconds() for at in rows]
+
     def close(self) -> None:
         from autopostr.db import dispose_engines
 
@@ -162,8 +221,13 @@ class Site:
 class Daemons:
     """K `autopostr daemon run` subprocesses, their stderr kept in the home for post-mortems."""
 
-    def __init__(self, site: Site, count: int, concurrency: int, env: dict[str, str], tag: str):
-        argv = [*autopostr_argv(), "daemon", "run", "--concurrency", str(concurrency)]
+    def __init__(
+        self, site: Site, count: int, concurrency: int | None, env: dict[str, str], tag: str
+    ):
+        argv = [*autopostr_argv(), "daemon", "run"]
+        if concurrency is not None:  # None: the daemon's defaults
+            argv += ["--concurrency", str(concurrency)]
+        self.site = site
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
         self.started = time.monotonic()
@@ -188,6 +252,9 @@ class Daemons:
             fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         return total
+
+    def rss(self) -> float:
+        return max(rss_mb(p.pid) for p in self.procs)
 
     def check_alive(self) -> None:
         for proc, log in zip(self.procs, self.logs, strict=True):
@@ -216,6 +283,8 @@ class Daemons:
                 proc.kill()
                 proc.wait()
                 print(f"{'':<11} !! daemon {proc.pid} ignored SIGTERM for {timeout:g} s: killed")
+                log = self.logs[self.procs.index(proc)].read_text().splitlines()
+                print("\n".join(f"{'':<14}{line}" for line in log[-3:]))
 
 
 def read_calls(directory: Path, post_ids: set[int]) -> list[dict[str, Any]]:
@@ -297,28 +366,37 @@ def bench_latency(
 
 
 def bench_throughput(
-    site: Site, daemons_n: int, concurrency: int, destinations: int, latency_ms: float
+    site: Site,
+    daemons_n: int,
+    concurrency: int,
+    destinations: int,
+    latency_ms: float,
+    accounts_n: int = 100,
 ) -> None:
     from autopostr.models import utcnow
 
     sandbox = site.home / f"sandbox-throughput-{daemons_n}"
     env = {"AUTOPOSTR_SANDBOX_DIR": str(sandbox), "AUTOPOSTR_SANDBOX_LATENCY_MS": f"{latency_ms:g}"}
-    posts_n = -(-destinations // len(HANDLES))
-    total = posts_n * len(HANDLES)
-    # Due in an hour, so nothing goes out while the daemons start; all made due at once below.
-    post_ids = site.create(
-        [f"sandbox:{h}" for h in HANDLES], utcnow() + timedelta(hours=1), posts_n
-    )
+    # One destination per post, over `accounts_n` accounts: an account takes only a few
+    # posts at once, so few accounts would cap the rate below the daemons' limit.
+    handles = site.add_accounts(accounts_n)
+    later = utcnow() + timedelta(hours=1)
+    post_ids: list[int] = []
+    for i, handle in enumerate(handles):
+        share = destinations // accounts_n + (1 if i < destinations % accounts_n else 0)
+        post_ids += site.create([f"sandbox:{handle}"], later, share)
+    total = len(post_ids)
     limit = daemons_n * concurrency / (latency_ms / 1000)
     daemons = Daemons(site, daemons_n, concurrency, env, f"throughput-{daemons_n}")
     try:
         daemons.wait_idle()
-        cpu, machine = daemons.cpu_seconds(), machine_ticks()
+        cpu, machine, pg = daemons.cpu_seconds(), machine_ticks(), backend_cpu(site)
         due = utcnow()
         site.reschedule(post_ids, due)
         if not wait_for_calls(sandbox, total, daemons):
             print(f"{site.name:<11} !! no publish call for {STALL_SECONDS:g} s: gave up waiting")
         cpu, busy = daemons.cpu_seconds() - cpu, busy_share(machine)
+        pg_cpu = backend_cpu_since(site, pg)
         wall = (utcnow() - due).total_seconds()
         calls = read_calls(sandbox, set(post_ids))
         times = sorted(c["at"] for c in calls)
@@ -332,7 +410,8 @@ def bench_throughput(
         )
         print(
             f"{'':<11} first call {(times[0] - due).total_seconds() * 1000:.0f} ms after due; "
-            f"daemons' CPU {cpu * 1000 / max(1, len(calls)):.1f} ms per publish, "
+            f"daemons' CPU {cpu * 1000 / max(1, len(calls)):.2f} ms per publish "
+            f"(+ PostgreSQL backends {pg_cpu * 1000 / max(1, len(calls)):.2f} ms), "
             f"{cpu / wall / daemons_n * 100:.0f} % of a core each; all CPUs {busy:.0f} % busy"
         )
         duplicates(calls)
@@ -340,6 +419,147 @@ def bench_throughput(
         daemons.stop()
         # Whatever a stalled run left behind must not go out during the next one.
         site.reschedule(post_ids, utcnow() + timedelta(days=365))
+
+
+def backend_cpu(site: Site) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving the bench's database (the
+    server runs on this machine): part of what a publish costs."""
+    if not site.database_url:
+        return {}
+    import psycopg
+
+    with psycopg.connect(site.database_url) as conn:
+        pids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def backend_cpu_since(site: Site, before: dict[int, float]) -> float:
+    after = backend_cpu(site)
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def lateness(calls: list[dict[str, Any]], due: datetime, latency_ms: float) -> list[float]:
+    """Seconds from the due time to the end of each call (the sandbox logs its start)."""
+    return [(c["at"] - due).total_seconds() + latency_ms / 1000 for c in calls]
+
+
+def bench_burst(
+    site: Site, daemons_n: int, destinations: int, accounts_n: int, latency_ms: float
+) -> None:
+    """Section 4: `destinations` posts over `accounts_n` accounts, all due the same
+    second; daemons on their default settings."""
+    from autopostr.models import utcnow
+
+    handles = site.add_accounts(accounts_n)
+    sandbox = site.home / f"sandbox-burst-{daemons_n}"
+    env = {"AUTOPOSTR_SANDBOX_DIR": str(sandbox), "AUTOPOSTR_SANDBOX_LATENCY_MS": f"{latency_ms:g}"}
+    later = utcnow() + timedelta(hours=1)
+    post_ids: list[int] = []
+    for i, handle in enumerate(handles):
+        share = destinations // accounts_n + (1 if i < destinations % accounts_n else 0)
+        post_ids += site.create([f"sandbox:{handle}"], later, share)
+    daemons = Daemons(site, daemons_n, None, env, f"burst-{daemons_n}")
+    try:
+        daemons.wait_idle()
+        cpu, machine, pg = daemons.cpu_seconds(), machine_ticks(), backend_cpu(site)
+        due = utcnow()
+        site.reschedule(post_ids, due)
+        peak = 0.0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            daemons.check_alive()
+            peak = max(peak, daemons.rss())
+            if sum(p.read_bytes().count(b"\n") for p in sandbox.glob("*.jsonl")) >= len(post_ids):
+                break
+            time.sleep(0.1)
+        cpu, busy = daemons.cpu_seconds() - cpu, busy_share(machine)
+        pg_cpu = backend_cpu_since(site, pg)
+        calls = read_calls(sandbox, set(post_ids))
+        late = lateness(calls, due, latency_ms)
+        target = 15.0 if daemons_n == 1 else 8.0
+        worst = max(late) if late else float("nan")
+        print(
+            f"{site.name:<11} {daemons_n} daemon(s): {len(calls)}/{len(post_ids)} sent, "
+            f"lateness p50 {pct(late, 50):5.1f} s  p99 {pct(late, 99):5.1f} s  last {worst:5.1f} s"
+            f"   (target all within {target:g} s: {'ok' if worst <= target else 'MISSED'})"
+        )
+        print(
+            f"{'':<11} daemons' CPU {cpu * 1000 / max(1, len(calls)):.1f} ms per publish "
+            f"(+ PostgreSQL backends {pg_cpu * 1000 / max(1, len(calls)):.1f} ms); peak RSS "
+            f"{peak:.1f} MB; all CPUs {busy:.0f} % busy"
+        )
+        recorded = site.recorded(post_ids, due)
+        if recorded:
+            print(
+                f"{'':<11} recorded as published: p50 {pct(recorded, 50):5.1f} s  "
+                f"p99 {pct(recorded, 99):5.1f} s  last {max(recorded):5.1f} s after due"
+            )
+        duplicates(calls)
+    finally:
+        daemons.stop()
+        site.reschedule(post_ids, utcnow() + timedelta(days=365))
+
+
+def bench_media_burst(
+    site: Site, posts_n: int, processing: float, latency_ms: float, target: float = 5.0
+) -> None:
+    """Section 5: `posts_n` posts whose media the platform processes for `processing` s,
+    and as many text posts, all due at once, each on its own account."""
+    from autopostr.models import utcnow
+
+    text_handles = site.add_accounts(posts_n, "text")
+    media_handles = site.add_accounts(posts_n, "media")
+    image = site.image()
+    sandbox = site.home / "sandbox-media-burst"
+    env = {
+        "AUTOPOSTR_SANDBOX_DIR": str(sandbox),
+        "AUTOPOSTR_SANDBOX_LATENCY_MS": f"{latency_ms:g}",
+        "AUTOPOSTR_SANDBOX_PROCESSING_SECONDS": f"{processing:g}",
+    }
+    later = utcnow() + timedelta(hours=1)
+    media_ids: list[int] = []
+    text_ids: list[int] = []
+    for handle in media_handles:
+        media_ids += site.create([f"sandbox:{handle}"], later, 1, media_ids=(image,))
+    for handle in text_handles:
+        text_ids += site.create([f"sandbox:{handle}"], later, 1)
+    daemons = Daemons(site, 1, None, env, "media-burst")
+    try:
+        daemons.wait_idle()
+        due = utcnow()
+        site.reschedule(media_ids + text_ids, due)
+        if not wait_for_calls(sandbox, 2 * posts_n, daemons):
+            print(f"{site.name:<11} !! no publish call for {STALL_SECONDS:g} s: gave up waiting")
+        text = lateness(read_calls(sandbox, set(text_ids)), due, latency_ms)
+        media = lateness(read_calls(sandbox, set(media_ids)), due, latency_ms)
+        worst = max(text) if text else float("nan")
+        print(
+            f"{site.name:<11} {len(text)}/{posts_n} text posts: p50 {pct(text, 50):5.1f} s  "
+            f"last {worst:5.1f} s   (target within {target:g} s: "
+            f"{'ok' if worst <= target else 'MISSED'})"
+        )
+        if media:
+            print(
+                f"{'':<11} {len(media)}/{posts_n} media posts ({processing:g} s of processing): "
+                f"first {min(media):5.1f} s  last {max(media):5.1f} s"
+            )
+        duplicates(read_calls(sandbox, set(media_ids + text_ids)))
+    finally:
+        daemons.stop()
+        site.reschedule(media_ids + text_ids, utcnow() + timedelta(days=365))
 
 
 def drop_database(admin_url: str, name: str) -> None:
@@ -380,7 +600,22 @@ def run_engine(engine: str, args: argparse.Namespace, rss: dict[str, tuple[float
             if not args.skip_throughput:
                 print(f"\n== {engine}: 2. throughput, sandbox latency {args.latency_ms:g} ms")
                 for k in args.daemons if engine == "postgresql" else [1]:
-                    bench_throughput(site, k, args.concurrency, args.destinations, args.latency_ms)
+                    bench_throughput(
+                        site, k, args.concurrency, args.destinations, args.latency_ms, args.accounts
+                    )
+            if not args.skip_burst:
+                print(
+                    f"\n== {engine}: 4. burst: {args.burst} destinations over {args.accounts} "
+                    f"accounts due at once, sandbox latency {args.burst_latency_ms:g} ms"
+                )
+                for k in args.burst_daemons if engine == "postgresql" else [1]:
+                    bench_burst(site, k, args.burst, args.accounts, args.burst_latency_ms)
+            if not args.skip_media:
+                print(
+                    f"\n== {engine}: 5. media burst: {args.media_posts} posts with "
+                    f"{args.processing:g} s of processing + {args.media_posts} text posts"
+                )
+                bench_media_burst(site, args.media_posts, args.processing, args.burst_latency_ms)
         finally:
             site.close()
             if dbname is not None:
@@ -405,6 +640,18 @@ def main() -> None:
         default=[1, 2, 4],
         help="daemon counts for throughput on PostgreSQL (default 1,2,4)",
     )
+    parser.add_argument("--accounts", type=int, default=100, help="accounts for 2 and 4")
+    parser.add_argument("--burst", type=int, default=1000, help="destinations of the burst")
+    parser.add_argument("--burst-latency-ms", type=float, default=1000.0)
+    parser.add_argument(
+        "--burst-daemons",
+        type=lambda v: [int(k) for k in v.split(",") if k.strip()],
+        default=[1, 2],
+    )
+    parser.add_argument("--media-posts", type=int, default=100)
+    parser.add_argument("--processing", type=float, default=20.0, help="seconds, section 5")
+    parser.add_argument("--skip-burst", action="store_true")
+    parser.add_argument("--skip-media", action="store_true")
     parser.add_argument("--engines", default="postgresql,sqlite")
     parser.add_argument("--skip-latency", action="store_true", help="(also skips the RSS)")
     parser.add_argument("--skip-throughput", action="store_true")

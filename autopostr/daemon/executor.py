@@ -15,13 +15,17 @@ Three bounds, in this order:
 - in all: the pool's size.
 
 What waits here still counts as held (`held`): the runner claims only what the pool
-can take now (`free`), so a daemon never sits on claims another daemon could run.
+can take now (`free`), plus what it will have finished by the time the next claim
+comes back (its recent completions per second times how long a claim takes), so no
+thread waits for a claim and a daemon never sits on work another daemon could run.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -65,6 +69,24 @@ class PublishExecutor:
         self._running = 0
         self._held = 0
         self._closed = False
+        self._finish_times: deque[float] = deque()  # monotonic, the last RATE_WINDOW s
+        self._claim_seconds = 0.05
+
+    RATE_WINDOW = 2.0
+
+    def note_claim(self, seconds: float) -> None:
+        """How long a claim took (statement and preparation), for the reserve."""
+        with self._lock:
+            self._claim_seconds = 0.7 * self._claim_seconds + 0.3 * seconds
+
+    def _reserve_locked(self) -> int:
+        """Tasks that will finish while the next claim is under way."""
+        now = time.monotonic()
+        times = self._finish_times
+        while times and now - times[0] > self.RATE_WINDOW:
+            times.popleft()
+        rate = len(times) / self.RATE_WINDOW
+        return min(self.capacity, math.ceil(rate * self._claim_seconds * 2))
 
     # -- what the runner asks ------------------------------------------------
     def held(self) -> int:
@@ -74,9 +96,17 @@ class PublishExecutor:
             return self._held
 
     def free(self) -> int:
-        """How many more tasks could start now."""
+        """How many more tasks to take: room in the pool now, plus the reserve."""
         with self._lock:
-            return self.capacity - self._held
+            return self.capacity + self._reserve_locked() - self._held
+
+    def worth_claiming(self) -> bool:
+        """Whether enough room opened for a claim to be worth its round trip: half of
+        what the daemon holds at most (up to 64), so a claim takes a batch while the
+        reserve keeps the threads busy."""
+        with self._lock:
+            most = self.capacity + self._reserve_locked()
+            return most - self._held >= max(1, min(64, most // 2))
 
     def running(self) -> int:
         with self._lock:
@@ -150,6 +180,7 @@ class PublishExecutor:
             self._held -= 1
             self._running -= 1
             self._dispatched.pop(id(task), None)
+            self._finish_times.append(time.monotonic())
             self._per_account[task.account_id] -= 1
             if self._per_account[task.account_id] <= 0:
                 del self._per_account[task.account_id]

@@ -278,7 +278,7 @@ class DaemonRunner:
 
     def _queue_low(self) -> bool:
         """True once enough calls finished to make a claim worth its round trip."""
-        return self.workers.free() >= max(1, min(32, self.config.concurrency // 8))
+        return self.workers.worth_claiming()
 
     def _claim_and_submit(self) -> None:
         while not self.stopping.is_set():
@@ -295,12 +295,15 @@ class DaemonRunner:
                 self._submit_job(job, recover=True)
             free -= len(recovered)
             per_account = self.bounds.claim_map(self.db)
+            began = time.monotonic()
             claims = (
                 claim_due(self.db, self.id, free, lease=self.lease, per_account=per_account)
                 if free > 0
                 else []
             )
-            for job in prepare(self.db, self.settings, claims):
+            jobs = prepare(self.db, self.settings, claims)
+            self.workers.note_claim(time.monotonic() - began)
+            for job in jobs:
                 self._submit_job(job)
             if not recovered and len(claims) < free:
                 return
