@@ -56,6 +56,8 @@ KNOWN_SETTINGS: dict[str, str] = {
     "sandbox_dir": "where the sandbox platform writes (default: $AUTOPOSTR_HOME/sandbox)",
     "sandbox_latency_ms": "latency the sandbox adds to each call (default 0)",
     "sandbox_fail_rate": "share of sandbox calls that fail transiently (0-1, default 0)",
+    "sandbox_processing_seconds": "seconds the sandbox takes to process uploaded media before "
+    "the post can be made (default 0)",
     "x_client_id": "X OAuth 2.0 app (client id) for `accounts connect x`",
     "x_client_secret": "X OAuth 2.0 app secret (confidential clients)",
     "x_chunk_bytes": "bytes per chunk of X's media upload (default 4 MiB)",

@@ -11,6 +11,7 @@ long-running daemon and `posts publish` all go through `publish_due`.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from autopostr.platforms.base import (
     MediaItem,
     PermanentError,
     PlatformError,
+    Processing,
     PublishRequest,
     PublishResult,
 )
@@ -53,6 +55,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("autopostr.publishing")
 
+# Outcomes after which the destination is tried again: where its media stands is kept.
+RESUMABLE = frozenset(
+    {DestinationState.RETRYING, DestinationState.PENDING, DestinationState.NEEDS_REVIEW}
+)
+
 # A destination whose account is sealed with a key this machine lacks looks again this
 # often: someone may be importing the key right now.
 KEY_WAIT = timedelta(minutes=1)
@@ -68,6 +75,8 @@ class _Job:
     problem: str | None  # a reason to fail without calling the platform
     settings: Settings | None = None
     previous_error: str = ""
+    # Where a publish whose media the platform was processing stands (`Processing`).
+    resume: dict[str, Any] | None = None
 
 
 def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
@@ -97,6 +106,7 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
                 col(PostDestination.text),
                 col(PostDestination.error),
                 col(PostDestination.idempotency_key),
+                col(PostDestination.resume),
                 col(Post.text),
                 col(Post.first_comment),
                 col(Post.team_id),
@@ -117,9 +127,17 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
         }
         jobs = []
         for claim in claims:
-            account, dest_text, dest_error, key, post_text, first_comment, team_id, _ = found[
-                claim.destination_id
-            ]
+            (
+                account,
+                dest_text,
+                dest_error,
+                key,
+                resume,
+                post_text,
+                first_comment,
+                team_id,
+                _,
+            ) = found[claim.destination_id]
             label = accounts_mod.label(account)
             problem = None
             request = None
@@ -140,7 +158,17 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
                     first_claimed_at=first_claims.get(claim.destination_id),
                 )
             jobs.append(
-                _Job(claim, account, label, team_id, request, problem, settings, dest_error or "")
+                _Job(
+                    claim,
+                    account,
+                    label,
+                    team_id,
+                    request,
+                    problem,
+                    settings,
+                    dest_error or "",
+                    json.loads(resume) if resume else None,
+                )
             )
         session.expunge_all()
     return jobs
@@ -197,8 +225,12 @@ def _finish(
     error: str | None = None,
     next_attempt_at: datetime | None = None,
     refund: bool = False,
+    resume: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Record what came of the job (see `outcomes.finish`)."""
+    """Record what came of the job (see `outcomes.finish`). A destination that will be
+    tried again keeps where its media stands, so the next attempt resumes it."""
+    if resume is None and status in RESUMABLE and job.resume is not None:
+        resume = job.resume
     item = Finishing(
         worker,
         job.claim,
@@ -210,6 +242,7 @@ def _finish(
         error,
         next_attempt_at,
         refund,
+        json.dumps(resume, sort_keys=True) if resume is not None else None,
     )
     return outcomes.finish(db, job.settings, item)
 
@@ -238,7 +271,7 @@ def open_account(settings: Settings, account: SocialAccount) -> AccountRef:
 
 
 def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:
-    from autopostr.platforms.registry import get_platform
+    from autopostr.platforms.registry import get_platform, get_platform_class
 
     claim = job.claim
     assert job.request is not None
@@ -246,15 +279,28 @@ def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> 
         ref = open_account(settings, job.account)
         platform = get_platform(job.account.platform, settings)
         try:
-            platform.check_quota(ref, job.request)
-            result = platform.publish(ref, job.request)
+            result = _send(platform, ref, job)
         except AuthExpired:
             # An expired token is refreshed once; a second refusal is a real failure.
             ref = refresh_account(
                 db, settings, job.account.id or 0, failed=ref.credentials.get("access_token")
             )
-            platform.check_quota(ref, job.request)
-            result = platform.publish(ref, job.request)
+            result = _send(platform, ref, job)
+    except Processing as waiting:
+        # The platform is processing the media: come back later, holding no slot; the
+        # check does not count as an attempt.
+        check_at = utcnow() + timedelta(seconds=waiting.check_after)
+        return _finish(
+            db,
+            worker,
+            job,
+            status=DestinationState.PROCESSING,
+            error=f"waiting on {get_platform_class(job.account.platform).title} to finish "
+            f"processing {waiting.what}; next check at {check_at:%H:%M:%S} UTC",
+            next_attempt_at=check_at,
+            refund=True,
+            resume=waiting.resume,
+        )
     except (PermanentError, AuthExpired) as exc:
         return _finish(db, worker, job, status=DestinationState.FAILED, error=exc.message)
     except KeyMissing as exc:
@@ -300,6 +346,15 @@ def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> 
             f"`autopostr posts reconcile` or `autopostr posts retry {claim.post_id}`",
         )
     return _finish(db, worker, job, status=DestinationState.PUBLISHED, result=result)
+
+
+def _send(platform: Any, ref: AccountRef, job: _Job) -> PublishResult:
+    """The publish, or its continuation when the platform was processing its media."""
+    assert job.request is not None
+    if job.resume is not None:
+        return platform.resume(ref, job.request, job.resume)  # type: ignore[no-any-return]
+    platform.check_quota(ref, job.request)
+    return platform.publish(ref, job.request)  # type: ignore[no-any-return]
 
 
 _keys_told: set[str] = set()
