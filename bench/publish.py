@@ -1,7 +1,10 @@
 """Publishing latency and throughput of real `autopostr daemon run` processes, and their idle RSS.
 
 Run: .venv/bin/python bench/publish.py [--posts 200] [--spread 4] [--destinations 1000]
-         [--concurrency 8] [--daemons 1,2,4] [--engines postgresql,sqlite]
+         [--concurrency 8] [--daemons 1,2,4] [--accounts 100] [--burst 1000]
+         [--burst-daemons 1,2] [--burst-latency-ms 1000] [--inflight 1000]
+         [--media-posts 100] [--processing 20] [--engines postgresql,sqlite]
+         [--skip-latency] [--skip-throughput] [--skip-burst] [--skip-media]
          [--pg postgresql://postgres@127.0.0.1:5432/postgres]
 
 Each engine gets a fresh AUTOPOSTR_HOME (and a fresh PostgreSQL database, dropped at the
@@ -13,12 +16,22 @@ whose `at` is the UTC time of the publish call.
 1. due -> call latency: the daemons (2 on PostgreSQL, 1 on SQLite) idle, then posts
    are scheduled one by one, each due `--lead` seconds after it is created, spread over
    `--spread` seconds; latency = sandbox `at` - the post's due time.
-2. throughput: destinations are created due in an hour, K daemons started and left
+2. throughput: destinations (one per post, over `--accounts` accounts) are created due
+   in an hour, K daemons started and left
    idle, then every destination is made due at once (one UPDATE and one NOTIFY);
    published/s from the first to the last sandbox line, against the limit
    K x C / sandbox latency.
 3. idle RSS: VmRSS of the daemons of section 1 about 3 s after they started (and,
    for information, once they have published the section's posts).
+4. burst: `--burst` destinations over `--accounts` accounts (one destination per post)
+   all made due the same second, sandbox latency `--burst-latency-ms`, K daemons on
+   their default settings; lateness = end of the call (sandbox `at` + latency) - due,
+   and when the outcome was written (published_at); the daemons' peak RSS.
+5. media burst: `--media-posts` posts whose media the sandbox processes for
+   `--processing` s and as many text posts, each on its own account, due at once.
+6. in flight: one daemon with `--concurrency N` and the sandbox ceiling N, N
+   destinations over N/4 accounts at 5 s latency: how many calls were in flight at
+   once and the daemon's peak RSS (target under 150 MB at 1,000).
 
 Beside each figure: the daemons' CPU time and how busy all CPUs were (from /proc), since
 on a small machine the daemons, PostgreSQL, this script and anything else share the cores.
@@ -457,21 +470,32 @@ def lateness(calls: list[dict[str, Any]], due: datetime, latency_ms: float) -> l
 
 
 def bench_burst(
-    site: Site, daemons_n: int, destinations: int, accounts_n: int, latency_ms: float
+    site: Site,
+    daemons_n: int,
+    destinations: int,
+    accounts_n: int,
+    latency_ms: float,
+    concurrency: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    tag: str = "burst",
 ) -> None:
     """Section 4: `destinations` posts over `accounts_n` accounts, all due the same
-    second; daemons on their default settings."""
+    second; daemons on their default settings (section 6: `concurrency` and `extra_env`)."""
     from autopostr.models import utcnow
 
-    handles = site.add_accounts(accounts_n)
-    sandbox = site.home / f"sandbox-burst-{daemons_n}"
-    env = {"AUTOPOSTR_SANDBOX_DIR": str(sandbox), "AUTOPOSTR_SANDBOX_LATENCY_MS": f"{latency_ms:g}"}
+    handles = site.add_accounts(accounts_n, prefix="acct" if tag == "burst" else tag)
+    sandbox = site.home / f"sandbox-{tag}-{daemons_n}"
+    env = {
+        "AUTOPOSTR_SANDBOX_DIR": str(sandbox),
+        "AUTOPOSTR_SANDBOX_LATENCY_MS": f"{latency_ms:g}",
+        **(extra_env or {}),
+    }
     later = utcnow() + timedelta(hours=1)
     post_ids: list[int] = []
     for i, handle in enumerate(handles):
         share = destinations // accounts_n + (1 if i < destinations % accounts_n else 0)
         post_ids += site.create([f"sandbox:{handle}"], later, share)
-    daemons = Daemons(site, daemons_n, None, env, f"burst-{daemons_n}")
+    daemons = Daemons(site, daemons_n, concurrency, env, f"{tag}-{daemons_n}")
     try:
         daemons.wait_idle()
         cpu, machine, pg = daemons.cpu_seconds(), machine_ticks(), backend_cpu(site)
@@ -501,6 +525,13 @@ def bench_burst(
             f"(+ PostgreSQL backends {pg_cpu * 1000 / max(1, len(calls)):.1f} ms); peak RSS "
             f"{peak:.1f} MB; all CPUs {busy:.0f} % busy"
         )
+        if calls:
+            first = min(c["at"] for c in calls)
+            window = timedelta(milliseconds=latency_ms)
+            print(
+                f"{'':<11} {sum(1 for c in calls if c['at'] < first + window)} calls started "
+                f"within the first call's {latency_ms:g} ms (in flight at once)"
+            )
         recorded = site.recorded(post_ids, due)
         if recorded:
             print(
@@ -610,6 +641,21 @@ def run_engine(engine: str, args: argparse.Namespace, rss: dict[str, tuple[float
                 )
                 for k in args.burst_daemons if engine == "postgresql" else [1]:
                     bench_burst(site, k, args.burst, args.accounts, args.burst_latency_ms)
+            if args.inflight:
+                print(
+                    f"\n== {engine}: 6. {args.inflight} calls in flight in one daemon "
+                    "(--concurrency and the sandbox's ceiling raised), sandbox latency 5000 ms"
+                )
+                bench_burst(
+                    site,
+                    1,
+                    args.inflight,
+                    -(-args.inflight // 4),
+                    5000.0,
+                    concurrency=args.inflight,
+                    extra_env={"AUTOPOSTR_SANDBOX_MAX_IN_FLIGHT": str(args.inflight)},
+                    tag="inflight",
+                )
             if not args.skip_media:
                 print(
                     f"\n== {engine}: 5. media burst: {args.media_posts} posts with "
@@ -652,6 +698,9 @@ def main() -> None:
     parser.add_argument("--processing", type=float, default=20.0, help="seconds, section 5")
     parser.add_argument("--skip-burst", action="store_true")
     parser.add_argument("--skip-media", action="store_true")
+    parser.add_argument(
+        "--inflight", type=int, default=1000, help="section 6: calls in flight (0 skips it)"
+    )
     parser.add_argument("--engines", default="postgresql,sqlite")
     parser.add_argument("--skip-latency", action="store_true", help="(also skips the RSS)")
     parser.add_argument("--skip-throughput", action="store_true")

@@ -291,3 +291,36 @@ def test_a_processing_destination_taken_over_after_a_crash_is_resumed_not_resent
     assert outcome.status == "published"
     assert len(uploads(isolated_env)) == 1
     assert [line["post_id"] for line in sandbox_lines(isolated_env)] == [int(post_id)]
+
+
+# ------------------------------------------------------------ rate-limit pacing
+
+
+def test_rate_limit_headers_pace_the_next_calls_instead_of_a_429() -> None:
+    from autopostr.platforms.base import TransientError
+    from autopostr.platforms.http import make_client, send
+    from tests.fakes.http_server import Answer, scripted_server
+
+    settings = load_settings()
+    with scripted_server() as server, make_client(settings, server.url) as client:
+        # Used up for the next ten minutes: the next call is a retry later, never sent.
+        reset = int(time.time()) + 600
+        server.push(
+            Answer(200, {}, {"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
+        )
+        send(client, "POST", "/2/tweets", "X", headers={"Authorization": "Bearer a"})
+        with pytest.raises(TransientError) as refused:
+            send(client, "POST", "/2/tweets", "X", headers={"Authorization": "Bearer a"})
+        assert refused.value.retry_after is not None and 590 < refused.value.retry_after <= 600
+        # Another account (another credential) is not held back.
+        send(client, "POST", "/2/tweets", "X", headers={"Authorization": "Bearer b"})
+        assert len(server.received) == 2
+        # Two calls left in a window of a second: the third waits for the reset.
+        server.push(Answer(200, {}, {"x-ratelimit-remaining": "2", "x-ratelimit-reset": "1"}))
+        send(client, "GET", "/api/v1/x", "Mastodon", headers={"Authorization": "Bearer c"})
+        began = time.monotonic()
+        for _ in range(2):
+            send(client, "GET", "/api/v1/x", "Mastodon", headers={"Authorization": "Bearer c"})
+        assert time.monotonic() - began < 0.5
+        send(client, "GET", "/api/v1/x", "Mastodon", headers={"Authorization": "Bearer c"})
+        assert time.monotonic() - began >= 0.5
