@@ -320,7 +320,8 @@ def send(
         raise TransientError(
             f"{title}: connection failed mid-request ({exc})", maybe_sent=maybe_sent
         ) from None
-    PACER.observe(key, response.headers)
+    if response.status_code < 400:  # a refusal carries its own retry time already
+        PACER.observe(key, response.headers)
     if check_status:
         raise_for_status(response, title, creates=creates, refusal=refusal)
     return response
