@@ -61,10 +61,14 @@ KNOWN_SETTINGS: dict[str, str] = {
     "log_file_backups": "rotated log files kept (default 5)",
     "metrics": "HOST:PORT where `daemon run` serves /metrics, /healthz, /readyz (default off)",
     "metrics_token": "bearer token /metrics, /healthz and /readyz require off loopback",
+    "publish_concurrency": "publish calls a daemon keeps in flight at once (default 256; "
+    "`daemon run --concurrency` overrides it)",
     "oauth_port": "loopback port `accounts connect` takes the redirect on (default 8765)",
     "sandbox_dir": "where the sandbox platform writes (default: $AUTOPOSTR_HOME/sandbox)",
     "sandbox_latency_ms": "latency the sandbox adds to each call (default 0)",
     "sandbox_fail_rate": "share of sandbox calls that fail transiently (0-1, default 0)",
+    "sandbox_processing_seconds": "seconds the sandbox takes to process uploaded media before "
+    "the post can be made (default 0)",
     "x_client_id": "X OAuth 2.0 app (client id) for `accounts connect x`",
     "x_client_secret": "X OAuth 2.0 app secret (confidential clients)",
     "x_chunk_bytes": "bytes per chunk of X's media upload (default 4 MiB)",
@@ -161,6 +165,8 @@ SETTING_FAMILIES: dict[str, str] = {
     "plans_<plan>_seats": "a plan's most members plus open invitations",
     "plans_<plan>_stripe_price_monthly": "the Stripe price id of a plan's monthly subscription",
     "plans_<plan>_stripe_price_yearly": "the Stripe price id of a plan's yearly subscription",
+    "<platform>_max_in_flight": "publish calls one daemon has in flight to a platform at once "
+    "(default 200)",
 }
 _FAMILIES = [
     (re.compile("^" + re.sub(r"<[a-z]+>", "[a-z0-9_]+", family) + "$"), text)

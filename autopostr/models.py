@@ -263,6 +263,9 @@ class PostDestination(SQLModel, table=True):
     lease_expires_at: datetime | None = None
     idempotency_key: str = Field(default="", max_length=64)
     published_at: datetime | None = None
+    # Media the platform is still processing: where the publish is (JSON the adapter
+    # gave), so the next check resumes it and nothing is uploaded twice.
+    resume: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -33,7 +33,7 @@ class Outcome:
     destination_id: int
     post_id: int
     account: str
-    status: str  # published | retrying | failed | needs_review | lost (lease taken over)
+    status: str  # published | processing | retrying | failed | needs_review | lost (taken over)
     attempt: int
     remote_id: str | None = None
     url: str | None = None
@@ -79,6 +79,7 @@ def _finish_statements() -> _FinishStatements:
             updated_at=bindparam("updated_at"),
             error=bindparam("error"),
             next_attempt_at=bindparam("next_attempt_at"),
+            resume=bindparam("resume"),
             # A failure keeps what an earlier success recorded (there is none today).
             remote_id=func.coalesce(bindparam("remote_id"), dests.c.remote_id),
             url=func.coalesce(bindparam("url"), dests.c.url),
@@ -108,6 +109,7 @@ class Finishing:
     error: str | None
     next_attempt_at: datetime | None
     refund: bool = False  # the attempt did not count: no request was made
+    resume: str | None = None  # JSON: where a publish whose media is processing stands
 
 
 def finish(db: Database, settings: Settings | None, item: Finishing) -> Outcome:
@@ -155,6 +157,7 @@ def _write_outcomes(db: Database, items: list[Finishing]) -> list[Outcome]:
                     "updated_at": now,
                     "error": item.error,
                     "next_attempt_at": item.next_attempt_at,
+                    "resume": item.resume,
                     "remote_id": result.remote_id if result else None,
                     "url": result.url if result else None,
                     "published_at": now if result else None,

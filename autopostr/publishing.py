@@ -11,6 +11,7 @@ long-running daemon and `posts publish` all go through `publish_due`.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -35,6 +36,7 @@ from autopostr.platforms.base import (
     MediaItem,
     PermanentError,
     PlatformError,
+    Processing,
     PublishRequest,
     PublishResult,
 )
@@ -54,6 +56,11 @@ if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
 
 log = logging.getLogger("autopostr.publishing")
+
+# Outcomes after which the destination is tried again: where its media stands is kept.
+RESUMABLE = frozenset(
+    {DestinationState.RETRYING, DestinationState.PENDING, DestinationState.NEEDS_REVIEW}
+)
 
 # A destination whose account is sealed with a key this machine lacks looks again this
 # often: someone may be importing the key right now.
@@ -83,6 +90,9 @@ class _Job:
             attempt=self.claim.attempt,
         )
 
+    # Where a publish whose media the platform was processing stands (`Processing`).
+    resume: dict[str, Any] | None = None
+
 
 def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
     jobs = prepare(db, settings, [claim])
@@ -111,6 +121,7 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
                 col(PostDestination.text),
                 col(PostDestination.error),
                 col(PostDestination.idempotency_key),
+                col(PostDestination.resume),
                 col(Post.text),
                 col(Post.first_comment),
                 col(Post.team_id),
@@ -140,6 +151,7 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
                 dest_text,
                 dest_error,
                 key,
+                resume,
                 post_text,
                 first_comment,
                 team_id,
@@ -149,7 +161,9 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
             ) = found[claim.destination_id]
             label = accounts_mod.label(account)
             problem = None
-            if not (dest_error or "").startswith(MAYBE_SENT):  # that one is asked about first
+            # A destination that may have been sent is asked about first; one whose media
+            # the platform is processing was sent in time and is only being finished.
+            if not resume and not (dest_error or "").startswith(MAYBE_SENT):
                 problem = too_late(scheduled_at, due_at, now, max_lateness, claim.post_id)
             request = None
             if problem is None and account.status != accounts_mod.ACTIVE:
@@ -179,6 +193,7 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
                     settings,
                     dest_error or "",
                     aware(due_at) if due_at is not None else None,
+                    json.loads(resume) if resume else None,
                 )
             )
         session.expunge_all()
@@ -260,11 +275,15 @@ def _finish(
     error: str | None = None,
     next_attempt_at: datetime | None = None,
     refund: bool = False,
+    resume: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Record what came of the job (see `outcomes.finish`)."""
+    """Record what came of the job (see `outcomes.finish`). A destination that will be
+    tried again keeps where its media stands, so the next attempt resumes it."""
     telemetry.emit("publish", platform=job.account.platform, result=status)
     if status == DestinationState.RETRYING:
         telemetry.emit("retry", platform=job.account.platform)
+    if resume is None and status in RESUMABLE and job.resume is not None:
+        resume = job.resume
     item = Finishing(
         worker,
         job.claim,
@@ -276,6 +295,7 @@ def _finish(
         error,
         next_attempt_at,
         refund,
+        json.dumps(resume, sort_keys=True) if resume is not None else None,
     )
     return outcomes.finish(db, job.settings, item)
 
@@ -337,7 +357,7 @@ def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> 
 
 
 def _call(db: Database, settings: Settings, worker: str, job: _Job, timer: _CallTimer) -> Outcome:
-    from autopostr.platforms.registry import get_platform
+    from autopostr.platforms.registry import get_platform, get_platform_class
 
     claim = job.claim
     assert job.request is not None
@@ -345,17 +365,30 @@ def _call(db: Database, settings: Settings, worker: str, job: _Job, timer: _Call
         ref = open_account(settings, job.account)
         platform = get_platform(job.account.platform, settings)
         try:
-            platform.check_quota(ref, job.request)
             with timer:
-                result = platform.publish(ref, job.request)
+                result = _send(platform, ref, job)
         except AuthExpired:
             # An expired token is refreshed once; a second refusal is a real failure.
             ref = refresh_account(
                 db, settings, job.account.id or 0, failed=ref.credentials.get("access_token")
             )
-            platform.check_quota(ref, job.request)
             with timer:
-                result = platform.publish(ref, job.request)
+                result = _send(platform, ref, job)
+    except Processing as waiting:
+        # The platform is processing the media: come back later, holding no slot; the
+        # check does not count as an attempt.
+        check_at = utcnow() + timedelta(seconds=waiting.check_after)
+        return _finish(
+            db,
+            worker,
+            job,
+            status=DestinationState.PROCESSING,
+            error=f"waiting on {get_platform_class(job.account.platform).title} to finish "
+            f"processing {waiting.what}; next check at {check_at:%H:%M:%S} UTC",
+            next_attempt_at=check_at,
+            refund=True,
+            resume=waiting.resume,
+        )
     except (PermanentError, AuthExpired) as exc:
         return _finish(db, worker, job, status=DestinationState.FAILED, error=exc.message)
     except KeyMissing as exc:
@@ -404,6 +437,15 @@ def _call(db: Database, settings: Settings, worker: str, job: _Job, timer: _Call
             f"`autopostr posts reconcile` or `autopostr posts retry {claim.post_id}`",
         )
     return _finish(db, worker, job, status=DestinationState.PUBLISHED, result=result)
+
+
+def _send(platform: Any, ref: AccountRef, job: _Job) -> PublishResult:
+    """The publish, or its continuation when the platform was processing its media."""
+    assert job.request is not None
+    if job.resume is not None:
+        return platform.resume(ref, job.request, job.resume)  # type: ignore[no-any-return]
+    platform.check_quota(ref, job.request)
+    return platform.publish(ref, job.request)  # type: ignore[no-any-return]
 
 
 _keys_told: set[str] = set()
@@ -524,7 +566,11 @@ def publish_due(
 
 def recover_claim(db: Database, settings: Settings, worker: str, claim: Claim) -> Outcome:
     """A destination whose publisher died, maybe mid-call: ask the platform before re-sending."""
-    job = _prepare(db, settings, claim)
+    return recover_job(db, settings, worker, _prepare(db, settings, claim))
+
+
+def recover_job(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:
+    """`recover_claim` for a prepared claim (see `prepare`)."""
     with job.context():
         if job.request is None:
             return _finish(db, worker, job, status=DestinationState.FAILED, error=job.problem)

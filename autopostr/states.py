@@ -63,6 +63,7 @@ class LogEvent(StrEnum):
 
     CLAIMED = "claimed"
     RECOVERING = "recovering"
+    PROCESSING = "processing"  # the platform is processing the media; checked again later
     PUBLISHED = "published"
     RETRYING = "retrying"
     FAILED = "failed"
@@ -119,8 +120,8 @@ UNSUCCESSFUL_POSTS = frozenset({P.FAILED, P.PARTIALLY_PUBLISHED})
 PAYING = frozenset({SubscriptionState.TRIALING, SubscriptionState.ACTIVE})
 
 # -- destinations ----------------------------------------------------------
-# Waiting for a daemon to claim them once due.
-DUE_STATES = frozenset({D.PENDING, D.RETRYING})
+# Waiting for a daemon to claim them once due (a processing one at its next check).
+DUE_STATES = frozenset({D.PENDING, D.RETRYING, D.PROCESSING})
 # Not settled: a daemon still has work to do, or a person must look.
 UNSETTLED = frozenset({D.PENDING, D.CLAIMED, D.PROCESSING, D.RETRYING, D.NEEDS_REVIEW})
 # Nothing reached the platform (as far as anyone knows): a new time applies to them.

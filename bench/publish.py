@@ -1,7 +1,10 @@
 """Publishing latency and throughput of real `autopostr daemon run` processes, and their idle RSS.
 
 Run: .venv/bin/python bench/publish.py [--posts 200] [--spread 4] [--destinations 1000]
-         [--concurrency 8] [--daemons 1,2,4] [--engines postgresql,sqlite]
+         [--concurrency 8] [--daemons 1,2,4] [--accounts 100] [--burst 1000]
+         [--burst-daemons 1,2] [--burst-latency-ms 1000] [--inflight 1000]
+         [--media-posts 100] [--processing 20] [--engines postgresql,sqlite]
+         [--skip-latency] [--skip-throughput] [--skip-burst] [--skip-media]
          [--pg postgresql://postgres@127.0.0.1:5432/postgres]
 
 Each engine gets a fresh AUTOPOSTR_HOME (and a fresh PostgreSQL database, dropped at the
@@ -13,16 +16,22 @@ whose `at` is the UTC time of the publish call.
 1. due -> call latency: the daemons (2 on PostgreSQL, 1 on SQLite) idle, then posts
    are scheduled one by one, each due `--lead` seconds after it is created, spread over
    `--spread` seconds; latency = sandbox `at` - the post's due time.
-2. throughput: destinations are created due in an hour, K daemons started and left
+2. throughput: destinations (one per post, over `--accounts` accounts) are created due
+   in an hour, K daemons started and left
    idle, then every destination is made due at once (one UPDATE and one NOTIFY);
    published/s from the first to the last sandbox line, against the limit
    K x C / sandbox latency.
 3. idle RSS: VmRSS of the daemons of section 1 about 3 s after they started (and,
    for information, once they have published the section's posts).
-4. takeover (PostgreSQL): 3 daemons with the default lease (60 s) and heartbeat (10 s)
-   publish a burst of `--burst` posts; one is killed with SIGKILL mid-burst. Figures:
-   seconds from the kill until every claim the dead daemon held is resolved (target
-   < 15 s), and the latest call of the burst against its due time.
+4. burst: `--burst` destinations over `--accounts` accounts (one destination per post)
+   all made due the same second, sandbox latency `--burst-latency-ms`, K daemons on
+   their default settings; lateness = end of the call (sandbox `at` + latency) - due,
+   and when the outcome was written (published_at); the daemons' peak RSS.
+5. media burst: `--media-posts` posts whose media the sandbox processes for
+   `--processing` s and as many text posts, each on its own account, due at once.
+6. in flight: one daemon with `--concurrency N` and the sandbox ceiling N, N
+   destinations over N/4 accounts at 5 s latency: how many calls were in flight at
+   once and the daemon's peak RSS (target under 150 MB at 1,000).
 
 Beside each figure: the daemons' CPU time and how busy all CPUs were (from /proc), since
 on a small machine the daemons, PostgreSQL, this script and anything else share the cores.
@@ -123,7 +132,47 @@ class Site:
             for handle in HANDLES:
                 accounts.add(session, self.actor, self.settings, "sandbox", handle)
 
-    def create(self, to: list[str], at: datetime, count: int = 1) -> list[int]:
+    def add_accounts(self, count: int, prefix: str = "acct") -> list[str]:
+        """`count` more sandbox accounts (made once per prefix); returns their handles."""
+        from autopostr import accounts
+
+        handles = [f"{prefix}{i:04d}" for i in range(count)]
+        made = getattr(self, "_made", set())
+        todo = [h for h in handles if h not in made]
+        if todo:
+            with self.db.session() as session:
+                for handle in todo:
+                    accounts.add(session, self.actor, self.settings, "sandbox", handle)
+            self._made = made | set(todo)
+        return handles
+
+    def image(self) -> str:
+        """One small PNG in the media library; returns its id."""
+        import struct
+        import zlib
+
+        from autopostr import media
+
+        def chunk(kind: bytes, data: bytes) -> bytes:
+            body = kind + data
+            return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+        raw = b"".join(b"\x00" + bytes([200, 80, 40]) * 16 for _ in range(16))
+        png = (
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b"")
+        )
+        path = self.home / "bench.png"
+        path.write_bytes(png)
+        with self.db.session() as session:
+            uploaded = media.upload(session, self.actor, self.settings, path)
+            return str(uploaded.item.id)
+
+    def create(
+        self, to: list[str], at: datetime, count: int = 1, media_ids: tuple[str, ...] = ()
+    ) -> list[int]:
         """`count` posts in one transaction (one NOTIFY on PostgreSQL); returns their ids."""
         from autopostr import posts
 
@@ -131,7 +180,9 @@ class Site:
         with self.db.session() as session:
             for i in range(count):
                 text = f"bench post {secrets.token_hex(4)} #{i}"
-                post = posts.create(session, self.actor, self.settings, text=text, to=to, at=at)
+                post = posts.create(
+                    session, self.actor, self.settings, text=text, to=to, at=at, media_ids=media_ids
+                )
                 ids.append(post.id)
         return ids
 
@@ -157,6 +208,23 @@ class Site:
                 session.execute(update(Post).where(col(Post.id).in_(chunk)).values(scheduled_at=at))
             notify_due(session)
 
+    def recorded(self, post_ids: list[int], due: datetime) -> list[float]:
+        """Seconds from `due` to each destination's published_at (its outcome written)."""
+        from sqlalchemy import select
+        from sqlmodel import col
+
+        from autopostr.models import PostDestination
+        from autopostr.queue.claims import aware
+
+        with self.db.session() as session:
+            rows = session.execute(
+                select(col(PostDestination.published_at)).where(
+                    col(PostDestination.post_id).in_(post_ids),
+                    col(PostDestination.published_at).is_not(None),
+                )
+            ).scalars()
+            return [(aware(at) - due).total_seconds() for at in rows]
+
     def close(self) -> None:
         from autopostr.db import dispose_engines
 
@@ -166,8 +234,13 @@ class Site:
 class Daemons:
     """K `autopostr daemon run` subprocesses, their stderr kept in the home for post-mortems."""
 
-    def __init__(self, site: Site, count: int, concurrency: int, env: dict[str, str], tag: str):
-        argv = [*autopostr_argv(), "daemon", "run", "--concurrency", str(concurrency)]
+    def __init__(
+        self, site: Site, count: int, concurrency: int | None, env: dict[str, str], tag: str
+    ):
+        argv = [*autopostr_argv(), "daemon", "run"]
+        if concurrency is not None:  # None: the daemon's defaults
+            argv += ["--concurrency", str(concurrency)]
+        self.site = site
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
         self.started = time.monotonic()
@@ -192,6 +265,9 @@ class Daemons:
             fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         return total
+
+    def rss(self) -> float:
+        return max(rss_mb(p.pid) for p in self.procs)
 
     def check_alive(self) -> None:
         for proc, log in zip(self.procs, self.logs, strict=True):
@@ -220,6 +296,8 @@ class Daemons:
                 proc.kill()
                 proc.wait()
                 print(f"{'':<11} !! daemon {proc.pid} ignored SIGTERM for {timeout:g} s: killed")
+                log = self.logs[self.procs.index(proc)].read_text().splitlines()
+                print("\n".join(f"{'':<14}{line}" for line in log[-3:]))
 
 
 def read_calls(directory: Path, post_ids: set[int]) -> list[dict[str, Any]]:
@@ -234,8 +312,10 @@ def read_calls(directory: Path, post_ids: set[int]) -> list[dict[str, Any]]:
     return calls
 
 
-def wait_for_calls(directory: Path, count: int, daemons: Daemons) -> bool:
-    """Until the sandbox has `count` lines; False when none arrived for STALL_SECONDS."""
+def wait_for_calls(
+    directory: Path, count: int, daemons: Daemons, stall: float = STALL_SECONDS
+) -> bool:
+    """Until the sandbox has `count` lines; False when none arrived for `stall` seconds."""
     last, progress = -1, time.monotonic()
     while True:
         daemons.check_alive()
@@ -244,7 +324,7 @@ def wait_for_calls(directory: Path, count: int, daemons: Daemons) -> bool:
             return True
         if lines != last:
             last, progress = lines, time.monotonic()
-        elif time.monotonic() - progress > STALL_SECONDS:
+        elif time.monotonic() - progress > stall:
             return False
         time.sleep(0.05)
 
@@ -301,28 +381,37 @@ def bench_latency(
 
 
 def bench_throughput(
-    site: Site, daemons_n: int, concurrency: int, destinations: int, latency_ms: float
+    site: Site,
+    daemons_n: int,
+    concurrency: int,
+    destinations: int,
+    latency_ms: float,
+    accounts_n: int = 100,
 ) -> None:
     from autopostr.models import utcnow
 
     sandbox = site.home / f"sandbox-throughput-{daemons_n}"
     env = {"AUTOPOSTR_SANDBOX_DIR": str(sandbox), "AUTOPOSTR_SANDBOX_LATENCY_MS": f"{latency_ms:g}"}
-    posts_n = -(-destinations // len(HANDLES))
-    total = posts_n * len(HANDLES)
-    # Due in an hour, so nothing goes out while the daemons start; all made due at once below.
-    post_ids = site.create(
-        [f"sandbox:{h}" for h in HANDLES], utcnow() + timedelta(hours=1), posts_n
-    )
+    # One destination per post, over `accounts_n` accounts: an account takes only a few
+    # posts at once, so few accounts would cap the rate below the daemons' limit.
+    handles = site.add_accounts(accounts_n)
+    later = utcnow() + timedelta(hours=1)
+    post_ids: list[int] = []
+    for i, handle in enumerate(handles):
+        share = destinations // accounts_n + (1 if i < destinations % accounts_n else 0)
+        post_ids += site.create([f"sandbox:{handle}"], later, share)
+    total = len(post_ids)
     limit = daemons_n * concurrency / (latency_ms / 1000)
     daemons = Daemons(site, daemons_n, concurrency, env, f"throughput-{daemons_n}")
     try:
         daemons.wait_idle()
-        cpu, machine = daemons.cpu_seconds(), machine_ticks()
+        cpu, machine, pg = daemons.cpu_seconds(), machine_ticks(), backend_cpu(site)
         due = utcnow()
         site.reschedule(post_ids, due)
         if not wait_for_calls(sandbox, total, daemons):
             print(f"{site.name:<11} !! no publish call for {STALL_SECONDS:g} s: gave up waiting")
         cpu, busy = daemons.cpu_seconds() - cpu, busy_share(machine)
+        pg_cpu = backend_cpu_since(site, pg)
         wall = (utcnow() - due).total_seconds()
         calls = read_calls(sandbox, set(post_ids))
         times = sorted(c["at"] for c in calls)
@@ -336,7 +425,8 @@ def bench_throughput(
         )
         print(
             f"{'':<11} first call {(times[0] - due).total_seconds() * 1000:.0f} ms after due; "
-            f"daemons' CPU {cpu * 1000 / max(1, len(calls)):.1f} ms per publish, "
+            f"daemons' CPU {cpu * 1000 / max(1, len(calls)):.2f} ms per publish "
+            f"(+ PostgreSQL backends {pg_cpu * 1000 / max(1, len(calls)):.2f} ms), "
             f"{cpu / wall / daemons_n * 100:.0f} % of a core each; all CPUs {busy:.0f} % busy"
         )
         duplicates(calls)
@@ -346,106 +436,170 @@ def bench_throughput(
         site.reschedule(post_ids, utcnow() + timedelta(days=365))
 
 
-def claims_of(site: Site, daemon_pid: int) -> set[int]:
-    """The destinations a daemon (by pid) holds claimed now."""
-    from sqlmodel import col, select
+def backend_cpu(site: Site) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving the bench's database (the
+    server runs on this machine): part of what a publish costs."""
+    if not site.database_url:
+        return {}
+    import psycopg
 
-    from autopostr.models import Daemon, PostDestination
-
-    with site.db.session() as session:
-        ids = session.exec(
-            select(PostDestination.id)
-            .join(Daemon, col(Daemon.id) == col(PostDestination.claimed_by))
-            .where(col(PostDestination.status) == "claimed", col(Daemon.pid) == daemon_pid)
-        ).all()
-    return {int(i) for i in ids if i is not None}
-
-
-def unresolved(site: Site, ids: set[int]) -> int:
-    from sqlmodel import col, func, select
-
-    from autopostr.models import PostDestination
-
-    with site.db.session() as session:
-        return int(
-            session.exec(
-                select(func.count()).where(
-                    col(PostDestination.id).in_(ids),
-                    col(PostDestination.status).not_in(("published", "needs_review", "failed")),
-                )
-            ).one()
-        )
+    with psycopg.connect(site.database_url) as conn:
+        pids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
 
 
-def taken_over_at(site: Site, ids: set[int]) -> list[datetime]:
-    """When each of these destinations was taken over (its `recovering` log events)."""
-    from sqlmodel import col, select
-
-    from autopostr.models import PublishLog
-
-    with site.db.session() as session:
-        return list(
-            session.exec(
-                select(PublishLog.created_at).where(
-                    col(PublishLog.destination_id).in_(ids), col(PublishLog.event) == "recovering"
-                )
-            ).all()
-        )
+def backend_cpu_since(site: Site, before: dict[int, float]) -> float:
+    after = backend_cpu(site)
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
-def bench_takeover(site: Site, burst: int, latency_ms: float) -> None:
-    """Section 4: SIGKILL one of three daemons mid-burst, with the default lease and heartbeat."""
+def lateness(calls: list[dict[str, Any]], due: datetime, latency_ms: float) -> list[float]:
+    """Seconds from the due time to the end of each call (the sandbox logs its start)."""
+    return [(c["at"] - due).total_seconds() + latency_ms / 1000 for c in calls]
+
+
+def bench_burst(
+    site: Site,
+    daemons_n: int,
+    destinations: int,
+    accounts_n: int,
+    latency_ms: float,
+    concurrency: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    tag: str = "burst",
+) -> None:
+    """Section 4: `destinations` posts over `accounts_n` accounts, all due the same
+    second; daemons on their default settings (section 6: `concurrency` and `extra_env`)."""
     from autopostr.models import utcnow
 
-    sandbox = site.home / "sandbox-takeover"
-    env = {"AUTOPOSTR_SANDBOX_DIR": str(sandbox), "AUTOPOSTR_SANDBOX_LATENCY_MS": f"{latency_ms:g}"}
-    for name in ("AUTOPOSTR_LEASE_SECONDS", "AUTOPOSTR_HEARTBEAT_SECONDS"):
-        site.env.pop(name, None)
-    post_ids = site.create([f"sandbox:{HANDLES[0]}"], utcnow() + timedelta(hours=1), burst)
-    daemons = Daemons(site, 3, 4, env, "takeover")
+    handles = site.add_accounts(accounts_n, prefix="acct" if tag == "burst" else tag)
+    sandbox = site.home / f"sandbox-{tag}-{daemons_n}"
+    env = {
+        "AUTOPOSTR_SANDBOX_DIR": str(sandbox),
+        "AUTOPOSTR_SANDBOX_LATENCY_MS": f"{latency_ms:g}",
+        **(extra_env or {}),
+    }
+    later = utcnow() + timedelta(hours=1)
+    post_ids: list[int] = []
+    for i, handle in enumerate(handles):
+        share = destinations // accounts_n + (1 if i < destinations % accounts_n else 0)
+        post_ids += site.create([f"sandbox:{handle}"], later, share)
+    daemons = Daemons(site, daemons_n, concurrency, env, f"{tag}-{daemons_n}")
     try:
         daemons.wait_idle()
-        # A daemon judges others once it has held its own lock for a heartbeat (10 s):
-        # daemons that have run for a while, as in production.
-        time.sleep(11.0)
+        cpu, machine, pg = daemons.cpu_seconds(), machine_ticks(), backend_cpu(site)
         due = utcnow()
         site.reschedule(post_ids, due)
-        victim = daemons.procs[0]
-        deadline = time.monotonic() + 30
-        while len(claims_of(site, victim.pid)) < 4 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        victim.send_signal(signal.SIGKILL)
-        victim.wait()
-        killed, killed_at = time.monotonic(), utcnow()
-        held = claims_of(site, victim.pid)
-        daemons.logs.pop(daemons.procs.index(victim))
-        daemons.procs.remove(victim)
-        while unresolved(site, held) and time.monotonic() - killed < 120:
-            time.sleep(0.05)
-        took = time.monotonic() - killed
-        left = unresolved(site, held)
-        wait_for_calls(sandbox, burst - len(held), daemons)
+        peak = 0.0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            daemons.check_alive()
+            peak = max(peak, daemons.rss())
+            if sum(p.read_bytes().count(b"\n") for p in sandbox.glob("*.jsonl")) >= len(post_ids):
+                break
+            time.sleep(0.1)
+        cpu, busy = daemons.cpu_seconds() - cpu, busy_share(machine)
+        pg_cpu = backend_cpu_since(site, pg)
         calls = read_calls(sandbox, set(post_ids))
-        late = max((c["at"] - due).total_seconds() for c in calls) if calls else float("nan")
-        verdict = "ok" if took < 15 and not left else "MISSED"
-        print(
-            f"{site.name:<11} {len(held)} claim(s) of the killed daemon resolved {took:5.2f} s "
-            f"after SIGKILL{f', {left} still open' if left else ''}   (target < 15 s: {verdict})"
+        late = lateness(calls, due, latency_ms)
+        target = 15.0 if daemons_n == 1 else 8.0
+        worst = max(late) if late else float("nan")
+        verdict = (
+            f"   (target all within {target:g} s: {'ok' if worst <= target else 'MISSED'})"
+            if tag == "burst"
+            else ""
         )
         print(
-            f"{'':<11} {len(calls)}/{burst} posts of the burst published; the last call "
-            f"{late:.1f} s after due (lease 60 s, heartbeat 10 s, sandbox {latency_ms:g} ms)"
+            f"{site.name:<11} {daemons_n} daemon(s): {len(calls)}/{len(post_ids)} sent, "
+            f"lateness p50 {pct(late, 50):5.1f} s  p99 {pct(late, 99):5.1f} s  last {worst:5.1f} s"
+            + verdict
         )
-        taken = sorted((t - killed_at).total_seconds() for t in taken_over_at(site, held))
-        if taken:
+        print(
+            f"{'':<11} daemons' CPU {cpu * 1000 / max(1, len(calls)):.1f} ms per publish "
+            f"(+ PostgreSQL backends {pg_cpu * 1000 / max(1, len(calls)):.1f} ms); peak RSS "
+            f"{peak:.1f} MB"
+            + ("" if tag == "burst" else f" (target < 150 MB: {'ok' if peak < 150 else 'MISSED'})")
+            + f"; all CPUs {busy:.0f} % busy"
+        )
+        if calls:
+            first = min(c["at"] for c in calls)
+            window = timedelta(milliseconds=latency_ms)
             print(
-                f"{'':<11} taken over {taken[0]:.2f} s to {taken[-1]:.2f} s after SIGKILL "
-                "(the rest: the survivors' queues, then asking the platform and publishing)"
+                f"{'':<11} {sum(1 for c in calls if c['at'] < first + window)} calls started "
+                f"within the first call's {latency_ms:g} ms (in flight at once)"
+            )
+        recorded = site.recorded(post_ids, due)
+        if recorded:
+            print(
+                f"{'':<11} recorded as published: p50 {pct(recorded, 50):5.1f} s  "
+                f"p99 {pct(recorded, 99):5.1f} s  last {max(recorded):5.1f} s after due"
             )
         duplicates(calls)
     finally:
         daemons.stop()
         site.reschedule(post_ids, utcnow() + timedelta(days=365))
+
+
+def bench_media_burst(
+    site: Site, posts_n: int, processing: float, latency_ms: float, target: float = 5.0
+) -> None:
+    """Section 5: `posts_n` posts whose media the platform processes for `processing` s,
+    and as many text posts, all due at once, each on its own account."""
+    from autopostr.models import utcnow
+
+    text_handles = site.add_accounts(posts_n, "text")
+    media_handles = site.add_accounts(posts_n, "media")
+    image = site.image()
+    sandbox = site.home / "sandbox-media-burst"
+    env = {
+        "AUTOPOSTR_SANDBOX_DIR": str(sandbox),
+        "AUTOPOSTR_SANDBOX_LATENCY_MS": f"{latency_ms:g}",
+        "AUTOPOSTR_SANDBOX_PROCESSING_SECONDS": f"{processing:g}",
+    }
+    later = utcnow() + timedelta(hours=1)
+    media_ids: list[int] = []
+    text_ids: list[int] = []
+    for handle in media_handles:
+        media_ids += site.create([f"sandbox:{handle}"], later, 1, media_ids=(image,))
+    for handle in text_handles:
+        text_ids += site.create([f"sandbox:{handle}"], later, 1)
+    daemons = Daemons(site, 1, None, env, "media-burst")
+    try:
+        daemons.wait_idle()
+        due = utcnow()
+        site.reschedule(media_ids + text_ids, due)
+        if not wait_for_calls(sandbox, 2 * posts_n, daemons, STALL_SECONDS + processing):
+            print(f"{site.name:<11} !! no publish call for {STALL_SECONDS:g} s: gave up waiting")
+        text = lateness(read_calls(sandbox, set(text_ids)), due, latency_ms)
+        media = lateness(read_calls(sandbox, set(media_ids)), due, latency_ms)
+        worst = max(text) if text else float("nan")
+        print(
+            f"{site.name:<11} {len(text)}/{posts_n} text posts: p50 {pct(text, 50):5.1f} s  "
+            f"last {worst:5.1f} s   (target within {target:g} s: "
+            f"{'ok' if worst <= target else 'MISSED'})"
+        )
+        if media:
+            print(
+                f"{'':<11} {len(media)}/{posts_n} media posts ({processing:g} s of processing): "
+                f"first {min(media):5.1f} s  last {max(media):5.1f} s"
+            )
+        duplicates(read_calls(sandbox, set(media_ids + text_ids)))
+    finally:
+        daemons.stop()
+        site.reschedule(media_ids + text_ids, utcnow() + timedelta(days=365))
 
 
 def drop_database(admin_url: str, name: str) -> None:
@@ -486,10 +640,37 @@ def run_engine(engine: str, args: argparse.Namespace, rss: dict[str, tuple[float
             if not args.skip_throughput:
                 print(f"\n== {engine}: 2. throughput, sandbox latency {args.latency_ms:g} ms")
                 for k in args.daemons if engine == "postgresql" else [1]:
-                    bench_throughput(site, k, args.concurrency, args.destinations, args.latency_ms)
-            if engine == "postgresql" and not args.skip_takeover:
-                print(f"\n== {engine}: 4. takeover of a daemon killed with SIGKILL")
-                bench_takeover(site, args.burst, 200.0)
+                    bench_throughput(
+                        site, k, args.concurrency, args.destinations, args.latency_ms, args.accounts
+                    )
+            if not args.skip_burst:
+                print(
+                    f"\n== {engine}: 4. burst: {args.burst} destinations over {args.accounts} "
+                    f"accounts due at once, sandbox latency {args.burst_latency_ms:g} ms"
+                )
+                for k in args.burst_daemons if engine == "postgresql" else [1]:
+                    bench_burst(site, k, args.burst, args.accounts, args.burst_latency_ms)
+            if args.inflight:
+                print(
+                    f"\n== {engine}: 6. {args.inflight} calls in flight in one daemon "
+                    "(--concurrency and the sandbox's ceiling raised), sandbox latency 5000 ms"
+                )
+                bench_burst(
+                    site,
+                    1,
+                    args.inflight,
+                    -(-args.inflight // 4),
+                    5000.0,
+                    concurrency=args.inflight,
+                    extra_env={"AUTOPOSTR_SANDBOX_MAX_IN_FLIGHT": str(args.inflight)},
+                    tag="inflight",
+                )
+            if not args.skip_media:
+                print(
+                    f"\n== {engine}: 5. media burst: {args.media_posts} posts with "
+                    f"{args.processing:g} s of processing + {args.media_posts} text posts"
+                )
+                bench_media_burst(site, args.media_posts, args.processing, args.burst_latency_ms)
         finally:
             site.close()
             if dbname is not None:
@@ -514,11 +695,24 @@ def main() -> None:
         default=[1, 2, 4],
         help="daemon counts for throughput on PostgreSQL (default 1,2,4)",
     )
+    parser.add_argument("--accounts", type=int, default=100, help="accounts for 2 and 4")
+    parser.add_argument("--burst", type=int, default=1000, help="destinations of the burst")
+    parser.add_argument("--burst-latency-ms", type=float, default=1000.0)
+    parser.add_argument(
+        "--burst-daemons",
+        type=lambda v: [int(k) for k in v.split(",") if k.strip()],
+        default=[1, 2],
+    )
+    parser.add_argument("--media-posts", type=int, default=100)
+    parser.add_argument("--processing", type=float, default=20.0, help="seconds, section 5")
+    parser.add_argument("--skip-burst", action="store_true")
+    parser.add_argument("--skip-media", action="store_true")
+    parser.add_argument(
+        "--inflight", type=int, default=1000, help="section 6: calls in flight (0 skips it)"
+    )
     parser.add_argument("--engines", default="postgresql,sqlite")
     parser.add_argument("--skip-latency", action="store_true", help="(also skips the RSS)")
     parser.add_argument("--skip-throughput", action="store_true")
-    parser.add_argument("--skip-takeover", action="store_true")
-    parser.add_argument("--burst", type=int, default=300, help="posts for the takeover section")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     print(

@@ -42,7 +42,7 @@ def runner(sandbox: str) -> Iterator[DaemonRunner]:
     # No scheduler: each test drives the publish loop by hand.
     made = DaemonRunner(settings, db, DaemonConfig(concurrency=1))
     yield made
-    made.workers.shutdown(wait=True)
+    made.workers.shutdown()
     assert made.changes is not None
     made.changes.close()
 

@@ -17,8 +17,12 @@ def run(
     once: bool = typer.Option(
         False, "--once", help="Publish everything due now, then exit (for cron)."
     ),
-    concurrency: int = typer.Option(
-        8, "--concurrency", min=1, max=64, help="Publish calls in parallel."
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        min=1,
+        max=4096,
+        help="Publish calls in flight at once (default: publish_concurrency, 256; --once: 8).",
     ),
     quiet: bool = options.quiet_option(),
     log_format: str = typer.Option(
@@ -102,7 +106,7 @@ def run(
         db,
         s,
         worker=worker,
-        concurrency=concurrency,
+        concurrency=concurrency or 8,
         on_outcome=None if as_json else lambda o: _report(outcome_json(o)),
     )
     record_cron_run(db, worker, started)

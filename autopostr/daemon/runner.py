@@ -21,7 +21,7 @@ import signal
 import socket
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +29,12 @@ from typing import Any
 from autopostr import __version__, hooks, logsetup, reporting, telemetry
 from autopostr.config import Settings
 from autopostr.daemon import systemd
+from autopostr.daemon.executor import (
+    DEFAULT_CONCURRENCY,
+    PlatformBounds,
+    PublishExecutor,
+    task_for,
+)
 from autopostr.daemon.health import Health
 from autopostr.daemon.jobs import JOBS
 from autopostr.daemon.liveness import liveness_for
@@ -38,7 +44,7 @@ from autopostr.errors import AutopostrError, DatabaseCorrupt
 from autopostr.models import Daemon as DaemonRow
 from autopostr.models import utcnow
 from autopostr.outcomes import Outcome, start_batched_finishing, stop_batched_finishing
-from autopostr.publishing import prepare, publish_claim, publish_job, recover_claim
+from autopostr.publishing import prepare
 from autopostr.queue.claims import (
     Claim,
     claim_due,
@@ -60,7 +66,7 @@ SETTLE_SECONDS = 5.0
 
 @dataclass
 class DaemonConfig:
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY  # publish calls in flight at once
     lease: float = 60.0  # seconds a claim lasts without renewal
     heartbeat: float = 10.0
     poll: float = 30.0  # the longest sleep: correctness when a notification is lost
@@ -72,7 +78,8 @@ class DaemonConfig:
     ) -> DaemonConfig:
         sqlite = db.url.dialect == "sqlite"
         return cls(
-            concurrency=concurrency or 8,
+            concurrency=concurrency
+            or settings.integer("publish_concurrency", DEFAULT_CONCURRENCY, minimum=1),
             lease=settings.seconds("lease_seconds", 60.0, above=0),
             heartbeat=settings.seconds("heartbeat_seconds", 10.0, above=0),
             # SQLite has no notifications: look often; the query is one index probe.
@@ -103,8 +110,11 @@ class DaemonRunner:
         self._lock = threading.Lock()
         self._rerun = threading.Event()
         self._ticking = threading.Lock()
-        self.workers = ThreadPoolExecutor(
-            max_workers=config.concurrency, thread_name_prefix="publish"
+        self.bounds = PlatformBounds(settings)
+        self.workers = PublishExecutor(
+            config.concurrency,
+            account_limit=self.bounds.posts_at_once,
+            platform_ceiling=self.bounds.ceiling,
         )
         self.scheduler: Any = None
         self.outcomes: list[Outcome] = []
@@ -202,7 +212,7 @@ class DaemonRunner:
                 future.result(timeout=remaining)
             except Exception:  # timeouts and worker errors alike: the lease covers them
                 pass
-        self.workers.shutdown(wait=False, cancel_futures=True)
+        self.workers.shutdown()
         # Outcomes still being written land now; a call still running writes its own.
         stop_batched_finishing(self.db)
         # Events already queued go out, within what is left of the grace period.
@@ -297,15 +307,12 @@ class DaemonRunner:
         return fallback if self._next_due is None else min(self._next_due, fallback)
 
     def _free_slots(self) -> int:
-        """Room for claims: the workers, plus as many again waiting in the pool's queue,
-        so one claim statement feeds a whole batch and no worker waits for the next."""
-        with self._lock:
-            return 2 * self.config.concurrency - len(self.in_flight)
+        """Room for claims: what the executor could start now (see daemon/executor.py)."""
+        return self.workers.free()
 
     def _queue_low(self) -> bool:
-        """True once nothing waits in the pool's queue: the moment to claim a batch."""
-        with self._lock:
-            return len(self.in_flight) <= self.config.concurrency
+        """True once enough calls finished to make a claim worth its round trip."""
+        return self.workers.worth_claiming()
 
     def _claim_and_submit(self) -> None:
         while not self.stopping.is_set():
@@ -320,22 +327,26 @@ class DaemonRunner:
                 )
                 if not recovered:
                     self._next_recovery = time.monotonic() + self.config.heartbeat
-            for claim in recovered:
-                self._submit(claim, recover=True)
+            for job in prepare(self.db, self.settings, recovered):
+                self._submit_job(job, recover=True)
             free -= len(recovered)
-            claims = claim_due(self.db, self.id, free, lease=self.lease) if free > 0 else []
-            for job in prepare(self.db, self.settings, claims):
+            per_account = self.bounds.claim_map(self.db)
+            began = time.monotonic()
+            claims = (
+                claim_due(self.db, self.id, free, lease=self.lease, per_account=per_account)
+                if free > 0
+                else []
+            )
+            jobs = prepare(self.db, self.settings, claims)
+            self.workers.note_claim(time.monotonic() - began)
+            for job in jobs:
                 self._submit_job(job)
             if not recovered and len(claims) < free:
                 return
 
-    def _submit(self, claim: Claim, recover: bool) -> None:
-        work = recover_claim if recover else publish_claim
-        self._track(claim, self.workers.submit(work, self.db, self.settings, self.id, claim))
-
-    def _submit_job(self, job: Any) -> None:
-        future = self.workers.submit(publish_job, self.db, self.settings, self.id, job)
-        self._track(job.claim, future)
+    def _submit_job(self, job: Any, recover: bool = False) -> None:
+        task = task_for(self.db, self.settings, self.id, job, recover=recover)
+        self._track(job.claim, self.workers.submit(task))
 
     def _track(self, claim: Claim, future: Future[Outcome]) -> None:
         with self._lock:

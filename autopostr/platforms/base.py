@@ -294,6 +294,19 @@ def raise_for_results(*, failed: bool, unsupported: bool = False) -> None:
         raise PlatformCannot()
 
 
+class Processing(Exception):
+    """The platform accepted the media and is still processing it: nothing failed and
+    nothing is to be uploaded again. `resume` (JSON-able) is what `Platform.resume` needs
+    to carry on; the daemon comes back after `check_after` seconds, holding no slot
+    meanwhile. `what` names what is processing, for `posts show`."""
+
+    def __init__(self, what: str, resume: dict[str, Any], check_after: float) -> None:
+        super().__init__(f"still processing {what}")
+        self.what = what
+        self.resume = resume
+        self.check_after = max(0.0, check_after)
+
+
 class UnknownOutcome:
     """`find_published` could not tell whether a post went out."""
 
@@ -319,6 +332,10 @@ class Platform(ABC):
     # after publishing the platform keeps a post's numbers (None: as long as it exists).
     metrics_batch: ClassVar[int] = 1
     metrics_window: ClassVar[timedelta | None] = None
+    # How many publishes to one account may run at once. One for the platforms that
+    # want an account's posts one after another (and in order); a daemon never sends
+    # more, and the claim never takes more than that of one account.
+    posts_at_once: ClassVar[int] = 1
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -417,7 +434,15 @@ class Platform(ABC):
 
     @abstractmethod
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
-        """Publish every part (and the first comment); raise PlatformError on failure."""
+        """Publish every part (and the first comment); raise PlatformError on failure, or
+        Processing when the platform must process the media first."""
+
+    def resume(
+        self, account: AccountRef, request: PublishRequest, state: dict[str, Any]
+    ) -> PublishResult:
+        """Carry on a publish that raised Processing with `state`: ask whether the media
+        is ready (Processing again if not), then make the post. Never uploads again."""
+        raise NotSupported(f"{self.title} cannot resume a publish")
 
     def delete(self, account: AccountRef, remote_id: str) -> bool:
         """Take a published post down (`posts unpublish`): True when it was deleted now,

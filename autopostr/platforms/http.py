@@ -197,6 +197,88 @@ def raise_for_status(
     raise PermanentError(message)
 
 
+# Longest a call waits for a rate-limit window to reset; a longer wait is a retry later
+# (the destination holds no slot meanwhile), with nothing sent.
+PACE_MAX_WAIT = 10.0
+
+
+class Pacer:
+    """What each platform said of its rate limit (remaining calls, when the window
+    resets), per host, credential, method and path: the next calls share what remains,
+    so a burst waits for the reset instead of running into 429s."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._left: dict[tuple[str, ...], tuple[int, float]] = {}  # key -> (left, reset)
+
+    @staticmethod
+    def key(client: Any, method: str, url: str, kwargs: dict[str, Any]) -> tuple[str, ...]:
+        import hashlib
+
+        full = client.build_request(method, url).url if hasattr(client, "build_request") else url
+        headers = {**dict(getattr(client, "headers", {}) or {}), **(kwargs.get("headers") or {})}
+        auth = next((str(v) for k, v in headers.items() if k.lower() == "authorization"), "")
+        who = hashlib.sha256(auth.encode()).hexdigest()[:16] if auth else ""
+        return (
+            f"{getattr(full, 'host', '')}:{getattr(full, 'port', '')}",
+            who,
+            method.upper(),
+            str(getattr(full, "path", url)),
+        )
+
+    def take(self, key: tuple[str, ...], title: str, now: float | None = None) -> float:
+        """Reserve a call: the seconds to wait before it (0: go); raises TransientError,
+        nothing sent, when the window resets later than PACE_MAX_WAIT."""
+        now = time.time() if now is None else now
+        with self._lock:
+            found = self._left.get(key)
+            if found is None:
+                return 0.0
+            left, reset = found
+            if reset <= now:
+                del self._left[key]
+                return 0.0
+            if left > 0:
+                self._left[key] = (left - 1, reset)
+                return 0.0
+            wait = reset - now
+            if wait > PACE_MAX_WAIT:
+                raise TransientError(
+                    f"{title}'s rate limit is used up until it resets in {wait:.0f} s",
+                    retry_after=wait,
+                )
+            # Past the reset the window is new: this call is the first of it.
+            del self._left[key]
+            return wait
+
+    def observe(self, key: tuple[str, ...], headers: Any, now: float | None = None) -> None:
+        """Remember what a response said of the limit."""
+        now = time.time() if now is None else now
+        raw = next(
+            (
+                headers.get(name)
+                for name in (
+                    "x-rate-limit-remaining",
+                    "x-ratelimit-remaining",
+                    "ratelimit-remaining",
+                )
+                if headers.get(name)
+            ),
+            None,
+        )
+        left = _number(raw) if raw else None
+        if left is None:
+            return
+        seconds = retry_after(headers, now)
+        if seconds is None:
+            return
+        with self._lock:
+            self._left[key] = (int(left), now + seconds)
+
+
+PACER = Pacer()
+
+
 def send(
     client: httpx2.Client,
     method: str,
@@ -221,6 +303,10 @@ def send(
     """
     import httpx2
 
+    key = Pacer.key(client, method, url, kwargs)
+    wait = PACER.take(key, title)
+    if wait:
+        time.sleep(wait)
     try:
         response = client.request(method, url, **kwargs)
     except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
@@ -234,6 +320,8 @@ def send(
         raise TransientError(
             f"{title}: connection failed mid-request ({exc})", maybe_sent=maybe_sent
         ) from None
+    if response.status_code < 400:  # a refusal carries its own retry time already
+        PACER.observe(key, response.headers)
     if check_status:
         raise_for_status(response, title, creates=creates, refusal=refusal)
     return response

@@ -32,6 +32,7 @@ from autopostr.platforms.base import (
     MetricsTarget,
     PermanentError,
     Platform,
+    Processing,
     PublishRequest,
     PublishResult,
     TransientError,
@@ -57,6 +58,8 @@ class SandboxPlatform(Platform):
         first_comment=True,
     )
     metrics_batch: ClassVar[int] = 100
+    # An offline log takes several posts of one account at once (rehearsing a burst).
+    posts_at_once: ClassVar[int] = 4
 
     # -- settings -----------------------------------------------------------
 
@@ -129,11 +132,51 @@ class SandboxPlatform(Platform):
 
     # -- the Platform interface ---------------------------------------------
 
+    @property
+    def processing_seconds(self) -> float:
+        """AUTOPOSTR_SANDBOX_PROCESSING_SECONDS: how long uploaded media takes to process."""
+        return self.settings.seconds("sandbox_processing_seconds", 0.0)
+
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
         at = _now()
         self._call()
         self._validate(request)
         digests = [self._upload(item) for item in request.media]
+        if digests:
+            self._append_upload(account.handle, request, digests)
+            processing = self.processing_seconds
+            if processing:
+                # Like X's STATUS polls: the post is made once the media is ready.
+                state = {"media": digests, "ready_at": time.time() + processing}
+                raise Processing("the media", state, check_after=min(processing, 5.0))
+        return self._create(account, request, digests, at)
+
+    def resume(
+        self, account: AccountRef, request: PublishRequest, state: dict[str, Any]
+    ) -> PublishResult:
+        """Ask whether the media is ready; then make the post with the media uploaded
+        before (never uploading it again)."""
+        at = _now()
+        self._call()
+        left = float(state.get("ready_at", 0)) - time.time()
+        if left > 0:
+            raise Processing("the media", state, check_after=min(left, 5.0))
+        return self._create(account, request, [str(d) for d in state.get("media", [])], at)
+
+    def _append_upload(self, handle: str, request: PublishRequest, digests: list[str]) -> None:
+        """Each upload in `<handle>.uploads.log` (not a post: its own file), so a rehearsal
+        shows media uploaded twice."""
+        path = self.log_path(handle)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(
+            {"destination_id": request.destination_id, "media": digests, "at": _now()}
+        )
+        with path.with_name(path.stem + ".uploads.log").open("a", encoding="utf-8") as handle_:
+            handle_.write(line + "\n")
+
+    def _create(
+        self, account: AccountRef, request: PublishRequest, digests: list[str], at: str
+    ) -> PublishResult:
         remote_id = REMOTE_ID_PREFIX + secrets.token_hex(8)
         self._append(
             account.handle,

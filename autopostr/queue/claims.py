@@ -19,7 +19,7 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -143,25 +143,52 @@ def claim_due(
     now: datetime | None = None,
     post_id: int | None = None,
     lease: timedelta = DEFAULT_LEASE,
+    per_account: Mapping[str, int] | None = None,
 ) -> list[Claim]:
-    """Claim up to `limit` due destinations in one statement."""
+    """Claim up to `limit` due destinations in one statement.
+
+    `per_account` (a daemon's claim) takes only what can be sent now: no more of one
+    account's destinations than its platform takes at once (platform name -> posts at
+    once; 1 for a platform not named), counting those claimed already by anyone, the
+    account's earliest first. Without it (`daemon run --once`, `posts publish`) every
+    due destination may be taken.
+    """
     from sqlalchemy import insert, or_, select, text, update
     from sqlmodel import col
 
     now = now or utcnow()
-    due = (
-        select(col(PostDestination.id))
-        .where(
-            text(UNSENT),
-            col(PostDestination.due_at) <= now,
-            or_(
-                col(PostDestination.next_attempt_at).is_(None),
-                col(PostDestination.next_attempt_at) <= now,
-            ),
-        )
-        .order_by(col(PostDestination.due_at), col(PostDestination.id))
-        .limit(limit)
+    is_due = (
+        text(UNSENT),
+        col(PostDestination.due_at) <= now,
+        or_(
+            col(PostDestination.next_attempt_at).is_(None),
+            col(PostDestination.next_attempt_at) <= now,
+        ),
     )
+    if per_account is None:
+        due = (
+            select(col(PostDestination.id))
+            .where(*is_due)
+            .order_by(col(PostDestination.due_at), col(PostDestination.id))
+            .limit(limit)
+        )
+    else:
+        from sqlalchemy import func
+
+        ids = select(_sendable_now(is_due, per_account).c.id).scalar_subquery()
+        due = (
+            select(col(PostDestination.id))
+            .where(
+                # = ANY(ARRAY(…)) on PostgreSQL: the rows are then fetched by primary key,
+                # whatever the planner guesses of a burst's row counts.
+                col(PostDestination.id) == func.any(func.array(ids))
+                if db.url.dialect == "postgresql"
+                else col(PostDestination.id).in_(ids),
+                *is_due,  # looked at again on each row locked
+            )
+            .order_by(col(PostDestination.due_at), col(PostDestination.id))
+            .limit(limit)
+        )
     if post_id is not None:
         due = due.where(col(PostDestination.post_id) == post_id)
     with db.session() as session:
@@ -240,6 +267,58 @@ def orphaned(db: Database, me: str) -> int:
                 )
             ).scalar_one()
         )
+
+
+def _sendable_now(is_due: Any, per_account: Mapping[str, int]) -> Any:
+    """The due destinations each account has room for: ranked per account by due time,
+    kept while rank + already claimed <= what its platform takes at once."""
+    from sqlalchemy import case, func, literal, select
+    from sqlmodel import col
+
+    from autopostr.models import SocialAccount
+
+    claimed = (
+        select(
+            col(PostDestination.account_id).label("account_id"),
+            func.count().label("busy"),
+        )
+        .where(col(PostDestination.status) == DestinationState.CLAIMED)
+        .group_by(col(PostDestination.account_id))
+        .subquery()
+    )
+    wider = {name: n for name, n in per_account.items() if n != 1}
+    at_once: Any = (
+        case(
+            *((col(SocialAccount.platform) == name, n) for name, n in sorted(wider.items())),
+            else_=1,
+        )
+        if wider
+        else literal(1)
+    )
+    ranked = (
+        select(
+            col(PostDestination.id).label("id"),
+            func.row_number()
+            .over(
+                partition_by=col(PostDestination.account_id),
+                order_by=(col(PostDestination.due_at), col(PostDestination.id)),
+            )
+            .label("rank"),
+            (at_once - func.coalesce(claimed.c.busy, 0)).label("room"),
+        )
+        .join(SocialAccount, col(SocialAccount.id) == col(PostDestination.account_id))
+        .outerjoin(claimed, claimed.c.account_id == col(PostDestination.account_id))
+        .where(*is_due)
+        .subquery()
+    )
+    # Materialised: computed once per claim, whatever the planner guesses of a burst's
+    # rows (re-ranking per candidate cost a second of CPU).
+    return (
+        select(ranked.c.id)
+        .where(ranked.c.rank <= ranked.c.room)
+        .cte("sendable")
+        .prefix_with("MATERIALIZED")
+    )
 
 
 def claim_expired(

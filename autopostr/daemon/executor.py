@@ -1,0 +1,275 @@
+"""Running a daemon's claimed publishes: hundreds in flight, bounded where it matters.
+
+A publish call mostly waits on the network, so a thread that waits costs little
+(its stack is touched only as deep as the call goes): the pool is sized for I/O,
+`publish_concurrency` calls at once (256 by default), and threads are started only
+as they are needed, so an idle daemon has none.
+
+Three bounds, in this order:
+
+- per account: at most `Platform.posts_at_once` calls to one account at once (one for
+  most platforms), the others waiting in the order they were handed over, so an
+  account's posts keep their order and a thread is never interleaved with another post;
+- per platform: at most `<platform>_max_in_flight` calls to one platform from this
+  daemon (DEFAULT_PLATFORM_CEILING when unset);
+- in all: the pool's size.
+
+What waits here still counts as held (`held`): the runner claims only what the pool
+can take now (`free`), plus what it will have finished by the time the next claim
+comes back (its recent completions per second times how long a claim takes), so no
+thread waits for a claim and a daemon never sits on work another daemon could run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("autopostr.daemon")
+
+DEFAULT_CONCURRENCY = 256
+DEFAULT_PLATFORM_CEILING = 200
+
+
+@dataclass
+class Task:
+    """One claimed destination to publish: `run` does the call and records the outcome."""
+
+    destination_id: int
+    account_id: int
+    platform: str
+    run: Callable[[], Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+class PublishExecutor:
+    def __init__(
+        self,
+        capacity: int,
+        *,
+        account_limit: Callable[[str], int] = lambda _platform: 1,
+        platform_ceiling: Callable[[str], int] = lambda _platform: DEFAULT_PLATFORM_CEILING,
+    ) -> None:
+        self.capacity = max(1, capacity)
+        self._account_limit = account_limit
+        self._platform_ceiling = platform_ceiling
+        self._pool = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="publish")
+        self._lock = threading.Lock()
+        self._waiting: dict[int, deque[Task]] = {}  # account id -> its tasks, in order
+        self._per_account: Counter[int] = Counter()
+        self._per_platform: Counter[str] = Counter()
+        self._dispatched: dict[int, Task] = {}  # id(task) -> task handed to the pool
+        self._running = 0
+        self._held = 0
+        self._closed = False
+        self._finish_times: deque[float] = deque()  # monotonic, the last RATE_WINDOW s
+        self._claim_seconds = 0.05
+
+    RATE_WINDOW = 2.0
+
+    def note_claim(self, seconds: float) -> None:
+        """How long a claim took (statement and preparation), for the reserve."""
+        with self._lock:
+            self._claim_seconds = 0.7 * self._claim_seconds + 0.3 * seconds
+
+    def _reserve_locked(self) -> int:
+        """Tasks that will finish while the next claim is under way."""
+        now = time.monotonic()
+        times = self._finish_times
+        while times and now - times[0] > self.RATE_WINDOW:
+            times.popleft()
+        rate = len(times) / self.RATE_WINDOW
+        return min(self.capacity, math.ceil(rate * self._claim_seconds * 2))
+
+    # -- what the runner asks ------------------------------------------------
+    def held(self) -> int:
+        """Tasks handed over and not finished: running, or waiting for their account,
+        their platform or a thread."""
+        with self._lock:
+            return self._held
+
+    def free(self) -> int:
+        """How many more tasks to take: room in the pool now, plus the reserve."""
+        with self._lock:
+            return self.capacity + self._reserve_locked() - self._held
+
+    def worth_claiming(self) -> bool:
+        """Whether enough room opened for a claim to be worth its round trip: half of
+        what the daemon holds at most (up to 64), so a claim takes a batch while the
+        reserve keeps the threads busy."""
+        with self._lock:
+            most = self.capacity + self._reserve_locked()
+            return most - self._held >= max(1, min(64, most // 2))
+
+    def running(self) -> int:
+        with self._lock:
+            return self._running
+
+    # -- handing work over ---------------------------------------------------
+    def submit(self, task: Task) -> Future[Any]:
+        with self._lock:
+            if self._closed:
+                task.future.cancel()
+                return task.future
+            self._held += 1
+            self._waiting.setdefault(task.account_id, deque()).append(task)
+            ready = self._ready_locked()
+        self._start(ready)
+        return task.future
+
+    def _ready_locked(self) -> list[Task]:
+        """Take every task whose account, platform and the pool have room, oldest first
+        within each account."""
+        ready: list[Task] = []
+        if self._running >= self.capacity:
+            return ready
+        for account_id in list(self._waiting):
+            queue = self._waiting[account_id]
+            while queue and self._running < self.capacity:
+                task = queue[0]
+                if task.future.cancelled():
+                    queue.popleft()
+                    self._held -= 1
+                    continue
+                if self._per_account[account_id] >= max(1, self._account_limit(task.platform)):
+                    break
+                if self._per_platform[task.platform] >= max(
+                    1, self._platform_ceiling(task.platform)
+                ):
+                    break
+                queue.popleft()
+                self._per_account[account_id] += 1
+                self._per_platform[task.platform] += 1
+                self._running += 1
+                self._dispatched[id(task)] = task
+                ready.append(task)
+            if not queue:
+                del self._waiting[account_id]
+        return ready
+
+    def _start(self, tasks: list[Task]) -> None:
+        for task in tasks:
+            try:
+                self._pool.submit(self._work, task)
+            except RuntimeError:  # the pool shut down meanwhile
+                self._finished(task)
+                task.future.cancel()
+
+    def _work(self, task: Task) -> None:
+        try:
+            if not task.future.set_running_or_notify_cancel():
+                return
+            try:
+                result = task.run()
+            except BaseException as exc:
+                task.future.set_exception(exc)
+            else:
+                task.future.set_result(result)
+        finally:
+            self._finished(task)
+
+    def _finished(self, task: Task) -> None:
+        with self._lock:
+            self._held -= 1
+            self._running -= 1
+            self._dispatched.pop(id(task), None)
+            self._finish_times.append(time.monotonic())
+            self._per_account[task.account_id] -= 1
+            if self._per_account[task.account_id] <= 0:
+                del self._per_account[task.account_id]
+            self._per_platform[task.platform] -= 1
+            if self._per_platform[task.platform] <= 0:
+                del self._per_platform[task.platform]
+            ready = [] if self._closed else self._ready_locked()
+        self._start(ready)
+
+    # -- stopping ------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Start nothing more: tasks not started are cancelled (their claims go back to
+        the queue, see the runner); running calls finish on their own."""
+        with self._lock:
+            self._closed = True
+            waiting = [task for queue in self._waiting.values() for task in queue]
+            self._waiting.clear()
+            self._held -= len(waiting)
+            dispatched = list(self._dispatched.values())
+        # A task the pool has not started yet is cancelled here; its thread, when it gets
+        # to it, sees that and returns at once.
+        for task in waiting + dispatched:
+            task.future.cancel()
+        self._pool.shutdown(wait=False)
+
+
+class PlatformBounds:
+    """What each platform allows: posts to one account at once (the adapter class's
+    `posts_at_once`) and this daemon's ceiling of calls in flight to it
+    (`<platform>_max_in_flight`)."""
+
+    REFRESH_SECONDS = 60.0
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self._at_once: dict[str, int] = {}
+        self._ceilings: dict[str, int] = {}
+        self._claim_map: dict[str, int] | None = None
+        self._claim_map_at = 0.0
+
+    def posts_at_once(self, platform: str) -> int:
+        found = self._at_once.get(platform)
+        if found is None:
+            from autopostr.platforms.registry import get_platform_class
+
+            try:
+                found = max(1, int(get_platform_class(platform).posts_at_once))
+            except Exception:  # an unknown platform fails its publish, one at a time
+                found = 1
+            self._at_once[platform] = found
+        return found
+
+    def ceiling(self, platform: str) -> int:
+        found = self._ceilings.get(platform)
+        if found is None:
+            found = self.settings.integer(
+                f"{platform}_max_in_flight", DEFAULT_PLATFORM_CEILING, minimum=1
+            )
+            self._ceilings[platform] = found
+        return found
+
+    def claim_map(self, db: Any) -> dict[str, int]:
+        """`posts_at_once` of every platform that has accounts, for the claim statement;
+        looked up again once a minute (a new platform's accounts count as 1 till then)."""
+        import time
+
+        if self._claim_map is None or time.monotonic() - self._claim_map_at > self.REFRESH_SECONDS:
+            from sqlalchemy import select
+
+            from autopostr.models import SocialAccount
+
+            with db.session() as session:
+                names = session.execute(select(SocialAccount.platform).distinct()).scalars().all()  # type: ignore[call-overload]
+            self._claim_map = {name: self.posts_at_once(name) for name in names}
+            self._claim_map_at = time.monotonic()
+        return self._claim_map
+
+
+def task_for(db: Any, settings: Any, worker: str, job: Any, *, recover: bool = False) -> Task:
+    """The task that publishes a prepared claim (`publishing.prepare`), or, for a claim
+    taken over from a daemon that died, asks the platform first."""
+    import functools
+
+    from autopostr.publishing import publish_job, recover_job
+
+    work = recover_job if recover else publish_job
+    return Task(
+        destination_id=job.claim.destination_id,
+        account_id=job.account.id or 0,
+        platform=job.account.platform,
+        run=functools.partial(work, db, settings, worker, job),
+    )

@@ -1,0 +1,326 @@
+"""Publishing at the top of the hour: many calls in flight, one at a time per account,
+a ceiling per platform, claims of only what can be sent now, and media the platform is
+still processing waiting in `processing` without holding a slot or being uploaded twice."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autopostr.config import load_settings
+from autopostr.daemon.executor import PublishExecutor, Task
+from autopostr.db import Database
+from autopostr.queue.claims import claim_due
+from tests.helpers import Cli, db_session, destination, due_post, run_once, sandbox_lines
+from tests.media_samples import image
+
+# -------------------------------------------------------------------- the executor
+
+
+class Calls:
+    """Work that records when it ran, and waits to be let go."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.order: list[int] = []
+        self.running: dict[str, int] = {}
+        self.most: dict[str, int] = {}
+        self.release = threading.Event()
+
+    def work(self, key: str, number: int) -> Callable[[], int]:
+        def run() -> int:
+            with self.lock:
+                self.order.append(number)
+                self.running[key] = self.running.get(key, 0) + 1
+                self.most[key] = max(self.most.get(key, 0), self.running[key])
+            self.release.wait(10)
+            with self.lock:
+                self.running[key] -= 1
+            return number
+
+        return run
+
+
+def settle(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def executor() -> Iterator[Callable[..., PublishExecutor]]:
+    made: list[PublishExecutor] = []
+
+    def make(capacity: int, **bounds: Any) -> PublishExecutor:
+        made.append(PublishExecutor(capacity, **bounds))
+        return made[-1]
+
+    yield make
+    for pool in made:
+        pool.shutdown()
+
+
+def test_hundreds_of_calls_wait_at_once_in_one_daemon(
+    executor: Callable[..., PublishExecutor],
+) -> None:
+    calls = Calls()
+    pool = executor(300, platform_ceiling=lambda _p: 1000)
+    futures = [
+        pool.submit(Task(n, account_id=n, platform="x", run=calls.work(f"a{n}", n)))
+        for n in range(300)
+    ]
+    settle(lambda: len(calls.order) == 300)  # all 300 are in their call at once
+    assert pool.free() <= 0
+    calls.release.set()
+    assert sorted(f.result(5) for f in futures) == list(range(300))
+    settle(lambda: pool.held() == 0)
+
+
+def test_one_call_at_a_time_per_account_in_the_order_handed_over(
+    executor: Callable[..., PublishExecutor],
+) -> None:
+    calls = Calls()
+    pool = executor(50)
+    futures = [
+        pool.submit(Task(n, account_id=n % 2, platform="x", run=calls.work(f"a{n % 2}", n)))
+        for n in range(10)
+    ]
+    settle(lambda: len(calls.order) == 2)
+    time.sleep(0.1)
+    assert sorted(calls.order) == [0, 1]  # the other eight wait for their account
+    calls.release.set()
+    for future in futures:
+        future.result(5)
+    assert calls.most == {"a0": 1, "a1": 1}
+    assert [n for n in calls.order if n % 2 == 0] == [0, 2, 4, 6, 8]
+    assert [n for n in calls.order if n % 2 == 1] == [1, 3, 5, 7, 9]
+
+
+def test_a_platform_taking_several_posts_of_an_account_gets_that_many(
+    executor: Callable[..., PublishExecutor],
+) -> None:
+    calls = Calls()
+    pool = executor(50, account_limit=lambda platform: 3 if platform == "wide" else 1)
+    for n in range(6):
+        pool.submit(Task(n, account_id=1, platform="wide", run=calls.work("wide", n)))
+        pool.submit(Task(100 + n, account_id=2, platform="x", run=calls.work("x", n)))
+    settle(lambda: len(calls.order) == 4)
+    time.sleep(0.1)
+    assert calls.most == {"wide": 3, "x": 1}
+    calls.release.set()
+    settle(lambda: pool.held() == 0)
+
+
+def test_the_platform_ceiling_bounds_calls_to_one_platform(
+    executor: Callable[..., PublishExecutor],
+) -> None:
+    calls = Calls()
+    pool = executor(50, platform_ceiling=lambda platform: 2 if platform == "slow" else 50)
+    for n in range(8):
+        pool.submit(Task(n, account_id=n, platform="slow", run=calls.work("slow", n)))
+        pool.submit(Task(100 + n, account_id=100 + n, platform="fast", run=calls.work("fast", n)))
+    settle(lambda: len(calls.order) == 10)
+    time.sleep(0.1)
+    assert calls.most == {"slow": 2, "fast": 8}
+    calls.release.set()
+    settle(lambda: len(calls.order) == 16 and pool.held() == 0)
+    assert calls.most["slow"] == 2
+
+
+def test_shutdown_cancels_what_did_not_start(executor: Callable[..., PublishExecutor]) -> None:
+    calls = Calls()
+    pool = executor(10)
+    first = pool.submit(Task(1, account_id=1, platform="x", run=calls.work("a", 1)))
+    queued = pool.submit(Task(2, account_id=1, platform="x", run=calls.work("a", 2)))
+    settle(lambda: calls.order == [1])
+    pool.shutdown()
+    assert queued.cancelled()
+    calls.release.set()
+    assert first.result(5) == 1
+    assert calls.order == [1]
+
+
+# ----------------------------------------------------------------- the claim
+
+
+@pytest.fixture
+def three_accounts(initialized: str, cli: Cli) -> list[str]:
+    handles = ["a", "b", "c"]
+    for handle in handles:
+        cli.ok("accounts", "add", "sandbox", "--handle", handle)
+    for handle in handles:
+        for n in range(3):
+            due_post(cli, f"{handle} {n}", to=f"sandbox:{handle}")
+    return handles
+
+
+def claimed_accounts(db: Database, claims: list[Any]) -> list[int]:
+    from autopostr.models import PostDestination
+
+    with db_session() as session:
+        rows = [session.get(PostDestination, c.destination_id) for c in claims]
+        return sorted(row.account_id for row in rows if row is not None)
+
+
+def test_a_daemon_claims_only_what_each_account_can_take_now(three_accounts: list[str]) -> None:
+    db = Database(load_settings())
+    first = claim_due(db, "w1", 100, per_account={"sandbox": 1})
+    assert claimed_accounts(db, first) == [1, 2, 3]  # the earliest of each account
+    # Another daemon finds every account busy: nothing for it until one finishes.
+    assert claim_due(db, "w2", 100, per_account={"sandbox": 1}) == []
+    # Where the platform takes two at once, one more each.
+    second = claim_due(db, "w2", 100, per_account={"sandbox": 2})
+    assert claimed_accounts(db, second) == [1, 2, 3]
+    # `daemon run --once` and `posts publish` still take everything due.
+    assert len(claim_due(db, "w3", 100)) == 3
+
+
+def test_the_claim_takes_each_accounts_posts_in_due_order(three_accounts: list[str]) -> None:
+    from autopostr.models import PostDestination
+
+    db = Database(load_settings())
+    taken: list[int] = []
+    for _ in range(3):
+        claims = claim_due(db, "w1", 100, per_account={"sandbox": 1})
+        taken += [c.destination_id for c in claims]
+        with db_session() as session:  # they finish: the accounts are free again
+            for claim in claims:
+                row = session.get(PostDestination, claim.destination_id)
+                assert row is not None
+                row.status = "published"
+                session.add(row)
+    with db_session() as session:
+        by_account: dict[int, list[int]] = {}
+        for dest_id in taken:
+            row = session.get(PostDestination, dest_id)
+            assert row is not None
+            by_account.setdefault(row.account_id, []).append(dest_id)
+    assert all(ids == sorted(ids) for ids in by_account.values())
+    assert sorted(len(ids) for ids in by_account.values()) == [3, 3, 3]
+
+
+# ------------------------------------------------------- media still processing
+
+
+def uploads(home: Path, handle: str = "demo") -> list[dict[str, Any]]:
+    path = home / "sandbox" / f"{handle}.uploads.log"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def check_now(*, processed: bool = False) -> None:
+    """Time passes until the next processing check is due (and, `processed`, until the
+    sandbox has processed the media)."""
+    from sqlmodel import select
+
+    from autopostr.models import PostDestination, utcnow
+
+    with db_session() as session:
+        for dest in session.exec(
+            select(PostDestination).where(PostDestination.status == "processing")
+        ):
+            dest.next_attempt_at = utcnow()
+            if processed and dest.resume:
+                dest.resume = json.dumps({**json.loads(dest.resume), "ready_at": 0})
+            session.add(dest)
+
+
+def test_media_still_processing_waits_without_a_slot_and_is_never_uploaded_twice(
+    sandbox: str, cli: Cli, tmp_path: Path, isolated_env: Path
+) -> None:
+    picture = image(tmp_path / "p.png", "PNG")
+    media_post = due_post(cli, "with media", "--media", str(picture))
+    text_post = due_post(cli, "text only")
+    slow = {"AUTOPOSTR_SANDBOX_PROCESSING_SECONDS": "600"}
+    outcomes = {o["post"]: o["status"] for o in run_once(cli, **slow)}
+    # The text post went out; the media one waits on the platform, holding nothing.
+    assert outcomes == {media_post: "processing", text_post: "published"}
+    shown = destination(cli, media_post)
+    assert shown["status"] == "processing" and shown["next_attempt_at"]
+    assert "waiting on Sandbox to finish processing the media" in shown["error"]
+    assert cli.ok("posts", "show", media_post).stdout.count("processing") >= 1
+    assert len(uploads(isolated_env)) == 1
+    # Not due again before its check; another process (a restart) picks it up then.
+    assert run_once(cli, **slow) == []
+    check_now()
+    assert [o["status"] for o in run_once(cli, **slow)] == ["processing"]
+    check_now(processed=True)
+    (outcome,) = run_once(cli, **slow)
+    assert outcome["status"] == "published"
+    assert len(uploads(isolated_env)) == 1  # the media was uploaded once
+    lines = [line for line in sandbox_lines(isolated_env) if line["post_id"] == int(media_post)]
+    assert len(lines) == 1 and lines[0]["media"] == uploads(isolated_env)[0]["media"]
+    assert destination(cli, media_post)["error"] is None
+    assert cli.ok("posts", "show", media_post, "--json").json()["status"] == "published"
+
+
+def test_a_processing_destination_taken_over_after_a_crash_is_resumed_not_resent(
+    sandbox: str, cli: Cli, tmp_path: Path, isolated_env: Path
+) -> None:
+    from sqlmodel import select
+
+    from autopostr.models import PostDestination, utcnow
+
+    picture = image(tmp_path / "p.png", "PNG")
+    post_id = due_post(cli, "with media", "--media", str(picture))
+    assert [o["status"] for o in run_once(cli, AUTOPOSTR_SANDBOX_PROCESSING_SECONDS="1")] == [
+        "processing"
+    ]
+    time.sleep(1.1)
+    # A daemon claimed its check and died: its lease ran out.
+    with db_session() as session:
+        dest = session.exec(
+            select(PostDestination).where(PostDestination.status == "processing")
+        ).one()
+        dest.status, dest.claimed_by = "claimed", "dead:1:x"
+        dest.lease_expires_at = utcnow()
+        dest.attempts += 1
+        session.add(dest)
+    from autopostr.publishing import recover_claim
+    from autopostr.queue.claims import claim_expired
+
+    db = Database(load_settings())
+    (claim,) = claim_expired(db, "w2", 10)
+    outcome = recover_claim(db, load_settings(), "w2", claim)
+    assert outcome.status == "published"
+    assert len(uploads(isolated_env)) == 1
+    assert [line["post_id"] for line in sandbox_lines(isolated_env)] == [int(post_id)]
+
+
+# ------------------------------------------------------------ rate-limit pacing
+
+
+def test_rate_limit_headers_pace_the_next_calls_instead_of_a_429() -> None:
+    from autopostr.platforms.base import TransientError
+    from autopostr.platforms.http import make_client, send
+    from tests.fakes.http_server import Answer, scripted_server
+
+    settings = load_settings()
+    with scripted_server() as server, make_client(settings, server.url) as client:
+        # Used up for the next ten minutes: the next call is a retry later, never sent.
+        reset = int(time.time()) + 600
+        server.push(
+            Answer(200, {}, {"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
+        )
+        send(client, "POST", "/2/tweets", "X", headers={"Authorization": "Bearer a"})
+        with pytest.raises(TransientError) as refused:
+            send(client, "POST", "/2/tweets", "X", headers={"Authorization": "Bearer a"})
+        assert refused.value.retry_after is not None and 590 < refused.value.retry_after <= 600
+        # Another account (another credential) is not held back.
+        send(client, "POST", "/2/tweets", "X", headers={"Authorization": "Bearer b"})
+        assert len(server.received) == 2
+        # Two calls left in a window of a second: the third waits for the reset.
+        server.push(Answer(200, {}, {"x-ratelimit-remaining": "2", "x-ratelimit-reset": "1"}))
+        send(client, "GET", "/api/v1/x", "Mastodon", headers={"Authorization": "Bearer c"})
+        began = time.monotonic()
+        for _ in range(2):
+            send(client, "GET", "/api/v1/x", "Mastodon", headers={"Authorization": "Bearer c"})
+        assert time.monotonic() - began < 0.5
+        send(client, "GET", "/api/v1/x", "Mastodon", headers={"Authorization": "Bearer c"})
+        assert time.monotonic() - began >= 0.5
