@@ -17,6 +17,28 @@ depends_on: str | Sequence[str] | None = None
 
 OLD_DUE = "status IN ('pending', 'retrying')"
 NEW_DUE = "status IN ('pending', 'processing', 'retrying')"
+OLD_RETRY = f"{OLD_DUE} AND next_attempt_at IS NOT NULL"
+NEW_RETRY = f"{NEW_DUE} AND next_attempt_at IS NOT NULL"
+
+
+def _due_indexes(due: str, retry: str) -> None:
+    """The claim's index and next_wake_at's index of retries both hold every due state."""
+    for name in ("ix_post_destinations_due_unsent", "ix_post_destinations_retry_unsent"):
+        op.drop_index(name, table_name="post_destinations")
+    op.create_index(
+        "ix_post_destinations_due_unsent",
+        "post_destinations",
+        ["due_at"],
+        postgresql_where=sa.text(due),
+        sqlite_where=sa.text(due),
+    )
+    op.create_index(
+        "ix_post_destinations_retry_unsent",
+        "post_destinations",
+        ["next_attempt_at"],
+        postgresql_where=sa.text(retry),
+        sqlite_where=sa.text(retry),
+    )
 
 
 def upgrade() -> None:
@@ -25,24 +47,10 @@ def upgrade() -> None:
     with op.batch_alter_table("post_destinations") as batch:
         batch.add_column(sa.Column("resume", sa.Text(), nullable=True))
     # A processing destination is due again at its next check: the claim's index holds it.
-    op.drop_index("ix_post_destinations_due_unsent", table_name="post_destinations")
-    op.create_index(
-        "ix_post_destinations_due_unsent",
-        "post_destinations",
-        ["due_at"],
-        postgresql_where=sa.text(NEW_DUE),
-        sqlite_where=sa.text(NEW_DUE),
-    )
+    _due_indexes(NEW_DUE, NEW_RETRY)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_post_destinations_due_unsent", table_name="post_destinations")
-    op.create_index(
-        "ix_post_destinations_due_unsent",
-        "post_destinations",
-        ["due_at"],
-        postgresql_where=sa.text(OLD_DUE),
-        sqlite_where=sa.text(OLD_DUE),
-    )
+    _due_indexes(OLD_DUE, OLD_RETRY)
     with op.batch_alter_table("post_destinations") as batch:
         batch.drop_column("resume")
