@@ -48,6 +48,8 @@ LOCK_NAMESPACE = 0x61706F73
 # it cannot with bound parameters (SQLite never; PostgreSQL not in a generic plan).
 UNSENT = sql_in("status", DUE_STATES)
 CLAIMED = sql_in("status", [DestinationState.CLAIMED])
+# The same, for statements that join another table with a status column.
+DUE_DESTINATION = sql_in("post_destinations.status", DUE_STATES)
 
 BACKOFF_BASE_SECONDS = 30.0
 
@@ -158,7 +160,7 @@ def claim_due(
 
     now = now or utcnow()
     is_due = (
-        text(UNSENT),
+        text(DUE_DESTINATION),
         col(PostDestination.due_at) <= now,
         or_(
             col(PostDestination.next_attempt_at).is_(None),
