@@ -106,6 +106,10 @@ KNOWN_SETTINGS: dict[str, str] = {
     "ai_model": "model the ai commands ask (default gpt-4o); --model picks another per call",
     "ai_timeout": "seconds an AI request may take (default 60)",
     "ai_requests_per_minute": "AI requests each user may make a minute, all processes together (default 10)",
+    "series_horizon": "how far ahead the daemon makes a recurring series' posts (default 14d)",
+    "evergreen_lead": "how long before an empty slot the daemon fills it from the evergreen "
+    "pool (default 1h)",
+    "feed_timeout": "seconds a feed fetch may take (default 20)",
 }
 
 # Old names still read (with a warning naming the new one) when the new one is unset.
