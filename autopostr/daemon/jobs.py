@@ -55,6 +55,12 @@ def _analytics_beat(settings: Settings) -> timedelta:
     return check_every(settings)
 
 
+def _schedule(db: Database, settings: Settings) -> object:
+    from autopostr.schedule.tick import run_job
+
+    return run_job(db, settings)
+
+
 JOBS: list[PeriodicJob] = [
     PeriodicJob("session-cleanup", timedelta(hours=1), _cleanup_sessions),
     # Hourly against a 24 h horizon: every token gets many chances before it runs out.
@@ -63,6 +69,8 @@ JOBS: list[PeriodicJob] = [
     # Looks every 15 minutes; each post and account is fetched once per
     # AUTOPOSTR_ANALYTICS_INTERVAL period, however many daemons look.
     PeriodicJob("analytics-sync", timedelta(minutes=15), _sync_analytics, _analytics_beat),
+    # Series' posts within the horizon, evergreen picks within the lead time, due feeds.
+    PeriodicJob("schedule", timedelta(minutes=5), _schedule),
 ]
 
 

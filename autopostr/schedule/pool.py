@@ -168,26 +168,18 @@ def fill(db: DbSession, settings: Settings, now: datetime | None = None) -> int:
             end,
             now,
         )
-        by_id = {i.id: i for i in pool}
         for step in plan:
             if step.source != simulate.EVERGREEN or step.item_id is None:
                 continue
-            if _place(db, settings, by_id[step.item_id], step.account_id, step.at, step.text, now):
+            if _place(db, settings, step.item_id, step.account_id, step.at, step.text, now):
                 placed += 1
-        for item in pool:
-            row = db.get(EvergreenItem, item.id)
-            if row is None:
-                continue
-            row.cycles, row.last_shared_at = item.cycles, item.last_shared_at
-            db.add(row)
-        db.flush()
     return placed
 
 
 def _place(
     db: DbSession,
     settings: Settings,
-    item: evergreen.Item,
+    item_id: int,
     account_id: int,
     at: datetime,
     text: str,
@@ -197,9 +189,10 @@ def _place(
 
     from autopostr import posts
 
-    source = db.get(Post, item.post_id)
+    item = db.get(EvergreenItem, item_id)
     account = db.get(SocialAccount, account_id)
-    if source is None or account is None:
+    source = db.get(Post, item.post_id) if item is not None else None
+    if item is None or source is None or account is None:
         return False
     actor = actor_in_team(db, source.author_id, source.team_id, "evergreen")
     if actor is None:
@@ -222,6 +215,10 @@ def _place(
             assert post.id is not None
             if not _try_take(db, post.id, [account_id], at, evergreen_id=item.id):
                 raise IntegrityError("slot taken", None, Exception("slot taken"))
+            item.cycles += 1
+            item.last_shared_at = at
+            db.add(item)
+            db.flush()
         return True
     except IntegrityError:
         return False
