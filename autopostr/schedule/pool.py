@@ -146,7 +146,7 @@ def fill(db: DbSession, settings: Settings, now: datetime | None = None) -> int:
     """The daemon's step: empty slots within the lead time get their evergreen pick."""
     from sqlmodel import distinct, select
 
-    from autopostr.schedule import simulate
+    from autopostr.schedule import plan as simulate
 
     now = now or utcnow()
     end = now + lead(settings)

@@ -32,7 +32,7 @@ from autopostr.schedule.queueing import _aware, windows
 if TYPE_CHECKING:
     from sqlmodel import Session as DbSession
 
-    from autopostr.schedule.simulate import Planned
+    from autopostr.schedule.plan import Planned
 
 log = logging.getLogger(__name__)
 
@@ -330,7 +330,7 @@ def simulate(
 
     from autopostr import posts
     from autopostr.models import QueueSchedule
-    from autopostr.schedule.simulate import SERIES, Planned
+    from autopostr.schedule.plan import SERIES, Planned
     from autopostr.states import PostState
 
     waiting = {PostState.DRAFT, PostState.PENDING_APPROVAL, PostState.APPROVED}
