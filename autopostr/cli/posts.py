@@ -191,6 +191,8 @@ def _create_series(
     draft: bool,
     fields: dict[str, Any],
 ) -> Any:
+    from datetime import timedelta
+
     from autopostr.cli.common import zone_for
     from autopostr.cli.queue import when_or_date
     from autopostr.errors import UsageError
@@ -200,7 +202,12 @@ def _create_series(
     if draft:
         raise UsageError("a repeat makes scheduled posts: leave out --draft")
     zone_name = zone_for(session, actor, tz)
-    start = when_for(at, session, actor, tz, "--at")[0] if at else utcnow()
+    # Without --at the repeat starts at the next whole minute.
+    start = (
+        when_for(at, session, actor, tz, "--at")[0]
+        if at
+        else utcnow().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    )
     end = when_or_date(until, session, actor, tz, zone_name, "--until", True) if until else None
     _series, post = series.create(
         session,

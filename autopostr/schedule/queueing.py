@@ -268,11 +268,14 @@ def candidates(
     end = now + SEARCH
     first, others = queues[0], queues[1:]
     blackouts = {q.id: Blackouts(windows_, q.id) for q in queues}
-    other_slots = {q.id: set(open_slots(q, blackouts[q.id], now, end)) for q in others}
+
+    def is_slot(q: AccountQueue, at: datetime) -> bool:
+        return next(open_slots(q, blackouts[q.id], at, at + timedelta(seconds=1)), None) == at
+
     for at in open_slots(first, blackouts[first.id], now, end):
         if at in busy[first.id]:
             continue
-        if all(at in other_slots[q.id] and at not in busy[q.id] for q in others):
+        if all(at not in busy[q.id] and is_slot(q, at) for q in others):
             yield at
 
 
