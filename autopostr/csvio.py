@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from autopostr.platforms.base import Platform
 
+QUEUE = "queue"  # the `at` of a row that takes the next free slot
 COLUMNS = ("text", "accounts", "at", "timezone", "media", "first_comment", "status", "external_id")
 REQUIRED = ("text", "accounts")
 IMPORT_STATES = (PostState.DRAFT, PostState.SCHEDULED)
@@ -81,6 +82,7 @@ class PlannedPost:
     status: str
     external_id: str | None
     import_key: str
+    queued: bool = False  # `at` = queue: the next free slot, given after the insert
 
 
 # Why a row of a re-imported file creates nothing.
@@ -234,6 +236,7 @@ class _Planner:
         self.media: dict[str, Media | None] = {}
         self.actor: Actor | None = None
         self.base_dir: Path | None = None
+        self.queued_ok: set[int] = set()
 
     def platform(self, account: SocialAccount) -> Platform:
         found = self.platforms.get(account.platform)
@@ -271,6 +274,21 @@ class _Planner:
                 ).item
         return self.media[raw]
 
+    def queue_problems(self, accounts: Sequence[SocialAccount]) -> list[str]:
+        from autopostr.schedule.queueing import queue_of
+
+        problems = []
+        for account in accounts:
+            if account.id not in self.queued_ok:
+                if queue_of(self.db, account) is None:
+                    label = self.labels[account.id or 0]
+                    problems.append(
+                        f"at: {label} has no posting slots (`autopostr queue slots set {label} …`)"
+                    )
+                    continue
+                self.queued_ok.add(account.id or 0)
+        return problems
+
     def when(self, raw_at: str, tz_name: str) -> datetime:
         from autopostr.timeparse import parse_when, zone
 
@@ -301,7 +319,7 @@ class _Planner:
                     chosen.setdefault(account.id or 0, account)
         at: datetime | None = None
         raw_at = v.get("at", "").strip()
-        if raw_at:
+        if raw_at and raw_at.lower() != QUEUE:
             try:
                 at = self.when(raw_at, v.get("timezone", "").strip() or self.default_tz)
             except AutopostrError:
@@ -335,8 +353,11 @@ class _Planner:
         status = v.get("status", "").strip().lower()
         at: datetime | None = None
         raw_at = v.get("at", "").strip()
+        queued = raw_at.lower() == QUEUE
         try:
-            if raw_at:
+            if queued:
+                problems += self.queue_problems(chosen)
+            elif raw_at:
                 at = self.when(raw_at, tz_name)
             elif tz_name not in self.zones:
                 self.zones[tz_name] = zone(tz_name, "timezone")
@@ -345,7 +366,9 @@ class _Planner:
         if status and status not in IMPORT_STATES:
             problems.append(f"status: {status!r} is not draft or scheduled")
         if not status:
-            status = PostState.SCHEDULED if at else PostState.DRAFT
+            status = PostState.SCHEDULED if at or queued else PostState.DRAFT
+        if queued and status != PostState.SCHEDULED:
+            problems.append("status: a row with at = queue is scheduled (leave status empty)")
         if status == PostState.SCHEDULED and at is None and not raw_at:
             problems.append("status: scheduled needs a time in the at column")
         if status == PostState.SCHEDULED and at is not None and at <= self.now:
@@ -379,6 +402,7 @@ class _Planner:
             status=status,
             external_id=external_id,
             import_key=external_id or content_key(text, labels, at),
+            queued=queued,
         )
 
 
@@ -569,7 +593,17 @@ def import_rows(
         return result
     if not fresh:
         return result
-    result.post_ids = [str(i) for i in _insert(db, actor, team_id, fresh, now)]
+    new_ids = _insert(db, actor, team_id, fresh, now)
+    queued = [
+        (post_id, [a.id or 0 for a in p.accounts])
+        for p, post_id in zip(fresh, new_ids, strict=True)
+        if p.queued and p.status == PostState.SCHEDULED
+    ]
+    if queued:
+        from autopostr.schedule.queueing import fill_many
+
+        fill_many(db, team_id, queued, now)
+    result.post_ids = [str(i) for i in new_ids]
     if include_deleted:
         _forget_deleted(db, team_id, [p.import_key for p in fresh])
     if any(p.status == PostState.SCHEDULED for p in fresh):

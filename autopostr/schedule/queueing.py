@@ -344,8 +344,10 @@ def take_slots(
 
 
 def _apply(db: DbSession, post_id: int, when: dict[int, datetime]) -> None:
-    """Set the post's time and its destinations' due times to their slots."""
+    """Set the post's time and, once it is scheduled, its destinations' due times."""
     from sqlmodel import select
+
+    from autopostr.states import PostState
 
     post = db.get(Post, post_id)
     assert post is not None
@@ -353,10 +355,93 @@ def _apply(db: DbSession, post_id: int, when: dict[int, datetime]) -> None:
     post.updated_at = utcnow()
     db.add(post)
     for dest in db.exec(select(PostDestination).where(PostDestination.post_id == post_id)):
-        if dest.account_id in when and dest.due_at is not None:
+        if dest.account_id in when and post.status == PostState.SCHEDULED:
             dest.due_at = when[dest.account_id]
             db.add(dest)
     db.flush()
+
+
+def fill_many(
+    db: DbSession,
+    team_id: int,
+    wanted: Sequence[tuple[int, Sequence[int]]],
+    now: datetime | None = None,
+) -> dict[int, datetime]:
+    """Queue many posts at once (an import with `at` = queue), in order: each post
+    (id, its account ids) takes the next slot free on all its accounts. One read of the
+    taken slots, one insert and one update for them all; should another writer take
+    one of these slots meanwhile, the posts are queued one by one instead."""
+    from sqlalchemy import bindparam, insert, update
+    from sqlalchemy.exc import IntegrityError
+    from sqlmodel import col, select
+
+    from autopostr.states import PostState
+
+    now = now or utcnow()
+    if not wanted:
+        return {}
+    account_ids = sorted({a for _p, ids in wanted for a in ids})
+    accounts = {
+        a.id: a
+        for a in db.exec(select(SocialAccount).where(col(SocialAccount.id).in_(account_ids)))
+    }
+    queues = {a: require_queue(db, accounts[a]) for a in account_ids}
+    pauses = windows(db, team_id)
+    busy = taken(db, account_ids, now)
+    streams: dict[tuple[int, ...], Iterator[datetime]] = {}
+    rows: list[dict[str, Any]] = []
+    chosen: dict[int, datetime] = {}
+    for post_id, ids in wanted:
+        key = tuple(sorted(set(ids)))
+        stream = streams.get(key)
+        if stream is None:
+            stream = streams[key] = candidates([queues[a] for a in key], pauses, busy, now)
+        at = next(stream, None)
+        if at is None:
+            names = ", ".join(accounts_mod.label(accounts[a]) for a in key)
+            raise Conflict(f"at: no free slot shared by {names} in the next {SEARCH.days} days")
+        for account_id in key:
+            busy[account_id].add(at)
+            rows.append({"account_id": account_id, "at": at, "post_id": post_id, "created_at": now})
+        chosen[post_id] = at
+    try:
+        with db.begin_nested():
+            db.execute(insert(QueueSlot), rows)
+    except IntegrityError:
+        for post_id, ids in wanted:
+            found = take_slots(db, team_id, post_id, [accounts[a] for a in ids], now=now)
+            chosen[post_id] = min(found.values())
+        return chosen
+    params = [{"pid": post_id, "at": at} for post_id, at in chosen.items()]
+    db.execute(
+        update(Post)
+        .where(col(Post.id) == bindparam("pid"))
+        .values(scheduled_at=bindparam("at"), updated_at=now),
+        params,
+        execution_options={"synchronize_session": False},
+    )
+    ids = list(chosen)
+    scheduled: set[int] = set()
+    for start in range(0, len(ids), 500):
+        scheduled.update(
+            i
+            for i in db.exec(
+                select(Post.id).where(
+                    col(Post.id).in_(ids[start : start + 500]), Post.status == PostState.SCHEDULED
+                )
+            ).all()
+            if i is not None
+        )
+    due = [p for p in params if p["pid"] in scheduled]
+    if due:
+        db.execute(
+            update(PostDestination)
+            .where(col(PostDestination.post_id) == bindparam("pid"))
+            .values(due_at=bindparam("at")),
+            due,
+            execution_options={"synchronize_session": False},
+        )
+    return chosen
 
 
 # ---------------------------------------------------------------- what fills the slots
