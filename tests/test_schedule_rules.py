@@ -26,9 +26,11 @@ def week_of(times_per_day: list[list[time]]) -> slots.WeeklySlots:
     return slots.WeeklySlots(tuple(tuple(sorted(set(day))) for day in times_per_day))
 
 
-weekly = st.lists(st.lists(times, max_size=4), min_size=7, max_size=7).filter(
-    lambda d: any(d)
-).map(week_of)
+weekly = (
+    st.lists(st.lists(times, max_size=4), min_size=7, max_size=7)
+    .filter(lambda d: any(d))
+    .map(week_of)
+)
 
 # The transitions the tests must cross: (zone, local date of the change).
 TRANSITIONS = [
@@ -61,7 +63,9 @@ def check_instant(naive: datetime, at: datetime, tz: ZoneInfo) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(naive=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)), zone=zones)
+@given(
+    naive=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)), zone=zones
+)
 def test_every_wall_time_maps_to_a_valid_instant(naive: datetime, zone: str) -> None:
     naive = naive.replace(second=0, microsecond=0)
     tz = ZoneInfo(zone)
@@ -80,9 +84,13 @@ def test_every_minute_of_a_transition_day(zone: str, day: date) -> None:
 def test_the_dst_rule_by_example() -> None:
     berlin = ZoneInfo("Europe/Berlin")
     # Spring: 02:30 does not exist; 03:00 CEST is the first instant after the gap.
-    assert slots.to_instant(datetime(2026, 3, 29, 2, 30), berlin) == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
+    assert slots.to_instant(datetime(2026, 3, 29, 2, 30), berlin) == datetime(
+        2026, 3, 29, 1, 0, tzinfo=UTC
+    )
     # Autumn: 02:30 happens twice; the first (CEST, +02:00) is taken.
-    assert slots.to_instant(datetime(2026, 10, 25, 2, 30), berlin) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert slots.to_instant(datetime(2026, 10, 25, 2, 30), berlin) == datetime(
+        2026, 10, 25, 0, 30, tzinfo=UTC
+    )
     # Lord Howe moves by 30 minutes: 02:10 is skipped, 02:30 (+11:00) comes next.
     lord_howe = ZoneInfo("Australia/Lord_Howe")
     at = slots.to_instant(datetime(2026, 10, 4, 2, 10), lord_howe)
@@ -133,9 +141,7 @@ def test_a_daily_nine_oclock_stays_nine_across_the_change(zone: str, day: date) 
     week=weekly,
     zone=zones,
     start=days,
-    pauses=st.lists(
-        st.tuples(st.integers(0, 40 * 24), st.integers(1, 5 * 24)), max_size=4
-    ),
+    pauses=st.lists(st.tuples(st.integers(0, 40 * 24), st.integers(1, 5 * 24)), max_size=4),
 )
 def test_nothing_is_placed_inside_a_pause(
     week: slots.WeeklySlots, zone: str, start: date, pauses: list[tuple[int, int]]
@@ -174,7 +180,12 @@ def test_slot_specs_read_and_write_back() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "says"),
-    [("mon 25:00", "not a time"), ("funday 09:00", "not a day"), ("mon", "needs days and times"), ("", "no slots")],
+    [
+        ("mon 25:00", "not a time"),
+        ("funday 09:00", "not a day"),
+        ("mon", "needs days and times"),
+        ("", "no slots"),
+    ],
 )
 def test_bad_slot_specs_say_what_is_wrong(spec: str, says: str) -> None:
     with pytest.raises(InvalidInput, match=says):
@@ -202,7 +213,9 @@ def test_recurrences_are_valid_instants_each_once(
     kind: tuple[str, str], zone: str, start: date, count: int | None
 ) -> None:
     tz = ZoneInfo(zone)
-    rule = recurrence.Rule(kind[0], kind[1], zone, datetime.combine(start, time(2, 30)), count=count)
+    rule = recurrence.Rule(
+        kind[0], kind[1], zone, datetime.combine(start, time(2, 30)), count=count
+    )
     begin = datetime.combine(start, time(), tzinfo=UTC) - timedelta(days=1)
     found = list(recurrence.occurrences(rule, begin, begin + timedelta(days=90)))
     assert found == sorted(set(found))
@@ -220,20 +233,34 @@ def test_recurrences_are_valid_instants_each_once(
 
 def test_every_week_at_nine_keeps_nine_across_dst() -> None:
     rule = recurrence.Rule("every", "1w", "America/New_York", datetime(2026, 2, 23, 9, 0), count=4)
-    found = list(recurrence.occurrences(rule, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)))
+    found = list(
+        recurrence.occurrences(
+            rule, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+        )
+    )
     ny = ZoneInfo("America/New_York")
     assert [at.astimezone(ny).strftime("%m-%d %H:%M") for at in found] == [
-        "02-23 09:00", "03-02 09:00", "03-09 09:00", "03-16 09:00",
+        "02-23 09:00",
+        "03-02 09:00",
+        "03-09 09:00",
+        "03-16 09:00",
     ]
     assert found[2] - found[1] == timedelta(days=7, hours=-1)
 
 
 def test_until_ends_a_series_and_monthly_is_by_month() -> None:
     rule = recurrence.Rule(
-        "every", "1m", "Asia/Kolkata", datetime(2026, 1, 31, 9, 0),
+        "every",
+        "1m",
+        "Asia/Kolkata",
+        datetime(2026, 1, 31, 9, 0),
         until=datetime(2026, 6, 1, tzinfo=UTC),
     )
-    found = list(recurrence.occurrences(rule, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)))
+    found = list(
+        recurrence.occurrences(
+            rule, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+        )
+    )
     assert [at.date().isoformat() for at in found] == ["2026-01-31", "2026-03-31", "2026-05-31"]
 
 

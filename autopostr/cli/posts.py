@@ -148,7 +148,7 @@ def create(
     from autopostr.views import post_json
 
     rules = [(k, v) for k, v in (("every", every), ("rrule", rrule), ("cron", cron)) if v]
-    if len(rules) > 1 or (rules and (queue or queue_each)) or (queue and queue_each):
+    if len(rules) > 1 or (rules and (queue or queue_each)):
         raise UsageError("give one of --queue, --queue-each, --every, --rrule, --cron")
     if (queue or queue_each) and (at or draft):
         raise UsageError("--queue takes the next free slot: leave out --at and --draft")

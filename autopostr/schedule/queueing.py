@@ -413,12 +413,15 @@ def fill_many(
             chosen[post_id] = min(found.values())
         return chosen
     params = [{"pid": post_id, "at": at} for post_id, at in chosen.items()]
-    db.execute(
-        update(Post)
-        .where(col(Post.id) == bindparam("pid"))
+    # Core statements on the tables: one executemany each, not the ORM's per-row path.
+    posts_table: Any = Post.__table__  # type: ignore[attr-defined]
+    dests_table: Any = PostDestination.__table__  # type: ignore[attr-defined]
+    connection = db.connection()
+    connection.execute(
+        update(posts_table)
+        .where(posts_table.c.id == bindparam("pid"))
         .values(scheduled_at=bindparam("at"), updated_at=now),
         params,
-        execution_options={"synchronize_session": False},
     )
     ids = list(chosen)
     scheduled: set[int] = set()
@@ -434,12 +437,11 @@ def fill_many(
         )
     due = [p for p in params if p["pid"] in scheduled]
     if due:
-        db.execute(
-            update(PostDestination)
-            .where(col(PostDestination.post_id) == bindparam("pid"))
+        connection.execute(
+            update(dests_table)
+            .where(dests_table.c.post_id == bindparam("pid"))
             .values(due_at=bindparam("at")),
             due,
-            execution_options={"synchronize_session": False},
         )
     return chosen
 
