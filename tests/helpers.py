@@ -473,3 +473,20 @@ def run_printed_fixes(cli: Cli, message: str, secrets: dict[str, Any] | None = N
             assert not missing, f"the test does not know {missing} for `{command}`"
             data = json.dumps({k: (secrets or {})[k] if v == "…" else v for k, v in stdin.items()})
         cli.ok(*args[1:], input=data)
+
+
+# ---------------------------------------------------------------- a simulated clock
+
+
+def schedule_tick(now: Any) -> Any:
+    """The daemon's schedule job at a moment of a simulated clock."""
+    from autopostr.schedule.tick import run_job
+
+    return run_job(database(), load_settings(), now=now)
+
+
+def publish_at(now: Any) -> list[Any]:
+    """What a daemon publishes when the simulated clock reads `now`."""
+    from autopostr.publishing import publish_due
+
+    return publish_due(database(), load_settings(), now=now, concurrency=1)

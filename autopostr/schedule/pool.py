@@ -144,14 +144,14 @@ def platforms_of(db: DbSession, account_ids: Sequence[int]) -> dict[int, str]:
 
 def fill(db: DbSession, settings: Settings, now: datetime | None = None) -> int:
     """The daemon's step: empty slots within the lead time get their evergreen pick."""
-    from sqlmodel import distinct, select
+    from sqlmodel import select
 
     from autopostr.schedule import plan as simulate
 
     now = now or utcnow()
     end = now + lead(settings)
     placed = 0
-    for team_id in db.exec(select(distinct(EvergreenItem.team_id))).all():
+    for team_id in db.exec(select(EvergreenItem.team_id).distinct()).all():
         queues = team_queues(db, team_id)
         pool = items(db, team_id)
         if not queues or not pool:
