@@ -778,6 +778,7 @@ def evergreen_json(item: EvergreenItem, post: Post) -> Document:
         "cycles": item.cycles,
         "last_shared_at": iso(item.last_shared_at),
         "variants": json.loads(item.variants or "[]"),
+        "skipped": item.skipped,
     }
 
 

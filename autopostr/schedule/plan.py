@@ -81,6 +81,7 @@ def plan_slots(
     start: datetime,
     end: datetime,
     now: datetime,
+    skips: list[evergreen.Skip] | None = None,
 ) -> list[Planned]:
     """Every open slot in [start, end), in time order, with what fills it. Evergreen
     picks go into empty slots after `now` and change `items` as they are placed."""
@@ -130,6 +131,8 @@ def plan_slots(
                 choice.item.id,
             )
         )
+    if skips is not None:
+        skips.extend(skip for state in states.values() for skip in state.skips)
     return plan
 
 

@@ -157,6 +157,7 @@ def fill(db: DbSession, settings: Settings, now: datetime | None = None) -> int:
         if not queues or not pool:
             continue
         ids = [q.id for q in queues]
+        skips: list[evergreen.Skip] = []
         plan = simulate.plan_slots(
             queues,
             windows(db, team_id),
@@ -167,13 +168,26 @@ def fill(db: DbSession, settings: Settings, now: datetime | None = None) -> int:
             now,
             end,
             now,
+            skips,
         )
+        _record_skips(db, skips)
         for step in plan:
             if step.source != simulate.EVERGREEN or step.item_id is None:
                 continue
             if _place(db, settings, step.item_id, step.account_id, step.at, step.text, now):
                 placed += 1
     return placed
+
+
+def _record_skips(db: DbSession, skips: Sequence[evergreen.Skip]) -> None:
+    """Why an item was left out on an account, for `posts evergreen list`."""
+    for skip in skips:
+        item = db.get(EvergreenItem, skip.item_id)
+        account = db.get(SocialAccount, skip.account_id)
+        if item is None or account is None:
+            continue
+        item.skipped = f"{accounts_mod.label(account)}: {skip.reason}"
+        db.add(item)
 
 
 def _place(
