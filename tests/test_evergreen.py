@@ -4,6 +4,7 @@ repeated text."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,7 +89,7 @@ def test_the_daemon_fills_empty_slots_within_the_lead_and_never_twice(
     assert len({r["at"] for r in shown}) == len(shown)  # one post per slot
     # Each tip waits its 12 hours: within a day each appears at most twice.
     assert texts.count("tip one") <= 2 and texts.count("tip two") <= 2
-    for earlier, later in zip(texts, texts[1:], strict=False):
+    for earlier, later in itertools.pairwise(texts):
         assert earlier != later  # never the same text twice in a row
     items = {i["text"]: i for i in pool(cli)}
     assert items["tip one"]["cycles"] == texts.count("tip one")

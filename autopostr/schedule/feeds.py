@@ -99,12 +99,11 @@ def parse(body: bytes) -> tuple[str, list[Entry]]:
         entries.append(
             Entry(_digest(ident or link), _digest(link) if link else None, values, published)
         )
-    # Oldest first: by the entry's date where every entry has one, else the feed's own
-    # order reversed (feeds list the newest first).
+    # Oldest first: feeds list the newest first, so reverse their order, then order by
+    # the entries' dates where every entry has one (a stable sort keeps ties as listed).
+    entries.reverse()
     if entries and all(e.published for e in entries):
         entries.sort(key=lambda e: e.published or datetime.min.replace(tzinfo=UTC))
-    else:
-        entries.reverse()
     return title, entries
 
 
@@ -351,8 +350,8 @@ def check(
         if not dry_run:
             with db.session() as session:
                 row = session.get(Feed, feed_id)
-                if row is not None:
-                    row.error, row.checked_at = result.error, now
+                if row is not None:  # checked_at stays the last good check
+                    row.error = result.error
                     session.add(row)
         return result
     with db.session() as session:
