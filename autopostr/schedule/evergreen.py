@@ -12,15 +12,17 @@ simulator with what it has placed so far, so both choose alike.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 # Platforms that refuse a text they have seen from the account before.
 REFUSE_REPEATS = frozenset({"x"})
 
 
+@functools.lru_cache(maxsize=4096)
 def text_key(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).casefold().encode("utf-8")).hexdigest()[:32]
 
@@ -73,11 +75,16 @@ def text_for(item: Item, account_id: int, platform: str) -> str | None:
     return rotation[item.cycles % len(rotation)]
 
 
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
 def pick(
     items: Sequence[Item], account_id: int, slot: datetime, state: AccountState
 ) -> Choice | None:
-    """The item for this empty slot of this account, or None (nothing may go there)."""
-    eligible: list[tuple[Item, str]] = []
+    """The item for this empty slot of this account, or None (nothing may go there).
+    Shared longest ago first (never shared: oldest in the pool first), then by id."""
+    best: tuple[bool, datetime, int] | None = None
+    chosen: Choice | None = None
     for item in items:
         if account_id not in item.accounts:
             continue
@@ -87,7 +94,11 @@ def pick(
             continue
         if item.until is not None and slot >= item.until:
             continue
-        if item.last_shared_at is not None and slot - item.last_shared_at < item.min_interval:
+        last = item.last_shared_at
+        if last is not None and slot - last < item.min_interval:
+            continue
+        key = (last is not None, last or item.created_at or _NEVER, item.id)
+        if best is not None and key >= best:
             continue
         text = text_for(item, account_id, state.platform)
         if text is None:
@@ -97,20 +108,8 @@ def pick(
             continue
         if state.last_text is not None and text_key(text) == state.last_text:
             continue
-        eligible.append((item, text))
-    if not eligible:
-        return None
-    # Shared longest ago first (never shared: oldest in the pool first), then by id.
-    never = datetime.min.replace(tzinfo=slot.tzinfo)
-    item, text = min(
-        eligible,
-        key=lambda pair: (
-            pair[0].last_shared_at is not None,
-            pair[0].last_shared_at or pair[0].created_at or never,
-            pair[0].id,
-        ),
-    )
-    return Choice(item, text)
+        best, chosen = key, Choice(item, text)
+    return chosen
 
 
 def shared(choice: Choice, slot: datetime, state: AccountState) -> None:

@@ -33,7 +33,7 @@ FEED = "feed"
 SOURCES = (SLOT, SERIES, EVERGREEN, FEED)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Planned:
     at: datetime  # UTC
     tz: ZoneInfo  # the account's zone
@@ -65,10 +65,12 @@ def _merged(
     from autopostr.schedule.queueing import open_slots
 
     def stream(q: AccountQueue) -> Iterator[tuple[datetime, int, AccountQueue]]:
-        for at in open_slots(q, Blackouts(pauses, q.id), start, end):
-            yield at, q.id, q
+        account_id = q.id
+        for at in open_slots(q, Blackouts(pauses, account_id), start, end):
+            yield at, account_id, q
 
-    yield from heapq.merge(*(stream(q) for q in queues), key=lambda t: (t[0], t[1]))
+    # (instant, account id) never repeats, so the tuples order without the queue.
+    yield from heapq.merge(*(stream(q) for q in queues))
 
 
 def plan_slots(
@@ -95,6 +97,9 @@ def plan_slots(
         for q in queues
     }
     label = {q.id: accounts_mod.label(q.account) for q in queues}
+    zones = {q.id: q.tz for q in queues}
+    # Each account asks only about the pool posts that go to it.
+    mine = {q.id: [item for item in items if q.id in item.accounts] for q in queues}
     for at, account_id, queue in _merged(queues, pauses, start, end):
         state = states[account_id]
         row = filled.get((account_id, at))
@@ -104,7 +109,7 @@ def plan_slots(
                 plan.append(
                     Planned(
                         at,
-                        queue.tz,
+                        zones[account_id],
                         account_id,
                         label[account_id],
                         row.source,
@@ -113,16 +118,16 @@ def plan_slots(
                     )
                 )
             continue
-        if at <= now or not items:
+        if at <= now or not mine[account_id]:
             continue
-        choice = evergreen.pick(items, account_id, at, state)
+        choice = evergreen.pick(mine[account_id], account_id, at, state)
         if choice is None:
             continue
         evergreen.shared(choice, at, state)
         plan.append(
             Planned(
                 at,
-                queue.tz,
+                zones[account_id],
                 account_id,
                 label[account_id],
                 EVERGREEN,

@@ -235,7 +235,11 @@ def open_slots(
     queue: AccountQueue, blackouts: Blackouts, start: datetime, end: datetime
 ) -> Iterator[datetime]:
     """The account's slot instants in [start, end) outside its pauses."""
-    for at in slots_mod.instants(queue.slots, queue.tz, start, end):
+    every = slots_mod.instants(queue.slots, queue.tz, start, end)
+    if not blackouts:
+        yield from every
+        return
+    for at in every:
         if not blackouts.covers(at):
             yield at
 

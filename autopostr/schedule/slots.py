@@ -143,13 +143,27 @@ def instants(
     day: date = start.astimezone(tz).date() - timedelta(days=1)
     last: date = end.astimezone(tz).date() + timedelta(days=1)
     previous: datetime | None = None
+    midnight = time()
+    offset = datetime.combine(day, midnight, tzinfo=tz).utcoffset()
     while day <= last:
-        for slot in slots.days[day.weekday()]:
-            at = to_instant(datetime.combine(day, slot), tz)
+        times = slots.days[day.weekday()]
+        following = day + timedelta(days=1)
+        next_offset = datetime.combine(following, midnight, tzinfo=tz).utcoffset()
+        # A day whose offset is the same at both ends has no DST change (the usual
+        # case): its slots are the wall times less that offset. Otherwise each slot
+        # goes through the DST rule.
+        steady = offset == next_offset and offset is not None
+        for slot in times:
+            naive = datetime.combine(day, slot)
+            if steady:
+                assert offset is not None
+                at = (naive - offset).replace(tzinfo=UTC)
+            else:
+                at = to_instant(naive, tz)
             if at < start or (previous is not None and at <= previous):
                 continue
             if at >= end:
                 return
             previous = at
             yield at
-        day += timedelta(days=1)
+        day, offset = following, next_offset
