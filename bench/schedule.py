@@ -16,11 +16,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
 
 ZONES = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"]
 EVERY_HALF_HOUR = ",".join(f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 30))
@@ -29,7 +29,11 @@ EVERY_HALF_HOUR = ",".join(f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 30
 def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> tuple[float, str]:
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "autopostr", *args], env=env, capture_output=True, text=True, input=stdin
+        [sys.executable, "-m", "autopostr", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        input=stdin,
     )
     took = time.perf_counter() - start
     if proc.returncode != 0:
@@ -58,7 +62,16 @@ def in_process(env: dict[str, str]) -> None:
 
 def bench_fill(name: str, env: dict[str, str], posts: int, folder: Path) -> None:
     cli(env, "accounts", "add", "sandbox", "--handle", "alpha")
-    cli(env, "queue", "slots", "set", "sandbox:alpha", f"daily {EVERY_HALF_HOUR}", "--tz", "Europe/Berlin")
+    cli(
+        env,
+        "queue",
+        "slots",
+        "set",
+        "sandbox:alpha",
+        f"daily {EVERY_HALF_HOUR}",
+        "--tz",
+        "Europe/Berlin",
+    )
     path = folder / f"{name}.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -96,9 +109,13 @@ def bench_fill(name: str, env: dict[str, str], posts: int, folder: Path) -> None
     start = time.perf_counter()
     for i in range(singles):
         with signed_in() as (session, actor):
-            queueing.create_queued(session, actor, settings(), text=f"one {i}", to=["sandbox:alpha"])
+            queueing.create_queued(
+                session, actor, settings(), text=f"one {i}", to=["sandbox:alpha"]
+            )
     each = (time.perf_counter() - start) / singles
-    print(f"{name:<11} posts create --queue behind {posts} queued: {each * 1000:.1f} ms each (in process)")
+    print(
+        f"{name:<11} posts create --queue behind {posts} queued: {each * 1000:.1f} ms each (in process)"
+    )
 
 
 def bench_year(name: str, env: dict[str, str]) -> None:
@@ -112,7 +129,13 @@ def bench_year(name: str, env: dict[str, str]) -> None:
 
     with signed_in() as (session, actor):
         for i in range(50):
-            queueing.set_slots(session, actor, f"sandbox:acct{i}", "daily 08:00,11:00,14:00,17:00,20:00", ZONES[i % len(ZONES)])
+            queueing.set_slots(
+                session,
+                actor,
+                f"sandbox:acct{i}",
+                "daily 08:00,11:00,14:00,17:00,20:00",
+                ZONES[i % len(ZONES)],
+            )
     # An evergreen pool for every account (three posts each), so every slot of the year
     # gets a post.
     from autopostr import posts
@@ -121,7 +144,12 @@ def bench_year(name: str, env: dict[str, str]) -> None:
         for i in range(50):
             for k in range(3):
                 post = posts.create(
-                    session, actor, settings(), text=f"Evergreen {k} of {i}", to=[f"sandbox:acct{i}"], draft=True
+                    session,
+                    actor,
+                    settings(),
+                    text=f"Evergreen {k} of {i}",
+                    to=[f"sandbox:acct{i}"],
+                    draft=True,
                 )
                 assert post.id is not None
                 pool.add(session, actor, post.id, min_interval=timedelta(hours=1))
@@ -133,9 +161,20 @@ def bench_year(name: str, env: dict[str, str]) -> None:
             plan = simulate(session, actor, start_at, start_at + timedelta(days=365))
             session.rollback()
         timings.append(time.perf_counter() - start)
-    print(f"{name:<11} simulate a year, 50 accounts × 5 slots/day: {len(plan)} instants, best {min(timings):.2f} s (in process)")
+    print(
+        f"{name:<11} simulate a year, 50 accounts × 5 slots/day: {len(plan)} instants, best {min(timings):.2f} s (in process)"
+    )
     day = start_at.date()
-    took, out = cli(env, "schedule", "simulate", "--from", day.isoformat(), "--until", (day + timedelta(days=364)).isoformat(), "--json")
+    took, out = cli(
+        env,
+        "schedule",
+        "simulate",
+        "--from",
+        day.isoformat(),
+        "--until",
+        (day + timedelta(days=364)).isoformat(),
+        "--json",
+    )
     rows = out.count('"source"')
     print(f"{name:<11} autopostr schedule simulate --json (a year): {took:.2f} s, {rows} rows")
 
