@@ -469,7 +469,7 @@ SLOT = {
     "pause_reason": None,
 }
 PAUSE = {"id": str, "account": str, "from": str, "until": str, "reason": str}
-EVERGREEN = {
+EVERGREEN: dict[str, Any] = {
     "post": str,
     "text": str,
     "category": str,

@@ -100,7 +100,7 @@ def plan_slots(
     zones = {q.id: q.tz for q in queues}
     # Each account asks only about the pool posts that go to it.
     mine = {q.id: [item for item in items if q.id in item.accounts] for q in queues}
-    for at, account_id, queue in _merged(queues, pauses, start, end):
+    for at, account_id, _queue in _merged(queues, pauses, start, end):
         state = states[account_id]
         row = filled.get((account_id, at))
         if row is not None:
