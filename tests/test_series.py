@@ -272,3 +272,21 @@ def test_the_daemon_job_is_registered() -> None:
 
     job = next(j for j in JOBS if j.name == "schedule")
     assert job.every == timedelta(minutes=5)
+
+
+def test_daemon_run_once_carries_series_forward(
+    sandbox: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlmodel import select
+
+    from autopostr.models import SeriesPost
+    from tests.helpers import db_session
+
+    monkeypatch.setenv("AUTOPOSTR_SERIES_HORIZON", "1d")
+    cli.ok("posts", "create", "--to", "sandbox:demo", "--text", "Hourly", "--every", "1h")
+    with db_session() as session:
+        made = len(session.exec(select(SeriesPost)).all())
+    monkeypatch.setenv("AUTOPOSTR_SERIES_HORIZON", "2d")
+    cli.ok("daemon", "run", "--once")
+    with db_session() as session:
+        assert len(session.exec(select(SeriesPost)).all()) > made
