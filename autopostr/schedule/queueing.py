@@ -248,7 +248,7 @@ def taken(db: DbSession, account_ids: Sequence[int], since: datetime) -> dict[in
     from sqlmodel import col, select
 
     found: dict[int, set[datetime]] = {a: set() for a in account_ids}
-    rows = db.exec(
+    rows = db.execute(
         select(QueueSlot.account_id, QueueSlot.at).where(
             col(QueueSlot.account_id).in_(account_ids), col(QueueSlot.at) >= since
         )
@@ -375,7 +375,7 @@ def fill_many(
     (id, its account ids) takes the next slot free on all its accounts. One read of the
     taken slots, one insert and one update for them all; should another writer take
     one of these slots meanwhile, the posts are queued one by one instead."""
-    from sqlalchemy import bindparam, insert, update
+    from sqlalchemy import insert, update
     from sqlalchemy.exc import IntegrityError
     from sqlmodel import col, select
 
@@ -416,17 +416,13 @@ def fill_many(
             found = take_slots(db, team_id, post_id, [accounts[a] for a in ids], now=now)
             chosen[post_id] = min(found.values())
         return chosen
-    params = [{"pid": post_id, "at": at} for post_id, at in chosen.items()]
-    # Core statements on the tables: one executemany each, not the ORM's per-row path.
+    # On PostgreSQL, UPDATE … FROM (VALUES …) a thousand posts at a time: an
+    # executemany would be a round trip per post.
+    from sqlalchemy import DateTime, Integer, column, values
+
     posts_table: Any = Post.__table__  # type: ignore[attr-defined]
     dests_table: Any = PostDestination.__table__  # type: ignore[attr-defined]
     connection = db.connection()
-    connection.execute(
-        update(posts_table)
-        .where(posts_table.c.id == bindparam("pid"))
-        .values(scheduled_at=bindparam("at"), updated_at=now),
-        params,
-    )
     ids = list(chosen)
     scheduled: set[int] = set()
     for start in range(0, len(ids), 500):
@@ -439,14 +435,46 @@ def fill_many(
             ).all()
             if i is not None
         )
-    due = [p for p in params if p["pid"] in scheduled]
-    if due:
+    items = list(chosen.items())
+    if connection.dialect.name != "postgresql":
+        # SQLite: an executemany of one prepared statement runs in-process, fast.
+        from sqlalchemy import bindparam
+
         connection.execute(
-            update(dests_table)
-            .where(dests_table.c.post_id == bindparam("pid"))
-            .values(due_at=bindparam("at")),
-            due,
+            update(posts_table)
+            .where(posts_table.c.id == bindparam("pid"))
+            .values(scheduled_at=bindparam("at"), updated_at=now),
+            [{"pid": pid, "at": at} for pid, at in items],
         )
+        due_rows = [{"pid": pid, "at": at} for pid, at in items if pid in scheduled]
+        if due_rows:
+            connection.execute(
+                update(dests_table)
+                .where(dests_table.c.post_id == bindparam("pid"))
+                .values(due_at=bindparam("at")),
+                due_rows,
+            )
+        return chosen
+    for start in range(0, len(items), 1000):
+        chunk = items[start : start + 1000]
+        given = values(
+            column("pid", Integer), column("at", DateTime(timezone=True)), name="given"
+        ).data(chunk)
+        connection.execute(
+            update(posts_table)
+            .where(posts_table.c.id == given.c.pid)
+            .values(scheduled_at=given.c.at, updated_at=now)
+        )
+        due = [(pid, at) for pid, at in chunk if pid in scheduled]
+        if due:
+            given = values(
+                column("pid", Integer), column("at", DateTime(timezone=True)), name="given"
+            ).data(due)
+            connection.execute(
+                update(dests_table)
+                .where(dests_table.c.post_id == given.c.pid)
+                .values(due_at=given.c.at)
+            )
     return chosen
 
 
@@ -635,14 +663,10 @@ def create_queued(
     accounts = [accounts_mod.resolve(db, team_id, name) for name in fields.get("to", ())]
     if not accounts:
         raise InvalidInput("--to: name at least one account, e.g. --to sandbox:demo")
-    # A first guess for the post's own time; take_slots then reserves the real ones.
-    queues = [require_queue(db, a) for a in accounts]
-    pauses = windows(db, team_id)
-    ids = [q.id for q in queues]
-    busy = taken(db, ids, now)
-    groups = [[q] for q in queues] if each else [queues]
-    guesses = [next(candidates(g, pauses, busy, now), None) for g in groups]
-    guess = min((g for g in guesses if g is not None), default=now + timedelta(minutes=1))
+    for account in accounts:
+        require_queue(db, account)  # refuse before anything is written
+    # A placeholder time: take_slots reserves the real slot(s) and retimes the post.
+    guess = now + timedelta(minutes=1)
     post = posts.create(db, actor, settings, at=guess, now=now, **fields)
     assert post.id is not None
     unique = {a.id: a for a in accounts}
