@@ -276,3 +276,15 @@ def test_two_processes_queueing_at_once_never_share_a_slot(sandbox: str, cli: Cl
         )
     )[:200]
     assert sorted(s.at for s in slots) == wanted
+
+
+def test_a_queued_post_given_a_time_by_hand_frees_its_slot(sandbox: str, cli: Cli) -> None:
+    cli.ok("queue", "slots", "set", "sandbox:demo", "daily 09:00", "--tz", "UTC")
+    first = queue(cli, "first", "--to", "sandbox:demo")
+    second = queue(cli, "second", "--to", "sandbox:demo")
+    cli.ok("posts", "schedule", first["id"], "+30d")
+    cli.ok("posts", "unschedule", second["id"])
+    shown = [r for r in cli.ok("queue", "show", "--json").json() if r["post"]]
+    assert shown == []
+    again = queue(cli, "again", "--to", "sandbox:demo")
+    assert again["scheduled_at"] == first["scheduled_at"]
