@@ -110,10 +110,19 @@ def items(db: DbSession, team_id: int) -> list[evergreen.Item]:
         .where(EvergreenItem.team_id == team_id)
         .order_by(col(EvergreenItem.id))
     ).all()
+    post_ids = [post.id for _item, post in rows]
+    dests_of: dict[int, list[PostDestination]] = {i: [] for i in post_ids if i is not None}
+    for start in range(0, len(post_ids), 500):
+        for dest in db.exec(
+            select(PostDestination).where(
+                col(PostDestination.post_id).in_(post_ids[start : start + 500])
+            )
+        ):
+            dests_of[dest.post_id].append(dest)
     found = []
     for item, post in rows:
-        dests = db.exec(select(PostDestination).where(PostDestination.post_id == post.id)).all()
         assert item.id is not None and post.id is not None
+        dests = dests_of[post.id]
         found.append(
             evergreen.Item(
                 id=item.id,

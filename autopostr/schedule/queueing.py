@@ -416,10 +416,7 @@ def fill_many(
             found = take_slots(db, team_id, post_id, [accounts[a] for a in ids], now=now)
             chosen[post_id] = min(found.values())
         return chosen
-    # On PostgreSQL, UPDATE … FROM (VALUES …) a thousand posts at a time: an
-    # executemany would be a round trip per post.
-    from sqlalchemy import DateTime, Integer, column, values
-
+    # An executemany on PostgreSQL would be a round trip per post (see below).
     posts_table: Any = Post.__table__  # type: ignore[attr-defined]
     dests_table: Any = PostDestination.__table__  # type: ignore[attr-defined]
     connection = db.connection()
@@ -455,25 +452,28 @@ def fill_many(
                 due_rows,
             )
         return chosen
-    for start in range(0, len(items), 1000):
-        chunk = items[start : start + 1000]
-        given = values(
-            column("pid", Integer), column("at", DateTime(timezone=True)), name="given"
-        ).data(chunk)
-        connection.execute(
-            update(posts_table)
-            .where(posts_table.c.id == given.c.pid)
-            .values(scheduled_at=given.c.at, updated_at=now)
-        )
-        due = [(pid, at) for pid, at in chunk if pid in scheduled]
-        if due:
-            given = values(
-                column("pid", Integer), column("at", DateTime(timezone=True)), name="given"
-            ).data(due)
+    # PostgreSQL: one UPDATE … FROM unnest(ids, times) per table, whatever the count.
+    from sqlalchemy import text
+
+    due = [(pid, at) for pid, at in items if pid in scheduled]
+    for sql, pairs in (
+        (
+            "UPDATE posts SET scheduled_at = given.at, updated_at = :now "
+            "FROM unnest(CAST(:ids AS integer[]), CAST(:ats AS timestamptz[])) "
+            "AS given(pid, at) WHERE posts.id = given.pid",
+            items,
+        ),
+        (
+            "UPDATE post_destinations SET due_at = given.at "
+            "FROM unnest(CAST(:ids AS integer[]), CAST(:ats AS timestamptz[])) "
+            "AS given(pid, at) WHERE post_destinations.post_id = given.pid",
+            due,
+        ),
+    ):
+        if pairs:
             connection.execute(
-                update(dests_table)
-                .where(dests_table.c.post_id == given.c.pid)
-                .values(due_at=given.c.at)
+                text(sql),
+                {"ids": [p for p, _a in pairs], "ats": [a for _p, a in pairs], "now": now},
             )
     return chosen
 
