@@ -130,6 +130,10 @@ KNOWN_SETTINGS: dict[str, str] = {
     "(default 7)",
     "billing_return_url": "page Stripe Checkout and the billing portal send the browser back to "
     "(default https://example.com/)",
+    "series_horizon": "how far ahead the daemon makes a recurring series' posts (default 14d)",
+    "evergreen_lead": "how long before an empty slot the daemon fills it from the evergreen "
+    "pool (default 1h)",
+    "feed_timeout": "seconds a feed fetch may take (default 20)",
 }
 
 # Old names still read (with a warning naming the new one) when the new one is unset.

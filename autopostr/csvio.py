@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from autopostr.platforms.base import Platform
 
+QUEUE = "queue"  # the `at` of a row that takes the next free slot
 COLUMNS = (
     "text",
     "accounts",
@@ -97,6 +98,7 @@ class PlannedPost:
     import_key: str
     variants: dict[int, str] = field(default_factory=dict)  # account id -> its own text
     labels: str | None = None  # a JSON array of strings
+    queued: bool = False  # `at` = queue: the next free slot, given after the insert
 
 
 @dataclass
@@ -278,6 +280,7 @@ class Planner:
         self.base_dir: Path | None = None
         self.date_format: str | None = None
         self.warnings: dict[str, str] = {}  # zone abbreviation → its warning, once each
+        self.queued_ok: set[int] = set()
 
     def platform(self, account: SocialAccount) -> Platform:
         found = self.platforms.get(account.platform)
@@ -314,6 +317,21 @@ class Planner:
                     self.db, self.actor, self.settings, path, field="media"
                 ).item
         return self.media[raw]
+
+    def queue_problems(self, accounts: Sequence[SocialAccount]) -> list[str]:
+        from autopostr.schedule.queueing import queue_of
+
+        problems = []
+        for account in accounts:
+            if account.id not in self.queued_ok:
+                if queue_of(self.db, account) is None:
+                    label = self.labels[account.id or 0]
+                    problems.append(
+                        f"at: {label} has no posting slots (`autopostr queue slots set {label} …`)"
+                    )
+                    continue
+                self.queued_ok.add(account.id or 0)
+        return problems
 
     def when(self, raw_at: str, tz_name: str) -> datetime:
         from autopostr.timeparse import parse_when, parse_with_format
@@ -381,7 +399,7 @@ class Planner:
                     chosen.setdefault(account.id or 0, account)
         at: datetime | None = None
         raw_at = v.get("at", "").strip()
-        if raw_at:
+        if raw_at and raw_at.lower() != QUEUE:
             try:
                 at = self.when(raw_at, v.get("timezone", "").strip() or self.default_tz)
             except AutopostrError:
@@ -414,8 +432,11 @@ class Planner:
         status = v.get("status", "").strip().lower()
         at: datetime | None = None
         raw_at = v.get("at", "").strip()
+        queued = raw_at.lower() == QUEUE
         try:
-            if raw_at:
+            if queued:
+                problems += self.queue_problems(chosen)
+            elif raw_at:
                 at = self.when(raw_at, tz_name)
             else:
                 self.zone(tz_name)
@@ -424,7 +445,9 @@ class Planner:
         if status and status not in IMPORT_STATES:
             problems.append(f"status: {status!r} is not draft or scheduled")
         if not status:
-            status = PostState.SCHEDULED if at else PostState.DRAFT
+            status = PostState.SCHEDULED if at or queued else PostState.DRAFT
+        if queued and status != PostState.SCHEDULED:
+            problems.append("status: a row with at = queue is scheduled (leave status empty)")
         if status == PostState.SCHEDULED and at is None and not raw_at:
             problems.append("status: scheduled needs a time in the at column")
         if status == PostState.SCHEDULED and at is not None and at <= self.now:
@@ -461,6 +484,7 @@ class Planner:
             external_id=external_id,
             import_key=external_id or content_key(text, labels, at),
             variants=variants,
+            queued=queued,
         )
 
 
@@ -668,7 +692,17 @@ def import_rows(
         return result
     if not fresh:
         return result
-    result.post_ids = [str(i) for i in insert_posts(db, actor, team_id, fresh, now)]
+    new_ids = insert_posts(db, actor, team_id, fresh, now)
+    queued = [
+        (post_id, [a.id or 0 for a in p.accounts])
+        for p, post_id in zip(fresh, new_ids, strict=True)
+        if p.queued and p.status == PostState.SCHEDULED
+    ]
+    if queued:
+        from autopostr.schedule.queueing import fill_many
+
+        fill_many(db, team_id, queued, now)
+    result.post_ids = [str(i) for i in new_ids]
     if include_deleted:
         _forget_deleted(db, team_id, [p.import_key for p in fresh])
     if any(p.status == PostState.SCHEDULED for p in fresh):

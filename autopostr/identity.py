@@ -247,6 +247,28 @@ def _actor_for(db: DbSession, user: User, via: str, credential_id: int) -> Actor
     )
 
 
+def actor_in_team(db: DbSession, user_id: int | None, team_id: int, via: str) -> Actor | None:
+    """A member acting in one team without signing in: the daemon making a series'
+    next post as the person who set the series up. None once they left the team."""
+    if user_id is None:
+        return None
+    user = db.get(User, user_id)
+    membership = db.get(TeamMember, (team_id, user_id))
+    team = db.get(Team, team_id)
+    if user is None or membership is None or team is None:
+        return None
+    return Actor(
+        user_id=user_id,
+        email=user.email,
+        name=user.name,
+        team_id=team_id,
+        team_name=team.name,
+        role=membership.role,
+        via=via,
+        credential_id=0,
+    )
+
+
 def actor_from_api_token(db: DbSession, token: str) -> Actor:
     from sqlmodel import select
 

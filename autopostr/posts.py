@@ -505,6 +505,7 @@ def schedule(
     now = now or utcnow()
     _check_future(at, now, "WHEN")
     _revalidate(db, settings, post)
+    _leave_queue(db, post_id)
     post.scheduled_at = at
     if approval.Approval.for_actor(db, actor).status_for(post.status, approval.SCHEDULE) != (
         PostState.SCHEDULED
@@ -522,6 +523,16 @@ def schedule(
     return post
 
 
+def _leave_queue(db: DbSession, post_id: int) -> None:
+    """A queued post given a time by hand (or made a draft again) frees its slot(s)."""
+    from sqlalchemy import delete
+    from sqlmodel import col
+
+    from autopostr.models import QueueSlot
+
+    db.execute(delete(QueueSlot).where(col(QueueSlot.post_id) == post_id))
+
+
 def unschedule(db: DbSession, actor: Actor, post_id: int) -> Post:
     team_id = require(actor, "posts.write")
     post = get(db, team_id, post_id)
@@ -531,6 +542,7 @@ def unschedule(db: DbSession, actor: Actor, post_id: int) -> Post:
     post.updated_at = utcnow()
     db.add(post)
     set_due(db, post, None)
+    _leave_queue(db, post_id)
     audit.record(db, actor, "post.unschedule", "post", post.id)
     return post
 

@@ -543,17 +543,19 @@ def publish_due(
     concurrency: int = 4,
     batch: int = 100,
     on_outcome: Callable[[Outcome], None] | None = None,
+    now: datetime | None = None,
 ) -> list[Outcome]:
-    """Publish everything due now (or only `post_id`'s destinations), then return. On a
-    member's database role (which cannot read tokens nor write outcomes) nothing: the
-    daemons publish what is due."""
+    """Publish everything due now (or only `post_id`'s destinations), then return.
+    `now` is for a simulated clock: what is due at that moment goes out. On a member's
+    database role (which cannot read tokens nor write outcomes) nothing: the daemons
+    publish what is due."""
     if db.tokens_hidden():
         return []
     worker = worker or new_worker_id()
     done: list[Outcome] = []
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         while True:
-            claims = claim_due(db, worker, batch, post_id=post_id)
+            claims = claim_due(db, worker, batch, now=now, post_id=post_id)
             if not claims:
                 break
             jobs = prepare(db, settings, claims)

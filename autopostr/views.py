@@ -47,8 +47,12 @@ if TYPE_CHECKING:
         ApiToken,
         AuditLog,
         Daemon,
+        EvergreenItem,
+        Feed,
         Media,
+        Post,
         PostDestination,
+        QueuePause,
         Session,
         SocialAccount,
         Team,
@@ -58,6 +62,10 @@ if TYPE_CHECKING:
     from autopostr.posts import PostView
     from autopostr.publishing import Reconciled
     from autopostr.publog import LogEntry
+    from autopostr.schedule.feeds import CheckResult as FeedCheck
+    from autopostr.schedule.plan import Planned
+    from autopostr.schedule.queueing import AccountQueue, SlotView
+    from autopostr.schedule.series import SeriesView
     from autopostr.setup import InitResult
     from autopostr.teams import Invitation
     from autopostr.unpublishing import Unpublished
@@ -870,4 +878,125 @@ def billing_sync_json(result: BillingSync) -> Document:
             }
             for item in result.handled
         ],
+    }
+
+
+# -- scheduling modes (PRODUCT §12) -------------------------------------------------
+
+
+def queue_slots_json(queue: AccountQueue) -> Document:
+    from autopostr.schedule.slots import DAYS
+
+    return {
+        "account": f"{queue.account.platform}:{queue.account.handle}",
+        "timezone": queue.schedule.timezone,
+        "slots": queue.schedule.spec,
+        "days": {
+            DAYS[day]: [t.strftime("%H:%M") for t in times]
+            for day, times in enumerate(queue.slots.days)
+        },
+        "per_week": queue.slots.per_week(),
+        "evergreen": [c for c in queue.schedule.evergreen.split(",") if c],
+    }
+
+
+def slot_json(row: SlotView) -> Document:
+    return {
+        "slot": row.number or None,
+        "at": iso(row.at),
+        "local": row.at.astimezone(row.tz).isoformat(),
+        "account": f"{row.account.platform}:{row.account.handle}",
+        "post": str(row.post.id) if row.post is not None else None,
+        "status": row.post.status if row.post is not None else None,
+        "text": row.post.text if row.post is not None else None,
+        "evergreen": row.evergreen,
+        "paused": row.paused is not None,
+        "pause_reason": row.paused or None,
+    }
+
+
+def pause_json(pause: QueuePause, account: str | None) -> Document:
+    return {
+        "id": str(pause.id),
+        "account": account,
+        "from": iso(pause.starts_at),
+        "until": iso(pause.ends_at),
+        "reason": pause.reason,
+    }
+
+
+def series_json(view: SeriesView) -> Document:
+    s = view.series
+    return {
+        "id": str(s.id),
+        "kind": s.kind,
+        "rule": s.rule,
+        "timezone": s.timezone,
+        "start": s.start_local,
+        "until": iso(s.until),
+        "count": s.count,
+        "accounts": view.accounts,
+        "text": view.text,
+        "active": s.stopped_at is None,
+        "stopped_at": iso(s.stopped_at),
+        "next_at": iso(view.next_at),
+        "error": s.error,
+        "posts": [{"at": iso(at), "post": str(p) if p else None} for at, p in view.posts],
+    }
+
+
+def evergreen_json(item: EvergreenItem, post: Post) -> Document:
+    return {
+        "post": str(item.post_id),
+        "text": post.text,
+        "category": item.category,
+        "min_interval_seconds": item.min_interval_seconds,
+        "max_cycles": item.max_cycles,
+        "until": iso(item.until),
+        "cycles": item.cycles,
+        "last_shared_at": iso(item.last_shared_at),
+        "variants": json.loads(item.variants or "[]"),
+        "skipped": item.skipped,
+    }
+
+
+def feed_json(feed: Feed, accounts: list[str], seen: int | None = None) -> Document:
+    return {
+        "id": str(feed.id),
+        "url": feed.url,
+        "accounts": accounts,
+        "template": feed.template,
+        "mode": feed.mode,
+        "every_seconds": feed.every_seconds,
+        "backfill": feed.backfill,
+        "checked_at": iso(feed.checked_at),
+        "next_check_at": iso(feed.next_check_at),
+        "error": feed.error,
+        "seen": seen,
+    }
+
+
+def feed_check_json(result: FeedCheck) -> Document:
+    return {
+        "feed": str(result.feed.id),
+        "url": result.feed.url,
+        "not_modified": result.not_modified,
+        "new": [
+            {"id": e.values["id"], "link": e.values["link"], "text": text}
+            for e, text in zip(result.new, result.texts, strict=False)
+        ],
+        "marked_seen": result.marked_seen,
+        "posts": [str(p) for p in result.posts],
+        "error": result.error,
+    }
+
+
+def planned_json(item: Planned) -> Document:
+    return {
+        "at": iso(item.at),
+        "local": item.local.isoformat(),
+        "account": item.account,
+        "source": item.source,
+        "post": str(item.post_id) if item.post_id is not None else None,
+        "text": item.text,
     }

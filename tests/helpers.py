@@ -717,3 +717,20 @@ def own_team() -> tuple[int, str]:
         actor = current_actor(settings, db, session)
         assert actor.team_id is not None
         return actor.team_id, instance_id(session)
+
+
+# ---------------------------------------------------------------- a simulated clock
+
+
+def schedule_tick(now: Any) -> Any:
+    """The daemon's schedule job at a moment of a simulated clock."""
+    from autopostr.schedule.tick import run_job
+
+    return run_job(database(), load_settings(), now=now)
+
+
+def publish_at(now: Any) -> list[Any]:
+    """What a daemon publishes when the simulated clock reads `now`."""
+    from autopostr.publishing import publish_due
+
+    return publish_due(database(), load_settings(), now=now, concurrency=1)

@@ -600,3 +600,128 @@ def test_billing_documents(initialized: str, cli: Cli, stripe: FakeStripe) -> No
             },
         }
     )
+
+
+SLOTS = {
+    "account": str,
+    "timezone": str,
+    "slots": str,
+    "days": {day: [str] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+    "per_week": int,
+    "evergreen": [],
+}
+SLOT = {
+    "slot": int,
+    "at": str,
+    "local": str,
+    "account": str,
+    "post": str,
+    "status": str,
+    "text": str,
+    "evergreen": bool,
+    "paused": bool,
+    "pause_reason": None,
+}
+PAUSE = {"id": str, "account": str, "from": str, "until": str, "reason": str}
+EVERGREEN: dict[str, Any] = {
+    "post": str,
+    "text": str,
+    "category": str,
+    "min_interval_seconds": int,
+    "max_cycles": None,
+    "until": None,
+    "cycles": int,
+    "last_shared_at": None,
+    "variants": [],
+    "skipped": None,
+}
+SERIES = {
+    "id": str,
+    "kind": str,
+    "rule": str,
+    "timezone": str,
+    "start": str,
+    "until": None,
+    "count": int,
+    "accounts": [str],
+    "text": str,
+    "active": bool,
+    "stopped_at": None,
+    "next_at": str,
+    "error": None,
+    "posts": [{"at": str, "post": str}],
+}
+FEED = {
+    "id": str,
+    "url": str,
+    "accounts": [str],
+    "template": str,
+    "mode": str,
+    "every_seconds": int,
+    "backfill": int,
+    "checked_at": None,
+    "next_check_at": str,
+    "error": None,
+    "seen": int,
+}
+PLANNED = {"at": str, "local": str, "account": str, "source": str, "post": str, "text": str}
+
+
+def test_scheduling_documents(sandbox: str, cli: Cli) -> None:
+    from tests.fakes.feed_server import FeedServer, Item, rss, serving
+
+    docs = Documents(cli)
+    docs("queue", "slots", "set", "sandbox:demo", "daily 09:00", "--tz", "UTC")
+    docs("queue", "slots", "show", "sandbox:demo")
+    docs("posts", "create", "--to", "sandbox:demo", "--text", "queued", "--queue")
+    docs("queue", "show")
+    docs("queue", "pause", "sandbox:demo", "--from", "2031-01-01", "--until", "2031-01-02")
+    docs("queue", "pauses")
+    docs(
+        "posts",
+        "create",
+        "--to",
+        "sandbox:demo",
+        "--text",
+        "weekly",
+        "--every",
+        "1w",
+        "--count",
+        "3",
+    )
+    docs("posts", "series")
+    draft = cli.ok("posts", "create", "--to", "sandbox:demo", "--text", "tip", "--draft", "--json")
+    docs("posts", "evergreen", "add", draft.json()["id"])
+    docs("posts", "evergreen", "list")
+    docs("schedule", "simulate", "--from", "2020-01-01", "--until", "2040-01-01")
+    with serving(FeedServer()) as feed:
+        feed.publish(rss([Item("urn:1", "One", "https://acme.example/1")]))
+        docs("feeds", "add", feed.url, "--to", "sandbox:demo", "--draft")
+        docs("feeds", "show", feed.url)
+        check = cli.ok("feeds", "check", feed.url, "--json").json()
+    assert list(check) == ["feed", "url", "not_modified", "new", "marked_seen", "posts", "error"]
+    assert check["marked_seen"] == 1 and check["new"] == []
+    docs.check(
+        {
+            "queue slots set sandbox:demo daily 09:00 --tz UTC": SLOTS,
+            "queue slots show sandbox:demo": SLOTS,
+            "posts create --to sandbox:demo --text queued --queue": {
+                **POST,
+                "timezone": None,
+                "media": [],
+            },
+            "queue show": [SLOT],
+            "queue pause sandbox:demo --from 2031-01-01 --until 2031-01-02": PAUSE,
+            "queue pauses": [PAUSE],
+            "posts create --to sandbox:demo --text weekly --every 1w --count": {
+                **POST,
+                "media": [],
+            },
+            "posts series": [SERIES],
+            "posts evergreen add": EVERGREEN,
+            "posts evergreen list": [EVERGREEN],
+            "schedule simulate --from 2020-01-01 --until 2040-01-01": [PLANNED],
+            "feeds add --to sandbox:demo --draft": FEED,
+            "feeds show": FEED,
+        }
+    )

@@ -26,10 +26,13 @@ from autopostr.cli import (
     daemon,
     dashboard,
     db_cmd,
+    feeds,
     keys_cmd,
     logs,
     media,
     posts,
+    queue,
+    schedule,
     setup_cmd,
     team,
 )
@@ -164,6 +167,9 @@ app.add_typer(team.app, name="team")
 app.add_typer(media.app, name="media")
 app.add_typer(ai.app, name="ai")
 app.add_typer(calendar.app, name="calendar")
+app.add_typer(queue.app, name="queue")
+app.add_typer(feeds.app, name="feeds")
+app.add_typer(schedule.app, name="schedule")
 dashboard.register(app)
 app.add_typer(analytics.app, name="analytics")
 app.add_typer(billing.app, name="billing")

@@ -44,7 +44,8 @@ def run(
 
     Any number of daemons may share one PostgreSQL; nothing is published twice.
     On SIGTERM/SIGINT it stops claiming, lets in-flight calls finish and exits 0.
-    With --once it exits 6 when any destination failed for good. It exits 5 at
+    With --once it first runs the schedule job once (series, evergreen, feeds), and
+    exits 6 when any destination failed for good. It exits 5 at
     once when this machine's keys cannot open the database's secrets.
 
     \b
@@ -101,6 +102,7 @@ def run(
     from autopostr.queue.claims import new_worker_id
 
     started, worker = utcnow(), new_worker_id()
+    _schedule_once(db, s)
     # People see each outcome as it comes; a script reads them all in the one document.
     outcomes = publish_due(
         db,
@@ -112,6 +114,18 @@ def run(
     record_cron_run(db, worker, started)
     output.emit([outcome_json(o) for o in outcomes], as_json, _summary)
     raise_for_results(failed=any(o.status == DestinationState.FAILED for o in outcomes))
+
+
+def _schedule_once(db: Any, s: Any) -> None:
+    """What the running daemon's schedule job does, once, before publishing: series'
+    posts within the horizon, evergreen picks within the lead time, due feeds."""
+    from autopostr.cli import output
+    from autopostr.schedule.tick import run_job
+
+    try:
+        run_job(db, s)
+    except Exception as exc:  # publishing what is due matters more
+        output.warn(f"the schedule job failed: {exc}")
 
 
 def _report(outcome: dict[str, Any]) -> None:

@@ -135,9 +135,26 @@ def create(
     ),
     draft: bool = typer.Option(False, "--draft", help="Keep it as a draft even with --at."),
     quiet: bool = options.quiet_option(),
+    queue: bool = typer.Option(
+        False, "--queue", help="Take the next slot free on every account's queue at once."
+    ),
+    queue_each: bool = typer.Option(
+        False, "--queue-each", help="Take each account's own next free slot."
+    ),
+    every: str = typer.Option(
+        "", "--every", help="Repeat: 1w, 2d, 12h, 1m (a month), 1y; from --at (default now)."
+    ),
+    rrule: str = typer.Option(
+        "", "--rrule", help='Repeat by an RFC 5545 rule, e.g. "FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=9".'
+    ),
+    cron: str = typer.Option("", "--cron", help='Repeat by a cron expression, e.g. "0 9 * * MON".'),
+    until: str = typer.Option("", "--until", help="A repeat ends after this date or WHEN."),
+    count: int | None = typer.Option(None, "--count", min=1, help="A repeat makes N posts."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Create a post for one or more accounts; with --at it is scheduled.
+    """Create a post for one or more accounts; with --at it is scheduled, with --queue
+    it takes the next free slot, with --every/--rrule/--cron it repeats (each
+    occurrence its own post in a series, made ahead by the daemon).
 
     \b
     Examples:
@@ -145,28 +162,108 @@ def create(
       autopostr posts create --to x:acme --to bluesky:acme --text-file post.md --at "2026-12-01 09:00" --tz Europe/Berlin
       echo "From a pipe" | autopostr posts create --to sandbox:demo --draft
       autopostr posts create --to sandbox:demo --text "New logo" --media logo.png --media 7
+      autopostr posts create --to x:acme --text "Tip of the day" --queue
+      autopostr posts create --to x:acme --text "Weekly digest" --every 1w --at "2026-12-07 09:00" --count 10
+      autopostr posts create --to x:acme --text "Standup" --cron "0 9 * * MON-FRI" --tz Europe/Berlin
     """
     from autopostr import posts
+    from autopostr.cli import output
+    from autopostr.errors import UsageError
     from autopostr.views import post_json
 
+    rules = [(k, v) for k, v in (("every", every), ("rrule", rrule), ("cron", cron)) if v]
+    if len(rules) > 1 or (rules and (queue or queue_each)):
+        raise UsageError("give one of --queue, --queue-each, --every, --rrule, --cron")
+    if (queue or queue_each) and (at or draft):
+        raise UsageError("--queue takes the next free slot: leave out --at and --draft")
+    if (until or count) and not rules:
+        raise UsageError("--until and --count end a repeat: add --every, --rrule or --cron")
     body = _read_text(text, text_file, required=True) or ""
+    fields: dict[str, Any] = {
+        "text": body,
+        "to": to,
+        "variants": _parse_variants(variant),
+        "first_comment": first_comment,
+        "media_ids": media,
+    }
     with signed_in() as (session, actor):
-        when, zone_name = when_for(at, session, actor, tz, "--at") if at else (None, None)
-        post = posts.create(
-            session,
-            actor,
-            settings(),
-            text=body,
-            to=to,
-            at=when,
-            timezone=zone_name,
-            variants=_parse_variants(variant),
-            first_comment=first_comment,
-            draft=draft,
-            media_ids=media,
-        )
+        if queue or queue_each:
+            from autopostr.schedule.queueing import create_queued
+
+            post = create_queued(session, actor, settings(), each=queue_each, **fields)
+        elif rules:
+            post = _create_series(session, actor, rules[0], at, tz, until, count, draft, fields)
+        else:
+            when, zone_name = when_for(at, session, actor, tz, "--at") if at else (None, None)
+            post = posts.create(
+                session, actor, settings(), at=when, timezone=zone_name, draft=draft, **fields
+            )
         data = post_json(posts.view(session, post))
+        for warning in _pause_warnings(session, post):
+            output.warn(warning)
     _emit_post(data, as_json, "created")
+
+
+def _create_series(
+    session: Any,
+    actor: Any,
+    rule: tuple[str, str],
+    at: str,
+    tz: str,
+    until: str,
+    count: int | None,
+    draft: bool,
+    fields: dict[str, Any],
+) -> Any:
+    from datetime import timedelta
+
+    from autopostr.cli.common import zone_for
+    from autopostr.cli.queue import when_or_date
+    from autopostr.errors import UsageError
+    from autopostr.models import utcnow
+    from autopostr.schedule import series
+
+    if draft:
+        raise UsageError("a repeat makes scheduled posts: leave out --draft")
+    zone_name = zone_for(session, actor, tz)
+    # Without --at the repeat starts at the next whole minute.
+    start = (
+        when_for(at, session, actor, tz, "--at")[0]
+        if at
+        else utcnow().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    )
+    end = when_or_date(until, session, actor, tz, zone_name, "--until", True) if until else None
+    _series, post = series.create(
+        session,
+        actor,
+        settings(),
+        kind=rule[0],
+        expr=rule[1],
+        zone=zone_name,
+        start=start,
+        until=end,
+        count=count,
+        **fields,
+    )
+    return post
+
+
+def _pause_warnings(session: Any, post: Any) -> list[str]:
+    """A post scheduled by hand inside a pause goes out; say so at create time."""
+    from autopostr import posts
+    from autopostr.schedule.queueing import pauses_covering
+
+    if post.scheduled_at is None:
+        return []
+    dests = posts.destinations_of(session, post.id)
+    found = pauses_covering(
+        session, post.team_id, [d.account_id for d, _a in dests], post.scheduled_at
+    )
+    return [
+        f"post {post.id} is scheduled inside a pause ({w.reason or 'no reason given'}, "
+        f"until {w.end.isoformat()}); it will still go out"
+        for w in found
+    ]
 
 
 def _render_list(rows: list[dict[str, Any]], zone_name: str) -> None:
@@ -876,3 +973,212 @@ def reject(
         post = posts.reject(session, actor, post_id, comment)
         data = post_json(posts.view(session, post))
     _emit_post(data, as_json, "sent back to draft")
+
+
+series_app = typer.Typer(help="Recurring posts: list series, stop one.")
+app.add_typer(series_app, name="series")
+
+
+def _render_series(rows: list[dict[str, Any]]) -> None:
+    from autopostr.cli import output
+
+    output.print_table(
+        [
+            {
+                **r,
+                "rule": f"{r['kind']} {r['rule']}",
+                "accounts": ", ".join(r["accounts"]),
+                "state": "active" if r["active"] else "stopped",
+                "made": len(r["posts"]),
+            }
+            for r in rows
+        ],
+        [
+            ("id", "ID"),
+            ("rule", "Rule"),
+            ("timezone", "Zone"),
+            ("accounts", "To"),
+            ("state", "State"),
+            ("made", "Posts"),
+            ("next_at", "Next (UTC)"),
+        ],
+        empty="No series. Create one with `autopostr posts create … --every 1w`.",
+    )
+
+
+@series_app.callback(invoke_without_command=True)
+def series_list(
+    ctx: typer.Context,
+    limit: int = typer.Option(100, "--limit", "-n", min=1, help="At most this many series."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List recurring series with the posts made so far and the next occurrence.
+
+    \b
+    Examples:
+      autopostr posts series
+      autopostr posts series stop 3
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from autopostr.cli import output
+    from autopostr.schedule import series
+    from autopostr.views import series_json
+
+    with signed_in() as (session, actor):
+        rows = [series_json(v) for v in series.list_series(session, actor)]
+    if len(rows) > limit:
+        output.info(f"Showing the first {limit} of {len(rows)} series (--limit).")
+        rows = rows[:limit]
+    output.emit(rows, as_json, _render_series)
+
+
+@series_app.command("stop")
+def series_stop(
+    series_id: int = typer.Argument(..., help="The series' id, from `posts series`."),
+    yes: bool = YES_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """End a series: no further posts are made (those made already stay scheduled).
+
+    \b
+    Example:
+      autopostr posts series stop 3 --yes
+    """
+    from autopostr.cli import output
+    from autopostr.schedule import series
+    from autopostr.views import series_json
+
+    confirm(f"stop series {series_id}", yes)
+    with signed_in() as (session, actor):
+        data = series_json(series.stop(session, actor, series_id))
+    output.emit(data, as_json, lambda d: output.success(f"Series {d['id']} stopped"))
+
+
+evergreen_app = typer.Typer(
+    help="The evergreen pool: posts re-queued into empty slots.", no_args_is_help=True
+)
+app.add_typer(evergreen_app, name="evergreen")
+
+
+@evergreen_app.command("add")
+def evergreen_add(
+    post: int = typer.Argument(..., help="The post to recycle."),
+    category: str = typer.Option("default", "--category", help="Its category."),
+    min_interval: str = typer.Option(
+        "30d", "--min-interval", help="Never again within this long, e.g. 30d, 2w."
+    ),
+    max_cycles: int | None = typer.Option(
+        None, "--max-cycles", min=1, help="Re-queue it at most N times."
+    ),
+    until: str = typer.Option("", "--until", help="Not after this date or WHEN."),
+    variant: list[str] = typer.Option(
+        [], "--variant", help="Another text, rotated where a platform refuses repeats; repeat."
+    ),
+    tz: str = TZ_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Add a post to the evergreen pool: when an account's queue has an empty slot,
+    the pool's post shared longest ago goes in.
+
+    \b
+    Examples:
+      autopostr posts evergreen add 12 --category tips --min-interval 30d
+      autopostr posts evergreen add 14 --max-cycles 5 --variant "Same tip, new words"
+    """
+    from autopostr.cli import output
+    from autopostr.cli.queue import when_or_date
+    from autopostr.errors import UsageError
+    from autopostr.schedule import pool
+    from autopostr.timeparse import parse_duration
+    from autopostr.views import evergreen_json
+
+    if until and max_cycles:
+        raise UsageError("give --max-cycles or --until, not both")
+    with signed_in() as (session, actor):
+        end = when_or_date(until, session, actor, tz, None, "--until", True) if until else None
+        item = pool.add(
+            session,
+            actor,
+            post,
+            category=category,
+            min_interval=parse_duration(min_interval, "--min-interval"),
+            max_cycles=max_cycles,
+            until=end,
+            variants=variant,
+        )
+        data = evergreen_json(item, posts_get(session, actor, post))
+    output.emit(
+        data,
+        as_json,
+        lambda d: output.success(f"Post {d['post']} is in the evergreen pool ({d['category']})"),
+    )
+
+
+def posts_get(session: Any, actor: Any, post_id: int) -> Any:
+    from autopostr import posts
+    from autopostr.permissions import require
+
+    return posts.get(session, require(actor, "posts.read"), post_id)
+
+
+@evergreen_app.command("list")
+def evergreen_list(
+    limit: int = typer.Option(100, "--limit", "-n", min=1, help="At most this many posts."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List the evergreen pool, with when each post was last shared.
+
+    \b
+    Example:
+      autopostr posts evergreen list --json
+    """
+    from autopostr.cli import output
+    from autopostr.schedule import pool
+    from autopostr.views import evergreen_json
+
+    with signed_in() as (session, actor):
+        rows = [evergreen_json(i, p) for i, p in pool.list_items(session, actor)]
+    if len(rows) > limit:
+        output.info(f"Showing the first {limit} of {len(rows)} posts (--limit).")
+        rows = rows[:limit]
+    output.emit(
+        rows,
+        as_json,
+        lambda rs: output.print_table(
+            [{**r, "text": r["text"][:40]} for r in rs],
+            [
+                ("post", "Post"),
+                ("category", "Category"),
+                ("cycles", "Shared"),
+                ("last_shared_at", "Last (UTC)"),
+                ("text", "Text"),
+            ],
+            empty="The pool is empty. Add a post with `autopostr posts evergreen add ID`.",
+        ),
+    )
+
+
+@evergreen_app.command("rm")
+def evergreen_rm(
+    post: int = typer.Argument(..., help="The post to take out of the pool."),
+    yes: bool = YES_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Take a post out of the evergreen pool (the post itself stays).
+
+    \b
+    Example:
+      autopostr posts evergreen rm 12 --yes
+    """
+    from autopostr.cli import output
+    from autopostr.schedule import pool
+    from autopostr.views import evergreen_json
+
+    confirm(f"take post {post} out of the evergreen pool", yes)
+    with signed_in() as (session, actor):
+        item = pool.remove(session, actor, post)
+        data = evergreen_json(item, posts_get(session, actor, post))
+    output.emit(
+        data, as_json, lambda d: output.success(f"Post {d['post']} left the evergreen pool")
+    )

@@ -61,6 +61,12 @@ def _sync_billing(db: Database, settings: Settings) -> object:
     return run_job(db, settings)
 
 
+def _schedule(db: Database, settings: Settings) -> object:
+    from autopostr.schedule.tick import run_job
+
+    return run_job(db, settings)
+
+
 JOBS: list[PeriodicJob] = [
     PeriodicJob("session-cleanup", timedelta(hours=1), _cleanup_sessions),
     # Hourly against a 24 h horizon: every token gets many chances before it runs out.
@@ -71,6 +77,8 @@ JOBS: list[PeriodicJob] = [
     PeriodicJob("analytics-sync", timedelta(minutes=15), _sync_analytics, _analytics_beat),
     # Stripe's events since the last one seen; does nothing (no Stripe call) with billing off.
     PeriodicJob("billing-sync", timedelta(minutes=5), _sync_billing),
+    # Series' posts within the horizon, evergreen picks within the lead time, due feeds.
+    PeriodicJob("schedule", timedelta(minutes=5), _schedule),
 ]
 
 
