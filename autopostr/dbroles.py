@@ -68,6 +68,28 @@ TEAM_TABLES = (
     "team_members",
     "teams",
     "import_tombstones",
+    "billing_events",
+    "code_posts",
+    "queue_schedules",
+    "queue_slots",
+    "queue_pauses",
+    "post_series",
+    "series_posts",
+    "evergreen_items",
+    "feeds",
+    "feed_entries",
+)
+# Tables of the scheduling modes and content as code: a member with write rights edits them.
+SCHEDULING_TABLES = (
+    "code_posts",
+    "queue_schedules",
+    "queue_slots",
+    "queue_pauses",
+    "post_series",
+    "series_posts",
+    "evergreen_items",
+    "feeds",
+    "feed_entries",
 )
 USER_TABLES = ("users", "sessions", "api_tokens")
 RLS_TABLES = TEAM_TABLES + USER_TABLES
@@ -368,6 +390,26 @@ def _member_policies() -> dict[str, list[tuple[str, str | None, str | None]]]:
             ("SELECT", f"{team} >= {OWN} OR user_id = {me}", None),
             ("INSERT", None, f"user_id = {me} AND (team_id IS NULL OR {team} >= {VIEW})"),
         ],
+        "billing_events": [
+            ("SELECT", f"team_id IS NULL OR {team} >= {OWN}", None),
+            ("INSERT", None, f"team_id IS NULL OR {team} >= {OWN}"),
+            ("UPDATE", f"{team} >= {OWN}", f"{team} >= {OWN}"),
+        ],
+        "code_posts": team_rows(VIEW, EDIT),
+        "queue_pauses": team_rows(VIEW, EDIT),
+        "post_series": team_rows(VIEW, EDIT),
+        "evergreen_items": team_rows(VIEW, EDIT),
+        "feeds": team_rows(VIEW, EDIT),
+        "queue_schedules": via("autopostr_account_rank(account_id)", VIEW, EDIT),
+        "queue_slots": via("autopostr_account_rank(account_id)", VIEW, EDIT),
+        "series_posts": via(
+            "autopostr_rank((SELECT s.team_id FROM post_series s WHERE s.id = series_id))",
+            VIEW,
+            EDIT,
+        ),
+        "feed_entries": via(
+            "autopostr_rank((SELECT f.team_id FROM feeds f WHERE f.id = feed_id))", VIEW, EDIT
+        ),
         "ai_usage": [
             ("SELECT", f"user_id = {me} OR {team} >= {VIEW}", None),
             ("INSERT", None, f"user_id = {me} AND (team_id IS NULL OR {team} >= {VIEW})"),
@@ -407,7 +449,8 @@ def _member_grants(conn: Connection, member: str) -> list[str]:
         f"GRANT SELECT ({readable_users}), INSERT, "
         f"UPDATE (name, password_hash, timezone, current_team_id) ON users TO {m}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON sessions, api_tokens TO {m}",
-        f"GRANT SELECT, INSERT, UPDATE (name, approval_required), DELETE ON teams TO {m}",
+        f"GRANT SELECT, INSERT, UPDATE (name, approval_required, approval_by), DELETE ON teams "
+        f"TO {m}",
         f"GRANT SELECT, INSERT, UPDATE (role), DELETE ON team_members TO {m}",
         f"GRANT SELECT, INSERT, UPDATE (used_at, used_by), DELETE ON team_invites TO {m}",
         # The token columns are written (sealed) by members, read by daemons only.
@@ -418,7 +461,8 @@ def _member_grants(conn: Connection, member: str) -> list[str]:
         "import_tombstones, analytics_snapshots, analytics_daily, analytics_targets, "
         f"subscriptions TO {m}",
         f"GRANT SELECT, INSERT ON publish_logs, audit_log TO {m}",
-        f"GRANT SELECT, INSERT, UPDATE ON ai_usage TO {m}",
+        f"GRANT SELECT, INSERT, UPDATE ON ai_usage, billing_events TO {m}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(SCHEDULING_TABLES)} TO {m}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {m}",
     ]
     return grants
