@@ -20,6 +20,11 @@ from tests.fakes.http_server import ScriptedServer, scripted_server
 from tests.fakes.stripe_server import FakeStripe, fake_stripe
 from tests.helpers import Cli, Daemons, KeyringSecrets, reset_postgres
 
+# pytest-xdist workers run with COLUMNS=80 and LINES=24 set: tests see the width a
+# plain run sees (piped, none given) unless they pass COLUMNS themselves.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
 PG_ADMIN_URL = os.environ.get(
     "AUTOPOSTR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
