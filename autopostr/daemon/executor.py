@@ -163,17 +163,19 @@ class PublishExecutor:
                 task.future.cancel()
 
     def _work(self, task: Task) -> None:
-        try:
-            if not task.future.set_running_or_notify_cancel():
-                return
-            try:
-                result = task.run()
-            except BaseException as exc:
-                task.future.set_exception(exc)
-            else:
-                task.future.set_result(result)
-        finally:
+        if not task.future.set_running_or_notify_cancel():
             self._finished(task)
+            return
+        # The slot is given back before anyone hears of the outcome: the runner claims
+        # more when it hears, and must then see the room.
+        try:
+            result = task.run()
+        except BaseException as exc:
+            self._finished(task)
+            task.future.set_exception(exc)
+        else:
+            self._finished(task)
+            task.future.set_result(result)
 
     def _finished(self, task: Task) -> None:
         with self._lock:
