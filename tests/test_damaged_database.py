@@ -143,8 +143,10 @@ def test_a_damaged_database_fails_doctor_reads_and_the_daemon(
     text = cli("doctor")
     assert text.exit_code == 1 and "✘ database is intact" in text.stdout
 
-    # Every post, so the damaged pages are read (the first 100 come from an index alone).
-    listing = cli("posts", "list", "-n", "5000")
+    # On SQLite every post, so the damaged pages are read: the first 100 come from the
+    # posts' (team, time, status) index alone there.
+    every = ("-n", "5000") if initialized == "sqlite" else ()
+    listing = cli("posts", "list", *every)
     assert listing.exit_code == 1
     assert listing.exception is None
     line = one_error_line(listing.stderr)
