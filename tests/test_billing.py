@@ -321,10 +321,15 @@ def test_checkout_sync_status_and_portal_through_stripe(
     stripe.emit("customer.discount.created", {"id": "di_1", "customer": customer[0]["id"]})
     synced = cli.ok("billing", "sync", "--json").json()
     assert synced["applied"] >= 2
-    kinds = {item["type"]: item["outcome"] for item in synced["handled"]}
-    assert kinds["checkout.session.completed"] == "applied"
-    assert kinds["customer.subscription.created"] == "applied"
-    assert kinds["customer.discount.created"] == "unknown"
+    # localstripe is shared by the file's tests: other customers' events come along.
+    ours = {
+        item["type"]: item["outcome"] for item in synced["handled"] if item["team"] == str(team_id)
+    }
+    assert ours["checkout.session.completed"] == "applied"
+    assert ours["customer.subscription.created"] == "applied"
+    assert "customer.discount.created" in {
+        item["type"] for item in synced["handled"] if item["outcome"] == "unknown"
+    }
     status = cli.ok("billing", "status", "--json").json()
     assert {k: status[k] for k in ("enabled", "plan", "status")} == {
         "enabled": True,

@@ -254,24 +254,17 @@ def test_audit_log_records_who_did_what(people: dict[str, Person], cli: Cli) -> 
 def test_smtp_invitation_reaches_a_local_sink(
     people: dict[str, Person], cli: Cli, tmp_path: Path
 ) -> None:
-    import socket
     import sys
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     sink = tmp_path / "mail.txt"
-    server = subprocess.Popen([sys.executable, "-c", SMTP_SINK, str(port), str(sink)])
+    # The sink binds a free port itself and says which: a port probed here and bound
+    # there could be taken in between by another test's server.
+    server = subprocess.Popen(
+        [sys.executable, "-c", SMTP_SINK, str(sink)], stdout=subprocess.PIPE, text=True
+    )
     try:
-        import time
-
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
         env = {"AUTOPOSTR_SMTP_HOST": "127.0.0.1", "AUTOPOSTR_SMTP_PORT": str(port)}
         data = cli.ok(
             "team", "invite", "vi@example.com", "--role", "viewer", "--json", env=env
@@ -311,9 +304,10 @@ def test_an_smtp_port_that_is_no_number_names_the_setting_and_saves_nothing(
 # A minimal SMTP server on the standard library's sockets: accepts one message per connection.
 SMTP_SINK = r"""
 import socket, sys
-port, path = int(sys.argv[1]), sys.argv[2]
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", port)); srv.listen(5)
+path = sys.argv[1]
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0)); srv.listen(5)
+print(srv.getsockname()[1], flush=True)
 while True:
     conn, _ = srv.accept()
     f = conn.makefile("rwb")
