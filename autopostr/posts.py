@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from autopostr import accounts as accounts_mod
 from autopostr import approval, audit
-from autopostr.billing import limits as billing
 from autopostr.config import Settings
 from autopostr.errors import Conflict, InvalidInput, NotFound
 from autopostr.identity import Actor
@@ -272,6 +271,8 @@ def create(
     external_id: str | None = None,
     now: datetime | None = None,
 ) -> Post:
+    from autopostr.billing import limits as billing  # not needed to read posts
+
     team_id = require(actor, "posts.write")
     now = now or utcnow()
     text = text.strip()
@@ -499,6 +500,8 @@ def schedule(
     at: datetime,
     now: datetime | None = None,
 ) -> Post:
+    from autopostr.billing import limits as billing  # not needed to read posts
+
     team_id = require(actor, "posts.write")
     post = get(db, team_id, post_id)
     _require_editable(post, PostState.SCHEDULED)
@@ -580,6 +583,8 @@ def edit(
     remove_media: Sequence[str] = (),
     now: datetime | None = None,
 ) -> Post:
+    from autopostr.billing import limits as billing  # not needed to read posts
+
     team_id = require(actor, "posts.write")
     post = get(db, team_id, post_id)
     _require_editable(post, "edited")
@@ -709,6 +714,8 @@ def _remember_deleted_import(db: DbSession, post: Post) -> None:
 
 def make_due_now(db: DbSession, actor: Actor, settings: Settings, post_id: int) -> Post:
     """`posts publish`: the post becomes due now and goes out through the publisher."""
+    from autopostr.billing import limits as billing  # not needed to read posts
+
     team_id = require(actor, "posts.write")
     post = get(db, team_id, post_id)
     _require_editable(post, "published now")
@@ -779,6 +786,8 @@ def approve(
     comment: str | None = None,
     settings: Settings | None = None,
 ) -> Post:
+    from autopostr.billing import limits as billing  # not needed to read posts
+
     team_id = require(actor, "posts.approve")
     post = get(db, team_id, post_id)
     if post.status != PostState.PENDING_APPROVAL:

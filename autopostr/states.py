@@ -2,7 +2,7 @@
 their named groups.
 
 This module is the one home of those names. It imports nothing else of autopostr,
-so the tables (`models.py`) build their SQL predicates and CHECK constraints from
+so the tables (`models/`) build their SQL predicates and CHECK constraints from
 it; the moves between states live in the `queue` package (`queue.transitions`,
 `queue.claims`), which imports the tables.
 

@@ -3,9 +3,12 @@ into `--version`, `--help` or `posts list` (see bench/startup.py for the times).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,24 +45,48 @@ NOT_FOR_READING = (
     "autopostr.media",
     "autopostr.ai",
     "autopostr.analytics",
+    "autopostr.billing",
+    # Tables of other parts of the product, and PostgreSQL's dialect on SQLite (the
+    # partial indexes name it: they join the tables only with the whole schema).
+    "autopostr.models.analytics",
+    "autopostr.models.schedule",
+    "autopostr.models.billing",
+    "autopostr.models.ai",
+    "sqlalchemy.dialects.postgresql",
 )
 
 
-def imported(*args: str) -> set[str]:
-    """Every module `autopostr ARGS` imports, from `python -X importtime`."""
+# Runs the real entry point and, at exit, writes what it loaded and whether the cycle
+# collector runs (after everything the command did, atexit handlers included).
+PROBE = """
+import atexit, gc, json, os, sys
+def report():
+    with open(os.environ["PROBE_OUT"], "w") as out:
+        json.dump({"modules": sorted(sys.modules), "gc": gc.isenabled()}, out)
+atexit.register(report)
+sys.argv = ["autopostr", *sys.argv[1:]]
+from autopostr.cli import main
+main()
+"""
+
+
+def probe(*args: str, tmp: Path) -> dict[str, Any]:
+    out = tmp / f"probe-{abs(hash(args))}.json"
     run = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "autopostr", *args],
+        [sys.executable, "-c", PROBE, *args],
         capture_output=True,
         text=True,
-        env={**os.environ, "NO_COLOR": "1"},
+        env={**os.environ, "NO_COLOR": "1", "PROBE_OUT": str(out)},
         timeout=60,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    return {
-        line.rsplit("|", 1)[1].strip()
-        for line in run.stderr.splitlines()
-        if line.startswith("import time:") and "|" in line
-    }
+    report: dict[str, Any] = json.loads(out.read_text())
+    return report
+
+
+def imported(*args: str, tmp: Path) -> set[str]:
+    """Every module `autopostr ARGS` imports."""
+    return set(probe(*args, tmp=tmp)["modules"])
 
 
 def heavy(modules: set[str], forbidden: tuple[str, ...]) -> list[str]:
@@ -70,14 +97,75 @@ def heavy(modules: set[str], forbidden: tuple[str, ...]) -> list[str]:
     "args",
     [("--version",), ("--help",), ("posts", "--help"), ("ai", "--help"), ("daemon", "--help")],
 )
-def test_version_and_help_import_nothing_heavy(args: tuple[str, ...]) -> None:
-    assert heavy(imported(*args), HEAVY) == []
+def test_version_and_help_import_nothing_heavy(args: tuple[str, ...], tmp_path: Path) -> None:
+    assert heavy(imported(*args, tmp=tmp_path), HEAVY) == []
 
 
-def test_posts_list_imports_the_database_and_nothing_more(sandbox: str, cli: Cli) -> None:
+def test_posts_list_imports_the_database_and_nothing_more(
+    sandbox: str, cli: Cli, tmp_path: Path
+) -> None:
     if sandbox != "sqlite":
         pytest.skip("the modules a reading command loads do not depend on the engine")
     new_post(cli, "listed")
-    modules = imported("posts", "list", "--json")
+    modules = imported("posts", "list", "--json", tmp=tmp_path)
     assert "sqlmodel" in modules  # it did read the database
     assert heavy(modules, NOT_FOR_READING) == []
+
+
+def test_the_collector_runs_again_once_a_command_opened_the_database(
+    sandbox: str, tmp_path: Path
+) -> None:
+    """Start-up runs with the cycle collector off (cheaper); a command that works with
+    the database (the daemon among them) must not go on without it."""
+    assert probe("posts", "list", "--json", tmp=tmp_path)["gc"] is True
+    assert probe("daemon", "run", "--once", tmp=tmp_path)["gc"] is True
+
+
+def test_the_whole_schema_has_every_table_and_its_partial_indexes(tmp_path: Path) -> None:
+    """A table's module loads alone; `metadata` loads every module and the partial
+    indexes that wait for it (migrations compare against it)."""
+    code = (
+        "import sys\n"
+        "from autopostr.models import PostDestination\n"
+        "alone = sorted(i.name for i in PostDestination.__table__.indexes)\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('autopostr.models.'))\n"
+        "pg_alone = 'sqlalchemy.dialects.postgresql' in sys.modules\n"
+        "from autopostr.models import metadata\n"
+        "whole = sorted(i.name for i in PostDestination.__table__.indexes)\n"
+        "print(alone, loaded, pg_alone, len(metadata.tables), whole, sep='\\n')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    alone, loaded, pg_alone, tables, whole = run.stdout.splitlines()
+    assert "ix_post_destinations_due_unsent" not in alone
+    # posts, and the tables its foreign keys name
+    assert loaded == str(
+        [f"autopostr.models.{m}" for m in ("_base", "accounts", "identity", "posts")]
+    )
+    assert pg_alone == "False"
+    assert int(tables) >= 32
+    assert "ix_post_destinations_due_unsent" in whole
+
+
+def test_a_command_line_that_names_its_group_builds_only_that_group() -> None:
+    """`autopostr posts list` builds the posts group alone; what it shows and accepts is
+    what the whole app shows and accepts."""
+    from typer.testing import CliRunner
+
+    from autopostr.cli.app import GROUPS, ROOT_COMMANDS, app, build, named_part
+
+    assert named_part(["-q", "posts", "list"]) == "posts"
+    assert named_part(["--debug", "init"]) == "init"
+    assert named_part(["--help", "posts"]) is None  # the root's help lists everything
+    assert named_part(["post", "list"]) is None  # a typo is told with every name
+    runner = CliRunner()
+    parts = {name: {name} for name in GROUPS}
+    parts.update({name: set(names) for names in ROOT_COMMANDS.values() for name in names})
+    for name, built_with in parts.items():
+        alone = build(named_part([name]))
+        built = {g.name for g in alone.registered_groups}
+        built |= {c.name for c in alone.registered_commands}
+        assert built == built_with
+        for args in ([name, "--help"], [name, "--no-such-option"]):
+            lazy = runner.invoke(alone, args, env={"COLUMNS": "100"})
+            whole = runner.invoke(app, args, env={"COLUMNS": "100"})
+            assert (lazy.exit_code, lazy.output) == (whole.exit_code, whole.output), args

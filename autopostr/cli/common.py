@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +32,17 @@ def settings() -> Settings:
 def database(s: Settings | None = None) -> Database:
     from autopostr.db import open_database
 
-    return open_database(s or settings())
+    database = open_database(s or settings())
+    start_up_over()
+    return database
+
+
+def start_up_over() -> None:
+    """The command's modules are loaded: collect cycles again, among what the command
+    makes from now on (a daemon runs for months; see `autopostr.cli` for why not before)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 @contextmanager

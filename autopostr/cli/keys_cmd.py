@@ -6,7 +6,14 @@ from typing import Any
 
 import typer
 
-from autopostr.cli.common import JSON_OPTION, YES_OPTION, confirm, read_secret_from_stdin, settings
+from autopostr.cli.common import (
+    JSON_OPTION,
+    YES_OPTION,
+    confirm,
+    database,
+    read_secret_from_stdin,
+    settings,
+)
 
 app = typer.Typer(help="Encryption keys for stored account tokens.", no_args_is_help=True)
 
@@ -60,7 +67,6 @@ def rotate(
       openssl rand -base64 32 | autopostr keys rotate --new-key-stdin --yes
     """
     from autopostr.cli import output
-    from autopostr.db import open_database
     from autopostr.keys import check_rotation
     from autopostr.keys import rotate as rotate_keys
     from autopostr.views import rotation_json
@@ -78,7 +84,7 @@ def rotate(
     )
     confirm("rotate the encryption key", yes, [detail])
     new_key = read_secret_from_stdin("new key") if new_key_stdin else None
-    result = rotate_keys(s, open_database(s), new_key)
+    result = rotate_keys(s, database(s), new_key)
     output.emit(rotation_json(result), as_json, _rotated)
 
 
@@ -107,12 +113,11 @@ def migrate(as_json: bool = JSON_OPTION) -> None:
       autopostr keys migrate --json
     """
     from autopostr.cli import output
-    from autopostr.db import open_database
     from autopostr.keys import migrate_to_sealed_boxes
     from autopostr.views import key_migration_json
 
     s = settings()
-    result = migrate_to_sealed_boxes(s, open_database(s))
+    result = migrate_to_sealed_boxes(s, database(s))
     output.emit(key_migration_json(result), as_json, _migrated)
 
 
