@@ -4,6 +4,14 @@ record), measured against a local fake OpenAI-compatible server.
 
 Run: .venv/bin/python bench/ai.py [--runs 10] [--pg URL]
 Each run is a fresh process in a throw-away home on SQLite (or the PostgreSQL at --pg).
+
+The autopostr measured is the one beside the Python that runs this script. The
+development environment holds aiohttp (localstripe, a test dependency, needs it), and
+the openai client imports its aiohttp transport whenever aiohttp is installed: ~160 ms
+more than a user's `pip install autopostr` pays. For the user's figure, run it with the
+Python of a venv holding only autopostr:
+
+    python3 -m venv /tmp/user && /tmp/user/bin/pip install . && /tmp/user/bin/python bench/ai.py
 """
 
 from __future__ import annotations
@@ -52,7 +60,13 @@ def main() -> None:
             subprocess.run(argv, env=env, capture_output=True, check=True)
             whole.append(time.time() - start)
             reach.append(fake.completions()[seen].at - start)
-    print(f"autopostr ai caption, {args.runs} runs, {'PostgreSQL' if args.pg else 'SQLite'}")
+    import importlib.util
+
+    aiohttp = importlib.util.find_spec("aiohttp") is not None
+    print(
+        f"autopostr ai caption, {args.runs} runs, {'PostgreSQL' if args.pg else 'SQLite'}, "
+        f"aiohttp {'installed (a development environment)' if aiohttp else 'not installed'}"
+    )
     print(f"{'':28} {'min ms':>8} {'median ms':>10}")
     for name, samples in (("start to request", reach), ("whole command", whole)):
         print(f"{name:28} {min(samples) * 1000:>8.0f} {statistics.median(samples) * 1000:>10.0f}")
