@@ -8,8 +8,10 @@ work, with a warning that names the new one).
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,10 +23,21 @@ import pytest
 from autopostr.config import load_settings
 from autopostr.errors import ConfigError
 from autopostr.platforms import x as x_module
-from autopostr.platforms.base import MediaItem, PermanentError, PublishResult, TransientError
+from autopostr.platforms.base import (
+    MediaItem,
+    PermanentError,
+    Processing,
+    PublishResult,
+    TransientError,
+)
 from autopostr.platforms.bluesky import BlueskyPlatform
 from autopostr.platforms.facebook import FacebookPlatform
-from autopostr.platforms.http import poll_until, timeout_seconds
+from autopostr.platforms.http import (
+    INLINE_WAIT_SECONDS,
+    PROCESSING_SINCE,
+    poll_until,
+    timeout_seconds,
+)
 from autopostr.platforms.instagram import InstagramPlatform
 from autopostr.platforms.linkedin import LinkedInPlatform
 from autopostr.platforms.mastodon import MastodonPlatform, forget_instance_limits
@@ -57,6 +70,12 @@ class Rig:
     publish: Callable[[MediaItem], PublishResult]
     video: Callable[[Path], MediaItem]
     endless: Callable[[], None]  # the platform never finishes processing
+    # Carrying on: the adapter's `resume` in a new instance (another process), the
+    # platform finishing what it processes, and what reached it so far.
+    resume: Callable[[MediaItem, dict[str, Any]], PublishResult] | None = None
+    finish: Callable[[], None] | None = None
+    uploads: Callable[[], int] | None = None  # media sent to the platform
+    posts: Callable[[], int] | None = None  # posts made
 
 
 @contextmanager
@@ -67,6 +86,10 @@ def x_rig(env: Callable[[str, str], None]) -> Iterator[Rig]:
         def endless() -> None:
             fake.processing_polls = ENDLESS
 
+        def finish() -> None:
+            for media in fake.media.values():
+                media.polls_left = 0
+
         yield Rig(
             "X",
             lambda item: XPlatform(load_settings()).publish(
@@ -74,6 +97,12 @@ def x_rig(env: Callable[[str, str], None]) -> Iterator[Rig]:
             ),
             lambda path: media_item(mp4(path), "video/mp4", duration=12.5, width=1280, height=720),
             endless,
+            resume=lambda item, state: XPlatform(load_settings()).resume(
+                x_tests.account(fake), x_tests.request("Clip", media=[item]), state
+            ),
+            finish=finish,
+            uploads=lambda: len(fake.calls("POST", "/2/media/upload/initialize")),
+            posts=lambda: len(fake.live_tweets()),
         )
 
 
@@ -186,6 +215,9 @@ UPLOADERS = ["x", "linkedin", "facebook", "mastodon", "bluesky"]  # Instagram fe
 # Facebook publishes a video when it is done processing, so a wait that runs out there
 # counts as sent; everywhere else the publish is tried again later.
 RETRIED = ["x", "linkedin", "instagram", "mastodon", "bluesky"]
+# Media processing that lasts hands the wait to the daemon (`Processing`) and is carried
+# on by the adapter's `resume`.
+RESUMABLE = ["x"]
 # The names the wait and the pause had before they shared one scheme.
 OLD_NAMES = {
     "x": ("X_PROCESSING_TIMEOUT", "X_POLL_SECONDS"),
@@ -331,3 +363,53 @@ def test_a_platform_setting_out_of_range_names_itself_and_where_it_came_from(
 
 def test_durations_take_units(tmp_path: Path) -> None:
     assert timeout_seconds(load_settings({"AUTOPOSTR_HTTP_TIMEOUT": "2m"})) == 120
+
+
+@pytest.mark.parametrize("rig", RESUMABLE, indirect=True)
+def test_processing_that_lasts_is_handed_to_the_daemon_and_carried_on_once(
+    rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """A video the platform processes for longer than a moment holds no slot: the publish
+    raises Processing with where it is; `resume` (in another process, from the state as
+    the database keeps it) asks again, and once processed makes the post, never
+    uploading twice."""
+    assert rig.resume and rig.finish and rig.uploads and rig.posts
+    name = request.node.callspec.params["rig"].upper()
+    # Longer than INLINE_WAIT_SECONDS: the first "not yet" hands the wait over.
+    monkeypatch.setenv(f"AUTOPOSTR_{name}_MEDIA_POLL_SECONDS", "5")
+    rig.endless()
+    item = rig.video(tmp_path / "clip.mp4")
+    started = time.monotonic()
+    waiting = within(10, lambda: rig.publish(item))
+    assert isinstance(waiting, Processing), waiting
+    assert time.monotonic() - started < INLINE_WAIT_SECONDS + 1.5
+    assert waiting.check_after == 5
+    state = json.loads(json.dumps(waiting.resume))  # as the destination keeps it
+    assert rig.uploads() == 1 and rig.posts() == 0
+    again = within(10, lambda: rig.resume(item, state))  # not yet: nothing sent again
+    assert isinstance(again, Processing), again
+    assert rig.uploads() == 1 and rig.posts() == 0
+    state = json.loads(json.dumps(again.resume))
+    rig.finish()
+    result = within(10, lambda: rig.resume(item, state))
+    assert isinstance(result, PublishResult) and result.remote_id, result
+    assert rig.uploads() == 1 and rig.posts() == 1
+
+
+@pytest.mark.parametrize("rig", RESUMABLE, indirect=True)
+def test_processing_handed_over_still_gives_up_after_the_wait(
+    rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """The wait counts from when the processing began, across hand-overs."""
+    assert rig.resume
+    name = request.node.callspec.params["rig"].upper()
+    monkeypatch.setenv(f"AUTOPOSTR_{name}_MEDIA_POLL_SECONDS", "5")
+    monkeypatch.setenv(f"AUTOPOSTR_{name}_MEDIA_WAIT_SECONDS", "60")
+    rig.endless()
+    item = rig.video(tmp_path / "clip.mp4")
+    waiting = within(10, lambda: rig.publish(item))
+    assert isinstance(waiting, Processing), waiting
+    state = {**waiting.resume, PROCESSING_SINCE: time.time() - 61}  # an hour-long wait, later
+    error = within(10, lambda: rig.resume(item, state))
+    assert isinstance(error, TransientError), error
+    assert error.message.endswith(" after 60 s")

@@ -22,6 +22,7 @@ from autopostr.platforms.base import (
     PermanentError,
     Platform,
     PlatformError,
+    Processing,
     TransientError,
 )
 
@@ -340,6 +341,12 @@ class _Unset(enum.Enum):
     UNSET = 0
 
 
+# A call waits on the platform's processing itself this long; past it, a publish that
+# can be carried on later (`resume=`) hands the wait to the daemon (`Processing`).
+INLINE_WAIT_SECONDS = 2.0
+PROCESSING_SINCE = "processing_since"  # in a resume state: when the processing began
+
+
 def poll_until(
     platform: Platform,
     finished: Callable[[S], R | None],
@@ -351,6 +358,7 @@ def poll_until(
     first: S | _Unset = _Unset.UNSET,
     hint: Callable[[S], Any] | None = None,
     retry_after: float | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> R:
     """Ask the platform (`read`) until `finished` gives a result; `finished` raises when
     processing failed, and a wait that runs out is StillProcessing ("… was still
@@ -360,23 +368,32 @@ def poll_until(
     and `<name>_media_poll_seconds`, `wait` and `every` when unset; `hint` reads the
     pause the platform suggests, used unless the setting is made. `first` is what the
     platform said already (the upload's answer), looked at before asking.
+
+    With `resume` (what the adapter's `resume` needs to carry on, JSON-able), the call
+    waits at most INLINE_WAIT_SECONDS itself, then raises Processing with it: the daemon
+    comes back after the next pause holding no slot. The wait counts from when the
+    processing began (`resume["processing_since"]`, kept across hand-overs).
     """
     settings, name = platform.settings, platform.name
     patience = settings.seconds(f"{name}_media_wait_seconds", wait)
     pause = settings.seconds(f"{name}_media_poll_seconds", every)
     hinted = hint if not settings.get(f"{name}_media_poll_seconds") else None
-    deadline = time.monotonic() + patience
+    since = float((resume or {}).get(PROCESSING_SINCE) or time.time())
+    inline_until = time.monotonic() + INLINE_WAIT_SECONDS
     state = read() if isinstance(first, _Unset) else first
     while True:
         result = finished(state)
         if result is not None:
             return result
-        if time.monotonic() >= deadline:
+        if time.time() - since >= patience:
             raise StillProcessing(
                 f"{platform.title} was still processing {what} after {patience:g} s",
                 retry_after=retry_after,
                 last=state,
             )
         suggested = _number(str(hinted(state))) if hinted is not None else None
-        time.sleep(suggested or pause)
+        next_ask = suggested or pause
+        if resume is not None and time.monotonic() + next_ask > inline_until:
+            raise Processing(what, {**resume, PROCESSING_SINCE: since}, check_after=next_ask)
+        time.sleep(next_ask)
         state = read()

@@ -43,7 +43,7 @@ from autopostr.platforms.base import (
     added,
     count,
 )
-from autopostr.platforms.http import make_client, poll_until, send
+from autopostr.platforms.http import PROCESSING_SINCE, make_client, poll_until, send
 
 if TYPE_CHECKING:
     import httpx2
@@ -301,6 +301,18 @@ class XPlatform(Platform):
     # -- publish ------------------------------------------------------------
 
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
+        return self._publish(account, request, None)
+
+    def resume(
+        self, account: AccountRef, request: PublishRequest, state: dict[str, Any]
+    ) -> PublishResult:
+        """Carry on once X has processed the media: STATUS of what was still processing,
+        then the post, with the media ids the first attempt uploaded."""
+        return self._publish(account, request, state)
+
+    def _publish(
+        self, account: AccountRef, request: PublishRequest, state: dict[str, Any] | None
+    ) -> PublishResult:
         texts = self._validate(request)
         key = _partial_key(account, request)
         with _memory.lock:
@@ -311,7 +323,7 @@ class XPlatform(Platform):
             api.on_response = lambda response: self._remember_limits(account, response)
             try:
                 for index in range(len(done), len(texts)):
-                    media_ids = self._upload_all(api, request.media) if index == 0 else []
+                    media_ids = self._media(api, request.media, state) if index == 0 else []
                     reply_to = done[-1][1] if done else None
                     try:
                         remote_id = self._create(api, texts[index], media_ids, reply_to)
@@ -430,14 +442,40 @@ class XPlatform(Platform):
 
     # -- media --------------------------------------------------------------
 
-    def _upload_all(self, api: _Api, media: list[MediaItem]) -> list[str]:
-        ids = []
-        for item in media:
+    def _media(self, api: _Api, media: list[MediaItem], state: dict[str, Any] | None) -> list[str]:
+        """The first part's media ids, processed: uploaded now, or by the publish `state`
+        resumes. A video X is still processing after a moment hands the wait to the
+        daemon (`Processing`), naming what is uploaded so nothing is sent twice."""
+        if state is None:
+            ids, waiting = self._upload_all(api, media)
+            since = time.time()
+        else:
+            ids = [str(media_id) for media_id in state["media_ids"]]
+            waiting = [(int(index), None) for index in state["processing"]]
+            since = float(state[PROCESSING_SINCE])
+        for position, (index, info) in enumerate(waiting):
+            resume = {
+                "media_ids": ids,
+                "processing": [pending for pending, _info in waiting[position:]],
+                PROCESSING_SINCE: since,
+            }
+            self._wait_for_processing(api, media[index], ids[index], info, resume)
+        return ids
+
+    def _upload_all(
+        self, api: _Api, media: list[MediaItem]
+    ) -> tuple[list[str], list[tuple[int, Any]]]:
+        """Every item uploaded: their ids, and which X is processing (with what it said)."""
+        ids: list[str] = []
+        waiting: list[tuple[int, Any]] = []
+        for index, item in enumerate(media):
             kind = _kind(item)
             if kind == "image":
                 media_id = self._upload_simple(api, item)
             else:
-                media_id = self._upload_chunked(api, item, f"tweet_{kind}")
+                media_id, info = self._upload_chunked(api, item, f"tweet_{kind}")
+                if info is not None:
+                    waiting.append((index, info))
             if item.alt_text:
                 api.json(
                     "POST",
@@ -445,7 +483,7 @@ class XPlatform(Platform):
                     json={"id": media_id, "metadata": {"alt_text": {"text": item.alt_text[:1000]}}},
                 )
             ids.append(media_id)
-        return ids
+        return ids, waiting
 
     def _upload_simple(self, api: _Api, item: MediaItem) -> str:
         content = item.content()
@@ -457,7 +495,8 @@ class XPlatform(Platform):
         )
         return _media_id(answer, item)
 
-    def _upload_chunked(self, api: _Api, item: MediaItem, category: str) -> str:
+    def _upload_chunked(self, api: _Api, item: MediaItem, category: str) -> tuple[str, Any]:
+        """The media id and the processing X reports at FINALIZE (None: none)."""
         answer = api.json(
             "POST",
             "/2/media/upload/initialize",
@@ -485,12 +524,14 @@ class XPlatform(Platform):
                 f"X: {item.filename} read back as {sent} bytes, not the {item.size} uploaded"
             )
         answer = api.json("POST", f"/2/media/upload/{media_id}/finalize")
-        self._wait_for_processing(api, item, media_id, _data(answer).get("processing_info"))
-        return media_id
+        return media_id, _data(answer).get("processing_info")
 
-    def _wait_for_processing(self, api: _Api, item: MediaItem, media_id: str, info: Any) -> None:
-        """Poll STATUS until X has processed the video; the pause is X's
-        check_after_secs unless AUTOPOSTR_X_MEDIA_POLL_SECONDS says otherwise."""
+    def _wait_for_processing(
+        self, api: _Api, item: MediaItem, media_id: str, info: Any, resume: dict[str, Any]
+    ) -> None:
+        """Poll STATUS until X has processed the video (`info`: what FINALIZE said; None
+        asks first); the pause is X's check_after_secs unless
+        AUTOPOSTR_X_MEDIA_POLL_SECONDS says otherwise."""
 
         def processed(info: Any) -> bool | None:
             state = info.get("state") if isinstance(info, dict) else "succeeded"
@@ -514,6 +555,7 @@ class XPlatform(Platform):
             )
             return _data(answer).get("processing_info")
 
+        seen: dict[str, Any] = {} if info is None else {"first": info}
         poll_until(
             self,
             processed,
@@ -521,8 +563,9 @@ class XPlatform(Platform):
             what=item.filename,
             wait=DEFAULT_MEDIA_WAIT_SECONDS,
             every=1.0,
-            first=info,
             hint=lambda info: info.get("check_after_secs"),
+            resume=resume,
+            **seen,
         )
 
     # -- delete, metrics ----------------------------------------------------------
