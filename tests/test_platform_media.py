@@ -365,6 +365,18 @@ def test_durations_take_units(tmp_path: Path) -> None:
     assert timeout_seconds(load_settings({"AUTOPOSTR_HTTP_TIMEOUT": "2m"})) == 120
 
 
+def carrying_on(
+    rig: Rig,
+) -> tuple[
+    Callable[[MediaItem, dict[str, Any]], PublishResult],
+    Callable[[], None],
+    Callable[[], int],
+    Callable[[], int],
+]:
+    assert rig.resume and rig.finish and rig.uploads and rig.posts, f"{rig.title}'s rig"
+    return rig.resume, rig.finish, rig.uploads, rig.posts
+
+
 @pytest.mark.parametrize("rig", RESUMABLE, indirect=True)
 def test_processing_that_lasts_is_handed_to_the_daemon_and_carried_on_once(
     rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
@@ -373,7 +385,7 @@ def test_processing_that_lasts_is_handed_to_the_daemon_and_carried_on_once(
     raises Processing with where it is; `resume` (in another process, from the state as
     the database keeps it) asks again, and once processed makes the post, never
     uploading twice."""
-    assert rig.resume and rig.finish and rig.uploads and rig.posts
+    resume, finish, uploads, posts = carrying_on(rig)
     name = request.node.callspec.params["rig"].upper()
     # Longer than INLINE_WAIT_SECONDS: the first "not yet" hands the wait over.
     monkeypatch.setenv(f"AUTOPOSTR_{name}_MEDIA_POLL_SECONDS", "5")
@@ -385,15 +397,15 @@ def test_processing_that_lasts_is_handed_to_the_daemon_and_carried_on_once(
     assert time.monotonic() - started < INLINE_WAIT_SECONDS + 1.5
     assert waiting.check_after == 5
     state = json.loads(json.dumps(waiting.resume))  # as the destination keeps it
-    assert rig.uploads() == 1 and rig.posts() == 0
-    again = within(10, lambda: rig.resume(item, state))  # not yet: nothing sent again
+    assert uploads() == 1 and posts() == 0
+    again = within(10, lambda: resume(item, state))  # not yet: nothing sent again
     assert isinstance(again, Processing), again
-    assert rig.uploads() == 1 and rig.posts() == 0
+    assert uploads() == 1 and posts() == 0
     state = json.loads(json.dumps(again.resume))
-    rig.finish()
-    result = within(10, lambda: rig.resume(item, state))
+    finish()
+    result = within(10, lambda: resume(item, state))
     assert isinstance(result, PublishResult) and result.remote_id, result
-    assert rig.uploads() == 1 and rig.posts() == 1
+    assert uploads() == 1 and posts() == 1
 
 
 @pytest.mark.parametrize("rig", RESUMABLE, indirect=True)
@@ -401,7 +413,7 @@ def test_processing_handed_over_still_gives_up_after_the_wait(
     rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     """The wait counts from when the processing began, across hand-overs."""
-    assert rig.resume
+    resume, _finish, _uploads, _posts = carrying_on(rig)
     name = request.node.callspec.params["rig"].upper()
     monkeypatch.setenv(f"AUTOPOSTR_{name}_MEDIA_POLL_SECONDS", "5")
     monkeypatch.setenv(f"AUTOPOSTR_{name}_MEDIA_WAIT_SECONDS", "60")
@@ -410,6 +422,6 @@ def test_processing_handed_over_still_gives_up_after_the_wait(
     waiting = within(10, lambda: rig.publish(item))
     assert isinstance(waiting, Processing), waiting
     state = {**waiting.resume, PROCESSING_SINCE: time.time() - 61}  # an hour-long wait, later
-    error = within(10, lambda: rig.resume(item, state))
+    error = within(10, lambda: resume(item, state))
     assert isinstance(error, TransientError), error
     assert error.message.endswith(" after 60 s")
