@@ -21,6 +21,7 @@ from autopostr.platforms.base import (
     Gone,
     Metrics,
     PermanentError,
+    Processing,
     PublishRequest,
     PublishResult,
     TransientError,
@@ -403,6 +404,37 @@ def test_a_video_post_retried_after_a_refused_create_goes_out(
     [record] = fake.posts()
     [job] = [j for j in fake.jobs.values() if not j.already_exists]
     assert record["value"]["embed"]["video"] == job.blob
+
+
+def test_a_video_thread_processed_for_long_is_carried_on_as_one_thread(
+    fake: BlueskyFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wait goes to the daemon with the job; `resume` asks about that job only (no
+    upload, no service token) and makes the thread and its comment once."""
+    monkeypatch.setenv("AUTOPOSTR_BLUESKY_MEDIA_POLL_SECONDS", "5")
+    fake.video_polls = 10**6
+    item = media_item(mp4(tmp_path / "clip.mp4"), "video/mp4", width=1280, height=720)
+    thread = request("one", "two", first_comment="comment", media=[item])
+    with pytest.raises(Processing) as caught:
+        platform().publish(connect(), thread)
+    state = json.loads(json.dumps(caught.value.resume))
+    [job] = fake.jobs.values()
+    assert state["video_job"] == job.job_id and fake.posts() == []
+    grants = len(fake.service_tokens)
+    job.polls_left = 0
+    result = platform().resume(connect(), thread, state)
+    one, two, comment = fake.posts()
+    assert [p["value"]["text"] for p in (one, two, comment)] == ["one", "two", "comment"]
+    assert one["value"]["embed"]["video"] == job.blob and "embed" not in two["value"]
+    assert comment["value"]["reply"]["parent"]["uri"] == two["uri"]
+    assert result.remote_id == one["uri"] and result.extra["first_comment"] == comment["uri"]
+    assert len(fake.calls("POST", r"/xrpc/app\.bsky\.video\.uploadVideo")) == 1
+    assert len(fake.service_tokens) == grants
+    # Carried on again (the daemon stopped before it noted the result): the same thread.
+    statuses = len(fake.calls("GET", r"/xrpc/app\.bsky\.video\.getJobStatus"))
+    assert platform().resume(connect(), thread, state).remote_id == one["uri"]
+    assert len(fake.posts()) == 3
+    assert len(fake.calls("GET", r"/xrpc/app\.bsky\.video\.getJobStatus")) == statuses
 
 
 def test_a_failed_video_job_is_permanent(fake: BlueskyFake, tmp_path: Path) -> None:

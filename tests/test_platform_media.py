@@ -190,16 +190,29 @@ def bluesky_rig(env: Callable[[str, str], None]) -> Iterator[Rig]:
         env("BLUESKY_API_URL", fake.url)
         env("BLUESKY_VIDEO_URL", fake.url)
 
+        # One destination: a resumed publish comes with the request the first one had.
+        post = bluesky_tests.request("watch")
+
         def endless() -> None:
             fake.video_polls = ENDLESS
+
+        def finish() -> None:
+            for job in fake.jobs.values():
+                job.polls_left = 0
 
         yield Rig(
             "Bluesky",
             lambda item: BlueskyPlatform(load_settings()).publish(
-                bluesky_tests.connect(), bluesky_tests.request("watch", media=[item])
+                bluesky_tests.connect(), dataclasses.replace(post, media=[item])
             ),
             lambda path: media_item(mp4(path), "video/mp4", width=1280, height=720),
             endless,
+            resume=lambda item, state: BlueskyPlatform(load_settings()).resume(
+                bluesky_tests.connect(), dataclasses.replace(post, media=[item]), state
+            ),
+            finish=finish,
+            uploads=lambda: len(fake.calls("POST", r"/xrpc/app\.bsky\.video\.uploadVideo")),
+            posts=lambda: len(fake.posts()),
         )
 
 
@@ -217,7 +230,7 @@ UPLOADERS = ["x", "linkedin", "facebook", "mastodon", "bluesky"]  # Instagram fe
 RETRIED = ["x", "linkedin", "instagram", "mastodon", "bluesky"]
 # Media processing that lasts hands the wait to the daemon (`Processing`) and is carried
 # on by the adapter's `resume`.
-RESUMABLE = ["x"]
+RESUMABLE = ["x", "bluesky"]
 # The names the wait and the pause had before they shared one scheme.
 OLD_NAMES = {
     "x": ("X_PROCESSING_TIMEOUT", "X_POLL_SECONDS"),

@@ -44,7 +44,14 @@ from autopostr.platforms.base import (
     added,
     count,
 )
-from autopostr.platforms.http import error_message, make_client, poll_until, retry_after, send
+from autopostr.platforms.http import (
+    PROCESSING_SINCE,
+    error_message,
+    make_client,
+    poll_until,
+    retry_after,
+    send,
+)
 
 if TYPE_CHECKING:
     import httpx2
@@ -370,6 +377,19 @@ class BlueskyPlatform(Platform):
     # -- publishing -------------------------------------------------------------
 
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
+        return self._publish(account, request, None)
+
+    def resume(
+        self, account: AccountRef, request: PublishRequest, state: dict[str, Any]
+    ) -> PublishResult:
+        """Carry on once the video service has processed the video: getJobStatus of the
+        job the first attempt started (`video_job`), then the post or thread, under the
+        same record keys; the video is never uploaded again."""
+        return self._publish(account, request, state)
+
+    def _publish(
+        self, account: AccountRef, request: PublishRequest, state: dict[str, Any] | None
+    ) -> PublishResult:
         token = self.access_token(account)
         texts = [
             *(request.parts or [""]),
@@ -394,7 +414,7 @@ class BlueskyPlatform(Platform):
                 # A retry whose first post went out already need not upload the media again.
                 first = self._get_post(client, did, keys[0], (request.parts or [""])[0])
                 if first is None:
-                    embed = self._embed(client, account, did, request.media)
+                    embed = self._embed(client, account, did, request.media, state)
             posted: list[dict[str, str]] = []
             for index, text in enumerate(request.parts or [""]):
                 if index == 0 and first is not None:
@@ -540,8 +560,15 @@ class BlueskyPlatform(Platform):
     # -- media --------------------------------------------------------------------
 
     def _embed(
-        self, client: httpx2.Client, account: AccountRef, did: str, media: list[MediaItem]
+        self,
+        client: httpx2.Client,
+        account: AccountRef,
+        did: str,
+        media: list[MediaItem],
+        state: dict[str, Any] | None,
     ) -> dict[str, Any]:
+        """The first post's embed: images uploaded as blobs, or the video processed (by
+        the publish `state` resumes, if any: a post never mixes the two)."""
         videos = [m for m in media if m.mime_type.startswith("video/")]
         images = [m for m in media if not m.mime_type.startswith("video/")]
         if (videos and images) or len(videos) > 1 or len(images) > self.limits.media.max_images:
@@ -549,7 +576,7 @@ class BlueskyPlatform(Platform):
                 f"a Bluesky post carries up to {self.limits.media.max_images} images or one video"
             )
         if videos:
-            return self._video_embed(client, account, did, videos[0])
+            return self._video_embed(client, account, did, videos[0], state)
         entries = []
         for item in images:
             if item.size > MAX_IMAGE_BYTES:
@@ -626,18 +653,44 @@ class BlueskyPlatform(Platform):
             )
 
     def _video_embed(
-        self, client: httpx2.Client, account: AccountRef, did: str, item: MediaItem
+        self,
+        client: httpx2.Client,
+        account: AccountRef,
+        did: str,
+        item: MediaItem,
+        state: dict[str, Any] | None,
     ) -> dict[str, Any]:
         if item.size > MAX_VIDEO_BYTES:
             raise PermanentError(
                 f"video {item.filename} is {item.size:,} bytes; Bluesky takes up to "
                 f"{MAX_VIDEO_BYTES:,}"
             )
+        if state is None:
+            job = self._upload_video(client, account, did, item)
+            # uploadVideo's reply is the job status itself or wraps it, like getJobStatus's.
+            first = job.get("jobStatus", job)
+            job_id = str(first.get("jobId") or "") if isinstance(first, dict) else ""
+            blob = self._await_video(client, item, job_id, time.time(), first)
+        else:
+            # getJobStatus is public: carrying on needs no service token.
+            job_id, since = str(state["video_job"]), float(state[PROCESSING_SINCE])
+            blob = self._await_video(client, item, job_id, since, None)
+        embed: dict[str, Any] = {"$type": "app.bsky.embed.video", "video": blob}
+        if item.alt_text:
+            embed["alt"] = item.alt_text
+        if item.width and item.height:
+            embed["aspectRatio"] = {"width": item.width, "height": item.height}
+        return embed
+
+    def _upload_video(
+        self, client: httpx2.Client, account: AccountRef, did: str, item: MediaItem
+    ) -> dict[str, Any]:
+        """The video sent to the video service: its reply, naming the processing job."""
         self._check_video_quota(client, account, item)
         pds = str(account.extra.get("pds_url") or self.api_url)
         token = self._service_token(client, account, pds, "com.atproto.repo.uploadBlob")
         try:
-            job = self._call(
+            return self._call(
                 client,
                 "POST",
                 f"{self.video_url}/xrpc/app.bsky.video.uploadVideo",
@@ -650,22 +703,15 @@ class BlueskyPlatform(Platform):
             # The same video uploaded before: the reply still names its job (or blob).
             if exc.error != "already_exists":
                 raise
-            job = exc.body
-        embed: dict[str, Any] = {
-            "$type": "app.bsky.embed.video",
-            "video": self._await_video(client, job, item),
-        }
-        if item.alt_text:
-            embed["alt"] = item.alt_text
-        if item.width and item.height:
-            embed["aspectRatio"] = {"width": item.width, "height": item.height}
-        return embed
+            return exc.body
 
     def _await_video(
-        self, client: httpx2.Client, reply: dict[str, Any], item: MediaItem
+        self, client: httpx2.Client, item: MediaItem, job_id: str, since: float, first: Any
     ) -> dict[str, Any]:
-        """Polls the processing job until it gives the video's blob."""
-        job_id = ""
+        """Polls the processing job until it gives the video's blob; `first` is what the
+        upload said of the job (None asks first). A job still processing after a moment
+        hands the wait to the daemon (Processing) naming the job, so nothing is uploaded
+        twice; the wait counts from `since`, when the processing began."""
 
         def blob_of(job: Any) -> dict[str, Any] | None:
             nonlocal job_id
@@ -692,6 +738,7 @@ class BlueskyPlatform(Platform):
                 params={"jobId": job_id},
             ).get("jobStatus")
 
+        seen: dict[str, Any] = {} if first is None else {"first": first}
         return poll_until(
             self,
             blob_of,
@@ -699,8 +746,8 @@ class BlueskyPlatform(Platform):
             what=f"video {item.filename}",
             wait=DEFAULT_MEDIA_WAIT_SECONDS,
             every=DEFAULT_MEDIA_POLL_SECONDS,
-            # uploadVideo's reply is the job status itself or wraps it, like getJobStatus's.
-            first=reply.get("jobStatus", reply),
+            resume={"video_job": job_id, PROCESSING_SINCE: since},
+            **seen,
         )
 
     # -- after publishing ------------------------------------------------------------
