@@ -22,6 +22,7 @@ from autopostr.platforms.base import (
     MediaItem,
     NotSupported,
     PermanentError,
+    Processing,
     PublishRequest,
     PublishResult,
     TransientError,
@@ -263,6 +264,26 @@ def test_video_is_uploaded_in_parts_and_waited_for(linkedin: FakeLinkedIn, tmp_p
         len(linkedin.calls("PUT", r"/upload/videos/\w+/\d+")) == len(linkedin.videos[urn].parts) > 2
     )
     assert len(linkedin.calls("GET", r"/rest/videos/[^/]+")) == 4  # 3 x PROCESSING, then AVAILABLE
+
+
+def test_a_video_processing_that_lasts_is_resumed_into_one_post_and_its_comments(
+    linkedin: FakeLinkedIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTOPOSTR_LINKEDIN_MEDIA_POLL_SECONDS", "5")
+    linkedin.processing_polls = 10**6
+    clip = media_item(mp4(tmp_path / "clip.mp4"), "video/mp4")
+    thread = request("Watch", "More", media=[clip], first_comment="Link: x.test")
+    with pytest.raises(Processing) as caught:
+        adapter().publish(account(linkedin), thread)
+    state = json.loads(json.dumps(caught.value.resume))
+    [urn] = linkedin.videos
+    assert state["video"] == urn and linkedin.posts == {}
+    linkedin.videos[urn].polls_left = 0
+    result = adapter().resume(account(linkedin), thread, state)
+    [post] = linkedin.posts.values()
+    assert post.urn == result.remote_id and post.body["content"]["media"]["id"] == urn
+    assert [c["text"] for c in post.comments] == ["More", "Link: x.test"]
+    assert len(linkedin.videos) == 1  # uploaded once
 
 
 def test_a_video_linkedin_cannot_process_fails_for_good(

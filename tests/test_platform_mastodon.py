@@ -23,6 +23,7 @@ from autopostr.platforms.base import (
     Gone,
     MediaItem,
     PermanentError,
+    Processing,
     PublishRequest,
     PublishResult,
     TransientError,
@@ -44,7 +45,7 @@ from tests.helpers import (
     media_item,
     only_outcome,
 )
-from tests.media_samples import image, mp4
+from tests.media_samples import animated_gif, image, mp4
 
 # What must hold on both engines (connect, a text publish, the revoked token, throttling)
 # runs on both; the other CLI tests check Mastodon's side and run on SQLite only.
@@ -371,6 +372,33 @@ def test_a_video_is_polled_until_processed(fake: FakeMastodon, tmp_path: Path) -
     assert attached["type"] == "video" and attached["url"]
     assert fake.digest(attached["id"]) == clip.sha256
     assert len(fake.calls("GET", r"/api/v1/media/\d+")) == 4  # three 206, then 200
+
+
+def test_media_processing_that_lasts_is_resumed_by_what_is_left_and_threaded_once(
+    fake: FakeMastodon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each hand-over names only the media still processing; the resumed publish makes
+    the thread and its first comment once, the media on its first status."""
+    monkeypatch.setenv("AUTOPOSTR_MASTODON_MEDIA_POLL_SECONDS", "5")
+    fake.processing_polls = 10**6
+    gifs = [media_item(animated_gif(tmp_path / f"{n}.gif"), "image/gif", id=n) for n in (1, 2)]
+    thread = request("One", "Two", media=gifs, first_comment="Links below")
+    with pytest.raises(Processing) as caught:
+        platform().publish(account(fake), thread)
+    state = json.loads(json.dumps(caught.value.resume))
+    assert state["processing"] == [0, 1] and len(state["media_ids"]) == 2
+    fake.media[state["media_ids"][0]].polls_left = 0
+    with pytest.raises(Processing) as caught:
+        platform().resume(account(fake), thread, state)
+    state = json.loads(json.dumps(caught.value.resume))
+    assert state["processing"] == [1]
+    fake.media[state["media_ids"][1]].polls_left = 0
+    result = platform().resume(account(fake), thread, state)
+    statuses = fake.posted()
+    assert [s["content"] for s in statuses] == ["<p>One</p>", "<p>Two</p>", "<p>Links below</p>"]
+    assert result.remote_id == statuses[0]["id"]
+    assert [m["id"] for m in statuses[0]["media_attachments"]] == state["media_ids"]
+    assert len(fake.calls("POST", "/api/v2/media")) == 2
 
 
 def test_failed_video_processing_is_permanent(fake: FakeMastodon, tmp_path: Path) -> None:

@@ -114,6 +114,10 @@ def linkedin_rig(env: Callable[[str, str], None]) -> Iterator[Rig]:
         def endless() -> None:
             fake.processing_polls = ENDLESS
 
+        def finish() -> None:
+            for video in fake.videos.values():
+                video.polls_left = 0
+
         yield Rig(
             "LinkedIn",
             lambda item: LinkedInPlatform(load_settings()).publish(
@@ -121,6 +125,12 @@ def linkedin_rig(env: Callable[[str, str], None]) -> Iterator[Rig]:
             ),
             lambda path: media_item(mp4(path), "video/mp4"),
             endless,
+            resume=lambda item, state: LinkedInPlatform(load_settings()).resume(
+                linkedin_tests.account(fake), linkedin_tests.request("Watch", media=[item]), state
+            ),
+            finish=finish,
+            uploads=lambda: len(fake.videos),
+            posts=lambda: len(fake.posts),
         )
 
 
@@ -173,6 +183,10 @@ def mastodon_rig(env: Callable[[str, str], None]) -> Iterator[Rig]:
         def endless() -> None:
             fake.processing_polls = ENDLESS
 
+        def finish() -> None:
+            for media in fake.media.values():
+                media.polls_left = 0
+
         yield Rig(
             "Mastodon",
             lambda item: MastodonPlatform(load_settings()).publish(
@@ -180,6 +194,12 @@ def mastodon_rig(env: Callable[[str, str], None]) -> Iterator[Rig]:
             ),
             lambda path: media_item(mp4(path), "video/mp4"),
             endless,
+            resume=lambda item, state: MastodonPlatform(load_settings()).resume(
+                mastodon_tests.account(fake), mastodon_tests.request("Watch", media=[item]), state
+            ),
+            finish=finish,
+            uploads=lambda: len(fake.calls("POST", "/api/v2/media")),
+            posts=lambda: len(fake.statuses),
         )
 
 
@@ -230,7 +250,7 @@ UPLOADERS = ["x", "linkedin", "facebook", "mastodon", "bluesky"]  # Instagram fe
 RETRIED = ["x", "linkedin", "instagram", "mastodon", "bluesky"]
 # Media processing that lasts hands the wait to the daemon (`Processing`) and is carried
 # on by the adapter's `resume`.
-RESUMABLE = ["x", "bluesky"]
+RESUMABLE = ["x", "linkedin", "mastodon", "bluesky"]
 # The names the wait and the pause had before they shared one scheme.
 OLD_NAMES = {
     "x": ("X_PROCESSING_TIMEOUT", "X_POLL_SECONDS"),

@@ -43,6 +43,7 @@ from autopostr.platforms.base import (
     count,
 )
 from autopostr.platforms.http import (
+    PROCESSING_SINCE,
     error_message,
     make_client,
     poll_until,
@@ -427,11 +428,23 @@ class LinkedInPlatform(Platform):
     # -- publishing -------------------------------------------------------------
 
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
+        return self._publish(account, request, None)
+
+    def resume(
+        self, account: AccountRef, request: PublishRequest, state: dict[str, Any]
+    ) -> PublishResult:
+        """Carry on once LinkedIn has processed the video: its status, asked by the URN
+        the first attempt uploaded, then the post with its comments."""
+        return self._publish(account, request, state)
+
+    def _publish(
+        self, account: AccountRef, request: PublishRequest, state: dict[str, Any] | None
+    ) -> PublishResult:
         author = self._author(account)
         token = self.access_token(account)
         text = request.parts[0] if request.parts else ""
         with self._client(token) as client:
-            content = self._content(client, token, author, request.media)
+            content = self._content(client, token, author, request.media, state)
             body: dict[str, Any] = {
                 "author": author,
                 "commentary": escape_little_text(text),
@@ -487,14 +500,27 @@ class LinkedInPlatform(Platform):
         return problems
 
     def _content(
-        self, client: httpx2.Client, token: str, author: str, media: list[MediaItem]
+        self,
+        client: httpx2.Client,
+        token: str,
+        author: str,
+        media: list[MediaItem],
+        state: dict[str, Any] | None,
     ) -> dict[str, Any] | None:
+        """The post's `content`, its media uploaded now, or the video by the publish
+        `state` resumes (images need no processing, so only a video is ever resumed)."""
         images = [m for m in media if m.mime_type.startswith("image/")]
         videos = [m for m in media if m.mime_type.startswith("video/")]
         if videos and (images or len(videos) > 1):
             raise PermanentError("a LinkedIn post carries one video, or images, not both")
         if videos:
-            return {"media": {"id": self._upload_video(client, token, author, videos[0])}}
+            if state is None:
+                urn = self._upload_video(client, token, author, videos[0])
+                since = time.time()
+            else:
+                urn, since = str(state["video"]), float(state[PROCESSING_SINCE])
+            self._wait_until_available(client, urn, videos[0], since)
+            return {"media": {"id": urn}}
         if not images:
             return None
         uploaded = []
@@ -563,7 +589,6 @@ class LinkedInPlatform(Platform):
                 }
             },
         )
-        self._wait_until_available(client, urn, item)
         return urn
 
     def _upload_parts(self, token: str, item: MediaItem, instructions: Any) -> list[str]:
@@ -603,7 +628,13 @@ class LinkedInPlatform(Platform):
                 etags.append(etag)
         return etags
 
-    def _wait_until_available(self, client: httpx2.Client, urn: str, item: MediaItem) -> None:
+    def _wait_until_available(
+        self, client: httpx2.Client, urn: str, item: MediaItem, since: float
+    ) -> None:
+        """Ask for the video's status until it is AVAILABLE; one LinkedIn is still
+        processing after a moment hands the wait to the daemon (`Processing`), naming
+        the uploaded video so it is not sent twice."""
+
         def available(video: dict[str, Any]) -> bool | None:
             status = video.get("status")
             if status == "PROCESSING_FAILED":
@@ -623,6 +654,7 @@ class LinkedInPlatform(Platform):
             what=f"the video {item.filename}",
             wait=DEFAULT_MEDIA_WAIT_SECONDS,
             every=DEFAULT_MEDIA_POLL_SECONDS,
+            resume={"video": urn, PROCESSING_SINCE: since},
         )
 
     # -- after publishing ---------------------------------------------------------

@@ -51,7 +51,13 @@ from autopostr.platforms.base import (
     added,
     count,
 )
-from autopostr.platforms.http import make_client, poll_until, raise_for_status, send
+from autopostr.platforms.http import (
+    PROCESSING_SINCE,
+    make_client,
+    poll_until,
+    raise_for_status,
+    send,
+)
 
 if TYPE_CHECKING:
     import httpx2
@@ -543,12 +549,24 @@ class MastodonPlatform(Platform):
     # -- publishing -------------------------------------------------------------
 
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
+        return self._publish(account, request, None)
+
+    def resume(
+        self, account: AccountRef, request: PublishRequest, state: dict[str, Any]
+    ) -> PublishResult:
+        """Carry on once the server has processed the media: the state of what was still
+        processing, then the statuses, with the media ids the first attempt uploaded."""
+        return self._publish(account, request, state)
+
+    def _publish(
+        self, account: AccountRef, request: PublishRequest, state: dict[str, Any] | None
+    ) -> PublishResult:
         if not request.parts:
             raise PermanentError("nothing to publish (no text)")
         instance = self._instance_of(account)
         with self._client(instance, self._token(account)) as client:
             self._check(instance, self.instance_limits(client, instance), request)
-            media_ids = [self._upload(client, instance, item) for item in request.media]
+            media_ids = self._media(client, instance, request.media, state)
             posted: list[dict[str, Any]] = []
             texts = [*request.parts]
             if request.first_comment:
@@ -638,7 +656,50 @@ class MastodonPlatform(Platform):
         status["id"] = str(status["id"])
         return status
 
-    def _upload(self, client: httpx2.Client, instance: str, item: MediaItem) -> str:
+    def _media(
+        self,
+        client: httpx2.Client,
+        instance: str,
+        media: list[MediaItem],
+        state: dict[str, Any] | None,
+    ) -> list[str]:
+        """The first status's media ids, processed: uploaded now, or by the publish `state`
+        resumes. Media the server is still processing after a moment hands the wait to
+        the daemon (`Processing`), naming what is uploaded so nothing is sent twice."""
+        if state is None:
+            ids, waiting = self._upload_all(client, instance, media)
+            since = time.time()
+        else:
+            ids = [str(media_id) for media_id in state["media_ids"]]
+            waiting = [int(index) for index in state["processing"]]
+            since = float(state[PROCESSING_SINCE])
+        for position, index in enumerate(waiting):
+            resume = {
+                "media_ids": ids,
+                "processing": waiting[position:],
+                PROCESSING_SINCE: since,
+            }
+            # Just uploaded, the server's answer said: not yet; resumed, ask first.
+            self._wait_for_processing(
+                client, instance, media[index], ids[index], resume, asked=state is None
+            )
+        return ids
+
+    def _upload_all(
+        self, client: httpx2.Client, instance: str, media: list[MediaItem]
+    ) -> tuple[list[str], list[int]]:
+        """Every item uploaded: their ids, and which the server is still processing."""
+        ids: list[str] = []
+        waiting: list[int] = []
+        for index, item in enumerate(media):
+            media_id, processing = self._upload(client, instance, item)
+            ids.append(media_id)
+            if processing:
+                waiting.append(index)
+        return ids, waiting
+
+    def _upload(self, client: httpx2.Client, instance: str, item: MediaItem) -> tuple[str, bool]:
+        """The media id, and whether the server is still processing it."""
         where = self._label(instance)
         data = {"description": item.alt_text} if item.alt_text else {}
         with item.stream() as stream:
@@ -653,27 +714,41 @@ class MastodonPlatform(Platform):
         media = self._json(response, instance, "the upload")
         if not isinstance(media, dict) or not media.get("id"):
             raise TransientError(f"{where} answered the upload of {item.filename} without an id")
-        media_id = str(media["id"])
         # 202 (or a 200 without url): the server is still processing it.
-        if response.status_code == 202 or not media.get("url"):
+        return str(media["id"]), response.status_code == 202 or not media.get("url")
 
-            def processed() -> bool:
-                response = send(client, "GET", f"/api/v1/media/{media_id}", where)
-                media = self._json(response, instance, "the media check")
-                return bool(
-                    response.status_code == 200 and isinstance(media, dict) and media.get("url")
-                )
+    def _wait_for_processing(
+        self,
+        client: httpx2.Client,
+        instance: str,
+        item: MediaItem,
+        media_id: str,
+        resume: dict[str, Any],
+        *,
+        asked: bool,
+    ) -> None:
+        """Ask for the media until the server has processed it (it has a url); `asked`:
+        the upload's answer already said not yet."""
+        where = self._label(instance)
 
-            poll_until(
-                self,
-                lambda done: done or None,
-                processed,
-                what=f"{item.filename} on {host_of(instance)}",
-                wait=DEFAULT_MEDIA_WAIT_SECONDS,
-                every=DEFAULT_MEDIA_POLL_SECONDS,
-                first=False,  # the upload's answer said: not yet
+        def processed() -> bool:
+            response = send(client, "GET", f"/api/v1/media/{media_id}", where)
+            media = self._json(response, instance, "the media check")
+            return bool(
+                response.status_code == 200 and isinstance(media, dict) and media.get("url")
             )
-        return media_id
+
+        seen: dict[str, Any] = {"first": False} if asked else {}
+        poll_until(
+            self,
+            lambda done: done or None,
+            processed,
+            what=f"{item.filename} on {host_of(instance)}",
+            wait=DEFAULT_MEDIA_WAIT_SECONDS,
+            every=DEFAULT_MEDIA_POLL_SECONDS,
+            resume=resume,
+            **seen,
+        )
 
     # -- after publishing -------------------------------------------------------
 
