@@ -19,11 +19,13 @@ from autopostr.platforms.base import (
     AuthExpired,
     Gone,
     PermanentError,
+    Processing,
     PublishRequest,
     PublishResult,
     TransientError,
 )
 from autopostr.platforms.facebook import FacebookPlatform, usage_wait
+from autopostr.platforms.http import PROCESSING_SINCE
 from tests.fakes.facebook_server import APP_ID, APP_SECRET, FakeFacebook, graph_error
 from tests.fakes.platform_server import browse
 from tests.helpers import Cli, db_session, destination, due_post, media_item, run_once
@@ -351,6 +353,50 @@ def test_a_failed_status_check_after_the_upload_does_not_upload_the_video_again(
     result = platform().publish(page_account(fb), request("Roasting", media=[item]))
     assert list(fb.videos) == [result.remote_id]
     assert result.extra["video_status"] == "unknown"
+
+
+def test_a_video_processing_for_long_is_handed_over_and_commented_on_once_processed(
+    fb: FakeFacebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload publishes a page video, so the hand-over names it and carrying on never
+    uploads again: it asks its status, and once Facebook is done the result is the video
+    (its post) and the first comment goes under it, once."""
+    monkeypatch.setenv("AUTOPOSTR_FACEBOOK_MEDIA_POLL_SECONDS", "5")
+    fb.video_polls_until_ready = 10**6
+    item = media_item(b"\x00\x00\x00\x18ftypmp42" * 50, "video/mp4", "v.mp4")
+    sent = request("Roasting", media=[item], first_comment="Menu: link")
+    with pytest.raises(Processing) as caught:
+        platform().publish(page_account(fb), sent)
+    [video_id] = fb.videos
+    state = json.loads(json.dumps(caught.value.resume))
+    assert state["video_id"] == video_id and caught.value.check_after == 5
+    with pytest.raises(Processing) as again:
+        platform().resume(page_account(fb), sent, state)
+    assert fb.comments == {} and fb.live_videos() == []
+    fb.finish_videos()
+    result = platform().resume(page_account(fb), sent, json.loads(json.dumps(again.value.resume)))
+    assert result.remote_id == video_id and result.extra["video_status"] == "ready"
+    assert result.url and result.url.endswith(f"/{ACME}/videos/{video_id}")
+    assert fb.comments == {video_id: ["Menu: link"]}
+    assert list(fb.videos) == [video_id] and len(fb.uploads) == 1
+
+
+def test_a_video_handed_over_counts_as_sent_when_the_wait_runs_out(
+    fb: FakeFacebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Facebook publishes the video when it is done, so a wait that runs out across
+    hand-overs ends like one that runs out at once: sent, still processing."""
+    monkeypatch.setenv("AUTOPOSTR_FACEBOOK_MEDIA_POLL_SECONDS", "5")
+    monkeypatch.setenv("AUTOPOSTR_FACEBOOK_MEDIA_WAIT_SECONDS", "60")
+    fb.video_polls_until_ready = 10**6
+    item = media_item(b"\x00\x00\x00\x18ftypmp42" * 50, "video/mp4", "v.mp4")
+    sent = request("Roasting", media=[item])
+    with pytest.raises(Processing) as caught:
+        platform().publish(page_account(fb), sent)
+    state = {**caught.value.resume, PROCESSING_SINCE: time.time() - 61}
+    result = platform().resume(page_account(fb), sent, state)
+    assert result.remote_id == state["video_id"] and result.extra["video_status"] == "processing"
+    assert list(fb.videos) == [result.remote_id]
 
 
 def test_first_comment_goes_under_the_post_and_its_failure_does_not_repost(

@@ -27,6 +27,7 @@ from autopostr.platforms.base import (
     MetricsTarget,
     NotSupported,
     PermanentError,
+    Processing,
     PublishRequest,
     PublishResult,
     TransientError,
@@ -331,6 +332,63 @@ def test_a_container_not_ready_at_publish_is_waited_for(
     )
     result = adapter.publish(account(fake), request(jpeg(fake, tmp_path)))
     assert len(fake.publish_calls()) == 2 and result.remote_id in fake.media
+
+
+def handed_over(call: Any) -> dict[str, Any]:
+    """The state of the Processing `call()` raises, as the destination keeps it."""
+    with pytest.raises(Processing) as caught:
+        call()
+    return dict(json.loads(json.dumps(caught.value.resume)))
+
+
+def test_a_carousel_handed_over_makes_its_album_once_the_children_are_processed(
+    fake: FakeInstagram, tmp_path: Path
+) -> None:
+    """The children are made once; carrying on asks for the one still processing, then
+    makes the carousel's own container and publishes it."""
+    adapter = adapter_for(fake, AUTOPOSTR_INSTAGRAM_MEDIA_POLL_SECONDS="5")
+    fake.video_polls = 10**6
+    sent = request(jpeg(fake, tmp_path), reel(fake))
+    state = handed_over(lambda: adapter.publish(account(fake), sent))
+    children = [c.id for c in fake.containers.values()]
+    assert state["children"] == children and state["processing"] == children[1:]
+    state = handed_over(lambda: adapter.resume(account(fake), sent, state))
+    assert len(fake.container_calls()) == 2 and not fake.publish_calls()
+    fake.containers[children[1]].polls_left = 0
+    result = adapter.resume(account(fake), sent, state)
+    *made, parent = [r.form() for r in fake.container_calls()]
+    assert len(made) == 2 and parent["children"] == ",".join(children)
+    assert list(fake.media) == [result.remote_id] and len(fake.publish_calls()) == 1
+
+
+def test_a_container_that_expired_while_handed_over_is_made_again(
+    fake: FakeInstagram,
+) -> None:
+    adapter = adapter_for(fake, AUTOPOSTR_INSTAGRAM_MEDIA_POLL_SECONDS="5")
+    fake.video_polls = 10**6
+    sent = request(reel(fake))
+    state = handed_over(lambda: adapter.publish(account(fake), sent))
+    [expired] = fake.containers.values()
+    expired.status, fake.video_polls = "EXPIRED", 0
+    result = adapter.resume(account(fake), sent, state)
+    assert len(fake.container_calls()) == 2 and result.extra["container_id"] != expired.id
+    assert list(fake.media) == [result.remote_id]
+
+
+def test_a_publish_handed_over_at_media_publish_publishes_the_same_container(
+    fake: FakeInstagram, tmp_path: Path
+) -> None:
+    adapter = adapter_for(fake, AUTOPOSTR_INSTAGRAM_MEDIA_POLL_SECONDS="5")
+    fake.fail_next(
+        "media_publish$", 400, graph_error(9007, "Media ID is not available", subcode=2207027).body
+    )
+    sent = request(jpeg(fake, tmp_path), first_comment="Menu: link")
+    state = handed_over(lambda: adapter.publish(account(fake), sent))
+    assert state["processing"] == [] and not fake.media
+    result = adapter.resume(account(fake), sent, state)
+    assert result.extra["container_id"] == state["container"]
+    assert len(fake.container_calls()) == 1 and len(fake.publish_calls()) == 2
+    assert fake.media[result.remote_id].comments == ["Menu: link"]
 
 
 def test_no_media_base_url_fails_before_any_call(fake: FakeInstagram, tmp_path: Path) -> None:

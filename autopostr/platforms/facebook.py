@@ -57,7 +57,7 @@ from autopostr.platforms.graph import (
     to_int,
 )
 from autopostr.platforms.graph import usage_wait as usage_wait  # where the tests look for it
-from autopostr.platforms.http import StillProcessing, make_client, poll_until
+from autopostr.platforms.http import PROCESSING_SINCE, StillProcessing, make_client, poll_until
 
 log = logging.getLogger("autopostr.platforms.facebook")
 
@@ -354,6 +354,17 @@ class FacebookPlatform(Platform):
             result = self._comment(token, result, request.first_comment)
         return result
 
+    def resume(
+        self, account: AccountRef, request: PublishRequest, state: dict[str, Any]
+    ) -> PublishResult:
+        """Carry on once Facebook has processed the video the first attempt uploaded (the
+        upload published it): its status, then the first comment. Nothing is sent again."""
+        page_id, token = self._page_id(account), self.access_token(account)
+        result = self._video_result(page_id, token, str(state["video_id"]), state)
+        if request.first_comment:
+            result = self._comment(token, result, request.first_comment)
+        return result
+
     def _publish_photo(self, page_id: str, token: str, text: str, item: MediaItem) -> PublishResult:
         data = {"message": text} if text else {}
         # Photos are small (4 MB at most): read whole, so the upload has a known length.
@@ -426,8 +437,14 @@ class FacebookPlatform(Platform):
                     files={"source": (item.filename, stream, item.mime_type)},
                     creates=True,
                 )
-        video_id = _id(answer, "id", self.title)
-        status = self._wait_for_video(token, video_id)
+        return self._video_result(page_id, token, _id(answer, "id", self.title), None)
+
+    def _video_result(
+        self, page_id: str, token: str, video_id: str, state: dict[str, Any] | None
+    ) -> PublishResult:
+        """The uploaded video, once Facebook has processed it (or the wait ran out); `state`
+        is the hand-over being carried on, None right after the upload."""
+        status = self._wait_for_video(token, video_id, (state or {}).get(PROCESSING_SINCE))
         return PublishResult(
             remote_id=video_id,
             url=f"{WEB_URL}/{page_id}/videos/{video_id}",
@@ -475,9 +492,11 @@ class FacebookPlatform(Platform):
             offset = to_int(answer.get("file_offset")) or offset
         raise TransientError(f"{self.title} did not finish the video upload of {item.filename}")
 
-    def _wait_for_video(self, token: str, video_id: str) -> str:
+    def _wait_for_video(self, token: str, video_id: str, since: float | None) -> str:
         """Poll the processing status; a video still processing at the deadline is
-        published by Facebook when it is done, so it counts as sent."""
+        published by Facebook when it is done, so it counts as sent. Processing that lasts
+        past a moment hands the wait to the daemon (`Processing`, naming the video: it is
+        never uploaded again); the wait counts from `since`, when processing began."""
 
         def video_status() -> str:
             try:
@@ -507,6 +526,7 @@ class FacebookPlatform(Platform):
                 what=f"video {video_id}",
                 wait=DEFAULT_MEDIA_WAIT_SECONDS,
                 every=DEFAULT_MEDIA_POLL_SECONDS,
+                resume={"video_id": video_id, PROCESSING_SINCE: since},
             )
         except StillProcessing as exc:
             log.warning("facebook video %s is still processing; it will appear when done", video_id)

@@ -9,6 +9,8 @@ Publishing goes through media containers: Instagram downloads every file itself,
 BY URL, so autopostr's media must be served publicly under
 AUTOPOSTR_INSTAGRAM_MEDIA_BASE_URL (see `media_url`). Each container is polled
 until Instagram has processed it, then published; the first comment follows.
+Processing that lasts more than a moment is handed to the daemon (`Processing`),
+and `resume` carries on with the containers already made.
 
 Settings (AUTOPOSTR_INSTAGRAM_… or the [instagram] section): client_id and
 client_secret (the Facebook app), media_base_url, graph_version (default
@@ -24,6 +26,7 @@ without it the Instagram account is looked up among the token's pages.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,7 +65,7 @@ from autopostr.platforms.graph import (
     managed_pages,
     to_int,
 )
-from autopostr.platforms.http import make_client, poll_until
+from autopostr.platforms.http import PROCESSING_SINCE, make_client, poll_until
 
 if TYPE_CHECKING:
     import httpx2
@@ -114,6 +117,10 @@ MEDIA_BASE_URL_HELP = (
 
 class _NotReady(TransientError):
     """`media_publish` came before Instagram had finished the container."""
+
+
+class _Expired(TransientError):
+    """A container expired (after 24 h) before it was published: it is made again."""
 
 
 @dataclass(frozen=True)
@@ -496,6 +503,19 @@ class InstagramPlatform(Platform):
         return max(60.0, (frees_at - now).total_seconds())
 
     def publish(self, account: AccountRef, request: PublishRequest) -> PublishResult:
+        return self._publish(account, request, None)
+
+    def resume(
+        self, account: AccountRef, request: PublishRequest, state: dict[str, Any]
+    ) -> PublishResult:
+        """Carry on once Instagram has processed the containers the first attempt made:
+        their status, the carousel's container when it was not made yet, media_publish
+        and the first comment. Only a container that expired unpublished is made again."""
+        return self._publish(account, request, state)
+
+    def _publish(
+        self, account: AccountRef, request: PublishRequest, state: dict[str, Any] | None
+    ) -> PublishResult:
         ig_user_id = self._ig_user_id(account)
         if not request.media:
             raise PermanentError("Instagram needs an image or a video: it has no text-only posts")
@@ -507,8 +527,24 @@ class InstagramPlatform(Platform):
         urls = [self.media_url(item) for item in request.media]
         caption = "\n\n".join(part for part in request.parts if part)
         with self._graph(self.access_token(account)) as client:
-            container = self._container(client, ig_user_id, request.media, urls, caption)
-            media_id = self._publish_container(client, ig_user_id, container)
+            since: float | None = None
+            if state is not None and not state["processing"]:
+                # Handed over at media_publish: the container is finished.
+                container, since = str(state["container"]), float(state[PROCESSING_SINCE])
+            else:
+                try:
+                    container = self._container(
+                        client, ig_user_id, request.media, urls, caption, state
+                    )
+                except _Expired as exc:
+                    if state is None:
+                        raise
+                    # Never published, so making it again sends nothing twice.
+                    log.info("%s; making the media container again", exc.message)
+                    container = self._container(
+                        client, ig_user_id, request.media, urls, caption, None
+                    )
+            media_id = self._publish_container(client, ig_user_id, container, since)
             url = self._permalink(client, media_id)
             extra: dict[str, Any] = {"container_id": container}
             if request.first_comment:
@@ -535,25 +571,56 @@ class InstagramPlatform(Platform):
         media: list[MediaItem],
         urls: list[str],
         caption: str,
+        state: dict[str, Any] | None,
     ) -> str:
-        """One finished container to publish: the item itself, or a carousel of them."""
-        if len(media) == 1:
-            params = self._item_params(media[0], urls[0], carousel_item=False)
-            container = self._create(client, ig_user_id, {**params, "caption": caption})
+        """One finished container to publish, the item itself or a carousel of them: made
+        now, or by the attempt `state` carries on. Processing that lasts past a moment
+        hands the wait to the daemon (`Processing`) naming the containers made, so none
+        is made twice."""
+        made: dict[str, Any]
+        if state is None:
+            if len(media) == 1:
+                params = self._item_params(media[0], urls[0], carousel_item=False)
+                made = {
+                    "container": self._create(client, ig_user_id, {**params, "caption": caption})
+                }
+            else:
+                made = {
+                    "children": [
+                        self._create(
+                            client, ig_user_id, self._item_params(item, url, carousel_item=True)
+                        )
+                        for item, url in zip(media, urls, strict=True)
+                    ]
+                }
+            waiting = list(made.get("children") or [made["container"]])
+            since = time.time()
         else:
-            children = [
-                self._create(client, ig_user_id, self._item_params(item, url, carousel_item=True))
-                for item, url in zip(media, urls, strict=True)
-            ]
-            for child in children:
-                self._wait_until_ready(client, child)
-            container = self._create(
+            made = {key: state[key] for key in ("children", "container") if key in state}
+            waiting = [str(container) for container in state["processing"]]
+            since = float(state[PROCESSING_SINCE])
+        self._wait_all(client, made, waiting, since)
+        if "container" not in made:
+            made["container"] = self._create(
                 client,
                 ig_user_id,
-                {"media_type": "CAROUSEL", "children": ",".join(children), "caption": caption},
+                {
+                    "media_type": "CAROUSEL",
+                    "children": ",".join(made["children"]),
+                    "caption": caption,
+                },
             )
-        self._wait_until_ready(client, container)
-        return container
+            self._wait_all(client, made, [made["container"]], time.time())
+        return str(made["container"])
+
+    def _wait_all(
+        self, client: httpx2.Client, made: dict[str, Any], waiting: list[str], since: float
+    ) -> None:
+        """Wait for each container in `waiting`, processing since `since`; a hand-over
+        names what is made and what is still to wait for."""
+        for position, container in enumerate(waiting):
+            resume = {**made, "processing": waiting[position:], PROCESSING_SINCE: since}
+            self._wait_until_ready(client, container, resume)
 
     @staticmethod
     def _item_params(item: MediaItem, url: str, *, carousel_item: bool) -> dict[str, str]:
@@ -574,7 +641,9 @@ class InstagramPlatform(Platform):
             raise TransientError(f"{self.title} gave no container id for the media")
         return str(body["id"])
 
-    def _wait_until_ready(self, client: httpx2.Client, container: str) -> None:
+    def _wait_until_ready(
+        self, client: httpx2.Client, container: str, resume: dict[str, Any]
+    ) -> None:
         def ready(body: dict[str, Any]) -> bool | None:
             status = body.get("status_code")
             if status == "FINISHED":
@@ -583,7 +652,7 @@ class InstagramPlatform(Platform):
                 reason = body.get("status") or "no reason given"
                 raise PermanentError(f"Instagram could not process the media: {reason}")
             if status == "EXPIRED":
-                raise TransientError(
+                raise _Expired(
                     "Instagram's media container expired before it was published; "
                     "it is made again on the next attempt"
                 )
@@ -604,10 +673,16 @@ class InstagramPlatform(Platform):
                 self._path(container),
                 params={"fields": "status_code,status"},
             ),
+            resume=resume,
             **PROCESSING,
         )
 
-    def _publish_container(self, client: httpx2.Client, ig_user_id: str, container: str) -> str:
+    def _publish_container(
+        self, client: httpx2.Client, ig_user_id: str, container: str, since: float | None
+    ) -> str:
+        """media_publish, asked again while Instagram is not done with the container;
+        `since`: when a publish that handed over here began waiting."""
+
         def publish() -> dict[str, Any] | None:
             """The answer, or None while Instagram is not done with the container."""
             try:
@@ -622,7 +697,8 @@ class InstagramPlatform(Platform):
             except _NotReady:
                 return None
 
-        body = poll_until(self, lambda answer: answer, publish, **PROCESSING)
+        resume: dict[str, Any] = {"container": container, "processing": [], PROCESSING_SINCE: since}
+        body = poll_until(self, lambda answer: answer, publish, resume=resume, **PROCESSING)
         if not body.get("id"):
             # It may have gone out: the next attempt looks before publishing again.
             raise TransientError(

@@ -149,6 +149,15 @@ class FakeFacebook(FakePlatform):
         old, page.token = page.token, "page-" + secrets.token_urlsafe(16)
         return old
 
+    def finish_videos(self) -> None:
+        """Facebook is done processing every video uploaded so far."""
+        for video in self.videos.values():
+            video["ready"] = True
+
+    def live_videos(self) -> list[str]:
+        """The videos on their page: a page video appears once it is processed."""
+        return [video_id for video_id, video in self.videos.items() if video["ready"]]
+
     def log_out_everywhere(self) -> None:
         """A password change: every user and page token stops working."""
         self.user_tokens.clear()
@@ -282,6 +291,8 @@ class FakeFacebook(FakePlatform):
                 "processing_phase": {"status": "error", "errors": [{"message": self.video_fails}]},
             }
         if video["polls"] > self.video_polls_until_ready:
+            video["ready"] = True
+        if video["ready"]:
             return {"video_status": "ready", "processing_progress": 100}
         return {"video_status": "processing", "processing_progress": 50}
 
@@ -430,6 +441,7 @@ class FakeFacebook(FakePlatform):
             "bytes": data,
             "description": fields.get("description", ""),
             "polls": 0,
+            "ready": False,
             "via": "resumable" if handle else "source",
         }
         return Response(200, {"id": video_id})
