@@ -40,6 +40,7 @@ from autopostr.platforms.base import (
     PublishRequest,
     PublishResult,
 )
+from autopostr.platforms.http import StillProcessing
 from autopostr.queue.claims import (
     Claim,
     aware,
@@ -276,13 +277,15 @@ def _finish(
     next_attempt_at: datetime | None = None,
     refund: bool = False,
     resume: dict[str, Any] | None = None,
+    start_over: bool = False,
 ) -> Outcome:
     """Record what came of the job (see `outcomes.finish`). A destination that will be
-    tried again keeps where its media stands, so the next attempt resumes it."""
+    tried again keeps where its media stands, so the next attempt resumes it, unless it
+    is to `start_over`."""
     telemetry.emit("publish", platform=job.account.platform, result=status)
     if status == DestinationState.RETRYING:
         telemetry.emit("retry", platform=job.account.platform)
-    if resume is None and status in RESUMABLE and job.resume is not None:
+    if resume is None and not start_over and status in RESUMABLE and job.resume is not None:
         resume = job.resume
     item = Finishing(
         worker,
@@ -411,6 +414,9 @@ def _call(db: Database, settings: Settings, worker: str, job: _Job, timer: _Call
             status=DestinationState.RETRYING,
             error=prefix + exc.message,
             next_attempt_at=retry_at,
+            # The media never came out of processing in time: the next attempt uploads
+            # afresh rather than asking after the same media until attempts run out.
+            start_over=isinstance(exc, StillProcessing),
         )
     except AutopostrError as exc:
         # Our own checks (configuration, keys) failed before any request left: safe to retry.

@@ -33,8 +33,8 @@ from autopostr.platforms.base import (
 from autopostr.platforms.x import XPlatform, comparable
 from tests.fakes.platform_server import browse
 from tests.fakes.x_server import USER, FakeX
-from tests.helpers import Cli, due_post, media_item, only_outcome
-from tests.media_samples import image, video_bytes
+from tests.helpers import Cli, db_session, due_again, due_post, media_item, only_outcome
+from tests.media_samples import image, mp4, video_bytes
 
 SCOPES = "tweet.read tweet.write users.read offline.access media.write"
 
@@ -599,3 +599,54 @@ def test_without_an_oauth_app_the_fix_says_what_to_pipe(
     run_printed_fixes(cli, refused.stderr, fake.token())
     assert cli.ok("accounts", "show", "x:acme", "--json").json()["status"] == "active"
     cli.ok("posts", "create", "--to", "x:acme", "--text", "later")
+
+
+def test_a_video_x_processes_for_long_is_published_by_a_later_daemon_pass(
+    initialized: str, cli: Cli, fake: FakeX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the daemon: the processing waits as `processing` holding no slot, the next
+    pass resumes it and posts once; a wait that ran out starts over (uploads afresh)."""
+    from tests.test_publish_executor import check_now
+
+    add_account(cli, fake)
+    monkeypatch.setenv("AUTOPOSTR_X_MEDIA_POLL_SECONDS", "5")  # longer than a call waits
+    monkeypatch.setenv("AUTOPOSTR_X_MEDIA_WAIT_SECONDS", "600")
+    fake.processing_polls = 3
+    clip = mp4(tmp_path / "clip.mp4")
+    post_id = due_post(cli, "Watch", "--media", str(clip), to="x:acme")
+    assert only_outcome(cli)["status"] == "processing"
+    shown = cli.ok("posts", "show", post_id, "--json").json()["destinations"][0]
+    assert "waiting on X to finish processing clip.mp4" in shown["error"]
+    check_now()
+    assert only_outcome(cli)["status"] == "processing"  # asked once more: not yet
+    for media in fake.media.values():
+        media.polls_left = 0
+    check_now()
+    assert only_outcome(cli)["status"] == "published"
+    [tweet] = fake.live_tweets()
+    assert len(tweet.media_ids) == 1
+    assert len(fake.calls("POST", "/2/media/upload/initialize")) == 1
+
+    # A second post whose media X never finishes: the wait runs out, the retry uploads
+    # the video again instead of asking after the first upload until attempts run out.
+    fake.processing_polls = 10**6
+    monkeypatch.setenv("AUTOPOSTR_X_MEDIA_WAIT_SECONDS", "1")
+    second = due_post(cli, "Watch again", "--media", str(clip), to="x:acme")
+    assert only_outcome(cli)["status"] == "processing"
+    time.sleep(1.1)
+    check_now()
+    outcome = only_outcome(cli)
+    assert outcome["status"] == "retrying" and "still processing" in outcome["error"]
+    with db_session() as session:
+        from sqlmodel import select
+
+        from autopostr.models import PostDestination
+
+        dest = session.exec(
+            select(PostDestination).where(PostDestination.post_id == int(second))
+        ).one()
+        assert dest.resume is None
+    assert len(fake.calls("POST", "/2/media/upload/initialize")) == 2
+    due_again()
+    assert only_outcome(cli)["status"] == "processing"
+    assert len(fake.calls("POST", "/2/media/upload/initialize")) == 3  # uploaded afresh
