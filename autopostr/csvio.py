@@ -699,9 +699,14 @@ def import_rows(
         if p.queued and p.status == PostState.SCHEDULED
     ]
     if queued:
+        from autopostr.billing import limits as billing
         from autopostr.schedule.queueing import fill_many
 
         fill_many(db, team_id, queued, now)
+        # Queued rows have their time only now: the plan's monthly limit is checked again.
+        billing.check_written(
+            db, settings, team_id, [post_id for post_id, _ in queued], now=now, what="this import"
+        )
     result.post_ids = [str(i) for i in new_ids]
     if include_deleted:
         _forget_deleted(db, team_id, [p.import_key for p in fresh])

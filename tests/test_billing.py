@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -435,3 +435,39 @@ def test_approving_a_post_counts_it(
     assert (
         cli.ok("posts", "show", held.json()["id"], "--json").json()["status"] == "pending_approval"
     )
+
+
+def test_queued_rows_and_apply_are_held_to_the_monthly_limit(
+    sandbox: str, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Posts whose time is known only once written (CSV rows with at = queue, `apply DIR`)
+    are counted too: over the limit, nothing of the import or apply stays."""
+    billing_config(tmp_path)  # the free plan: 2 posts a month
+    monkeypatch.setenv("STRIPE_SECRET_KEY", KEY)
+    monkeypatch.setenv("AUTOPOSTR_STRIPE_API_URL", "http://127.0.0.1:9")
+    # Three slots on one day: the queued rows land in one billing month.
+    cli.ok("queue", "slots", "set", "sandbox:demo", "mon-sun 09:00,09:10,09:20", "--tz", "UTC")
+    queued = write_csv(
+        tmp_path,
+        "".join(f"row {n},sandbox:demo,queue\n" for n in range(3)),
+        "queued.csv",
+        "text,accounts,at\n",
+    )
+    refused = cli("posts", "import", str(queued))
+    assert refused.exit_code == 5, refused.stderr
+    line = one_error_line(refused.stderr)
+    assert "allows 2" in line and "this import would schedule 3 posts there" in line, line
+    assert _count_posts() == 0
+
+    later = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d 12:00")
+    folder = tmp_path / "content"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"p{n}.md").write_text(f"---\nto: sandbox:demo\nat: {later}\n---\nPost {n}\n")
+    refused = cli("apply", str(folder), "--yes")
+    assert refused.exit_code == 5, refused.stderr
+    assert "this apply would schedule 3 posts there" in one_error_line(refused.stderr)
+    assert _count_posts() == 0
+    (folder / "p2.md").unlink()
+    cli.ok("apply", str(folder), "--yes")
+    assert _count_posts() == 2

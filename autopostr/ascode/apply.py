@@ -121,6 +121,16 @@ def apply(
             if record is not None:
                 db.delete(record)
     _remember(db, team_id, plan, now, commit)
+    from autopostr.billing import limits as billing
+
+    billing.check_written(
+        db,
+        settings,
+        team_id,
+        [*result.created, *result.changed],
+        now=now,
+        what="this apply",
+    )
     result.pending_approval += _pending(db, result.changed)
     audit.record(
         db,

@@ -333,6 +333,51 @@ def check_posts(
     raise _refuse(settings, where, "posts_per_month", used, period=period, detail=detail)
 
 
+def check_written(
+    db: DbSession,
+    settings: Settings,
+    team_id: int,
+    post_ids: Sequence[int],
+    *,
+    now: datetime | None = None,
+    what: str = "",
+) -> None:
+    """After posts were written whose time was known only then (queued rows given a slot,
+    `apply DIR`'s creations and changes): each billing month they fall in must still be
+    within the plan, or the whole write is refused and the caller's transaction rolls
+    back. `what` names the write in the refusal ("this import")."""
+    if not _applies(settings) or not post_ids:
+        return
+    from sqlmodel import col, select
+
+    now = now or utcnow()
+    lock_team(db, team_id)
+    where = standing(db, settings, team_id, now)
+    limit = where.plan.limit("posts_per_month")
+    if limit is None:
+        return
+    times: list[datetime] = []
+    for start in range(0, len(post_ids), 1000):
+        chunk = list(post_ids[start : start + 1000])
+        times += [
+            at
+            for at in db.exec(
+                select(col(Post.scheduled_at)).where(
+                    col(Post.id).in_(chunk),
+                    col(Post.status).in_([str(state) for state in ON_THE_CALENDAR]),
+                )
+            )
+            if at is not None
+        ]
+    for period, count in sorted(_per_window(where, times).items()):
+        used = count_posts(db, team_id, *period)
+        if used > limit:
+            detail = f"; {what} would schedule {count} posts there" if what else ""
+            raise _refuse(
+                settings, where, "posts_per_month", used - count, period=period, detail=detail
+            )
+
+
 def _per_window(where: Standing, times: Sequence[datetime]) -> Counter[tuple[datetime, datetime]]:
     """How many of `times` fall in each billing month: sorted once, each month computed
     once (an import of 100k rows spans a few months)."""
