@@ -15,6 +15,7 @@ at once instead of when their leases run out (`gone_daemons`).
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import socket
@@ -155,65 +156,112 @@ def claim_due(
     account's earliest first. Without it (`daemon run --once`, `posts publish`) every
     due destination may be taken.
     """
-    from sqlalchemy import insert, or_, select, text, update
-    from sqlmodel import col
-
     now = now or utcnow()
-    is_due = (
-        text(DUE_DESTINATION),
-        col(PostDestination.due_at) <= now,
-        or_(
-            col(PostDestination.next_attempt_at).is_(None),
-            col(PostDestination.next_attempt_at) <= now,
-        ),
-    )
-    if per_account is None:
-        due = (
-            select(col(PostDestination.id))
-            .where(*is_due)
-            .order_by(col(PostDestination.due_at), col(PostDestination.id))
-            .limit(limit)
-        )
-    else:
-        from sqlalchemy import func
-
-        ids = select(_sendable_now(is_due, per_account).c.id).scalar_subquery()
-        due = (
-            select(col(PostDestination.id))
-            .where(
-                # = ANY(ARRAY(…)) on PostgreSQL: the rows are then fetched by primary key,
-                # whatever the planner guesses of a burst's row counts.
-                col(PostDestination.id) == func.any(func.array(ids))
-                if db.url.dialect == "postgresql"
-                else col(PostDestination.id).in_(ids),
-                *is_due,  # looked at again on each row locked
-            )
-            .order_by(col(PostDestination.due_at), col(PostDestination.id))
-            .limit(limit)
-        )
+    statement = _claim_statement(db.url.dialect, per_account, post_id is not None)
+    values = {"now": now, "lease_until": now + lease, "worker": worker, "limit": limit}
     if post_id is not None:
-        due = due.where(col(PostDestination.post_id) == post_id)
+        values["only_post"] = post_id
     with db.session() as session:
-        claims = take(session, db, due, worker, now, lease, status=DestinationState.CLAIMED)
+        rows = session.execute(statement, values).all()
+        claims = [Claim(int(r[0]), int(r[1]), int(r[2])) for r in rows]
         if claims:
+            publishing, logged = _after_claim()
             session.execute(
-                update(Post)
-                .where(
-                    col(Post.id).in_(sorted({c.post_id for c in claims})),
-                    col(Post.status) == PostState.SCHEDULED,
-                )
-                .values(status=PostState.PUBLISHING, updated_at=now)
+                publishing, {"now": now, "claimed_posts": sorted({c.post_id for c in claims})}
             )
             # Each claim of a batch gets its own instant: the first one is a destination's
             # lasting timestamp (Bluesky record keys carry it), so no two coincide.
             session.execute(
-                insert(PublishLog),
+                logged,
                 [
                     log_row(claim, LogEvent.CLAIMED, worker, "", now + CLAIM_SPACING * index)
                     for index, claim in enumerate(claims)
                 ],
             )
     return sorted(claims, key=lambda c: c.destination_id)
+
+
+_claim_statements: dict[tuple[str, tuple[tuple[str, int], ...] | None, bool], Any] = {}
+
+
+def _claim_statement(dialect: str, per_account: Mapping[str, int] | None, one_post: bool) -> Any:
+    """The claim's UPDATE … RETURNING, built once per dialect and platform map and bound
+    at each call (`now`, `lease_until`, `worker`, `limit`, `only_post`): building it and
+    walking it for SQLAlchemy's cache key cost more CPU than the claim's round trip.
+    Core, not the ORM: no session state to synchronise."""
+    key = (
+        dialect,
+        tuple(sorted(per_account.items())) if per_account is not None else None,
+        one_post,
+    )
+    statement = _claim_statements.get(key)
+    if statement is None:
+        statement = _claim_statements[key] = _build_claim(dialect, per_account, one_post)
+    return statement
+
+
+@functools.cache
+def _after_claim() -> tuple[Any, Any]:
+    """What a claim writes beside the destinations, built once: its posts become
+    `publishing`, and one log line per claim."""
+    from sqlalchemy import bindparam, insert, update
+
+    posts: Any = Post.__table__  # type: ignore[attr-defined]
+    logs: Any = PublishLog.__table__  # type: ignore[attr-defined]
+    publishing = (
+        update(posts)
+        .where(
+            posts.c.id.in_(bindparam("claimed_posts", expanding=True)),
+            posts.c.status == PostState.SCHEDULED.value,
+        )
+        .values(
+            status=PostState.PUBLISHING.value,
+            updated_at=bindparam("now", type_=posts.c.updated_at.type),
+        )
+    )
+    return publishing, insert(logs)
+
+
+def _build_claim(dialect: str, per_account: Mapping[str, int] | None, one_post: bool) -> Any:
+    from sqlalchemy import Integer, bindparam, func, or_, select, text, update
+
+    dests: Any = PostDestination.__table__  # type: ignore[attr-defined]
+    now = bindparam("now", type_=dests.c.due_at.type)
+    is_due = (
+        text(DUE_DESTINATION),
+        dests.c.due_at <= now,
+        or_(dests.c.next_attempt_at.is_(None), dests.c.next_attempt_at <= now),
+    )
+    limit = bindparam("limit", type_=Integer)
+    if per_account is None:
+        due = select(dests.c.id).where(*is_due)
+    else:
+        ids = select(_sendable_now(is_due, per_account).c.id).scalar_subquery()
+        due = select(dests.c.id).where(
+            # = ANY(ARRAY(…)) on PostgreSQL: the rows are then fetched by primary key,
+            # whatever the planner guesses of a burst's row counts.
+            dests.c.id == func.any(func.array(ids))
+            if dialect == "postgresql"
+            else dests.c.id.in_(ids),
+            *is_due,  # looked at again on each row locked
+        )
+    due = due.order_by(dests.c.due_at, dests.c.id).limit(limit)
+    if one_post:
+        due = due.where(dests.c.post_id == bindparam("only_post", type_=Integer))
+    if dialect == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    return (
+        update(dests)
+        .where(dests.c.id.in_(due.scalar_subquery()))
+        .values(
+            status=DestinationState.CLAIMED.value,
+            claimed_by=bindparam("worker", type_=dests.c.claimed_by.type),
+            lease_expires_at=bindparam("lease_until", type_=dests.c.lease_expires_at.type),
+            attempts=dests.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(dests.c.id, dests.c.post_id, dests.c.attempts)
+    )
 
 
 def gone_daemons(db: Database, me: str) -> Any:
