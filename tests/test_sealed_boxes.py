@@ -133,7 +133,9 @@ def test_a_member_without_any_key_adds_an_account_and_the_daemon_publishes(
     exported = json.loads(cli.ok("keys", "export", "--yes").stdout)["keys"]
     member_home = Path(team.member["AUTOPOSTR_HOME"])
     assert _holds_key_material(member_home, exported) == []
-    assert not any(k.startswith("AUTOPOSTR_ENCRYPTION") for k in os.environ)
+    # What the member's commands run with: this process's environment under theirs.
+    environment = {**os.environ, **team.member}
+    assert not [k for k, v in environment.items() if k.startswith("AUTOPOSTR_ENCRYPTION") and v]
     assert cli("keys", "status", env=team.member).exit_code != 0
     refused = cli("accounts", "test", "webhook:site", env=team.member)
     assert refused.exit_code != 0 and "key" in refused.stderr

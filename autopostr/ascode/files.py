@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autopostr.states import PostState
+
 FIELDS = (
     "id",
     "to",
@@ -41,7 +43,7 @@ FIELDS = (
     "labels",
     "republish",
 )
-STATUSES = ("draft", "scheduled")
+STATUSES = (PostState.DRAFT.value, PostState.SCHEDULED.value)
 THREAD_JOIN = "\n\n---\n\n"
 _DELIMITER = re.compile(r"^---[ \t]*\r?$")
 
