@@ -295,6 +295,20 @@ def check_ai(db: DbSession, settings: Settings, team_id: int, now: datetime | No
         raise _refuse(settings, where, "ai_requests_per_month", used, period=period)
 
 
+def _monthly_posts(
+    db: DbSession, settings: Settings, team_id: int, now: datetime | None
+) -> tuple[Standing, int] | None:
+    """Where the team stands and its monthly post limit, the team's row held until the
+    caller's transaction ends; None when nothing limits its posts (billing off, or a
+    plan without that limit)."""
+    if not _applies(settings):
+        return None
+    lock_team(db, team_id)
+    where = standing(db, settings, team_id, now or utcnow())
+    limit = where.plan.limit("posts_per_month")
+    return None if limit is None else (where, limit)
+
+
 def check_posts(
     db: DbSession,
     settings: Settings,
@@ -308,14 +322,10 @@ def check_posts(
     """Before posts become scheduled at `times` (`exclude`: the post being rescheduled,
     already counted). Each billing month is counted on its own; an import over the
     limit is refused whole, saying how many of its posts would fit."""
-    if not _applies(settings) or not times:
+    held = _monthly_posts(db, settings, team_id, now) if times else None
+    if held is None:
         return
-    now = now or utcnow()
-    lock_team(db, team_id)
-    where = standing(db, settings, team_id, now)
-    limit = where.plan.limit("posts_per_month")
-    if limit is None:
-        return
+    where, limit = held
     wanted = _per_window(where, times)
     over: tuple[tuple[datetime, datetime], int] | None = None
     fit = 0
@@ -346,16 +356,12 @@ def check_written(
     `apply DIR`'s creations and changes): each billing month they fall in must still be
     within the plan, or the whole write is refused and the caller's transaction rolls
     back. `what` names the write in the refusal ("this import")."""
-    if not _applies(settings) or not post_ids:
-        return
     from sqlmodel import col, select
 
-    now = now or utcnow()
-    lock_team(db, team_id)
-    where = standing(db, settings, team_id, now)
-    limit = where.plan.limit("posts_per_month")
-    if limit is None:
+    held = _monthly_posts(db, settings, team_id, now) if post_ids else None
+    if held is None:
         return
+    where, limit = held
     times: list[datetime] = []
     for start in range(0, len(post_ids), 1000):
         chunk = list(post_ids[start : start + 1000])
