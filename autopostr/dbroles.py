@@ -39,7 +39,14 @@ from typing import TYPE_CHECKING
 from autopostr.config import Settings
 from autopostr.errors import ConfigError, InvalidInput, NotFound, PermissionDenied
 from autopostr.models import Role
-from autopostr.states import APPROVED_CONTENT, DestinationState, PostState, sql_in
+from autopostr.models.billing import FREE_PLAN, INSTANCE_META_KEY
+from autopostr.states import (
+    APPROVED_CONTENT,
+    DestinationState,
+    PostState,
+    SubscriptionState,
+    sql_in,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -205,6 +212,25 @@ def _functions(admin: str) -> list[str]:
             WHEN which = 'access_token' THEN access_token IS NOT NULL
             WHEN which = 'refresh_token' THEN refresh_token IS NOT NULL END
             FROM social_accounts WHERE id = account $$""",
+        # An owner's Checkout keeps the team's Stripe customer, the one column of the
+        # plan's row a member writes; once kept, it stays (events find the team by it).
+        f"""CREATE OR REPLACE FUNCTION autopostr_keep_customer(team integer, customer text)
+            RETURNS text LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+            SET search_path = public, pg_temp AS $$
+            DECLARE kept text;
+            BEGIN
+                IF autopostr_rank(team) < {OWN} THEN
+                    RAISE EXCEPTION 'only an owner of team % keeps its Stripe customer', team
+                        USING ERRCODE = 'insufficient_privilege';
+                END IF;
+                INSERT INTO subscriptions (team_id, plan, status, stripe_customer_id, updated_at)
+                    VALUES (team, '{FREE_PLAN}', '{SubscriptionState.ACTIVE.value}', customer, now())
+                    ON CONFLICT (team_id) DO UPDATE SET stripe_customer_id =
+                        COALESCE(subscriptions.stripe_customer_id, EXCLUDED.stripe_customer_id),
+                        updated_at = now()
+                    RETURNING stripe_customer_id INTO kept;
+                RETURN kept;
+            END $$""",
         *(
             f"ALTER FUNCTION {fn} OWNER TO {_q(admin)}"
             for fn in (
@@ -220,6 +246,7 @@ def _functions(admin: str) -> list[str]:
                 "autopostr_approval_required(integer)",
                 "autopostr_has_token(integer, text)",
                 "autopostr_password_hash(integer)",
+                "autopostr_keep_customer(integer, text)",
             )
         ),
     ]
@@ -362,7 +389,9 @@ def _member_policies() -> dict[str, list[tuple[str, str | None, str | None]]]:
             ("DELETE", f"{team} >= {OWN}", None),
         ],
         "social_accounts": team_rows(VIEW, OWN),
-        "subscriptions": team_rows(VIEW, OWN),
+        # The plan is what Stripe's events say: written by the daemons (and, for the
+        # Stripe customer only, through autopostr_keep_customer), never by a member.
+        "subscriptions": [("SELECT", f"{team} >= {VIEW}", None)],
         "media": team_rows(VIEW, EDIT),
         "import_tombstones": team_rows(VIEW, EDIT),
         "posts": [
@@ -390,11 +419,7 @@ def _member_policies() -> dict[str, list[tuple[str, str | None, str | None]]]:
             ("SELECT", f"{team} >= {OWN} OR user_id = {me}", None),
             ("INSERT", None, f"user_id = {me} AND (team_id IS NULL OR {team} >= {VIEW})"),
         ],
-        "billing_events": [
-            ("SELECT", f"team_id IS NULL OR {team} >= {OWN}", None),
-            ("INSERT", None, f"team_id IS NULL OR {team} >= {OWN}"),
-            ("UPDATE", f"{team} >= {OWN}", f"{team} >= {OWN}"),
-        ],
+        "billing_events": [("SELECT", f"{team} >= {OWN}", None)],
         "code_posts": team_rows(VIEW, EDIT),
         "queue_pauses": team_rows(VIEW, EDIT),
         "post_series": team_rows(VIEW, EDIT),
@@ -458,10 +483,10 @@ def _member_grants(conn: Connection, member: str) -> list[str]:
         f"GRANT SELECT, INSERT, DELETE ON post_destinations TO {m}",
         f"GRANT UPDATE ({', '.join(DESTINATION_SCHEDULE_COLUMNS)}) ON post_destinations TO {m}",
         "GRANT SELECT, INSERT, UPDATE, DELETE ON posts, post_media, media, media_chunks, "
-        "import_tombstones, analytics_snapshots, analytics_daily, analytics_targets, "
-        f"subscriptions TO {m}",
+        f"import_tombstones, analytics_snapshots, analytics_daily, analytics_targets TO {m}",
+        f"GRANT SELECT ON subscriptions, billing_events TO {m}",
         f"GRANT SELECT, INSERT ON publish_logs, audit_log TO {m}",
-        f"GRANT SELECT, INSERT, UPDATE ON ai_usage, billing_events TO {m}",
+        f"GRANT SELECT, INSERT, UPDATE ON ai_usage TO {m}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(SCHEDULING_TABLES)} TO {m}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {m}",
     ]
@@ -543,6 +568,14 @@ def setup_roles(engine: Engine, prefix: str | None) -> SetupResult:
             conn.execute(text(statement))
         conn.execute(
             text(f"GRANT USAGE ON SCHEMA public TO {_q(names.member)}, {_q(names.daemon)}")
+        )
+        # The database's name in Stripe's metadata, made here: members read app_meta only.
+        conn.execute(
+            text(
+                "INSERT INTO app_meta (key, value, updated_at) VALUES (:k, :v, now()) "
+                "ON CONFLICT (key) DO NOTHING"
+            ),
+            {"k": INSTANCE_META_KEY, "v": secrets.token_hex(8)},
         )
         tables = [
             row[0]

@@ -29,6 +29,7 @@ from tests.helpers import (
     make_due,
     matrix_failures,
     new_post,
+    one_error_line,
     run_once,
 )
 
@@ -228,7 +229,7 @@ def test_an_editor_in_raw_sql_cannot_approve_change_roles_or_touch_another_team(
             conn.execute("UPDATE teams SET approval_required = false WHERE name = 'Acme'").rowcount
             == 0
         )
-        assert conn.execute(f"UPDATE subscriptions SET plan = 'pro' WHERE {ACME}").rowcount == 0
+        _denied(conn, f"UPDATE subscriptions SET plan = 'pro' WHERE {ACME}")
         assert conn.execute(f"UPDATE social_accounts SET handle = 'x' WHERE {ACME}").rowcount == 0
         assert (
             conn.execute(f"UPDATE social_accounts SET access_token = 'x' WHERE {ACME}").rowcount
@@ -517,3 +518,49 @@ def test_the_password_reaches_the_server_only_as_the_verifier_libpq_would_make(
     iterations, salt = reference.split("$")[1].split(":")
     with mock.patch("autopostr.dbroles.secrets.token_bytes", return_value=base64.b64decode(salt)):
         assert dbroles.scram_verifier("s3cret-pw", int(iterations)) == reference
+
+
+def test_an_owner_on_their_role_pays_through_checkout_but_writes_no_plan(
+    shared: Shared, cli: Cli, stripe: Any
+) -> None:
+    """A team's plan is what Stripe's events say: an owner's own role keeps the team's
+    Stripe customer (Checkout) and nothing else of billing; the daemons apply events."""
+    with psycopg.connect(shared.admin_url) as admin:
+        acme = _one(admin, "SELECT id FROM teams WHERE name = 'Acme'")  # not theirs
+    owner = shared.person("own@example.com")
+    cli.ok("team", "create", "Own", env=owner)
+    session = cli.ok("billing", "checkout", "pro", "--no-browser", "--json", env=owner).json()
+    with shared.sql("own@example.com") as conn:
+        own = "team_id = (SELECT id FROM teams WHERE name = 'Own')"
+        customer = _one(conn, f"SELECT stripe_customer_id FROM subscriptions WHERE {own}")
+        assert customer.startswith("cus_")
+        assert _one(conn, f"SELECT plan FROM subscriptions WHERE {own}") == "free"
+        _denied(conn, f"UPDATE subscriptions SET plan = 'team', status = 'active' WHERE {own}")
+        _denied(conn, f"DELETE FROM subscriptions WHERE {own}")
+        _denied(
+            conn,
+            "INSERT INTO subscriptions (team_id, plan, status, updated_at) "
+            "SELECT id, 'team', 'active', now() FROM teams WHERE name = 'Own'",
+        )
+        _denied(
+            conn,
+            "INSERT INTO billing_events (id, type, created, outcome, source, detail, "
+            "received_at) VALUES ('evt_forged', 'x', now(), 'applied', 'sync', '', now())",
+        )
+        # The customer is kept once, and only for a team one owns.
+        assert (
+            _one(
+                conn,
+                "SELECT autopostr_keep_customer(id, 'cus_other') FROM teams WHERE name = 'Own'",
+            )
+            == customer
+        )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT autopostr_keep_customer(%s, 'cus_mine')", (acme,))
+    refused = cli("billing", "sync", env=owner)
+    assert refused.exit_code == 4 and "daemon" in one_error_line(refused.stderr)
+    # Paid, and the events applied where plans are written (here: the administrator's URL).
+    stripe.complete_checkout(session["id"])
+    cli.ok("billing", "sync")
+    status = cli.ok("billing", "status", "--json", env=owner).json()
+    assert (status["plan"], status["status"]) == ("pro", "active")

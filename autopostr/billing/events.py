@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 from autopostr.billing import plans as plans_mod
 from autopostr.billing.limits import lock_team
 from autopostr.config import Settings
+from autopostr.errors import PermissionDenied
 from autopostr.models import AppMeta, BillingEvent, Subscription, Team, utcnow
+from autopostr.models.billing import INSTANCE_META_KEY
 from autopostr.states import BillingEventOutcome, SubscriptionState
 
 if TYPE_CHECKING:
@@ -44,7 +46,7 @@ HANDLED = frozenset(
 CURSOR = "billing_events_cursor"  # app_meta: the newest event time seen by `sync`
 LAST_SYNC = "billing_last_sync"  # app_meta: when `sync` last finished
 LAST_WEBHOOK = "billing_last_webhook"  # app_meta: when the listener last took an event
-INSTANCE = "billing_instance"  # app_meta: this database's name in Stripe metadata
+INSTANCE = INSTANCE_META_KEY
 FIRST_SYNC_LOOKBACK = timedelta(days=30)  # Stripe keeps events 30 days
 
 # Reads a subscription as Stripe has it now (None: Stripe no longer knows it).
@@ -84,6 +86,25 @@ def set_meta(db: DbSession, key: str, value: str) -> None:
     row = db.get(AppMeta, key) or AppMeta(key=key, value=value)
     row.value, row.updated_at = value, utcnow()
     db.add(row)
+
+
+def writes_plans(db: DbSession) -> bool:
+    """Whether this connection may write a team's plan: on a shared PostgreSQL set up with
+    `db setup-roles`, only the daemons' role and the administrator's may."""
+    if db.get_bind().dialect.name != "postgresql":
+        return True
+    from sqlalchemy import text
+
+    return bool(db.execute(text("SELECT has_table_privilege('subscriptions', 'UPDATE')")).scalar())
+
+
+def require_plan_writer(db: DbSession, what: str) -> None:
+    if not writes_plans(db):
+        raise PermissionDenied(
+            f"{what}: on this shared database Stripe's events are applied by the daemons "
+            "(their billing job), or by `autopostr billing sync`/`webhook` run with a "
+            "daemon's or the administrative database URL; a member's role reads the plan"
+        )
 
 
 def instance_id(db: DbSession) -> str:
@@ -329,6 +350,7 @@ def sync(
 
     now = now or utcnow()
     with database.session() as db:
+        require_plan_writer(db, "billing sync")
         cursor = meta(db, CURSOR)
     # Events of the cursor's own second are read again (their ids say which are new).
     since = int(cursor) if cursor else int((now - FIRST_SYNC_LOOKBACK).timestamp())

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from autopostr.billing import limits
 from autopostr.billing import plans as plans_mod
-from autopostr.billing.events import LAST_SYNC, LIVE, instance_id, meta
+from autopostr.billing.events import LAST_SYNC, LIVE, instance_id, meta, writes_plans
 from autopostr.billing.plans import LIMITS, Plan
 from autopostr.config import Settings
 from autopostr.errors import ConfigError, Conflict, InvalidInput
@@ -102,6 +102,16 @@ def _customer(db: DbSession, actor: Actor, settings: Settings, team_id: int) -> 
         email=user.email if user else "",
         instance=instance_id(db),
     )
+    if not writes_plans(db):
+        # A member's role reads the plan's row; the customer is kept through the one
+        # function that writes it (and keeps the first customer of a race).
+        from sqlalchemy import text
+
+        kept = db.execute(
+            text("SELECT autopostr_keep_customer(:team, :customer)"),
+            {"team": team_id, "customer": customer},
+        ).scalar()
+        return str(kept)
     row = row or Subscription(team_id=team_id)
     row.stripe_customer_id = customer
     row.updated_at = utcnow()

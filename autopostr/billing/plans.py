@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 
 from autopostr.config import Settings
 from autopostr.errors import ConfigError, InvalidInput
+from autopostr.models.billing import FREE_PLAN
 
 # What a plan limits, in the order `billing status` shows them.
 LIMITS = ("accounts", "posts_per_month", "ai_requests_per_month", "seats")
 PRICE_KEYS = ("stripe_price_monthly", "stripe_price_yearly")
-FREE = "free"
+FREE = FREE_PLAN
 DEFAULT_GRACE_DAYS = 7
 DEFAULT_RETURN_URL = "https://example.com/"
 STRIPE_API_URL = "https://api.stripe.com"

@@ -61,6 +61,8 @@ class Listener:
             from autopostr.billing.stripe_api import NO_KEY
 
             raise ConfigError(NO_KEY)
+        with database.session() as db:
+            events_mod.require_plan_writer(db, "billing webhook")
         self.database, self.settings, self.secret = database, settings, secret
         if fetch is None:
             from autopostr.billing import stripe_api

@@ -11,6 +11,9 @@ import autopostr.models.identity  # noqa: F401  (the tables its foreign keys nam
 from autopostr.models._base import one_of, utcnow
 from autopostr.states import BillingEventOutcome, SubscriptionState
 
+FREE_PLAN = "free"  # no row, or a row of this plan: the free plan's limits
+INSTANCE_META_KEY = "billing_instance"  # app_meta: this database's name in Stripe metadata
+
 
 class Subscription(SQLModel, table=True):
     """A team's plan and Stripe subscription, as the billing events last left it.
@@ -24,7 +27,7 @@ class Subscription(SQLModel, table=True):
     __table_args__ = (one_of("status", SubscriptionState),)
     id: int | None = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="teams.id", unique=True, ondelete="CASCADE")
-    plan: str = Field(default="free", max_length=32)
+    plan: str = Field(default=FREE_PLAN, max_length=32)
     status: str = Field(default=SubscriptionState.ACTIVE.value, max_length=32)
     stripe_customer_id: str | None = Field(default=None, max_length=100, unique=True)
     stripe_subscription_id: str | None = Field(default=None, max_length=100)
