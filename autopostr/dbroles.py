@@ -486,7 +486,9 @@ def _member_grants(conn: Connection, member: str) -> list[str]:
         f"import_tombstones, analytics_snapshots, analytics_daily, analytics_targets TO {m}",
         f"GRANT SELECT ON subscriptions, billing_events TO {m}",
         f"GRANT SELECT, INSERT ON publish_logs, audit_log TO {m}",
-        f"GRANT SELECT, INSERT, UPDATE ON ai_usage TO {m}",
+        # A request's row is finished by its answer; who, which team and when stay.
+        f"GRANT SELECT, INSERT, UPDATE (prompt_tokens, completion_tokens, duration_ms, ok) "
+        f"ON ai_usage TO {m}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(SCHEDULING_TABLES)} TO {m}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {m}",
     ]

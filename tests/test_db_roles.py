@@ -547,6 +547,9 @@ def test_an_owner_on_their_role_pays_through_checkout_but_writes_no_plan(
             "INSERT INTO billing_events (id, type, created, outcome, source, detail, "
             "received_at) VALUES ('evt_forged', 'x', now(), 'applied', 'sync', '', now())",
         )
+        # Nor move AI requests out of the month (or the team) they count in.
+        _denied(conn, "UPDATE ai_usage SET created_at = now() - interval '40 days'")
+        _denied(conn, "UPDATE ai_usage SET team_id = NULL")
         # The customer is kept once, and only for a team one owns.
         assert (
             _one(
