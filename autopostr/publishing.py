@@ -93,6 +93,9 @@ class _Job:
 
     # Where a publish whose media the platform was processing stands (`Processing`).
     resume: dict[str, Any] | None = None
+    # Told when the platform's calls are over, before the outcome is written: the
+    # daemon's slot for calls goes to the next publish while this one's is committed.
+    calls_over: Callable[[], None] | None = None
 
 
 def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
@@ -282,6 +285,8 @@ def _finish(
     """Record what came of the job (see `outcomes.finish`). A destination that will be
     tried again keeps where its media stands, so the next attempt resumes it, unless it
     is to `start_over`."""
+    if job.calls_over is not None:
+        job.calls_over()
     telemetry.emit("publish", platform=job.account.platform, result=status)
     if status == DestinationState.RETRYING:
         telemetry.emit("retry", platform=job.account.platform)

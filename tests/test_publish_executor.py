@@ -77,10 +77,49 @@ def test_hundreds_of_calls_wait_at_once_in_one_daemon(
         for n in range(300)
     ]
     settle(lambda: len(calls.order) == 300)  # all 300 are in their call at once
-    assert pool.free() <= 0
+    # Beyond them, the daemon takes one batch to start as calls end, and no more.
+    assert pool.free() == pool.batch == 64
+    futures += [
+        pool.submit(Task(n, account_id=n, platform="x", run=calls.work(f"a{n}", n)))
+        for n in range(300, 364)
+    ]
+    assert pool.free() == 0 and pool.running() == 300
     calls.release.set()
-    assert sorted(f.result(5) for f in futures) == list(range(300))
+    assert sorted(f.result(5) for f in futures) == list(range(364))
     settle(lambda: pool.held() == 0)
+
+
+def test_a_call_that_is_over_gives_its_slot_back_while_its_outcome_is_written(
+    executor: Callable[..., PublishExecutor],
+) -> None:
+    """The slots bound calls in flight: the next call starts while the last one's
+    outcome waits for its commit (here: held), on the same account too."""
+    pool = executor(1)
+    committed = threading.Event()
+    started: list[str] = []
+
+    def first() -> str:
+        started.append("first")
+        tasks[0].release()  # the call is over; now "writing"
+        committed.wait(10)
+        return "first"
+
+    def second() -> str:
+        started.append("second")
+        return "second"
+
+    tasks = [
+        Task(1, account_id=7, platform="x", run=first),
+        Task(2, account_id=7, platform="x", run=second),
+    ]
+    futures = [pool.submit(task) for task in tasks]
+    assert futures[1].result(5) == "second"  # while the first still writes
+    assert not futures[0].done() and started == ["first", "second"]
+    assert pool.held() == 0 and pool.running() == 0
+    committed.set()
+    assert futures[0].result(5) == "first"
+    tasks[0].release()  # a second release changes nothing
+    assert pool.held() == 0 and pool.running() == 0
 
 
 def test_one_call_at_a_time_per_account_in_the_order_handed_over(

@@ -14,10 +14,15 @@ Three bounds, in this order:
   daemon (DEFAULT_PLATFORM_CEILING when unset);
 - in all: the pool's size.
 
-What waits here still counts as held (`held`): the runner claims only what the pool
-can take now (`free`), plus what it will have finished by the time the next claim
-comes back (its recent completions per second times how long a claim takes), so no
-thread waits for a claim and a daemon never sits on work another daemon could run.
+What waits here still counts as held (`held`): the runner claims what the pool can
+take now (`free`), plus what it will have finished by the time the next claim comes
+back (its recent completions per second times how long a claim takes), plus one batch
+(`batch`), and claims again once a batch has gone; so the next claim is under way
+while every slot is still busy, no slot waits for a claim, and a daemon sits on
+little that another daemon could run.
+
+A slot is a call in flight: a publish gives its slot back when its calls are over
+(`Task.release`), while its outcome is committed, on a thread of its own.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ class Task:
     platform: str
     run: Callable[[], Any]
     future: Future[Any] = field(default_factory=Future)
+    # Set while the task runs: gives its slot back early (see `PublishExecutor._work`).
+    release: Callable[[], None] = lambda: None
 
 
 class PublishExecutor:
@@ -60,7 +67,11 @@ class PublishExecutor:
         self.capacity = max(1, capacity)
         self._account_limit = account_limit
         self._platform_ceiling = platform_ceiling
-        self._pool = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="publish")
+        # A thread whose calls are over waits for its outcome's commit without its slot:
+        # threads beyond the slots let the next call start meanwhile.
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.capacity + self.batch, thread_name_prefix="publish"
+        )
         self._lock = threading.Lock()
         self._waiting: dict[int, deque[Task]] = {}  # account id -> its tasks, in order
         self._per_account: Counter[int] = Counter()
@@ -95,18 +106,22 @@ class PublishExecutor:
         with self._lock:
             return self._held
 
+    @property
+    def batch(self) -> int:
+        """What a claim takes at least, once running: half the pool (up to 64), so a
+        claim's round trip is paid for several publishes."""
+        return max(1, min(64, self.capacity // 2))
+
     def free(self) -> int:
-        """How many more tasks to take: room in the pool now, plus the reserve."""
+        """How many more tasks to take: room in the pool now, the reserve, and a batch."""
         with self._lock:
-            return self.capacity + self._reserve_locked() - self._held
+            return self.capacity + self._reserve_locked() + self.batch - self._held
 
     def worth_claiming(self) -> bool:
-        """Whether enough room opened for a claim to be worth its round trip: half of
-        what the daemon holds at most (up to 64), so a claim takes a batch while the
-        reserve keeps the threads busy."""
+        """Whether a batch's worth of room opened: the claim then goes out while the
+        pool is still full and the reserve still waiting, so no thread waits for it."""
         with self._lock:
-            most = self.capacity + self._reserve_locked()
-            return most - self._held >= max(1, min(64, most // 2))
+            return self.capacity + self._reserve_locked() - self._held >= 0
 
     def running(self) -> int:
         with self._lock:
@@ -166,15 +181,27 @@ class PublishExecutor:
         if not task.future.set_running_or_notify_cancel():
             self._finished(task)
             return
-        # The slot is given back before anyone hears of the outcome: the runner claims
+        # A task may give its slot back once its calls are over (`release`), while its
+        # outcome is committed: the slot bounds calls in flight, not writes. At the
+        # latest it is given back before anyone hears of the outcome: the runner claims
         # more when it hears, and must then see the room.
+        released = threading.Event()
+
+        def release() -> None:
+            with self._lock:
+                if released.is_set():
+                    return
+                released.set()
+            self._finished(task)
+
+        task.release = release
         try:
             result = task.run()
         except BaseException as exc:
-            self._finished(task)
+            release()
             task.future.set_exception(exc)
         else:
-            self._finished(task)
+            release()
             task.future.set_result(result)
 
     def _finished(self, task: Task) -> None:
@@ -269,9 +296,11 @@ def task_for(db: Any, settings: Any, worker: str, job: Any, *, recover: bool = F
     from autopostr.publishing import publish_job, recover_job
 
     work = recover_job if recover else publish_job
-    return Task(
+    task = Task(
         destination_id=job.claim.destination_id,
         account_id=job.account.id or 0,
         platform=job.account.platform,
         run=functools.partial(work, db, settings, worker, job),
     )
+    job.calls_over = lambda: task.release()
+    return task
