@@ -11,6 +11,7 @@ long-running daemon and `posts publish` all go through `publish_due`.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -54,7 +55,7 @@ from autopostr.states import DestinationState, LogEvent
 from autopostr.timeparse import describe_duration
 
 if TYPE_CHECKING:
-    from sqlmodel import Session as DbSession
+    pass
 
 log = logging.getLogger("autopostr.publishing")
 
@@ -105,43 +106,78 @@ def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
     return jobs[0]
 
 
+@functools.cache
+def _prepare_statement() -> Any:
+    """What `prepare` reads of a batch, built once and bound per call (`ids`): composing
+    it per batch cost more CPU than running it. Core, with the account's columns: the
+    account is built from them, no session keeps it."""
+    from sqlalchemy import bindparam, exists, func, select
+
+    from autopostr.models import PostMedia
+
+    dests: Any = PostDestination.__table__  # type: ignore[attr-defined]
+    posts: Any = Post.__table__  # type: ignore[attr-defined]
+    accounts: Any = SocialAccount.__table__  # type: ignore[attr-defined]
+    media: Any = PostMedia.__table__  # type: ignore[attr-defined]
+    logs: Any = PublishLog.__table__  # type: ignore[attr-defined]
+    # When the destination was first claimed: its oldest claim in the log.
+    first_claim = (
+        select(func.min(logs.c.created_at))
+        .where(
+            logs.c.post_id == dests.c.post_id,
+            logs.c.destination_id == dests.c.id,
+            logs.c.event == LogEvent.CLAIMED.value,
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(
+            dests.c.id,
+            dests.c.text,
+            dests.c.error,
+            dests.c.idempotency_key,
+            dests.c.resume,
+            dests.c.due_at,
+            posts.c.text,
+            posts.c.first_comment,
+            posts.c.team_id,
+            posts.c.scheduled_at,
+            exists().where(media.c.post_id == posts.c.id),
+            first_claim,
+            *accounts.c,
+        )
+        .join(posts, posts.c.id == dests.c.post_id)
+        .join(accounts, accounts.c.id == dests.c.account_id)
+        .where(dests.c.id.in_(bindparam("ids", expanding=True)))
+    )
+
+
+# The account's columns come after these in `_prepare_statement`'s rows.
+_PREPARED_FIELDS = 12
+
+
 def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]:
     """Everything the calls of a batch of claims need, in one query (plus one for the media
     of the posts that have some), in the order of `claims`."""
-    from sqlalchemy import exists, select
-    from sqlmodel import col
-
     from autopostr import posts as posts_mod
-    from autopostr.models import PostMedia
 
     if not claims:
         return []
-    has_media = exists().where(col(PostMedia.post_id) == col(Post.id))
+    names = [column.name for column in SocialAccount.__table__.columns]  # type: ignore[attr-defined]
     with db.session() as session:
         rows = session.execute(
-            select(
-                col(PostDestination.id),
-                SocialAccount,
-                col(PostDestination.text),
-                col(PostDestination.error),
-                col(PostDestination.idempotency_key),
-                col(PostDestination.resume),
-                col(Post.text),
-                col(Post.first_comment),
-                col(Post.team_id),
-                col(Post.scheduled_at),
-                col(PostDestination.due_at),
-                has_media,
-            )
-            .join(Post, col(Post.id) == col(PostDestination.post_id))
-            .join(SocialAccount, col(SocialAccount.id) == col(PostDestination.account_id))
-            .where(col(PostDestination.id).in_([c.destination_id for c in claims]))
+            _prepare_statement(), {"ids": [c.destination_id for c in claims]}
         ).all()
-        found = {row[0]: row[1:] for row in rows}
-        first_claims = _first_claims(session, claims)
+        found = {
+            row[0]: (
+                SocialAccount(**dict(zip(names, row[_PREPARED_FIELDS:], strict=True))),
+                *row[1:_PREPARED_FIELDS],
+            )
+            for row in rows
+        }
         # A destination deleted since it was claimed has nothing left to publish.
         claims = [c for c in claims if c.destination_id in found]
-        with_media = {c.post_id for c in claims if found[c.destination_id][-1]}
+        with_media = {c.post_id for c in claims if found[c.destination_id][10]}
         media_by_post = {
             post_id: _media_items(settings, db, posts_mod.media_of(session, post_id))
             for post_id in sorted(with_media)
@@ -156,12 +192,13 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
                 dest_error,
                 key,
                 resume,
+                due_at,
                 post_text,
                 first_comment,
                 team_id,
                 scheduled_at,
-                due_at,
                 _has_media,
+                first_claimed,
             ) = found[claim.destination_id]
             label = accounts_mod.label(account)
             problem = None
@@ -184,7 +221,7 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
                     media=media_by_post.get(claim.post_id, []),
                     first_comment=first_comment,
                     idempotency_key=key,
-                    first_claimed_at=first_claims.get(claim.destination_id),
+                    first_claimed_at=aware(first_claimed) if first_claimed else None,
                 )
             jobs.append(
                 _Job(
@@ -226,25 +263,6 @@ def too_late(
         f"({describe_duration(max_lateness)}); to send it anyway, "
         f"`autopostr posts retry {post_id}`"
     )
-
-
-def _first_claims(session: DbSession, claims: list[Claim]) -> dict[int, datetime]:
-    """When each destination was first claimed (its oldest claim in the log), in UTC."""
-    from sqlalchemy import func, select
-    from sqlmodel import col
-
-    if not claims:
-        return {}
-    rows = session.execute(
-        select(col(PublishLog.destination_id), func.min(col(PublishLog.created_at)))
-        .where(
-            col(PublishLog.post_id).in_(sorted({c.post_id for c in claims})),
-            col(PublishLog.destination_id).in_([c.destination_id for c in claims]),
-            col(PublishLog.event) == LogEvent.CLAIMED,
-        )
-        .group_by(col(PublishLog.destination_id))
-    ).all()
-    return {int(dest): aware(first) for dest, first in rows if dest is not None and first}
 
 
 def _media_items(settings: Settings, db: Database, items: list[Any]) -> list[MediaItem]:

@@ -63,8 +63,10 @@ class PublishExecutor:
         *,
         account_limit: Callable[[str], int] = lambda _platform: 1,
         platform_ceiling: Callable[[str], int] = lambda _platform: DEFAULT_PLATFORM_CEILING,
+        on_room: Callable[[], None] = lambda: None,
     ) -> None:
         self.capacity = max(1, capacity)
+        self._on_room = on_room  # told when a slot is given back
         self._account_limit = account_limit
         self._platform_ceiling = platform_ceiling
         # A thread whose calls are over waits for its outcome's commit without its slot:
@@ -193,6 +195,7 @@ class PublishExecutor:
                     return
                 released.set()
             self._finished(task)
+            self._on_room()
 
         task.release = release
         try:

@@ -115,6 +115,7 @@ class DaemonRunner:
             config.concurrency,
             account_limit=self.bounds.posts_at_once,
             platform_ceiling=self.bounds.ceiling,
+            on_room=self._room,
         )
         self.scheduler: Any = None
         self.outcomes: list[Outcome] = []
@@ -378,8 +379,13 @@ class DaemonRunner:
                 log.warning("destination %s: %s", claim.destination_id, exc)
                 if not isinstance(exc, AutopostrError):
                     reporting.report(exc)
+        self._room()
+
+    def _room(self) -> None:
+        """A slot opened (a call is over) or an outcome was written: claim the next
+        batch at once if a batch's worth of room opened."""
         if self._queue_low():
-            self.wake()  # a worker is about to be free: claim the next batch at once
+            self.wake()
 
     def _schedule_next(self) -> None:
         now = utcnow()
