@@ -49,12 +49,40 @@ class _FinishStatements:
     insert_log: Any
     destination_states: Any
     set_post_status: Any
+    # PostgreSQL: a whole batch in one statement each, its values bound as arrays.
+    finish_destinations: Any
+    set_posts_status: Any
+
+
+# One row per outcome, fenced on its claim; the columns as `finish_destination` sets them.
+_FINISH_DESTINATIONS = """
+UPDATE post_destinations AS d SET
+    status = v.status, attempts = v.attempts_after, claimed_by = NULL,
+    lease_expires_at = NULL, updated_at = :now, error = v.error,
+    next_attempt_at = v.next_attempt_at, resume = v.resume,
+    remote_id = COALESCE(v.remote_id, d.remote_id), url = COALESCE(v.url, d.url),
+    published_at = COALESCE(v.published_at, d.published_at)
+FROM unnest(
+    CAST(:ids AS integer[]), CAST(:workers AS text[]), CAST(:attempts AS integer[]),
+    CAST(:attempts_after AS integer[]), CAST(:statuses AS text[]), CAST(:errors AS text[]),
+    CAST(:next_attempts AS timestamptz[]), CAST(:resumes AS text[]),
+    CAST(:remote_ids AS text[]), CAST(:urls AS text[]), CAST(:published AS timestamptz[])
+) AS v(id, worker, attempt, attempts_after, status, error, next_attempt_at, resume,
+       remote_id, url, published_at)
+WHERE d.id = v.id AND d.claimed_by = v.worker AND d.attempts = v.attempt
+RETURNING d.id
+"""
+_SET_POSTS_STATUS = """
+UPDATE posts AS p SET status = v.status, updated_at = :now
+FROM unnest(CAST(:ids AS integer[]), CAST(:statuses AS text[])) AS v(id, status)
+WHERE p.id = v.id
+"""
 
 
 @functools.cache
 def _finish_statements() -> _FinishStatements:
     """Built once: composing SQL expressions per publish cost more CPU than running them."""
-    from sqlalchemy import bindparam, func, insert, select, update
+    from sqlalchemy import bindparam, func, insert, select, text, update
 
     posts = Post.__table__  # type: ignore[attr-defined]
     dests = PostDestination.__table__  # type: ignore[attr-defined]
@@ -93,6 +121,8 @@ def _finish_statements() -> _FinishStatements:
         set_post_status=update(posts)
         .where(posts.c.id == bindparam("post_id"))
         .values(status=bindparam("status"), updated_at=bindparam("updated_at")),
+        finish_destinations=text(_FINISH_DESTINATIONS.strip()),
+        set_posts_status=text(_SET_POSTS_STATUS.strip()),
     )
 
 
@@ -137,34 +167,27 @@ def _write_outcomes(db: Database, items: list[Finishing]) -> list[Outcome]:
     now = utcnow()
     sql = _finish_statements()
     outcomes: list[Outcome] = []
+    for item in items:
+        if item.result is not None and item.error is None:
+            item.error = published_warning(item.result)
     with db.session() as session:
         # Plain Core statements on the session's connection: the hot path skips the ORM.
         conn = session.connection()
+        batched = conn.dialect.name == "postgresql"
         post_ids = sorted({item.claim.post_id for item in items})
         post_status = dict(conn.execute(sql.lock_posts, {"post_ids": post_ids}).all())
+        if batched:
+            written = _finish_batch(conn, sql, items, now)
+        else:
+            written = {
+                item.claim.destination_id
+                for item in items
+                if conn.execute(sql.finish_destination, _finish_values(item, now)).rowcount == 1
+            }
         logs = []
         for item in items:
             claim, result = item.claim, item.result
-            if result is not None and item.error is None:
-                item.error = published_warning(result)
-            updated = conn.execute(
-                sql.finish_destination,
-                {
-                    "destination_id": claim.destination_id,
-                    "worker": item.worker,
-                    "attempt": claim.attempt,
-                    "attempts_after": claim.attempt - 1 if item.refund else claim.attempt,
-                    "status": item.status,
-                    "updated_at": now,
-                    "error": item.error,
-                    "next_attempt_at": item.next_attempt_at,
-                    "resume": item.resume,
-                    "remote_id": result.remote_id if result else None,
-                    "url": result.url if result else None,
-                    "published_at": now if result else None,
-                },
-            )
-            if updated.rowcount != 1:
+            if claim.destination_id not in written:
                 message = "another publisher took over this destination"
                 logs.append(log_row(claim, LogEvent.LEASE_LOST, item.worker, message, now))
                 outcomes.append(
@@ -208,17 +231,74 @@ def _write_outcomes(db: Database, items: list[Finishing]) -> list[Outcome]:
         states: dict[int, list[str]] = {}
         for post_id, state in conn.execute(sql.destination_states, {"post_ids": post_ids}):
             states.setdefault(post_id, []).append(state)
+        changed: dict[int, str] = {}
         for post_id in post_ids:
             old = post_status.get(post_id)
             if old is None:
                 continue  # the post was deleted meanwhile
             new = derive_status(old, states.get(post_id, []))
             if new != old:
+                changed[post_id] = new
+        if changed and batched:
+            conn.execute(
+                sql.set_posts_status,
+                {"ids": list(changed), "statuses": list(changed.values()), "now": now},
+            )
+        else:
+            for post_id, new in changed.items():
                 conn.execute(
-                    sql.set_post_status,
-                    {"post_id": post_id, "status": new, "updated_at": now},
+                    sql.set_post_status, {"post_id": post_id, "status": new, "updated_at": now}
                 )
     return outcomes
+
+
+def _finish_values(item: Finishing, now: datetime) -> dict[str, Any]:
+    """The parameters of one outcome's fenced UPDATE."""
+    claim, result = item.claim, item.result
+    return {
+        "destination_id": claim.destination_id,
+        "worker": item.worker,
+        "attempt": claim.attempt,
+        "attempts_after": claim.attempt - 1 if item.refund else claim.attempt,
+        "status": item.status,
+        "updated_at": now,
+        "error": item.error,
+        "next_attempt_at": item.next_attempt_at,
+        "resume": item.resume,
+        "remote_id": result.remote_id if result else None,
+        "url": result.url if result else None,
+        "published_at": now if result else None,
+    }
+
+
+def _finish_batch(
+    conn: Any, sql: _FinishStatements, items: list[Finishing], now: datetime
+) -> set[int]:
+    """PostgreSQL: every outcome of the batch in one UPDATE, each row still fenced on its
+    own claim; the ids it wrote."""
+    rows = [_finish_values(item, now) for item in items]
+
+    def column(name: str) -> list[Any]:
+        return [row[name] for row in rows]
+
+    written = conn.execute(
+        sql.finish_destinations,
+        {
+            "now": now,
+            "ids": column("destination_id"),
+            "workers": column("worker"),
+            "attempts": column("attempt"),
+            "attempts_after": column("attempts_after"),
+            "statuses": column("status"),
+            "errors": column("error"),
+            "next_attempts": column("next_attempt_at"),
+            "resumes": column("resume"),
+            "remote_ids": column("remote_id"),
+            "urls": column("url"),
+            "published": column("published_at"),
+        },
+    )
+    return {int(row[0]) for row in written}
 
 
 def published_warning(result: PublishResult) -> str | None:

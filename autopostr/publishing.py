@@ -165,9 +165,11 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
         return []
     names = [column.name for column in SocialAccount.__table__.columns]  # type: ignore[attr-defined]
     with db.session() as session:
-        rows = session.execute(
-            _prepare_statement(), {"ids": [c.destination_id for c in claims]}
-        ).all()
+        rows = (
+            session.connection()
+            .execute(_prepare_statement(), {"ids": [c.destination_id for c in claims]})
+            .all()
+        )
         found = {
             row[0]: (
                 SocialAccount(**dict(zip(names, row[_PREPARED_FIELDS:], strict=True))),

@@ -275,7 +275,11 @@ class Daemons:
                 raise SystemExit(f"daemon {proc.pid} exited {proc.returncode}:\n{log.read_text()}")
 
     def wait_idle(self, settle: float = 1.0, timeout: float = 30.0) -> None:
-        """Until every daemon logged `started`, then `settle` s for its first (empty) tick."""
+        """Until every daemon logged `started`, then `settle` s for its first (empty) tick,
+        and past its periodic jobs' first run (FIRST_JOBS_AFTER), which a daemon running
+        for a while has behind it: until the daemons' CPU is quiet again."""
+        from autopostr.daemon.runner import FIRST_JOBS_AFTER
+
         deadline = time.monotonic() + timeout
         while not all(" started " in log.read_text() for log in self.logs):
             self.check_alive()
@@ -283,6 +287,14 @@ class Daemons:
                 raise SystemExit(f"daemons not started after {timeout:.0f} s")
             time.sleep(0.05)
         time.sleep(settle)
+        jobs_done = self.started + FIRST_JOBS_AFTER.total_seconds() + 0.5
+        while time.monotonic() < jobs_done and time.monotonic() < deadline:
+            time.sleep(0.1)
+        while time.monotonic() < deadline:  # quiet: under 1 % of a core each
+            before = self.cpu_seconds()
+            time.sleep(0.5)
+            if self.cpu_seconds() - before < 0.005 * len(self.procs):
+                break
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM, as systemd stops them; SIGKILL whoever is still there after `timeout`."""

@@ -88,6 +88,11 @@ class DaemonConfig:
         )
 
 
+# The periodic jobs' first run, after the daemon started: out of the way of its first
+# claims, and soon enough that a restart does not postpone them by a whole interval.
+FIRST_JOBS_AFTER = timedelta(seconds=5)
+
+
 def refuse_damaged(db: Database) -> None:
     """Never publish from a damaged database: what a daemon reads there may be wrong, and
     what it writes may make the damage worse."""
@@ -176,7 +181,7 @@ class DaemonRunner:
                 seconds=job.interval(self.settings).total_seconds(),
                 args=[job.name],
                 id=f"job:{job.name}",
-                next_run_time=utcnow() + timedelta(seconds=5),
+                next_run_time=utcnow() + FIRST_JOBS_AFTER,
             )
         self.scheduler.start()
         if self.db.url.dialect == "postgresql":

@@ -162,16 +162,18 @@ def claim_due(
     if post_id is not None:
         values["only_post"] = post_id
     with db.session() as session:
-        rows = session.execute(statement, values).all()
+        # On the session's connection: Core statements skip the ORM's execution path.
+        conn = session.connection()
+        rows = conn.execute(statement, values).all()
         claims = [Claim(int(r[0]), int(r[1]), int(r[2])) for r in rows]
         if claims:
             publishing, logged = _after_claim()
-            session.execute(
+            conn.execute(
                 publishing, {"now": now, "claimed_posts": sorted({c.post_id for c in claims})}
             )
             # Each claim of a batch gets its own instant: the first one is a destination's
             # lasting timestamp (Bluesky record keys carry it), so no two coincide.
-            session.execute(
+            conn.execute(
                 logged,
                 [
                     log_row(claim, LogEvent.CLAIMED, worker, "", now + CLAIM_SPACING * index)
