@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,6 +47,7 @@ from autopostr.queue.claims import (
     aware,
     backoff,
     claim_due,
+    claim_due_in,
     max_attempts,
     new_worker_id,
 )
@@ -55,7 +56,7 @@ from autopostr.states import DestinationState, LogEvent
 from autopostr.timeparse import describe_duration
 
 if TYPE_CHECKING:
-    pass
+    from sqlmodel import Session as DbSession
 
 log = logging.getLogger("autopostr.publishing")
 
@@ -159,87 +160,112 @@ _PREPARED_FIELDS = 12
 def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]:
     """Everything the calls of a batch of claims need, in one query (plus one for the media
     of the posts that have some), in the order of `claims`."""
+    if not claims:
+        return []
+    with db.session() as session:
+        return prepare_in(session, db, settings, claims)
+
+
+def claim_and_prepare(
+    db: Database,
+    settings: Settings,
+    worker: str,
+    limit: int,
+    *,
+    lease: timedelta,
+    per_account: Mapping[str, int] | None,
+) -> list[_Job]:
+    """A daemon's claim and what its calls need, in one transaction: one connection and
+    one commit for both."""
+    with db.session() as session:
+        claims = claim_due_in(session, worker, limit, lease=lease, per_account=per_account)
+        return prepare_in(session, db, settings, claims)
+
+
+def prepare_in(
+    session: DbSession, db: Database, settings: Settings, claims: list[Claim]
+) -> list[_Job]:
+    """`prepare` in the caller's transaction."""
     from autopostr import posts as posts_mod
 
     if not claims:
         return []
     names = [column.name for column in SocialAccount.__table__.columns]  # type: ignore[attr-defined]
-    with db.session() as session:
-        rows = (
-            session.connection()
-            .execute(_prepare_statement(), {"ids": [c.destination_id for c in claims]})
-            .all()
+    rows = (
+        session.connection()
+        .execute(_prepare_statement(), {"ids": [c.destination_id for c in claims]})
+        .all()
+    )
+    found = {
+        row[0]: (
+            SocialAccount(**dict(zip(names, row[_PREPARED_FIELDS:], strict=True))),
+            *row[1:_PREPARED_FIELDS],
         )
-        found = {
-            row[0]: (
-                SocialAccount(**dict(zip(names, row[_PREPARED_FIELDS:], strict=True))),
-                *row[1:_PREPARED_FIELDS],
+        for row in rows
+    }
+    # A destination deleted since it was claimed has nothing left to publish.
+    claims = [c for c in claims if c.destination_id in found]
+    with_media = {c.post_id for c in claims if found[c.destination_id][10]}
+    media_by_post = {
+        post_id: _media_items(settings, db, posts_mod.media_of(session, post_id))
+        for post_id in sorted(with_media)
+    }
+    jobs = []
+    max_lateness = settings.seconds("max_lateness", 0)
+    now = utcnow()
+    for claim in claims:
+        (
+            account,
+            dest_text,
+            dest_error,
+            key,
+            resume,
+            due_at,
+            post_text,
+            first_comment,
+            team_id,
+            scheduled_at,
+            _has_media,
+            first_claimed,
+        ) = found[claim.destination_id]
+        label = accounts_mod.label(account)
+        problem = None
+        # A destination that may have been sent is asked about first; one whose media
+        # the platform is processing was sent in time and is only being finished.
+        if not resume and not (dest_error or "").startswith(MAYBE_SENT):
+            problem = too_late(scheduled_at, due_at, now, max_lateness, claim.post_id)
+        request = None
+        if problem is None and account.status != accounts_mod.ACTIVE:
+            problem = (
+                f"{label} is {account.status}: to reconnect it, "
+                f"{accounts_mod.reconnect_fix(account, settings)}; then run "
+                f"`autopostr posts retry {claim.post_id}`"
             )
-            for row in rows
-        }
-        # A destination deleted since it was claimed has nothing left to publish.
-        claims = [c for c in claims if c.destination_id in found]
-        with_media = {c.post_id for c in claims if found[c.destination_id][10]}
-        media_by_post = {
-            post_id: _media_items(settings, db, posts_mod.media_of(session, post_id))
-            for post_id in sorted(with_media)
-        }
-        jobs = []
-        max_lateness = settings.seconds("max_lateness", 0)
-        now = utcnow()
-        for claim in claims:
-            (
+        elif problem is None:
+            request = PublishRequest(
+                post_id=claim.post_id,
+                destination_id=claim.destination_id,
+                parts=posts_mod.split_thread(dest_text or post_text),
+                media=media_by_post.get(claim.post_id, []),
+                first_comment=first_comment,
+                idempotency_key=key,
+                first_claimed_at=aware(first_claimed) if first_claimed else None,
+            )
+        jobs.append(
+            _Job(
+                claim,
                 account,
-                dest_text,
-                dest_error,
-                key,
-                resume,
-                due_at,
-                post_text,
-                first_comment,
+                label,
                 team_id,
-                scheduled_at,
-                _has_media,
-                first_claimed,
-            ) = found[claim.destination_id]
-            label = accounts_mod.label(account)
-            problem = None
-            # A destination that may have been sent is asked about first; one whose media
-            # the platform is processing was sent in time and is only being finished.
-            if not resume and not (dest_error or "").startswith(MAYBE_SENT):
-                problem = too_late(scheduled_at, due_at, now, max_lateness, claim.post_id)
-            request = None
-            if problem is None and account.status != accounts_mod.ACTIVE:
-                problem = (
-                    f"{label} is {account.status}: to reconnect it, "
-                    f"{accounts_mod.reconnect_fix(account, settings)}; then run "
-                    f"`autopostr posts retry {claim.post_id}`"
-                )
-            elif problem is None:
-                request = PublishRequest(
-                    post_id=claim.post_id,
-                    destination_id=claim.destination_id,
-                    parts=posts_mod.split_thread(dest_text or post_text),
-                    media=media_by_post.get(claim.post_id, []),
-                    first_comment=first_comment,
-                    idempotency_key=key,
-                    first_claimed_at=aware(first_claimed) if first_claimed else None,
-                )
-            jobs.append(
-                _Job(
-                    claim,
-                    account,
-                    label,
-                    team_id,
-                    request,
-                    problem,
-                    settings,
-                    dest_error or "",
-                    aware(due_at) if due_at is not None else None,
-                    json.loads(resume) if resume else None,
-                )
+                request,
+                problem,
+                settings,
+                dest_error or "",
+                aware(due_at) if due_at is not None else None,
+                json.loads(resume) if resume else None,
             )
-        session.expunge_all()
+        )
+    session.expunge_all()
     return jobs
 
 

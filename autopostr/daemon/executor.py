@@ -112,7 +112,7 @@ class PublishExecutor:
     def batch(self) -> int:
         """What a claim takes at least, once running: half the pool (up to 64), so a
         claim's round trip is paid for several publishes."""
-        return max(1, min(64, self.capacity // 2))
+        return max(1, min(64, self.capacity))
 
     def free(self) -> int:
         """How many more tasks to take: room in the pool now, the reserve, and a batch."""

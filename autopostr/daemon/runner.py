@@ -44,10 +44,9 @@ from autopostr.errors import AutopostrError, DatabaseCorrupt
 from autopostr.models import Daemon as DaemonRow
 from autopostr.models import utcnow
 from autopostr.outcomes import Outcome, start_batched_finishing, stop_batched_finishing
-from autopostr.publishing import prepare
+from autopostr.publishing import claim_and_prepare, prepare
 from autopostr.queue.claims import (
     Claim,
-    claim_due,
     claim_expired,
     new_worker_id,
     next_wake_at,
@@ -338,16 +337,17 @@ class DaemonRunner:
             free -= len(recovered)
             per_account = self.bounds.claim_map(self.db)
             began = time.monotonic()
-            claims = (
-                claim_due(self.db, self.id, free, lease=self.lease, per_account=per_account)
+            jobs = (
+                claim_and_prepare(
+                    self.db, self.settings, self.id, free, lease=self.lease, per_account=per_account
+                )
                 if free > 0
                 else []
             )
-            jobs = prepare(self.db, self.settings, claims)
             self.workers.note_claim(time.monotonic() - began)
             for job in jobs:
                 self._submit_job(job)
-            if not recovered and len(claims) < free:
+            if not recovered and len(jobs) < free:
                 return
 
     def _submit_job(self, job: Any, recover: bool = False) -> None:

@@ -156,30 +156,41 @@ def claim_due(
     account's earliest first. Without it (`daemon run --once`, `posts publish`) every
     due destination may be taken.
     """
+    with db.session() as session:
+        return claim_due_in(session, worker, limit, now, post_id, lease, per_account)
+
+
+def claim_due_in(
+    session: DbSession,
+    worker: str,
+    limit: int,
+    now: datetime | None = None,
+    post_id: int | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+    per_account: Mapping[str, int] | None = None,
+) -> list[Claim]:
+    """`claim_due` in the caller's transaction (which reads what the claims need next)."""
     now = now or utcnow()
-    statement = _claim_statement(db.url.dialect, per_account, post_id is not None)
+    # On the session's connection: Core statements skip the ORM's execution path.
+    conn = session.connection()
+    statement = _claim_statement(conn.dialect.name, per_account, post_id is not None)
     values = {"now": now, "lease_until": now + lease, "worker": worker, "limit": limit}
     if post_id is not None:
         values["only_post"] = post_id
-    with db.session() as session:
-        # On the session's connection: Core statements skip the ORM's execution path.
-        conn = session.connection()
-        rows = conn.execute(statement, values).all()
-        claims = [Claim(int(r[0]), int(r[1]), int(r[2])) for r in rows]
-        if claims:
-            publishing, logged = _after_claim()
-            conn.execute(
-                publishing, {"now": now, "claimed_posts": sorted({c.post_id for c in claims})}
-            )
-            # Each claim of a batch gets its own instant: the first one is a destination's
-            # lasting timestamp (Bluesky record keys carry it), so no two coincide.
-            conn.execute(
-                logged,
-                [
-                    log_row(claim, LogEvent.CLAIMED, worker, "", now + CLAIM_SPACING * index)
-                    for index, claim in enumerate(claims)
-                ],
-            )
+    rows = conn.execute(statement, values).all()
+    claims = [Claim(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+    if claims:
+        publishing, logged = _after_claim()
+        conn.execute(publishing, {"now": now, "claimed_posts": sorted({c.post_id for c in claims})})
+        # Each claim of a batch gets its own instant: the first one is a destination's
+        # lasting timestamp (Bluesky record keys carry it), so no two coincide.
+        conn.execute(
+            logged,
+            [
+                log_row(claim, LogEvent.CLAIMED, worker, "", now + CLAIM_SPACING * index)
+                for index, claim in enumerate(claims)
+            ],
+        )
     return sorted(claims, key=lambda c: c.destination_id)
 
 
