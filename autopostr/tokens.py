@@ -9,6 +9,7 @@ command that fixes it; an unreachable platform is tried again next run.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,8 +30,14 @@ class RefreshReport:
 
 
 def refresh_expiring(
-    db: Database, settings: Settings, within: timedelta = REFRESH_WITHIN
+    db: Database,
+    settings: Settings,
+    within: timedelta = REFRESH_WITHIN,
+    *,
+    stopping: threading.Event | None = None,
 ) -> RefreshReport:
+    """Renew every token that runs out within `within`, soonest first; stops between
+    accounts once `stopping` is set (the rest are renewed by the next run)."""
     from sqlmodel import col, select
 
     from autopostr import accounts
@@ -56,6 +63,8 @@ def refresh_expiring(
     report = RefreshReport()
     for account_id, label in due:
         assert account_id is not None
+        if stopping is not None and stopping.is_set():
+            break
         try:
             with db.session() as session:
                 current = session.get(SocialAccount, account_id)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from autopostr.daemon.runner import FIRST_JOBS_AFTER
 from tests.helpers import (
     QUICK,
     Cli,
@@ -415,3 +416,34 @@ def test_a_daemon_counts_as_silent_after_three_of_its_heartbeat_intervals(
     assert [d["state"] for d in rows] == ["silent", "silent"]  # 1 s beats: after 3 s
     _, checks = doctor(cli, **fast)
     assert "3 s" in checks[DAEMON_CHECK]["detail"]
+
+
+# -- stopping in the middle of a long periodic job ---------------------------------------
+
+
+def test_sigterm_during_a_long_analytics_sync_exits_after_the_calls_under_way(
+    cli: Cli, daemons: Daemons
+) -> None:
+    """Sixteen accounts asked for their numbers four at a time, 3 s a call: a sync of 12 s.
+    Asked to stop a second into it, the daemon lets the four calls under way end and
+    leaves the other accounts to the next run, instead of finishing the sync first."""
+    from autopostr import accounts
+    from autopostr.config import load_settings
+    from autopostr.db import Database
+    from autopostr.local_session import current_actor
+
+    cli.ok("init")
+    settings = load_settings()
+    db = Database(settings)
+    with db.session() as session:
+        actor = current_actor(settings, db, session)
+        for n in range(16):
+            accounts.add(session, actor, settings, "sandbox", f"numbers{n}")
+    proc = daemons.start(AUTOPOSTR_SANDBOX_LATENCY_MS="3000")
+    wait_until(lambda: cli.ok("daemon", "status", "--json").json(), 30, "the daemon")
+    time.sleep(FIRST_JOBS_AFTER.total_seconds() + 1.5)  # the sync's first calls are under way
+    began = time.monotonic()
+    code, err = daemons.stop(proc)
+    took = time.monotonic() - began
+    assert code == 0, err
+    assert took < 6.0, f"stopping took {took:.1f} s: {err[-2000:]}"  # not the other 9 s

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -438,7 +439,7 @@ def test_the_daemon_cleans_media_daily_across_teams(
     (young,) = upload(cli, ms.image(tmp_path / "c.png", "PNG", seed=8))
     for item in (mine, theirs):
         age_media(int(str(item["id"])), hours=25)
-    assert job.run(Database(load_settings()), load_settings()) == 2
+    assert job.run(Database(load_settings()), load_settings(), threading.Event()) == 2
     assert [m.id for m in media_rows()] == [int(str(young["id"]))]
 
 

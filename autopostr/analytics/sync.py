@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -377,8 +378,11 @@ def _ask_job(
     settings: Settings,
     posts: dict[int, _Post],
     now: datetime,
+    stopping: threading.Event | None,
     job: tuple[SocialAccount, list[Claimed]],
 ) -> tuple[list[Outcome], str | None]:
+    if stopping is not None and stopping.is_set():
+        return [], None  # its claims lapse with their lease: the next run asks
     return _ask_account(db, settings, job[0], job[1], posts, now)
 
 
@@ -601,9 +605,11 @@ def sync(
     on_total: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     retention: bool = True,
+    stopping: threading.Event | None = None,
 ) -> SyncReport:
     """One run: enroll, then claim and ask batch after batch until nothing in scope is
-    left, then apply retention. Safe to run in any number of processes at once."""
+    left (or `stopping` is set: accounts not asked yet are left to the next run), then
+    apply retention. Safe to run in any number of processes at once."""
     from autopostr import accounts as accounts_mod
     from autopostr.queue.claims import new_worker_id
 
@@ -616,7 +622,7 @@ def sync(
     if on_total is not None:
         on_total(count_claimable(db, scope, worker, now))
     with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="analytics") as pool:
-        while True:
+        while stopping is None or not stopping.is_set():
             claims = claim(db, worker, scope, now)
             if not claims:
                 break
@@ -629,7 +635,9 @@ def sync(
                 for account_id, items in sorted(by_account.items())
                 if account_id in accounts
             ]
-            results = pool.map(functools.partial(_ask_job, db, settings, posts, now), jobs)
+            results = pool.map(
+                functools.partial(_ask_job, db, settings, posts, now, stopping), jobs
+            )
             outcomes: list[Outcome] = []
             for (account, _items), (done, failure) in zip(jobs, results, strict=True):
                 label = accounts_mod.label(account)
@@ -661,9 +669,11 @@ def sync(
     return report
 
 
-def run_job(db: Database, settings: Settings) -> SyncReport:
+def run_job(
+    db: Database, settings: Settings, stopping: threading.Event | None = None
+) -> SyncReport:
     """The daemon's job: whatever is due, in every team."""
-    report = sync(db, settings)
+    report = sync(db, settings, stopping=stopping)
     if report.posts or report.accounts:
         log.info(
             "analytics: %s post and %s account snapshots written", report.posts, report.accounts

@@ -1,7 +1,13 @@
-"""Periodic jobs the daemon runs besides publishing; later features register theirs here."""
+"""Periodic jobs the daemon runs besides publishing; later features register theirs here.
+
+A job gets the daemon's `stopping` event: one that works through many accounts looks
+at it between them, so a daemon asked to stop is not held for minutes by a sync (what
+it did not get to is picked up by the next run, here or in another daemon).
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,7 +20,7 @@ from autopostr.db import Database
 class PeriodicJob:
     name: str
     every: timedelta
-    run: Callable[[Database, Settings], object]
+    run: Callable[[Database, Settings, threading.Event], object]
     # A beat that depends on settings (the analytics sync's): overrides `every`.
     beat: Callable[[Settings], timedelta] | None = None
 
@@ -22,14 +28,14 @@ class PeriodicJob:
         return self.beat(settings) if self.beat is not None else self.every
 
 
-def _cleanup_sessions(db: Database, _settings: Settings) -> int:
+def _cleanup_sessions(db: Database, _settings: Settings, _stopping: threading.Event) -> int:
     from autopostr.identity import cleanup_expired_sessions
 
     with db.session() as session:
         return cleanup_expired_sessions(session)
 
 
-def _cleanup_media(db: Database, settings: Settings) -> int:
+def _cleanup_media(db: Database, settings: Settings, _stopping: threading.Event) -> int:
     """Orphaned media (no post refers to it) untouched for 24 h, in every team."""
     from autopostr.media import DEFAULT_GRACE, cleanup
 
@@ -37,16 +43,16 @@ def _cleanup_media(db: Database, settings: Settings) -> int:
         return len(cleanup(session, settings, older_than=DEFAULT_GRACE).items)
 
 
-def _refresh_tokens(db: Database, settings: Settings) -> object:
+def _refresh_tokens(db: Database, settings: Settings, stopping: threading.Event) -> object:
     from autopostr.tokens import refresh_expiring
 
-    return refresh_expiring(db, settings)
+    return refresh_expiring(db, settings, stopping=stopping)
 
 
-def _sync_analytics(db: Database, settings: Settings) -> object:
+def _sync_analytics(db: Database, settings: Settings, stopping: threading.Event) -> object:
     from autopostr.analytics.sync import run_job
 
-    return run_job(db, settings)
+    return run_job(db, settings, stopping)
 
 
 def _analytics_beat(settings: Settings) -> timedelta:
@@ -55,13 +61,13 @@ def _analytics_beat(settings: Settings) -> timedelta:
     return check_every(settings)
 
 
-def _sync_billing(db: Database, settings: Settings) -> object:
+def _sync_billing(db: Database, settings: Settings, _stopping: threading.Event) -> object:
     from autopostr.billing.events import run_job
 
     return run_job(db, settings)
 
 
-def _schedule(db: Database, settings: Settings) -> object:
+def _schedule(db: Database, settings: Settings, _stopping: threading.Event) -> object:
     from autopostr.schedule.tick import run_job
 
     return run_job(db, settings)

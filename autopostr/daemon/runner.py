@@ -505,7 +505,7 @@ class DaemonRunner:
         job = next(j for j in JOBS if j.name == name)
         started = time.monotonic()
         try:
-            job.run(self.db, self.settings)
+            job.run(self.db, self.settings, self.stopping)
         except Exception as exc:
             telemetry.emit("job_run", time.monotonic() - started, job=name, result="failed")
             if not self._damaged(exc):
