@@ -67,10 +67,10 @@ def _sync_billing(db: Database, settings: Settings, _stopping: threading.Event) 
     return run_job(db, settings)
 
 
-def _schedule(db: Database, settings: Settings, _stopping: threading.Event) -> object:
+def _schedule(db: Database, settings: Settings, stopping: threading.Event) -> object:
     from autopostr.schedule.tick import run_job
 
-    return run_job(db, settings)
+    return run_job(db, settings, stopping=stopping)
 
 
 JOBS: list[PeriodicJob] = [

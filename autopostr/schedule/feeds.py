@@ -16,6 +16,7 @@ import html
 import json
 import logging
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -413,9 +414,15 @@ def _known(db: DbSession, feed: Feed, entry: Entry) -> bool:
     return db.get(FeedEntry, (feed.id, entry.key)) is not None
 
 
-def check_due(db: Database, settings: Settings, now: datetime | None = None) -> int:
+def check_due(
+    db: Database,
+    settings: Settings,
+    now: datetime | None = None,
+    stopping: threading.Event | None = None,
+) -> int:
     """The daemon's step: every feed whose period has come, each taken by one daemon
-    (its next check time moves on in one conditional UPDATE before the fetch)."""
+    (its next check time moves on in one conditional UPDATE before the fetch); once
+    `stopping` is set, the feeds not taken yet are left to the next run."""
     from sqlalchemy import update
     from sqlmodel import col, select
 
@@ -428,6 +435,8 @@ def check_due(db: Database, settings: Settings, now: datetime | None = None) -> 
         ).all()
     posted = 0
     for feed_id, when, every in due:
+        if stopping is not None and stopping.is_set():
+            break
         with db.session() as session:
             taken = session.execute(
                 update(Feed)

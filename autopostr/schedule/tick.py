@@ -5,6 +5,7 @@ Each step commits on its own, so a failure in one never holds back the others.""
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,7 +23,12 @@ class TickResult:
     feed_posts: int = 0
 
 
-def run_job(db: Database, settings: Settings, now: datetime | None = None) -> TickResult:
+def run_job(
+    db: Database,
+    settings: Settings,
+    now: datetime | None = None,
+    stopping: threading.Event | None = None,
+) -> TickResult:
     from autopostr.schedule import feeds, pool, series
 
     now = now or utcnow()
@@ -31,5 +37,5 @@ def run_job(db: Database, settings: Settings, now: datetime | None = None) -> Ti
         result.series_posts = series.materialize(session, settings, now)
     with db.session() as session:
         result.evergreen_posts = pool.fill(session, settings, now)
-    result.feed_posts = feeds.check_due(db, settings, now)
+    result.feed_posts = feeds.check_due(db, settings, now, stopping)
     return result
