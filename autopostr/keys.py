@@ -17,8 +17,9 @@ the key with that id (HKDF), so the daemons' key set opens both formats and rota
 re-seals everything to a new public key.
 
 Keys come from, in order: `AUTOPOSTR_ENCRYPTION_KEY` (comma-separated, newest
-first), systemd's `$CREDENTIALS_DIRECTORY/autopostr-encryption-key`, keyring,
-then a 0600 file in the home.
+first), systemd's `$CREDENTIALS_DIRECTORY/autopostr-encryption-key`, then the home's
+secret store: keyring, or the 0600 file written where keyring could not take them (a
+file, when there is one, is the newer: a write to keyring removes it).
 """
 
 from __future__ import annotations
@@ -476,7 +477,9 @@ def require_database_key(db: Database, keyset: KeySet | None) -> None:
             f"({here}): {IMPORT_HINT}",
             key_id=kid,
         )
-    unseal(keyset, str(probe), PROBE_SLOT)  # a key with that id that does not open it
+    # A key id is the key's fingerprint: holding that id is holding the key. Opening the
+    # probe is left to `doctor` (a damaged probe); a daemon that starts or answers its
+    # health checks then loads no cipher until a secret is needed.
 
 
 def check_probe(session: Session, keyset: KeySet) -> bool | None:

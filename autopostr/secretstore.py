@@ -9,6 +9,7 @@ keyring prompts).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -126,8 +127,14 @@ class SecretStore:
 
     def __init__(self, home: Path, keyring_setting: str | None = None):
         self.home = home
-        self.use_keyring = keyring_usable(keyring_setting)
+        self._keyring_setting = keyring_setting
         self.folder = home / "secrets"
+
+    @functools.cached_property
+    def use_keyring(self) -> bool:
+        """Asked only when a secret is not in its file: finding keyring's backends loads
+        a dozen packages (D-Bus, cryptography), which a daemon with a key file never needs."""
+        return keyring_usable(self._keyring_setting)
 
     def _path(self, name: str) -> Path:
         return self.folder / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
@@ -136,7 +143,17 @@ class SecretStore:
         return f"{self.home}:{name}"
 
     def get(self, name: str) -> tuple[str | None, str]:
-        """The secret and where it came from ("keyring" or a file path)."""
+        """The secret and where it came from ("keyring" or a file path).
+
+        A file is written only when the keyring could not take the secret, and a write
+        to the keyring removes it: where there is a file, it holds the newest value."""
+        path = self._path(name)
+        try:
+            return path.read_text(encoding="utf-8").strip(), str(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise cannot("read", path, exc) from None
         if self.use_keyring:
             import keyring
             from keyring.errors import KeyringError
@@ -147,13 +164,7 @@ class SecretStore:
                 value = None
             if value is not None:
                 return value, "keyring"
-        path = self._path(name)
-        try:
-            return path.read_text(encoding="utf-8").strip(), str(path)
-        except FileNotFoundError:
-            return None, ""
-        except OSError as exc:
-            raise cannot("read", path, exc) from None
+        return None, ""
 
     def set(self, name: str, value: str) -> Stored:
         if self.use_keyring:

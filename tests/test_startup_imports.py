@@ -169,3 +169,18 @@ def test_a_command_line_that_names_its_group_builds_only_that_group() -> None:
             lazy = runner.invoke(alone, args, env={"COLUMNS": "100"})
             whole = runner.invoke(app, args, env={"COLUMNS": "100"})
             assert (lazy.exit_code, lazy.output) == (whole.exit_code, whole.output), args
+
+
+def test_a_daemon_with_its_key_in_a_file_loads_no_keyring_cipher_or_http_server(
+    initialized: str, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its key set comes from the home's file (keyring is not asked for what the file
+    holds), its start checks the key by its id, and no metrics server was asked for:
+    keyring's backends (D-Bus, cryptography) and the HTTP server stay unloaded, a
+    tenth of an idle daemon's memory."""
+    if initialized != "sqlite":
+        pytest.skip("the modules a daemon loads at start do not depend on the engine")
+    monkeypatch.setenv("AUTOPOSTR_KEYRING", "auto")  # keyring would be asked, were it needed
+    modules = imported("daemon", "run", "--once", "-q", tmp=tmp_path)
+    assert "autopostr.daemon.runner" in modules
+    assert heavy(modules, ("keyring", "cryptography", "wsgiref", "http.server")) == []
