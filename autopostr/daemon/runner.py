@@ -91,10 +91,10 @@ class DaemonConfig:
 FIRST_JOBS_AFTER = timedelta(seconds=5)
 
 
-def give_back_startup_memory() -> None:
-    """Hand the heap that start-up freed (imports, schema reflection, the first tick)
-    back to the system: glibc keeps freed memory for reuse, and a long-running daemon
-    would carry a few MB it never needs again. Nothing elsewhere than glibc."""
+def give_back_freed_memory() -> None:
+    """Hand the heap that start-up or a periodic job freed back to the system: glibc
+    keeps freed memory for reuse, and a long-running daemon would carry MBs it never
+    needs again between jobs. Nothing elsewhere than glibc."""
     import ctypes
     import gc
 
@@ -206,7 +206,7 @@ class DaemonRunner:
     def wait(self) -> None:
         """Block the main thread until a signal asks to stop."""
         if not self.stopping.wait(1.0):
-            give_back_startup_memory()
+            give_back_freed_memory()
         while not self.stopping.wait(1.0):
             pass
 
@@ -530,6 +530,7 @@ class DaemonRunner:
                     reporting.report(exc)
         else:
             telemetry.emit("job_run", time.monotonic() - started, job=name, result="ok")
+        give_back_freed_memory()
 
     def _release_unstarted(self) -> None:
         """Claims no worker started go back to the queue for the others."""
