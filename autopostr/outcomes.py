@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autopostr.config import Settings
 from autopostr.db import Database
@@ -22,6 +23,9 @@ from autopostr.platforms.base import PublishResult
 from autopostr.queue.claims import Claim, log_row
 from autopostr.queue.transitions import derive_status
 from autopostr.states import LogEvent
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 log = logging.getLogger("autopostr.publishing")
 
@@ -143,17 +147,35 @@ class Finishing:
     resume: str | None = None  # JSON: where a publish whose media is processing stands
 
 
-def finish(db: Database, settings: Settings | None, item: Finishing) -> Outcome:
+def finish(
+    db: Database,
+    settings: Settings | None,
+    item: Finishing,
+    calls_over: Callable[[], None] | None = None,
+) -> Outcome:
     """Write the outcome, fenced so a publisher that lost its lease changes nothing, then
-    tell the event hook about it."""
+    tell the event hook about it. `calls_over` is told once the outcome has its place in
+    the writer's queue: the next call may then start, and its outcome (and event) comes
+    after this one."""
     queue = _finish_queues.get(db)
-    written = queue.write(item) if queue is not None else _write_outcomes(db, [item])[0]
+    if queue is not None:
+        done = queue.submit(item, settings)
+        if calls_over is not None:
+            calls_over()
+        return done.result()
+    if calls_over is not None:
+        calls_over()
+    written = _write_outcomes(db, [item])[0]
+    _tell_hook(settings, item, written)
+    return written
+
+
+def _tell_hook(settings: Settings | None, item: Finishing, written: Outcome) -> None:
     if written.status != LOST and settings is not None:
         from autopostr.hooks import emit
         from autopostr.views import outcome_json
 
         emit(settings, {"event": item.status, **outcome_json(written), "at": utcnow().isoformat()})
-    return written
 
 
 def _write_outcomes(db: Database, items: list[Finishing]) -> list[Outcome]:
@@ -330,21 +352,29 @@ class FinishQueue:
         import threading
 
         self.db = db
-        self._items: queue.SimpleQueue[tuple[Finishing, Any] | None] = queue.SimpleQueue()
+        self._items: queue.SimpleQueue[
+            tuple[Finishing, Settings | None, Future[Outcome]] | None
+        ] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="finish", daemon=True)
         self._thread.start()
 
-    def write(self, item: Finishing) -> Outcome:
+    def submit(self, item: Finishing, settings: Settings | None) -> Future[Outcome]:
+        """Queue an outcome; the future holds it once committed and told to the hook,
+        in the order outcomes were queued."""
         from concurrent.futures import Future
 
         done: Future[Outcome] = Future()
         with self._lock:
-            if self._closed:  # a call that outlived the shutdown writes its own outcome
-                return _write_outcomes(self.db, [item])[0]
-            self._items.put((item, done))
-        return done.result()
+            if not self._closed:
+                self._items.put((item, settings, done))
+                return done
+        # A call that outlived the shutdown writes its own outcome.
+        written = _write_outcomes(self.db, [item])[0]
+        _tell_hook(settings, item, written)
+        done.set_result(written)
+        return done
 
     def close(self) -> None:
         """Write what was handed over, then stop."""
@@ -373,13 +403,16 @@ class FinishQueue:
                     break
                 batch.append(more)
             try:
-                outcomes = _write_with_retries(self.db, [item for item, _ in batch])
+                outcomes = _write_with_retries(self.db, [item for item, _, _ in batch])
             except BaseException as exc:  # the database is down: every worker hears it
-                for _, done in batch:
+                for _, _, done in batch:
                     done.set_exception(exc)
             else:
-                for (_, done), outcome in zip(batch, outcomes, strict=True):
-                    done.set_result(outcome)
+                for (item, settings, done), outcome in zip(batch, outcomes, strict=True):
+                    try:
+                        _tell_hook(settings, item, outcome)
+                    finally:
+                        done.set_result(outcome)
             if stop:
                 return
 

@@ -331,8 +331,6 @@ def _finish(
     """Record what came of the job (see `outcomes.finish`). A destination that will be
     tried again keeps where its media stands, so the next attempt resumes it, unless it
     is to `start_over`."""
-    if job.calls_over is not None:
-        job.calls_over()
     telemetry.emit("publish", platform=job.account.platform, result=status)
     if status == DestinationState.RETRYING:
         telemetry.emit("retry", platform=job.account.platform)
@@ -351,7 +349,7 @@ def _finish(
         refund,
         json.dumps(resume, sort_keys=True) if resume is not None else None,
     )
-    return outcomes.finish(db, job.settings, item)
+    return outcomes.finish(db, job.settings, item, job.calls_over)
 
 
 def publish_claim(db: Database, settings: Settings, worker: str, claim: Claim) -> Outcome:
