@@ -171,7 +171,8 @@ def finish(
 
 
 def _tell_hook(settings: Settings | None, item: Finishing, written: Outcome) -> None:
-    if written.status != LOST and settings is not None:
+    # Without a hook there is no event to build (a dict and a timestamp per publish).
+    if written.status != LOST and settings is not None and settings.get("on_event"):
         from autopostr.hooks import emit
         from autopostr.views import outcome_json
 
