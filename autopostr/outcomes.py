@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from autopostr.config import Settings
 from autopostr.db import Database
-from autopostr.models import Post, PostDestination, PublishLog, utcnow
+from autopostr.models import Post, PostDestination, utcnow
 from autopostr.platforms.base import PublishResult
-from autopostr.queue.claims import Claim, log_row
+from autopostr.queue.claims import Claim, ids_in, insert_logs, log_row
 from autopostr.queue.transitions import derive_status
 from autopostr.states import LogEvent
 
@@ -50,7 +50,6 @@ class Outcome:
 class _FinishStatements:
     lock_posts: Any
     finish_destination: Any
-    insert_log: Any
     destination_states: Any
     set_post_status: Any
     # PostgreSQL: a whole batch in one statement each, its values bound as arrays.
@@ -84,9 +83,9 @@ WHERE p.id = v.id
 
 
 @functools.cache
-def _finish_statements() -> _FinishStatements:
+def _finish_statements(dialect: str) -> _FinishStatements:
     """Built once: composing SQL expressions per publish cost more CPU than running them."""
-    from sqlalchemy import bindparam, func, insert, select, text, update
+    from sqlalchemy import bindparam, func, select, text, update
 
     posts = Post.__table__  # type: ignore[attr-defined]
     dests = PostDestination.__table__  # type: ignore[attr-defined]
@@ -94,7 +93,7 @@ def _finish_statements() -> _FinishStatements:
         # FOR NO KEY UPDATE: finishes of one post still queue behind each other, while
         # claims, whose log rows only take the key-share lock of a foreign key, do not.
         lock_posts=select(posts.c.id, posts.c.status)
-        .where(posts.c.id.in_(bindparam("post_ids", expanding=True)))
+        .where(ids_in(posts.c.id, "post_ids", dialect))
         .order_by(posts.c.id)
         .with_for_update(key_share=True),
         finish_destination=update(dests)
@@ -118,9 +117,8 @@ def _finish_statements() -> _FinishStatements:
             url=func.coalesce(bindparam("url"), dests.c.url),
             published_at=func.coalesce(bindparam("published_at"), dests.c.published_at),
         ),
-        insert_log=insert(PublishLog.__table__),  # type: ignore[attr-defined]
         destination_states=select(dests.c.post_id, dests.c.status).where(
-            dests.c.post_id.in_(bindparam("post_ids", expanding=True))
+            ids_in(dests.c.post_id, "post_ids", dialect)
         ),
         set_post_status=update(posts)
         .where(posts.c.id == bindparam("post_id"))
@@ -188,7 +186,7 @@ def _write_outcomes(db: Database, items: list[Finishing]) -> list[Outcome]:
     """
 
     now = utcnow()
-    sql = _finish_statements()
+    sql = _finish_statements(db.url.dialect)
     outcomes: list[Outcome] = []
     for item in items:
         if item.result is not None and item.error is None:
@@ -250,7 +248,7 @@ def _write_outcomes(db: Database, items: list[Finishing]) -> list[Outcome]:
                     next_attempt_at=item.next_attempt_at,
                 )
             )
-        conn.execute(sql.insert_log, logs)
+        insert_logs(conn, logs)
         states: dict[int, list[str]] = {}
         for post_id, state in conn.execute(sql.destination_states, {"post_ids": post_ids}):
             states.setdefault(post_id, []).append(state)

@@ -48,6 +48,7 @@ from autopostr.queue.claims import (
     backoff,
     claim_due,
     claim_due_in,
+    ids_in,
     max_attempts,
     new_worker_id,
 )
@@ -108,11 +109,11 @@ def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
 
 
 @functools.cache
-def _prepare_statement() -> Any:
+def _prepare_statement(dialect: str) -> Any:
     """What `prepare` reads of a batch, built once and bound per call (`ids`): composing
     it per batch cost more CPU than running it. Core, with the account's columns: the
     account is built from them, no session keeps it."""
-    from sqlalchemy import bindparam, exists, func, select
+    from sqlalchemy import exists, func, select
 
     from autopostr.models import PostMedia
 
@@ -149,7 +150,7 @@ def _prepare_statement() -> Any:
         )
         .join(posts, posts.c.id == dests.c.post_id)
         .join(accounts, accounts.c.id == dests.c.account_id)
-        .where(dests.c.id.in_(bindparam("ids", expanding=True)))
+        .where(ids_in(dests.c.id, "ids", dialect))
     )
 
 
@@ -193,7 +194,7 @@ def prepare_in(
     names = [column.name for column in SocialAccount.__table__.columns]  # type: ignore[attr-defined]
     rows = (
         session.connection()
-        .execute(_prepare_statement(), {"ids": [c.destination_id for c in claims]})
+        .execute(_prepare_statement(db.url.dialect), {"ids": [c.destination_id for c in claims]})
         .all()
     )
     found = {

@@ -287,8 +287,9 @@ class Daemons:
             if time.monotonic() > deadline:
                 raise SystemExit(f"daemons not started after {timeout:.0f} s")
             time.sleep(0.05)
+        # Their periodic jobs' first run is FIRST_JOBS_AFTER after each logged `started`.
+        jobs_done = time.monotonic() + FIRST_JOBS_AFTER.total_seconds() + 0.5
         time.sleep(settle)
-        jobs_done = self.started + FIRST_JOBS_AFTER.total_seconds() + 0.5
         while time.monotonic() < jobs_done and time.monotonic() < deadline:
             time.sleep(0.1)
         while time.monotonic() < deadline:  # quiet: under 1 % of a core each

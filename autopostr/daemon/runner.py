@@ -155,6 +155,15 @@ class DaemonRunner:
         self._seen_version: int | None = None
         self._next_due: datetime | None = None
         self._look = threading.Event()  # set: the next tick queries whatever the probe says
+        # Set when the last claim left nothing due behind it: a slot that opens then is no
+        # reason to claim (the queue's tail would otherwise send one empty claim per
+        # finished call); a wake-up or the next due time is.
+        self._drained = threading.Event()
+        # Work since the freed heap was last handed back (start-up counts).
+        self._worked = threading.Event()
+        self._worked.set()
+        self._last_work = time.monotonic()
+        self._jobs_running = 0
         self.health = Health(settings, db, config.heartbeat, self.stopping)
 
     # -- lifecycle -------------------------------------------------------
@@ -203,12 +212,24 @@ class DaemonRunner:
         systemd.notify(f"READY=1\nSTATUS=publishing as {self.id}")
         log.info("daemon %s started (concurrency %s)", self.id, self.config.concurrency)
 
+    # Freed heap is handed back once the daemon has been idle this long after some work.
+    TRIM_AFTER_IDLE = 1.0
+
     def wait(self) -> None:
-        """Block the main thread until a signal asks to stop."""
-        if not self.stopping.wait(1.0):
-            give_back_freed_memory()
-        while not self.stopping.wait(1.0):
-            pass
+        """Block the main thread until a signal asks to stop; meanwhile, once the daemon is
+        idle after start-up, a periodic job or publishing, hand back the heap they freed
+        (never while publishing: a full collection then costs the calls CPU)."""
+        while not self.stopping.wait(self.TRIM_AFTER_IDLE):
+            if self._worked.is_set() and self._idle_for() >= self.TRIM_AFTER_IDLE:
+                self._worked.clear()
+                give_back_freed_memory()
+
+    def _idle_for(self) -> float:
+        """Seconds since the last publish or job ended (0 while one is under way)."""
+        with self._lock:
+            if self.in_flight or self._jobs_running:
+                return 0.0
+            return time.monotonic() - self._last_work
 
     def stop(self) -> int:
         """Stop claiming, let in-flight calls finish within the grace period, release the rest.
@@ -271,6 +292,7 @@ class DaemonRunner:
         if self.stopping.is_set() or self.scheduler is None:
             return
         self._look.set()
+        self._drained.clear()
         if self._ticking.locked():
             self._rerun.set()  # the running tick will loop once more
             return
@@ -365,6 +387,10 @@ class DaemonRunner:
                 self._submit_job(job)
             if not recovered and len(jobs) < free:
                 return
+            # Claim again at once only for a batch's worth of room: a few slots that opened
+            # meanwhile are filled by the next claim, in one round trip, not in several.
+            if not recovered and not self._queue_low():
+                return
 
     def _submit_job(self, job: Any, recover: bool = False) -> None:
         task = task_for(self.db, self.settings, self.id, job, recover=recover)
@@ -378,6 +404,8 @@ class DaemonRunner:
     def _done(self, claim: Claim, future: Future[Outcome]) -> None:
         with self._lock:
             self.in_flight.pop(claim.destination_id, None)
+            self._last_work = time.monotonic()
+        self._worked.set()
         try:
             outcome = future.result()
             self.outcomes.append(outcome)
@@ -404,8 +432,8 @@ class DaemonRunner:
 
     def _room(self) -> None:
         """A slot opened (a call is over) or an outcome was written: claim the next
-        batch at once if a batch's worth of room opened."""
-        if self._queue_low():
+        batch at once if a batch's worth of room opened, unless nothing is left to claim."""
+        if not self._drained.is_set() and self._queue_low():
             self.wake()
 
     def _schedule_next(self) -> None:
@@ -417,6 +445,10 @@ class DaemonRunner:
             return
         upcoming = next_wake_at(self.db)
         self._next_due = upcoming
+        # Nothing due now that was not claimed: what is due but waiting for its account
+        # (busy here or in another daemon) would have shown as due.
+        if upcoming is None or upcoming > now:
+            self._drained.set()
         self._reschedule(fallback if upcoming is None else max(now, min(upcoming, fallback)))
 
     def _reschedule(self, at: datetime) -> None:
@@ -520,6 +552,8 @@ class DaemonRunner:
     def _periodic(self, name: str) -> None:
         job = next(j for j in JOBS if j.name == name)
         started = time.monotonic()
+        with self._lock:
+            self._jobs_running += 1
         try:
             job.run(self.db, self.settings, self.stopping)
         except Exception as exc:
@@ -530,7 +564,15 @@ class DaemonRunner:
                     reporting.report(exc)
         else:
             telemetry.emit("job_run", time.monotonic() - started, job=name, result="ok")
-        give_back_freed_memory()
+        finally:
+            self._note_work()
+            with self._lock:
+                self._jobs_running -= 1
+
+    def _note_work(self) -> None:
+        with self._lock:
+            self._last_work = time.monotonic()
+        self._worked.set()
 
     def _release_unstarted(self) -> None:
         """Claims no worker started go back to the queue for the others."""

@@ -180,12 +180,12 @@ def claim_due_in(
     rows = conn.execute(statement, values).all()
     claims = [Claim(int(r[0]), int(r[1]), int(r[2])) for r in rows]
     if claims:
-        publishing, logged = _after_claim()
+        publishing = _after_claim(conn.dialect.name)
         conn.execute(publishing, {"now": now, "claimed_posts": sorted({c.post_id for c in claims})})
         # Each claim of a batch gets its own instant: the first one is a destination's
         # lasting timestamp (Bluesky record keys carry it), so no two coincide.
-        conn.execute(
-            logged,
+        insert_logs(
+            conn,
             [
                 log_row(claim, LogEvent.CLAIMED, worker, "", now + CLAIM_SPACING * index)
                 for index, claim in enumerate(claims)
@@ -214,17 +214,16 @@ def _claim_statement(dialect: str, per_account: Mapping[str, int] | None, one_po
 
 
 @functools.cache
-def _after_claim() -> tuple[Any, Any]:
-    """What a claim writes beside the destinations, built once: its posts become
-    `publishing`, and one log line per claim."""
-    from sqlalchemy import bindparam, insert, update
+def _after_claim(dialect: str) -> Any:
+    """What a claim writes beside the destinations and its log lines, built once: its
+    posts become `publishing`."""
+    from sqlalchemy import bindparam, update
 
     posts: Any = Post.__table__  # type: ignore[attr-defined]
-    logs: Any = PublishLog.__table__  # type: ignore[attr-defined]
-    publishing = (
+    return (
         update(posts)
         .where(
-            posts.c.id.in_(bindparam("claimed_posts", expanding=True)),
+            ids_in(posts.c.id, "claimed_posts", dialect),
             posts.c.status == PostState.SCHEDULED.value,
         )
         .values(
@@ -232,7 +231,54 @@ def _after_claim() -> tuple[Any, Any]:
             updated_at=bindparam("now", type_=posts.c.updated_at.type),
         )
     )
-    return publishing, insert(logs)
+
+
+def ids_in(column: Any, name: str, dialect: str) -> Any:
+    """`column IN (ids)` bound from a list: `= ANY(array)` on PostgreSQL, so the
+    statement's text is the same whatever the list's length (one server-side prepared
+    statement and plan, no per-call expansion); an expanding IN elsewhere."""
+    from sqlalchemy import Integer, any_, bindparam
+
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+# PostgreSQL: a batch's log lines in one statement, its columns bound as arrays.
+_INSERT_LOGS = """
+INSERT INTO publish_logs
+    (post_id, destination_id, account_id, team_id, daemon_id, event, attempt, message,
+     created_at)
+SELECT * FROM unnest(
+    CAST(:post_id AS integer[]), CAST(:destination_id AS integer[]),
+    CAST(:account_id AS integer[]), CAST(:team_id AS integer[]), CAST(:daemon_id AS text[]),
+    CAST(:event AS text[]), CAST(:attempt AS integer[]), CAST(:message AS text[]),
+    CAST(:created_at AS timestamptz[])
+)
+"""
+
+
+@functools.cache
+def _insert_logs(dialect: str) -> Any:
+    from sqlalchemy import insert, text
+
+    if dialect == "postgresql":
+        return text(_INSERT_LOGS.strip())
+    return insert(PublishLog.__table__)  # type: ignore[attr-defined]
+
+
+def insert_logs(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """Write `log_row`s on the caller's connection: one statement on PostgreSQL (not one
+    per row), an executemany elsewhere."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(_insert_logs(dialect), {name: [row[name] for row in rows] for name in rows[0]})
+    else:
+        conn.execute(_insert_logs(dialect), rows)
 
 
 def _build_claim(dialect: str, per_account: Mapping[str, int] | None, one_post: bool) -> Any:
