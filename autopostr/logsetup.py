@@ -66,13 +66,15 @@ class Redactor:
 
     def __init__(self) -> None:
         self.values: set[str] = set()
+        self._longest_first: tuple[str, ...] = ()
 
     def add(self, value: str | None) -> None:
-        if value and len(value) >= 6:
+        if value and len(value) >= 6 and value not in self.values:
             self.values.add(value)
+            self._longest_first = tuple(sorted(self.values, key=len, reverse=True))
 
     def __call__(self, text: str) -> str:
-        for value in sorted(self.values, key=len, reverse=True):
+        for value in self._longest_first:
             if value in text:
                 text = text.replace(value, REDACTED)
         for pattern in _PATTERNS:

@@ -245,6 +245,32 @@ def test_the_claim_takes_each_accounts_posts_in_due_order(three_accounts: list[s
     assert sorted(len(ids) for ids in by_account.values()) == [3, 3, 3]
 
 
+def test_an_account_with_a_long_queue_does_not_hold_back_the_others(
+    initialized: str, cli: Cli
+) -> None:
+    """One account's forty posts fell due before the others' one each: a claim still takes
+    one of that account's and every other account's earliest, in due order."""
+    from sqlmodel import func, select
+
+    from autopostr.models import PostDestination
+
+    for handle in ("busy", "b", "c", "d"):
+        cli.ok("accounts", "add", "sandbox", "--handle", handle)
+    for n in range(40):
+        due_post(cli, f"busy {n}", to="sandbox:busy")
+    others = [due_post(cli, f"{handle} 0", to=f"sandbox:{handle}") for handle in "bcd"]
+    db = Database(load_settings())
+    claims = claim_due(db, "w1", 8, per_account={"sandbox": 1})
+    assert sorted(str(c.post_id) for c in claims if str(c.post_id) in others) == sorted(others)
+    assert len(claims) == 4
+    with db_session() as session:
+        busy = [c for c in claims if str(c.post_id) not in others]
+        first_of_busy = session.exec(
+            select(func.min(PostDestination.id)).where(PostDestination.account_id == 1)
+        ).one()
+        assert [c.destination_id for c in busy] == [first_of_busy]
+
+
 # ------------------------------------------------------- media still processing
 
 

@@ -309,12 +309,14 @@ class DaemonRunner:
             if self._nothing_new():
                 self._reschedule(self._quiet_until())
                 return
+            # Whatever the last look found left, this one looks again.
+            self._drained.clear()
             while True:
                 self._rerun.clear()
-                self._claim_and_submit()
+                emptied = self._claim_and_submit()
                 if not self._rerun.is_set():
                     break
-            self._schedule_next()
+            self._schedule_next(emptied)
         except Exception as exc:  # the database may be restarting: try again soon
             if self._damaged(exc):
                 return
@@ -357,11 +359,13 @@ class DaemonRunner:
         """True once enough calls finished to make a claim worth its round trip."""
         return self.workers.worth_claiming()
 
-    def _claim_and_submit(self) -> None:
+    def _claim_and_submit(self) -> bool:
+        """Claim while there is room; true when a claim took less than it asked for (the
+        queue may have nothing more due now)."""
         while not self.stopping.is_set():
             free = self._free_slots()
             if free <= 0:
-                return
+                return False
             recovered: list[Claim] = []
             if time.monotonic() >= self._next_recovery:
                 # Leases last `lease` seconds: looking for expired ones once a heartbeat is enough.
@@ -386,11 +390,12 @@ class DaemonRunner:
             for job in jobs:
                 self._submit_job(job)
             if not recovered and len(jobs) < free:
-                return
+                return True
             # Claim again at once only for a batch's worth of room: a few slots that opened
             # meanwhile are filled by the next claim, in one round trip, not in several.
             if not recovered and not self._queue_low():
-                return
+                return False
+        return False
 
     def _submit_job(self, job: Any, recover: bool = False) -> None:
         task = task_for(self.db, self.settings, self.id, job, recover=recover)
@@ -436,12 +441,14 @@ class DaemonRunner:
         if not self._drained.is_set() and self._queue_low():
             self.wake()
 
-    def _schedule_next(self) -> None:
+    def _schedule_next(self, emptied: bool = True) -> None:
         now = utcnow()
         fallback = now + timedelta(seconds=self.config.poll)
-        if self._free_slots() <= 0:
+        if self._free_slots() <= 0 or not emptied:
+            # Busy, or the last claim was full (more is due): a finishing worker wakes
+            # the loop, no need to ask the queue when.
             self._look.set()
-            self._reschedule(fallback)  # busy: a finishing worker wakes the loop
+            self._reschedule(fallback)
             return
         upcoming = next_wake_at(self.db)
         self._next_due = upcoming

@@ -102,6 +102,15 @@ partial_index(
     "due_at",
     where=sql_in("status", DUE_STATES),
 )
+# A daemon's claim on PostgreSQL: each account's earliest due rows (queue/claims.py).
+partial_index(
+    "post_destinations",
+    "ix_post_destinations_due_by_account",
+    "account_id",
+    "due_at",
+    "id",
+    where=sql_in("status", DUE_STATES),
+)
 # Unsent rows waiting for a retry time, for the next-wake query.
 partial_index(
     "post_destinations",

@@ -105,8 +105,11 @@ class SandboxPlatform(Platform):
         except UnicodeEncodeError:  # lone surrogates: \u-escape them instead
             data = (json.dumps(record, separators=(",", ":")) + "\n").encode("ascii")
         path = self.log_path(handle)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # the first record in this sandbox directory
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             written = os.write(fd, data)
             while written < len(data):  # only on a full disk or a signal; finish the line

@@ -295,7 +295,12 @@ def _build_claim(dialect: str, per_account: Mapping[str, int] | None, one_post: 
     if per_account is None:
         due = select(dests.c.id).where(*is_due)
     else:
-        ids = select(_sendable_now(is_due, per_account).c.id).scalar_subquery()
+        sendable = (
+            _sendable_by_account(now, limit, per_account)
+            if dialect == "postgresql"
+            else _sendable_now(is_due, per_account)
+        )
+        ids = select(sendable.c.id).scalar_subquery()
         due = select(dests.c.id).where(
             # = ANY(ARRAY(…)) on PostgreSQL: the rows are then fetched by primary key,
             # whatever the planner guesses of a burst's row counts.
@@ -425,6 +430,60 @@ def _sendable_now(is_due: Any, per_account: Mapping[str, int]) -> Any:
     return (
         select(ranked.c.id)
         .where(ranked.c.rank <= ranked.c.room)
+        .cte("sendable")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+def _sendable_by_account(now: Any, limit: Any, per_account: Mapping[str, int]) -> Any:
+    """PostgreSQL: `_sendable_now` in work bounded by the accounts, not the due rows: for
+    each account, its earliest due destinations, as many as it has room for (a few
+    entries of `ix_post_destinations_due_by_account`), then the earliest of those, a
+    few batches' worth (what other daemons lock meanwhile is skipped)."""
+    from sqlalchemy import case, func, literal, or_, select, text, true
+    from sqlmodel import col
+
+    from autopostr.models import SocialAccount
+
+    accounts: Any = SocialAccount.__table__  # type: ignore[attr-defined]
+    due: Any = PostDestination.__table__.alias("due")  # type: ignore[attr-defined]
+    claimed = (
+        select(
+            col(PostDestination.account_id).label("account_id"),
+            func.count().label("busy"),
+        )
+        .where(col(PostDestination.status) == DestinationState.CLAIMED)
+        .group_by(col(PostDestination.account_id))
+        .subquery()
+    )
+    wider = {name: n for name, n in per_account.items() if n != 1}
+    at_once: Any = (
+        case(*((accounts.c.platform == name, n) for name, n in sorted(wider.items())), else_=1)
+        if wider
+        else literal(1)
+    )
+    room = func.greatest(0, at_once - func.coalesce(claimed.c.busy, 0))
+    earliest = (
+        select(due.c.id, due.c.due_at)
+        .where(
+            due.c.account_id == accounts.c.id,
+            text(sql_in("due.status", DUE_STATES)),
+            due.c.due_at <= now,
+            or_(due.c.next_attempt_at.is_(None), due.c.next_attempt_at <= now),
+        )
+        .order_by(due.c.due_at, due.c.id)
+        .limit(room)
+        .lateral("earliest")
+    )
+    return (
+        select(earliest.c.id)
+        .select_from(
+            accounts.outerjoin(claimed, claimed.c.account_id == accounts.c.id).join(
+                earliest, true()
+            )
+        )
+        .order_by(earliest.c.due_at, earliest.c.id)
+        .limit(limit * 4)
         .cte("sendable")
         .prefix_with("MATERIALIZED")
     )
