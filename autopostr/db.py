@@ -339,6 +339,21 @@ class Database:
                 session.rollback()
                 raise
 
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A unit of work on a bare connection, for the daemon's hot path of Core
+        statements: no ORM session to set up per claim or batch of outcomes. Commits on
+        success, rolls back on any exception, and fails as `session` does."""
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            if _is_connection_error(exc):
+                raise unreachable(self.url, exc) from None
+            raise
+
 
 def _is_connection_error(exc: Any) -> bool:
     return bool(getattr(exc, "connection_invalidated", False)) or "connect" in str(exc).lower()

@@ -191,9 +191,8 @@ def _write_outcomes(db: Database, items: list[Finishing]) -> list[Outcome]:
     for item in items:
         if item.result is not None and item.error is None:
             item.error = published_warning(item.result)
-    with db.session() as session:
-        # Plain Core statements on the session's connection: the hot path skips the ORM.
-        conn = session.connection()
+    # Plain Core statements on a bare connection: the hot path skips the ORM.
+    with db.transaction() as conn:
         batched = conn.dialect.name == "postgresql"
         post_ids = sorted({item.claim.post_id for item in items})
         post_status = dict(conn.execute(sql.lock_posts, {"post_ids": post_ids}).all())

@@ -57,7 +57,7 @@ from autopostr.states import DestinationState, LogEvent
 from autopostr.timeparse import describe_duration
 
 if TYPE_CHECKING:
-    from sqlmodel import Session as DbSession
+    pass
 
 log = logging.getLogger("autopostr.publishing")
 
@@ -163,8 +163,8 @@ def prepare(db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]
     of the posts that have some), in the order of `claims`."""
     if not claims:
         return []
-    with db.session() as session:
-        return prepare_in(session, db, settings, claims)
+    with db.transaction() as conn:
+        return prepare_in(conn, db, settings, claims)
 
 
 def claim_and_prepare(
@@ -178,39 +178,56 @@ def claim_and_prepare(
 ) -> list[_Job]:
     """A daemon's claim and what its calls need, in one transaction: one connection and
     one commit for both."""
-    with db.session() as session:
-        claims = claim_due_in(session, worker, limit, lease=lease, per_account=per_account)
-        return prepare_in(session, db, settings, claims)
+    with db.transaction() as conn:
+        claims = claim_due_in(conn, worker, limit, lease=lease, per_account=per_account)
+        return prepare_in(conn, db, settings, claims)
 
 
-def prepare_in(
-    session: DbSession, db: Database, settings: Settings, claims: list[Claim]
-) -> list[_Job]:
-    """`prepare` in the caller's transaction."""
+# Accounts built from prepared rows, by the row's every column: a row that changed in
+# any way (a token refreshed, a status) is another key. Jobs only read their account.
+_accounts_built: dict[tuple[Any, ...], SocialAccount] = {}
+_ACCOUNTS_KEPT = 4096
+
+
+def _account_of(values: tuple[Any, ...]) -> SocialAccount:
+    """The account of a prepared row, built once per version of the row: building it
+    (validation, ORM state) cost more CPU than the rest of preparing a publish."""
+    account = _accounts_built.get(values)
+    if account is None:
+        if len(_accounts_built) >= _ACCOUNTS_KEPT:
+            _accounts_built.clear()
+        names = [column.name for column in SocialAccount.__table__.columns]  # type: ignore[attr-defined]
+        account = SocialAccount(**dict(zip(names, values, strict=True)))
+        _accounts_built[values] = account
+    return account
+
+
+def prepare_in(conn: Any, db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]:
+    """`prepare` on the caller's connection, in its transaction."""
     from autopostr import posts as posts_mod
 
     if not claims:
         return []
-    names = [column.name for column in SocialAccount.__table__.columns]  # type: ignore[attr-defined]
-    rows = (
-        session.connection()
-        .execute(_prepare_statement(db.url.dialect), {"ids": [c.destination_id for c in claims]})
-        .all()
-    )
+    rows = conn.execute(
+        _prepare_statement(db.url.dialect), {"ids": [c.destination_id for c in claims]}
+    ).all()
     found = {
-        row[0]: (
-            SocialAccount(**dict(zip(names, row[_PREPARED_FIELDS:], strict=True))),
-            *row[1:_PREPARED_FIELDS],
-        )
+        row[0]: (_account_of(tuple(row[_PREPARED_FIELDS:])), *row[1:_PREPARED_FIELDS])
         for row in rows
     }
     # A destination deleted since it was claimed has nothing left to publish.
     claims = [c for c in claims if c.destination_id in found]
     with_media = {c.post_id for c in claims if found[c.destination_id][10]}
-    media_by_post = {
-        post_id: _media_items(settings, db, posts_mod.media_of(session, post_id))
-        for post_id in sorted(with_media)
-    }
+    media_by_post: dict[int, Any] = {}
+    if with_media:
+        from sqlmodel import Session
+
+        # The media rows through the ORM, in the same transaction (the connection's).
+        with Session(bind=conn) as session:
+            media_by_post = {
+                post_id: _media_items(settings, db, posts_mod.media_of(session, post_id))
+                for post_id in sorted(with_media)
+            }
     jobs = []
     max_lateness = settings.seconds("max_lateness", 0)
     now = utcnow()
@@ -266,7 +283,6 @@ def prepare_in(
                 json.loads(resume) if resume else None,
             )
         )
-    session.expunge_all()
     return jobs
 
 

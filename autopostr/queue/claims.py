@@ -156,12 +156,12 @@ def claim_due(
     account's earliest first. Without it (`daemon run --once`, `posts publish`) every
     due destination may be taken.
     """
-    with db.session() as session:
-        return claim_due_in(session, worker, limit, now, post_id, lease, per_account)
+    with db.transaction() as conn:
+        return claim_due_in(conn, worker, limit, now, post_id, lease, per_account)
 
 
 def claim_due_in(
-    session: DbSession,
+    conn: Any,
     worker: str,
     limit: int,
     now: datetime | None = None,
@@ -169,10 +169,9 @@ def claim_due_in(
     lease: timedelta = DEFAULT_LEASE,
     per_account: Mapping[str, int] | None = None,
 ) -> list[Claim]:
-    """`claim_due` in the caller's transaction (which reads what the claims need next)."""
+    """`claim_due` on the caller's connection, in its transaction (which reads what the
+    claims need next). Core statements: no ORM execution path."""
     now = now or utcnow()
-    # On the session's connection: Core statements skip the ORM's execution path.
-    conn = session.connection()
     statement = _claim_statement(conn.dialect.name, per_account, post_id is not None)
     values = {"now": now, "lease_until": now + lease, "worker": worker, "limit": limit}
     if post_id is not None:
