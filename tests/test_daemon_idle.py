@@ -103,3 +103,39 @@ class _NoScheduler:
 
     def modify_job(self, *_args: object, **_kwargs: object) -> None:
         return None
+
+
+class _CountingScheduler(_NoScheduler):
+    def __init__(self) -> None:
+        self.runs_asked = 0
+
+    def modify_job(self, *_args: object, **_kwargs: object) -> None:
+        self.runs_asked += 1
+
+
+def test_calls_that_finish_once_the_queue_is_empty_do_not_send_the_loop_claiming(
+    sandbox: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tail of a burst: the last claim came back short and nothing else is due, so a
+    call that finishes is no reason to claim again (each would be an empty claim); a
+    wake-up (a post scheduled, NOTIFY) still is."""
+    from tests.helpers import due_post, wait_until
+
+    if sandbox != "sqlite":
+        pytest.skip("the loop's logic is the same on both; driven by hand on SQLite")
+    monkeypatch.setenv("AUTOPOSTR_SANDBOX_LATENCY_MS", "300")
+    settings = load_settings()
+    runner = DaemonRunner(settings, Database(settings), DaemonConfig(concurrency=4))
+    try:
+        due_post(cli, "the last one due")
+        runner.publish_tick()  # claims it: less than there was room for
+        assert len(runner.in_flight) == 1
+        runner.scheduler = counting = _CountingScheduler()
+        wait_until(lambda: not runner.in_flight, 10, "the call to finish", every=0.02)
+        assert counting.runs_asked == 0
+        runner.wake()
+        assert counting.runs_asked == 1
+    finally:
+        runner.workers.shutdown()
+        assert runner.changes is not None
+        runner.changes.close()
