@@ -133,7 +133,7 @@ class DaemonRunner:
             config.concurrency,
             account_limit=self.bounds.posts_at_once,
             platform_ceiling=self.bounds.ceiling,
-            on_room=self._room,
+            on_room=self._call_over,
         )
         self.scheduler: Any = None
         self.outcomes: list[Outcome] = []
@@ -159,6 +159,8 @@ class DaemonRunner:
         # reason to claim (the queue's tail would otherwise send one empty claim per
         # finished call); a wake-up or the next due time is.
         self._drained = threading.Event()
+        # Set when the last claim took less than it asked for (see `_call_over`).
+        self._short = threading.Event()
         # Work since the freed heap was last handed back (start-up counts).
         self._worked = threading.Event()
         self._worked.set()
@@ -311,6 +313,7 @@ class DaemonRunner:
                 return
             # Whatever the last look found left, this one looks again.
             self._drained.clear()
+            self._short.clear()
             while True:
                 self._rerun.clear()
                 emptied = self._claim_and_submit()
@@ -435,6 +438,15 @@ class DaemonRunner:
                     reporting.report(exc)
         self._room()
 
+    BLOCKED_LOOK_AGAIN = timedelta(seconds=0.25)
+
+    def _call_over(self) -> None:
+        """A call is over, its outcome not written yet: after a short claim, what is left
+        due waits for accounts that are busy until their outcomes are written, so only
+        the outcome (`_done`) is a reason to claim again."""
+        if not self._short.is_set():
+            self._room()
+
     def _room(self) -> None:
         """A slot opened (a call is over) or an outcome was written: claim the next
         batch at once if a batch's worth of room opened, unless nothing is left to claim."""
@@ -450,13 +462,20 @@ class DaemonRunner:
             self._look.set()
             self._reschedule(fallback)
             return
+        self._short.set()
         upcoming = next_wake_at(self.db)
         self._next_due = upcoming
         # Nothing due now that was not claimed: what is due but waiting for its account
         # (busy here or in another daemon) would have shown as due.
         if upcoming is None or upcoming > now:
             self._drained.set()
-        self._reschedule(fallback if upcoming is None else max(now, min(upcoming, fallback)))
+        else:
+            # Due, yet not claimable: accounts busy (here: an outcome written wakes the
+            # loop; in another daemon), rows another claim holds, or a lease that ran
+            # out (the recovery's turn). Looking again at once would spin on claims
+            # that take nothing.
+            upcoming = now + self.BLOCKED_LOOK_AGAIN
+        self._reschedule(fallback if upcoming is None else min(upcoming, fallback))
 
     def _reschedule(self, at: datetime) -> None:
         try:
