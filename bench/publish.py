@@ -21,8 +21,8 @@ whose `at` is the UTC time of the publish call.
    idle, then every destination is made due at once (one UPDATE and one NOTIFY);
    published/s from the first to the last sandbox line, against the limit
    K x C / sandbox latency.
-3. idle RSS: VmRSS of the daemons of section 1 once started and past their periodic
-   jobs' first run (as a daemon that has been running for a while is) (and,
+3. idle RSS: VmRSS of the daemons of section 1 once started, past their periodic
+   jobs' first run and idle for a few seconds (as a daemon that has been running for a while is) (and,
    for information, once they have published the section's posts).
 4. burst: `--burst` destinations over `--accounts` accounts (one destination per post)
    all made due the same second, sandbox latency `--burst-latency-ms`, K daemons on
@@ -353,6 +353,7 @@ def bench_latency(
     site: Site, daemons_n: int, posts_n: int, spread: float, lead: float
 ) -> tuple[float, float]:
     """Section 1; returns the daemons' largest RSS in MB when idle and after publishing."""
+    from autopostr.daemon.runner import DaemonRunner
     from autopostr.models import utcnow
 
     sandbox = site.home / "sandbox-latency"
@@ -360,6 +361,9 @@ def bench_latency(
     daemons = Daemons(site, daemons_n, 8, env, "latency")
     try:
         daemons.wait_idle()
+        # An idle daemon hands freed heap back once it has been idle a moment
+        # (DaemonRunner.TRIM_AFTER_IDLE, looked at once a second).
+        time.sleep(2 * DaemonRunner.TRIM_AFTER_IDLE + 0.5)
         idle_rss = max(rss_mb(p.pid) for p in daemons.procs)
         due: dict[int, datetime] = {}
         cpu, machine = daemons.cpu_seconds(), machine_ticks()
