@@ -340,14 +340,22 @@ class Database:
                 raise
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, *, generic_plans: bool = False) -> Iterator[Any]:
         """A unit of work on a bare connection, for the daemon's hot path of Core
         statements: no ORM session to set up per claim or batch of outcomes. Commits on
-        success, rolls back on any exception, and fails as `session` does."""
+        success, rolls back on any exception, and fails as `session` does.
+
+        `generic_plans` (PostgreSQL): the transaction's prepared statements keep one plan
+        instead of being planned again at every execution (planning cost the server
+        more than running them). Only for statements whose generic plan was checked on a
+        large table: by primary key or foreign-key index (the outcomes'), never a claim,
+        whose due-time filter would then scan every due row."""
         from sqlalchemy.exc import OperationalError
 
         try:
             with self.engine.begin() as conn:
+                if generic_plans and self.url.dialect == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
                 yield conn
         except OperationalError as exc:
             if _is_connection_error(exc):

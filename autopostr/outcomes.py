@@ -192,7 +192,7 @@ def _write_outcomes(db: Database, items: list[Finishing]) -> list[Outcome]:
         if item.result is not None and item.error is None:
             item.error = published_warning(item.result)
     # Plain Core statements on a bare connection: the hot path skips the ORM.
-    with db.transaction() as conn:
+    with db.transaction(generic_plans=True) as conn:
         batched = conn.dialect.name == "postgresql"
         post_ids = sorted({item.claim.post_id for item in items})
         post_status = dict(conn.execute(sql.lock_posts, {"post_ids": post_ids}).all())
