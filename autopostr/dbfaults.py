@@ -201,11 +201,11 @@ def _postgres_damage(engine: Engine, full: bool) -> list[str]:
     from sqlalchemy import inspect
     from sqlalchemy.exc import DBAPIError
 
-    from autopostr.models import metadata
+    from autopostr.models import all_tables
 
     present = set(inspect(engine).get_table_names())
     problems: list[str] = []
-    for table in [*metadata.sorted_tables]:
+    for table in all_tables():
         if table.name not in present:
             problems.append(f"table {table.name} is missing")
             continue

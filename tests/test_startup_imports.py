@@ -184,3 +184,14 @@ def test_a_daemon_with_its_key_in_a_file_loads_no_keyring_cipher_or_http_server(
     modules = imported("daemon", "run", "--once", "-q", tmp=tmp_path)
     assert "autopostr.daemon.runner" in modules
     assert heavy(modules, ("keyring", "cryptography", "wsgiref", "http.server")) == []
+
+
+def test_a_daemon_on_postgresql_loads_no_sqlite_dialect(initialized: str, tmp_path: Path) -> None:
+    """Its start checks every table for damage, by name: the partial indexes are not
+    attached for that (their options name both dialects, and naming SQLite's loads it,
+    more than half a MB of an idle daemon's memory)."""
+    if initialized != "postgresql":
+        pytest.skip("on SQLite the dialect is the engine's own")
+    modules = imported("daemon", "run", "--once", "-q", tmp=tmp_path)
+    assert "autopostr.daemon.runner" in modules
+    assert heavy(modules, ("sqlalchemy.dialects.sqlite",)) == []

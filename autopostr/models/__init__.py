@@ -67,6 +67,16 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def all_tables() -> list[Any]:
+    """Every table, in dependency order, without attaching the partial indexes (their
+    options name both dialects, and naming one loads it): for checks of the tables."""
+    from autopostr.models import _base
+
+    for module in _MODULES:
+        importlib.import_module(f"{__name__}.{module}")
+    return list(_base.metadata.sorted_tables)
+
+
 def whole_schema() -> MetaData:
     """Every table and index of the schema: for migrations, `create_all` and checks."""
     from autopostr.models import _base
