@@ -122,3 +122,33 @@ def test_a_batch_rolled_back_by_a_deadlock_is_written_again(
     assert retries and set(retries) == {"writing 1 outcome(s) again after 40P01"}
     assert outcome and outcome[0].status == "published"
     assert states()[post_id] == ("published", "published")
+
+
+def test_a_log_line_keeps_its_message_and_instant_exactly(
+    initialized: str, cli: Cli, db: Database
+) -> None:
+    """A batch's log lines are bound together (one JSON document on PostgreSQL): what a
+    platform said comes back character for character, and the instant to the microsecond."""
+    from datetime import UTC, datetime
+
+    from sqlmodel import col, select
+
+    from autopostr.models import PublishLog
+    from autopostr.queue.claims import Claim, insert_logs, log_row
+
+    (post_id,) = due_posts(cli, 1)
+    said = 'refused: "quota" \\ 100%\n\ttry again ✨ — 𝔁 {json: [1]}'
+    at = datetime(2026, 12, 2, 9, 0, 0, 123456, tzinfo=UTC)
+    claim = Claim(destination_id=post_id, post_id=post_id, attempt=1)
+    with db.transaction() as conn:
+        insert_logs(conn, [log_row(claim, "retrying", "w1", said, at, account_id=None)])
+    with db_session() as session:
+        row = session.exec(select(PublishLog).where(col(PublishLog.event) == "retrying")).one()
+    assert row.message == said
+    assert row.created_at.replace(tzinfo=UTC) == at
+    assert (row.post_id, row.destination_id, row.attempt, row.daemon_id) == (
+        post_id,
+        post_id,
+        1,
+        "w1",
+    )
