@@ -21,6 +21,17 @@ def start_at(days: int = 1, hour: int = 9) -> str:
     return f"{day.isoformat()} {hour:02d}:00"
 
 
+def next_at(hour: int = 9) -> str:
+    """The next `hour`:00 in Berlin, within a day: a series starting then has as many
+    occurrences within a horizon whatever the time of day the test runs (Berlin's
+    tomorrow starts at 23:00 UTC, when `start_at()` is a day and a half away)."""
+    now = utcnow().astimezone(BERLIN)
+    at = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if at <= now + timedelta(minutes=5):
+        at += timedelta(days=1)
+    return at.strftime("%Y-%m-%d %H:%M")
+
+
 def series(cli: Cli) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = cli.ok("posts", "series", "--json").json()
     return rows
@@ -78,7 +89,7 @@ def test_running_the_job_again_or_twice_makes_nothing_twice(sandbox: str, cli: C
         "--every",
         "1d",
         "--at",
-        start_at(),
+        next_at(),
         "--tz",
         "Europe/Berlin",
     )
@@ -142,7 +153,7 @@ def test_a_late_job_never_fires_missed_occurrences(
         "--every",
         "1d",
         "--at",
-        start_at(),
+        next_at(),
         "--tz",
         "Europe/Berlin",
     )
@@ -231,7 +242,7 @@ def test_stop_ends_a_series_and_keeps_its_posts(sandbox: str, cli: Cli) -> None:
         "--every",
         "1d",
         "--at",
-        start_at(),
+        next_at(),
         "--tz",
         "Europe/Berlin",
     )
