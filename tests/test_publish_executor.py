@@ -221,35 +221,6 @@ def test_a_daemon_claims_only_what_each_account_can_take_now(three_accounts: lis
     assert len(claim_due(db, "w3", 100)) == 3
 
 
-def test_two_daemons_claiming_at_once_never_exceed_what_an_account_takes(
-    initialized: str, cli: Cli
-) -> None:
-    """Daemon A's claim is under way (its transaction open) when daemon B claims: B must
-    not take the account's next post beside the one A holds. It waits for A's claim and
-    then counts it."""
-    from autopostr.queue.claims import claim_due_in
-
-    if initialized != "postgresql":
-        pytest.skip("SQLite's claims are serialised by BEGIN IMMEDIATE")
-    cli.ok("accounts", "add", "sandbox", "--handle", "solo")
-    for n in range(2):
-        due_post(cli, f"solo {n}", to="sandbox:solo")
-    db = Database(load_settings())
-    one_at_a_time = {"sandbox": 1}
-    second: list[Any] = []
-    with db.transaction() as conn:
-        first = claim_due_in(conn, "daemon-a", 8, per_account=one_at_a_time)
-        assert len(first) == 1
-        other = threading.Thread(
-            target=lambda: second.extend(claim_due(db, "daemon-b", 8, per_account=one_at_a_time))
-        )
-        other.start()
-        other.join(1.0)
-        assert other.is_alive()  # B waits for A's claim to be committed
-    other.join(10)
-    assert second == []  # the account's one call is A's
-
-
 def test_the_claim_takes_each_accounts_posts_in_due_order(three_accounts: list[str]) -> None:
     from autopostr.models import PostDestination
 

@@ -52,11 +52,6 @@ CLAIMED = sql_in("status", [DestinationState.CLAIMED])
 # The same, for statements that join another table with a status column.
 DUE_DESTINATION = sql_in("post_destinations.status", DUE_STATES)
 
-# PostgreSQL: daemons' claims that count each account's room take turns on this
-# transaction-level advisory lock (one bigint key: never mistaken for a daemon's
-# two-part liveness lock), so each counts what the others claimed before it.
-ACCOUNT_ROOM_LOCK = 0x61706F7363616C6D  # "aposcalm"
-
 BACKOFF_BASE_SECONDS = 30.0
 
 BACKOFF_CAP_SECONDS = 3600.0
@@ -177,12 +172,6 @@ def claim_due_in(
     """`claim_due` on the caller's connection, in its transaction (which reads what the
     claims need next). Core statements: no ORM execution path."""
     now = now or utcnow()
-    if per_account is not None and conn.dialect.name == "postgresql":
-        # Two claims at once would each count an account's room from before the other's,
-        # and the second would take the row after the one the first holds: two calls to
-        # an account that takes one at a time. In turn, each statement's snapshot holds
-        # the claims before it. (SQLite's claims are serialised by BEGIN IMMEDIATE.)
-        conn.execute(_room_lock(), {"key": ACCOUNT_ROOM_LOCK})
     statement = _claim_statement(conn.dialect.name, per_account, post_id is not None)
     values = {"now": now, "lease_until": now + lease, "worker": worker, "limit": limit}
     if post_id is not None:
@@ -221,13 +210,6 @@ def _claim_statement(dialect: str, per_account: Mapping[str, int] | None, one_po
     if statement is None:
         statement = _claim_statements[key] = _build_claim(dialect, per_account, one_post)
     return statement
-
-
-@functools.cache
-def _room_lock() -> Any:
-    from sqlalchemy import text
-
-    return text("SELECT pg_advisory_xact_lock(CAST(:key AS bigint))")
 
 
 @functools.cache
