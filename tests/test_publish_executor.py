@@ -221,6 +221,30 @@ def test_a_daemon_claims_only_what_each_account_can_take_now(three_accounts: lis
     assert len(claim_due(db, "w3", 100)) == 3
 
 
+def test_two_daemons_claiming_at_once_never_exceed_what_an_account_takes(
+    initialized: str, cli: Cli
+) -> None:
+    """Daemon A's claim is under way (its transaction open) when daemon B claims: B
+    counts the account's room from before A's claim, yet must not take the account's
+    next post beside the one A holds. Each takes only the account's earliest rows (as
+    many as its room), and the one A locked is skipped, not replaced by the next."""
+    from autopostr.queue.claims import claim_due_in
+
+    if initialized != "postgresql":
+        pytest.skip("SQLite's claims are serialised by BEGIN IMMEDIATE")
+    cli.ok("accounts", "add", "sandbox", "--handle", "solo")
+    for n in range(2):
+        due_post(cli, f"solo {n}", to="sandbox:solo")
+    db = Database(load_settings())
+    one_at_a_time = {"sandbox": 1}
+    with db.transaction() as conn:
+        first = claim_due_in(conn, "daemon-a", 8, per_account=one_at_a_time)
+        assert len(first) == 1
+        assert claim_due(db, "daemon-b", 8, per_account=one_at_a_time) == []
+    # A's claim committed: the account is busy, for B as for anyone.
+    assert claim_due(db, "daemon-b", 8, per_account=one_at_a_time) == []
+
+
 def test_the_claim_takes_each_accounts_posts_in_due_order(three_accounts: list[str]) -> None:
     from autopostr.models import PostDestination
 
