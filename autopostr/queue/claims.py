@@ -397,10 +397,11 @@ def orphaned(db: Database, me: str) -> int:
         )
 
 
-def _sendable_now(is_due: Any, per_account: Mapping[str, int]) -> Any:
-    """The due destinations each account has room for: ranked per account by due time,
-    kept while rank + already claimed <= what its platform takes at once."""
-    from sqlalchemy import case, func, literal, select
+def _account_room(per_account: Mapping[str, int]) -> tuple[Any, Any]:
+    """What an account's room is made of, for a claim: a subquery of how many of each
+    account's destinations anyone holds claimed (`account_id`, `busy`), and the
+    expression of how many its platform takes at once (on `social_accounts`)."""
+    from sqlalchemy import case, func, literal, select, text
     from sqlmodel import col
 
     from autopostr.models import SocialAccount
@@ -410,7 +411,7 @@ def _sendable_now(is_due: Any, per_account: Mapping[str, int]) -> Any:
             col(PostDestination.account_id).label("account_id"),
             func.count().label("busy"),
         )
-        .where(col(PostDestination.status) == DestinationState.CLAIMED)
+        .where(text(CLAIMED))  # literal: any plan, generic too, uses the partial index
         .group_by(col(PostDestination.account_id))
         .subquery()
     )
@@ -423,6 +424,18 @@ def _sendable_now(is_due: Any, per_account: Mapping[str, int]) -> Any:
         if wider
         else literal(1)
     )
+    return claimed, at_once
+
+
+def _sendable_now(is_due: Any, per_account: Mapping[str, int]) -> Any:
+    """The due destinations each account has room for: ranked per account by due time,
+    kept while rank + already claimed <= what its platform takes at once."""
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    from autopostr.models import SocialAccount
+
+    claimed, at_once = _account_room(per_account)
     ranked = (
         select(
             col(PostDestination.id).label("id"),
@@ -454,28 +467,13 @@ def _sendable_by_account(now: Any, limit: Any, per_account: Mapping[str, int]) -
     each account, its earliest due destinations, as many as it has room for (a few
     entries of `ix_post_destinations_due_by_account`), then the earliest of those, a
     few batches' worth (what other daemons lock meanwhile is skipped)."""
-    from sqlalchemy import case, func, literal, or_, select, text, true
-    from sqlmodel import col
+    from sqlalchemy import func, or_, select, text, true
 
     from autopostr.models import SocialAccount
 
     accounts: Any = SocialAccount.__table__  # type: ignore[attr-defined]
     due: Any = PostDestination.__table__.alias("due")  # type: ignore[attr-defined]
-    claimed = (
-        select(
-            col(PostDestination.account_id).label("account_id"),
-            func.count().label("busy"),
-        )
-        .where(text(CLAIMED))  # literal: a generic plan still uses the partial index
-        .group_by(col(PostDestination.account_id))
-        .subquery()
-    )
-    wider = {name: n for name, n in per_account.items() if n != 1}
-    at_once: Any = (
-        case(*((accounts.c.platform == name, n) for name, n in sorted(wider.items())), else_=1)
-        if wider
-        else literal(1)
-    )
+    claimed, at_once = _account_room(per_account)
     room = func.greatest(0, at_once - func.coalesce(claimed.c.busy, 0))
     earliest = (
         select(due.c.id, due.c.due_at)
