@@ -156,6 +156,7 @@ def engine_for(db: DatabaseUrl) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)
     else:
+        _parse_long_statements_once()
         engine = create_engine(
             db.url,
             connect_args={"connect_timeout": 5, "application_name": "autopostr"},
@@ -167,6 +168,16 @@ def engine_for(db: DatabaseUrl) -> Engine:
     dbfaults.install(engine, db)
     _engines[db.url] = engine
     return engine
+
+
+def _parse_long_statements_once() -> None:
+    """psycopg finds a statement's placeholders once per text, but only for texts up to
+    4 KB: a daemon's claim over several platforms is longer, and finding them again at
+    each claim cost more CPU than the rest of sending it. The cache stays bounded (128
+    texts, none with more than 50 parameters)."""
+    from psycopg import _queries
+
+    _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 64 * 1024)
 
 
 def dispose_engines() -> None:

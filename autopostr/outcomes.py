@@ -20,7 +20,7 @@ from autopostr.config import Settings
 from autopostr.db import Database
 from autopostr.models import Post, PostDestination, utcnow
 from autopostr.platforms.base import PublishResult
-from autopostr.queue.claims import Claim, ids_in, insert_logs, log_row
+from autopostr.queue.claims import Claim, ids_in, insert_logs, json_rows, log_row
 from autopostr.queue.transitions import derive_status
 from autopostr.states import LogEvent
 
@@ -57,24 +57,50 @@ class _FinishStatements:
     set_posts_status: Any
 
 
-# One row per outcome, fenced on its claim; the columns as `finish_destination` sets them.
-_FINISH_DESTINATIONS = """
-UPDATE post_destinations AS d SET
-    status = v.status, attempts = v.attempts_after, claimed_by = NULL,
-    lease_expires_at = NULL, updated_at = :now, error = v.error,
-    next_attempt_at = v.next_attempt_at, resume = v.resume,
-    remote_id = COALESCE(v.remote_id, d.remote_id), url = COALESCE(v.url, d.url),
-    published_at = COALESCE(v.published_at, d.published_at)
-FROM unnest(
-    CAST(:ids AS integer[]), CAST(:workers AS text[]), CAST(:attempts AS integer[]),
-    CAST(:attempts_after AS integer[]), CAST(:statuses AS text[]), CAST(:errors AS text[]),
-    CAST(:next_attempts AS timestamptz[]), CAST(:resumes AS text[]),
-    CAST(:remote_ids AS text[]), CAST(:urls AS text[]), CAST(:published AS timestamptz[])
-) AS v(id, worker, attempt, attempts_after, status, error, next_attempt_at, resume,
-       remote_id, url, published_at)
-WHERE d.id = v.id AND d.claimed_by = v.worker AND d.attempts = v.attempt
-RETURNING d.id
+# One row per outcome (a JSON document: one parameter, not a column each), fenced on its
+# claim, the columns as `finish_destination` sets them; its log line (another publisher's
+# event when the fence held it off); then the states of every destination of the
+# batch's posts, as written (the statement's own reads see the rows as they were).
+_FINISH_DESTINATIONS = (
+    """
+WITH v AS MATERIALIZED (
+    SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS v(
+        destination_id integer, worker text, attempt integer, attempts_after integer,
+        status text, error text, next_attempt_at timestamptz, resume text,
+        remote_id text, url text, published_at timestamptz, post_id integer,
+        account_id integer, team_id integer, message text, n integer
+    )
+), written AS (
+    UPDATE post_destinations AS d SET
+        status = v.status, attempts = v.attempts_after, claimed_by = NULL,
+        lease_expires_at = NULL, updated_at = :now, error = v.error,
+        next_attempt_at = v.next_attempt_at, resume = v.resume,
+        remote_id = COALESCE(v.remote_id, d.remote_id), url = COALESCE(v.url, d.url),
+        published_at = COALESCE(v.published_at, d.published_at)
+    FROM v
+    WHERE d.id = v.destination_id AND d.claimed_by = v.worker AND d.attempts = v.attempt
+        -- The rows by primary key, whatever the planner guesses of the document's size.
+        AND d.id = ANY(CAST(:ids AS integer[]))
+    RETURNING d.id, d.status
+), logged AS (
+    INSERT INTO publish_logs
+        (post_id, destination_id, account_id, team_id, daemon_id, event, attempt, message,
+         created_at)
+    SELECT v.post_id, v.destination_id,
+        CASE WHEN w.id IS NULL THEN NULL ELSE v.account_id END,
+        CASE WHEN w.id IS NULL THEN NULL ELSE v.team_id END,
+        v.worker, COALESCE(w.status, '"""
+    + LogEvent.LEASE_LOST.value
+    + """'), v.attempt,
+        CASE WHEN w.id IS NULL THEN :taken_over ELSE v.message END, :now
+    FROM v LEFT JOIN written AS w ON w.id = v.destination_id
+    ORDER BY v.n
+)
+SELECT d.id, d.post_id, COALESCE(w.status, d.status), w.id IS NOT NULL
+FROM post_destinations AS d LEFT JOIN written AS w ON w.id = d.id
+WHERE d.post_id = ANY(CAST(:post_ids AS integer[]))
 """
+)
 _SET_POSTS_STATUS = """
 UPDATE posts AS p SET status = v.status, updated_at = :now
 FROM unnest(CAST(:ids AS integer[]), CAST(:statuses AS text[])) AS v(id, status)
@@ -187,7 +213,6 @@ def _write_outcomes(db: Database, items: list[Finishing]) -> list[Outcome]:
 
     now = utcnow()
     sql = _finish_statements(db.url.dialect)
-    outcomes: list[Outcome] = []
     for item in items:
         if item.result is not None and item.error is None:
             item.error = published_warning(item.result)
@@ -196,61 +221,20 @@ def _write_outcomes(db: Database, items: list[Finishing]) -> list[Outcome]:
         batched = conn.dialect.name == "postgresql"
         post_ids = sorted({item.claim.post_id for item in items})
         post_status = dict(conn.execute(sql.lock_posts, {"post_ids": post_ids}).all())
+        states: dict[int, list[str]] = {}
         if batched:
-            written = _finish_batch(conn, sql, items, now)
+            written = _finish_batch(conn, sql, items, now, post_ids, states)
         else:
             written = {
                 item.claim.destination_id
                 for item in items
                 if conn.execute(sql.finish_destination, _finish_values(item, now)).rowcount == 1
             }
-        logs = []
-        for item in items:
-            claim, result = item.claim, item.result
-            if claim.destination_id not in written:
-                message = "another publisher took over this destination"
-                logs.append(log_row(claim, LogEvent.LEASE_LOST, item.worker, message, now))
-                outcomes.append(
-                    Outcome(
-                        claim.destination_id,
-                        claim.post_id,
-                        item.account_label,
-                        LOST,
-                        claim.attempt,
-                    )
-                )
-                continue
-            message = (result.url or result.remote_id) if result else (item.error or "")
-            if result is not None and item.error:
-                message = f"{message} ({item.error})"
-            logs.append(
-                log_row(
-                    claim,
-                    item.status,
-                    item.worker,
-                    message or "",
-                    now,
-                    account_id=item.account_id,
-                    team_id=item.team_id,
-                )
+            insert_logs(
+                conn, [_log_row(item, item.claim.destination_id in written, now) for item in items]
             )
-            outcomes.append(
-                Outcome(
-                    destination_id=claim.destination_id,
-                    post_id=claim.post_id,
-                    account=item.account_label,
-                    status=item.status,
-                    attempt=claim.attempt,
-                    remote_id=result.remote_id if result else None,
-                    url=result.url if result else None,
-                    error=item.error,
-                    next_attempt_at=item.next_attempt_at,
-                )
-            )
-        insert_logs(conn, logs)
-        states: dict[int, list[str]] = {}
-        for post_id, state in conn.execute(sql.destination_states, {"post_ids": post_ids}):
-            states.setdefault(post_id, []).append(state)
+            for post_id, state in conn.execute(sql.destination_states, {"post_ids": post_ids}):
+                states.setdefault(post_id, []).append(state)
         changed: dict[int, str] = {}
         for post_id in post_ids:
             old = post_status.get(post_id)
@@ -269,7 +253,50 @@ def _write_outcomes(db: Database, items: list[Finishing]) -> list[Outcome]:
                 conn.execute(
                     sql.set_post_status, {"post_id": post_id, "status": new, "updated_at": now}
                 )
-    return outcomes
+    return [_outcome(item, item.claim.destination_id in written) for item in items]
+
+
+_TAKEN_OVER = "another publisher took over this destination"
+
+
+def _message(item: Finishing) -> str:
+    """An outcome's log message: where the post is, or what went wrong."""
+    result = item.result
+    message = (result.url or result.remote_id) if result else (item.error or "")
+    if result is not None and item.error:
+        message = f"{message} ({item.error})"
+    return message or ""
+
+
+def _log_row(item: Finishing, written: bool, now: datetime) -> dict[str, Any]:
+    if not written:
+        return log_row(item.claim, LogEvent.LEASE_LOST, item.worker, _TAKEN_OVER, now)
+    return log_row(
+        item.claim,
+        item.status,
+        item.worker,
+        _message(item),
+        now,
+        account_id=item.account_id,
+        team_id=item.team_id,
+    )
+
+
+def _outcome(item: Finishing, written: bool) -> Outcome:
+    claim, result = item.claim, item.result
+    if not written:
+        return Outcome(claim.destination_id, claim.post_id, item.account_label, LOST, claim.attempt)
+    return Outcome(
+        destination_id=claim.destination_id,
+        post_id=claim.post_id,
+        account=item.account_label,
+        status=item.status,
+        attempt=claim.attempt,
+        remote_id=result.remote_id if result else None,
+        url=result.url if result else None,
+        error=item.error,
+        next_attempt_at=item.next_attempt_at,
+    )
 
 
 def _finish_values(item: Finishing, now: datetime) -> dict[str, Any]:
@@ -292,33 +319,41 @@ def _finish_values(item: Finishing, now: datetime) -> dict[str, Any]:
 
 
 def _finish_batch(
-    conn: Any, sql: _FinishStatements, items: list[Finishing], now: datetime
+    conn: Any,
+    sql: _FinishStatements,
+    items: list[Finishing],
+    now: datetime,
+    post_ids: list[int],
+    states: dict[int, list[str]],
 ) -> set[int]:
-    """PostgreSQL: every outcome of the batch in one UPDATE, each row still fenced on its
-    own claim; the ids it wrote."""
-    rows = [_finish_values(item, now) for item in items]
-
-    def column(name: str) -> list[Any]:
-        return [row[name] for row in rows]
-
-    written = conn.execute(
+    """PostgreSQL: every outcome of the batch in one statement, each row still fenced on
+    its own claim, with its log lines, reading back the states of every destination of
+    `post_ids` (into `states`); the ids it wrote."""
+    rows = []
+    for index, item in enumerate(items):
+        row = _finish_values(item, now)
+        row["n"] = index  # the order of the log lines
+        row["post_id"] = item.claim.post_id
+        row["account_id"] = item.account_id
+        row["team_id"] = item.team_id
+        row["message"] = _message(item)
+        rows.append(row)
+    written: set[int] = set()
+    result = conn.execute(
         sql.finish_destinations,
         {
             "now": now,
-            "ids": column("destination_id"),
-            "workers": column("worker"),
-            "attempts": column("attempt"),
-            "attempts_after": column("attempts_after"),
-            "statuses": column("status"),
-            "errors": column("error"),
-            "next_attempts": column("next_attempt_at"),
-            "resumes": column("resume"),
-            "remote_ids": column("remote_id"),
-            "urls": column("url"),
-            "published": column("published_at"),
+            "rows": json_rows(rows),
+            "ids": [item.claim.destination_id for item in items],
+            "post_ids": post_ids,
+            "taken_over": _TAKEN_OVER,
         },
     )
-    return {int(row[0]) for row in written}
+    for destination_id, post_id, state, wrote in result:
+        states.setdefault(post_id, []).append(state)
+        if wrote:
+            written.add(destination_id)
+    return written
 
 
 def published_warning(result: PublishResult) -> str | None:

@@ -48,6 +48,7 @@ from autopostr.queue.claims import (
     backoff,
     claim_due,
     claim_due_in,
+    claiming,
     ids_in,
     max_attempts,
     new_worker_id,
@@ -108,50 +109,91 @@ def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
     return jobs[0]
 
 
+# What preparing reads of a destination, beside the post's and the account's columns.
+_DESTINATION_FIELDS = ("text", "error", "idempotency_key", "resume", "due_at")
+
+
+def _prepared_columns(destination: Any, first_claimed: Any) -> list[Any]:
+    """The columns of a prepared row after the destination's id (see `_PREPARED_FIELDS`),
+    `destination` being the table or a claim's CTE, and `first_claimed` when the
+    destination was first claimed (its oldest claim in the log, or this one)."""
+    from sqlalchemy import exists, func, select
+
+    from autopostr.models import PostMedia
+
+    posts: Any = Post.__table__  # type: ignore[attr-defined]
+    accounts: Any = SocialAccount.__table__  # type: ignore[attr-defined]
+    media: Any = PostMedia.__table__  # type: ignore[attr-defined]
+    logs: Any = PublishLog.__table__  # type: ignore[attr-defined]
+    oldest_claim = (
+        select(func.min(logs.c.created_at))
+        .where(
+            logs.c.post_id == destination.c.post_id,
+            logs.c.destination_id == destination.c.id,
+            logs.c.event == LogEvent.CLAIMED.value,
+        )
+        .scalar_subquery()
+    )
+    return [
+        *(destination.c[name] for name in _DESTINATION_FIELDS),
+        posts.c.text,
+        posts.c.first_comment,
+        posts.c.team_id,
+        posts.c.scheduled_at,
+        exists().where(media.c.post_id == posts.c.id),
+        oldest_claim if first_claimed is None else func.coalesce(oldest_claim, first_claimed),
+        *accounts.c,
+    ]
+
+
+def _joined(destination: Any) -> Any:
+    posts: Any = Post.__table__  # type: ignore[attr-defined]
+    accounts: Any = SocialAccount.__table__  # type: ignore[attr-defined]
+    return destination.join(posts, posts.c.id == destination.c.post_id).join(
+        accounts, accounts.c.id == destination.c.account_id
+    )
+
+
 @functools.cache
 def _prepare_statement(dialect: str) -> Any:
     """What `prepare` reads of a batch, built once and bound per call (`ids`): composing
     it per batch cost more CPU than running it. Core, with the account's columns: the
     account is built from them, no session keeps it."""
-    from sqlalchemy import exists, func, select
-
-    from autopostr.models import PostMedia
+    from sqlalchemy import select
 
     dests: Any = PostDestination.__table__  # type: ignore[attr-defined]
-    posts: Any = Post.__table__  # type: ignore[attr-defined]
-    accounts: Any = SocialAccount.__table__  # type: ignore[attr-defined]
-    media: Any = PostMedia.__table__  # type: ignore[attr-defined]
-    logs: Any = PublishLog.__table__  # type: ignore[attr-defined]
-    # When the destination was first claimed: its oldest claim in the log.
-    first_claim = (
-        select(func.min(logs.c.created_at))
-        .where(
-            logs.c.post_id == dests.c.post_id,
-            logs.c.destination_id == dests.c.id,
-            logs.c.event == LogEvent.CLAIMED.value,
-        )
-        .scalar_subquery()
-    )
     return (
-        select(
-            dests.c.id,
-            dests.c.text,
-            dests.c.error,
-            dests.c.idempotency_key,
-            dests.c.resume,
-            dests.c.due_at,
-            posts.c.text,
-            posts.c.first_comment,
-            posts.c.team_id,
-            posts.c.scheduled_at,
-            exists().where(media.c.post_id == posts.c.id),
-            first_claim,
-            *accounts.c,
-        )
-        .join(posts, posts.c.id == dests.c.post_id)
-        .join(accounts, accounts.c.id == dests.c.account_id)
+        select(dests.c.id, *_prepared_columns(dests, None))
+        .select_from(_joined(dests))
         .where(ids_in(dests.c.id, "ids", dialect))
     )
+
+
+_claim_prepared: dict[tuple[tuple[str, int], ...] | None, Any] = {}
+
+
+def _claim_prepared_statement(per_account: Mapping[str, int] | None) -> Any:
+    """PostgreSQL: a claim and what its calls need in one statement (one round trip, one
+    plan): the claim's UPDATE, its posts and log lines, and `_prepare_statement`'s
+    columns of the rows it took, in rows of (id, post_id, attempts, prepared columns).
+    Built once per platform map."""
+    from sqlalchemy import select
+
+    key = tuple(sorted(per_account.items())) if per_account is not None else None
+    statement = _claim_prepared.get(key)
+    if statement is None:
+        claimed, writes = claiming(per_account, ("account_id", *_DESTINATION_FIELDS))
+        statement = _claim_prepared[key] = (
+            select(
+                claimed.c.id,
+                claimed.c.post_id,
+                claimed.c.attempts,
+                *_prepared_columns(claimed, claimed.c.claimed_at),
+            )
+            .select_from(_joined(claimed))
+            .add_cte(*writes)
+        )
+    return statement
 
 
 # The account's columns come after these in `_prepare_statement`'s rows.
@@ -179,8 +221,17 @@ def claim_and_prepare(
     """A daemon's claim and what its calls need, in one transaction: one connection and
     one commit for both."""
     with db.transaction() as conn:
-        claims = claim_due_in(conn, worker, limit, lease=lease, per_account=per_account)
-        return prepare_in(conn, db, settings, claims)
+        if conn.dialect.name != "postgresql":
+            claims = claim_due_in(conn, worker, limit, lease=lease, per_account=per_account)
+            return prepare_in(conn, db, settings, claims)
+        now = utcnow()
+        rows = conn.execute(
+            _claim_prepared_statement(per_account),
+            {"now": now, "lease_until": now + lease, "worker": worker, "limit": limit},
+        ).all()
+        rows.sort(key=lambda row: row[0])
+        claims = [Claim(int(row[0]), int(row[1]), int(row[2])) for row in rows]
+        return _jobs(conn, db, settings, claims, {row[0]: row[2:] for row in rows})
 
 
 # Accounts built from prepared rows, by the row's every column: a row that changed in
@@ -204,16 +255,24 @@ def _account_of(values: tuple[Any, ...]) -> SocialAccount:
 
 def prepare_in(conn: Any, db: Database, settings: Settings, claims: list[Claim]) -> list[_Job]:
     """`prepare` on the caller's connection, in its transaction."""
-    from autopostr import posts as posts_mod
-
     if not claims:
         return []
     rows = conn.execute(
         _prepare_statement(db.url.dialect), {"ids": [c.destination_id for c in claims]}
     ).all()
+    return _jobs(conn, db, settings, claims, {row[0]: row for row in rows})
+
+
+def _jobs(
+    conn: Any, db: Database, settings: Settings, claims: list[Claim], rows: Mapping[int, Any]
+) -> list[_Job]:
+    """The jobs of `claims` from their prepared rows (by destination id; each row's
+    prepared columns from its second on)."""
+    from autopostr import posts as posts_mod
+
     found = {
-        row[0]: (_account_of(tuple(row[_PREPARED_FIELDS:])), *row[1:_PREPARED_FIELDS])
-        for row in rows
+        destination_id: (_account_of(tuple(row[_PREPARED_FIELDS:])), *row[1:_PREPARED_FIELDS])
+        for destination_id, row in rows.items()
     }
     # A destination deleted since it was claimed has nothing left to publish.
     claims = [c for c in claims if c.destination_id in found]

@@ -57,7 +57,8 @@ from typing import Any
 
 HANDLES = ("alpha", "beta", "gamma", "delta")
 PROCS: list[subprocess.Popen[bytes]] = []  # every daemon started; main's finally kills them
-STALL_SECONDS = 20.0  # give up waiting when no publish call arrives for this long
+STALL_SECONDS = 20.0
+BENCH_APP = "autopostr-bench"  # application_name of the bench's own connections  # give up waiting when no publish call arrives for this long
 
 
 def autopostr_argv() -> list[str]:
@@ -128,6 +129,16 @@ class Site:
             raise SystemExit(f"autopostr init failed: {proc.stderr}")
         self.settings = load_settings(self.env)
         self.db = Database(self.settings)
+        if self.database_url:
+            from sqlalchemy import event
+
+            # The bench's own connections are named, so that what PostgreSQL spends on
+            # them (creating and rescheduling posts) is not counted as the daemons'.
+            @event.listens_for(self.db.engine, "connect")
+            def _name(connection: Any, _record: Any) -> None:
+                connection.execute(f"SET application_name = '{BENCH_APP}'")
+                connection.commit()
+
         with self.db.session() as session:
             self.actor = current_actor(self.settings, self.db, session)
             for handle in HANDLES:
@@ -464,8 +475,9 @@ def backend_cpu(site: Site) -> dict[int, float]:
         pids = [
             row[0]
             for row in conn.execute(
-                "SELECT pid FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND application_name <> %s",
+                (BENCH_APP,),
             )
         ]
     found = {}

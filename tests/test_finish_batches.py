@@ -107,7 +107,7 @@ def test_a_batch_rolled_back_by_a_deadlock_is_written_again(
                 "SELECT query FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
                 (other.info.backend_pid,),
             ).fetchall()
-            return any(query.startswith("UPDATE post_destinations") for (query,) in waiting)
+            return any("UPDATE post_destinations" in query for (query,) in waiting)
 
         wait_until(batch_waits_for_the_destination, 15, "the batch to wait for the destination")
         other.execute("SELECT 1 FROM posts WHERE id = %s FOR UPDATE", (post_id,))

@@ -295,6 +295,85 @@ def insert_logs(conn: Any, rows: list[dict[str, Any]]) -> None:
         conn.execute(_insert_logs(dialect), rows)
 
 
+def claiming(
+    per_account: Mapping[str, int] | None, columns: Sequence[str]
+) -> tuple[Any, list[Any]]:
+    """PostgreSQL: a whole claim as common table expressions, for one statement that
+    also reads what the claims need: the claimed destinations (`id`, `post_id`,
+    `attempts`, these `columns` of theirs and `claimed_at`, the instant of the claim's
+    log line), and the writes beside it (their posts become `publishing`, their log
+    lines), which the statement must carry (`add_cte`). Bound as `claim_due`'s."""
+    from sqlalchemy import (
+        Interval,
+        any_,
+        bindparam,
+        func,
+        insert,
+        literal,
+        literal_column,
+        null,
+        select,
+        true,
+        update,
+    )
+
+    dests: Any = PostDestination.__table__  # type: ignore[attr-defined]
+    posts: Any = Post.__table__  # type: ignore[attr-defined]
+    logs: Any = PublishLog.__table__  # type: ignore[attr-defined]
+    now = bindparam("now", type_=dests.c.due_at.type)
+    claimed = (
+        _build_claim("postgresql", per_account, False)
+        .returning(*(dests.c[name] for name in columns))  # after id, post_id, attempts
+        .cte("claimed")
+    )
+    # Each claim of a batch its own instant, as `claim_due_in` gives them.
+    spacing = literal_column(
+        f"interval '{CLAIM_SPACING // timedelta(microseconds=1)} microseconds'", Interval
+    )
+    stamped = select(
+        claimed,
+        (now + spacing * (func.row_number().over(order_by=claimed.c.id) - 1)).label("claimed_at"),
+    ).cte("stamped")
+    publishing = (
+        update(posts)
+        .where(
+            posts.c.id == any_(func.array(select(stamped.c.post_id).scalar_subquery())),
+            (posts.c.status == PostState.SCHEDULED.value).is_(true()),  # see _after_claim
+        )
+        .values(status=PostState.PUBLISHING.value, updated_at=now)
+        .cte("publishing")
+    )
+    logged = (
+        insert(logs)
+        .from_select(
+            [
+                "post_id",
+                "destination_id",
+                "account_id",
+                "team_id",
+                "daemon_id",
+                "event",
+                "attempt",
+                "message",
+                "created_at",
+            ],
+            select(
+                stamped.c.post_id,
+                stamped.c.id,
+                null(),
+                null(),
+                bindparam("worker", type_=logs.c.daemon_id.type),
+                literal(LogEvent.CLAIMED.value),
+                stamped.c.attempts,
+                literal(""),
+                stamped.c.claimed_at,
+            ),
+        )
+        .cte("logged")
+    )
+    return stamped, [publishing, logged]
+
+
 def _build_claim(dialect: str, per_account: Mapping[str, int] | None, one_post: bool) -> Any:
     from sqlalchemy import Integer, bindparam, func, or_, select, text, update
 
