@@ -12,9 +12,10 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from autopostr.config import Settings
 from autopostr.db import Database
@@ -23,9 +24,6 @@ from autopostr.platforms.base import PublishResult
 from autopostr.queue.claims import Claim, ids_in, insert_logs, json_rows, log_row
 from autopostr.queue.transitions import derive_status
 from autopostr.states import LogEvent
-
-if TYPE_CHECKING:
-    from concurrent.futures import Future
 
 log = logging.getLogger("autopostr.publishing")
 
@@ -176,17 +174,20 @@ def finish(
     settings: Settings | None,
     item: Finishing,
     calls_over: Callable[[], None] | None = None,
-) -> Outcome:
+    *,
+    wait: bool = True,
+) -> Outcome | Future[Outcome]:
     """Write the outcome, fenced so a publisher that lost its lease changes nothing, then
     tell the event hook about it. `calls_over` is told once the outcome has its place in
     the writer's queue: the next call may then start, and its outcome (and event) comes
-    after this one."""
+    after this one. Without `wait`, the future of the outcome's commit comes back at once
+    (the writer's thread completes it)."""
     queue = _finish_queues.get(db)
     if queue is not None:
         done = queue.submit(item, settings)
         if calls_over is not None:
             calls_over()
-        return done.result()
+        return done.result() if wait else done
     if calls_over is not None:
         calls_over()
     written = _write_outcomes(db, [item])[0]
@@ -369,9 +370,10 @@ def published_warning(result: PublishResult) -> str | None:
 class FinishQueue:
     """Outcomes of a daemon's workers written together: one transaction per batch.
 
-    A worker hands its outcome over and waits until it is committed, so nothing
-    changes for it (its claim stays in flight, its lease renewed, until then); under
-    load the outcomes that arrive while a batch is written make the next batch.
+    A worker hands its outcome over and gets the future of its commit: its claim stays
+    in flight (its lease renewed) until the future is done, while the worker's thread
+    goes on to the next call; under load the outcomes that arrive while a batch is
+    written make the next batch.
     """
 
     MAX_BATCH = 64
@@ -396,8 +398,6 @@ class FinishQueue:
     def submit(self, item: Finishing, settings: Settings | None) -> Future[Outcome]:
         """Queue an outcome; the future holds it once committed and told to the hook,
         in the order outcomes were queued."""
-        from concurrent.futures import Future
-
         done: Future[Outcome] = Future()
         with self._lock:
             if not self._closed:

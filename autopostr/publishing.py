@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -62,6 +62,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("autopostr.publishing")
 
+# What a publish comes to: its outcome, or (a daemon's task, `_Job.outcome_later`) the
+# future of its outcome's commit.
+Finished = Outcome | Future[Outcome]
+
 # Outcomes after which the destination is tried again: where its media stands is kept.
 RESUMABLE = frozenset(
     {DestinationState.RETRYING, DestinationState.PENDING, DestinationState.NEEDS_REVIEW}
@@ -100,6 +104,11 @@ class _Job:
     # Told when the platform's calls are over, before the outcome is written: the
     # daemon's slot for calls goes to the next publish while this one's is committed.
     calls_over: Callable[[], None] | None = None
+    # A daemon's task: the outcome is handed to the writer and the thread goes on to
+    # the next call, the commit's future standing for it (`run_job`).
+    outcome_later: bool = False
+    # The state the job's calls came to (what `_finish` was asked to write).
+    finished_as: str = ""
 
 
 def _prepare(db: Database, settings: Settings, claim: Claim) -> _Job:
@@ -403,7 +412,7 @@ def _finish(
     refund: bool = False,
     resume: dict[str, Any] | None = None,
     start_over: bool = False,
-) -> Outcome:
+) -> Finished:
     """Record what came of the job (see `outcomes.finish`). A destination that will be
     tried again keeps where its media stands, so the next attempt resumes it, unless it
     is to `start_over`."""
@@ -425,7 +434,8 @@ def _finish(
         refund,
         json.dumps(resume, sort_keys=True) if resume is not None else None,
     )
-    return outcomes.finish(db, job.settings, item, job.calls_over)
+    job.finished_as = status
+    return outcomes.finish(db, job.settings, item, job.calls_over, wait=not job.outcome_later)
 
 
 def publish_claim(db: Database, settings: Settings, worker: str, claim: Claim) -> Outcome:
@@ -436,10 +446,33 @@ def publish_claim(db: Database, settings: Settings, worker: str, claim: Claim) -
 def publish_job(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:
     """Publish a prepared claim (see `prepare`) and record what happened."""
     with job.context():
-        return _publish_job(db, settings, worker, job)
+        return _written(_publish_job(db, settings, worker, job))
 
 
-def _publish_job(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:
+def run_job(
+    db: Database, settings: Settings, worker: str, job: _Job, *, recover: bool = False
+) -> Future[Outcome]:
+    """A daemon's task: publish (or, taken over, recover) a prepared claim, and hand its
+    outcome to the writer. The future holds the outcome once committed, while the thread
+    goes on to the next call rather than waiting for the commit."""
+    job.outcome_later = True
+    with job.context():
+        if recover:
+            finished = _recover_job(db, settings, worker, job)
+        else:
+            finished = _publish_job(db, settings, worker, job)
+    if isinstance(finished, Future):
+        return finished
+    done: Future[Outcome] = Future()
+    done.set_result(finished)
+    return done
+
+
+def _written(finished: Finished) -> Outcome:
+    return finished.result() if isinstance(finished, Future) else finished
+
+
+def _publish_job(db: Database, settings: Settings, worker: str, job: _Job) -> Finished:
     if job.request is None:
         return _finish(db, worker, job, status=DestinationState.FAILED, error=job.problem)
     if job.previous_error.startswith(MAYBE_SENT):
@@ -470,21 +503,21 @@ class _CallTimer:
         self.seconds += time.monotonic() - self._started
 
 
-def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:
+def _call_platform(db: Database, settings: Settings, worker: str, job: _Job) -> Finished:
     """Call the platform, and tell telemetry how late and how long (and the log, at DEBUG)."""
     platform = job.account.platform
     if job.due_at is not None:
         telemetry.emit("due_to_call", (utcnow() - job.due_at).total_seconds(), platform=platform)
     timer = _CallTimer()
-    outcome = _call(db, settings, worker, job, timer)
-    telemetry.emit("platform_call", timer.seconds, platform=platform, result=outcome.status)
+    finished = _call(db, settings, worker, job, timer)
+    telemetry.emit("platform_call", timer.seconds, platform=platform, result=job.finished_as)
     log.debug(
-        "publish call: %s", outcome.status, extra={"duration_ms": round(timer.seconds * 1000, 1)}
+        "publish call: %s", job.finished_as, extra={"duration_ms": round(timer.seconds * 1000, 1)}
     )
-    return outcome
+    return finished
 
 
-def _call(db: Database, settings: Settings, worker: str, job: _Job, timer: _CallTimer) -> Outcome:
+def _call(db: Database, settings: Settings, worker: str, job: _Job, timer: _CallTimer) -> Finished:
     from autopostr.platforms.registry import get_platform, get_platform_class
 
     claim = job.claim
@@ -585,7 +618,7 @@ _keys_told_lock = threading.Lock()
 
 def _wait_for_key(
     db: Database, worker: str, job: _Job, exc: KeyMissing, maybe_sent: bool = False
-) -> Outcome:
+) -> Finished:
     """A key this machine lacks is no fault of the post: the destination goes back to
     pending without spending an attempt and is looked at again after KEY_WAIT, until the
     key is imported. Said once per missing key in the log, not once per destination."""
@@ -705,12 +738,16 @@ def recover_claim(db: Database, settings: Settings, worker: str, claim: Claim) -
 def recover_job(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:
     """`recover_claim` for a prepared claim (see `prepare`)."""
     with job.context():
-        if job.request is None:
-            return _finish(db, worker, job, status=DestinationState.FAILED, error=job.problem)
-        return _recover(db, settings, worker, job)
+        return _written(_recover_job(db, settings, worker, job))
 
 
-def _recover(db: Database, settings: Settings, worker: str, job: _Job) -> Outcome:
+def _recover_job(db: Database, settings: Settings, worker: str, job: _Job) -> Finished:
+    if job.request is None:
+        return _finish(db, worker, job, status=DestinationState.FAILED, error=job.problem)
+    return _recover(db, settings, worker, job)
+
+
+def _recover(db: Database, settings: Settings, worker: str, job: _Job) -> Finished:
     from autopostr.platforms.registry import get_platform
 
     claim = job.claim

@@ -14,7 +14,7 @@ from autopostr.config import load_settings
 from autopostr.db import Database
 from autopostr.outcomes import Outcome, start_batched_finishing, stop_batched_finishing
 from autopostr.platforms.base import PublishResult
-from autopostr.publishing import _finish, prepare
+from autopostr.publishing import _finish, _written, prepare
 from autopostr.queue.claims import claim_due
 from tests.helpers import Cli, db_session, due_post, wait_until
 
@@ -56,8 +56,8 @@ def test_outcomes_written_together_stay_fenced_each_on_its_claim(
 
     def finish(job_index: int, worker: str) -> None:
         job = jobs[job_index]
-        results[job.claim.post_id] = _finish(
-            db, worker, job, status="published", result=PublishResult(f"r{job_index}")
+        results[job.claim.post_id] = _written(
+            _finish(db, worker, job, status="published", result=PublishResult(f"r{job_index}"))
         )
 
     # Three finishes at once, one from a publisher that no longer holds its claim.
@@ -96,7 +96,7 @@ def test_a_batch_rolled_back_by_a_deadlock_is_written_again(
         outcome: list[Outcome] = []
         writer = threading.Thread(
             target=lambda: outcome.append(
-                _finish(db, "w1", job, status="published", result=PublishResult("r"))
+                _written(_finish(db, "w1", job, status="published", result=PublishResult("r")))
             )
         )
         writer.start()

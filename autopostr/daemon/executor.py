@@ -27,6 +27,7 @@ A slot is a call in flight: a publish gives its slot back when its calls are ove
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -69,8 +70,9 @@ class PublishExecutor:
         self._on_room = on_room  # told when a slot is given back
         self._account_limit = account_limit
         self._platform_ceiling = platform_ceiling
-        # A thread whose calls are over waits for its outcome's commit without its slot:
-        # threads beyond the slots let the next call start meanwhile.
+        # A thread whose calls are over still hands its outcome over (or, once the writer
+        # stopped, writes it) without its slot: threads beyond the slots let the next
+        # call start meanwhile.
         self._pool = ThreadPoolExecutor(
             max_workers=self.capacity + self.batch, thread_name_prefix="publish"
         )
@@ -205,7 +207,12 @@ class PublishExecutor:
             task.future.set_exception(exc)
         else:
             release()
-            task.future.set_result(result)
+            if isinstance(result, Future):
+                # The outcome's commit is under way elsewhere: the task ends with it,
+                # and this thread is free for the next call meanwhile.
+                result.add_done_callback(functools.partial(_settle, task.future))
+            else:
+                task.future.set_result(result)
 
     def _finished(self, task: Task) -> None:
         with self._lock:
@@ -291,19 +298,24 @@ class PlatformBounds:
         return self._claim_map
 
 
+def _settle(target: Future[Any], source: Future[Any]) -> None:
+    exc = source.exception()
+    if exc is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(source.result())
+
+
 def task_for(db: Any, settings: Any, worker: str, job: Any, *, recover: bool = False) -> Task:
     """The task that publishes a prepared claim (`publishing.prepare`), or, for a claim
     taken over from a daemon that died, asks the platform first."""
-    import functools
+    from autopostr.publishing import run_job
 
-    from autopostr.publishing import publish_job, recover_job
-
-    work = recover_job if recover else publish_job
     task = Task(
         destination_id=job.claim.destination_id,
         account_id=job.account.id or 0,
         platform=job.account.platform,
-        run=functools.partial(work, db, settings, worker, job),
+        run=functools.partial(run_job, db, settings, worker, job, recover=recover),
     )
     job.calls_over = lambda: task.release()
     return task
