@@ -160,14 +160,66 @@ def engine_for(db: DatabaseUrl) -> Engine:
         engine = create_engine(
             db.url,
             connect_args={"connect_timeout": 5, "application_name": "autopostr"},
-            pool_pre_ping=True,
             # A daemon's workers, its loop, heartbeat and listener each hold a connection at times.
             pool_size=10,
             max_overflow=20,
         )
+    if db.dialect != "sqlite":
+        _check_on_checkout(engine)
     dbfaults.install(engine, db)
     _engines[db.url] = engine
     return engine
+
+
+# A pooled connection idle longer than this answers a ping before it is used again.
+PING_AFTER_IDLE = 30.0
+
+
+def _check_on_checkout(engine: Engine) -> None:
+    """Hand out only connections the server still holds open. A server that restarted
+    or ended the session (or a pooler that closed it) has left its error and the end
+    of the stream on the socket, read here without a round trip; a connection idle
+    longer than PING_AFTER_IDLE is also pinged. A ping at every checkout
+    (`pool_pre_ping`) was a round trip per transaction: a tenth of a daemon's CPU."""
+    import time
+
+    from sqlalchemy import event
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None:
+            return  # just connected
+        usable = _still_open(dbapi_connection)
+        if usable and time.monotonic() - idle_since > PING_AFTER_IDLE:
+            try:
+                usable = bool(engine.dialect.do_ping(dbapi_connection))
+            except Exception:
+                usable = False
+        if not usable:
+            raise DisconnectionError("the server closed this connection")  # a fresh one is made
+
+
+def _still_open(connection: Any) -> bool:
+    """Whether a psycopg connection's socket has no closing news from the server: its
+    pending input is read (never waiting), and the end of the stream raises."""
+    import psycopg
+    from psycopg.pq import ConnStatus
+
+    pgconn = connection.pgconn
+    try:
+        # The server's last words and the end of the stream may take a read each.
+        for _ in range(3):
+            pgconn.consume_input()
+        pgconn.is_busy()
+    except psycopg.Error:
+        return False
+    return bool(pgconn.status == ConnStatus.OK)
 
 
 def _parse_long_statements_once() -> None:

@@ -121,3 +121,44 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(cli: Cli) -> None:
     with db.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_a_connection_the_server_ended_is_replaced_before_use(
+    postgres_only: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a server restart (here: the session ended by an administrator), the next
+    unit of work gets a fresh connection instead of failing; a connection the server
+    still holds is used again without a ping (a round trip per transaction)."""
+    import time
+
+    import psycopg
+    from sqlalchemy import text
+
+    cli.ok("init")
+    db = Database(load_settings())
+    dbmod.dispose_engines()
+    pid_of = text("SELECT pg_backend_pid()")
+    with db.transaction() as conn:
+        first = conn.execute(pid_of).scalar_one()
+    pings: list[object] = []
+    dialect = db.engine.dialect
+    monkeypatch.setattr(dialect, "do_ping", lambda connection: pings.append(connection) or True)
+    with db.transaction() as conn:
+        assert conn.execute(pid_of).scalar_one() == first
+    assert pings == []  # checked without a round trip
+    url = db.url.url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        for _ in range(50):  # the backend is gone once pg_stat_activity no longer lists it
+            if not admin.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (first,)
+            ).fetchone():
+                break
+            time.sleep(0.05)
+    with db.transaction() as conn:
+        assert conn.execute(pid_of).scalar_one() != first
+    # Idle past PING_AFTER_IDLE, a connection answers a ping before it is used again.
+    monkeypatch.setattr(dbmod, "PING_AFTER_IDLE", 0.0)
+    with db.transaction() as conn:
+        conn.execute(pid_of)
+    assert len(pings) == 1
