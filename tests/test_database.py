@@ -142,7 +142,12 @@ def test_a_connection_the_server_ended_is_replaced_before_use(
         first = conn.execute(pid_of).scalar_one()
     pings: list[object] = []
     dialect = db.engine.dialect
-    monkeypatch.setattr(dialect, "do_ping", lambda connection: pings.append(connection) or True)
+
+    def ping(connection: object) -> bool:
+        pings.append(connection)
+        return True
+
+    monkeypatch.setattr(dialect, "do_ping", ping)
     with db.transaction() as conn:
         assert conn.execute(pid_of).scalar_one() == first
     assert pings == []  # checked without a round trip
