@@ -208,6 +208,48 @@ def claimed_accounts(db: Database, claims: list[Any]) -> list[int]:
         return sorted(row.account_id for row in rows if row is not None)
 
 
+def test_calls_go_on_while_outcomes_wait_for_their_commit_without_holding_threads(
+    three_accounts: list[str],
+    isolated_env: Path,
+    executor: Callable[..., PublishExecutor],
+) -> None:
+    """A worker hands its outcome to the writer and takes the next call: with the
+    writer held up (its posts locked by another transaction), every call is made, far
+    more than the pool has threads, and each task ends once its outcome is committed."""
+    import psycopg
+
+    from autopostr.daemon.executor import task_for
+    from autopostr.outcomes import start_batched_finishing, stop_batched_finishing
+    from autopostr.publishing import prepare
+
+    settings = load_settings()
+    db = Database(settings)
+    jobs = prepare(db, settings, claim_due(db, "w1", 100))
+    assert len(jobs) == 9
+    start_batched_finishing(db)
+    calls = lambda: sum(len(sandbox_lines(isolated_env, h)) for h in three_accounts)  # noqa: E731
+    try:
+        if db.url.dialect == "postgresql":
+            url = db.url.url.replace("postgresql+psycopg://", "postgresql://", 1)
+            holder: Any = psycopg.connect(url)
+            holder.execute("SELECT id FROM posts FOR UPDATE")
+        else:
+            import sqlite3
+
+            holder = sqlite3.connect(db.url.sqlite_path, isolation_level=None, timeout=30)
+            holder.execute("BEGIN IMMEDIATE")  # the writer's transaction waits for it
+        pool = executor(1, account_limit=lambda _platform: 4)
+        assert pool.capacity + pool.batch == 2  # the pool's threads
+        futures = [pool.submit(task_for(db, settings, "w1", job)) for job in jobs]
+        settle(lambda: calls() == 9, timeout=10)
+        assert not any(future.done() for future in futures)  # nothing committed yet
+        holder.rollback() if db.url.dialect == "postgresql" else holder.execute("ROLLBACK")
+        holder.close()
+        assert {future.result(15).status for future in futures} == {"published"}
+    finally:
+        stop_batched_finishing(db)
+
+
 def test_a_daemon_claims_only_what_each_account_can_take_now(three_accounts: list[str]) -> None:
     db = Database(load_settings())
     first = claim_due(db, "w1", 100, per_account={"sandbox": 1})
