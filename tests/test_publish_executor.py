@@ -236,6 +236,7 @@ def test_calls_go_on_while_outcomes_wait_for_their_commit_without_holding_thread
         else:
             import sqlite3
 
+            assert db.url.sqlite_path is not None
             holder = sqlite3.connect(db.url.sqlite_path, isolation_level=None, timeout=30)
             holder.execute("BEGIN IMMEDIATE")  # the writer's transaction waits for it
         pool = executor(1, account_limit=lambda _platform: 4)
