@@ -139,9 +139,12 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def engine_for(db: DatabaseUrl) -> Engine:
-    """One engine per URL per process; connections are cheap to reuse, slow to open."""
-    engine = _engines.get(db.url)
+def engine_for(db: DatabaseUrl, *, generic_plans: bool = False) -> Engine:
+    """One engine per URL per process; connections are cheap to reuse, slow to open.
+    `generic_plans` (PostgreSQL): an engine of its own whose sessions keep one plan per
+    prepared statement (see `Database.transaction`)."""
+    key = f"{db.url} generic" if generic_plans else db.url
+    engine = _engines.get(key)
     if engine is not None:
         return engine
     from sqlalchemy import event
@@ -157,17 +160,22 @@ def engine_for(db: DatabaseUrl) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
     else:
         _parse_long_statements_once()
+        connect_args: dict[str, Any] = {"connect_timeout": 5, "application_name": "autopostr"}
+        if generic_plans:
+            # Set once per session, not by a statement in every transaction.
+            connect_args["options"] = "-c plan_cache_mode=force_generic_plan"
         engine = create_engine(
             db.url,
-            connect_args={"connect_timeout": 5, "application_name": "autopostr"},
-            # A daemon's workers, its loop, heartbeat and listener each hold a connection at times.
-            pool_size=10,
+            connect_args=connect_args,
+            # A daemon's workers, its loop, heartbeat and listener each hold a connection at
+            # times; the generic plans' engine serves one writer.
+            pool_size=2 if generic_plans else 10,
             max_overflow=20,
         )
     if db.dialect != "sqlite":
         _check_on_checkout(engine)
     dbfaults.install(engine, db)
-    _engines[db.url] = engine
+    _engines[key] = engine
     return engine
 
 
@@ -413,13 +421,26 @@ class Database:
         more than running them). Only for statements whose generic plan was checked on a
         large table: by primary key or foreign-key index (the outcomes'), never a claim,
         whose due-time filter would then scan every due row."""
+        generic = generic_plans and self.url.dialect == "postgresql"
+        with self._mapping_errors():
+            with engine_for(self.url, generic_plans=generic).begin() as conn:
+                yield conn
+
+    @contextmanager
+    def statements(self) -> Iterator[Any]:
+        """A bare connection whose every statement commits on its own: for a unit of work
+        that is one statement (a daemon's claim on PostgreSQL), which then needs no BEGIN
+        and COMMIT, each a round trip. Fails as `session` does."""
+        with self._mapping_errors():
+            with self.engine.connect() as conn:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
+    def _mapping_errors(self) -> Iterator[None]:
         from sqlalchemy.exc import OperationalError
 
         try:
-            with self.engine.begin() as conn:
-                if generic_plans and self.url.dialect == "postgresql":
-                    conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-                yield conn
+            yield
         except OperationalError as exc:
             if _is_connection_error(exc):
                 raise unreachable(self.url, exc) from None

@@ -227,12 +227,15 @@ def claim_and_prepare(
     lease: timedelta,
     per_account: Mapping[str, int] | None,
 ) -> list[_Job]:
-    """A daemon's claim and what its calls need, in one transaction: one connection and
-    one commit for both."""
-    with db.transaction() as conn:
-        if conn.dialect.name != "postgresql":
+    """A daemon's claim and what its calls need: on PostgreSQL one statement, committed
+    on its own; elsewhere one transaction (one connection and one commit for both)."""
+    if db.url.dialect != "postgresql":
+        with db.transaction() as conn:
             claims = claim_due_in(conn, worker, limit, lease=lease, per_account=per_account)
             return prepare_in(conn, db, settings, claims)
+    # One statement, atomic on its own: no transaction around it (the media of posts
+    # that have some are read after it, as a transaction's next statement would be).
+    with db.statements() as conn:
         now = utcnow()
         rows = conn.execute(
             _claim_prepared_statement(per_account),

@@ -160,6 +160,7 @@ def test_a_connection_the_server_ended_is_replaced_before_use(
             ).fetchone():
                 break
             time.sleep(0.05)
+        time.sleep(0.5)  # its socket closes as the process ends, after it left the list
     with db.transaction() as conn:
         assert conn.execute(pid_of).scalar_one() != first
     # Idle past PING_AFTER_IDLE, a connection answers a ping before it is used again.
@@ -167,3 +168,20 @@ def test_a_connection_the_server_ended_is_replaced_before_use(
     with db.transaction() as conn:
         conn.execute(pid_of)
     assert len(pings) == 1
+
+
+def test_outcome_writes_keep_generic_plans_and_claims_do_not(postgres_only: str, cli: Cli) -> None:
+    """An outcome batch's statements are planned once (their sessions say so when they
+    connect, no statement per transaction); any other unit of work, a claim's, plans
+    each execution for its own values."""
+    from sqlalchemy import text
+
+    cli.ok("init")
+    db = Database(load_settings())
+    show = text("SHOW plan_cache_mode")
+    with db.transaction(generic_plans=True) as conn:
+        assert conn.execute(show).scalar_one() == "force_generic_plan"
+    with db.transaction() as conn:
+        assert conn.execute(show).scalar_one() == "auto"
+    with db.session() as session:
+        assert session.execute(show).scalar_one() == "auto"
