@@ -160,13 +160,9 @@ def engine_for(db: DatabaseUrl, *, generic_plans: bool = False) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
     else:
         _parse_long_statements_once()
-        connect_args: dict[str, Any] = {"connect_timeout": 5, "application_name": "autopostr"}
-        if generic_plans:
-            # Set once per session, not by a statement in every transaction.
-            connect_args["options"] = "-c plan_cache_mode=force_generic_plan"
         engine = create_engine(
             db.url,
-            connect_args=connect_args,
+            connect_args={"connect_timeout": 5, "application_name": "autopostr"},
             # A daemon's workers, its loop, heartbeat and listener each hold a connection at
             # times; the generic plans' engine serves one writer.
             pool_size=2 if generic_plans else 10,
@@ -174,9 +170,18 @@ def engine_for(db: DatabaseUrl, *, generic_plans: bool = False) -> Engine:
         )
     if db.dialect != "sqlite":
         _check_on_checkout(engine)
+        if generic_plans:
+            # Once per session, not a statement in every transaction; by a statement, not
+            # a startup option, which poolers (PgBouncer) refuse.
+            event.listen(engine, "connect", _keep_generic_plans)
     dbfaults.install(engine, db)
     _engines[key] = engine
     return engine
+
+
+def _keep_generic_plans(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("SET plan_cache_mode = force_generic_plan")
+    dbapi_connection.commit()
 
 
 # A pooled connection idle longer than this answers a ping before it is used again.
