@@ -465,8 +465,9 @@ def bench_throughput(
 
 
 def backend_cpu(site: Site) -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL backend serving the bench's database (the
-    server runs on this machine): part of what a publish costs."""
+    """CPU seconds so far of each PostgreSQL backend serving the daemons (the server runs
+    on this machine): part of what a publish costs. The bench's own connections, which
+    create and reschedule the posts, are left out."""
     if not site.database_url:
         return {}
     import psycopg
