@@ -173,30 +173,3 @@ def test_posts_due_behind_a_busy_account_do_not_make_the_loop_spin(
         runner.workers.shutdown()
         assert runner.changes is not None
         runner.changes.close()
-
-
-def test_wake_ups_before_the_loop_starts_ask_the_scheduler_once(sandbox: str, cli: Cli) -> None:
-    """Calls ending one after another each wake the loop; while the run they asked for
-    has not started, asking again only kept the scheduler's thread busy. Once the loop
-    has run, the next wake-up asks again, and so does one after the request has stood
-    for a while (the scheduler may have skipped it)."""
-    if sandbox != "sqlite":
-        pytest.skip("the loop's logic is the same on both; driven by hand on SQLite")
-    settings = load_settings()
-    runner = DaemonRunner(settings, Database(settings), DaemonConfig(concurrency=4))
-    runner.scheduler = counting = _CountingScheduler()
-    try:
-        for _ in range(8):
-            runner.wake()
-        assert counting.runs_asked == 1
-        runner.publish_tick()  # the run asked for; nothing is due
-        asked = counting.runs_asked  # the tick plans its next run
-        runner.wake()
-        assert counting.runs_asked == asked + 1
-        time.sleep(DaemonRunner.ASKED_STANDS * 2)
-        runner.wake()
-        assert counting.runs_asked == asked + 2
-    finally:
-        runner.workers.shutdown()
-        assert runner.changes is not None
-        runner.changes.close()

@@ -128,8 +128,6 @@ class DaemonRunner:
         self._lock = threading.Lock()
         self._rerun = threading.Event()
         self._ticking = threading.Lock()
-        # When the loop was last asked to run now (monotonic), cleared as it starts.
-        self._asked_at: float | None = None
         self.bounds = PlatformBounds(settings)
         self.workers = PublishExecutor(
             config.concurrency,
@@ -300,24 +298,12 @@ class DaemonRunner:
         if self._ticking.locked():
             self._rerun.set()  # the running tick will loop once more
             return
-        asked_at = self._asked_at
-        if asked_at is not None and time.monotonic() - asked_at < self.ASKED_STANDS:
-            # Asked to run now a moment ago, not started yet: each call's end asking again
-            # kept the scheduler's thread busy rescheduling the same run.
-            return
-        if at is None:
-            self._asked_at = time.monotonic()
         try:
             self.scheduler.modify_job("publish", next_run_time=at or utcnow())
         except Exception:  # the scheduler is shutting down
             pass
 
-    # How long a request to run now stands for the wake-ups that follow it: beyond it they
-    # ask again (the scheduler skips a run asked for while the last one is finishing).
-    ASKED_STANDS = 0.05
-
     def publish_tick(self) -> None:
-        self._asked_at = None
         if not self._ticking.acquire(blocking=False):
             self._rerun.set()
             return
