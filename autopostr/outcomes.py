@@ -21,7 +21,7 @@ from autopostr.config import Settings
 from autopostr.db import Database
 from autopostr.models import Post, PostDestination, utcnow
 from autopostr.platforms.base import PublishResult
-from autopostr.queue.claims import Claim, ids_in, insert_logs, json_rows, log_row
+from autopostr.queue.claims import INSERT_LOG_LINES, Claim, ids_in, insert_logs, json_rows, log_row
 from autopostr.queue.transitions import derive_status
 from autopostr.states import LogEvent
 
@@ -81,9 +81,9 @@ WITH v AS MATERIALIZED (
         AND d.id = ANY(CAST(:ids AS integer[]))
     RETURNING d.id, d.status
 ), logged AS (
-    INSERT INTO publish_logs
-        (post_id, destination_id, account_id, team_id, daemon_id, event, attempt, message,
-         created_at)
+    """
+    + INSERT_LOG_LINES
+    + """
     SELECT v.post_id, v.destination_id,
         CASE WHEN w.id IS NULL THEN NULL ELSE v.account_id END,
         CASE WHEN w.id IS NULL THEN NULL ELSE v.team_id END,

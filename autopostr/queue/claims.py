@@ -250,15 +250,29 @@ def ids_in(column: Any, name: str, dialect: str) -> Any:
 
 # PostgreSQL: a batch's log lines in one statement, bound as one JSON document (binding
 # a column per array cost more CPU, in the driver's array adaptation, than the insert).
-_INSERT_LOGS = """
-INSERT INTO publish_logs
-    (post_id, destination_id, account_id, team_id, daemon_id, event, attempt, message,
-     created_at)
+# A publish-log line's columns, in the order every statement that writes lines names them.
+LOG_COLUMNS = (
+    "post_id",
+    "destination_id",
+    "account_id",
+    "team_id",
+    "daemon_id",
+    "event",
+    "attempt",
+    "message",
+    "created_at",
+)
+INSERT_LOG_LINES = f"INSERT INTO publish_logs ({', '.join(LOG_COLUMNS)})"
+
+_INSERT_LOGS = (
+    INSERT_LOG_LINES
+    + """
 SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS v(
     post_id integer, destination_id integer, account_id integer, team_id integer,
     daemon_id text, event text, attempt integer, message text, created_at timestamptz
 )
 """
+)
 
 
 @functools.cache
@@ -346,17 +360,7 @@ def claiming(
     logged = (
         insert(logs)
         .from_select(
-            [
-                "post_id",
-                "destination_id",
-                "account_id",
-                "team_id",
-                "daemon_id",
-                "event",
-                "attempt",
-                "message",
-                "created_at",
-            ],
+            list(LOG_COLUMNS),
             select(
                 stamped.c.post_id,
                 stamped.c.id,
