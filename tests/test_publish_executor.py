@@ -456,3 +456,78 @@ def test_rate_limit_headers_pace_the_next_calls_instead_of_a_429() -> None:
         assert time.monotonic() - began < 0.5
         send(client, "GET", "/api/v1/x", "Mastodon", headers={"Authorization": "Bearer c"})
         assert time.monotonic() - began >= 0.5
+
+
+def test_claims_in_a_burst_read_by_key_whatever_the_statistics_say(
+    initialized: str, cli: Cli
+) -> None:
+    """Statistics taken before a burst say nothing is due, and every claim of the burst
+    leaves dead index entries behind until vacuum. A claim must still fetch its rows by
+    primary key and count each account's claimed rows by index scans (which mark dead
+    entries), not by bitmap scans that read every unsent or once-claimed row's entry."""
+    import re
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from autopostr import posts
+    from autopostr.local_session import current_actor
+    from autopostr.models import utcnow
+    from autopostr.queue.claims import claim_due_in
+
+    if initialized != "postgresql":
+        pytest.skip("plans of PostgreSQL's claim statement")
+    handles = [f"h{n}" for n in range(12)]
+    for handle in handles:
+        cli.ok("accounts", "add", "sandbox", "--handle", handle)
+    settings = load_settings()
+    db = Database(settings)
+    one_at_a_time = {"sandbox": 1}
+    with db.session() as session:
+        actor = current_actor(settings, db, session)
+        for n in range(600):
+            handle = handles[n % len(handles)]
+            posts.create(
+                session,
+                actor,
+                settings,
+                text=f"burst {n}",
+                to=[f"sandbox:{handle}"],
+                at=utcnow() + timedelta(hours=1),
+            )
+    with db.transaction() as conn:
+        conn.execute(text("ALTER TABLE post_destinations SET (autovacuum_enabled = off)"))
+        conn.execute(text("ANALYZE post_destinations"))  # nothing due, as far as it knows
+    try:
+        with db.transaction() as conn:
+            conn.execute(text("UPDATE post_destinations SET due_at = now() - interval '1 second'"))
+        for _ in range(15):  # claimed and sent, round after round
+            with db.transaction() as conn:
+                claims = claim_due_in(conn, "w1", 64, per_account=one_at_a_time)
+                assert len(claims) == len(handles)
+                conn.execute(
+                    text("UPDATE post_destinations SET status = 'published' WHERE id = ANY(:ids)"),
+                    {"ids": [c.destination_id for c in claims]},
+                )
+        plans: list[str] = []
+        with db.transaction() as conn:
+            raw = conn.connection.driver_connection
+            raw.add_notice_handler(lambda notice: plans.append(str(notice.message_primary)))
+            for setting in (
+                "LOAD 'auto_explain'",
+                "SET LOCAL auto_explain.log_min_duration = 0",
+                "SET LOCAL auto_explain.log_analyze = on",
+                "SET LOCAL client_min_messages = log",
+            ):
+                conn.execute(text(setting))
+            assert len(claim_due_in(conn, "w1", 64, per_account=one_at_a_time)) == len(handles)
+    finally:
+        with db.transaction() as conn:
+            conn.execute(text("ALTER TABLE post_destinations RESET (autovacuum_enabled)"))
+    [claim_plan] = [plan for plan in plans if "sendable" in plan]
+    # Not the index of every unsent row, nor the one of claimed rows by lease time.
+    for burst_wide in ("ix_post_destinations_due_unsent", "ix_post_destinations_lease_claimed"):
+        assert burst_wide not in claim_plan, claim_plan
+    bitmaps = set(re.findall(r"Bitmap Index Scan on (\w+)", claim_plan))
+    assert bitmaps <= {"pk_post_destinations", "pk_posts"}, claim_plan
+    assert "Index Only Scan using ix_post_destinations_claimed_by_account" in claim_plan

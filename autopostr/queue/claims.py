@@ -48,9 +48,13 @@ LOCK_NAMESPACE = 0x61706F73
 # planner uses a partial index only when it can prove the query implies its WHERE, and
 # it cannot with bound parameters (SQLite never; PostgreSQL not in a generic plan).
 UNSENT = sql_in("status", DUE_STATES)
-CLAIMED = sql_in("status", [DestinationState.CLAIMED])
+CLAIMED_STATE = DestinationState.CLAIMED
+CLAIMED = sql_in("status", [CLAIMED_STATE])
 # The same, for statements that join another table with a status column.
 DUE_DESTINATION = sql_in("post_destinations.status", DUE_STATES)
+# The same, in an expression that implies no partial index's condition, where only
+# the primary key should find the rows.
+UNINDEXED_DUE_DESTINATION = sql_in("(post_destinations.status || '')", DUE_STATES)
 
 BACKOFF_BASE_SECONDS = 30.0
 
@@ -398,14 +402,19 @@ def _build_claim(dialect: str, per_account: Mapping[str, int] | None, one_post: 
             else _sendable_now(is_due, per_account)
         )
         ids = select(sendable.c.id).scalar_subquery()
-        due = select(dests.c.id).where(
-            # = ANY(ARRAY(…)) on PostgreSQL: the rows are then fetched by primary key,
-            # whatever the planner guesses of a burst's row counts.
-            dests.c.id == func.any(func.array(ids))
-            if dialect == "postgresql"
-            else dests.c.id.in_(ids),
-            *is_due,  # looked at again on each row locked
-        )
+        if dialect == "postgresql":
+            # = ANY(ARRAY(…)): the rows are fetched by primary key, whatever the planner
+            # guesses of a burst's row counts. The due test, looked at again on each row
+            # locked, is one expression (GREATEST skips NULL) that no index is keyed by:
+            # as `due_at <= :now`, statistics from before a burst (nothing due yet) made
+            # a scan of every unsent row's entry look cheaper.
+            due = select(dests.c.id).where(
+                dests.c.id == func.any(func.array(ids)),
+                text(UNINDEXED_DUE_DESTINATION),
+                func.greatest(dests.c.due_at, dests.c.next_attempt_at) <= now,
+            )
+        else:
+            due = select(dests.c.id).where(dests.c.id.in_(ids), *is_due)
     due = due.order_by(dests.c.due_at, dests.c.id).limit(limit)
     if one_post:
         due = due.where(dests.c.post_id == bindparam("only_post", type_=Integer))
@@ -481,13 +490,11 @@ def orphaned(db: Database, me: str) -> int:
 
 
 def _account_room(per_account: Mapping[str, int]) -> tuple[Any, Any]:
-    """What an account's room is made of, for a claim: a subquery of how many of each
-    account's destinations anyone holds claimed (`account_id`, `busy`), and the
+    """What an account's room is made of, for a claim on SQLite: a subquery of how many
+    of each account's destinations anyone holds claimed (`account_id`, `busy`), and the
     expression of how many its platform takes at once (on `social_accounts`)."""
-    from sqlalchemy import case, func, literal, select, text
+    from sqlalchemy import func, select, text
     from sqlmodel import col
-
-    from autopostr.models import SocialAccount
 
     claimed = (
         select(
@@ -498,16 +505,24 @@ def _account_room(per_account: Mapping[str, int]) -> tuple[Any, Any]:
         .group_by(col(PostDestination.account_id))
         .subquery()
     )
+    return claimed, _at_once(per_account)
+
+
+def _at_once(per_account: Mapping[str, int]) -> Any:
+    """How many of an account's destinations its platform takes at once, as an
+    expression on `social_accounts`."""
+    from sqlalchemy import case, literal
+    from sqlmodel import col
+
+    from autopostr.models import SocialAccount
+
     wider = {name: n for name, n in per_account.items() if n != 1}
-    at_once: Any = (
-        case(
-            *((col(SocialAccount.platform) == name, n) for name, n in sorted(wider.items())),
-            else_=1,
-        )
-        if wider
-        else literal(1)
+    if not wider:
+        return literal(1)
+    return case(
+        *((col(SocialAccount.platform) == name, n) for name, n in sorted(wider.items())),
+        else_=1,
     )
-    return claimed, at_once
 
 
 def _sendable_now(is_due: Any, per_account: Mapping[str, int]) -> Any:
@@ -550,20 +565,34 @@ def _sendable_by_account(now: Any, limit: Any, per_account: Mapping[str, int]) -
     each account, its earliest due destinations, as many as it has room for (a few
     entries of `ix_post_destinations_due_by_account`), then the earliest of those, a
     few batches' worth (what other daemons lock meanwhile is skipped)."""
-    from sqlalchemy import func, or_, select, text, true
+    from sqlalchemy import func, or_, select, text, true, tuple_
 
     from autopostr.models import SocialAccount
 
     accounts: Any = SocialAccount.__table__  # type: ignore[attr-defined]
     due: Any = PostDestination.__table__.alias("due")  # type: ignore[attr-defined]
-    claimed, at_once = _account_room(per_account)
-    room = func.greatest(0, at_once - func.coalesce(claimed.c.busy, 0))
+    held: Any = PostDestination.__table__.alias("held")  # type: ignore[attr-defined]
+    # Counted account by account: a few entries of `ix_post_destinations_claimed_by_account`
+    # each, by index scans, which mark the entries of rows claimed earlier in a burst and
+    # since sent as dead. (Grouped over all claimed rows, the planner took a bitmap scan,
+    # which never does: every claim then read every row claimed since the last vacuum.)
+    busy = (
+        select(func.count())
+        .where(held.c.account_id == accounts.c.id, text(sql_in("held.status", [CLAIMED_STATE])))
+        .correlate(accounts)
+        .scalar_subquery()
+    )
+    room = func.greatest(0, _at_once(per_account) - busy)
     earliest = (
         select(due.c.id, due.c.due_at)
         .where(
             due.c.account_id == accounts.c.id,
             text(sql_in("due.status", DUE_STATES)),
-            due.c.due_at <= now,
+            # `due_at <= :now` as a row comparison, which only an index leading with
+            # `account_id` can serve: as itself, statistics from before a burst (nothing
+            # due yet) made each account's rows a walk of every due row's entry in
+            # `ix_post_destinations_due_unsent`, account by account.
+            tuple_(due.c.account_id, due.c.due_at) <= tuple_(accounts.c.id, now),
             or_(due.c.next_attempt_at.is_(None), due.c.next_attempt_at <= now),
         )
         .order_by(due.c.due_at, due.c.id)
@@ -572,11 +601,7 @@ def _sendable_by_account(now: Any, limit: Any, per_account: Mapping[str, int]) -
     )
     return (
         select(earliest.c.id)
-        .select_from(
-            accounts.outerjoin(claimed, claimed.c.account_id == accounts.c.id).join(
-                earliest, true()
-            )
-        )
+        .select_from(accounts.join(earliest, true()))
         .order_by(earliest.c.due_at, earliest.c.id)
         .limit(limit * 4)
         .cte("sendable")
