@@ -287,8 +287,9 @@ def _aware(value: datetime) -> datetime:
 def store_credentials(
     db: DbSession, settings: Settings, account: SocialAccount, credentials: dict[str, Any]
 ) -> None:
-    # The database's public key where one is published: a member seals without any key.
-    keyset = sealer_for(settings, db)
+    # The team's or the database's public key where one is published: a member seals
+    # without any key.
+    keyset = sealer_for(settings, db, account.team_id)
     assert account.id is not None
     for field in TOKEN_COLUMNS:
         value = credentials.get(field)

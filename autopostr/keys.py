@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from autopostr.config import Settings, is_secret
 from autopostr.db import Database
-from autopostr.errors import EncryptionKeyError, InvalidInput, KeyMissing
+from autopostr.errors import EncryptionKeyError, InvalidInput, KeyMissing, NotFound
 from autopostr.secretstore import SecretStore, Stored
 
 if TYPE_CHECKING:
@@ -93,6 +93,8 @@ class KeySet:
     active: str
     keys: dict[str, bytes] = field(default_factory=dict)
     source: str = ""
+    # Read from `keys export --team`: one team's key, which never becomes the active one.
+    team_only: bool = False
 
     @classmethod
     def of(cls, keys: list[bytes], source: str) -> KeySet:
@@ -426,11 +428,59 @@ def publish_key(session: Session, public: PublicKey) -> None:
         session.add(row)
 
 
-def sealer_for(settings: Settings, session: Session) -> Sealer:
-    """What new secrets are sealed with: the database's public key where one is published
-    (no private key needed: members seal, daemons open), else this machine's key set."""
+def sealer_for(settings: Settings, session: Session, team_id: int | None = None) -> Sealer:
+    """What new secrets are sealed with: the team's own public key where it has one, else
+    the database's where one is published (no private key needed: members seal, daemons
+    open), else this machine's key set."""
+    own = team_key(session, team_id) if team_id is not None else None
+    if own is not None:
+        return own
     public = published_key(session)
     return public if public is not None else require_keyset(settings)
+
+
+def team_key(session: Session, team_id: int) -> PublicKey | None:
+    """The team's own public key (`keys migrate --team`), or None."""
+    from autopostr.models import Team
+
+    team = session.get(Team, team_id)
+    if team is None or not team.sealing_public_key:
+        return None
+    return PublicKey.from_text(team.sealing_public_key)
+
+
+def teams_out_of_reach(settings: Settings, db: Database) -> list[int]:
+    """`unservable_teams` for this machine's keys; none on SQLite (one person's)."""
+    if db.url.dialect != "postgresql":
+        return []
+    with db.engine.connect() as conn:
+        return unservable_teams(conn, load_keyset(settings))
+
+
+def unservable_teams(conn: Any, keyset: KeySet | None) -> list[int]:
+    """The teams whose account secrets this machine's keys cannot open, which it leaves to
+    the daemons that hold their keys: those with a key of their own that is not here,
+    and, on a machine that holds some team's key but not the database's (a team's own
+    daemon host), those without one. A machine holding neither (the wrong key) skips
+    nothing: its posts wait for the key and it says so (`publishing._wait_for_key`)."""
+    from sqlalchemy import text
+
+    held = keyset.keys if keyset is not None else {}
+    probe = conn.execute(
+        text("SELECT value FROM app_meta WHERE key = :key"), {"key": PROBE_META_KEY}
+    ).scalar()
+    rows = conn.execute(text("SELECT id, sealing_public_key FROM teams ORDER BY id")).all()
+    own = {int(team_id): str(public).partition(".")[0] for team_id, public in rows if public}
+    team_host = (
+        probe is not None
+        and probe_key_id(str(probe)) not in held
+        and any(kid in held for kid in own.values())
+    )
+    return [
+        int(team_id)
+        for team_id, _ in rows
+        if (own[team_id] not in held if team_id in own else team_host)
+    ]
 
 
 def write_probe(session: Session, keyset: KeySet) -> None:
@@ -466,6 +516,8 @@ def require_database_key(db: Database, keyset: KeySet | None) -> None:
     if probe is None:
         return
     kid = probe_key_id(str(probe))
+    if keyset is not None and kid not in keyset.keys and _holds_a_team_key(db, keyset):
+        return  # it serves the teams whose own keys it holds (`unservable_teams`)
     if keyset is None or kid not in keyset.keys:
         here = (
             f"it has key(s) {', '.join(sorted(keyset.keys))} from {keyset.source}"
@@ -480,6 +532,26 @@ def require_database_key(db: Database, keyset: KeySet | None) -> None:
     # A key id is the key's fingerprint: holding that id is holding the key. Opening the
     # probe is left to `doctor` (a damaged probe); a daemon that starts or answers its
     # health checks then loads no cipher until a secret is needed.
+
+
+def _holds_a_team_key(db: Database, keyset: KeySet) -> bool:
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:
+        if "sealing_public_key" not in {
+            column["name"] for column in _inspect_columns(conn, "teams")
+        }:
+            return False
+        kids = conn.execute(
+            text("SELECT sealing_public_key FROM teams WHERE sealing_public_key IS NOT NULL")
+        ).scalars()
+        return any(str(public).partition(".")[0] in keyset.keys for public in kids)
+
+
+def _inspect_columns(conn: Any, table: str) -> list[Any]:
+    from sqlalchemy import inspect
+
+    return list(inspect(conn).get_columns(table))
 
 
 def check_probe(session: Session, keyset: KeySet) -> bool | None:
@@ -505,29 +577,19 @@ def _reencrypt_all(
     session: Session, old: KeySet, new: KeySet, *, sealed_box: bool | None = None
 ) -> int:
     """Every stored secret opened with `old` and sealed again with `new` (to its public key
-    when the database seals to one, or when `sealed_box` says so)."""
-    from sqlalchemy import text
-
+    when the database seals to one, or when `sealed_box` says so). Secrets of teams with
+    a key of their own are theirs: `keys migrate --team` re-seals those."""
     if sealed_box is None:
         sealed_box = published_key(session) is not None
     target: Sealer = new.public_key() if sealed_box else new
-    count = 0
-    if session.get_bind().dialect.name == "postgresql":
-        # Writers of tokens wait for the rotation, so none lands under a key being retired.
-        for table in sorted({table for table, _, _ in ENCRYPTED_COLUMNS}):
-            session.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))
-    for table, column, pk in ENCRYPTED_COLUMNS:
-        rows = session.execute(
-            text(f"SELECT {pk}, {column} FROM {table} WHERE {column} IS NOT NULL")
-        ).all()
-        for row_id, ciphertext in rows:
-            slot = Slot(table, column, row_id)
-            session.execute(
-                text(f"UPDATE {table} SET {column} = :value WHERE {pk} = :id"),
-                {"value": seal(target, unseal(old, ciphertext, slot), slot), "id": row_id},
-            )
-            count += 1
-    count += _reencrypt_account_extras(session, old, target)
+    _lock_secrets(session)
+    count = _reseal_accounts(
+        session,
+        old,
+        target,
+        "team_id NOT IN (SELECT id FROM teams WHERE sealing_public_key IS NOT NULL)",
+        {},
+    )
     check_probe(session, old)  # raises when the old key is not this database's key
     write_probe(session, new)
     if sealed_box:
@@ -535,14 +597,37 @@ def _reencrypt_all(
     return count
 
 
-def _reencrypt_account_extras(session: Session, old: KeySet, new: Sealer) -> int:
-    """Secrets kept inside an account's `extra` JSON (app passwords, page tokens, webhook
-    URLs); those an older autopostr kept in clear are sealed on the way."""
+def _lock_secrets(session: Session) -> None:
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name == "postgresql":
+        # Writers of tokens wait for the re-sealing, so none lands under a key being retired.
+        for table in sorted({table for table, _, _ in ENCRYPTED_COLUMNS}):
+            session.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))
+
+
+def _reseal_accounts(
+    session: Session, old: KeySet, new: Sealer, where: str, params: dict[str, Any]
+) -> int:
+    """The secrets of the accounts `where` holds, opened with `old` and sealed with `new`:
+    their token columns and the credentials inside their `extra` JSON (app passwords, page
+    tokens, webhook URLs); those an older autopostr kept in clear are sealed on the way."""
     from sqlalchemy import text
 
     count = 0
-    rows = session.execute(text("SELECT id, platform, extra FROM social_accounts")).all()
-    for row_id, platform, raw in rows:
+    rows = session.execute(
+        text(
+            f"SELECT id, platform, extra, {', '.join(TOKEN_COLUMNS)} FROM social_accounts "
+            f"WHERE {where} ORDER BY id"
+        ),
+        params,
+    ).all()
+    for row_id, platform, raw, *tokens in rows:
+        values: dict[str, Any] = {}
+        for column, ciphertext in zip(TOKEN_COLUMNS, tokens, strict=True):
+            if ciphertext is not None:
+                slot = Slot.token(row_id, column)
+                values[column] = seal(new, unseal(old, ciphertext, slot), slot)
         extra = json.loads(raw or "{}")
         changed = 0
         for key, value in extra.items():
@@ -552,12 +637,15 @@ def _reencrypt_account_extras(session: Session, old: KeySet, new: Sealer) -> int
         for key in unsealed_extras(platform, extra):
             extra[key] = seal_extra(new, row_id, key, extra[key])
             changed += 1
-        if not changed:
+        if changed:
+            values["extra"] = json.dumps(extra, sort_keys=True)
+        if not values:
             continue
-        count += changed
+        count += len(values) - (1 if changed else 0) + changed
+        assignments = ", ".join(f"{column} = :{column}" for column in values)
         session.execute(
-            text("UPDATE social_accounts SET extra = :extra WHERE id = :id"),
-            {"extra": json.dumps(extra, sort_keys=True), "id": row_id},
+            text(f"UPDATE social_accounts SET {assignments} WHERE id = :id"),
+            {**values, "id": row_id},
         )
     return count
 
@@ -587,6 +675,8 @@ def rotate(settings: Settings, db: Database, new_key_text: str | None) -> Rotati
     ones are dropped only after it commits, so a crash at any point leaves every
     secret readable.
     """
+    from sqlalchemy import text
+
     old, managed_here = check_rotation(settings, bool(new_key_text))
     new_key = decode_key(new_key_text, "stdin") if new_key_text else os.urandom(32)
     new_kid = key_id(new_key)
@@ -600,9 +690,17 @@ def rotate(settings: Settings, db: Database, new_key_text: str | None) -> Rotati
 
     with db.session() as session:
         count = _reencrypt_all(session, old, both)
+        # Teams' own keys are not the database's to retire: they stay in the set.
+        team_kids = {
+            str(public).partition(".")[0]
+            for public in session.execute(
+                text("SELECT sealing_public_key FROM teams WHERE sealing_public_key IS NOT NULL")
+            ).scalars()
+        }
 
     if managed_here:
-        store.set(KEYSET_SECRET, KeySet.of([new_key], old.source).to_json())
+        kept = {kid: key for kid, key in old.keys.items() if kid in team_kids}
+        store.set(KEYSET_SECRET, KeySet(new_kid, {new_kid: new_key, **kept}, old.source).to_json())
     return RotationResult(
         old_keys=sorted(old.keys),
         new_key=new_kid,
@@ -612,9 +710,114 @@ def rotate(settings: Settings, db: Database, new_key_text: str | None) -> Rotati
     )
 
 
-def export_keys(settings: Settings) -> str:
-    """The key set as `keys import` reads it (the key file's format too)."""
-    return require_keyset(settings).to_json()
+def export_keys(settings: Settings, db: Database | None = None, team: str | None = None) -> str:
+    """The key set as `keys import` reads it (the key file's format too); with `team`,
+    only that team's own key, for the daemons that are to publish for it alone."""
+    keyset = require_keyset(settings)
+    if team is None:
+        return keyset.to_json()
+    assert db is not None
+    with db.session() as session:
+        found = _find_team(session, team)
+        team_id, name = int(found.id), str(found.name)
+        public = team_key(session, team_id)
+    if public is None:
+        raise InvalidInput(
+            f"team {name!r} has no key of its own; give it one with "
+            f"`autopostr keys migrate --team {team_id}`, or export the whole key set"
+        )
+    key = keyset.keys.get(public.kid)
+    if key is None:
+        raise KeyMissing(
+            f"team {name!r}'s key {public.kid} is not among the keys from "
+            f"{keyset.source}: export it where `keys migrate --team` ran",
+            key_id=public.kid,
+        )
+    return json.dumps(
+        {
+            "active": public.kid,
+            "keys": [encode_key(key)],
+            "team": {"id": str(team_id), "name": name},
+        }
+    )
+
+
+def _find_team(session: Session, team: str) -> Any:
+    """A team by id or name, among every team this connection sees (a daemon's or the
+    administrative URL sees them all)."""
+    from sqlmodel import col, func, select
+
+    from autopostr.models import Team
+
+    wanted = team.strip()
+    if wanted.isdigit():
+        found = session.get(Team, int(wanted))
+        if found is not None:
+            return found
+    matches = session.exec(
+        select(Team).where(func.lower(col(Team.name)) == wanted.lower()).order_by(col(Team.id))
+    ).all()
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        ids = ", ".join(str(t.id) for t in matches)
+        raise InvalidInput(f"{len(matches)} teams are named {team!r} (ids {ids}): name one by id")
+    raise NotFound(f"team {team!r} not found in this database")
+
+
+@dataclass
+class TeamMigrationResult:
+    team_id: int
+    team: str
+    key: str
+    public_key: str
+    previous_key: str | None
+    resealed: int
+
+
+def migrate_team(settings: Settings, db: Database, team: str) -> TeamMigrationResult:
+    """Give a team a sealing key of its own and re-seal its accounts' secrets to it, in one
+    transaction: then only the daemons given that key (`keys export --team`) open them,
+    and the daemons that hold the database's key no longer do. Run again, it replaces the
+    team's key (the old one must be here to open what it sealed).
+
+    The new key is saved with this machine's keys before the transaction, so a crash at
+    any point leaves every secret readable."""
+    if db.url.dialect != "postgresql":
+        raise InvalidInput(
+            "a team's own key is for a database that teams share (PostgreSQL); on SQLite, "
+            "`autopostr keys migrate` is all there is"
+        )
+    old, managed_here = check_rotation(settings, new_key_given=False)
+    if not managed_here:
+        raise InvalidInput(
+            f"the keys here come from {old.source}, which autopostr cannot add a key to: run "
+            "`keys migrate --team` where the key set is kept in keyring or the key file, then "
+            "`keys export --team` it to the daemons"
+        )
+    new_key = os.urandom(32)
+    new_kid = key_id(new_key)
+    public = PublicKey(new_kid, _public_bytes(new_key))
+    with db.session() as session:
+        team_id = int(_find_team(session, team).id)  # before a key is saved for nothing
+    _store(settings).set(
+        KEYSET_SECRET, KeySet(old.active, {**old.keys, new_kid: new_key}, old.source).to_json()
+    )
+    with db.session() as session:
+        _lock_secrets(session)
+        found = _find_team(session, str(team_id))
+        name, previous = found.name, found.sealing_public_key
+        count = _reseal_accounts(session, old, public, "team_id = :team", {"team": team_id})
+        found.sealing_public_key = public.to_text()
+        session.add(found)
+    return TeamMigrationResult(
+        team_id=team_id,
+        team=name,
+        key=new_kid,
+        public_key=public.to_text(),
+        previous_key=previous.partition(".")[0] if previous else None,
+        resealed=count,
+    )
 
 
 def parse_export(text: str) -> KeySet:
@@ -652,6 +855,7 @@ def parse_export(text: str) -> KeySet:
             "of one of its keys"
         )
     keyset.active = str(active)
+    keyset.team_only = "team" in data
     return keyset
 
 
@@ -684,7 +888,9 @@ def import_keys(settings: Settings, text: str) -> ImportResult:
         return ImportResult([], current.active, sorted(current.keys), current.source, False)
     before = current or KeySet("", {}, "")
     added = [kid for kid in incoming.keys if kid not in before.keys]
-    merged = KeySet(incoming.active, {**before.keys, **incoming.keys}, before.source)
+    # A team's key joins the set; the key this machine seals with stays the active one.
+    active = before.active if incoming.team_only and before.active else incoming.active
+    merged = KeySet(active, {**before.keys, **incoming.keys}, before.source)
     if not added and merged.active == before.active:
         return ImportResult([], before.active, sorted(before.keys), before.source, False)
     stored = _store(settings).set(KEYSET_SECRET, merged.to_json())

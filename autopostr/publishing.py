@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,6 +48,7 @@ from autopostr.queue.claims import (
     backoff,
     claim_due,
     claim_due_in,
+    claim_values,
     claiming,
     ids_in,
     max_attempts,
@@ -226,9 +227,11 @@ def claim_and_prepare(
     *,
     lease: timedelta,
     per_account: Mapping[str, int] | None,
+    skip_teams: Sequence[int] = (),
 ) -> list[_Job]:
     """A daemon's claim and what its calls need: on PostgreSQL one statement, committed
-    on its own; elsewhere one transaction (one connection and one commit for both)."""
+    on its own; elsewhere one transaction (one connection and one commit for both).
+    `skip_teams`: teams whose secrets this daemon's keys cannot open (PostgreSQL)."""
     if db.url.dialect != "postgresql":
         with db.transaction() as conn:
             claims = claim_due_in(conn, worker, limit, lease=lease, per_account=per_account)
@@ -239,7 +242,7 @@ def claim_and_prepare(
         now = utcnow()
         rows = conn.execute(
             _claim_prepared_statement(per_account),
-            {"now": now, "lease_until": now + lease, "worker": worker, "limit": limit},
+            claim_values("postgresql", worker, limit, now, lease, per_account, skip_teams),
         ).all()
         rows.sort(key=lambda row: row[0])
         claims = [Claim(int(row[0]), int(row[1]), int(row[2])) for row in rows]
@@ -720,9 +723,12 @@ def publish_due(
         return []
     worker = worker or new_worker_id()
     done: list[Outcome] = []
+    from autopostr.keys import teams_out_of_reach
+
+    skip_teams = teams_out_of_reach(settings, db)  # left to the daemons holding their keys
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         while True:
-            claims = claim_due(db, worker, batch, now=now, post_id=post_id)
+            claims = claim_due(db, worker, batch, now=now, post_id=post_id, skip_teams=skip_teams)
             if not claims:
                 break
             jobs = prepare(db, settings, claims)

@@ -41,10 +41,13 @@ def refresh_expiring(
     from sqlmodel import col, select
 
     from autopostr import accounts
+    from autopostr.keys import teams_out_of_reach
     from autopostr.platforms.base import PlatformError
     from autopostr.publishing import refresh_account
 
     horizon = utcnow() + within
+    # Teams whose secrets this machine cannot open are renewed by their own daemons.
+    skip_teams = teams_out_of_reach(settings, db)
     with db.session() as session:
         due = [
             (account.id, accounts.label(account))
@@ -54,6 +57,7 @@ def refresh_expiring(
                     SocialAccount.status == accounts.ACTIVE,
                     col(SocialAccount.expires_at).is_not(None),
                     col(SocialAccount.expires_at) <= horizon,
+                    col(SocialAccount.team_id).not_in(skip_teams),
                 )
                 .order_by(col(SocialAccount.expires_at))
             )

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from autopostr.doctor import CheckResult
     from autopostr.identity import Actor
     from autopostr.keys import ImportResult as KeyImport
-    from autopostr.keys import KeySet, MigrationResult, RotationResult
+    from autopostr.keys import KeySet, MigrationResult, RotationResult, TeamMigrationResult
     from autopostr.media import CleanupResult, MediaView, Uploaded
     from autopostr.models import (
         ApiToken,
@@ -659,6 +659,19 @@ def key_migration_json(result: MigrationResult) -> Document:
         "public_key": result.public_key,
         "resealed": result.resealed,
         "already": result.already,
+    }
+
+
+def team_key_migration_json(result: TeamMigrationResult) -> Document:
+    """`keys migrate --team`: the team's own key, whose public half its secrets are
+    now sealed to."""
+    return {
+        "team_id": str(result.team_id),
+        "team": result.team,
+        "key": result.key,
+        "public_key": result.public_key,
+        "previous_key": result.previous_key,
+        "resealed": result.resealed,
     }
 
 

@@ -269,6 +269,29 @@ def test_the_daemon_role_publishes_as_today(shared: Shared, cli: Cli) -> None:
     assert "daemon" in checks["row-level security"]["detail"]
 
 
+def test_only_a_daemon_gives_a_team_its_own_key_and_no_owner_swaps_it_in_raw_sql(
+    shared: Shared, cli: Cli
+) -> None:
+    """A team's public key decides who can open its tokens: an owner who put their own
+    there would open every token a member connects afterwards."""
+    shared.member("ow@example.com", "owner")
+    with shared.sql("ow@example.com") as conn:
+        _denied(conn, "UPDATE teams SET sealing_public_key = 'k.x' WHERE name = 'Acme'")
+        # They read it, to seal to it.
+        assert _one(conn, "SELECT count(sealing_public_key) FROM teams WHERE name = 'Acme'") == 0
+    daemon_url = cli.ok("db", "grant", "--daemon", "host1", "--json").json()["connection_url"]
+    on_daemon_role = {"AUTOPOSTR_DATABASE_URL": daemon_url, "AUTOPOSTR_ADMIN_DATABASE_URL": ""}
+    cli.ok("keys", "migrate", env=on_daemon_role)
+    moved = cli.ok("keys", "migrate", "--team", "Acme", "--json", env=on_daemon_role).json()
+    with shared.sql("ow@example.com") as conn:
+        public = _one(conn, "SELECT sealing_public_key FROM teams WHERE name = 'Acme'")
+        assert str(public).startswith(moved["key"] + ".")
+    post = new_post(cli, "go", "--at", "+1h", to="sandbox:acme")
+    make_due(int(post))
+    outcomes = run_once(cli, **on_daemon_role)
+    assert [o["status"] for o in outcomes] == ["published"]
+
+
 def test_removal_from_the_team_cuts_raw_access_at_once(shared: Shared, cli: Cli) -> None:
     new_post(cli, "acme post", to="sandbox:acme")
     shared.member("ed@example.com", "editor")

@@ -25,7 +25,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +93,8 @@ class Scope:
     account_ids: Sequence[int] | None = None
     since: datetime | None = None
     force: bool = False
+    # Teams whose secrets this machine's keys cannot open (`keys.teams_out_of_reach`).
+    skip_teams: Sequence[int] = ()
 
 
 @dataclass
@@ -250,6 +252,7 @@ def _claimable(scope: Scope, worker: str, now: datetime) -> Any:
             col(SocialAccount.id) == col(target.account_id),
             col(SocialAccount.status) == ACTIVE,
             *([col(SocialAccount.team_id) == scope.team_id] if scope.team_id is not None else []),
+            *([col(SocialAccount.team_id).not_in(scope.skip_teams)] if scope.skip_teams else []),
         ),
         or_(
             col(target.destination_id).is_(None),
@@ -611,9 +614,12 @@ def sync(
     left (or `stopping` is set: accounts not asked yet are left to the next run), then
     apply retention. Safe to run in any number of processes at once."""
     from autopostr import accounts as accounts_mod
+    from autopostr.keys import teams_out_of_reach
     from autopostr.queue.claims import new_worker_id
 
     scope = scope or Scope()
+    if not scope.skip_teams:
+        scope = replace(scope, skip_teams=teams_out_of_reach(settings, db))
     worker = worker or new_worker_id()
     now = now or utcnow()
     every = interval(settings)

@@ -103,22 +103,59 @@ def _rotated(data: dict[str, Any]) -> None:
 
 
 @app.command("migrate")
-def migrate(as_json: bool = JSON_OPTION) -> None:
+def migrate(
+    team: str | None = typer.Option(
+        None,
+        "--team",
+        help="Give this team (id or name) a sealing key of its own instead: its accounts' "
+        "secrets are re-sealed to it, and only daemons given that key open them.",
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Seal every stored secret to the database's public key (X25519 sealed boxes), in one
     transaction, so members add accounts without holding any key and only daemons open
     tokens. Run once, on a daemon's machine; nothing is lost, the same keys open both.
 
+    With --team, one team of a shared PostgreSQL gets a key of its own: the daemons that
+    hold only the database's key then leave its posts to the daemons given the team's key
+    (`keys export --team`). Run it again to replace the team's key.
+
     \b
-    Example:
+    Examples:
       autopostr keys migrate --json
+      autopostr keys migrate --team acme
+      autopostr keys export --team acme | ssh acme-daemon autopostr keys import
     """
     from autopostr.cli import output
+
+    s = settings()
+    if team is not None:
+        from autopostr.keys import migrate_team
+        from autopostr.views import team_key_migration_json
+
+        moved = migrate_team(s, database(s), team)
+        output.emit(team_key_migration_json(moved), as_json, _team_migrated)
+        return
     from autopostr.keys import migrate_to_sealed_boxes
     from autopostr.views import key_migration_json
 
-    s = settings()
     result = migrate_to_sealed_boxes(s, database(s))
     output.emit(key_migration_json(result), as_json, _migrated)
+
+
+def _team_migrated(data: dict[str, Any]) -> None:
+    from autopostr.cli import output
+
+    replaced = f" (replacing key {data['previous_key']})" if data["previous_key"] else ""
+    output.success(
+        f"Team {data['team']} ({data['team_id']}) has a key of its own, {data['key']}{replaced}: "
+        f"sealed {data['resealed']} secret(s) to it"
+    )
+    output.info(
+        "Only daemons holding this key open the team's tokens now; the others leave its posts "
+        f"to them. Hand it over with `autopostr keys export --team {data['team_id']} | ssh "
+        "DAEMON-HOST autopostr keys import`."
+    )
 
 
 def _migrated(data: dict[str, Any]) -> None:
@@ -136,6 +173,12 @@ def _migrated(data: dict[str, Any]) -> None:
 
 @app.command("export")
 def export(
+    team: str | None = typer.Option(
+        None,
+        "--team",
+        help="Only this team's own key (id or name), for daemons that publish for it alone; "
+        "importing it leaves the active key there as it is.",
+    ),
     yes: bool = typer.Option(
         False, "--yes", "-y", help="Print the keys even when stdout is a terminal."
     ),
@@ -146,8 +189,9 @@ def export(
     channel. It refuses to print on a terminal unless --yes.
 
     \b
-    Example:
+    Examples:
       autopostr keys export | ssh daemon-host autopostr keys import
+      autopostr keys export --team acme | ssh acme-daemon autopostr keys import
     """
     import sys
 
@@ -161,7 +205,8 @@ def export(
             "(`autopostr keys export | ssh HOST autopostr keys import`), redirect them to a "
             "private file, or pass --yes"
         )
-    output.print_line(export_keys(settings()))
+    s = settings()
+    output.print_line(export_keys(s, database(s), team) if team else export_keys(s))
 
 
 @app.command("import")

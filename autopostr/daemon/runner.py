@@ -167,6 +167,9 @@ class DaemonRunner:
         self._last_work = time.monotonic()
         self._jobs_running = 0
         self.health = Health(settings, db, config.heartbeat, self.stopping)
+        # Teams whose secrets this daemon's keys cannot open (`keys.unservable_teams`):
+        # their destinations are left to the daemons that hold their keys.
+        self.skip_teams: list[int] = []
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
@@ -175,6 +178,9 @@ class DaemonRunner:
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
         logsetup.bind(daemon=self.id)
         self._register()
+        if self.db.url.dialect == "postgresql":
+            with self.db.engine.connect() as conn:
+                self._look_at_team_keys(conn)
         start_batched_finishing(self.db)
         hooks.start_background_delivery()
         self.scheduler = BackgroundScheduler(
@@ -373,7 +379,12 @@ class DaemonRunner:
             if time.monotonic() >= self._next_recovery:
                 # Leases last `lease` seconds: looking for expired ones once a heartbeat is enough.
                 recovered = claim_expired(
-                    self.db, self.id, free, lease=self.lease, orphans=self.liveness.may_judge()
+                    self.db,
+                    self.id,
+                    free,
+                    lease=self.lease,
+                    orphans=self.liveness.may_judge(),
+                    skip_teams=self.skip_teams,
                 )
                 if not recovered:
                     self._next_recovery = time.monotonic() + self.config.heartbeat
@@ -384,7 +395,13 @@ class DaemonRunner:
             began = time.monotonic()
             jobs = (
                 claim_and_prepare(
-                    self.db, self.settings, self.id, free, lease=self.lease, per_account=per_account
+                    self.db,
+                    self.settings,
+                    self.id,
+                    free,
+                    lease=self.lease,
+                    per_account=per_account,
+                    skip_teams=self.skip_teams,
                 )
                 if free > 0
                 else []
@@ -531,6 +548,22 @@ class DaemonRunner:
                 )
             )
 
+    def _look_at_team_keys(self, conn: Any) -> None:
+        """Which teams to leave to other daemons, as this machine's keys stand now (a key
+        imported while it runs is taken at the next heartbeat)."""
+        from autopostr.keys import load_keyset, unservable_teams
+
+        skip = unservable_teams(conn, load_keyset(self.settings))
+        if skip != self.skip_teams:
+            if skip:
+                log.info(
+                    "leaving team(s) %s to the daemons that hold their keys",
+                    ", ".join(map(str, skip)),
+                )
+            else:
+                log.info("publishing for every team: this machine holds all their keys")
+        self.skip_teams = skip
+
     def heartbeat(self) -> None:
         """Say we are alive and renew the leases of what we are publishing."""
         from sqlalchemy import update
@@ -543,6 +576,8 @@ class DaemonRunner:
         telemetry.emit("in_flight", len(self.in_flight))
         try:
             with self.db.session() as session:
+                if self.db.url.dialect == "postgresql":
+                    self._look_at_team_keys(session.connection())
                 row = session.get(DaemonRow, self.id)
                 if row is not None:
                     row.heartbeat_at = now

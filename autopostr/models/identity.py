@@ -59,6 +59,9 @@ class Team(SQLModel, table=True):
     # Who approves an editor's post: None, an owner in autopostr; "git", a merged pull
     # request of the team's content folder (`apply --as-approved` by an owner).
     approval_by: str | None = Field(default=None, max_length=16)
+    # `<key id>.<base64 X25519 public key>` once the team has a sealing key of its own
+    # (`keys migrate --team`): its accounts' secrets are sealed to it, not the database's.
+    sealing_public_key: str | None = Field(default=None, max_length=120)
     created_at: datetime = Field(default_factory=utcnow)
 
 

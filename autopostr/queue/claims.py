@@ -151,6 +151,7 @@ def claim_due(
     post_id: int | None = None,
     lease: timedelta = DEFAULT_LEASE,
     per_account: Mapping[str, int] | None = None,
+    skip_teams: Sequence[int] = (),
 ) -> list[Claim]:
     """Claim up to `limit` due destinations in one statement.
 
@@ -158,10 +159,11 @@ def claim_due(
     account's destinations than its platform takes at once (platform name -> posts at
     once; 1 for a platform not named), counting those claimed already by anyone, the
     account's earliest first. Without it (`daemon run --once`, `posts publish`) every
-    due destination may be taken.
+    due destination may be taken. On PostgreSQL a claim leaves the accounts of
+    `skip_teams` alone (`keys.unservable_teams`).
     """
     with db.transaction() as conn:
-        return claim_due_in(conn, worker, limit, now, post_id, lease, per_account)
+        return claim_due_in(conn, worker, limit, now, post_id, lease, per_account, skip_teams)
 
 
 def claim_due_in(
@@ -172,12 +174,13 @@ def claim_due_in(
     post_id: int | None = None,
     lease: timedelta = DEFAULT_LEASE,
     per_account: Mapping[str, int] | None = None,
+    skip_teams: Sequence[int] = (),
 ) -> list[Claim]:
     """`claim_due` on the caller's connection, in its transaction (which reads what the
     claims need next). Core statements: no ORM execution path."""
     now = now or utcnow()
     statement = _claim_statement(conn.dialect.name, per_account, post_id is not None)
-    values = {"now": now, "lease_until": now + lease, "worker": worker, "limit": limit}
+    values = claim_values(conn.dialect.name, worker, limit, now, lease, per_account, skip_teams)
     if post_id is not None:
         values["only_post"] = post_id
     rows = conn.execute(statement, values).all()
@@ -198,6 +201,27 @@ def claim_due_in(
 
 
 _claim_statements: dict[tuple[str, tuple[tuple[str, int], ...] | None, bool], Any] = {}
+
+
+def claim_values(
+    dialect: str,
+    worker: str,
+    limit: int,
+    now: datetime,
+    lease: timedelta,
+    per_account: Mapping[str, int] | None,
+    skip_teams: Sequence[int],
+) -> dict[str, Any]:
+    """What a claim statement is bound with."""
+    values: dict[str, Any] = {
+        "now": now,
+        "lease_until": now + lease,
+        "worker": worker,
+        "limit": limit,
+    }
+    if dialect == "postgresql":
+        values["skip_teams"] = list(skip_teams)
+    return values
 
 
 def _claim_statement(dialect: str, per_account: Mapping[str, int] | None, one_post: bool) -> Any:
@@ -395,6 +419,8 @@ def _build_claim(dialect: str, per_account: Mapping[str, int] | None, one_post: 
     limit = bindparam("limit", type_=Integer)
     if per_account is None:
         due = select(dests.c.id).where(*is_due)
+        if dialect == "postgresql":
+            due = due.where(dests.c.account_id.not_in(_accounts_of_skipped_teams()))
     else:
         sendable = (
             _sendable_by_account(now, limit, per_account)
@@ -432,6 +458,17 @@ def _build_claim(dialect: str, per_account: Mapping[str, int] | None, one_post: 
         )
         .returning(dests.c.id, dests.c.post_id, dests.c.attempts)
     )
+
+
+def _accounts_of_skipped_teams() -> Any:
+    """PostgreSQL: the accounts of the teams bound as `skip_teams`."""
+    from sqlalchemy import ARRAY, Integer, any_, bindparam, select
+
+    from autopostr.models import SocialAccount
+
+    accounts: Any = SocialAccount.__table__  # type: ignore[attr-defined]
+    skip = bindparam("skip_teams", type_=ARRAY(Integer))
+    return select(accounts.c.id).where(accounts.c.team_id == any_(skip))
 
 
 def gone_daemons(db: Database, me: str) -> Any:
@@ -565,7 +602,7 @@ def _sendable_by_account(now: Any, limit: Any, per_account: Mapping[str, int]) -
     each account, its earliest due destinations, as many as it has room for (a few
     entries of `ix_post_destinations_due_by_account`), then the earliest of those, a
     few batches' worth (what other daemons lock meanwhile is skipped)."""
-    from sqlalchemy import func, or_, select, text, true, tuple_
+    from sqlalchemy import ARRAY, Integer, all_, bindparam, func, or_, select, text, true, tuple_
 
     from autopostr.models import SocialAccount
 
@@ -602,6 +639,8 @@ def _sendable_by_account(now: Any, limit: Any, per_account: Mapping[str, int]) -
     return (
         select(earliest.c.id)
         .select_from(accounts.join(earliest, true()))
+        # Teams whose secrets this daemon's keys cannot open are left to those that can.
+        .where(accounts.c.team_id != all_(bindparam("skip_teams", type_=ARRAY(Integer))))
         .order_by(earliest.c.due_at, earliest.c.id)
         .limit(limit * 4)
         .cte("sendable")
@@ -617,11 +656,15 @@ def claim_expired(
     lease: timedelta = DEFAULT_LEASE,
     *,
     orphans: bool = False,
+    skip_teams: Sequence[int] = (),
 ) -> list[Claim]:
     """Take over destinations whose publisher stopped renewing its lease (it died), and
-    with `orphans` also those of daemons known to be gone (`gone_daemons`), lease or not."""
+    with `orphans` also those of daemons known to be gone (`gone_daemons`), lease or not;
+    never those of `skip_teams` (whose secrets this daemon's keys cannot open)."""
     from sqlalchemy import or_, select, text
     from sqlmodel import col
+
+    from autopostr.models import SocialAccount
 
     now = now or utcnow()
     lapsed = col(PostDestination.lease_expires_at) < now
@@ -636,6 +679,12 @@ def claim_expired(
         .order_by(col(PostDestination.lease_expires_at))
         .limit(limit)
     )
+    if skip_teams:
+        expired = expired.where(
+            col(PostDestination.account_id).not_in(
+                select(col(SocialAccount.id)).where(col(SocialAccount.team_id).in_(skip_teams))
+            )
+        )
     with db.session() as session:
         # Taking over bumps `attempts` too: a new fencing token, so the dead publisher
         # can no longer write its result.
