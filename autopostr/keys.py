@@ -449,6 +449,22 @@ def team_key(session: Session, team_id: int) -> PublicKey | None:
     return PublicKey.from_text(team.sealing_public_key)
 
 
+def teams_keyed_here(session: Session, keyset: KeySet) -> list[str]:
+    """`name (id)` of the teams whose own key is in `keyset`."""
+    from sqlmodel import col, select
+
+    from autopostr.models import Team
+
+    teams = session.exec(
+        select(Team).where(col(Team.sealing_public_key).is_not(None)).order_by(col(Team.id))
+    ).all()
+    return [
+        f"{team.name} ({team.id})"
+        for team in teams
+        if str(team.sealing_public_key).partition(".")[0] in keyset.keys
+    ]
+
+
 def teams_out_of_reach(settings: Settings, db: Database) -> list[int]:
     """`unservable_teams` for this machine's keys; none on SQLite (one person's)."""
     if db.url.dialect != "postgresql":

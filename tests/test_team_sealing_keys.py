@@ -92,6 +92,9 @@ def test_only_the_daemons_holding_a_teams_own_key_publish_for_it(
     assert json.loads(team_export)["team"]["name"] == "Acme"
     acme_only = home_with(cli, tmp_path, "acme-host", team_export)
     assert cli.ok("keys", "status", "--json", env=acme_only).json()["keys"] == [team_key]
+    checks = {c["name"]: c for c in cli("doctor", "--json", env=acme_only).json()}
+    key_check = checks["encryption key decrypts stored secrets"]
+    assert key_check["status"] == "ok" and "team(s) Acme" in key_check["detail"], key_check
     daemons.start(**acme_only)
     wait_until(lambda: destination_of(acme_post)[0] == "published", 30, "Acme's post")
     assert destination_of(acme_post) == ("published", 1)
