@@ -367,3 +367,29 @@ def test_without_a_browser_it_says_so_and_keeps_waiting(
     assert "no browser could be opened here" in run.stderr
     assert "--no-browser" in run.stderr
     assert run.json()[0]["handle"] == "acme"
+
+
+def test_the_refresh_job_leaves_a_team_with_its_own_key_to_the_daemons_holding_it(
+    initialized: str, cli: Cli, demo: DemoFake, tmp_path: Path
+) -> None:
+    """A daemon whose keys cannot open a team's tokens renews the other teams' and leaves
+    that team's to its own daemons (it used to stop the whole job at the first one)."""
+    import os
+
+    from autopostr.tokens import refresh_expiring
+
+    if initialized != "postgresql":
+        pytest.skip("a team's own key is for a database that teams share")
+    _connect(cli)
+    cli.ok("keys", "migrate")
+    database_only = {"AUTOPOSTR_HOME": str(tmp_path / "database-host"), "AUTOPOSTR_KEYRING": "off"}
+    cli.ok("keys", "import", input=cli.ok("keys", "export", "--yes").stdout, env=database_only)
+    [team] = cli.ok("team", "list", "--json").json()
+    cli.ok("keys", "migrate", "--team", team["id"])
+
+    asked = len(demo.oauth.token_requests)
+    elsewhere = load_settings({**os.environ, **database_only})
+    report = refresh_expiring(Database(elsewhere), elsewhere)
+    assert report.refreshed == [] and len(demo.oauth.token_requests) == asked
+    here = refresh_expiring(Database(load_settings()), load_settings())
+    assert here.refreshed == ["demo:acme"]
