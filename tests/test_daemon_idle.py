@@ -91,29 +91,27 @@ def test_the_due_time_coming_makes_a_tick_look_without_any_commit(
 def test_a_wake_up_makes_the_next_tick_look(runner: DaemonRunner, cli: Cli) -> None:
     new_post(cli, "in an hour", "--at", "+1h")
     runner.publish_tick()
-    runner.scheduler = _NoScheduler()
+    runner.loop = _NoLoop()
     runner.wake()  # a worker finished, or a takeover is due
     with statements(runner.db) as looked:
         runner.publish_tick()
     assert any("post_destinations" in s for s in looked)
 
 
-class _NoScheduler:
-    """wake() asks the scheduler to run the loop now; here the test runs it."""
+class _NoLoop:
+    """wake() asks the loop's thread to run the loop now; here the test runs it."""
 
-    def modify_job(self, *_args: object, **_kwargs: object) -> None:
+    def plan(self, at: datetime) -> None:
         return None
 
 
-class _CountingScheduler(_NoScheduler):
+class _CountingLoop(_NoLoop):
     def __init__(self) -> None:
         self.runs_asked = 0
         self.run_times: list[datetime] = []
 
-    def modify_job(self, *_args: object, **kwargs: object) -> None:
+    def plan(self, at: datetime) -> None:
         self.runs_asked += 1
-        at = kwargs.get("next_run_time")
-        assert isinstance(at, datetime)
         self.run_times.append(at)
 
 
@@ -134,7 +132,7 @@ def test_calls_that_finish_once_the_queue_is_empty_do_not_send_the_loop_claiming
         due_post(cli, "the last one due")
         runner.publish_tick()  # claims it: less than there was room for
         assert len(runner.in_flight) == 1
-        runner.scheduler = counting = _CountingScheduler()
+        runner.loop = counting = _CountingLoop()
         wait_until(lambda: not runner.in_flight, 10, "the call to finish", every=0.02)
         assert counting.runs_asked == 0
         runner.wake()
@@ -159,7 +157,7 @@ def test_posts_due_behind_a_busy_account_do_not_make_the_loop_spin(
     monkeypatch.setenv("AUTOPOSTR_SANDBOX_LATENCY_MS", "500")
     settings = load_settings()
     runner = DaemonRunner(settings, Database(settings), DaemonConfig(concurrency=8))
-    runner.scheduler = counting = _CountingScheduler()
+    runner.loop = counting = _CountingLoop()
     try:
         for n in range(6):
             due_post(cli, f"one account, post {n}")

@@ -38,6 +38,7 @@ from autopostr.daemon.executor import (
 from autopostr.daemon.health import Health
 from autopostr.daemon.jobs import JOBS
 from autopostr.daemon.liveness import liveness_for
+from autopostr.daemon.loop import PlannedRuns
 from autopostr.db import ChangeProbe, Database
 from autopostr.errors import AutopostrError, DatabaseCorrupt
 from autopostr.models import Daemon as DaemonRow
@@ -135,7 +136,8 @@ class DaemonRunner:
             platform_ceiling=self.bounds.ceiling,
             on_room=self._call_over,
         )
-        self.scheduler: Any = None
+        self.scheduler: Any = None  # the periodic jobs
+        self.loop: Any = None  # the publish loop's thread (`PlannedRuns`)
         self.outcomes: list[Outcome] = []
         self._listener: threading.Thread | None = None
         self._last_watchdog = 0.0
@@ -188,13 +190,6 @@ class DaemonRunner:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
         self.scheduler.add_job(
-            self.publish_tick,
-            "interval",
-            seconds=self.config.poll,
-            id="publish",
-            next_run_time=utcnow(),
-        )
-        self.scheduler.add_job(
             self.heartbeat, "interval", seconds=self.config.heartbeat, id="heartbeat"
         )
         if self.db.url.dialect == "postgresql":
@@ -214,6 +209,8 @@ class DaemonRunner:
                 next_run_time=utcnow() + FIRST_JOBS_AFTER,
             )
         self.scheduler.start()
+        self.loop = PlannedRuns(self.publish_tick, fallback=self.config.poll)
+        self.loop.start()
         if self.db.url.dialect == "postgresql":
             self._listener = threading.Thread(target=self._listen, name="listen", daemon=True)
             self._listener.start()
@@ -247,12 +244,10 @@ class DaemonRunner:
         """
         self.stopping.set()
         systemd.notify("STOPPING=1\nSTATUS=finishing in-flight posts")
+        if self.loop is not None:
+            self.loop.stop(timeout=self.config.grace)  # a running tick ends first
         if self.scheduler is not None:
-            # Not wait=True: APScheduler would join a running publish_tick while holding
-            # the job-store lock that tick needs to reschedule itself, and both would hang.
             self.scheduler.shutdown(wait=False)
-            if self._ticking.acquire(timeout=self.config.grace):  # let a running tick end
-                self._ticking.release()
         deadline = time.monotonic() + self.config.grace
         with self._lock:
             pending = list(self.in_flight.values())
@@ -296,18 +291,15 @@ class DaemonRunner:
 
     # -- the publish loop ------------------------------------------------
     def wake(self, at: datetime | None = None) -> None:
-        """Run the publish job at `at` (now by default); safe from any thread."""
-        if self.stopping.is_set() or self.scheduler is None:
+        """Run the publish loop at `at` (now by default); safe from any thread."""
+        if self.stopping.is_set() or self.loop is None:
             return
         self._look.set()
         self._drained.clear()
         if self._ticking.locked():
             self._rerun.set()  # the running tick will loop once more
             return
-        try:
-            self.scheduler.modify_job("publish", next_run_time=at or utcnow())
-        except Exception:  # the scheduler is shutting down
-            pass
+        self.loop.plan(at or utcnow())
 
     def publish_tick(self) -> None:
         if not self._ticking.acquire(blocking=False):
@@ -495,10 +487,8 @@ class DaemonRunner:
         self._reschedule(fallback if upcoming is None else min(upcoming, fallback))
 
     def _reschedule(self, at: datetime) -> None:
-        try:
-            self.scheduler.modify_job("publish", next_run_time=at)
-        except Exception:
-            pass
+        if self.loop is not None:
+            self.loop.plan(at)
 
     def _listen(self) -> None:
         """LISTEN for new due posts; reconnects after any failure."""
