@@ -94,11 +94,17 @@ def test_running_the_job_again_or_twice_makes_nothing_twice(sandbox: str, cli: C
         "Europe/Berlin",
     )
     now = utcnow()
-    for _ in range(3):
+    schedule_tick(now)
+    schedule_tick(now + timedelta(hours=1))
+    made = scheduled(cli)
+    # 14 days ahead of the later run: 15 occurrences when that run is past the first
+    # one's hour (a test run within the hour before 09:00 in Berlin), else 14.
+    assert len(made) in (14, 15)
+    for _ in range(2):
         schedule_tick(now)
         schedule_tick(now + timedelta(hours=1))
     posts = scheduled(cli)
-    assert len(posts) == len({p["scheduled_at"] for p in posts}) == 14
+    assert len(posts) == len({p["scheduled_at"] for p in posts}) == len(made)
 
 
 def test_a_paused_occurrence_is_not_made_and_nothing_catches_up(sandbox: str, cli: Cli) -> None:
