@@ -485,18 +485,23 @@ def unservable_teams(conn: Any, keyset: KeySet | None) -> list[int]:
     probe = conn.execute(
         text("SELECT value FROM app_meta WHERE key = :key"), {"key": PROBE_META_KEY}
     ).scalar()
-    rows = conn.execute(text("SELECT id, sealing_public_key FROM teams ORDER BY id")).all()
-    own = {int(team_id): str(public).partition(".")[0] for team_id, public in rows if public}
+    teams = _team_key_ids(conn)
     team_host = (
         probe is not None
         and probe_key_id(str(probe)) not in held
-        and any(kid in held for kid in own.values())
+        and any(kid in held for kid in teams.values() if kid)
     )
-    return [
-        int(team_id)
-        for team_id, _ in rows
-        if (own[team_id] not in held if team_id in own else team_host)
-    ]
+    return [team_id for team_id, kid in teams.items() if (kid not in held if kid else team_host)]
+
+
+def _team_key_ids(conn: Any) -> dict[int, str | None]:
+    """Every team's id, with the id of its own key (None: it has none)."""
+    from sqlalchemy import text
+
+    rows = conn.execute(text("SELECT id, sealing_public_key FROM teams ORDER BY id")).all()
+    return {
+        int(team_id): str(public).partition(".")[0] if public else None for team_id, public in rows
+    }
 
 
 def write_probe(session: Session, keyset: KeySet) -> None:
@@ -551,23 +556,13 @@ def require_database_key(db: Database, keyset: KeySet | None) -> None:
 
 
 def _holds_a_team_key(db: Database, keyset: KeySet) -> bool:
-    from sqlalchemy import text
-
-    with db.engine.connect() as conn:
-        if "sealing_public_key" not in {
-            column["name"] for column in _inspect_columns(conn, "teams")
-        }:
-            return False
-        kids = conn.execute(
-            text("SELECT sealing_public_key FROM teams WHERE sealing_public_key IS NOT NULL")
-        ).scalars()
-        return any(str(public).partition(".")[0] in keyset.keys for public in kids)
-
-
-def _inspect_columns(conn: Any, table: str) -> list[Any]:
     from sqlalchemy import inspect
 
-    return list(inspect(conn).get_columns(table))
+    with db.engine.connect() as conn:
+        columns = {column["name"] for column in inspect(conn).get_columns("teams")}
+        if "sealing_public_key" not in columns:  # a schema from before team keys
+            return False
+        return any(kid in keyset.keys for kid in _team_key_ids(conn).values() if kid)
 
 
 def check_probe(session: Session, keyset: KeySet) -> bool | None:
@@ -691,8 +686,6 @@ def rotate(settings: Settings, db: Database, new_key_text: str | None) -> Rotati
     ones are dropped only after it commits, so a crash at any point leaves every
     secret readable.
     """
-    from sqlalchemy import text
-
     old, managed_here = check_rotation(settings, bool(new_key_text))
     new_key = decode_key(new_key_text, "stdin") if new_key_text else os.urandom(32)
     new_kid = key_id(new_key)
@@ -707,12 +700,7 @@ def rotate(settings: Settings, db: Database, new_key_text: str | None) -> Rotati
     with db.session() as session:
         count = _reencrypt_all(session, old, both)
         # Teams' own keys are not the database's to retire: they stay in the set.
-        team_kids = {
-            str(public).partition(".")[0]
-            for public in session.execute(
-                text("SELECT sealing_public_key FROM teams WHERE sealing_public_key IS NOT NULL")
-            ).scalars()
-        }
+        team_kids = set(_team_key_ids(session.connection()).values())
 
     if managed_here:
         kept = {kid: key for kid, key in old.keys.items() if kid in team_kids}
