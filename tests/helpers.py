@@ -16,13 +16,14 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from typer.testing import CliRunner
 
@@ -314,7 +315,9 @@ class Daemons:
     """`autopostr daemon run` child processes, always killed at the end of the test.
 
     `settings`: environment every daemon gets (on top of the test's own); `stdout`: where
-    their output goes (DEVNULL for daemons that publish more than a pipe holds)."""
+    their output goes (DEVNULL for daemons that publish more than a pipe holds). Their
+    log (stderr) goes to a file each: a daemon blocked writing to a full pipe that nobody
+    reads holds its claims, and the account they are for, for ever."""
 
     def __init__(
         self, settings: dict[str, str] | None = None, *, stdout: int = subprocess.PIPE
@@ -322,23 +325,32 @@ class Daemons:
         self.settings = dict(QUICK if settings is None else settings)
         self.stdout = stdout
         self.procs: list[subprocess.Popen[str]] = []
+        self.logs: dict[int, IO[str]] = {}
 
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        log = tempfile.TemporaryFile("w+", encoding="utf-8")
         proc = subprocess.Popen(
             [sys.executable, "-m", "autopostr", "daemon", "run", *args],
             env={**os.environ, **self.settings, **env},
             stdout=self.stdout,
-            stderr=subprocess.PIPE,
+            stderr=log,
             text=True,
         )
         self.procs.append(proc)
+        self.logs[proc.pid] = log
         return proc
+
+    def log(self, proc: subprocess.Popen[str]) -> str:
+        """What the daemon wrote to stderr so far."""
+        log = self.logs[proc.pid]
+        log.seek(0)
+        return log.read()
 
     def stop(self, proc: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
         """SIGTERM, then its exit code and stderr."""
         proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=timeout)
-        return proc.returncode, err
+        proc.communicate(timeout=timeout)
+        return proc.returncode, self.log(proc)
 
     def kill_all(self) -> None:
         for proc in self.procs:
@@ -348,6 +360,8 @@ class Daemons:
                 proc.communicate(timeout=10)
             except (subprocess.TimeoutExpired, ValueError):
                 pass
+        for log in self.logs.values():
+            log.close()
 
 
 # ---------------------------------------------------------------- keys and keyrings
