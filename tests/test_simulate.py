@@ -4,7 +4,7 @@ queued posts, series, evergreen picks, around a pause; and it writes nothing."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -208,7 +208,17 @@ def test_simulate_lists_local_times_across_dst_and_filters_by_account(
     offsets = [r["local"][19:] for r in rows]
     assert offsets == sorted(offsets) and set(offsets) == {"+01:00", "+02:00"}
     assert {r["source"] for r in rows} == {"evergreen"}
-    assert [r["text"] for r in rows] == ["tip", "tip 2"] * 3 + ["tip"]
+    # The rotation runs from now, a slot a day: the window starts with the tip whose turn
+    # it is after every 09:00 from now to its first day; within it the two alternate.
+    berlin = ZoneInfo("Europe/Berlin")
+    now, first_day = utcnow().astimezone(berlin), date(year, 3, 25)
+    days = range((first_day - now.date()).days + 1)
+    slots_before = (
+        sum(now <= datetime.combine(now.date() + timedelta(days=n), time(9), berlin) for n in days)
+        - 1
+    )  # the window's own first slot
+    first, second = ["tip", "tip 2"][slots_before % 2], ["tip 2", "tip"][slots_before % 2]
+    assert [r["text"] for r in rows] == [first, second] * 3 + [first]
     assert (
         cli.ok(
             "schedule",
