@@ -67,6 +67,32 @@ def executor() -> Iterator[Callable[..., PublishExecutor]]:
         pool.shutdown()
 
 
+def test_a_pool_that_finishes_fast_claims_a_fifth_of_a_seconds_work_at_once(
+    executor: Callable[..., PublishExecutor],
+) -> None:
+    """Eight 50 ms calls at once: claims of 8 paid a claim's fixed cost every 50 ms; a
+    claim takes what the pool finishes in HOLD_SECONDS, so a daemon holds no more than
+    that of work another daemon could do, and claims of 8 again once the pace is gone."""
+    pool = executor(8, platform_ceiling=lambda _p: 1000)
+    pool.RATE_WINDOW = 0.5  # the pace forgotten sooner
+    assert pool.claim_batch() == pool.batch == 8  # no pace yet: the pool's size
+    assert pool.free() == 16
+    calls = Calls()
+    calls.release.set()
+    futures = [
+        pool.submit(Task(n, account_id=n, platform="x", run=calls.work(f"a{n}", n)))
+        for n in range(200)
+    ]
+    assert sorted(f.result(5) for f in futures) == list(range(200))
+    settle(lambda: pool.held() == 0)
+    # 200 done in well under RATE_WINDOW: hundreds a second, so a claim takes 64 (the
+    # most), beside the pool's 8 and a reserve of 8 for the claim's own round trip.
+    assert pool.claim_batch() == 64
+    assert pool.free() == 8 + 8 + 64
+    time.sleep(0.6)
+    assert pool.claim_batch() == 8 and pool.free() == 16
+
+
 def test_hundreds_of_calls_wait_at_once_in_one_daemon(
     executor: Callable[..., PublishExecutor],
 ) -> None:
