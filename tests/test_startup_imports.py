@@ -195,3 +195,15 @@ def test_a_daemon_on_postgresql_loads_no_sqlite_dialect(initialized: str, tmp_pa
     modules = imported("daemon", "run", "--once", "-q", tmp=tmp_path)
     assert "autopostr.daemon.runner" in modules
     assert heavy(modules, ("sqlalchemy.dialects.sqlite",)) == []
+
+
+def test_an_idle_daemon_that_reads_no_feed_loads_no_html_entities(
+    initialized: str, tmp_path: Path
+) -> None:
+    """Its periodic jobs look for feeds to read (the feeds module is loaded); the table
+    of HTML entities, half a MB, waits for a feed's text."""
+    if initialized != "sqlite":
+        pytest.skip("the modules a daemon loads at start do not depend on the engine")
+    modules = imported("daemon", "run", "--once", "-q", tmp=tmp_path)
+    assert "autopostr.schedule.feeds" in modules
+    assert heavy(modules, ("html",)) == []

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import calendar as _calendar
 import hashlib
-import html
 import json
 import logging
 import re
@@ -63,6 +62,9 @@ def _digest(value: str) -> str:
 
 
 def _plain(value: str) -> str:
+    # Imported here: its table of entities is half a MB of a daemon that reads no feed.
+    import html
+
     return " ".join(html.unescape(_TAGS.sub(" ", value)).split())
 
 
