@@ -447,3 +447,34 @@ def test_sigterm_during_a_long_analytics_sync_exits_after_the_calls_under_way(
     took = time.monotonic() - began
     assert code == 0, err
     assert took < 6.0, f"stopping took {took:.1f} s: {err[-2000:]}"  # not the other 9 s
+
+
+# -- memory -----------------------------------------------------------------------
+
+
+def thread_heaps(pid: int) -> int:
+    """glibc arenas beside the main one: each is an anonymous mapping at a 64 MB boundary."""
+    heaps = 0
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        address, _perms, _offset, _device, inode, *name = line.split()
+        if inode == "0" and not name and int(address.split("-")[0], 16) % (64 << 20) == 0:
+            heaps += 1
+    return heaps
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/PID/maps")
+def test_a_daemons_threads_share_two_malloc_arenas(
+    sandbox: str, cli: Cli, daemons: Daemons, isolated_env: Path
+) -> None:
+    """Each thread's own arena keeps freed memory of its own: a dozen threads (loop,
+    writer, heartbeat, workers) carried a MB more of an idle daemon's memory."""
+    for n in range(12):
+        new_post(cli, f"post {n}", "--at", "+1s")
+    proc = daemons.start("--concurrency", "8", AUTOPOSTR_SANDBOX_LATENCY_MS="200")
+    wait_until(lambda: len(sandbox_lines(isolated_env, "demo")) == 12, 30, "the posts to go out")
+    wait_until(
+        lambda: all(p["status"] == "published" for p in cli.ok("posts", "list", "--json").json()),
+        10,
+        "their outcomes to be written",
+    )
+    assert thread_heaps(proc.pid) <= 1
