@@ -3,6 +3,7 @@ daemon and overdue checks, one daemon per SQLite file, and `posts reconcile`."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -453,12 +454,20 @@ def test_sigterm_during_a_long_analytics_sync_exits_after_the_calls_under_way(
 
 
 def thread_heaps(pid: int) -> int:
-    """glibc arenas beside the main one: each is an anonymous mapping at a 64 MB boundary."""
-    heaps = 0
+    """glibc arenas beside the main one. Each lives in a heap: 64 MB reserved at a 64 MB
+    boundary, its used start read-write and the rest `---p` up to the next boundary, so a
+    thread's stack or a large allocation that happens to start aligned is not counted."""
+    heap_size = 64 << 20
+    regions = []
     for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
-        address, _perms, _offset, _device, inode, *name = line.split()
-        if inode == "0" and not name and int(address.split("-")[0], 16) % (64 << 20) == 0:
-            heaps += 1
+        address, perms, _offset, _device, inode, *name = line.split()
+        start, end = (int(part, 16) for part in address.split("-"))
+        regions.append((start, end, perms if inode == "0" and not name else "file"))
+    heaps = 0
+    for (start, end, perms), (rest_start, rest_end, rest_perms) in itertools.pairwise(regions):
+        used = start % heap_size == 0 and perms.startswith("rw")
+        reserved = rest_start == end and rest_end == start + heap_size
+        heaps += used and reserved and rest_perms.startswith("---")
     return heaps
 
 
