@@ -36,6 +36,13 @@ whose `at` is the UTC time of the publish call.
 
 Beside each figure: the daemons' CPU time and how busy all CPUs were (from /proc), since
 on a small machine the daemons, PostgreSQL, this script and anything else share the cores.
+
+Where the throughput section's CPU goes (both optional, both over its measured window only):
+  BENCH_PROFILE=DIR     py-spy (`pip install py-spy`) records each daemon's threads that
+                        hold the GIL (DIR/throughput-K-PID.txt, collapsed stacks), and
+                        each daemon's threads are listed by the CPU they used;
+  BENCH_STATEMENTS=N    the N statements PostgreSQL spent most time on, per publish
+                        (needs pg_stat_statements in shared_preload_libraries).
 """
 
 from __future__ import annotations
@@ -272,11 +279,16 @@ class Daemons:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of all the daemons so far."""
-        total = 0.0
+        return sum(self.cpu_split())
+
+    def cpu_split(self) -> tuple[float, float]:
+        """(user, system) CPU seconds of all the daemons so far."""
+        user = system = 0.0
         for proc in self.procs:
             fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+            user += int(fields[11]) / os.sysconf("SC_CLK_TCK")
+            system += int(fields[12]) / os.sysconf("SC_CLK_TCK")
+        return user, system
 
     def rss(self) -> float:
         return max(rss_mb(p.pid) for p in self.procs)
@@ -290,7 +302,7 @@ class Daemons:
         """Until every daemon logged `started`, then `settle` s for its first (empty) tick,
         and past its periodic jobs' first run (FIRST_JOBS_AFTER), which a daemon running
         for a while has behind it: until the daemons' CPU is quiet again."""
-        from autopostr.daemon.runner import FIRST_JOBS_AFTER
+        from autopostr.daemon.runner import FIRST_JOBS_AFTER, DaemonRunner
 
         deadline = time.monotonic() + timeout
         while not all(" started " in log.read_text() for log in self.logs):
@@ -303,10 +315,14 @@ class Daemons:
         time.sleep(settle)
         while time.monotonic() < jobs_done and time.monotonic() < deadline:
             time.sleep(0.1)
-        while time.monotonic() < deadline:  # quiet: under 1 % of a core each
+        # Quiet: under 1 % of a core each for longer than a daemon waits, idle, before it
+        # hands back the heap its jobs freed (a full collection: tens of ms of CPU that
+        # belong to start-up, not to the publishing measured next).
+        quiet = DaemonRunner.TRIM_AFTER_IDLE + 0.5
+        while time.monotonic() < deadline:
             before = self.cpu_seconds()
-            time.sleep(0.5)
-            if self.cpu_seconds() - before < 0.005 * len(self.procs):
+            time.sleep(quiet)
+            if self.cpu_seconds() - before < 0.01 * quiet * len(self.procs):
                 break
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -408,6 +424,126 @@ def bench_latency(
         daemons.stop()
 
 
+# py-spy beside this Python (`pip install py-spy` in the venv), else on PATH.
+PY_SPY = (
+    str(Path(sys.executable).with_name("py-spy"))
+    if Path(sys.executable).with_name("py-spy").exists()
+    else "py-spy"
+)
+
+
+class Profiles:
+    """With BENCH_PROFILE=DIR (and py-spy on PATH): a py-spy profile of each daemon over a
+    section's measured window only, as collapsed stacks of the threads holding the GIL
+    (`DIR/<section>-<pid>.txt`), so start-up and idle time stay out of it."""
+
+    def __init__(self, daemons: Daemons, section: str):
+        self.recorders: list[subprocess.Popen[bytes]] = []
+        directory = os.environ.get("BENCH_PROFILE")
+        if not directory:
+            return
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for proc in daemons.procs:
+            out = Path(directory) / f"{section}-{proc.pid}.txt"
+            command = [
+                PY_SPY,
+                "record",
+                "--gil",
+                "--nonblocking",
+                "-r",
+                "1000",
+                "-f",
+                "raw",
+                "-o",
+                str(out),
+            ]
+            self.recorders.append(
+                subprocess.Popen(
+                    [*command, "--pid", str(proc.pid)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        self.pids = [proc.pid for proc in daemons.procs]
+        self.threads_before = {pid: thread_cpu(pid) for pid in self.pids}
+        time.sleep(0.5)  # py-spy attaches
+
+    def stop(self) -> None:
+        """Stop recording; print each daemon's threads by the CPU they used meanwhile."""
+        for recorder in self.recorders:
+            recorder.send_signal(signal.SIGINT)
+        for recorder in self.recorders:
+            recorder.wait(timeout=30)
+        for pid in self.pids if self.recorders else []:
+            after, before = thread_cpu(pid), self.threads_before[pid]
+            dump = subprocess.run(
+                [PY_SPY, "dump", "--pid", str(pid)], capture_output=True, text=True
+            ).stdout
+            names = {
+                int(line.split()[1]): line.split('"')[1]
+                for line in dump.splitlines()
+                if line.startswith("Thread ") and '"' in line
+            }
+            used: dict[str, float] = {}
+            for tid, cpu in after.items():
+                name = names.get(tid, "?").rstrip("0123456789_")
+                used[name] = used.get(name, 0.0) + cpu - before.get(tid, 0.0)
+            total = sum(used.values()) or 1.0
+            shares = ", ".join(
+                f"{name} {cpu / total * 100:.0f} %"
+                for name, cpu in sorted(used.items(), key=lambda item: -item[1])
+                if cpu / total >= 0.01
+            )
+            print(f"{'':<11} daemon {pid}'s threads: {shares}")
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds so far of each thread of a process, by thread id."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+class Statements:
+    """With BENCH_STATEMENTS=N on PostgreSQL (pg_stat_statements in the server's
+    shared_preload_libraries): the N statements that cost the server most over a
+    section's measured window, with their calls, rows and time per publish."""
+
+    def __init__(self, site: Site):
+        self.top = int(os.environ.get("BENCH_STATEMENTS") or 0)
+        self.url = site.database_url if self.top else None
+        if self.url:
+            import psycopg
+
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                conn.execute("SELECT pg_stat_statements_reset()")
+
+    def report(self, publishes: int) -> None:
+        if not self.url:
+            return
+        import psycopg
+
+        with psycopg.connect(self.url) as conn:
+            rows = conn.execute(
+                "SELECT calls, rows, total_exec_time, query FROM pg_stat_statements "
+                "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "ORDER BY total_exec_time DESC LIMIT %s",
+                (self.top,),
+            ).fetchall()
+        for calls, rows_, total_ms, query in rows:
+            text = " ".join(query.split())[:90]
+            print(
+                f"{'':<11} {calls:6d} calls {rows_:7d} rows {total_ms / max(1, publishes):6.3f} ms"
+                f"/publish  {text}"
+            )
+
+
 def bench_throughput(
     site: Site,
     daemons_n: int,
@@ -433,13 +569,18 @@ def bench_throughput(
     daemons = Daemons(site, daemons_n, concurrency, env, f"throughput-{daemons_n}")
     try:
         daemons.wait_idle()
+        profiles = Profiles(daemons, f"throughput-{daemons_n}")
+        statements = Statements(site)
+        split = daemons.cpu_split()
         cpu, machine, pg = daemons.cpu_seconds(), machine_ticks(), backend_cpu(site)
         due = utcnow()
         site.reschedule(post_ids, due)
         if not wait_for_calls(sandbox, total, daemons):
             print(f"{site.name:<11} !! no publish call for {STALL_SECONDS:g} s: gave up waiting")
         cpu, busy = daemons.cpu_seconds() - cpu, busy_share(machine)
+        system = daemons.cpu_split()[1] - split[1]
         pg_cpu = backend_cpu_since(site, pg)
+        profiles.stop()
         wall = (utcnow() - due).total_seconds()
         calls = read_calls(sandbox, set(post_ids))
         times = sorted(c["at"] for c in calls)
@@ -454,9 +595,11 @@ def bench_throughput(
         print(
             f"{'':<11} first call {(times[0] - due).total_seconds() * 1000:.0f} ms after due; "
             f"daemons' CPU {cpu * 1000 / max(1, len(calls)):.2f} ms per publish "
-            f"(+ PostgreSQL backends {pg_cpu * 1000 / max(1, len(calls)):.2f} ms), "
+            f"({system * 1000 / max(1, len(calls)):.2f} of it in the kernel; "
+            f"+ PostgreSQL backends {pg_cpu * 1000 / max(1, len(calls)):.2f} ms), "
             f"{cpu / wall / daemons_n * 100:.0f} % of a core each; all CPUs {busy:.0f} % busy"
         )
+        statements.report(len(calls))
         duplicates(calls)
     finally:
         daemons.stop()
