@@ -390,10 +390,12 @@ class FinishQueue:
 
         self.db = db
         self._items: queue.SimpleQueue[
-            tuple[Finishing, Settings | None, Future[Outcome]] | None
+            tuple[Finishing, Settings | None, Future[Outcome], float] | None
         ] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
+        # When the oldest outcome the writer holds was handed over (None: it holds none).
+        self._holding_since: float | None = None
         self._thread = threading.Thread(target=self._run, name="finish", daemon=True)
         self._thread.start()
 
@@ -403,13 +405,20 @@ class FinishQueue:
         done: Future[Outcome] = Future()
         with self._lock:
             if not self._closed:
-                self._items.put((item, settings, done))
+                self._items.put((item, settings, done, time.monotonic()))
                 return done
         # A call that outlived the shutdown writes its own outcome.
         written = _write_outcomes(self.db, [item])[0]
         _tell_hook(settings, item, written)
         done.set_result(written)
         return done
+
+    def stalled_for(self) -> float:
+        """Seconds the writer has held its oldest outcome without getting it written and
+        told (0 when it holds none): a writer that hangs (a log line it cannot get out, a
+        connection that never answers) must not have its claims renewed for ever."""
+        since = self._holding_since
+        return 0.0 if since is None else max(0.0, time.monotonic() - since)
 
     def close(self) -> None:
         """Write what was handed over, then stop."""
@@ -425,6 +434,7 @@ class FinishQueue:
             first = self._items.get()
             if first is None:
                 return
+            self._holding_since = first[3]
             batch = [first]
             stop = False
             until = time.monotonic() + self.GATHER_SECONDS
@@ -438,16 +448,17 @@ class FinishQueue:
                     break
                 batch.append(more)
             try:
-                outcomes = _write_with_retries(self.db, [item for item, _, _ in batch])
+                outcomes = _write_with_retries(self.db, [item for item, *_ in batch])
             except BaseException as exc:  # the database is down: every worker hears it
-                for _, _, done in batch:
+                for _, _, done, _ in batch:
                     done.set_exception(exc)
             else:
-                for (item, settings, done), outcome in zip(batch, outcomes, strict=True):
+                for (item, settings, done, _), outcome in zip(batch, outcomes, strict=True):
                     try:
                         _tell_hook(settings, item, outcome)
                     finally:
                         done.set_result(outcome)
+            self._holding_since = None
             if stop:
                 return
 
@@ -475,6 +486,13 @@ def start_batched_finishing(db: Database) -> None:
     """From now on, outcomes written through `db` go out in batches (see FinishQueue)."""
     if db not in _finish_queues:
         _finish_queues[db] = FinishQueue(db)
+
+
+def writer_stalled_for(db: Database) -> float:
+    """How long the batched writer of `db` has held an outcome unwritten (see
+    `FinishQueue.stalled_for`); 0 without one."""
+    queue = _finish_queues.get(db)
+    return queue.stalled_for() if queue is not None else 0.0
 
 
 def stop_batched_finishing(db: Database) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
 import signal
+import socket
 import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -99,6 +104,65 @@ def test_three_daemons_one_killed_publish_everything_exactly_once(
     assert states["published"] + states["needs_review"] == total
     assert max(calls.values()) == 1, "a destination was published twice"
     assert len(calls) >= states["published"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, str]:
+    """An endpoint's status code and the `status` of its JSON answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())["status"]
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())["status"]
+
+
+DAEMON = [sys.executable, "-m", "autopostr", "daemon", "run"]
+
+# fcntl's F_SETPIPE_SZ (Linux), spelled out for Pythons whose fcntl lacks the name.
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+def test_a_daemon_whose_outcomes_cannot_be_written_lets_its_claims_go(
+    request: pytest.FixtureRequest, daemons: Daemons, cli: Cli, tmp_path: Path, isolated_env: Path
+) -> None:
+    """A daemon whose outcome writer hangs (here on its log: a pipe nobody reads, as a
+    stopped log reader leaves it) stops claiming and lets the claims whose outcomes wait
+    lapse, although it lives on: another daemon recovers them by asking the platform,
+    and everything goes out once."""
+    cli.ok("init")
+    cli.ok("accounts", "add", "sandbox", "--handle", "stall")
+    total = 200
+    schedule_many(cli, tmp_path, total, "stall", seconds_ahead=2)
+    unread, log_pipe = os.pipe()
+    fcntl.fcntl(log_pipe, F_SETPIPE_SZ, 4096)  # a page: a few dozen log lines fill it
+    port = free_port()
+    stuck = subprocess.Popen(
+        [*DAEMON, "--concurrency", "4", "--metrics", f"127.0.0.1:{port}"],
+        env={**os.environ, **FAST, "NO_COLOR": "1", "AUTOPOSTR_SANDBOX_LATENCY_MS": "20"},
+        stdout=subprocess.DEVNULL,
+        stderr=log_pipe,
+        text=True,
+    )
+    os.close(log_pipe)
+    daemons.procs.append(stuck)  # killed at the end
+    request.addfinalizer(lambda: os.close(unread))
+    wait(lambda: sum(sandbox_calls(isolated_env, "stall").values()) >= 20, 60, "publishing")
+    # Its liveness says so, for systemd's watchdog or an orchestrator to restart it.
+    healthz = f"http://127.0.0.1:{port}/healthz"
+    wait(lambda: get(healthz) == (503, "stalled"), 30, "/healthz to say the daemon stalled")
+    daemons.start("--concurrency", "4", AUTOPOSTR_SANDBOX_LATENCY_MS="20")
+
+    wait(lambda: settled(total), 90, "every destination to settle")
+    assert stuck.poll() is None, "the stalled daemon was to live on"
+    calls = sandbox_calls(isolated_env, "stall")
+    states = destination_states()
+    assert states["published"] == total
+    assert max(calls.values()) == 1, "a destination was published twice"
 
 
 @pytest.mark.serial

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from autopostr.config import load_settings
-from autopostr.daemon.executor import PublishExecutor, Task
+from autopostr.daemon.executor import CallNotStarted, PublishExecutor, Task
 from autopostr.db import Database
 from autopostr.queue.claims import claim_due
 from tests.helpers import Cli, db_session, destination, due_post, run_once, sandbox_lines
@@ -210,6 +210,37 @@ def test_shutdown_cancels_what_did_not_start(executor: Callable[..., PublishExec
     calls.release.set()
     assert first.result(5) == 1
     assert calls.order == [1]
+
+
+def test_calls_refused_at_their_start_never_run_and_give_their_slot_back(
+    executor: Callable[..., PublishExecutor],
+) -> None:
+    """A daemon whose outcomes cannot be written starts no more calls: the claims lapse
+    and are recovered, rather than published by a daemon that cannot record them."""
+    calls = Calls()
+    calls.release.set()
+    refusal: list[str] = []
+    pool = executor(2, may_call=lambda: refusal[0] if refusal else None)
+    assert pool.submit(Task(1, account_id=1, platform="x", run=calls.work("a", 1))).result(5) == 1
+    refusal.append("the writer is stalled")
+    refused = pool.submit(Task(2, account_id=2, platform="x", run=calls.work("a", 2)))
+    with pytest.raises(CallNotStarted, match="the writer is stalled"):
+        refused.result(5)
+    assert calls.order == [1]
+    settle(lambda: pool.running() == 0 and pool.calling() == set())
+
+
+def test_the_calls_under_way_are_told_apart_from_those_waiting(
+    executor: Callable[..., PublishExecutor],
+) -> None:
+    calls = Calls()
+    pool = executor(1)
+    pool.submit(Task(7, account_id=1, platform="x", run=calls.work("a", 7)))
+    pool.submit(Task(8, account_id=1, platform="x", run=calls.work("a", 8)))
+    settle(lambda: calls.order == [7])
+    assert pool.calling() == {7}
+    calls.release.set()
+    settle(lambda: calls.order == [7, 8] and pool.calling() == set())
 
 
 # ----------------------------------------------------------------- the claim

@@ -41,6 +41,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from autopostr.errors import AutopostrError
+
 log = logging.getLogger("autopostr.daemon")
 
 DEFAULT_CONCURRENCY = 256
@@ -60,6 +62,11 @@ class Task:
     release: Callable[[], None] = lambda: None
 
 
+class CallNotStarted(AutopostrError):
+    """A claimed destination's calls were not started: its claim lapses and is recovered
+    (the platform asked first), by this daemon or another."""
+
+
 class PublishExecutor:
     def __init__(
         self,
@@ -68,9 +75,12 @@ class PublishExecutor:
         account_limit: Callable[[str], int] = lambda _platform: 1,
         platform_ceiling: Callable[[str], int] = lambda _platform: DEFAULT_PLATFORM_CEILING,
         on_room: Callable[[], None] = lambda: None,
+        may_call: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.capacity = max(1, capacity)
         self._on_room = on_room  # told when a slot is given back
+        # Asked before each task's calls: why they must not start now (None: they may).
+        self._may_call = may_call
         self._account_limit = account_limit
         self._platform_ceiling = platform_ceiling
         # A thread whose calls are over still hands its outcome over (or, once the writer
@@ -84,6 +94,7 @@ class PublishExecutor:
         self._per_account: Counter[int] = Counter()
         self._per_platform: Counter[str] = Counter()
         self._dispatched: dict[int, Task] = {}  # id(task) -> task handed to the pool
+        self._calling: Counter[int] = Counter()  # destination ids whose calls are under way
         self._running = 0
         self._held = 0
         self._closed = False
@@ -162,6 +173,12 @@ class PublishExecutor:
         with self._lock:
             return self._running
 
+    def calling(self) -> set[int]:
+        """The destinations whose platform calls are under way now (not waiting to
+        start, nor over with their outcome still to be written)."""
+        with self._lock:
+            return set(self._calling)
+
     # -- handing work over ---------------------------------------------------
     def submit(self, task: Task) -> Future[Any]:
         with self._lock:
@@ -227,10 +244,20 @@ class PublishExecutor:
                 if released.is_set():
                     return
                 released.set()
+                self._calling[task.destination_id] -= 1
+                if self._calling[task.destination_id] <= 0:
+                    del self._calling[task.destination_id]
             self._finished(task)
             self._on_room()
 
         task.release = release
+        with self._lock:
+            self._calling[task.destination_id] += 1
+        refused = self._may_call()
+        if refused is not None:
+            release()
+            task.future.set_exception(CallNotStarted(refused))
+            return
         try:
             result = task.run()
         except BaseException as exc:

@@ -1,7 +1,8 @@
 """What /healthz and /readyz answer: is the loop alive, and can this daemon do its work?
 
-- live (/healthz): the daemon is not stopping and its heartbeat job ran within three
-  intervals (a stuck scheduler stops beating). Restart it when this fails.
+- live (/healthz): the daemon is not stopping, its heartbeat job ran within three
+  intervals (a stuck scheduler stops beating) and its outcome writer is not stalled
+  (see `DaemonRunner.heartbeat`). Restart it when this fails.
 - ready (/readyz): the database answers, its schema is the one this version needs, and
   this machine's keys open the database's secrets. Route work elsewhere (or alert)
   when this fails; it comes back by itself when they do.
@@ -22,12 +23,18 @@ MISSED_BEATS = 3
 
 class Health:
     def __init__(
-        self, settings: Settings, db: Database, heartbeat: float, stopping: threading.Event
+        self,
+        settings: Settings,
+        db: Database,
+        heartbeat: float,
+        stopping: threading.Event,
+        writer_stalled: threading.Event | None = None,
     ):
         self.settings = settings
         self.db = db
         self.heartbeat = heartbeat
         self.stopping = stopping
+        self.writer_stalled = writer_stalled or threading.Event()
         self.started = time.monotonic()
         self.last_beat: float | None = None
 
@@ -42,6 +49,8 @@ class Health:
             return False, {"status": "stopping"}
         if since > limit:
             return False, {"status": "stuck", "seconds_since_heartbeat": round(since, 1)}
+        if self.writer_stalled.is_set():
+            return False, {"status": "stalled", "reason": "outcomes wait to be written"}
         return True, {"status": "ok", "seconds_since_heartbeat": round(since, 1)}
 
     def ready(self) -> tuple[bool, dict[str, Any]]:

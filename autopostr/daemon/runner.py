@@ -156,7 +156,11 @@ class DaemonRunner:
             account_limit=self.bounds.posts_at_once,
             platform_ceiling=self.bounds.ceiling,
             on_room=self._call_over,
+            may_call=self._why_not_call,
         )
+        # Set while the outcome writer holds an outcome longer than half a lease (see
+        # `heartbeat`): nothing new is claimed or called until it moves again.
+        self.writer_stalled = threading.Event()
         self.scheduler: Any = None  # the periodic jobs
         self.loop: Any = None  # the publish loop's thread (`PlannedRuns`)
         self.outcomes: list[Outcome] = []
@@ -189,7 +193,7 @@ class DaemonRunner:
         self._worked.set()
         self._last_work = time.monotonic()
         self._jobs_running = 0
-        self.health = Health(settings, db, config.heartbeat, self.stopping)
+        self.health = Health(settings, db, config.heartbeat, self.stopping, self.writer_stalled)
         # Teams whose secrets this daemon's keys cannot open (`keys.unservable_teams`):
         # their destinations are left to the daemons that hold their keys.
         self.skip_teams: list[int] = []
@@ -384,7 +388,7 @@ class DaemonRunner:
     def _claim_and_submit(self) -> bool:
         """Claim while there is room; true when a claim took less than it asked for (the
         queue may have nothing more due now)."""
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and not self.writer_stalled.is_set():
             free = self._free_slots()
             if free <= 0:
                 return False
@@ -576,15 +580,28 @@ class DaemonRunner:
         self.skip_teams = skip
 
     def heartbeat(self) -> None:
-        """Say we are alive and renew the leases of what we are publishing."""
+        """Say we are alive and renew the leases of what we are publishing.
+
+        While the outcome writer holds an outcome unwritten for more than half a lease
+        (it hangs: on a log line it cannot get out, a connection that never answers),
+        only the leases of calls under way are renewed: the claims whose outcomes wait,
+        and those not started, lapse and are recovered by asking the platform. Meanwhile
+        nothing is claimed or called, and systemd's watchdog is not pinged."""
         from sqlalchemy import update
         from sqlmodel import col
 
         from autopostr.models import PostDestination
+        from autopostr.outcomes import writer_stalled_for
 
         now = utcnow()
         self.health.beat()
         telemetry.emit("in_flight", len(self.in_flight))
+        stalled = writer_stalled_for(self.db)
+        was_stalled = self.writer_stalled.is_set()
+        if stalled > self.config.lease / 2:
+            self.writer_stalled.set()
+        else:
+            self.writer_stalled.clear()
         try:
             with self.db.session() as session:
                 if self.db.url.dialect == "postgresql":
@@ -596,6 +613,8 @@ class DaemonRunner:
                     session.add(row)
                 with self._lock:
                     working = list(self.in_flight)
+                if self.writer_stalled.is_set():
+                    working = sorted(self.workers.calling())
                 if working:
                     # Only what a worker is busy with: a claim whose worker gave up (say the
                     # database vanished mid-write) must lapse so that it gets recovered.
@@ -613,9 +632,29 @@ class DaemonRunner:
         except Exception as exc:
             if not self._damaged(exc):
                 log.warning("heartbeat: %s", exc)
+        # Last: a writer stalled on logging would stall this thread on these lines too.
+        if self.writer_stalled.is_set():
+            if not was_stalled:
+                log.error(
+                    "outcomes have waited %.0f s to be written: claiming nothing more, and "
+                    "letting the claims whose outcomes wait lapse, to be recovered",
+                    stalled,
+                )
+            return
+        if was_stalled:
+            log.warning("outcomes are being written again: claiming again")
+            self.wake()
         self._ping_watchdog()
 
+    def _why_not_call(self) -> str | None:
+        """Why a claimed destination's calls must not start now (None: they may)."""
+        if self.writer_stalled.is_set():
+            return "not called: this daemon's outcome writer is stalled; the claim lapses"
+        return None
+
     def _ping_watchdog(self) -> None:
+        if self.writer_stalled.is_set():
+            return  # systemd restarts a daemon whose outcomes cannot be written
         interval = systemd.watchdog_interval()
         if interval is not None and time.monotonic() - self._last_watchdog >= interval / 2:
             self._last_watchdog = time.monotonic()
