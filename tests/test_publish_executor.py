@@ -17,7 +17,17 @@ from autopostr.config import load_settings
 from autopostr.daemon.executor import CallNotStarted, PublishExecutor, Task
 from autopostr.db import Database
 from autopostr.queue.claims import claim_due
-from tests.helpers import Cli, db_session, destination, due_post, run_once, sandbox_lines
+from tests.helpers import (
+    Cli,
+    Daemons,
+    db_session,
+    destination,
+    due_post,
+    new_post,
+    run_once,
+    sandbox_lines,
+    wait_until,
+)
 from tests.media_samples import image
 
 # -------------------------------------------------------------------- the executor
@@ -447,6 +457,29 @@ def test_media_still_processing_waits_without_a_slot_and_is_never_uploaded_twice
     assert len(lines) == 1 and lines[0]["media"] == uploads(isolated_env)[0]["media"]
     assert destination(cli, media_post)["error"] is None
     assert cli.ok("posts", "show", media_post, "--json").json()["status"] == "published"
+
+
+def test_a_running_daemon_looks_at_processing_media_again_at_its_time_not_at_its_poll(
+    sandbox: str, cli: Cli, tmp_path: Path, daemons: Daemons, isolated_env: Path
+) -> None:
+    """Nothing else wakes a daemon on PostgreSQL for a destination that comes back (media
+    the platform processes, a retry): it waited for the poll, 30 s by default."""
+    picture = image(tmp_path / "p.png", "PNG")
+    post_id = new_post(cli, "with media", "--media", str(picture), "--at", "+1s")
+    daemons.start(
+        AUTOPOSTR_SANDBOX_PROCESSING_SECONDS="2",
+        AUTOPOSTR_POLL_SECONDS="60",
+        AUTOPOSTR_HEARTBEAT_SECONDS="1",
+    )
+
+    def status() -> str:
+        return str(cli.ok("posts", "show", post_id, "--json").json()["status"])
+
+    wait_until(lambda: destination(cli, post_id)["status"] == "processing", 30, "processing")
+    started = time.monotonic()
+    wait_until(lambda: status() == "published", 20, "the post to go out once processed")
+    assert time.monotonic() - started < 10
+    assert len(uploads(isolated_env)) == 1
 
 
 def test_a_processing_destination_taken_over_after_a_crash_is_resumed_not_resent(

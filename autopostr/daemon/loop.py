@@ -41,6 +41,14 @@ class PlannedRuns:
             self._at = deadline
             self._ready.notify()
 
+    def plan_by(self, at: datetime) -> None:
+        """A run by `at` at the latest: an earlier plan stands; any thread."""
+        deadline = time.monotonic() + (at - utcnow()).total_seconds()
+        with self._ready:
+            if deadline < self._at:
+                self._at = deadline
+                self._ready.notify()
+
     def stop(self, timeout: float) -> None:
         """No run starts after this; a run under way is waited for up to `timeout`."""
         with self._ready:

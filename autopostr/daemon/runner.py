@@ -161,6 +161,10 @@ class DaemonRunner:
         # Set while the outcome writer holds an outcome longer than half a lease (see
         # `heartbeat`): nothing new is claimed or called until it moves again.
         self.writer_stalled = threading.Event()
+        # The soonest next try of an outcome written since (see `_come_back_at`), and
+        # when the last tick that claimed began.
+        self._comeback: datetime | None = None
+        self._tick_started = utcnow()
         self.scheduler: Any = None  # the periodic jobs
         self.loop: Any = None  # the publish loop's thread (`PlannedRuns`)
         self.outcomes: list[Outcome] = []
@@ -335,6 +339,7 @@ class DaemonRunner:
                 self._reschedule(self._quiet_until())
                 return
             # Whatever the last look found left, this one looks again.
+            self._tick_started = utcnow()
             self._drained.clear()
             self._short.clear()
             while True:
@@ -369,7 +374,8 @@ class DaemonRunner:
         version = self.changes.version()
         unchanged = version == self._seen_version
         self._seen_version = version
-        if forced or not unchanged:
+        comeback = self._comeback
+        if forced or not unchanged or (comeback is not None and utcnow() >= comeback):
             return False
         return self._next_due is None or utcnow() < self._next_due
 
@@ -451,6 +457,8 @@ class DaemonRunner:
         try:
             outcome = future.result()
             self.outcomes.append(outcome)
+            if outcome.next_attempt_at is not None:
+                self._come_back_at(outcome.next_attempt_at)
             log.info(
                 "post %s → %s: %s",
                 outcome.post_id,
@@ -511,9 +519,25 @@ class DaemonRunner:
             upcoming = now + self.BLOCKED_LOOK_AGAIN
         self._reschedule(fallback if upcoming is None else min(upcoming, fallback))
 
-    def _reschedule(self, at: datetime) -> None:
+    def _come_back_at(self, at: datetime) -> None:
+        """An outcome's next try (a retry, a look at media the platform processes) is
+        claimed at its time, not at the next poll: on PostgreSQL nothing else wakes this
+        daemon for it. Kept until a tick that starts after it."""
+        with self._lock:
+            if self._comeback is None or at < self._comeback:
+                self._comeback = at
         if self.loop is not None:
-            self.loop.plan(at)
+            self.loop.plan_by(at)
+
+    def _reschedule(self, at: datetime) -> None:
+        if self.loop is None:
+            return
+        with self._lock:
+            if self._comeback is not None and self._comeback <= self._tick_started:
+                self._comeback = None  # that tick looked for it
+            if self._comeback is not None:
+                at = min(at, self._comeback)
+        self.loop.plan(at)
 
     def _listen(self) -> None:
         """LISTEN for new due posts; reconnects after any failure."""
