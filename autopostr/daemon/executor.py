@@ -94,7 +94,7 @@ class PublishExecutor:
         self._per_account: Counter[int] = Counter()
         self._per_platform: Counter[str] = Counter()
         self._dispatched: dict[int, Task] = {}  # id(task) -> task handed to the pool
-        self._calling: Counter[int] = Counter()  # destination ids whose calls are under way
+        self._calling: set[int] = set()  # destination ids whose calls are under way
         self._running = 0
         self._held = 0
         self._closed = False
@@ -244,15 +244,13 @@ class PublishExecutor:
                 if released.is_set():
                     return
                 released.set()
-                self._calling[task.destination_id] -= 1
-                if self._calling[task.destination_id] <= 0:
-                    del self._calling[task.destination_id]
+                self._calling.discard(task.destination_id)
             self._finished(task)
             self._on_room()
 
         task.release = release
         with self._lock:
-            self._calling[task.destination_id] += 1
+            self._calling.add(task.destination_id)
         refused = self._may_call()
         if refused is not None:
             release()

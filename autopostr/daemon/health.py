@@ -28,13 +28,13 @@ class Health:
         db: Database,
         heartbeat: float,
         stopping: threading.Event,
-        writer_stalled: threading.Event | None = None,
+        writer_stalled: threading.Event,
     ):
         self.settings = settings
         self.db = db
         self.heartbeat = heartbeat
         self.stopping = stopping
-        self.writer_stalled = writer_stalled or threading.Event()
+        self.writer_stalled = writer_stalled
         self.started = time.monotonic()
         self.last_beat: float | None = None
 

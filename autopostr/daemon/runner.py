@@ -635,10 +635,11 @@ class DaemonRunner:
                     row.heartbeat_at = now
                     row.in_flight = len(self.in_flight)
                     session.add(row)
-                with self._lock:
-                    working = list(self.in_flight)
                 if self.writer_stalled.is_set():
                     working = sorted(self.workers.calling())
+                else:
+                    with self._lock:
+                        working = list(self.in_flight)
                 if working:
                     # Only what a worker is busy with: a claim whose worker gave up (say the
                     # database vanished mid-write) must lapse so that it gets recovered.
