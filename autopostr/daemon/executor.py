@@ -100,6 +100,8 @@ class PublishExecutor:
         self._closed = False
         self._finish_times: deque[float] = deque()  # monotonic, the last RATE_WINDOW s
         self._claim_seconds = 0.05
+        # On a pool thread: the task it runs next, kept when its own call gave a slot back.
+        self._thread = threading.local()
 
     RATE_WINDOW = 2.0
     # A batch beyond the pool's size is at most this long of the pool's work: the most a
@@ -222,6 +224,10 @@ class PublishExecutor:
         return ready
 
     def _start(self, tasks: list[Task]) -> None:
+        if tasks and getattr(self._thread, "keeps", False) and self._thread.next is None:
+            # A pool thread whose call just ended runs the next call itself: handing it
+            # to another thread cost a wake-up (a tenth of the CPU of a publish).
+            self._thread.next, tasks = tasks[0], tasks[1:]
         for task in tasks:
             try:
                 self._pool.submit(self._work, task)
@@ -229,7 +235,18 @@ class PublishExecutor:
                 self._finished(task)
                 task.future.cancel()
 
-    def _work(self, task: Task) -> None:
+    def _work(self, first: Task) -> None:
+        local = self._thread
+        local.keeps, local.next = True, None
+        task: Task | None = first
+        try:
+            while task is not None:
+                self._run(task)
+                task, local.next = local.next, None
+        finally:
+            local.keeps = False
+
+    def _run(self, task: Task) -> None:
         if not task.future.set_running_or_notify_cancel():
             self._finished(task)
             return
