@@ -186,6 +186,9 @@ def _keep_generic_plans(dbapi_connection: Any, _record: Any) -> None:
     # read from disk, scanned the whole table instead, once per batch: twice the server's
     # CPU of the batch's statement.
     dbapi_connection.execute("SET enable_seqscan = off")
+    # Prepared at their first run, not their sixth (psycopg's default): a daemon's first
+    # batches after it connects were each parsed and planned again.
+    dbapi_connection.prepare_threshold = 0
     dbapi_connection.commit()
 
 

@@ -254,13 +254,14 @@ class PublishExecutor:
         # outcome is committed: the slot bounds calls in flight, not writes. At the
         # latest it is given back before anyone hears of the outcome: the runner claims
         # more when it hears, and must then see the room.
-        released = threading.Event()
+        released = False
 
         def release() -> None:
+            nonlocal released
             with self._lock:
-                if released.is_set():
+                if released:
                     return
-                released.set()
+                released = True
                 self._calling.discard(task.destination_id)
             self._finished(task)
             self._on_room()
