@@ -139,11 +139,12 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def engine_for(db: DatabaseUrl, *, generic_plans: bool = False) -> Engine:
+def engine_for(db: DatabaseUrl, *, generic_plans: bool = False, claims: bool = False) -> Engine:
     """One engine per URL per process; connections are cheap to reuse, slow to open.
-    `generic_plans` (PostgreSQL): an engine of its own whose sessions keep one plan per
-    prepared statement (see `Database.transaction`)."""
-    key = f"{db.url} generic" if generic_plans else db.url
+    PostgreSQL only, engines of their own for a daemon's hot path: `generic_plans`, whose
+    sessions keep one plan per prepared statement (see `Database.transaction`); `claims`,
+    one connection for the claim loop (see `Database.statements`)."""
+    key = f"{db.url} generic" if generic_plans else f"{db.url} claims" if claims else db.url
     engine = _engines.get(key)
     if engine is not None:
         return engine
@@ -165,7 +166,7 @@ def engine_for(db: DatabaseUrl, *, generic_plans: bool = False) -> Engine:
             connect_args={"connect_timeout": 5, "application_name": "autopostr"},
             # A daemon's workers, its loop, heartbeat and listener each hold a connection at
             # times; the generic plans' engine serves one writer.
-            pool_size=2 if generic_plans else 10,
+            pool_size=2 if generic_plans or claims else 10,
             max_overflow=20,
         )
     if db.dialect != "sqlite":
@@ -174,6 +175,8 @@ def engine_for(db: DatabaseUrl, *, generic_plans: bool = False) -> Engine:
             # Once per session, not a statement in every transaction; by a statement, not
             # a startup option, which poolers (PgBouncer) refuse.
             event.listen(engine, "connect", _keep_generic_plans)
+        elif claims:
+            event.listen(engine, "connect", _prepare_at_once)
     dbfaults.install(engine, db)
     _engines[key] = engine
     return engine
@@ -186,8 +189,13 @@ def _keep_generic_plans(dbapi_connection: Any, _record: Any) -> None:
     # read from disk, scanned the whole table instead, once per batch: twice the server's
     # CPU of the batch's statement.
     dbapi_connection.execute("SET enable_seqscan = off")
-    # Prepared at their first run, not their sixth (psycopg's default): a daemon's first
-    # batches after it connects were each parsed and planned again.
+    _prepare_at_once(dbapi_connection, _record)
+
+
+def _prepare_at_once(dbapi_connection: Any, _record: Any) -> None:
+    # A statement is prepared at its first run, not its sixth (psycopg's default): each
+    # run before was parsed and planned again, a daemon's first claims and batches after
+    # it connects, and each claim on whichever pooled connection it got.
     dbapi_connection.prepare_threshold = 0
     dbapi_connection.commit()
 
@@ -444,8 +452,9 @@ class Database:
         """A bare connection whose every statement commits on its own: for a unit of work
         that is one statement (a daemon's claim on PostgreSQL), which then needs no BEGIN
         and COMMIT, each a round trip. Fails as `session` does."""
+        claims = self.url.dialect == "postgresql"
         with self._mapping_errors():
-            with self.engine.connect() as conn:
+            with engine_for(self.url, claims=claims).connect() as conn:
                 yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager

@@ -42,7 +42,8 @@ Where the throughput section's CPU goes (both optional, both over its measured w
                         hold the GIL (DIR/throughput-K-PID.txt, collapsed stacks), and
                         each daemon's threads are listed by the CPU they used;
   BENCH_STATEMENTS=N    the N statements PostgreSQL spent most time on, per publish
-                        (needs pg_stat_statements in shared_preload_libraries).
+                        (needs pg_stat_statements in shared_preload_libraries; planning
+                        time too with pg_stat_statements.track_planning on).
 """
 
 from __future__ import annotations
@@ -531,16 +532,18 @@ class Statements:
 
         with psycopg.connect(self.url) as conn:
             rows = conn.execute(
-                "SELECT calls, rows, total_exec_time, query FROM pg_stat_statements "
+                "SELECT calls, rows, total_exec_time, total_plan_time, query "
+                "FROM pg_stat_statements "
                 "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-                "ORDER BY total_exec_time DESC LIMIT %s",
+                "ORDER BY total_exec_time + total_plan_time DESC LIMIT %s",
                 (self.top,),
             ).fetchall()
-        for calls, rows_, total_ms, query in rows:
-            text = " ".join(query.split())[:90]
+        # Planning is counted only with pg_stat_statements.track_planning on.
+        for calls, rows_, total_ms, plan_ms, query in rows:
+            text = " ".join(query.split())[:80]
             print(
                 f"{'':<11} {calls:6d} calls {rows_:7d} rows {total_ms / max(1, publishes):6.3f} ms"
-                f"/publish  {text}"
+                f" (+ planning {plan_ms / max(1, publishes):5.3f})/publish  {text}"
             )
 
 
