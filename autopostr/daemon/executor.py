@@ -100,6 +100,7 @@ class PublishExecutor:
         self._closed = False
         self._finish_times: deque[float] = deque()  # monotonic, the last RATE_WINDOW s
         self._claim_seconds = 0.05
+        self._last_pace = 0.0  # the rate when the last task finished
         # On a pool thread: the task it runs next, kept when its own call gave a slot back.
         self._thread = threading.local()
 
@@ -124,7 +125,9 @@ class PublishExecutor:
         while times and now - times[0] > self.RATE_WINDOW:
             times.popleft()
         if not times:
-            return 0.0
+            # Idle since: the next burst starts at the pace the last one kept, not at
+            # one batch per claim until its first calls are back.
+            return self._last_pace
         return len(times) / max(now - times[0], self.RATE_WINDOW / 8)
 
     def _reserve_locked(self, rate: float) -> int:
@@ -294,6 +297,7 @@ class PublishExecutor:
             self._running -= 1
             self._dispatched.pop(id(task), None)
             self._finish_times.append(time.monotonic())
+            self._last_pace = self._rate_locked()
             self._per_account[task.account_id] -= 1
             if self._per_account[task.account_id] <= 0:
                 del self._per_account[task.account_id]
