@@ -104,6 +104,56 @@ def test_a_pool_that_finishes_fast_claims_a_fifth_of_a_seconds_work_at_once(
     assert pool.claim_batch() == 64 and pool.free() == 8 + 8 + 64
 
 
+def test_while_every_slot_is_busy_a_sliver_of_a_batch_is_not_worth_a_claim(
+    executor: Callable[..., PublishExecutor],
+) -> None:
+    """Room for two or three more (calls that ended during the last claim) made claims of
+    two or three, each costing as much as one of thirty; with a slot idle, any room is
+    claimed, since something could start at once."""
+    pool = executor(8, platform_ceiling=lambda _p: 1000)
+    calls = Calls()
+    futures = [
+        pool.submit(Task(n, account_id=n, platform="x", run=calls.work("x", n)))
+        for n in range(7)
+    ]
+    settle(lambda: pool.running() == 7)
+    # Six more for an account already calling: they wait, and a slot is idle.
+    futures += [
+        pool.submit(Task(10 + n, account_id=0, platform="x", run=calls.work("x", n)))
+        for n in range(6)
+    ]
+    assert pool.held() == 13 and pool.free() == 8 + 8 - 13
+    futures.append(pool.submit(Task(99, account_id=99, platform="x", run=calls.work("x", 99))))
+    settle(lambda: pool.running() == 8)
+    assert pool.held() == 14 and pool.free() == 0  # 2 of a batch of 8, every slot busy
+    calls.release.set()
+    for future in futures:
+        future.result(5)
+    assert pool.free() > 0
+
+
+def test_a_thread_whose_task_ended_runs_the_next_call_itself(
+    executor: Callable[..., PublishExecutor],
+) -> None:
+    """Waking another thread for the next call cost a tenth of a publish's CPU: the
+    thread that just finished takes it. A slot given back early (`Task.release`, the
+    task still going on) hands the next call to another thread (see above)."""
+    pool = executor(1)
+    threads: list[str] = []
+
+    def call(number: int) -> Callable[[], int]:
+        def run() -> int:
+            threads.append(threading.current_thread().name)
+            time.sleep(0.05)
+            return number
+
+        return run
+
+    futures = [pool.submit(Task(n, account_id=7, platform="x", run=call(n))) for n in range(4)]
+    assert [future.result(5) for future in futures] == [0, 1, 2, 3]
+    assert len(threads) == 4 and len(set(threads)) == 1, threads
+
+
 def test_hundreds_of_calls_wait_at_once_in_one_daemon(
     executor: Callable[..., PublishExecutor],
 ) -> None:

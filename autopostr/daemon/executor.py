@@ -24,8 +24,10 @@ HOLD_SECONDS at its recent pace (64 at most), and never less than the pool's siz
 (`batch`, 64 at most): a claim's fixed cost, the statement's look at every account and
 its round trip, is then shared by that many publishes however small the pool.
 
-A slot is a call in flight: a publish gives its slot back when its calls are over
-(`Task.release`), while its outcome is committed, on a thread of its own.
+A slot is a call in flight: a publish gives its slot back once its outcome is handed
+to the writer, which commits it on a thread of its own (or earlier, `Task.release`);
+the thread whose task ended runs the next call that may start itself, rather than
+waking another thread for it.
 """
 
 from __future__ import annotations
@@ -158,15 +160,17 @@ class PublishExecutor:
             return self._claim_batch_locked(self._rate_locked())
 
     def free(self) -> int:
-        """How many more tasks to take: room in the pool now, the reserve, and a batch."""
+        """How many more tasks to take: room in the pool now, the reserve, and a batch;
+        none while every slot is busy and that is under half a batch (the reserve grew
+        with the pace, or calls ended during the last claim): a claim of two or three
+        cost as much as one of thirty, and the next batch's room opens soon."""
         with self._lock:
             rate = self._rate_locked()
-            return (
-                self.capacity
-                + self._reserve_locked(rate)
-                + self._claim_batch_locked(rate)
-                - self._held
-            )
+            batch = self._claim_batch_locked(rate)
+            room = self.capacity + self._reserve_locked(rate) + batch - self._held
+            if self._running >= self.capacity and room < batch // 2:
+                return 0
+            return room
 
     def worth_claiming(self) -> bool:
         """Whether a batch's worth of room opened: the claim then goes out while the
@@ -228,7 +232,7 @@ class PublishExecutor:
 
     def _start(self, tasks: list[Task]) -> None:
         if tasks and getattr(self._thread, "keeps", False) and self._thread.next is None:
-            # A pool thread whose call just ended runs the next call itself: handing it
+            # A pool thread whose task just ended runs the next call itself: handing it
             # to another thread cost a wake-up (a tenth of the CPU of a publish).
             self._thread.next, tasks = tasks[0], tasks[1:]
         for task in tasks:
@@ -240,18 +244,25 @@ class PublishExecutor:
 
     def _work(self, first: Task) -> None:
         local = self._thread
-        local.keeps, local.next = True, None
+        local.keeps, local.next = False, None
         task: Task | None = first
+        while task is not None:
+            self._run(task)
+            task, local.next = local.next, None
+
+    def _over_here(self, release: Callable[[], None]) -> None:
+        """Give the slot back from this thread, whose task is over: the next task that
+        may start is kept for it (see `_start`). A slot given back early, while the
+        task goes on (`Task.release`), hands the next one to another thread."""
+        self._thread.keeps = True
         try:
-            while task is not None:
-                self._run(task)
-                task, local.next = local.next, None
+            release()
         finally:
-            local.keeps = False
+            self._thread.keeps = False
 
     def _run(self, task: Task) -> None:
         if not task.future.set_running_or_notify_cancel():
-            self._finished(task)
+            self._over_here(lambda: self._finished(task))
             return
         # A task may give its slot back once its calls are over (`release`), while its
         # outcome is committed: the slot bounds calls in flight, not writes. At the
@@ -274,16 +285,16 @@ class PublishExecutor:
             self._calling.add(task.destination_id)
         refused = self._may_call()
         if refused is not None:
-            release()
+            self._over_here(release)
             task.future.set_exception(CallNotStarted(refused))
             return
         try:
             result = task.run()
         except BaseException as exc:
-            release()
+            self._over_here(release)
             task.future.set_exception(exc)
         else:
-            release()
+            self._over_here(release)
             if isinstance(result, Future):
                 # The outcome's commit is under way elsewhere: the task ends with it,
                 # and this thread is free for the next call meanwhile.
@@ -395,5 +406,6 @@ def task_for(db: Any, settings: Any, worker: str, job: Any, *, recover: bool = F
         platform=job.account.platform,
         run=functools.partial(run_job, db, settings, worker, job, recover=recover),
     )
-    job.calls_over = lambda: task.release()
+    # The slot is given back when `run_job` returns, the outcome handed to the writer
+    # (not written): its thread then takes the next call itself.
     return task
