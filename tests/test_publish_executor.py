@@ -113,8 +113,7 @@ def test_while_every_slot_is_busy_a_sliver_of_a_batch_is_not_worth_a_claim(
     pool = executor(8, platform_ceiling=lambda _p: 1000)
     calls = Calls()
     futures = [
-        pool.submit(Task(n, account_id=n, platform="x", run=calls.work("x", n)))
-        for n in range(7)
+        pool.submit(Task(n, account_id=n, platform="x", run=calls.work("x", n))) for n in range(7)
     ]
     settle(lambda: pool.running() == 7)
     # Six more for an account already calling: they wait, and a slot is idle.
