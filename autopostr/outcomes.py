@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -173,23 +172,18 @@ def finish(
     db: Database,
     settings: Settings | None,
     item: Finishing,
-    calls_over: Callable[[], None] | None = None,
     *,
     wait: bool = True,
 ) -> Outcome | Future[Outcome]:
     """Write the outcome, fenced so a publisher that lost its lease changes nothing, then
-    tell the event hook about it. `calls_over` is told once the outcome has its place in
-    the writer's queue: the next call may then start, and its outcome (and event) comes
-    after this one. Without `wait`, the future of the outcome's commit comes back at once
-    (the writer's thread completes it)."""
+    tell the event hook about it. Without `wait`, the future of the outcome's commit
+    comes back once the outcome has its place in the writer's queue (the writer's thread
+    completes it): a daemon's next call to the account then starts, and its outcome (and
+    event) comes after this one."""
     queue = _finish_queues.get(db)
     if queue is not None:
         done = queue.submit(item, settings)
-        if calls_over is not None:
-            calls_over()
         return done.result() if wait else done
-    if calls_over is not None:
-        calls_over()
     written = _write_outcomes(db, [item])[0]
     _tell_hook(settings, item, written)
     return written

@@ -102,9 +102,6 @@ class _Job:
 
     # Where a publish whose media the platform was processing stands (`Processing`).
     resume: dict[str, Any] | None = None
-    # Told when the platform's calls are over, before the outcome is written: the
-    # daemon's slot for calls goes to the next publish while this one's is committed.
-    calls_over: Callable[[], None] | None = None
     # A daemon's task: the outcome is handed to the writer and the thread goes on to
     # the next call, the commit's future standing for it (`run_job`).
     outcome_later: bool = False
@@ -441,7 +438,7 @@ def _finish(
         json.dumps(resume, sort_keys=True) if resume is not None else None,
     )
     job.finished_as = status
-    return outcomes.finish(db, job.settings, item, job.calls_over, wait=not job.outcome_later)
+    return outcomes.finish(db, job.settings, item, wait=not job.outcome_later)
 
 
 def publish_claim(db: Database, settings: Settings, worker: str, claim: Claim) -> Outcome:
